@@ -1,0 +1,52 @@
+"""streamrec serve: the HTTP API on the embedded default."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+
+from streamrec.cli.options import DataDir, build_settings
+from streamrec.engine.engine import Engine
+from streamrec.settings import Settings
+
+
+def open_engine_with_progress(settings: Settings, start_learner: bool = True) -> Engine:
+    """Open the engine, drawing a progress bar while the log replays."""
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}"
+                  "/{task.total:,} events"), TimeRemainingColumn(), transient=True) as bar:
+        task: TaskID | None = None
+
+        def progress(phase: str, done: int, total: int | None) -> None:
+            nonlocal task
+            if task is None:
+                task = bar.add_task(f"{phase} the event log", total=total)
+            bar.update(task, completed=done)
+
+        return Engine.open(settings, progress=progress, start_learner=start_learner)
+
+
+def run_server(settings: Settings) -> None:
+    import uvicorn
+
+    from streamrec.serving.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    engine = open_engine_with_progress(settings)
+    app = create_app(settings, engine)
+    try:
+        uvicorn.run(app, host=settings.serving.host, port=settings.serving.port,
+                    log_level="info", access_log=False)
+    finally:
+        engine.close()
+
+
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind [default 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default 8000]")] = None,
+) -> None:
+    """Serve the HTTP API (embedded SQLite log and catalogue in --data-dir)."""
+    run_server(build_settings(data_dir, host=host, port=port))

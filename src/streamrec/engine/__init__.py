@@ -1,0 +1,1 @@
+"""The engine composes log, catalogue and models; one learner thread writes model state."""

@@ -1,0 +1,168 @@
+"""The engine: validated events in, recommendations out, state rebuilt from snapshot + log."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from streamrec.engine.learner import Learner
+from streamrec.engine.recommender import Recommendation, Recommender
+from streamrec.engine.snapshotter import Snapshotter
+from streamrec.engine.state import EngineState
+from streamrec.errors import NotFound, Unavailable
+from streamrec.events.validation import check_id, validate_events
+from streamrec.settings import Settings
+from streamrec.storage.base import Catalogue, EventLog, open_catalogue, open_log
+from streamrec.storage.snapshots import SnapshotStore
+from streamrec.types import Appended, Event, Item
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int | None], None]  # (phase, done so far, total or None)
+
+
+class Engine:
+    def __init__(self, settings: Settings, event_log: EventLog, catalogue: Catalogue,
+                 snapshots: SnapshotStore) -> None:
+        self.settings = settings
+        self.log = event_log
+        self.catalogue = catalogue
+        self.snapshots = snapshots
+        self.state = EngineState(settings)
+        self.recommender = Recommender(self.state, settings.events.history_length)
+        self.snapshotter = Snapshotter(self.state, snapshots, settings.snapshots,
+                                       settings.model_fingerprint())
+        self.learner = Learner(self.state, event_log, self._count_learned,
+                               self.snapshotter.maybe_snapshot)
+        self.started_at = time.time()
+        self.learn_seconds = 0.0
+        self._closed = False
+
+    @classmethod
+    def open(cls, settings: Settings, progress: Progress | None = None,
+             start_learner: bool = True) -> Engine:
+        """Open the stores, restore the newest snapshot, replay the log after it, start
+        learning. ``progress`` is told how the replay goes."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = cls(settings, open_log(settings.log_url, synchronous=settings.storage.synchronous),
+                     open_catalogue(settings.catalogue_url), SnapshotStore(settings.snapshot_dir,
+                                                                           settings.snapshots.keep))
+        engine._recover(progress)
+        if start_learner:
+            engine.learner.start()
+        return engine
+
+    def _recover(self, progress: Progress | None) -> None:
+        snapshot = self.snapshots.load_latest()
+        if snapshot is not None and snapshot.meta.get("fingerprint") == self.snapshotter.fingerprint:
+            self.state.restore(snapshot.offset, snapshot.components)
+            log.info("restored snapshot at offset %d", snapshot.offset)
+        elif snapshot is not None:
+            log.warning("model settings changed since the last snapshot: rebuilding from the log")
+        self.state.apply_items(self.catalogue.scan())
+        pending = max(0, self.log.last_offset() - self.state.offset)
+        done = 0
+
+        def tell(n: int) -> None:
+            nonlocal done
+            done += n
+            if progress is not None:
+                progress("replay", done, pending)
+
+        replayed = self.learner.catch_up(progress=tell)
+        self.snapshotter.last_offset = self.state.offset
+        self.snapshotter.last_events = self.state.learned_events
+        log.info("replayed %d events after the snapshot", replayed)
+
+    def _count_learned(self, n: int, seconds: float) -> None:
+        self.learn_seconds += seconds
+
+    # -- writes --------------------------------------------------------------------------
+    def ingest(self, events: Sequence[Event], wait_learned: bool = True) -> Appended:
+        """Validate, make durable, and (by default) wait until learned: read-your-writes."""
+        validate_events(events, self.state.event_types, self.settings.serving.max_batch)
+        appended = self.log.append(events)
+        if wait_learned and appended.accepted:
+            self.wait_learned(appended.last_offset)
+        return appended
+
+    def wait_learned(self, offset: int) -> None:
+        if not self.learner.wait_learned(offset, self.settings.serving.learn_timeout_s):
+            if self.learner.error is not None:
+                raise Unavailable("the learner has stopped; events are durable, restart to learn")
+            raise Unavailable("events are durable but not learned yet; try reading again soon")
+
+    def upsert_items(self, items: Iterable[Item]) -> int:
+        items = list(items)
+        for position, item in enumerate(items):
+            check_id(item.item_id, f"items[{position}].item_id")
+        count = self.catalogue.upsert(items)
+        self.state.apply_items(items)
+        return count
+
+    def update_item(self, item_id: str, attributes: Mapping[str, Any] | None,
+                    text: str | None, available: bool | None) -> Item:
+        """Change the given fields of an item, keeping the others (new items start empty)."""
+        current = self.get_item(item_id, must_exist=False) or Item(item_id)
+        updated = replace(
+            current,
+            attributes=current.attributes if attributes is None else attributes,
+            text=current.text if text is None else text,
+            is_available=current.is_available if available is None else available,
+            updated_at=time.time(),
+        )
+        self.upsert_items([updated])
+        return updated
+
+    # -- reads ---------------------------------------------------------------------------
+    def get_item(self, item_id: str, must_exist: bool = True) -> Item | None:
+        item = self.catalogue.get(item_id)
+        if item is None and item_id in self.state.items:
+            item = Item(item_id)  # seen in events, no metadata yet
+        if item is None and must_exist:
+            raise NotFound(f"item {item_id!r} is unknown", field="item_id")
+        return item
+
+    def recommend(self, user_id: str, k: int, *, exclude_seen: bool = True,
+                  exclude_ids: list[str] | None = None) -> Recommendation:
+        return self.recommender.for_user(user_id, k, exclude_seen=exclude_seen,
+                                         exclude_ids=exclude_ids, now=time.time())
+
+    def similar(self, item_id: str, k: int) -> Recommendation:
+        return self.recommender.similar(item_id, k)
+
+    def stats(self) -> dict[str, Any]:
+        state = self.state
+        return {
+            "events": self.log.count(),
+            "users": len(state.users),
+            "items": len(state.items),
+            "catalogue_items": self.catalogue.count(),
+            "log_offset": self.log.last_offset(),
+            "learned_offset": state.offset,
+            "learned_events": state.learned_events,
+            "learn_lag_events": max(0, self.log.last_offset() - state.offset),
+            "seconds_since_learned": round(time.time() - self.learner.last_learned_at, 3),
+            "uptime_s": round(time.time() - self.started_at, 1),
+            "last_snapshot_offset": self.snapshotter.last_offset,
+        }
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def snapshot(self) -> Path:
+        return self.snapshotter.snapshot_now()
+
+    def close(self) -> None:
+        """Stop learning, write a final snapshot, close the stores."""
+        if self._closed:
+            return
+        self._closed = True
+        self.learner.stop()
+        if self.learner.error is None:
+            self.learner.catch_up()
+            self.snapshot()
+        self.log.close()
+        self.catalogue.close()

@@ -1,0 +1,91 @@
+"""The single writer: tails the event log and applies every new event to the engine state.
+
+Writes wait on ``wait_learned`` so a client that got its acknowledgement reads its own events.
+Snapshots are taken from this thread (a consistent cut at a known offset) and written to disk
+by a helper thread so learning does not stall on I/O.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from streamrec.engine.state import EngineState
+from streamrec.storage.base import EventLog
+
+log = logging.getLogger(__name__)
+
+# small batches keep the lock short, so queries never wait long behind learning
+_BATCH = 256
+
+
+class Learner:
+    def __init__(
+        self, state: EngineState, event_log: EventLog,
+        on_learned: Callable[[int, float], None] | None = None,
+        maybe_snapshot: Callable[[], None] | None = None,
+    ) -> None:
+        self.state = state
+        self.log = event_log
+        self._on_learned = on_learned
+        self._maybe_snapshot = maybe_snapshot
+        self._learned = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+        self.last_learned_at = time.time()
+
+    def catch_up(self, batch: int = 10_000,
+                 progress: Callable[[int], None] | None = None) -> int:
+        """Apply everything in the log after the state's offset; returns how many events."""
+        total = 0
+        while True:
+            logged = self.log.read(self.state.offset, batch)
+            if not logged:
+                return total
+            self.state.apply(logged)
+            total += len(logged)
+            if progress is not None:
+                progress(len(logged))
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="learner", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                logged = self.log.read(self.state.offset, _BATCH)
+                if not logged:
+                    self.log.wait_for(self.state.offset, timeout_s=0.2)
+                    if self._maybe_snapshot is not None:
+                        self._maybe_snapshot()
+                    continue
+                started = time.perf_counter()
+                self.state.apply(logged)
+                self.last_learned_at = time.time()
+                with self._learned:
+                    self._learned.notify_all()
+                if self._on_learned is not None:
+                    self._on_learned(len(logged), time.perf_counter() - started)
+                if self._maybe_snapshot is not None:
+                    self._maybe_snapshot()
+        except BaseException as error:  # the learner must never die silently
+            log.exception("learner stopped")
+            self.error = error
+            with self._learned:
+                self._learned.notify_all()
+
+    def wait_learned(self, offset: int, timeout_s: float) -> bool:
+        """Block until every event up to ``offset`` is learned; False on time-out or failure."""
+        with self._learned:
+            return self._learned.wait_for(
+                lambda: self.state.offset >= offset or self.error is not None, timeout_s
+            ) and self.error is None
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()

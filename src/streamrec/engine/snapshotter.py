@@ -1,0 +1,67 @@
+"""Decides when to snapshot and writes snapshots off the learner's thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from streamrec.engine.state import EngineState
+from streamrec.settings import SnapshotSettings
+from streamrec.storage.snapshots import SnapshotStore
+
+log = logging.getLogger(__name__)
+
+
+class Snapshotter:
+    def __init__(self, state: EngineState, store: SnapshotStore, settings: SnapshotSettings,
+                 fingerprint: str) -> None:
+        self.state = state
+        self.store = store
+        self.settings = settings
+        self.fingerprint = fingerprint
+        self.last_offset = state.offset
+        self.last_events = state.learned_events
+        self.last_at = time.monotonic()
+        self.last_duration_s = 0.0
+        self._writing: threading.Thread | None = None
+
+    def is_due(self) -> bool:
+        new_events = self.state.learned_events - self.last_events
+        if new_events <= 0 and self.state.offset == self.last_offset:
+            return False
+        overdue = time.monotonic() - self.last_at >= self.settings.every_s
+        return new_events >= self.settings.every_events or overdue
+
+    def maybe_snapshot(self) -> None:
+        """Called by the learner between batches: the state is a consistent cut right now."""
+        if not self.is_due() or (self._writing is not None and self._writing.is_alive()):
+            return
+        offset, components = self._capture()
+        self._writing = threading.Thread(
+            target=self._write, args=(offset, components), name="snapshot-writer", daemon=True
+        )
+        self._writing.start()
+
+    def _capture(self) -> tuple[int, dict[str, dict]]:  # type: ignore[type-arg]
+        with self.state.lock:
+            offset, components = self.state.offset, self.state.state()
+        self.last_offset, self.last_events = offset, self.state.learned_events
+        self.last_at = time.monotonic()
+        return offset, components
+
+    def _write(self, offset: int, components: dict[str, dict]) -> Path:  # type: ignore[type-arg]
+        started = time.perf_counter()
+        path = self.store.save(offset, components, {"fingerprint": self.fingerprint,
+                                                    "created_at": time.time()})
+        self.last_duration_s = time.perf_counter() - started
+        log.info("snapshot at offset %d written in %.2fs", offset, self.last_duration_s)
+        return path
+
+    def snapshot_now(self) -> Path:
+        """Wait for any write in flight, then write a snapshot synchronously."""
+        if self._writing is not None:
+            self._writing.join()
+        offset, components = self._capture()
+        return self._write(offset, components)

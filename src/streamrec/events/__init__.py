@@ -1,0 +1,1 @@
+"""Ingestion: validate events, weigh them by type, map string ids to dense indices."""

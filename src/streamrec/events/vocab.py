@@ -1,0 +1,56 @@
+"""String ids <-> dense indices, one vocabulary per entity, owned by the engine.
+
+Indices are handed out in first-seen order and never reused, so arrays indexed by them only
+grow. Lookups never add; only the single learner adds (``index``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from streamrec.types import IntArray
+
+
+class Vocabulary:
+    def __init__(self, ids: Iterable[str] = ()) -> None:
+        self._ids: list[str] = []
+        self._index: dict[str, int] = {}
+        for id_ in ids:
+            self.index(id_)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __contains__(self, id_: object) -> bool:
+        return id_ in self._index
+
+    def index(self, id_: str) -> int:
+        """The index of ``id_``, adding it when new."""
+        found = self._index.get(id_)
+        if found is None:
+            found = len(self._ids)
+            self._ids.append(id_)
+            self._index[id_] = found
+        return found
+
+    def indices(self, ids: Iterable[str]) -> IntArray:
+        return np.fromiter((self.index(i) for i in ids), dtype=np.int64)
+
+    def lookup(self, id_: str) -> int | None:
+        return self._index.get(id_)
+
+    def id_of(self, index: int) -> str:
+        return self._ids[index]
+
+    def ids_of(self, indices: IntArray) -> list[str]:
+        ids = self._ids
+        return [ids[i] for i in indices.tolist()]
+
+    def state(self) -> np.ndarray:
+        return np.array(self._ids, dtype=np.str_)
+
+    @classmethod
+    def restore(cls, ids: np.ndarray) -> Vocabulary:
+        return cls(ids.tolist())

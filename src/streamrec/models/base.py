@@ -1,0 +1,77 @@
+"""The one small protocol every model speaks, and the optional ones only some models have."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from streamrec.types import Candidates, EventBatch, FloatArray, IntArray, Query
+
+
+@runtime_checkable
+class Model(Protocol):
+    """Learns from every batch of events; answers for one query at a time.
+
+    ``state``/``restore`` round-trip exactly: a restored model scores identically.
+    """
+
+    name: str
+
+    def learn(self, batch: EventBatch) -> None: ...
+
+    def recommend(self, query: Query, k: int) -> Candidates: ...
+
+    def score(self, query: Query, items: IntArray) -> FloatArray: ...
+
+    def state(self) -> dict[str, np.ndarray]: ...
+
+    def restore(self, state: Mapping[str, np.ndarray]) -> None: ...
+
+
+@runtime_checkable
+class SimilarItems(Protocol):
+    """Models that can say which items are like a given one."""
+
+    def similar(self, item: int, k: int, exclude: IntArray) -> Candidates: ...
+
+
+def top_k(scores: FloatArray, k: int, exclude: IntArray | None = None) -> Candidates:
+    """Best ``k`` of a dense score vector, best first; excluded and non-positive-inf entries dropped.
+
+    Ties are broken by the lower item index so results are deterministic.
+
+    >>> top_k(np.array([0.1, 0.9, 0.5, 0.9]), 2).items.tolist()
+    [1, 3]
+    """
+    if exclude is not None and exclude.size:
+        scores = scores.copy()
+        valid = exclude[(exclude >= 0) & (exclude < scores.shape[0])]
+        scores[valid] = -np.inf
+    finite = np.flatnonzero(np.isfinite(scores))
+    if finite.size == 0 or k <= 0:
+        return Candidates.empty()
+    values = scores[finite]
+    if finite.size > k:
+        # argpartition then a stable sort of the survivors: O(n + k log k)
+        part = np.argpartition(-values, k - 1)[:k]
+        threshold = values[part].min()
+        # take every tie at the threshold so the tie-break by index is exact
+        part = np.flatnonzero(values >= threshold)
+        finite, values = finite[part], values[part]
+    order = np.lexsort((finite, -values))[:k]
+    return Candidates(finite[order].astype(np.int64), values[order].astype(np.float64))
+
+
+def grow(array: np.ndarray, size: int, fill: float | int = 0) -> np.ndarray:
+    """Return ``array`` with room for ``size`` entries (doubling), new entries set to ``fill``.
+
+    Returns a new array when it grows, so readers holding the old one are never disturbed.
+    """
+    if size <= array.shape[0]:
+        return array
+    capacity = max(size, 2 * array.shape[0], 16)
+    bigger = np.full((capacity, *array.shape[1:]), fill, dtype=array.dtype)
+    bigger[: array.shape[0]] = array
+    return bigger

@@ -1,0 +1,81 @@
+"""Time-decayed popularity: the fallback for unknown users and a feature for the ranker.
+
+Each event adds its weight to its item, decayed with half-life ``half_life_s`` (inflation
+trick, see ``decay.py``). Negative weights (dislikes, returns) lower an item. The order of
+events does not change the result, so replaying a log always rebuilds the same state.
+
+>>> from streamrec.types import EventBatch, Query
+>>> model = PopularityModel(PopularityConfig(half_life_s=None))
+>>> model.learn(EventBatch(np.array([0, 1, 2]), np.array([5, 5, 3]), np.ones(3), np.zeros(3)))
+>>> model.recommend(Query(None, np.zeros(0, np.int64), np.zeros(0, np.int64), 0.0), 2).items.tolist()
+[5, 3]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from streamrec.models.base import grow, top_k
+from streamrec.models.decay import DecayClock
+from streamrec.types import Candidates, EventBatch, FloatArray, IntArray, Query
+
+
+class PopularityConfig(BaseModel):
+    half_life_s: float | None = Field(
+        default=7 * 86400.0, gt=0, description="How fast popularity fades; null: never."
+    )
+
+
+class PopularityModel:
+    name = "popularity"
+
+    def __init__(self, config: PopularityConfig | None = None) -> None:
+        self.config = config or PopularityConfig()
+        self._clock = DecayClock(self.config.half_life_s)
+        self._mass: FloatArray = np.zeros(0, dtype=np.float64)
+        self._n_items = 0
+
+    def learn(self, batch: EventBatch) -> None:
+        if len(batch) == 0:
+            return
+        inflated = batch.weights * self._clock.inflate(batch.timestamps)
+        size = int(batch.items.max()) + 1
+        mass = grow(self._mass, size)
+        np.add.at(mass, batch.items, inflated)
+        factor = self._clock.rescale_factor()
+        if factor is not None:
+            mass = mass * factor
+        self._mass = mass
+        self._n_items = max(self._n_items, size)
+
+    def scores(self) -> FloatArray:
+        """Decayed popularity of every item, indexed by item (a read-only view)."""
+        view = self._mass[: self._n_items] * self._clock.deflation()
+        view.flags.writeable = False
+        return view
+
+    def recommend(self, query: Query, k: int) -> Candidates:
+        return top_k(self._positive(), k, query.exclude)
+
+    def score(self, query: Query, items: IntArray) -> FloatArray:
+        scores = self.scores()
+        known = items < scores.shape[0]
+        out = np.zeros(items.shape[0], dtype=np.float64)
+        out[known] = scores[items[known]]
+        return out
+
+    def _positive(self) -> FloatArray:
+        scores = np.array(self.scores())
+        scores[scores <= 0] = -np.inf  # never recommend what nobody engaged with
+        return scores
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {"mass": self._mass[: self._n_items].copy(), **self._clock.state()}
+
+    def restore(self, state: Mapping[str, np.ndarray]) -> None:
+        self._mass = np.array(state["mass"], dtype=np.float64)
+        self._n_items = int(self._mass.shape[0])
+        self._clock.restore(state["clock"])

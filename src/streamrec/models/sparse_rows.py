@@ -1,0 +1,109 @@
+"""A sparse square matrix that takes many small additions per second and reads rows fast.
+
+Each row is a pair of sorted arrays (columns, values) plus a short list of pending additions;
+a row is compacted when its pending part grows past a fraction of its size, so the cost of an
+addition is amortised O(1) and reading a row never scans other rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from streamrec.types import EMPTY_FLOATS, EMPTY_INTS, FloatArray, IntArray
+
+_MIN_PENDING = 32
+
+
+class SparseRows:
+    def __init__(self) -> None:
+        self._cols: list[IntArray] = []
+        self._vals: list[FloatArray] = []
+        self._pending_cols: list[list[IntArray]] = []
+        self._pending_vals: list[list[FloatArray]] = []
+        self._pending_size: list[int] = []
+
+    @property
+    def n_rows(self) -> int:
+        return len(self._cols)
+
+    def _ensure_rows(self, n: int) -> None:
+        while len(self._cols) < n:
+            self._cols.append(EMPTY_INTS)
+            self._vals.append(EMPTY_FLOATS)
+            self._pending_cols.append([])
+            self._pending_vals.append([])
+            self._pending_size.append(0)
+
+    def add(self, rows: IntArray, cols: IntArray, vals: FloatArray) -> None:
+        """Add ``vals`` at ``(rows, cols)``; repeated coordinates accumulate."""
+        if rows.size == 0:
+            return
+        self._ensure_rows(int(rows.max()) + 1)
+        order = np.argsort(rows, kind="stable")
+        rows, cols, vals = rows[order], cols[order], vals[order]
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        ends = np.r_[starts[1:], rows.size]
+        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+            row = int(rows[start])
+            self._pending_cols[row].append(cols[start:end])
+            self._pending_vals[row].append(vals[start:end])
+            self._pending_size[row] += end - start
+            if self._pending_size[row] > max(_MIN_PENDING, self._cols[row].size // 4):
+                self._compact(row)
+
+    def _compact(self, row: int) -> None:
+        cols = np.concatenate([self._cols[row], *self._pending_cols[row]])
+        vals = np.concatenate([self._vals[row], *self._pending_vals[row]])
+        unique, inverse = np.unique(cols, return_inverse=True)
+        # assign new arrays rather than mutate: a concurrent reader keeps a consistent row
+        self._vals[row] = np.bincount(inverse, weights=vals, minlength=unique.size)
+        self._cols[row] = unique.astype(np.int64)
+        self._pending_cols[row] = []
+        self._pending_vals[row] = []
+        self._pending_size[row] = 0
+
+    def row(self, row: int) -> tuple[IntArray, FloatArray]:
+        """Columns and values of one row; columns may repeat (callers sum them)."""
+        if row >= len(self._cols):
+            return EMPTY_INTS, EMPTY_FLOATS
+        pending_cols = self._pending_cols[row]
+        if not pending_cols:
+            return self._cols[row], self._vals[row]
+        pending_vals = self._pending_vals[row]
+        return (
+            np.concatenate([self._cols[row], *pending_cols]),
+            np.concatenate([self._vals[row], *pending_vals]),
+        )
+
+    def scale(self, factor: float) -> None:
+        """Multiply every stored value by ``factor``."""
+        for row in range(len(self._cols)):
+            self._compact(row)
+            self._vals[row] = self._vals[row] * factor
+
+    def nnz(self) -> int:
+        return sum(c.size for c in self._cols) + sum(self._pending_size)
+
+    def state(self, prefix: str) -> dict[str, np.ndarray]:
+        """Compacted CSR arrays (``indptr``, ``indices``, ``data``) under ``prefix``."""
+        for row in range(len(self._cols)):
+            if self._pending_size[row]:
+                self._compact(row)
+        lengths = np.array([c.size for c in self._cols], dtype=np.int64)
+        indptr = np.zeros(len(self._cols) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        indices = np.concatenate(self._cols) if self._cols else EMPTY_INTS
+        data = np.concatenate(self._vals) if self._vals else EMPTY_FLOATS
+        return {f"{prefix}indptr": indptr, f"{prefix}indices": indices, f"{prefix}data": data}
+
+    def restore(self, state: Mapping[str, np.ndarray], prefix: str) -> None:
+        indptr = np.asarray(state[f"{prefix}indptr"], dtype=np.int64)
+        indices = np.asarray(state[f"{prefix}indices"], dtype=np.int64)
+        data = np.asarray(state[f"{prefix}data"], dtype=np.float64)
+        self.__init__()  # type: ignore[misc]
+        self._ensure_rows(indptr.shape[0] - 1)
+        for row in range(indptr.shape[0] - 1):
+            self._cols[row] = indices[indptr[row] : indptr[row + 1]]
+            self._vals[row] = data[indptr[row] : indptr[row + 1]]

@@ -1,0 +1,43 @@
+"""create_app: the FastAPI application over one engine."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from streamrec import __version__
+from streamrec.engine.engine import Engine
+from streamrec.serving import errors
+from streamrec.serving.limits import BodySizeLimit
+from streamrec.serving.metrics import EngineCollector, RequestMetrics
+from streamrec.serving.routes import events, items, operations, users
+from streamrec.settings import Settings
+
+
+def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
+    """The API over ``engine``, or over an engine opened from ``settings`` at start-up and
+    closed (with a final snapshot) at shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = engine is None
+        app.state.engine = engine or Engine.open(settings)
+        app.state.registry.register(EngineCollector(app.state.engine.stats))
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.engine.close()
+
+    app = FastAPI(title="streamrec", version=__version__, lifespan=lifespan,
+                  description="Real-time recommendations that learn from every event.")
+    app.state.registry = CollectorRegistry()
+    errors.install(app)
+    for router in (events.router, items.router, users.router, operations.router):
+        app.include_router(router)
+    app.add_middleware(RequestMetrics, registry=app.state.registry)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.serving.max_body_bytes)
+    return app

@@ -1,0 +1,73 @@
+"""Prometheus metrics: request rates and latencies here, engine figures read at scrape time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25,
+                    0.5, 1.0, 2.5, 5.0)
+
+
+class EngineCollector(Collector):
+    """Turns ``engine.stats()`` into metrics when Prometheus scrapes, never on the hot path."""
+
+    def __init__(self, stats: Callable[[], dict[str, Any]]) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        stats = self._stats()
+        yield CounterMetricFamily("streamrec_events_appended", "Events stored in the log",
+                                  value=stats["log_offset"])
+        yield CounterMetricFamily("streamrec_events_learned", "Events applied to the models",
+                                  value=stats["learned_events"])
+        yield GaugeMetricFamily("streamrec_learn_lag_events",
+                                "Events durable but not yet learned", value=stats["learn_lag_events"])
+        yield GaugeMetricFamily("streamrec_model_freshness_seconds",
+                                "Seconds since the models last learned an event",
+                                value=stats["seconds_since_learned"])
+        yield GaugeMetricFamily("streamrec_users", "Known users", value=stats["users"])
+        yield GaugeMetricFamily("streamrec_items", "Known items", value=stats["items"])
+        yield GaugeMetricFamily("streamrec_events_stored", "Events in the log",
+                                value=stats["events"])
+
+
+class RequestMetrics:
+    """Pure ASGI middleware counting requests and timing them per route template (never per
+    raw URL: user ids in paths would explode the label set and leak identities)."""
+
+    def __init__(self, app: ASGIApp, registry: CollectorRegistry) -> None:
+        self.app = app
+        self.requests = Counter("streamrec_http_requests", "HTTP requests",
+                                ["method", "route", "status"], registry=registry)
+        self.latency = Histogram("streamrec_http_request_seconds", "HTTP request latency",
+                                 ["method", "route"], buckets=_LATENCY_BUCKETS,
+                                 registry=registry)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", "unmatched")
+            method = scope.get("method", "")
+            self.requests.labels(method, template, str(status)).inc()
+            self.latency.labels(method, template).observe(time.perf_counter() - started)

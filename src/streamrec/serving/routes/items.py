@@ -1,0 +1,55 @@
+"""The catalogue: items with attributes, text and availability."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from streamrec.serving.deps import EngineDep
+from streamrec.serving.schemas import (
+    ErrorOut, ItemFields, ItemOut, ItemsIn, RecommendedItem, SimilarOut, UpsertedOut,
+)
+from streamrec.types import Item
+
+router = APIRouter(prefix="/v1/items", tags=["items"])
+ItemId = Annotated[str, Path(min_length=1, max_length=256)]
+
+
+def _out(item: Item) -> ItemOut:
+    return ItemOut(item_id=item.item_id, attributes=dict(item.attributes), text=item.text,
+                   available=item.is_available)
+
+
+@router.put("/{item_id}", response_model=ItemOut, responses={422: {"model": ErrorOut}})
+def put_item(item_id: ItemId, body: ItemFields, engine: EngineDep) -> ItemOut:
+    """Create or change one item; fields left out keep their current value."""
+    return _out(engine.update_item(item_id, body.attributes, body.text, body.available))
+
+
+@router.post("", response_model=UpsertedOut, responses={422: {"model": ErrorOut}})
+def post_items(body: ItemsIn, engine: EngineDep) -> UpsertedOut:
+    """Create or replace many items at once."""
+    now = time.time()
+    items = [Item(i.item_id, i.attributes or {}, i.text or "",
+                  True if i.available is None else i.available, now) for i in body.items]
+    return UpsertedOut(upserted=engine.upsert_items(items))
+
+
+@router.get("/{item_id}", response_model=ItemOut, responses={404: {"model": ErrorOut}})
+def get_item(item_id: ItemId, engine: EngineDep) -> ItemOut:
+    item = engine.get_item(item_id)
+    assert item is not None
+    return _out(item)
+
+
+@router.get("/{item_id}/similar", response_model=SimilarOut,
+            responses={404: {"model": ErrorOut}})
+def similar_items(item_id: ItemId, engine: EngineDep,
+                  k: Annotated[int, Query(ge=1, le=500)] = 10) -> SimilarOut:
+    found = engine.similar(item_id, k)
+    return SimilarOut(items=[
+        RecommendedItem(item_id=i, score=s, reasons=r)
+        for i, s, r in zip(found.item_ids, found.scores, found.reasons, strict=True)
+    ])

@@ -1,0 +1,28 @@
+"""Health, statistics and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from streamrec.serving.deps import EngineDep
+from streamrec.serving.schemas import StatsOut
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+def healthz(engine: EngineDep) -> dict[str, str]:
+    """Alive, and the learner is running."""
+    return {"status": "ok" if engine.learner.error is None else "degraded"}
+
+
+@router.get("/v1/stats", response_model=StatsOut)
+def stats(engine: EngineDep) -> StatsOut:
+    return StatsOut(**engine.stats())
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(request: Request) -> Response:
+    """Prometheus text format."""
+    return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)

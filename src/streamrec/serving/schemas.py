@@ -1,0 +1,101 @@
+"""Request and response bodies of the HTTP API (pydantic lives only at this edge)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# strict: a string is not silently taken for a number, nor a number for an id
+Id = Annotated[str, Field(strict=True, min_length=1, max_length=256)]
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+
+
+class EventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: Id | None = None
+    user_id: Id
+    item_id: Id
+    type: Annotated[str, Field(strict=True, min_length=1, max_length=64)]
+    value: Number | None = None
+    timestamp: Number | Annotated[str, Field(strict=True, max_length=64)] | None = Field(
+        default=None, description="Unix seconds or ISO 8601 with a time zone; default: now."
+    )
+    context: dict[str, Any] | None = Field(
+        default=None, description="Free-form; recommendation_id links an event to what was shown."
+    )
+
+
+class EventsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[EventIn] = Field(min_length=1)
+
+
+class AppendedOut(BaseModel):
+    accepted: int
+    duplicates: int
+    last_offset: int
+
+
+class ItemFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    attributes: dict[str, Any] | None = None
+    text: Annotated[str, Field(strict=True, max_length=100_000)] | None = None
+    available: Annotated[bool, Field(strict=True)] | None = None
+
+
+class ItemIn(ItemFields):
+    item_id: Id
+
+
+class ItemsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[ItemIn] = Field(min_length=1)
+
+
+class ItemOut(BaseModel):
+    item_id: str
+    attributes: dict[str, Any]
+    text: str
+    available: bool
+
+
+class UpsertedOut(BaseModel):
+    upserted: int
+
+
+class RecommendedItem(BaseModel):
+    item_id: str
+    score: float
+    reasons: list[str]
+
+
+class RecommendationsOut(BaseModel):
+    items: list[RecommendedItem]
+    recommendation_id: str
+
+
+class SimilarOut(BaseModel):
+    items: list[RecommendedItem]
+
+
+class StatsOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    events: int
+    users: int
+    items: int
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody

@@ -1,0 +1,98 @@
+"""Settings: the one configuration object, built where the program starts and passed down.
+
+Environment variables use the prefix ``STREAMREC_`` and ``__`` between levels, e.g.
+``STREAMREC_MODELS__POPULARITY__HALF_LIFE_S=86400``. Each model's section is its own small
+class beside the model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from streamrec.events.types import EventTypeConfig, default_event_types
+from streamrec.models.cooccurrence import CooccurrenceConfig
+from streamrec.models.popularity import PopularityConfig
+
+
+class StorageSettings(BaseModel):
+    log_url: str | None = Field(
+        default=None, description="Event log URL; default sqlite:///<data_dir>/events.db"
+    )
+    catalogue_url: str | None = Field(
+        default=None, description="Catalogue URL; default sqlite:///<data_dir>/catalogue.db"
+    )
+    synchronous: Literal["full", "normal", "off"] = Field(
+        default="full",
+        description="SQLite fsync policy: full survives power loss, normal survives kill -9.",
+    )
+
+
+class SnapshotSettings(BaseModel):
+    every_events: int = Field(default=200_000, ge=1)
+    every_s: float = Field(default=300.0, gt=0)
+    keep: int = Field(default=2, ge=1)
+
+
+class ModelSettings(BaseModel):
+    popularity: PopularityConfig = Field(default_factory=PopularityConfig)
+    cooccurrence: CooccurrenceConfig = Field(default_factory=CooccurrenceConfig)
+
+
+class EventSettings(BaseModel):
+    types: dict[str, EventTypeConfig] = Field(default_factory=default_event_types)
+    history_length: int = Field(
+        default=500, ge=1, description="Recent events kept per user for queries."
+    )
+
+
+class ServingSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    max_batch: int = Field(default=10_000, ge=1)
+    max_k: int = Field(default=500, ge=1)
+    learn_timeout_s: float = Field(
+        default=30.0, gt=0, description="How long a write waits to be learned (read-your-writes)."
+    )
+
+
+class TrustSettings(BaseModel):
+    pseudonym_secret: SecretStr | None = None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="STREAMREC_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    data_dir: Path = Path("streamrec-data")
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    snapshots: SnapshotSettings = Field(default_factory=SnapshotSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
+    events: EventSettings = Field(default_factory=EventSettings)
+    serving: ServingSettings = Field(default_factory=ServingSettings)
+    trust: TrustSettings = Field(default_factory=TrustSettings)
+
+    @property
+    def log_url(self) -> str:
+        return self.storage.log_url or f"sqlite:///{self.data_dir / 'events.db'}"
+
+    @property
+    def catalogue_url(self) -> str:
+        return self.storage.catalogue_url or f"sqlite:///{self.data_dir / 'catalogue.db'}"
+
+    @property
+    def snapshot_dir(self) -> Path:
+        return self.data_dir / "snapshots"
+
+    def model_fingerprint(self) -> str:
+        """Changes whenever a setting that shapes model state changes: a snapshot made under
+        other settings is not reused, state is rebuilt from the log instead."""
+        import hashlib
+
+        shaping = self.models.model_dump_json() + self.events.model_dump_json()
+        return hashlib.sha256(shaping.encode()).hexdigest()[:16]

@@ -1,0 +1,77 @@
+"""Storage protocols and the one place that picks a back end by URL scheme."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from streamrec.errors import InvalidInput
+from streamrec.types import Appended, Event, Item, LoggedEvent
+
+
+class EventLog(Protocol):
+    """An append-only, replayable sequence of events; offsets strictly increase."""
+
+    def append(self, events: Sequence[Event]) -> Appended:
+        """Store the events; returns once they are durable. A repeated ``event_id`` (already in
+        the log or earlier in the same call) is counted as a duplicate and not stored again."""
+        ...
+
+    def read(self, after: int, limit: int) -> list[LoggedEvent]:
+        """Up to ``limit`` events with offset > ``after``, in offset order."""
+        ...
+
+    def last_offset(self) -> int:
+        """Offset of the newest event, 0 when empty."""
+        ...
+
+    def count(self) -> int: ...
+
+    def wait_for(self, after: int, timeout_s: float) -> bool:
+        """Block until an event with offset > ``after`` exists or the timeout passes."""
+        ...
+
+    def delete_user(self, user_id: str) -> int:
+        """Remove every event of a user; returns how many were removed."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Catalogue(Protocol):
+    """Items with their attributes and text, keyed by ``item_id``."""
+
+    def upsert(self, items: Iterable[Item]) -> int: ...
+
+    def get(self, item_id: str) -> Item | None: ...
+
+    def scan(self) -> Iterator[Item]: ...
+
+    def count(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+def open_log(url: str, *, synchronous: str = "full") -> EventLog:
+    """``sqlite:///path/events.db`` (default), ``memory:``."""
+    if url.startswith("sqlite:///"):
+        from streamrec.storage.sqlite_log import SQLiteEventLog
+
+        return SQLiteEventLog(Path(url.removeprefix("sqlite:///")), synchronous=synchronous)
+    if url == "memory:":
+        from streamrec.storage.memory_log import MemoryEventLog
+
+        return MemoryEventLog()
+    raise InvalidInput("storage.log_url", f"unsupported event log URL {url!r}")
+
+
+def open_catalogue(url: str) -> Catalogue:
+    """``sqlite:///path/catalogue.db`` (default), ``memory:``."""
+    from streamrec.storage.sqlite_catalogue import SQLiteCatalogue
+
+    if url.startswith("sqlite:///"):
+        return SQLiteCatalogue(url.removeprefix("sqlite:///"))
+    if url == "memory:":
+        return SQLiteCatalogue(":memory:")
+    raise InvalidInput("storage.catalogue_url", f"unsupported catalogue URL {url!r}")

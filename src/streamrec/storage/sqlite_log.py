@@ -1,0 +1,189 @@
+"""The embedded event log: one SQLite file in WAL mode, written by one thread with group commit.
+
+Callers of ``append`` hand their events to the writer thread and wait. The writer takes
+everything queued since its last commit, stores it in one transaction and commits once, so
+a single fsync covers every caller waiting in that window: durability without paying an fsync
+per request. A caller is released only after the commit that holds its events returned.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from streamrec.errors import Unavailable
+from streamrec.storage.codec import event_to_row, row_to_logged
+from streamrec.types import Appended, Event, LoggedEvent
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    log_offset INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id   TEXT UNIQUE,
+    user_id    TEXT NOT NULL,
+    item_id    TEXT NOT NULL,
+    type       TEXT NOT NULL,
+    value      REAL,
+    timestamp  REAL NOT NULL,
+    context    BLOB
+);
+CREATE INDEX IF NOT EXISTS events_by_user ON events(user_id);
+"""
+_INSERT = (
+    "INSERT OR IGNORE INTO events(event_id, user_id, item_id, type, value, timestamp, context)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_SELECT = (
+    "SELECT log_offset, event_id, user_id, item_id, type, value, timestamp, context"
+    " FROM events WHERE log_offset > ? ORDER BY log_offset LIMIT ?"
+)
+_SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}
+
+
+@dataclass
+class _Request:
+    events: Sequence[Event]
+    done: threading.Event = field(default_factory=threading.Event)
+    result: Appended | None = None
+    error: BaseException | None = None
+
+
+def connect(path: Path | str, synchronous: str = "full") -> sqlite3.Connection:
+    connection = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute(f"PRAGMA synchronous={_SYNCHRONOUS[synchronous]}")
+    connection.execute("PRAGMA busy_timeout=10000")
+    return connection
+
+
+class SQLiteEventLog:
+    def __init__(self, path: Path, *, synchronous: str = "full") -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._writer = connect(path, synchronous)
+        self._writer.executescript(_SCHEMA)
+        self._readers = threading.local()
+        self._synchronous = synchronous
+        row = self._writer.execute("SELECT count(*), coalesce(max(log_offset), 0) FROM events")
+        self._count, self._last_offset = (int(v) for v in row.fetchone())
+        self._new_data = threading.Condition()
+        self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
+        self._closed = False
+        self._thread = threading.Thread(target=self._write_loop, name="event-log-writer")
+        self._thread.daemon = True
+        self._thread.start()
+
+    # -- writing -------------------------------------------------------------------------
+    def append(self, events: Sequence[Event]) -> Appended:
+        if self._closed:
+            raise Unavailable("the event log is closed")
+        if not events:
+            return Appended((), 0, self._last_offset)
+        request = _Request(events)
+        self._queue.put(request)
+        request.done.wait()
+        if request.error is not None:
+            raise request.error
+        assert request.result is not None
+        return request.result
+
+    def _write_loop(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            # everything that queued up while we were committing shares this transaction
+            while True:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._queue.put(None)
+                    break
+                group.append(more)
+            self._commit(group)
+
+    def _commit(self, group: list[_Request]) -> None:
+        cursor = self._writer.cursor()
+        results: list[Appended] = []
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+            for request in group:
+                offsets: list[int] = []
+                for event in request.events:
+                    cursor.execute(_INSERT, event_to_row(event))
+                    if cursor.rowcount == 1:
+                        offsets.append(int(cursor.lastrowid or 0))
+                last = offsets[-1] if offsets else self._last_offset
+                results.append(Appended(tuple(offsets), len(request.events) - len(offsets), last))
+            cursor.execute("COMMIT")
+        except sqlite3.Error as error:
+            log.error("event log commit failed: %s", error)
+            if self._writer.in_transaction:
+                self._writer.execute("ROLLBACK")
+            failure = Unavailable(f"the event log could not store events: {error}")
+            for request in group:
+                request.error = failure
+                request.done.set()
+            return
+        stored = sum(r.accepted for r in results)
+        with self._new_data:
+            self._count += stored
+            if stored:
+                self._last_offset = max(r.last_offset for r in results)
+            self._new_data.notify_all()
+        for request, result in zip(group, results, strict=True):
+            # a request of only duplicates reports the log's head, never an older offset
+            request.result = result if result.offsets else Appended((), result.duplicates,
+                                                                     self._last_offset)
+            request.done.set()
+
+    # -- reading -------------------------------------------------------------------------
+    def _reader(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._readers, "connection", None)
+        if connection is None:
+            connection = connect(self.path, self._synchronous)
+            self._readers.connection = connection
+        return connection
+
+    def read(self, after: int, limit: int) -> list[LoggedEvent]:
+        rows = self._reader().execute(_SELECT, (after, limit)).fetchall()
+        return [row_to_logged(row) for row in rows]
+
+    def last_offset(self) -> int:
+        return self._last_offset
+
+    def count(self) -> int:
+        return self._count
+
+    def wait_for(self, after: int, timeout_s: float) -> bool:
+        with self._new_data:
+            return self._new_data.wait_for(lambda: self._last_offset > after, timeout_s)
+
+    def delete_user(self, user_id: str) -> int:
+        # through the writer connection's lock-free path: sqlite serialises writers itself
+        connection = connect(self.path, self._synchronous)
+        try:
+            cursor = connection.execute("DELETE FROM events WHERE user_id = ?", (user_id,))
+            removed = int(cursor.rowcount)
+        finally:
+            connection.close()
+        with self._new_data:
+            self._count -= removed
+        return removed
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join()
+        self._writer.close()
