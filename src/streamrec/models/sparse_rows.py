@@ -13,7 +13,7 @@ import numpy as np
 
 from streamrec.types import EMPTY_FLOATS, EMPTY_INTS, FloatArray, IntArray
 
-_MIN_PENDING = 32
+_MIN_PENDING = 64
 
 
 class SparseRows:
@@ -50,16 +50,28 @@ class SparseRows:
             self._pending_cols[row].append(cols[start:end])
             self._pending_vals[row].append(vals[start:end])
             self._pending_size[row] += end - start
-            if self._pending_size[row] > max(_MIN_PENDING, self._cols[row].size // 4):
+            if self._pending_size[row] > max(_MIN_PENDING, self._cols[row].size):
                 self._compact(row)
 
     def _compact(self, row: int) -> None:
-        cols = np.concatenate([self._cols[row], *self._pending_cols[row]])
-        vals = np.concatenate([self._vals[row], *self._pending_vals[row]])
-        unique, inverse = np.unique(cols, return_inverse=True)
+        if not self._pending_cols[row]:
+            return
+        added_cols = np.concatenate(self._pending_cols[row])
+        added_vals = np.concatenate(self._pending_vals[row])
+        cols, vals = self._cols[row], self._vals[row].copy()
+        # most additions hit columns the row already has: add those in place, insert the rest
+        slots = np.searchsorted(cols, added_cols)
+        present = slots < cols.size
+        present[present] = cols[slots[present]] == added_cols[present]
+        np.add.at(vals, slots[present], added_vals[present])
+        if not present.all():
+            new_cols, inverse = np.unique(added_cols[~present], return_inverse=True)
+            new_vals = np.bincount(inverse, weights=added_vals[~present],
+                                   minlength=new_cols.size)
+            at = np.searchsorted(cols, new_cols)
+            cols, vals = np.insert(cols, at, new_cols), np.insert(vals, at, new_vals)
         # assign new arrays rather than mutate: a concurrent reader keeps a consistent row
-        self._vals[row] = np.bincount(inverse, weights=vals, minlength=unique.size)
-        self._cols[row] = unique.astype(np.int64)
+        self._cols[row], self._vals[row] = cols, vals
         self._pending_cols[row] = []
         self._pending_vals[row] = []
         self._pending_size[row] = 0
@@ -89,8 +101,7 @@ class SparseRows:
     def state(self, prefix: str) -> dict[str, np.ndarray]:
         """Compacted CSR arrays (``indptr``, ``indices``, ``data``) under ``prefix``."""
         for row in range(len(self._cols)):
-            if self._pending_size[row]:
-                self._compact(row)
+            self._compact(row)
         lengths = np.array([c.size for c in self._cols], dtype=np.int64)
         indptr = np.zeros(len(self._cols) + 1, dtype=np.int64)
         np.cumsum(lengths, out=indptr[1:])
