@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import streamrec.cli.blas  # noqa: F401  (must run before numpy is imported)
-
 import typer
 
+import streamrec.cli.blas  # noqa: F401  (must run before numpy is imported)
 from streamrec.cli.serve import serve
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,

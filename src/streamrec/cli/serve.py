@@ -33,7 +33,8 @@ def run_server(settings: Settings) -> None:
 
     from streamrec.serving.app import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     engine = open_engine_with_progress(settings)
     app = create_app(settings, engine)
     try:

@@ -58,7 +58,8 @@ class Engine:
 
     def _recover(self, progress: Progress | None) -> None:
         snapshot = self.snapshots.load_latest()
-        if snapshot is not None and snapshot.meta.get("fingerprint") == self.snapshotter.fingerprint:
+        fingerprint = self.snapshotter.fingerprint
+        if snapshot is not None and snapshot.meta.get("fingerprint") == fingerprint:
             self.state.restore(snapshot.offset, snapshot.components)
             log.info("restored snapshot at offset %d", snapshot.offset)
         elif snapshot is not None:

@@ -71,7 +71,7 @@ class UserHistories:
         np.cumsum(lengths, out=indptr[1:])
 
         def flat(name: str, dtype: type) -> np.ndarray:
-            parts = [np.frombuffer(getattr(self._users[u], name), dtype=dtype)
+            parts: list[np.ndarray] = [np.frombuffer(getattr(self._users[u], name), dtype=dtype)
                      for u in users.tolist()]
             return np.concatenate(parts) if parts else np.zeros(0, dtype)
 

@@ -11,9 +11,9 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from streamrec.engine.histories import UserHistories
 from streamrec.events.types import EventTypeConfig, event_weight
 from streamrec.events.vocab import Vocabulary
-from streamrec.engine.histories import UserHistories
 from streamrec.models.base import Model, grow
 from streamrec.models.cooccurrence import CooccurrenceModel
 from streamrec.models.popularity import PopularityModel

@@ -38,7 +38,7 @@ class SimilarItems(Protocol):
 
 
 def top_k(scores: FloatArray, k: int, exclude: IntArray | None = None) -> Candidates:
-    """Best ``k`` of a dense score vector, best first; excluded and non-positive-inf entries dropped.
+    """Best ``k`` of a dense score vector, best first; excluded and -inf entries dropped.
 
     Ties are broken by the lower item index so results are deterministic.
 

@@ -122,7 +122,7 @@ class CooccurrenceModel:
 
     def _dense_scores(self, cols: IntArray, vals: FloatArray) -> FloatArray:
         n = self._n_items
-        scores = np.bincount(cols, weights=vals, minlength=n)[:n]
+        scores: FloatArray = np.bincount(cols, weights=vals, minlength=n)[:n].astype(np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
             normaliser = self._counts[:n] ** (1.0 - self.config.alpha)
             scores = np.where(normaliser > 0, scores / normaliser, 0.0)

@@ -7,7 +7,8 @@ events does not change the result, so replaying a log always rebuilds the same s
 >>> from streamrec.types import EventBatch, Query
 >>> model = PopularityModel(PopularityConfig(half_life_s=None))
 >>> model.learn(EventBatch(np.array([0, 1, 2]), np.array([5, 5, 3]), np.ones(3), np.zeros(3)))
->>> model.recommend(Query(None, np.zeros(0, np.int64), np.zeros(0, np.int64), 0.0), 2).items.tolist()
+>>> nothing = np.zeros(0, np.int64)
+>>> model.recommend(Query(None, nothing, nothing, 0.0), 2).items.tolist()
 [5, 3]
 """
 

@@ -57,11 +57,12 @@ async def _domain(request: Request, exc: Exception) -> JSONResponse:
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = exc.errors()
-    first = problems[0] if problems else {"loc": (), "msg": "invalid request", "type": ""}
+    first: dict[str, Any] = dict(problems[0]) if problems else {"loc": (), "msg": "invalid"}
     field = field_path(first.get("loc", ()))
     if first.get("type") == "json_invalid":
-        return error_response(400, "malformed_json", f"the body is not valid JSON: "
-                              f"{first.get('ctx', {}).get('error', 'parse error')}", "body")
+        reason = (first.get("ctx") or {}).get("error", "parse error")
+        return error_response(400, "malformed_json", f"the body is not valid JSON: {reason}",
+                              "body")
     more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
     return error_response(422, "invalid_input", f"{field}: {first.get('msg')}{more}", field)
 

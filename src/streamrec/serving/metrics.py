@@ -27,8 +27,8 @@ class EngineCollector(Collector):
                                   value=stats["log_offset"])
         yield CounterMetricFamily("streamrec_events_learned", "Events applied to the models",
                                   value=stats["learned_events"])
-        yield GaugeMetricFamily("streamrec_learn_lag_events",
-                                "Events durable but not yet learned", value=stats["learn_lag_events"])
+        yield GaugeMetricFamily("streamrec_learn_lag_events", "Events durable but not yet learned",
+                                value=stats["learn_lag_events"])
         yield GaugeMetricFamily("streamrec_model_freshness_seconds",
                                 "Seconds since the models last learned an event",
                                 value=stats["seconds_since_learned"])

@@ -9,7 +9,13 @@ from fastapi import APIRouter, Path, Query
 
 from streamrec.serving.deps import EngineDep
 from streamrec.serving.schemas import (
-    ErrorOut, ItemFields, ItemOut, ItemsIn, RecommendedItem, SimilarOut, UpsertedOut,
+    ErrorOut,
+    ItemFields,
+    ItemOut,
+    ItemsIn,
+    RecommendedItem,
+    SimilarOut,
+    UpsertedOut,
 )
 from streamrec.types import Item
 
