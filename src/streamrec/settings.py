@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streamrec.events.types import EventTypeConfig, default_event_types
+from streamrec.models.als import ALSConfig
 from streamrec.models.cooccurrence import CooccurrenceConfig
 from streamrec.models.popularity import PopularityConfig
 
@@ -40,6 +41,8 @@ class SnapshotSettings(BaseModel):
 class ModelSettings(BaseModel):
     popularity: PopularityConfig = Field(default_factory=PopularityConfig)
     cooccurrence: CooccurrenceConfig = Field(default_factory=CooccurrenceConfig)
+    als: ALSConfig = Field(default_factory=ALSConfig)
+    trainer_poll_s: float = Field(default=1.0, gt=0, description="How often refits are checked.")
 
 
 class EventSettings(BaseModel):

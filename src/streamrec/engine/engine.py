@@ -13,6 +13,7 @@ from streamrec.engine.learner import Learner
 from streamrec.engine.recommender import Recommendation, Recommender
 from streamrec.engine.snapshotter import Snapshotter
 from streamrec.engine.state import EngineState
+from streamrec.engine.trainer import Trainer
 from streamrec.errors import NotFound, Unavailable
 from streamrec.events.validation import check_id, validate_events
 from streamrec.settings import Settings
@@ -32,12 +33,13 @@ class Engine:
         self.log = event_log
         self.catalogue = catalogue
         self.snapshots = snapshots
-        self.state = EngineState(settings)
+        self.state = EngineState(settings, inline_training=False)
         self.recommender = Recommender(self.state, settings.events.history_length)
         self.snapshotter = Snapshotter(self.state, snapshots, settings.snapshots,
                                        settings.model_fingerprint())
         self.learner = Learner(self.state, event_log, self._count_learned,
                                self.snapshotter.maybe_snapshot)
+        self.trainer = Trainer(self.state, settings.models.trainer_poll_s)
         self.started_at = time.time()
         self.learn_seconds = 0.0
         self._closed = False
@@ -54,6 +56,7 @@ class Engine:
         engine._recover(progress)
         if start_learner:
             engine.learner.start()
+            engine.trainer.start()
         return engine
 
     def _recover(self, progress: Progress | None) -> None:
@@ -150,6 +153,8 @@ class Engine:
             "seconds_since_learned": round(time.time() - self.learner.last_learned_at, 3),
             "uptime_s": round(time.time() - self.started_at, 1),
             "last_snapshot_offset": self.snapshotter.last_offset,
+            "refits": self.trainer.refits,
+            "last_refit_s": round(self.trainer.last_refit_s, 3),
         }
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -161,6 +166,7 @@ class Engine:
         if self._closed:
             return
         self._closed = True
+        self.trainer.stop()
         self.learner.stop()
         if self.learner.error is None:
             self.learner.catch_up()

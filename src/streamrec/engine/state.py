@@ -14,7 +14,8 @@ import numpy as np
 from streamrec.engine.histories import UserHistories
 from streamrec.events.types import EventTypeConfig, event_weight
 from streamrec.events.vocab import Vocabulary
-from streamrec.models.base import Model, grow
+from streamrec.models.als import ALSModel
+from streamrec.models.base import Model, Refittable, grow
 from streamrec.models.cooccurrence import CooccurrenceModel
 from streamrec.models.popularity import PopularityModel
 from streamrec.settings import Settings
@@ -25,13 +26,17 @@ def build_models(settings: Settings) -> dict[str, Model]:
     models: list[Model] = [
         PopularityModel(settings.models.popularity),
         CooccurrenceModel(settings.models.cooccurrence),
+        ALSModel(settings.models.als),
     ]
     return {model.name: model for model in models}
 
 
 class EngineState:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, inline_training: bool = True) -> None:
+        """``inline_training``: refit heavy models inside ``apply`` when due (evaluation,
+        tests); the engine turns it off and refits in its trainer thread instead."""
         self.lock = threading.RLock()
+        self.inline_training = inline_training
         self.event_types: Mapping[str, EventTypeConfig] = settings.events.types
         self.users = Vocabulary()
         self.items = Vocabulary()
@@ -66,6 +71,13 @@ class EngineState:
                 model.learn(batch)
             self.offset = fresh[-1].offset
             self.learned_events += len(fresh)
+            if self.inline_training:
+                for model in self.refittables():
+                    if model.refit_due():
+                        model.refit()
+
+    def refittables(self) -> list[Refittable]:
+        return [m for m in self.models.values() if isinstance(m, Refittable)]
 
     def apply_items(self, items: Iterable[Item]) -> None:
         """Make catalogue items known (cold items included) and record their availability."""

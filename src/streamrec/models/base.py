@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -35,6 +35,25 @@ class SimilarItems(Protocol):
     """Models that can say which items are like a given one."""
 
     def similar(self, item: int, k: int, exclude: IntArray) -> Candidates: ...
+
+
+@runtime_checkable
+class Refittable(Protocol):
+    """Models with a heavy full fit that runs off the learner's thread.
+
+    ``begin_refit`` (under the state lock) returns the data to fit and how many events it
+    holds; ``fit`` is pure and may run in another thread; ``swap`` (under the lock) installs
+    the result and brings it up to date with what was learned meanwhile."""
+
+    def refit_due(self) -> bool: ...
+
+    def begin_refit(self) -> tuple[Any, int]: ...
+
+    def fit(self, data: Any) -> Any: ...
+
+    def swap(self, fitted: Any, fitted_events: int) -> None: ...
+
+    def refit(self) -> None: ...
 
 
 def top_k(scores: FloatArray, k: int, exclude: IntArray | None = None) -> Candidates:

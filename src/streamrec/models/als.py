@@ -1,0 +1,217 @@
+"""Matrix factorisation for implicit feedback: implicit's ALS, refit in the background,
+with every new event folded into its user's vector in between.
+
+Hu, Koren and Volinsky, "Collaborative Filtering for Implicit Feedback Datasets" (ICDM 2008).
+Confidence of a user-item pair is ``1 + alpha * w`` where ``w`` is the summed event weight;
+a negative sum means "not this" with that confidence. Fold-in is the exact least-squares
+solve for one user with the item factors fixed (implicit's ``recalculate_user``), so a new
+user has a vector from their first event.
+
+>>> from streamrec.types import EventBatch, Query
+>>> model = ALSModel(ALSConfig(factors=4, iterations=5))
+>>> users = np.array([0, 0, 1, 1, 2, 2]); items = np.array([0, 1, 0, 1, 2, 3])
+>>> model.learn(EventBatch(users, items, np.ones(6), np.zeros(6)))
+>>> model.refit()
+>>> model.learn(EventBatch(np.array([3]), np.array([0]), np.ones(1), np.zeros(1)))
+>>> model.recommend(Query(3, np.array([0]), np.array([0]), 0.0), 1).items.tolist()
+[1]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import scipy.sparse as sp
+from implicit.cpu.als import AlternatingLeastSquares
+from pydantic import BaseModel, Field
+from threadpoolctl import threadpool_limits
+
+from streamrec.models.base import top_k
+from streamrec.models.sparse_rows import SparseRows
+from streamrec.types import Candidates, EventBatch, FloatArray, IntArray, Query
+
+
+class ALSConfig(BaseModel):
+    factors: int = Field(default=64, ge=1, le=1024)
+    regularization: float = Field(default=0.05, ge=0.0)
+    alpha: float = Field(default=2.0, gt=0.0, description="Confidence per unit of event weight.")
+    iterations: int = Field(default=15, ge=1)
+    refit_min_events: int = Field(default=5_000, ge=1, description="No refit before this many.")
+    refit_growth: float = Field(
+        default=0.25, gt=0.0, description="Refit when new events reach this share of the fitted."
+    )
+    seed: int = 0
+
+
+def confidence(weights: FloatArray, alpha: float) -> FloatArray:
+    """``1 + alpha * w`` for liked pairs, ``-(1 + alpha * |w|)`` for disliked ones."""
+    return np.sign(weights) * (1.0 + alpha * np.abs(weights))
+
+
+class ALSModel:
+    name = "als"
+
+    def __init__(self, config: ALSConfig | None = None) -> None:
+        self.config = config or ALSConfig()
+        self._rows = SparseRows()  # summed event weight per (user, item)
+        self._user_factors = np.zeros((0, self.config.factors), dtype=np.float32)
+        self._item_factors = np.zeros((0, self.config.factors), dtype=np.float32)
+        self._solver: AlternatingLeastSquares | None = None
+        self.events = 0
+        self.fitted_events = 0
+        self._item_norms: FloatArray = np.zeros(0)
+        # users who learned while a fit was running: re-folded once it is swapped in
+        self._touched_during_fit: set[int] | None = None
+
+    @property
+    def is_fitted(self) -> bool:
+        return self._solver is not None
+
+    def refit_due(self) -> bool:
+        new = self.events - self.fitted_events
+        if self.events < self.config.refit_min_events or new <= 0:
+            return False
+        return not self.is_fitted or new >= self.config.refit_growth * self.fitted_events
+
+    def learn(self, batch: EventBatch) -> None:
+        if len(batch) == 0:
+            return
+        self._rows.add(batch.users, batch.items, batch.weights)
+        self.events += len(batch)
+        users = np.unique(batch.users)
+        if self._touched_during_fit is not None:
+            self._touched_during_fit.update(users.tolist())
+        if self._solver is not None:
+            self.fold_in(users)
+
+    # -- fitting -------------------------------------------------------------------------
+    def matrix(self) -> sp.csr_matrix:
+        """Summed event weights, users x items (a consistent copy; take it under the lock)."""
+        state = self._rows.state("")
+        n_items = int(state["indices"].max()) + 1 if state["indices"].size else 0
+        return sp.csr_matrix((state["data"], state["indices"], state["indptr"]),
+                             shape=(state["indptr"].size - 1, n_items))
+
+    def fit(self, weights: sp.csr_matrix) -> AlternatingLeastSquares:
+        """A full fit on ``weights`` (users x items); pure, so it can run off the lock."""
+        config = self.config
+        solver = AlternatingLeastSquares(
+            factors=config.factors, regularization=config.regularization, alpha=1.0,
+            iterations=config.iterations, random_state=config.seed, num_threads=1,
+        )
+        matrix = weights.tocsr(copy=True).astype(np.float32)
+        matrix.sum_duplicates()
+        matrix.data = confidence(matrix.data, config.alpha).astype(np.float32)
+        matrix.eliminate_zeros()
+        with threadpool_limits(1, "blas"):
+            solver.fit(matrix, show_progress=False)
+        return solver
+
+    def begin_refit(self) -> tuple[sp.csr_matrix, int]:
+        """The matrix to fit and how many events it holds; from now on learning users are
+        remembered so ``swap`` can re-fold them. Call under the state lock."""
+        self._touched_during_fit = set()
+        return self.matrix(), self.events
+
+    def swap(self, solver: AlternatingLeastSquares, fitted_events: int) -> None:
+        """Serve from a new fit, then re-fold users whose events came after it was taken.
+        Call under the state lock."""
+        refold = np.array(sorted(self._touched_during_fit or ()), dtype=np.int64)
+        self._touched_during_fit = None
+        self._solver = solver
+        self._item_factors = np.asarray(solver.item_factors)
+        norms = np.linalg.norm(self._item_factors.astype(np.float64), axis=1)
+        self._item_norms = np.where(norms > 0, norms, 1.0)
+        self._user_factors = np.asarray(solver.user_factors).copy()
+        self.fitted_events = fitted_events
+        self.fold_in(refold)
+
+    def refit(self) -> None:
+        """Fit and swap in one step (evaluation and tests; the engine's trainer splits it)."""
+        matrix, events = self.begin_refit()
+        self.swap(self.fit(matrix), events)
+
+    def fold_in(self, users: IntArray) -> None:
+        """Exact least-squares user vectors for ``users`` with the item factors fixed."""
+        if self._solver is None or users.size == 0:
+            return
+        n_items = self._item_factors.shape[0]
+        indptr, indices, data = [0], [], []
+        for user in users.tolist():
+            cols, vals = self._rows.row(user)
+            known = cols < n_items
+            unique, inverse = np.unique(cols[known], return_inverse=True)
+            summed = np.bincount(inverse, weights=vals[known], minlength=unique.size)
+            indices.append(unique)
+            data.append(confidence(summed, self.config.alpha))
+            indptr.append(indptr[-1] + unique.size)
+        matrix = sp.csr_matrix(
+            (np.concatenate(data).astype(np.float32), np.concatenate(indices), indptr),
+            shape=(users.size, n_items),
+        )
+        with threadpool_limits(1, "blas"):
+            vectors = self._solver.recalculate_user(users, matrix)
+        needed = int(users.max()) + 1
+        if needed > self._user_factors.shape[0]:
+            grown = np.zeros((max(needed, 2 * self._user_factors.shape[0]), self.config.factors),
+                             dtype=np.float32)
+            grown[: self._user_factors.shape[0]] = self._user_factors
+            self._user_factors = grown
+        self._user_factors[users] = vectors
+
+    # -- reading -------------------------------------------------------------------------
+    def _user_vector(self, query: Query) -> FloatArray | None:
+        if query.user is None or query.user >= self._user_factors.shape[0]:
+            return None
+        vector = self._user_factors[query.user]
+        return None if not vector.any() else vector.astype(np.float64)
+
+    def recommend(self, query: Query, k: int) -> Candidates:
+        vector = self._user_vector(query)
+        if vector is None:
+            return Candidates.empty()
+        return top_k(self._item_factors.astype(np.float64) @ vector, k, query.exclude)
+
+    def score(self, query: Query, items: IntArray) -> FloatArray:
+        out = np.zeros(items.shape[0], dtype=np.float64)
+        vector = self._user_vector(query)
+        if vector is None:
+            return out
+        known = items < self._item_factors.shape[0]
+        out[known] = self._item_factors[items[known]].astype(np.float64) @ vector
+        return out
+
+    def similar(self, item: int, k: int, exclude: IntArray) -> Candidates:
+        if item >= self._item_factors.shape[0]:
+            return Candidates.empty()
+        factors = self._item_factors.astype(np.float64)
+        norms = self._item_norms
+        scores = factors @ factors[item] / (norms * norms[item])
+        found = top_k(scores, k, np.r_[exclude, item])
+        return Candidates(found.items, found.scores, np.full(len(found), item, dtype=np.int64))
+
+    # -- persistence ---------------------------------------------------------------------
+    def state(self) -> dict[str, np.ndarray]:
+        return {
+            **self._rows.state("rows_"),
+            "user_factors": self._user_factors.copy(),
+            "item_factors": self._item_factors.copy(),
+            "counters": np.array([self.events, self.fitted_events, int(self.is_fitted)]),
+        }
+
+    def restore(self, state: Mapping[str, np.ndarray]) -> None:
+        self._rows.restore(state, "rows_")
+        self.events, self.fitted_events, fitted = (int(v) for v in state["counters"])
+        self._user_factors = np.array(state["user_factors"], dtype=np.float32)
+        self._item_factors = np.array(state["item_factors"], dtype=np.float32)
+        self._solver = None
+        if fitted:
+            solver = AlternatingLeastSquares(factors=self.config.factors,
+                                             regularization=self.config.regularization,
+                                             alpha=1.0, num_threads=1)
+            solver.item_factors = self._item_factors
+            solver.user_factors = self._user_factors
+            self._solver = solver
+            norms = np.linalg.norm(self._item_factors.astype(np.float64), axis=1)
+            self._item_norms = np.where(norms > 0, norms, 1.0)
