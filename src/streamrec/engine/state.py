@@ -72,9 +72,9 @@ class EngineState:
             self.offset = fresh[-1].offset
             self.learned_events += len(fresh)
             if self.inline_training:
-                for model in self.refittables():
-                    if model.refit_due():
-                        model.refit()
+                for refittable in self.refittables():
+                    if refittable.refit_due():
+                        refittable.refit()
 
     def refittables(self) -> list[Refittable]:
         return [m for m in self.models.values() if isinstance(m, Refittable)]

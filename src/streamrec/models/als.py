@@ -142,7 +142,8 @@ class ALSModel:
             cols, vals = self._rows.row(user)
             known = cols < n_items
             unique, inverse = np.unique(cols[known], return_inverse=True)
-            summed = np.bincount(inverse, weights=vals[known], minlength=unique.size)
+            summed = np.bincount(inverse, weights=vals[known], minlength=unique.size).astype(
+                np.float64)
             indices.append(unique)
             data.append(confidence(summed, self.config.alpha))
             indptr.append(indptr[-1] + unique.size)
