@@ -42,6 +42,7 @@ class EngineState:
         self.items = Vocabulary()
         self.histories = UserHistories()
         self.models = build_models(settings)
+        self._refittables = self.refittables()
         self.available = np.ones(0, dtype=bool)
         self.offset = 0  # every logged event up to here is learned
         self.learned_events = 0
@@ -72,7 +73,7 @@ class EngineState:
             self.offset = fresh[-1].offset
             self.learned_events += len(fresh)
             if self.inline_training:
-                for refittable in self.refittables():
+                for refittable in self._refittables:
                     if refittable.refit_due():
                         refittable.refit()
 

@@ -25,11 +25,15 @@ import numpy as np
 import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
 from pydantic import BaseModel, Field
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from streamrec.models.base import top_k
 from streamrec.models.sparse_rows import SparseRows
 from streamrec.types import Candidates, EventBatch, FloatArray, IntArray, Query
+
+
+# found once: discovering the loaded BLAS libraries reads /proc and costs milliseconds
+_THREADPOOLS = ThreadpoolController()
 
 
 class ALSConfig(BaseModel):
@@ -104,7 +108,8 @@ class ALSModel:
         matrix.sum_duplicates()
         matrix.data = confidence(matrix.data, config.alpha).astype(np.float32)
         matrix.eliminate_zeros()
-        with threadpool_limits(1, "blas"):
+        # threaded BLAS inside a fit that runs beside serving only fights for the same cores
+        with _THREADPOOLS.limit(limits=1, user_api="blas"):
             solver.fit(matrix, show_progress=False)
         return solver
 
@@ -151,8 +156,7 @@ class ALSModel:
             (np.concatenate(data).astype(np.float32), np.concatenate(indices), indptr),
             shape=(users.size, n_items),
         )
-        with threadpool_limits(1, "blas"):
-            vectors = self._solver.recalculate_user(users, matrix)
+        vectors = self._solver.recalculate_user(users, matrix)
         needed = int(users.max()) + 1
         if needed > self._user_factors.shape[0]:
             grown = np.zeros((max(needed, 2 * self._user_factors.shape[0]), self.config.factors),

@@ -61,7 +61,8 @@ class CooccurrenceModel:
         np.add.at(self._counts, batch.items[positive], inflation[positive])
         rows, cols, vals = self._pairs_of(batch, inflation, positive)
         if rows.size:
-            self._pairs.add(np.r_[rows, cols], np.r_[cols, rows], np.r_[vals, vals])
+            self._pairs.add(np.concatenate((rows, cols)), np.concatenate((cols, rows)),
+                            np.concatenate((vals, vals)))
         factor = self._clock.rescale_factor()
         if factor is not None:
             self._counts = self._counts * factor

@@ -43,8 +43,12 @@ class SparseRows:
         self._ensure_rows(int(rows.max()) + 1)
         order = np.argsort(rows, kind="stable")
         rows, cols, vals = rows[order], cols[order], vals[order]
-        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-        ends = np.r_[starts[1:], rows.size]
+        # np.r_ is slow on this hot path; build the boundaries directly
+        boundary = np.empty(rows.size, dtype=bool)
+        boundary[0] = True
+        np.not_equal(rows[1:], rows[:-1], out=boundary[1:])
+        starts = np.flatnonzero(boundary)
+        ends = np.append(starts[1:], rows.size)
         for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
             row = int(rows[start])
             self._pending_cols[row].append(cols[start:end])
@@ -77,17 +81,15 @@ class SparseRows:
         self._pending_size[row] = 0
 
     def row(self, row: int) -> tuple[IntArray, FloatArray]:
-        """Columns and values of one row; columns may repeat (callers sum them)."""
+        """Columns (sorted, unique) and values of one row.
+
+        Reading compacts the row first: many tiny pending parts are slow to concatenate on
+        every read, and a row that is read once is usually read again. Callers hold the
+        owner's lock, as for any other mutation."""
         if row >= len(self._cols):
             return EMPTY_INTS, EMPTY_FLOATS
-        pending_cols = self._pending_cols[row]
-        if not pending_cols:
-            return self._cols[row], self._vals[row]
-        pending_vals = self._pending_vals[row]
-        return (
-            np.concatenate([self._cols[row], *pending_cols]),
-            np.concatenate([self._vals[row], *pending_vals]),
-        )
+        self._compact(row)
+        return self._cols[row], self._vals[row]
 
     def scale(self, factor: float) -> None:
         """Multiply every stored value by ``factor``."""
