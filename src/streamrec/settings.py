@@ -17,6 +17,7 @@ from streamrec.events.types import EventTypeConfig, default_event_types
 from streamrec.models.als import ALSConfig
 from streamrec.models.cooccurrence import CooccurrenceConfig
 from streamrec.models.popularity import PopularityConfig
+from streamrec.ranking.hybrid import HybridConfig
 
 
 class StorageSettings(BaseModel):
@@ -42,6 +43,7 @@ class ModelSettings(BaseModel):
     popularity: PopularityConfig = Field(default_factory=PopularityConfig)
     cooccurrence: CooccurrenceConfig = Field(default_factory=CooccurrenceConfig)
     als: ALSConfig = Field(default_factory=ALSConfig)
+    hybrid: HybridConfig = Field(default_factory=HybridConfig)
     trainer_poll_s: float = Field(default=1.0, gt=0, description="How often refits are checked.")
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 
 import streamrec.cli.blas  # noqa: F401  (must run before numpy is imported)
+from streamrec.cli.demo import demo, generate_app
+from streamrec.cli.imports import app as import_app
 from streamrec.cli.serve import serve
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -17,6 +19,9 @@ def main() -> None:
 
 
 app.command()(serve)
+app.command()(demo)
+app.add_typer(import_app, name="import")
+app.add_typer(generate_app, name="generate")
 
 
 if __name__ == "__main__":

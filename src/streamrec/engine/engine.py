@@ -16,6 +16,7 @@ from streamrec.engine.state import EngineState
 from streamrec.engine.trainer import Trainer
 from streamrec.errors import NotFound, Unavailable
 from streamrec.events.validation import check_id, validate_events
+from streamrec.ranking.rules import Rules
 from streamrec.settings import Settings
 from streamrec.storage.base import Catalogue, EventLog, open_catalogue, open_log
 from streamrec.storage.snapshots import SnapshotStore
@@ -34,7 +35,7 @@ class Engine:
         self.catalogue = catalogue
         self.snapshots = snapshots
         self.state = EngineState(settings, inline_training=False)
-        self.recommender = Recommender(self.state, settings.events.history_length)
+        self.recommender = Recommender(self.state)
         self.snapshotter = Snapshotter(self.state, snapshots, settings.snapshots,
                                        settings.model_fingerprint())
         self.learner = Learner(self.state, event_log, self._count_learned,
@@ -132,9 +133,11 @@ class Engine:
         return item
 
     def recommend(self, user_id: str, k: int, *, exclude_seen: bool = True,
-                  exclude_ids: list[str] | None = None) -> Recommendation:
+                  exclude_ids: list[str] | None = None, rules: Rules | None = None,
+                  after: str | None = None) -> Recommendation:
         return self.recommender.for_user(user_id, k, exclude_seen=exclude_seen,
-                                         exclude_ids=exclude_ids, now=time.time())
+                                         exclude_ids=exclude_ids, rules=rules, after=after,
+                                         now=time.time())
 
     def similar(self, item_id: str, k: int) -> Recommendation:
         return self.recommender.similar(item_id, k)

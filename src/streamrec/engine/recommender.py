@@ -1,8 +1,5 @@
-"""The read path: a query from the user's state, candidates from each source, blended, top-K.
-
-The blend here is deliberately simple (co-occurrence first, popularity to fill), so every user
-gets K items; the learned hybrid ranker replaces it.
-"""
+"""The read path: the user's state -> candidates from every source -> hybrid ranking ->
+filters, boosts, diversity -> top-K with scores and reasons, remembered for feedback/paging."""
 
 from __future__ import annotations
 
@@ -11,13 +8,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from streamrec.engine.impressions import Impression
 from streamrec.engine.state import EngineState
 from streamrec.errors import NotFound
-from streamrec.models.base import SimilarItems
-from streamrec.types import Candidates, Query
+from streamrec.models.base import SimilarItems, top_k
+from streamrec.ranking.features import SOURCES
+from streamrec.ranking.rules import Rules, apply_rules
+from streamrec.types import FloatArray, IntArray, Query
 
-# a popular item ranks below every item that co-occurrence found, whatever its score
-_POPULARITY_SHARE = 0.01
+# how much each source's similar items count when several models know an item
+_SIMILAR_WEIGHTS = {"cooccurrence": 1.0, "als": 0.5, "content": 0.3}
+_SIMILAR_REASONS = {
+    "cooccurrence": "often engaged with together with {item}",
+    "als": "liked by the people who like {item}",
+    "content": "shares attributes and words with {item}",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,73 +34,117 @@ class Recommendation:
 
 
 class Recommender:
-    def __init__(self, state: EngineState, history_length: int) -> None:
+    def __init__(self, state: EngineState) -> None:
         self.state = state
-        self.history_length = history_length
-
-    def query_for(self, user_id: str, now: float, exclude_seen: bool,
-                  exclude_ids: list[str]) -> Query:
-        state = self.state
-        user = state.users.lookup(user_id)
-        excluded = [state.items.lookup(i) for i in exclude_ids]
-        parts = [np.array([i for i in excluded if i is not None], dtype=np.int64),
-                 np.flatnonzero(~state.available[: len(state.items)])]
-        if user is None:
-            return Query(None, np.zeros(0, np.int64), np.concatenate(parts), now)
-        items, weights, times = state.histories.recent(user, self.history_length)
-        if exclude_seen:
-            parts.append(state.histories.seen(user))
-        return Query(user, items, np.concatenate(parts), now, weights, times)
 
     def for_user(self, user_id: str, k: int, *, exclude_seen: bool = True,
-                 exclude_ids: list[str] | None = None, now: float = 0.0) -> Recommendation:
-        state = self.state
+                 exclude_ids: list[str] | None = None, rules: Rules | None = None,
+                 after: str | None = None, now: float = 0.0) -> Recommendation:
+        """Top-``k`` for a user, best first. ``after`` names an earlier recommendation of the
+        same user: this page continues it, never repeating what was shown."""
+        state, rules = self.state, rules or Rules()
         with state.lock:
-            query = self.query_for(user_id, now, exclude_seen, exclude_ids or [])
-            personal = state.models["cooccurrence"].recommend(query, k)
-            fill_query = Query(query.user, query.history, np.r_[query.exclude, personal.items],
-                               now)
-            popular = state.models["popularity"].recommend(fill_query, k)
-            return self._blend(personal, popular, k, is_known=query.user is not None)
+            user = state.users.lookup(user_id)
+            excluded = [state.items.lookup(i) for i in exclude_ids or []]
+            extra = [np.array([i for i in excluded if i is not None], dtype=np.int64)]
+            shown_before = np.zeros(0, dtype=np.int64)
+            previous = state.impressions.get(after) if after else None
+            if previous is not None and previous.user_id == user_id:
+                shown_before = np.concatenate((previous.shown_before, previous.items))
+                extra.append(shown_before)
+            query = state.query_for(user, now, exclude_seen, extra)
+            items, scores, sources = self._ranked(query)
+            items, scores = apply_rules(items, scores, rules, state.attributes_of, k)
+            if items.size < k:
+                items, scores = self._fill(query, items, scores, rules, k)
+            reasons = self._reasons(query, items, sources)
+            recommendation = Recommendation(state.items.ids_of(items),
+                                            [round(float(s), 6) for s in scores], reasons)
+            state.impressions.remember(recommendation.recommendation_id,
+                                       Impression(user_id, items, shown_before))
+            return recommendation
 
-    def _blend(self, personal: Candidates, popular: Candidates, k: int,
-               is_known: bool) -> Recommendation:
+    def _ranked(self, query: Query) -> tuple[IntArray, FloatArray, dict[int, str]]:
+        """Candidates ordered by the hybrid ranker, and the source that drove each one."""
         state = self.state
-        share = _POPULARITY_SHARE if len(personal) else 1.0
-        scores = np.r_[_normalised(personal.scores), share * _normalised(popular.scores)]
-        items = np.r_[personal.items, popular.items]
-        because = np.r_[personal.because if personal.because is not None
-                        else np.full(len(personal), -1), np.full(len(popular), -1)]
-        order = np.lexsort((items, -scores))[:k]
-        popular_reason = "popular now" if is_known else "popular now (no history for this user yet)"
-        reasons = [
-            [f"similar to {state.items.id_of(int(b))}, which you engaged with"] if b >= 0
-            else [popular_reason]
-            for b in because[order].tolist()
-        ]
-        return Recommendation(state.items.ids_of(items[order]),
-                              [round(float(s), 6) for s in scores[order]], reasons)
+        if query.user is None or query.history.size == 0:
+            return np.zeros(0, np.int64), np.zeros(0), {}
+        candidates = state.ranker.candidates(query, state.scorers, len(state.items))
+        if candidates.items.size == 0:
+            return np.zeros(0, np.int64), np.zeros(0), {}
+        scores = state.ranker.rank(candidates)
+        order = np.lexsort((candidates.items, -scores))
+        dominant = state.ranker.contributions(candidates).argmax(axis=1)
+        sources = {int(i): SOURCES[int(d)] for i, d in zip(candidates.items, dominant,
+                                                            strict=True)}
+        return candidates.items[order], scores[order], sources
+
+    def _fill(self, query: Query, items: IntArray, scores: FloatArray, rules: Rules,
+              k: int) -> tuple[IntArray, FloatArray]:
+        """Popular items after the ranked ones, so every user gets ``k`` when there are."""
+        state = self.state
+        popularity = state.models["popularity"]
+        fill_query = Query(query.user, query.history, np.concatenate((query.exclude, items)),
+                           query.now)
+        wanted = k - items.size if rules.is_empty else max(1000, 20 * k)
+        popular = popularity.recommend(fill_query, wanted)
+        extra, _ = apply_rules(popular.items, popular.scores, rules, state.attributes_of,
+                               k - items.size)
+        floor = float(scores[-1]) if scores.size else 1.0
+        # below every ranked item, still in popularity order
+        extra_scores = floor * 0.5 ** np.arange(1, extra.size + 1)
+        return np.concatenate((items, extra)), np.concatenate((scores, extra_scores))
+
+    def _reasons(self, query: Query, items: IntArray, sources: dict[int, str]
+                 ) -> list[list[str]]:
+        state = self.state
+        cooccurrence = state.models["cooccurrence"]
+        because = (cooccurrence.because(query, items) if hasattr(cooccurrence, "because")
+                   else np.full(items.size, -1))
+        reasons = []
+        for item, source_item in zip(items.tolist(), because.tolist(), strict=True):
+            source = sources.get(item, "popularity")
+            if source == "cooccurrence" and source_item >= 0:
+                text = f"similar to {state.items.id_of(source_item)}, which you engaged with"
+            elif source == "als":
+                text = "matches your tastes: people like you engaged with it"
+            elif source == "content":
+                text = "like what you engaged with (attributes and description)"
+            elif query.user is None or query.history.size == 0:
+                text = "popular now (no history for this user yet)"
+            else:
+                category = state.attributes_of(item).get("category")
+                text = f"popular now in {category}" if category else "popular now"
+            reasons.append([text])
+        return reasons
 
     def similar(self, item_id: str, k: int) -> Recommendation:
+        """Items like ``item_id``: every model that knows items blends its opinion."""
         state = self.state
         with state.lock:
             item = state.items.lookup(item_id)
             if item is None:
                 raise NotFound(f"item {item_id!r} is unknown", field="item_id")
             unavailable = np.flatnonzero(~state.available[: len(state.items)])
-            found: Candidates = Candidates.empty()
-            for model in state.models.values():
-                if isinstance(model, SimilarItems):
-                    found = model.similar(item, k, unavailable)
-                    break
-            reasons = [[f"often engaged with together with {item_id}"] for _ in range(len(found))]
-            return Recommendation(state.items.ids_of(found.items),
-                                  [round(float(s), 6) for s in found.scores], reasons)
-
-
-def _normalised(scores: np.ndarray) -> np.ndarray:
-    if scores.size == 0:
-        return scores
-    top = float(scores.max())
-    return scores / top if top > 0 else np.zeros_like(scores)
-
+            total = np.zeros(len(state.items))
+            best_source = np.full(len(state.items), -1)
+            best_part = np.zeros(len(state.items))
+            for position, (name, weight) in enumerate(_SIMILAR_WEIGHTS.items()):
+                model = state.models.get(name)
+                if not isinstance(model, SimilarItems):
+                    continue
+                found = model.similar(item, 2 * k, unavailable)
+                if len(found) == 0 or found.scores[0] <= 0:
+                    continue
+                part = weight * np.maximum(found.scores, 0.0) / found.scores[0]
+                total[found.items] += part
+                better = part > best_part[found.items]
+                best_part[found.items[better]] = part[better]
+                best_source[found.items[better]] = position
+            total[total <= 0] = -np.inf
+            chosen = top_k(total, k, np.append(unavailable, item))
+            names = list(_SIMILAR_WEIGHTS)
+            reasons = [[_SIMILAR_REASONS[names[int(best_source[i])]].format(item=item_id)]
+                       for i in chosen.items.tolist()]
+            return Recommendation(state.items.ids_of(chosen.items),
+                                  [round(float(s), 6) for s in chosen.scores], reasons)

@@ -1,4 +1,4 @@
-"""Everything the engine has learned: vocabularies, user histories, models, item flags.
+"""Everything the engine has learned: vocabularies, user histories, models, the ranker.
 
 Only the learner mutates it (one writer); readers take ``lock`` for a consistent view. It is a
 function of the event log and the catalogue, so it can always be rebuilt by replaying them.
@@ -8,18 +8,24 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from streamrec.engine.histories import UserHistories
+from streamrec.engine.impressions import Impressions
 from streamrec.events.types import EventTypeConfig, event_weight
 from streamrec.events.vocab import Vocabulary
 from streamrec.models.als import ALSModel
-from streamrec.models.base import Model, Refittable, grow
+from streamrec.models.base import DenseScorer, LearnsItems, Model, Refittable, grow
 from streamrec.models.cooccurrence import CooccurrenceModel
 from streamrec.models.popularity import PopularityModel
+from streamrec.ranking.features import CandidateSet
+from streamrec.ranking.hybrid import HybridRanker
 from streamrec.settings import Settings
-from streamrec.types import EventBatch, Item, LoggedEvent
+from streamrec.types import EventBatch, Item, LoggedEvent, Query
+
+_NO_ATTRIBUTES: Mapping[str, Any] = {}
 
 
 def build_models(settings: Settings) -> dict[str, Model]:
@@ -38,21 +44,27 @@ class EngineState:
         self.lock = threading.RLock()
         self.inline_training = inline_training
         self.event_types: Mapping[str, EventTypeConfig] = settings.events.types
+        self.history_length = settings.events.history_length
         self.users = Vocabulary()
         self.items = Vocabulary()
         self.histories = UserHistories()
         self.models = build_models(settings)
+        self.scorers = {n: m for n, m in self.models.items() if isinstance(m, DenseScorer)}
+        self.ranker = HybridRanker(settings.models.hybrid)
+        self.impressions = Impressions()
         self._refittables = self.refittables()
         self.available = np.ones(0, dtype=bool)
+        self.attributes: list[Mapping[str, Any]] = []
         self.offset = 0  # every logged event up to here is learned
         self.learned_events = 0
 
+    # -- learning ------------------------------------------------------------------------
     def batch_of(self, logged: Sequence[LoggedEvent]) -> EventBatch:
         types = self.event_types
         events = [entry.event for entry in logged]
         users = self.users.indices(e.user_id for e in events)
         items = self.items.indices(e.item_id for e in events)
-        self.available = grow(self.available, len(self.items), fill=True)
+        self._grow_items()
         weights = np.fromiter(
             (event_weight(types[e.type], e.value) if e.type in types else 0.0 for e in events),
             dtype=np.float64, count=len(events),
@@ -66,6 +78,7 @@ class EngineState:
         if not fresh:
             return
         with self.lock:
+            self._teach_ranker(fresh)
             batch = self.batch_of(fresh)
             self.histories.learn(batch)
             for model in self.models.values():
@@ -77,23 +90,78 @@ class EngineState:
                     if refittable.refit_due():
                         refittable.refit()
 
+    def _teach_ranker(self, fresh: Sequence[LoggedEvent]) -> None:
+        """Before the models see these events, ask the ranker about them (test, then train)."""
+        for entry in fresh:
+            event = entry.event
+            user = self.users.lookup(event.user_id)
+            item = self.items.lookup(event.item_id)
+            if user is None or item is None or event.type not in self.event_types:
+                continue
+            if self.event_types[event.type].is_negative:
+                continue
+            shown_in = (event.context or {}).get("recommendation_id")
+            impression = self.impressions.get(shown_in) if isinstance(shown_in, str) else None
+            if impression is not None and impression.user_id == event.user_id:
+                query = self.query_for(user, event.timestamp, exclude_seen=False)
+                shown = self.ranker.candidates(query, self.scorers, len(self.items),
+                                               also=impression.items)
+                shown_mask = np.isin(shown.items, impression.items)
+                self.ranker.learn_feedback(_subset(shown, shown_mask), item)
+                continue
+            if item in self.histories.seen(user) or self.histories.event_count(user) == 0:
+                continue
+            if not self.ranker.wants_example():
+                continue
+            query = self.query_for(user, event.timestamp, exclude_seen=True)
+            candidates = self.ranker.candidates(query, self.scorers, len(self.items))
+            self.ranker.learn_next_item(candidates, item)
+
     def refittables(self) -> list[Refittable]:
         return [m for m in self.models.values() if isinstance(m, Refittable)]
 
-    def apply_items(self, items: Iterable[Item]) -> None:
-        """Make catalogue items known (cold items included) and record their availability."""
-        with self.lock:
-            for item in items:
-                index = self.items.index(item.item_id)
-                self.available = grow(self.available, index + 1, fill=True)
-                self.available[index] = item.is_available
+    def _grow_items(self) -> None:
+        n = len(self.items)
+        self.available = grow(self.available, n, fill=True)
+        if len(self.attributes) < n:
+            self.attributes.extend([_NO_ATTRIBUTES] * (n - len(self.attributes)))
 
+    def apply_items(self, items: Iterable[Item]) -> None:
+        """Make catalogue items known (cold items included): availability, attributes, and
+        the models that learn from the catalogue."""
+        with self.lock:
+            indexed = [(self.items.index(item.item_id), item) for item in items]
+            self._grow_items()
+            for index, item in indexed:
+                self.available[index] = item.is_available
+                self.attributes[index] = dict(item.attributes)
+            for model in self.models.values():
+                if isinstance(model, LearnsItems):
+                    model.learn_items(indexed)
+
+    # -- reading -------------------------------------------------------------------------
+    def query_for(self, user: int | None, now: float, exclude_seen: bool = True,
+                  extra_exclude: Sequence[np.ndarray] = ()) -> Query:
+        """The user's state as the models see it; unavailable items are always excluded."""
+        parts = [np.flatnonzero(~self.available[: len(self.items)]), *extra_exclude]
+        if user is None:
+            return Query(None, np.zeros(0, np.int64), np.concatenate(parts).astype(np.int64), now)
+        items, weights, times = self.histories.recent(user, self.history_length)
+        if exclude_seen:
+            parts.append(self.histories.seen(user))
+        return Query(user, items, np.concatenate(parts).astype(np.int64), now, weights, times)
+
+    def attributes_of(self, item: int) -> Mapping[str, Any]:
+        return self.attributes[item] if item < len(self.attributes) else _NO_ATTRIBUTES
+
+    # -- persistence ---------------------------------------------------------------------
     def state(self) -> dict[str, dict[str, np.ndarray]]:
         with self.lock:
             components = {
                 "vocabulary": {"users": self.users.state(), "items": self.items.state()},
                 "histories": self.histories.state(),
                 "counters": {"learned_events": np.array([self.learned_events])},
+                "ranker": self.ranker.state(),
             }
             for name, model in self.models.items():
                 components[f"model-{name}"] = model.state()
@@ -103,9 +171,16 @@ class EngineState:
         with self.lock:
             self.users = Vocabulary.restore(components["vocabulary"]["users"])
             self.items = Vocabulary.restore(components["vocabulary"]["items"])
-            self.available = np.ones(len(self.items), dtype=bool)
+            self.available = np.ones(0, dtype=bool)
+            self.attributes = []
+            self._grow_items()
             self.histories.restore(components["histories"])
             self.learned_events = int(components["counters"]["learned_events"][0])
+            self.ranker.restore(components["ranker"])
             for name, model in self.models.items():
                 model.restore(components[f"model-{name}"])
             self.offset = offset
+
+
+def _subset(candidates: CandidateSet, mask: np.ndarray) -> CandidateSet:
+    return CandidateSet(candidates.items[mask], candidates.raw[mask], candidates.features[mask])

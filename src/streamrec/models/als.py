@@ -31,7 +31,6 @@ from streamrec.models.base import top_k
 from streamrec.models.sparse_rows import SparseRows
 from streamrec.types import Candidates, EventBatch, FloatArray, IntArray, Query
 
-
 # found once: discovering the loaded BLAS libraries reads /proc and costs milliseconds
 _THREADPOOLS = ThreadpoolController()
 
@@ -171,6 +170,14 @@ class ALSModel:
             return None
         vector = self._user_factors[query.user]
         return None if not vector.any() else vector.astype(np.float64)
+
+    def dense_scores(self, query: Query, n_items: int) -> FloatArray:
+        out = np.zeros(n_items, dtype=np.float64)
+        vector = self._user_vector(query)
+        if vector is not None:
+            scores = self._item_factors[:n_items].astype(np.float64) @ vector
+            out[: scores.shape[0]] = scores
+        return out
 
     def recommend(self, query: Query, k: int) -> Candidates:
         vector = self._user_vector(query)

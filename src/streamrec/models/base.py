@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from streamrec.types import Candidates, EventBatch, FloatArray, IntArray, Query
+from streamrec.types import Candidates, EventBatch, FloatArray, IntArray, Item, Query
 
 
 @runtime_checkable
@@ -35,6 +35,22 @@ class SimilarItems(Protocol):
     """Models that can say which items are like a given one."""
 
     def similar(self, item: int, k: int, exclude: IntArray) -> Candidates: ...
+
+
+@runtime_checkable
+class DenseScorer(Protocol):
+    """Models that score every item at once for a query: the hybrid ranker's input.
+
+    Returns an array of length ``n_items``; 0 means "no opinion", higher is better."""
+
+    def dense_scores(self, query: Query, n_items: int) -> FloatArray: ...
+
+
+@runtime_checkable
+class LearnsItems(Protocol):
+    """Models that learn from the catalogue (attributes, text), not only from events."""
+
+    def learn_items(self, items: Sequence[tuple[int, Item]]) -> None: ...
 
 
 @runtime_checkable

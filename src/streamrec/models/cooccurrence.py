@@ -130,6 +130,24 @@ class CooccurrenceModel:
         scores[scores <= 0] = -np.inf
         return scores
 
+    def dense_scores(self, query: Query, n_items: int) -> FloatArray:
+        out = np.zeros(n_items, dtype=np.float64)
+        cols, vals, _ = self._accumulate(query)
+        if cols.size:
+            dense = self._dense_scores(cols, vals)[:n_items]
+            out[: dense.shape[0]] = np.maximum(dense, 0.0)
+        return out
+
+    def because(self, query: Query, items: IntArray) -> IntArray:
+        """For each item, the recent item of the query that brought it in most (-1: none)."""
+        cols, vals, sources = self._accumulate(query)
+        known = items[items < self._n_items]
+        found = self._because(known, cols, vals, sources) if cols.size else np.full(
+            known.size, -1, dtype=np.int64)
+        out = np.full(items.shape[0], -1, dtype=np.int64)
+        out[items < self._n_items] = found
+        return out
+
     def recommend(self, query: Query, k: int) -> Candidates:
         cols, vals, sources = self._accumulate(query)
         if cols.size == 0:

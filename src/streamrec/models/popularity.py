@@ -58,6 +58,12 @@ class PopularityModel:
         view.flags.writeable = False
         return view
 
+    def dense_scores(self, query: Query, n_items: int) -> FloatArray:
+        out = np.zeros(n_items, dtype=np.float64)
+        scores = self.scores()[:n_items]
+        out[: scores.shape[0]] = np.maximum(scores, 0.0)
+        return out
+
     def recommend(self, query: Query, k: int) -> Candidates:
         return top_k(self._positive(), k, query.exclude)
 

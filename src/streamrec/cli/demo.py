@@ -1,0 +1,70 @@
+"""streamrec demo and streamrec generate: a synthetic shop to try streamrec at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from streamrec.cli.loading import append_events, console, upsert_items
+from streamrec.cli.options import DataDir, build_settings
+from streamrec.cli.serve import open_engine_with_progress, run_server
+
+generate_app = typer.Typer(no_args_is_help=True, help="Write synthetic data files.")
+
+
+def demo(
+    data_dir: DataDir = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind [default 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default 8000]")] = None,
+    users: Annotated[int, typer.Option(help="Users in the generated shop")] = 1_000,
+    items: Annotated[int, typer.Option(help="Items in the generated shop")] = 2_000,
+    events: Annotated[int, typer.Option(help="Events in the generated history")] = 50_000,
+) -> None:
+    """Generate a demo shop into --data-dir (once: an existing one is reused), then serve it."""
+    from streamrec.datagen import GeneratorConfig, generate_events, generate_items
+
+    settings = build_settings(data_dir, host=host, port=port)
+    engine = open_engine_with_progress(settings, start_learner=False)
+    try:
+        if engine.log.count() == 0:
+            config = GeneratorConfig(n_users=users, n_items=items, n_events=events)
+            console.print(f"generating a demo shop: {items:,} items, {users:,} users, "
+                          f"{events:,} events")
+            upsert_items(engine, (item for chunk in generate_items(config) for item in chunk))
+            append_events(engine, (e for chunk in generate_events(config) for e in chunk),
+                          total=events)
+    finally:
+        engine.close()
+    port = settings.serving.port
+    console.print(f"try: curl -s 'localhost:{port}/v1/users/u1/recommendations?k=5'")
+    run_server(settings)
+
+
+@generate_app.command("events")
+def generate_events_file(
+    file: Annotated[Path, typer.Argument(help="JSON lines; .gz to compress")],
+    users: Annotated[int, typer.Option()] = 1_000,
+    items: Annotated[int, typer.Option()] = 2_000,
+    events: Annotated[int, typer.Option()] = 50_000,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """A synthetic event log (views, clicks, carts, purchases) for `import events`."""
+    from streamrec.datagen import GeneratorConfig, write_events
+
+    config = GeneratorConfig(n_users=users, n_items=items, n_events=events, seed=seed)
+    console.print(f"wrote {write_events(file, config):,} events to {file}")
+
+
+@generate_app.command("items")
+def generate_items_file(
+    file: Annotated[Path, typer.Argument(help="JSON lines; .gz to compress")],
+    items: Annotated[int, typer.Option()] = 2_000,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """The synthetic catalogue matching `generate events` with the same --items and --seed."""
+    from streamrec.datagen import GeneratorConfig, write_items
+
+    config = GeneratorConfig(n_items=items, seed=seed)
+    console.print(f"wrote {write_items(file, config):,} items to {file}")

@@ -1,0 +1,1 @@
+"""Ranking: features per candidate, an online logistic ranker, and the query-time rules."""
