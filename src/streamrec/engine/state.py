@@ -78,44 +78,73 @@ class EngineState:
         if not fresh:
             return
         with self.lock:
-            self._teach_ranker(fresh)
-            batch = self.batch_of(fresh)
-            self.histories.learn(batch)
-            for model in self.models.values():
-                model.learn(batch)
-            self.offset = fresh[-1].offset
-            self.learned_events += len(fresh)
+            # the ranker is taught just before an event, on the state of everything before it,
+            # whatever batches the log happens to be read in: replay rebuilds the same state
+            start = 0
+            pending: set[tuple[str, str]] = set()  # (user, item) learned later in this batch
+            pending_users: set[str] = set()
+            for position, entry in enumerate(fresh):
+                if self._teach_ranker(entry, fresh[start:position], pending, pending_users):
+                    start = position
+                    pending.clear()
+                    pending_users.clear()
+                pending.add((entry.event.user_id, entry.event.item_id))
+                pending_users.add(entry.event.user_id)
+            self._learn(fresh[start:])
             if self.inline_training:
                 for refittable in self._refittables:
                     if refittable.refit_due():
                         refittable.refit()
 
-    def _teach_ranker(self, fresh: Sequence[LoggedEvent]) -> None:
-        """Before the models see these events, ask the ranker about them (test, then train)."""
-        for entry in fresh:
-            event = entry.event
-            user = self.users.lookup(event.user_id)
-            item = self.items.lookup(event.item_id)
-            if user is None or item is None or event.type not in self.event_types:
-                continue
-            if self.event_types[event.type].is_negative:
-                continue
-            shown_in = (event.context or {}).get("recommendation_id")
-            impression = self.impressions.get(shown_in) if isinstance(shown_in, str) else None
-            if impression is not None and impression.user_id == event.user_id:
-                query = self.query_for(user, event.timestamp, exclude_seen=False)
-                shown = self.ranker.candidates(query, self.scorers, len(self.items),
-                                               also=impression.items)
-                shown_mask = np.isin(shown.items, impression.items)
-                self.ranker.learn_feedback(_subset(shown, shown_mask), item)
-                continue
-            if item in self.histories.seen(user) or self.histories.event_count(user) == 0:
-                continue
-            if not self.ranker.wants_example():
-                continue
-            query = self.query_for(user, event.timestamp, exclude_seen=True)
-            candidates = self.ranker.candidates(query, self.scorers, len(self.items))
-            self.ranker.learn_next_item(candidates, item)
+    def _learn(self, logged: Sequence[LoggedEvent]) -> None:
+        if not logged:
+            return
+        batch = self.batch_of(logged)
+        self.histories.learn(batch)
+        for model in self.models.values():
+            model.learn(batch)
+        self.offset = logged[-1].offset
+        self.learned_events += len(logged)
+
+    def _teach_ranker(self, entry: LoggedEvent, before: Sequence[LoggedEvent],
+                      pending: set[tuple[str, str]], pending_users: set[str]) -> bool:
+        """Ask the ranker about ``entry`` before the models learn it (test, then train);
+        ``before`` (the batch's earlier events, also in ``pending``) is learned first, only
+        when it teaches, so batches stay batches. True if it taught."""
+        event = entry.event
+        types = self.event_types
+        if event.type not in types or types[event.type].is_negative:
+            return False
+        user = self.users.lookup(event.user_id)
+        item = self.items.lookup(event.item_id)
+        shown_in = (event.context or {}).get("recommendation_id")
+        impression = self.impressions.get(shown_in) if isinstance(shown_in, str) else None
+        if impression is not None and impression.user_id == event.user_id and user is not None \
+                and item is not None:
+            self._learn(before)
+            query = self.query_for(user, event.timestamp, exclude_seen=False)
+            shown = self.ranker.candidates(query, self.scorers, len(self.items),
+                                           also=impression.items)
+            self.ranker.learn_feedback(_subset(shown, np.isin(shown.items, impression.items)),
+                                       item)
+            return True
+        # eligibility from the state plus the batch's earlier events, so it does not depend on
+        # where batches start: the user had history, and this item is new to them
+        has_history = event.user_id in pending_users or (
+            user is not None and self.histories.event_count(user) > 0)
+        is_new_item = (event.user_id, event.item_id) not in pending and (
+            user is None or item is None or item not in set(self.histories.seen(user).tolist()))
+        if not (has_history and is_new_item) or not self.ranker.wants_example():
+            return False
+        self._learn(before)
+        user = self.users.lookup(event.user_id)
+        item = self.items.lookup(event.item_id)
+        if user is None or item is None:  # a brand-new item: no candidate can be it
+            return True
+        query = self.query_for(user, event.timestamp, exclude_seen=True)
+        candidates = self.ranker.candidates(query, self.scorers, len(self.items))
+        self.ranker.learn_next_item(candidates, item)
+        return True
 
     def refittables(self) -> list[Refittable]:
         return [m for m in self.models.values() if isinstance(m, Refittable)]

@@ -6,6 +6,8 @@ import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+import orjson
+
 from streamrec.errors import InvalidInput, Oversized
 from streamrec.events.types import EventTypeConfig
 from streamrec.types import Event
@@ -60,6 +62,12 @@ def validate_event(
         raise InvalidInput(f"{field}.value", f"events of type {event.type!r} need a value")
     if not math.isfinite(event.timestamp):
         raise InvalidInput(f"{field}.timestamp", f"{field}.timestamp must be finite")
+    if event.context:
+        try:
+            orjson.dumps(dict(event.context))
+        except TypeError as error:
+            raise InvalidInput(f"{field}.context", f"{field}.context cannot be stored: {error}"
+                               ) from None
 
 
 def validate_events(

@@ -167,17 +167,21 @@ class ContentModel:
             return None
         profile = np.asarray(self._vectors.rows(history).T @ weights.astype(np.float32))
         norm = float(np.sqrt(np.dot(profile, profile)))
-        if norm == 0.0:
-            return None
-        unit = (profile / norm).astype(np.float32, copy=False)
-        scores = self._vectors.dot(unit).astype(np.float64)
+        has_profile = norm > 0.0
+        scores = np.zeros(self.n_items, dtype=np.float64)
+        if has_profile:
+            unit = (profile / norm).astype(np.float32, copy=False)
+            scores = self._vectors.dot(unit).astype(np.float64)
         if self._uses_embeddings:
-            scores = self._blend(scores, weights @ self._embedding_rows(history))
-        return scores
+            target = weights @ self._embedding_rows(history)
+            has_profile = has_profile or bool(np.any(target))
+            scores = self._blend(scores, target)
+        return scores if has_profile else None
 
     def _embedding_rows(self, items: IntArray) -> Float32Array:
-        return self._embeddings[items] if self._embeddings.shape[0] else np.zeros((items.size, 0),
-                                                                                 np.float32)
+        if self._embeddings.shape[0] == 0:  # nothing embedded yet
+            return np.zeros((items.size, 0), dtype=np.float32)
+        return self._embeddings[items]
 
     def _blend(self, scores: FloatArray, target: np.ndarray) -> FloatArray:
         """(1 - w) x TF-IDF cosine + w x embedding cosine with ``target`` (any norm)."""

@@ -6,7 +6,7 @@ An item's tokens are the words of its text plus one token per attribute value
 Weinberger et al., ICML 2009, via scikit-learn's ``HashingVectorizer``), so there is no
 vocabulary to fit and a brand-new item gets its vector at once. Columns are weighted by
 TF-IDF (Salton & Buckley, 1988) with term counts damped to 1 + log(tf) and BM25's IDF (see
-``smooth_idf``), then rows are L2-normalised, so a dot product of two rows is their cosine.
+``bm25_idf``), then rows are L2-normalised, so a dot product of two rows is their cosine.
 
 Document frequencies are counted as items arrive. Every row is weighted with one *reference*
 IDF, refreshed (all rows reweighted) once ``reweight_fraction`` of the items changed since the
@@ -22,7 +22,7 @@ that reference, so a restored copy is bit-for-bit the same.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -43,31 +43,38 @@ def item_tokens(item: Item, analyse: Callable[[str], list[str]],
     tokens = list(analyse(item.text)) if item.text else []
     for key, value in item.attributes.items():
         if key not in ignored:
-            tokens.extend(attribute_tokens(str(key), value))
+            _add_attribute(str(key), value, tokens)
     return tokens
 
 
-def attribute_tokens(key: str, value: Any) -> Iterator[str]:
-    """``key=value`` for strings and booleans, log-scale buckets for numbers; lists give one
-    token per element and mappings flatten to ``key.sub``."""
-    if value is None:
-        return
-    if isinstance(value, bool):  # before numbers: True is an int
-        yield f"{key}={str(value).lower()}"
-    elif isinstance(value, int | float):
-        yield from numeric_tokens(key, float(value))
-    elif isinstance(value, str):
+def attribute_tokens(key: str, value: Any) -> list[str]:
+    """``key=value`` for strings and booleans, a log-scale bucket for numbers; lists give one
+    token per element and mappings flatten to ``key.sub``; None and NaN give none."""
+    tokens: list[str] = []
+    _add_attribute(key, value, tokens)
+    return tokens
+
+
+def _add_attribute(key: str, value: Any, tokens: list[str]) -> None:
+    # appends instead of yielding: this runs for every attribute of every item
+    if isinstance(value, str):
         text = value.strip().lower()
         if text:
-            yield f"{key}={text}"
+            tokens.append(f"{key}={text}")
+    elif isinstance(value, bool):  # before numbers: True is an int
+        tokens.append(f"{key}={str(value).lower()}")
+    elif isinstance(value, int | float):
+        tokens.extend(numeric_tokens(key, float(value)))
+    elif value is None:
+        return
     elif isinstance(value, Mapping):
         for sub, inner in value.items():
-            yield from attribute_tokens(f"{key}.{sub}", inner)
+            _add_attribute(f"{key}.{sub}", inner, tokens)
     elif isinstance(value, list | tuple | set | frozenset):
         for element in value:
-            yield from attribute_tokens(key, element)
+            _add_attribute(key, element, tokens)
     else:
-        yield from attribute_tokens(key, str(value))
+        _add_attribute(key, str(value), tokens)
 
 
 def numeric_tokens(key: str, value: float) -> list[str]:
@@ -96,7 +103,7 @@ def _as_given(tokens: list[str]) -> list[str]:
     return tokens
 
 
-def smooth_idf(df: IntArray, n_documents: int) -> Float32Array:
+def bm25_idf(df: IntArray, n_documents: int) -> Float32Array:
     """ln(1 + (n - df + 0.5) / (df + 0.5)), Lucene's BM25 IDF (Robertson & Zaragoza, 2009):
     always positive, so a tiny catalogue of look-alikes stays alike, while a token every item
     has (a release year) fades towards 0 as the catalogue grows instead of adding the same
@@ -168,7 +175,7 @@ class TextVectors:
         self._reference_documents = 0
         self._documents = 0  # items with a non-empty row
         self._touched = 0  # rows upserted since the reference IDF was taken
-        self._idf = smooth_idf(self._reference_df, 0)
+        self._idf = bm25_idf(self._reference_df, 0)
         self._base_counts = self._empty(0)
         self._base = self._empty(0)
         self._tail_items: IntArray = np.zeros(0, dtype=np.int64)
@@ -213,7 +220,7 @@ class TextVectors:
         """Take the current document frequencies as the reference and reweight every row."""
         self._reference_df = self._df.copy()
         self._reference_documents = self._documents
-        self._idf = smooth_idf(self._reference_df, self._documents)
+        self._idf = bm25_idf(self._reference_df, self._documents)
         self._base_counts = self.rows(np.arange(self.n_rows), weighted=False)
         self._base = weigh(self._base_counts, self._idf)
         self._tail_items = np.zeros(0, dtype=np.int64)
@@ -279,7 +286,7 @@ class TextVectors:
         self._reference_df[state["reference_df_columns"]] = state["reference_df_values"]
         self._documents, self._reference_documents, self._touched = (
             int(v) for v in state["documents"])
-        self._idf = smooth_idf(self._reference_df, self._reference_documents)
+        self._idf = bm25_idf(self._reference_df, self._reference_documents)
         self._base_counts, self._base = counts, weigh(counts, self._idf)
         self._tail_items = np.zeros(0, dtype=np.int64)
         self._tail_counts, self._tail = self._empty(0), self._empty(0)

@@ -55,6 +55,9 @@ class MemoryEventLog:
         with self._new_data:
             kept = [e for e in self._events if e.event.user_id != user_id]
             removed = len(self._events) - len(kept)
+            # an erased event is gone entirely: its id may be used again
+            self._ids -= {e.event.event_id for e in self._events
+                          if e.event.user_id == user_id and e.event.event_id is not None}
             self._events = kept
             return removed
 

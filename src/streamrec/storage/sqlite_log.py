@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streamrec.errors import Unavailable
-from streamrec.storage.codec import event_to_row, row_to_logged
+from streamrec.errors import InvalidInput, Unavailable
+from streamrec.storage.codec import EventRow, event_to_row, row_to_logged
 from streamrec.types import Appended, Event, LoggedEvent
 
 log = logging.getLogger(__name__)
@@ -112,20 +112,32 @@ class SQLiteEventLog:
             self._commit(group)
 
     def _commit(self, group: list[_Request]) -> None:
+        # encode first: a request that cannot be stored is refused alone, before the
+        # transaction, and never takes the writer thread (and every later caller) down with it
+        encoded: list[tuple[_Request, list[EventRow]]] = []
+        for request in group:
+            try:
+                encoded.append((request, [event_to_row(e) for e in request.events]))
+            except (TypeError, ValueError) as error:
+                request.error = InvalidInput("events", f"an event cannot be stored: {error}")
+                request.done.set()
+        group = [request for request, _ in encoded]
+        if not group:
+            return
         cursor = self._writer.cursor()
         results: list[Appended] = []
         try:
             cursor.execute("BEGIN IMMEDIATE")
-            for request in group:
+            for request, rows in encoded:
                 offsets: list[int] = []
-                for event in request.events:
-                    cursor.execute(_INSERT, event_to_row(event))
+                for row in rows:
+                    cursor.execute(_INSERT, row)
                     if cursor.rowcount == 1:
                         offsets.append(int(cursor.lastrowid or 0))
                 last = offsets[-1] if offsets else self._last_offset
                 results.append(Appended(tuple(offsets), len(request.events) - len(offsets), last))
             cursor.execute("COMMIT")
-        except sqlite3.Error as error:
+        except Exception as error:  # refused, not lost: every waiting caller is told
             log.error("event log commit failed: %s", error)
             if self._writer.in_transaction:
                 self._writer.execute("ROLLBACK")

@@ -1,0 +1,67 @@
+"""Shared by the benchmarks: synthetic data at a given scale, a server subprocess, percentiles."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import httpx  # noqa: E402
+import numpy as np  # noqa: E402
+
+from streamrec.datagen import GeneratorConfig, generate_events, generate_items  # noqa: E402
+from streamrec.types import Event, Item  # noqa: E402
+
+
+def world(n_items: int, n_events: int, n_users: int | None = None) -> GeneratorConfig:
+    users = n_users or max(1_000, n_events // 50)
+    return GeneratorConfig(n_users=users, n_items=n_items, n_events=n_events,
+                           n_categories=max(20, n_items // 1000), seed=7)
+
+
+def events_of(config: GeneratorConfig) -> list[Event]:
+    return [e for chunk in generate_events(config) for e in chunk]
+
+
+def items_of(config: GeneratorConfig) -> list[Item]:
+    return [i for chunk in generate_items(config) for i in chunk]
+
+
+def percentiles(seconds: list[float]) -> str:
+    ms = np.array(seconds) * 1000
+    return f"p50 {np.percentile(ms, 50):.2f} ms  p99 {np.percentile(ms, 99):.2f} ms"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def server(data_dir: Path, *extra_env: tuple[str, str]) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", **dict(extra_env)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamrec.cli.main", "serve", "--data-dir", str(data_dir),
+         "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=120)

@@ -1,0 +1,40 @@
+"""The SQLite catalogue: upsert replaces, get and scan read back, a reopen keeps everything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamrec.storage.base import open_catalogue
+from streamrec.types import Item
+
+
+def test_items_round_trip_and_upsert_replaces(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'catalogue.db'}"
+    catalogue = open_catalogue(url)
+    try:
+        first = Item("i1", {"category": "books", "tags": ["a", "b"], "price": 9.5}, "A book",
+                     True, 1.0)
+        catalogue.upsert([first, Item("i2", is_available=False)])
+        assert catalogue.get("i1") == first
+        catalogue.upsert([Item("i1", {"category": "films"}, "", False, 2.0)])
+        assert catalogue.get("i1") == Item("i1", {"category": "films"}, "", False, 2.0)
+        assert catalogue.get("missing") is None
+        assert catalogue.count() == 2
+    finally:
+        catalogue.close()
+    reopened = open_catalogue(url)
+    try:
+        assert [item.item_id for item in reopened.scan()] == ["i1", "i2"]
+        assert reopened.get("i2") == Item("i2", is_available=False)
+    finally:
+        reopened.close()
+
+
+def test_scan_pages_through_many_items_in_id_order(tmp_path: Path) -> None:
+    catalogue = open_catalogue("memory:")
+    try:
+        ids = [f"item-{n:05d}" for n in range(2_500)]
+        catalogue.upsert(Item(item_id) for item_id in reversed(ids))
+        assert [item.item_id for item in catalogue.scan()] == ids
+    finally:
+        catalogue.close()
