@@ -139,9 +139,9 @@ def test_without_snapshots_the_log_replays_to_the_same_recommendations(
     shutil.rmtree(engine_settings.snapshot_dir)
     reopened = engines.open(engine_settings)
     assert engines.replayed(reopened) == events
-    # the same items in the same order with the same reasons; scores may differ because the
-    # live engine refit ALS in the background at moments the log does not record
-    assert [(a[0], a[2]) for a in answers(reopened)] == [(a[0], a[2]) for a in expected]
+    # scores too: the world is far below ALS's refit_min_events, so no background refit
+    # happened at a moment the log does not record, and everything else is the log's function
+    assert answers(reopened) == expected
 
 
 @pytest.mark.xfail(strict=False, reason="known: availability is catalogue state applied before replay; see closing note")
