@@ -183,7 +183,6 @@ def test_replaying_in_order_events_in_one_batch_or_many_rebuilds_identical_state
 @settings(max_examples=60)
 @given(history=st.lists(events(event_ids=st.none()), min_size=1, max_size=60), sizes=chunk_sizes)
 @example(history=[Event("u0", "i0", "view", T0 + 100), Event("u1", "i1", "view", T0)], sizes=[1])
-@pytest.mark.xfail(strict=False, reason="known bug: ranker teaching differs with batch boundaries for out-of-order timestamps; see closing note")
 def test_replaying_late_events_in_one_batch_or_many_rebuilds_identical_state(
     history: list[Event], sizes: list[int]
 ) -> None:

@@ -36,12 +36,11 @@ def run_server(settings: Settings) -> None:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     engine = open_engine_with_progress(settings)
-    app = create_app(settings, engine)
-    try:
-        uvicorn.run(app, host=settings.serving.host, port=settings.serving.port,
-                    log_level="info", access_log=False)
-    finally:
-        engine.close()
+    # the app's shutdown closes the engine (final snapshot): uvicorn re-raises SIGTERM after
+    # its graceful shutdown, so code after uvicorn.run would never run
+    app = create_app(settings, engine, owns_engine=True)
+    uvicorn.run(app, host=settings.serving.host, port=settings.serving.port,
+                log_level="info", access_log=False)
 
 
 def serve(

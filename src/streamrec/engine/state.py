@@ -122,7 +122,7 @@ class EngineState:
         if impression is not None and impression.user_id == event.user_id and user is not None \
                 and item is not None:
             self._learn(before)
-            query = self.query_for(user, event.timestamp, exclude_seen=False)
+            query = self.query_for(user, event.timestamp, exclude_seen=False, serving=False)
             shown = self.ranker.candidates(query, self.scorers, len(self.items),
                                            also=impression.items)
             self.ranker.learn_feedback(_subset(shown, np.isin(shown.items, impression.items)),
@@ -141,7 +141,7 @@ class EngineState:
         item = self.items.lookup(event.item_id)
         if user is None or item is None:  # a brand-new item: no candidate can be it
             return True
-        query = self.query_for(user, event.timestamp, exclude_seen=True)
+        query = self.query_for(user, event.timestamp, exclude_seen=True, serving=False)
         candidates = self.ranker.candidates(query, self.scorers, len(self.items))
         self.ranker.learn_next_item(candidates, item)
         return True
@@ -170,9 +170,14 @@ class EngineState:
 
     # -- reading -------------------------------------------------------------------------
     def query_for(self, user: int | None, now: float, exclude_seen: bool = True,
-                  extra_exclude: Sequence[np.ndarray] = ()) -> Query:
-        """The user's state as the models see it; unavailable items are always excluded."""
-        parts = [np.flatnonzero(~self.available[: len(self.items)]), *extra_exclude]
+                  extra_exclude: Sequence[np.ndarray] = (), serving: bool = True) -> Query:
+        """The user's state as the models see it. When ``serving``, unavailable items are
+        excluded; learning leaves them in, since availability is today's catalogue and not
+        part of the log, and learned state must not depend on when it was replayed."""
+        parts = [*extra_exclude]
+        if serving:
+            parts.append(np.flatnonzero(~self.available[: len(self.items)]))
+        parts.append(np.zeros(0, np.int64))
         if user is None:
             return Query(None, np.zeros(0, np.int64), np.concatenate(parts).astype(np.int64), now)
         items, weights, times = self.histories.recent(user, self.history_length)

@@ -53,6 +53,10 @@ class CooccurrenceModel:
     def learn(self, batch: EventBatch) -> None:
         if len(batch) == 0:
             return
+        factor = self._clock.advance(batch.timestamps)
+        if factor is not None:
+            self._counts = self._counts * factor
+            self._pairs.scale(factor)
         inflation = self._clock.inflate(batch.timestamps)
         positive = batch.weights > 0  # negative signals do not make items alike
         size = int(batch.items.max()) + 1
@@ -63,10 +67,6 @@ class CooccurrenceModel:
         if rows.size:
             self._pairs.add(np.concatenate((rows, cols)), np.concatenate((cols, rows)),
                             np.concatenate((vals, vals)))
-        factor = self._clock.rescale_factor()
-        if factor is not None:
-            self._counts = self._counts * factor
-            self._pairs.scale(factor)
 
     def _pairs_of(
         self, batch: EventBatch, inflation: FloatArray, positive: np.ndarray

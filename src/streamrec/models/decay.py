@@ -22,36 +22,45 @@ _MAX_EXPONENT = 256.0
 class DecayClock:
     """Inflation factors for half-life ``half_life_s``; ``None`` means no decay at all.
 
-    >>> clock = DecayClock(half_life_s=10.0, t_ref=0.0)
-    >>> float(clock.inflate(np.array([10.0]))[0])
-    2.0
+    Owners call ``advance`` with a batch's timestamps *before* ``inflate``: it moves the
+    reference time forward when inflation would grow too large and returns the factor by
+    which every stored value must then be multiplied. The reference starts at the first
+    event in log order, so the result does not depend on how the log is split into batches.
+
+    >>> clock = DecayClock(half_life_s=10.0)
+    >>> clock.advance(np.array([0.0, 10.0])) is None
+    True
+    >>> clock.inflate(np.array([0.0, 10.0])).tolist()
+    [1.0, 2.0]
     """
 
     half_life_s: float | None
     t_ref: float | None = None
     latest: float = -np.inf  # newest event time seen: the model's own notion of "now"
 
-    def inflate(self, timestamps: FloatArray) -> FloatArray:
-        """Factor 2^((t - t_ref)/h) for each timestamp (ones without decay)."""
-        if timestamps.size:
-            self.latest = max(self.latest, float(timestamps.max()))
-        if self.half_life_s is None or timestamps.size == 0:
-            return np.ones(timestamps.shape[0], dtype=np.float64)
-        if self.t_ref is None:
-            self.t_ref = float(timestamps.min())
-        exponent = (timestamps - self.t_ref) / self.half_life_s
-        return np.exp2(np.clip(exponent, -1074.0, None))
-
-    def rescale_factor(self) -> float | None:
-        """If inflation got large, move ``t_ref`` to ``latest`` and return the factor by which
-        every stored inflated value must be multiplied; otherwise ``None``."""
-        if self.half_life_s is None or self.t_ref is None:
+    def advance(self, timestamps: FloatArray) -> float | None:
+        """Take note of a batch; the rescale factor for stored values, or ``None``."""
+        if timestamps.size == 0:
             return None
+        self.latest = max(self.latest, float(timestamps.max()))
+        if self.half_life_s is None:
+            return None
+        if self.t_ref is None:
+            self.t_ref = float(timestamps[0])
         exponent = (self.latest - self.t_ref) / self.half_life_s
         if exponent < _MAX_EXPONENT:
             return None
         self.t_ref = self.latest
+        # values older than ~1000 half-lives underflow to 0: they have decayed away
         return float(np.exp2(-exponent))
+
+    def inflate(self, timestamps: FloatArray) -> FloatArray:
+        """Factor 2^((t - t_ref)/h) for each timestamp (ones without decay); call ``advance``
+        with these timestamps first so no factor can overflow."""
+        if self.half_life_s is None or self.t_ref is None or timestamps.size == 0:
+            return np.ones(timestamps.shape[0], dtype=np.float64)
+        exponent = (timestamps - self.t_ref) / self.half_life_s
+        return np.exp2(np.clip(exponent, -1074.0, _MAX_EXPONENT))
 
     def deflation(self) -> float:
         """Factor turning stored inflated values into values decayed to ``latest``."""

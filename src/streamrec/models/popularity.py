@@ -42,13 +42,13 @@ class PopularityModel:
     def learn(self, batch: EventBatch) -> None:
         if len(batch) == 0:
             return
-        inflated = batch.weights * self._clock.inflate(batch.timestamps)
+        factor = self._clock.advance(batch.timestamps)
         size = int(batch.items.max()) + 1
         mass = grow(self._mass, size)
-        np.add.at(mass, batch.items, inflated)
-        factor = self._clock.rescale_factor()
         if factor is not None:
             mass = mass * factor
+        inflated = batch.weights * self._clock.inflate(batch.timestamps)
+        np.add.at(mass, batch.items, inflated)
         self._mass = mass
         self._n_items = max(self._n_items, size)
 

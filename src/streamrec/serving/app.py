@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,20 +18,22 @@ from streamrec.serving.routes import events, items, operations, users
 from streamrec.settings import Settings
 
 
-def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
-    """The API over ``engine``, or over an engine opened from ``settings`` at start-up and
-    closed (with a final snapshot) at shutdown."""
+def create_app(settings: Settings, engine: Engine | None = None,
+               owns_engine: bool = False) -> FastAPI:
+    """The API over ``engine``, or over an engine opened from ``settings`` at start-up. An
+    engine the app opened, or was told it owns, is closed (final snapshot) at shutdown."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        owned = engine is None
+        owned = engine is None or owns_engine
         app.state.engine = engine or Engine.open(settings)
         app.state.registry.register(EngineCollector(app.state.engine.stats))
         try:
             yield
         finally:
             if owned:
-                app.state.engine.close()
+                # off the event loop: the final snapshot may take seconds
+                await asyncio.to_thread(app.state.engine.close)
 
     app = FastAPI(title="streamrec", version=__version__, lifespan=lifespan,
                   description="Real-time recommendations that learn from every event.")

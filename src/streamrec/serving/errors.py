@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,11 +33,17 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+# pydantic names the member of a union that failed (``timestamp.float``); not a field
+_UNION_MEMBER = re.compile(r"^(float|int|str|bool|none|bytes|[a-z-]+\[.*\])$")
+
+
 def field_path(location: Sequence[Any]) -> str:
-    """``("body", "events", 3, "value")`` -> ``events[3].value``."""
+    """``("body", "events", 3, "value")`` -> ``events[3].value``; union member tags dropped."""
     path = ""
     for part in location:
         if part in ("body", "query", "path", "header"):
+            continue
+        if isinstance(part, str) and path and _UNION_MEMBER.match(part):
             continue
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path or "body"

@@ -144,7 +144,6 @@ def test_without_snapshots_the_log_replays_to_the_same_recommendations(
     assert answers(reopened) == expected
 
 
-@pytest.mark.xfail(strict=False, reason="known: availability is catalogue state applied before replay; see closing note")
 def test_replaying_after_an_item_became_unavailable_gives_the_same_recommendations(
     engine: Engine, engines: Engines, engine_settings: Settings
 ) -> None:
