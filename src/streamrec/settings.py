@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streamrec.events.types import EventTypeConfig, default_event_types
 from streamrec.models.als import ALSConfig
+from streamrec.models.content import ContentConfig
 from streamrec.models.cooccurrence import CooccurrenceConfig
 from streamrec.models.popularity import PopularityConfig
 from streamrec.ranking.hybrid import HybridConfig
@@ -43,6 +44,7 @@ class ModelSettings(BaseModel):
     popularity: PopularityConfig = Field(default_factory=PopularityConfig)
     cooccurrence: CooccurrenceConfig = Field(default_factory=CooccurrenceConfig)
     als: ALSConfig = Field(default_factory=ALSConfig)
+    content: ContentConfig = Field(default_factory=ContentConfig)
     hybrid: HybridConfig = Field(default_factory=HybridConfig)
     trainer_poll_s: float = Field(default=1.0, gt=0, description="How often refits are checked.")
 

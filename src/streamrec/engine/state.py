@@ -18,6 +18,7 @@ from streamrec.events.types import EventTypeConfig, event_weight
 from streamrec.events.vocab import Vocabulary
 from streamrec.models.als import ALSModel
 from streamrec.models.base import DenseScorer, LearnsItems, Model, Refittable, grow
+from streamrec.models.content import ContentModel
 from streamrec.models.cooccurrence import CooccurrenceModel
 from streamrec.models.popularity import PopularityModel
 from streamrec.ranking.features import CandidateSet
@@ -33,6 +34,7 @@ def build_models(settings: Settings) -> dict[str, Model]:
         PopularityModel(settings.models.popularity),
         CooccurrenceModel(settings.models.cooccurrence),
         ALSModel(settings.models.als),
+        ContentModel(settings.models.content),
     ]
     return {model.name: model for model in models}
 
