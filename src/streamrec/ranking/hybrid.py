@@ -23,9 +23,10 @@ from streamrec.types import FloatArray, IntArray, Query
 class HybridConfig(BaseModel):
     per_source: int = Field(default=100, ge=1, le=10_000, description="Candidates per source.")
     train_every: int = Field(
-        default=100, ge=1, description="After warm-up, learn from every n-th eligible event."
+        default=200, ge=1, description="After warm-up, learn from every n-th eligible event."
     )
-    warmup_examples: int = Field(default=2_000, ge=0, description="Learn from every event until.")
+    warmup_events: int = Field(default=500, ge=0,
+                               description="Learn from every eligible event until this many.")
     negatives: int = Field(default=10, ge=1, description="Negatives per positive.")
     ftrl: FTRLConfig = Field(default_factory=FTRLConfig)
 
@@ -47,8 +48,10 @@ class HybridRanker:
 
     def wants_example(self) -> bool:
         """Called once per eligible event, in log order, so the choice replays identically."""
+        # each lesson costs a full candidate pass (~1 ms at 100k items): every event while
+        # the ranker is new, then a sample, keeping learning near the models' own speed
         self.eligible_seen += 1
-        if self.ftrl.examples < self.config.warmup_examples * (1 + self.config.negatives):
+        if self.eligible_seen <= self.config.warmup_events:
             return True
         return self.eligible_seen % self.config.train_every == 0
 
