@@ -232,8 +232,19 @@ class ContentModel:
 
     def score(self, query: Query, items: IntArray) -> FloatArray:
         """Cosine with the profile, negative for items like what the user disliked; 0 for
-        unknown items. Cost: a full ``dense_scores``."""
+        unknown items. Cost: the given rows only (a full pass with embeddings on)."""
         out = np.zeros(items.shape[0], dtype=np.float64)
+        known = (items >= 0) & (items < self.n_items)
+        if not self._uses_embeddings:
+            history, weights = self._profile_weights(query)
+            if history.size == 0 or not known.any():
+                return out
+            profile = np.asarray(self._vectors.rows(history).T @ weights.astype(np.float32))
+            norm = float(np.sqrt(np.dot(profile, profile)))
+            if norm > 0.0:
+                unit = (profile / norm).astype(np.float32, copy=False)
+                out[known] = np.asarray(self._vectors.rows(items[known]) @ unit, np.float64)
+            return out
         scores = self._cosines(query)
         if scores is not None:
             known = (items >= 0) & (items < scores.shape[0])

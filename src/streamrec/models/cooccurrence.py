@@ -121,21 +121,28 @@ class CooccurrenceModel:
             return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64)
         return np.concatenate(parts_cols), np.concatenate(parts_vals), np.concatenate(parts_src)
 
+    def _sparse_scores(self, cols: IntArray, vals: FloatArray) -> tuple[IntArray, FloatArray]:
+        """Normalised scores of the items that co-occur at all: only those are touched, so
+        the cost follows the user's neighbourhood, not the catalogue."""
+        items, inverse = np.unique(cols, return_inverse=True)
+        sums = np.bincount(inverse, weights=vals, minlength=items.size)
+        normaliser = self._counts[items] ** (1.0 - self.config.alpha)
+        scores = np.divide(sums, normaliser, out=np.zeros(items.size), where=normaliser > 0)
+        return items.astype(np.int64), scores
+
     def _dense_scores(self, cols: IntArray, vals: FloatArray) -> FloatArray:
-        n = self._n_items
-        scores: FloatArray = np.bincount(cols, weights=vals, minlength=n)[:n].astype(np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            normaliser = self._counts[:n] ** (1.0 - self.config.alpha)
-            scores = np.where(normaliser > 0, scores / normaliser, 0.0)
-        scores[scores <= 0] = -np.inf
+        scores = np.full(self._n_items, -np.inf)
+        items, values = self._sparse_scores(cols, vals)
+        scores[items] = np.where(values > 0, values, -np.inf)
         return scores
 
     def dense_scores(self, query: Query, n_items: int) -> FloatArray:
         out = np.zeros(n_items, dtype=np.float64)
         cols, vals, _ = self._accumulate(query)
         if cols.size:
-            dense = self._dense_scores(cols, vals)[:n_items]
-            out[: dense.shape[0]] = np.maximum(dense, 0.0)
+            items, values = self._sparse_scores(cols, vals)
+            inside = items < n_items
+            out[items[inside]] = np.maximum(values[inside], 0.0)
         return out
 
     def because(self, query: Query, items: IntArray) -> IntArray:
