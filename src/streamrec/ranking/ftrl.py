@@ -53,15 +53,26 @@ class FTRLRanker:
 
     def learn(self, features: FloatArray, labels: FloatArray) -> None:
         """One FTRL step per row, in order (rows: examples, labels 0 or 1)."""
-        c = self.config
         for x, y in zip(features, labels, strict=True):
             w = self.weights()
             p = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -35.0, 35.0)))
-            g = (p - y) * x
-            sigma = (np.sqrt(self._n + g * g) - np.sqrt(self._n)) / c.alpha
-            self._z += g - sigma * (w - self.prior)
-            self._n += g * g
-            self.examples += 1
+            self._step((p - y) * x, w)
+
+    def learn_choice(self, features: FloatArray, chosen: int) -> None:
+        """One step on a list from which row ``chosen`` was taken: the softmax (listwise,
+        "top-one") loss, whose gradient is the expected features minus the chosen ones. It
+        teaches the order of the whole list with no negative sampling."""
+        w = self.weights()
+        margins = features @ w
+        p = np.exp(margins - margins.max())
+        p /= p.sum()
+        self._step(features.T @ p - features[chosen], w)
+
+    def _step(self, g: FloatArray, w: FloatArray) -> None:
+        sigma = (np.sqrt(self._n + g * g) - np.sqrt(self._n)) / self.config.alpha
+        self._z += g - sigma * (w - self.prior)
+        self._n += g * g
+        self.examples += 1
 
     def state(self) -> dict[str, np.ndarray]:
         return {"z": self._z.copy(), "n": self._n.copy(), "examples": np.array([self.examples])}

@@ -56,21 +56,13 @@ class HybridRanker:
         return self.eligible_seen % self.config.train_every == 0
 
     def learn_next_item(self, candidates: CandidateSet, target: int) -> None:
-        """The user took ``target`` next: a positive, against a sample of the other candidates."""
+        """The user took ``target`` next, out of all these candidates (listwise: pointwise
+        updates against sampled negatives, and pairwise ones against the top, measured worse
+        on ML-100K)."""
         where = np.flatnonzero(candidates.items == target)
         if where.size == 0:
             return
-        # negatives drawn evenly from the candidates: drawing only from the top (or learning
-        # pairwise against the top) measured worse on ML-100K: it teaches that whatever puts
-        # an item on top is bad, since the taken item is often just below
-        others = np.flatnonzero(candidates.items != target)
-        rng = np.random.default_rng(self.eligible_seen)
-        negatives = rng.choice(others, size=min(self.config.negatives, others.size),
-                               replace=False)
-        rows = np.concatenate((where[:1], negatives))
-        labels = np.zeros(rows.size)
-        labels[0] = 1.0
-        self.ftrl.learn(candidates.features[rows], labels)
+        self.ftrl.learn_choice(candidates.features, int(where[0]))
 
     def learn_feedback(self, candidates: CandidateSet, taken: int) -> None:
         """Shown items (``candidates``) of which ``taken`` was engaged with."""
