@@ -6,6 +6,7 @@ import typer
 
 import streamrec.cli.blas  # noqa: F401  (must run before numpy is imported)
 from streamrec.cli.demo import demo, generate_app
+from streamrec.cli.evaluate import evaluate
 from streamrec.cli.imports import app as import_app
 from streamrec.cli.serve import serve
 
@@ -20,6 +21,7 @@ def main() -> None:
 
 app.command()(serve)
 app.command()(demo)
+app.command()(evaluate)
 app.add_typer(import_app, name="import")
 app.add_typer(generate_app, name="generate")
 

@@ -1,0 +1,86 @@
+"""The models compared in a run, each behind the same small interface (``base.Recommender``).
+
+``PEERS`` maps a name (as given to ``--models``) to how to build it, the grid it is tuned over
+(first entry: the default) and a sentence on how it learns, reported with its figures.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+from streamrec.evaluation.peers.base import Params, PeerContext, PeerSpec, Recommender
+from streamrec.evaluation.peers.cooccurrence import CooccurrencePeer
+from streamrec.evaluation.peers.ease import EASEPeer
+from streamrec.evaluation.peers.factorisation import ALSPeer, BPRPeer
+from streamrec.evaluation.peers.popular import PopularPeer
+from streamrec.evaluation.peers.rtrec_peer import RtrecPeer, is_installed
+from streamrec.evaluation.peers.streamrec_engine import StreamrecHTTPPeer, StreamrecPeer
+
+__all__ = ["PEERS", "Params", "PeerContext", "PeerSpec", "Recommender", "build_peer"]
+
+_HOUR, _DAY = 3600.0, 86400.0
+
+
+def _grid(**choices: Sequence[float | int | None]) -> tuple[Params, ...]:
+    """Every combination, the first values of each list first (that one is the default)."""
+    names = list(choices)
+    return tuple(dict(zip(names, values, strict=True))
+                 for values in itertools.product(*(choices[n] for n in names)))
+
+
+def _streamrec(params: Params, context: PeerContext) -> Recommender:
+    if context.url:
+        return StreamrecHTTPPeer(context.url, context)
+    return StreamrecPeer(context)
+
+
+def _float(params: Params, name: str) -> float:
+    return float(params[name])  # type: ignore[arg-type]
+
+
+def _int(params: Params, name: str) -> int:
+    return int(params[name])  # type: ignore[arg-type]
+
+
+def _decay(params: Params, context: PeerContext) -> Recommender:
+    return PopularPeer("decay", _float(params, "half_life_s"))
+
+
+PEERS: dict[str, PeerSpec] = {spec.name: spec for spec in (
+    PeerSpec("streamrec", _streamrec,
+             "every event as it comes, through EngineState.apply (or POST /v1/events with "
+             "--url); the engine's default settings, not tuned"),
+    PeerSpec("pop", lambda params, context: PopularPeer("pop"),
+             "every event: counts of positive events"),
+    PeerSpec("decay", _decay, "every event: counts fading with a half-life",
+             _grid(half_life_s=[7 * _DAY, _HOUR, _DAY, 30 * _DAY, 180 * _DAY])),
+    PeerSpec("cooc", lambda params, context: CooccurrencePeer(_int(params, "window")),
+             "every event: co-occurrence counts within the user's last `window` items",
+             _grid(window=[50, 10, 20])),
+    PeerSpec("als", lambda params, context: ALSPeer(
+                 context.refit_every, _int(params, "factors"), _float(params, "regularization"),
+                 _float(params, "alpha"), seed=context.seed),
+             "refit on schedule; the asking user folded in at every query "
+             "(implicit recalculate_user); new items wait for the next refit",
+             _grid(factors=[64, 32, 128], regularization=[0.05, 0.5], alpha=[1.0, 10.0])),
+    PeerSpec("bpr", lambda params, context: BPRPeer(
+                 context.refit_every, _int(params, "factors"), _float(params, "learning_rate"),
+                 _float(params, "regularization"), seed=context.seed),
+             "refit on schedule; no fold-in: users new since the last refit get popularity",
+             _grid(factors=[64, 128], learning_rate=[0.05, 0.01],
+                   regularization=[0.01, 0.001])),
+    PeerSpec("ease", lambda params, context: EASEPeer(
+                 context.refit_every, _float(params, "l2"), _int(params, "max_items")),
+             "B refit on schedule only (top 4,000 items); users scored from their history "
+             "as of the query",
+             _grid(l2=[200.0, 50.0, 500.0, 1000.0, 2000.0], max_items=[4_000])),
+    PeerSpec("rtrec", lambda params, context: RtrecPeer(context.mini_batch),
+             "rtrec's SLIM with its partial fit, in mini-batches (see mini_batch); defaults",
+             is_available=is_installed),
+)}
+
+
+def build_peer(name: str, params: Params, context: PeerContext) -> Recommender:
+    """A fresh model by its ``PEERS`` name; raises KeyError for an unknown one."""
+    return PEERS[name].build(params, context)

@@ -1,0 +1,87 @@
+"""streamrec itself behind the peers' interface: in process, or a running server over HTTP.
+
+Both go through the engine's public read and write paths (``EngineState.apply`` and the
+engine's ``Recommender.for_user``; or POST /v1/events and GET /v1/users/{id}/recommendations),
+never through individual models, so whatever models the engine composes are what is measured.
+Ids are the log's original strings; seen items are excluded by the engine itself
+(``exclude_seen=True``), which has learned exactly the events the protocol gave it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import numpy as np
+
+from streamrec.engine.recommender import Recommender as EngineRecommender
+from streamrec.engine.state import EngineState
+from streamrec.evaluation.dense_events import DenseEvents
+from streamrec.evaluation.peers.base import PeerContext
+from streamrec.settings import Settings
+from streamrec.types import Event, IntArray, LoggedEvent
+
+
+class StreamrecPeer:
+    """The engine's state and read path in this process; one ``apply`` per learned slice."""
+
+    name = "streamrec"
+
+    def __init__(self, context: PeerContext, settings: Settings | None = None) -> None:
+        settings = settings if settings is not None else Settings()
+        self.state = EngineState(settings)
+        self.recommender = EngineRecommender(self.state)
+        self._user_ids = context.user_ids
+        self._item_index = {item_id: i for i, item_id in enumerate(context.item_ids)}
+        self._offset = 0
+
+    def learn(self, events: DenseEvents) -> None:
+        first = self._offset + 1
+        logged = [LoggedEvent(first + n, events.event(n)) for n in range(len(events))]
+        self.state.apply(logged)
+        self._offset += len(events)
+
+    def recommend(self, user: int, k: int, exclude: IntArray, now: float) -> IntArray:
+        found = self.recommender.for_user(self._user_ids[user], k, exclude_seen=True, now=now)
+        index = self._item_index
+        return np.fromiter((index[i] for i in found.item_ids), dtype=np.int64,
+                           count=len(found.item_ids))
+
+
+class StreamrecHTTPPeer:
+    """A running server: one POST per event (as a live client would), one GET per query,
+    over one keep-alive connection. Start the server on an empty data directory: it must
+    not know any event the protocol has not given it."""
+
+    name = "streamrec"
+
+    def __init__(self, url: str, context: PeerContext, timeout_s: float = 60.0) -> None:
+        self._client = httpx.Client(base_url=url.rstrip("/"), timeout=timeout_s)
+        self._user_ids = context.user_ids
+        self._item_index = {item_id: i for i, item_id in enumerate(context.item_ids)}
+
+    def learn(self, events: DenseEvents) -> None:
+        for n in range(len(events)):
+            response = self._client.post("/v1/events", json={"events": [_body(events.event(n))]})
+            response.raise_for_status()
+
+    def recommend(self, user: int, k: int, exclude: IntArray, now: float) -> IntArray:
+        path = f"/v1/users/{quote(self._user_ids[user], safe='')}/recommendations"
+        response = self._client.get(path, params={"k": k, "exclude_seen": "true"})
+        response.raise_for_status()
+        index = self._item_index
+        found = [index[entry["item_id"]] for entry in response.json()["items"]
+                 if entry["item_id"] in index]
+        return np.array(found, dtype=np.int64)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _body(event: Event) -> dict[str, Any]:
+    body: dict[str, Any] = {"user_id": event.user_id, "item_id": event.item_id,
+                            "type": event.type, "timestamp": event.timestamp}
+    if event.value is not None:
+        body["value"] = event.value
+    return body

@@ -1,0 +1,162 @@
+"""The figures of a run as one JSON document, and the same as a markdown table.
+
+The JSON holds every figure and every setting (including tuned values and package versions),
+and enough raw series (windows, latency histogram) to redraw the plots without rerunning.
+Metric keys carry K: ``hr@10``, ``recall@10``, ``ndcg@10``, ``mrr@10``.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import math
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from streamrec.evaluation.metrics import (
+    catalogue_coverage,
+    novelty,
+    percentile_ms,
+    windowed_mean,
+)
+from streamrec.evaluation.runner import Evaluation, ModelResult, config_settings
+from streamrec.types import FloatArray
+
+# log-spaced latency bins: 1 microsecond to 100 seconds, 10 per decade
+LATENCY_EDGES_MS = np.logspace(-3, 5, 81)
+_PACKAGES = ("streamrec", "numpy", "scipy", "implicit", "rtrec")
+
+
+def to_report(evaluation: Evaluation) -> dict[str, Any]:
+    """``{"protocol", "data", "settings", "results": [...]}``, JSON-ready."""
+    config, plan = evaluation.config, evaluation.plan
+    settings = config_settings(config)
+    for moved in ("data", "protocol"):
+        settings.pop(moved)
+    settings.update({
+        "n_events": evaluation.n_events, "n_users": evaluation.n_users,
+        "n_items": evaluation.n_items,
+        "queries": evaluation.results[0].run.n_queries if evaluation.results else 0,
+        "refit_every_events": plan.context.refit_every,
+        "mini_batch_events": plan.context.mini_batch,
+        "tuned_on": _tuned_on(evaluation),
+        "tuning": {r.run.model: _tuning(r, config.k) for r in evaluation.results},
+        "learning": {r.run.model: r.learning for r in evaluation.results},
+        "skipped_not_installed": list(evaluation.skipped),
+        "cold_test_users_not_asked": plan.split.cold_users if plan.split else 0,
+        "versions": _versions(),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform()},
+        "seconds": round(evaluation.seconds, 2),
+        **evaluation.extra,
+    })
+    return {"protocol": config.protocol, "data": config.data, "settings": settings,
+            "results": [_figures(r, evaluation) for r in evaluation.results]}
+
+
+def _figures(result: ModelResult, evaluation: Evaluation) -> dict[str, Any]:
+    run, k, plan = result.run, evaluation.config.k, evaluation.plan
+    figures: dict[str, Any] = {"model": run.model}
+    for name, key in (("hit", "hr"), ("recall", "recall"), ("ndcg", "ndcg"),
+                      ("reciprocal_rank", "mrr")):
+        figures[f"{key}@{k}"] = _mean(run.score(name))
+    figures.update({
+        "coverage": _round(catalogue_coverage(run.recommended, evaluation.n_items)),
+        "novelty": _round(novelty(run.recommended, evaluation.item_users, evaluation.n_users)),
+        "queries": run.n_queries,
+        "learn_events_per_s": _round(run.learned_events / run.learn_seconds
+                                     if run.learn_seconds > 0 else 0.0, 1),
+        "query_ms_p50": _round(percentile_ms(run.latencies_s, 50)),
+        "query_ms_p99": _round(percentile_ms(run.latencies_s, 99)),
+        "seconds": _round(result.seconds, 2),
+    })
+    if plan.positions is not None:
+        later = run.positions >= plan.tuned_before
+        figures["after_tuning_slice"] = {
+            "from_position": plan.tuned_before, "queries": int(later.sum()),
+            f"hr@{k}": _mean(run.score("hit")[later]),
+            f"ndcg@{k}": _mean(run.score("ndcg")[later]),
+        }
+        starts, means, counts = windowed_mean(run.positions, run.score("hit"),
+                                              evaluation.n_events, evaluation.config.windows)
+        figures["windows"] = {"start": starts.tolist(), f"hr@{k}": [_maybe(m) for m in means],
+                              "queries": counts.tolist()}
+    counts, _ = np.histogram(run.latencies_s * 1000.0, bins=LATENCY_EDGES_MS)
+    figures["latency_histogram"] = {"edges_ms": [_round(e, 6) for e in LATENCY_EDGES_MS],
+                                    "counts": counts.tolist()}
+    return figures
+
+
+def _tuned_on(evaluation: Evaluation) -> str:
+    plan, config = evaluation.plan, evaluation.config
+    if plan.positions is not None:
+        return (f"events [0, {plan.tuned_before}) (first {config.tune_fraction:.0%} of the "
+                "stream): learn its first 90%, score NDCG@K on its last 10%")
+    if config.protocol == "temporal":
+        return (f"the training {config.train_fraction:.0%}: learn its first 90%, score NDCG@K "
+                "on its last 10%")
+    return "the training events: leave-last-out within them, score NDCG@K"
+
+
+def _tuning(result: ModelResult, k: int) -> dict[str, Any]:
+    return {"chosen": dict(result.tuned.params),
+            "candidates": [{"params": dict(params), f"ndcg@{k}": _round(score)}
+                           for params, score in result.tuned.candidates]}
+
+
+def _versions() -> dict[str, str]:
+    found = {}
+    for package in _PACKAGES:
+        try:
+            found[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def _mean(values: FloatArray) -> float | None:
+    return _round(float(np.mean(values))) if values.size else None
+
+
+def _maybe(value: float) -> float | None:
+    return None if math.isnan(value) else _round(value)
+
+
+def _round(value: float, digits: int = 5) -> float:
+    return round(float(value), digits)
+
+
+def write_json(report: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1, allow_nan=False) + "\n")
+
+
+def markdown_table(report: dict[str, Any]) -> str:
+    """One row per model, in the order the models ran."""
+    k = report["settings"]["k"]
+    columns = [("model", "model"), (f"hr@{k}", f"HR@{k}"), (f"recall@{k}", f"Recall@{k}"),
+               (f"ndcg@{k}", f"NDCG@{k}"), (f"mrr@{k}", f"MRR@{k}"), ("coverage", "coverage"),
+               ("novelty", "novelty (bits)"), ("queries", "queries"),
+               ("learn_events_per_s", "learn events/s"), ("query_ms_p50", "query p50 ms"),
+               ("query_ms_p99", "query p99 ms"), ("seconds", "time s")]
+    lines = ["| " + " | ".join(title for _, title in columns) + " |",
+             "|" + "|".join("---" if key == "model" else "---:" for key, _ in columns) + "|"]
+    for row in report["results"]:
+        lines.append("| " + " | ".join(_cell(row.get(key)) for key, _ in columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if abs(value) >= 1000:
+            return f"{value:,.0f}"
+        return f"{value:.4f}" if abs(value) < 10 else f"{value:.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
