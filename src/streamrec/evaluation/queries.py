@@ -38,7 +38,8 @@ def query_positions(users: IntArray, items: IntArray, sample: int = 1,
     chosen = (
         (positions % sample == 0) & (first_of_user < starts) & (first_of_pair >= starts)
     )
-    return positions[chosen]
+    found: IntArray = positions[chosen]
+    return found
 
 
 def _first_positions(keys: IntArray) -> IntArray:
