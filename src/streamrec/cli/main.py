@@ -8,6 +8,7 @@ import streamrec.cli.blas  # noqa: F401  (must run before numpy is imported)
 from streamrec.cli.demo import demo, generate_app
 from streamrec.cli.evaluate import evaluate
 from streamrec.cli.imports import app as import_app
+from streamrec.cli.keys import app as keys_app
 from streamrec.cli.serve import serve
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -24,6 +25,7 @@ app.command()(demo)
 app.command()(evaluate)
 app.add_typer(import_app, name="import")
 app.add_typer(generate_app, name="generate")
+app.add_typer(keys_app, name="keys")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 from streamrec.cli.options import DataDir, build_settings
 from streamrec.engine.engine import Engine
 from streamrec.settings import Settings
+from streamrec.trust.keys import KeyRing, is_loopback
 
 
 def open_engine_with_progress(settings: Settings, start_learner: bool = True) -> Engine:
@@ -48,5 +49,25 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind [default 127.0.0.1]")] = None,
     port: Annotated[int | None, typer.Option(help="Port [default 8000]")] = None,
 ) -> None:
-    """Serve the HTTP API (embedded SQLite log and catalogue in --data-dir)."""
-    run_server(build_settings(data_dir, host=host, port=port))
+    """Serve the HTTP API (embedded SQLite log and catalogue in --data-dir). Beyond
+    loopback, only with API keys (``streamrec keys create``)."""
+    settings = build_settings(data_dir, host=host, port=port)
+    refuse_open_public_bind(settings)
+    run_server(settings)
+
+
+def refuse_open_public_bind(settings: Settings) -> None:
+    """Exit with an error rather than serve an API without keys beyond this machine."""
+    host = settings.serving.host
+    if is_loopback(host):
+        return
+    keys = KeyRing(settings.data_dir / "keys.db")
+    try:
+        if keys.has_active_keys():
+            return
+    finally:
+        keys.close()
+    typer.echo(f"error: refusing to serve on {host} without API keys: anyone who can reach it "
+               "could read and change everything. Create one first with 'streamrec keys "
+               "create --scope admin', or bind to 127.0.0.1.", err=True)
+    raise typer.Exit(2)

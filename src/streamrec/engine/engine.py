@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -20,6 +21,14 @@ from streamrec.ranking.rules import Rules
 from streamrec.settings import Settings
 from streamrec.storage.base import Catalogue, EventLog, open_catalogue, open_log
 from streamrec.storage.snapshots import SnapshotStore
+from streamrec.trust.erasure import (
+    UserExport,
+    export_of,
+    rebuild_state,
+    scrub_log_file,
+    swap_contents,
+)
+from streamrec.trust.pseudonyms import user_key_function
 from streamrec.types import Appended, Event, Item
 
 log = logging.getLogger(__name__)
@@ -44,6 +53,12 @@ class Engine:
         self.started_at = time.time()
         self.learn_seconds = 0.0
         self._closed = False
+        # the id the engine stores for a user: raw ids never reach the log or snapshots when
+        # a pseudonym secret is set (the API still speaks raw ids)
+        self.user_key = user_key_function(settings.trust.pseudonym_secret)
+        self._is_pseudonymising = settings.trust.pseudonym_secret is not None
+        self._erasing = threading.Lock()
+        self._workers_started = False
 
     @classmethod
     def open(cls, settings: Settings, progress: Progress | None = None,
@@ -56,9 +71,13 @@ class Engine:
                                                                            settings.snapshots.keep))
         engine._recover(progress)
         if start_learner:
-            engine.learner.start()
-            engine.trainer.start()
+            engine._start_workers()
         return engine
+
+    def _start_workers(self) -> None:
+        self.learner.start()
+        self.trainer.start()
+        self._workers_started = True
 
     def _recover(self, progress: Progress | None) -> None:
         snapshot = self.snapshots.load_latest()
@@ -90,6 +109,8 @@ class Engine:
     def ingest(self, events: Sequence[Event], wait_learned: bool = True) -> Appended:
         """Validate, make durable, and (by default) wait until learned: read-your-writes."""
         validate_events(events, self.state.event_types, self.settings.serving.max_batch)
+        if self._is_pseudonymising:
+            events = [replace(e, user_id=self.user_key(e.user_id)) for e in events]
         appended = self.log.append(events)
         if wait_learned and appended.accepted:
             self.wait_learned(appended.last_offset)
@@ -135,7 +156,7 @@ class Engine:
     def recommend(self, user_id: str, k: int, *, exclude_seen: bool = True,
                   exclude_ids: list[str] | None = None, rules: Rules | None = None,
                   after: str | None = None) -> Recommendation:
-        return self.recommender.for_user(user_id, k, exclude_seen=exclude_seen,
+        return self.recommender.for_user(self.user_key(user_id), k, exclude_seen=exclude_seen,
                                          exclude_ids=exclude_ids, rules=rules, after=after,
                                          now=time.time())
 
@@ -159,6 +180,46 @@ class Engine:
             "refits": self.trainer.refits,
             "last_refit_s": round(self.trainer.last_refit_s, 3),
         }
+
+    # -- one user's data -----------------------------------------------------------------
+    def erase_user(self, user_id: str) -> int:
+        """Forget a user: snapshots deleted, their events deleted from the log and its file,
+        state rebuilt by replaying the rest, a fresh snapshot written. Returns how many events
+        were erased. Learning pauses meanwhile (a write waiting to be learned may time out with
+        503, its events durable); costs a replay of the whole log."""
+        check_id(user_id, "user_id")
+        with self._erasing:
+            self.trainer.stop()
+            self.learner.stop()
+            try:
+                # waits for a snapshot write in flight, so no old snapshot lands after this
+                self.snapshotter.snapshot_now()
+                # snapshots first: a crash from here on rebuilds from the log alone
+                self.snapshots.delete_all()
+                erased = self.log.delete_user(self.user_key(user_id))
+                scrub_log_file(self.settings.log_url)
+                swap_contents(self.state, rebuild_state(self.settings, self.log, self.catalogue))
+                self.snapshotter.snapshot_now()
+            finally:
+                self._restart_workers()
+        log.info("erased a user's %d events and rebuilt state at offset %d", erased,
+                 self.state.offset)
+        return erased
+
+    def _restart_workers(self) -> None:
+        if not self._workers_started:
+            return
+        refits = self.trainer.refits
+        self.learner = Learner(self.state, self.log, self._count_learned,
+                               self.snapshotter.maybe_snapshot)
+        self.trainer = Trainer(self.state, self.settings.models.trainer_poll_s)
+        self.trainer.refits = refits
+        self._start_workers()
+
+    def export_user(self, user_id: str) -> UserExport:
+        """Everything held about a user; scans the whole log."""
+        check_id(user_id, "user_id")
+        return export_of(self.state, self.log, self.user_key(user_id))
 
     # -- lifecycle -----------------------------------------------------------------------
     def snapshot(self) -> Path:

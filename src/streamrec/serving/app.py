@@ -14,8 +14,10 @@ from streamrec.engine.engine import Engine
 from streamrec.serving import errors
 from streamrec.serving.limits import BodySizeLimit
 from streamrec.serving.metrics import EngineCollector, RequestMetrics
-from streamrec.serving.routes import events, items, operations, users
+from streamrec.serving.routes import admin, events, items, operations, users
 from streamrec.settings import Settings
+from streamrec.trust.audit import AuditLog
+from streamrec.trust.keys import KeyRing, is_loopback
 
 
 def create_app(settings: Settings, engine: Engine | None = None,
@@ -28,9 +30,13 @@ def create_app(settings: Settings, engine: Engine | None = None,
         owned = engine is None or owns_engine
         app.state.engine = engine or Engine.open(settings)
         app.state.registry.register(EngineCollector(app.state.engine.stats))
+        app.state.keys = KeyRing(settings.data_dir / "keys.db")
+        app.state.audit = AuditLog(settings.data_dir / "audit.db")
         try:
             yield
         finally:
+            app.state.keys.close()
+            app.state.audit.close()
             if owned:
                 # off the event loop: the final snapshot may take seconds
                 await asyncio.to_thread(app.state.engine.close)
@@ -38,8 +44,11 @@ def create_app(settings: Settings, engine: Engine | None = None,
     app = FastAPI(title="streamrec", version=__version__, lifespan=lifespan,
                   description="Real-time recommendations that learn from every event.")
     app.state.registry = CollectorRegistry()
+    # beyond loopback, keys are always required: revoking the last key must not open it up
+    app.state.always_require_keys = not is_loopback(settings.serving.host)
     errors.install(app)
-    for router in (events.router, items.router, users.router, operations.router):
+    for router in (events.router, items.router, users.router, admin.router,
+                   operations.router):
         app.include_router(router)
     app.add_middleware(RequestMetrics, registry=app.state.registry)
     app.add_middleware(BodySizeLimit, max_bytes=settings.serving.max_body_bytes)

@@ -7,14 +7,16 @@ import time
 from fastapi import APIRouter
 
 from streamrec.events.validation import parse_timestamp
+from streamrec.serving.auth import require
 from streamrec.serving.deps import EngineDep
 from streamrec.serving.schemas import AppendedOut, ErrorOut, EventsIn
+from streamrec.trust.keys import Scope
 from streamrec.types import Event
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
 
-@router.post("/events", response_model=AppendedOut,
+@router.post("/events", response_model=AppendedOut, dependencies=[require(Scope.INGEST)],
              responses={413: {"model": ErrorOut}, 422: {"model": ErrorOut},
                         503: {"model": ErrorOut}})
 def post_events(body: EventsIn, engine: EngineDep) -> AppendedOut:

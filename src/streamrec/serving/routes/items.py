@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+from streamrec.serving.auth import require
 from streamrec.serving.deps import EngineDep
 from streamrec.serving.schemas import (
     ErrorOut,
@@ -17,6 +18,7 @@ from streamrec.serving.schemas import (
     SimilarOut,
     UpsertedOut,
 )
+from streamrec.trust.keys import Scope
 from streamrec.types import Item
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
@@ -28,13 +30,15 @@ def _out(item: Item) -> ItemOut:
                    available=item.is_available)
 
 
-@router.put("/{item_id}", response_model=ItemOut, responses={422: {"model": ErrorOut}})
+@router.put("/{item_id}", response_model=ItemOut,
+            dependencies=[require(Scope.INGEST)], responses={422: {"model": ErrorOut}})
 def put_item(item_id: ItemId, body: ItemFields, engine: EngineDep) -> ItemOut:
     """Create or change one item; fields left out keep their current value."""
     return _out(engine.update_item(item_id, body.attributes, body.text, body.available))
 
 
-@router.post("", response_model=UpsertedOut, responses={422: {"model": ErrorOut}})
+@router.post("", response_model=UpsertedOut,
+             dependencies=[require(Scope.INGEST)], responses={422: {"model": ErrorOut}})
 def post_items(body: ItemsIn, engine: EngineDep) -> UpsertedOut:
     """Create or replace many items at once."""
     now = time.time()
@@ -43,7 +47,8 @@ def post_items(body: ItemsIn, engine: EngineDep) -> UpsertedOut:
     return UpsertedOut(upserted=engine.upsert_items(items))
 
 
-@router.get("/{item_id}", response_model=ItemOut, responses={404: {"model": ErrorOut}})
+@router.get("/{item_id}", response_model=ItemOut,
+            dependencies=[require(Scope.READ)], responses={404: {"model": ErrorOut}})
 def get_item(item_id: ItemId, engine: EngineDep) -> ItemOut:
     item = engine.get_item(item_id)
     assert item is not None
@@ -51,6 +56,7 @@ def get_item(item_id: ItemId, engine: EngineDep) -> ItemOut:
 
 
 @router.get("/{item_id}/similar", response_model=SimilarOut,
+            dependencies=[require(Scope.READ)],
             responses={404: {"model": ErrorOut}})
 def similar_items(item_id: ItemId, engine: EngineDep,
                   k: Annotated[int, Query(ge=1, le=500)] = 10) -> SimilarOut:

@@ -8,8 +8,10 @@ from fastapi import APIRouter, Path, Query
 
 from streamrec.errors import InvalidInput
 from streamrec.ranking.rules import Condition, Rules, parse_condition
+from streamrec.serving.auth import require
 from streamrec.serving.deps import EngineDep
 from streamrec.serving.schemas import ErrorOut, RecommendationsOut, RecommendedItem
+from streamrec.trust.keys import Scope
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
 
@@ -28,6 +30,7 @@ UserId = Annotated[str, Path(min_length=1, max_length=256)]
 
 
 @router.get("/{user_id}/recommendations", response_model=RecommendationsOut,
+            dependencies=[require(Scope.READ)],
             responses={422: {"model": ErrorOut}})
 def recommendations(
     user_id: UserId, engine: EngineDep,

@@ -1,0 +1,66 @@
+"""streamrec keys: create, list and revoke API keys (stored as hashes in <data-dir>/keys.db)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import typer
+
+from streamrec.cli.options import DataDir, build_settings
+from streamrec.errors import StreamrecError
+from streamrec.settings import Settings
+from streamrec.trust.audit import AuditLog
+from streamrec.trust.keys import KeyRing, parse_scopes
+
+app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
+
+
+def _open(settings: Settings) -> tuple[KeyRing, AuditLog]:
+    return KeyRing(settings.data_dir / "keys.db"), AuditLog(settings.data_dir / "audit.db")
+
+
+def _fail(error: StreamrecError) -> typer.Exit:
+    typer.echo(f"error: {error.message}", err=True)
+    return typer.Exit(2)
+
+
+@app.command()
+def create(
+    scope: Annotated[list[str], typer.Option("--scope", help="ingest, read or admin (admin "
+                                             "implies all); repeat for several")],
+    data_dir: DataDir = None,
+) -> None:
+    """Create a key. The key is printed once, alone on the last line: store it now."""
+    keys, audit = _open(build_settings(data_dir))
+    try:
+        record, key = keys.create(parse_scopes(scope))
+    except StreamrecError as error:
+        raise _fail(error) from None
+    audit.record(None, "key.create", f"key:{record.id}", {"scopes": sorted(record.scopes)})
+    typer.echo(f"created key {record.id} with scopes {','.join(sorted(record.scopes))}; "
+               "it is shown only once:", err=True)
+    typer.echo(key)
+
+
+@app.command("list")
+def list_keys(data_dir: DataDir = None) -> None:
+    """Every key: id, scopes, when created, whether revoked (never the key itself)."""
+    keys, _ = _open(build_settings(data_dir))
+    for key in keys.list():
+        created = dt.datetime.fromtimestamp(key.created_at, dt.UTC).isoformat(timespec="seconds")
+        state = "revoked" if key.is_revoked else "active"
+        typer.echo(f"{key.id}\t{','.join(sorted(key.scopes))}\t{created}\t{state}")
+
+
+@app.command()
+def revoke(key_id: Annotated[str, typer.Argument(help="The key's id, from 'keys list'")],
+           data_dir: DataDir = None) -> None:
+    """Revoke a key; running servers refuse it from their next request."""
+    keys, audit = _open(build_settings(data_dir))
+    try:
+        record = keys.revoke(key_id)
+    except StreamrecError as error:
+        raise _fail(error) from None
+    audit.record(None, "key.revoke", f"key:{record.id}", {})
+    typer.echo(f"revoked key {record.id}")

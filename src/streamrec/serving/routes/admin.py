@@ -1,0 +1,52 @@
+"""Administration: erasing and exporting one user's data, reading the audit log."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+
+from streamrec.serving.auth import AdminKey
+from streamrec.serving.deps import EngineDep
+from streamrec.serving.schemas import ErrorOut
+from streamrec.trust.audit import AuditLog
+
+router = APIRouter(tags=["admin"], responses={401: {"model": ErrorOut},
+                                              403: {"model": ErrorOut}})
+UserId = Annotated[str, Path(min_length=1, max_length=256)]
+
+
+def _audit(request: Request) -> AuditLog:
+    audit: AuditLog = request.app.state.audit
+    return audit
+
+
+@router.delete("/v1/users/{user_id}")
+def erase_user(user_id: UserId, engine: EngineDep, caller: AdminKey,
+               request: Request) -> dict[str, int]:
+    """Erase everything held about the user: their events leave the log (and its file),
+    state is rebuilt without them. Slow: replays the whole log. Idempotent."""
+    erased = engine.erase_user(user_id)
+    audit = _audit(request)
+    audit.record(caller.id if caller else None, "user.erase", audit.user_target(user_id),
+                 {"erased_events": erased})
+    return {"erased_events": erased}
+
+
+@router.get("/v1/users/{user_id}/export")
+def export_user(user_id: UserId, engine: EngineDep, caller: AdminKey,
+                request: Request) -> dict[str, Any]:
+    """Everything held about the user: their events, and their history as the models see it."""
+    export = engine.export_user(user_id)
+    audit = _audit(request)
+    audit.record(caller.id if caller else None, "user.export", audit.user_target(user_id),
+                 {"events": len(export.events)})
+    return {"user_id": user_id, **dataclasses.asdict(export)}
+
+
+@router.get("/v1/admin/audit")
+def read_audit(caller: AdminKey, request: Request,
+               limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> dict[str, Any]:
+    """The newest ``limit`` audit entries, newest first."""
+    return {"entries": [dataclasses.asdict(e) for e in _audit(request).recent(limit)]}

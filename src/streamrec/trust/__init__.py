@@ -1,0 +1,1 @@
+"""Trust: API keys and scopes, pseudonymised user ids, the audit log, SQLite scrubbing."""

@@ -1,0 +1,93 @@
+"""Erasure and export of one user: the pieces the engine composes.
+
+Learned state is a function of the log and the catalogue, so forgetting a user is: delete
+their events, then rebuild state by replaying what remains (no model needs to "unlearn").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from streamrec.engine.learner import Learner
+from streamrec.engine.state import EngineState
+from streamrec.settings import Settings
+from streamrec.storage.base import Catalogue, EventLog
+from streamrec.trust.scrub import scrub
+
+_READ_BATCH = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    item_id: str
+    weight: float
+    timestamp: float
+
+
+@dataclass(frozen=True, slots=True)
+class UserExport:
+    """Everything held about one user: their events in the log, oldest first, and the recent
+    history the models query with (at most ``events.history_length`` entries)."""
+
+    events: list[LoggedEventOut]
+    history: list[HistoryEntry]
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEventOut:
+    offset: int
+    event_id: str | None
+    item_id: str
+    type: str
+    value: float | None
+    timestamp: float
+    context: dict[str, object] | None
+
+
+def rebuild_state(settings: Settings, event_log: EventLog, catalogue: Catalogue) -> EngineState:
+    """A fresh state from the catalogue and a replay of the whole log. Costs a full replay."""
+    fresh = EngineState(settings, inline_training=False)
+    fresh.apply_items(catalogue.scan())
+    Learner(fresh, event_log).catch_up()
+    return fresh
+
+
+def swap_contents(target: EngineState, source: EngineState) -> None:
+    """Make ``target`` hold what ``source`` learned, keeping ``target``'s identity and lock:
+    the recommender, learner, trainer and snapshotter all hold ``target`` and go on using it."""
+    with target.lock:
+        for name, value in vars(source).items():
+            if name != "lock":
+                setattr(target, name, value)
+
+
+def scrub_log_file(log_url: str) -> None:
+    """After a delete, make the rows leave the log's file too (SQLite only; memory has none)."""
+    if log_url.startswith("sqlite:///"):
+        scrub(Path(log_url.removeprefix("sqlite:///")))
+
+
+def export_of(state: EngineState, event_log: EventLog, stored_id: str) -> UserExport:
+    """The user's events (a scan of the whole log) and their history as the state holds it."""
+    events: list[LoggedEventOut] = []
+    after = 0
+    while batch := event_log.read(after, _READ_BATCH):
+        events.extend(
+            LoggedEventOut(entry.offset, e.event_id, e.item_id, e.type, e.value, e.timestamp,
+                           dict(e.context) if e.context is not None else None)
+            for entry in batch if (e := entry.event).user_id == stored_id
+        )
+        after = batch[-1].offset
+    with state.lock:
+        user = state.users.lookup(stored_id)
+        if user is None:
+            return UserExport(events, [])
+        items, weights, times = state.histories.recent(user, state.history_length)
+        item_ids = state.items.ids_of(items)
+    history = [HistoryEntry(i, float(w), float(t)) for i, w, t in
+               zip(item_ids, np.asarray(weights).tolist(), np.asarray(times).tolist(),
+                   strict=True)]
+    return UserExport(events, history)
