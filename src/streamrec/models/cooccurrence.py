@@ -35,7 +35,7 @@ class CooccurrenceConfig(BaseModel):
     alpha: float = Field(default=0.5, ge=0.0, le=1.0, description="Asymmetric cosine exponent.")
     query_window: int = Field(default=50, ge=1, le=1000, description="Recent items scored from.")
     recency_decay: float = Field(
-        default=0.9, gt=0.0, le=1.0, description="Weight of the n-th newest item: decay^n."
+        default=0.8, gt=0.0, le=1.0, description="Weight of the n-th newest item: decay^n."
     )
 
 
