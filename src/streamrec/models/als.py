@@ -143,7 +143,7 @@ class ALSModel:
         n_items = self._item_factors.shape[0]
         indptr, indices, data = [0], [], []
         for user in users.tolist():
-            cols, vals = self._rows.row(user)
+            cols, vals = self._rows.row_parts(user)
             known = cols < n_items
             unique, inverse = np.unique(cols[known], return_inverse=True)
             summed = np.bincount(inverse, weights=vals[known], minlength=unique.size).astype(

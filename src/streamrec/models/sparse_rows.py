@@ -49,13 +49,50 @@ class SparseRows:
         np.not_equal(rows[1:], rows[:-1], out=boundary[1:])
         starts = np.flatnonzero(boundary)
         ends = np.append(starts[1:], rows.size)
+        due: list[int] = []
         for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
             row = int(rows[start])
             self._pending_cols[row].append(cols[start:end])
             self._pending_vals[row].append(vals[start:end])
             self._pending_size[row] += end - start
             if self._pending_size[row] > max(_MIN_PENDING, self._cols[row].size):
+                due.append(row)
+        self._compact_many(due)
+
+    def _compact_many(self, rows: list[int]) -> None:
+        """Compact several rows in one vectorised pass: one sort for all of them instead of a
+        handful of numpy calls per row, which dominated learning on sparse catalogues."""
+        if len(rows) < 8:
+            for row in rows:
                 self._compact(row)
+            return
+        owners, cols, vals = [], [], []
+        for row in rows:
+            parts_cols = [self._cols[row], *self._pending_cols[row]]
+            size = sum(p.size for p in parts_cols)
+            owners.append(np.full(size, row, dtype=np.int64))
+            cols.extend(parts_cols)
+            vals.extend([self._vals[row], *self._pending_vals[row]])
+        all_rows, all_cols = np.concatenate(owners), np.concatenate(cols)
+        all_vals = np.concatenate(vals)
+        order = np.lexsort((all_cols, all_rows))
+        all_rows, all_cols, all_vals = all_rows[order], all_cols[order], all_vals[order]
+        first = np.empty(all_rows.size, dtype=bool)
+        first[0] = True
+        first[1:] = (all_rows[1:] != all_rows[:-1]) | (all_cols[1:] != all_cols[:-1])
+        starts = np.flatnonzero(first)
+        summed = np.add.reduceat(all_vals, starts)
+        unique_rows, unique_cols = all_rows[starts], all_cols[starts]
+        ordered = sorted(rows)
+        edges = np.searchsorted(unique_rows, ordered)
+        ends = np.append(edges[1:], unique_rows.size)
+        for row, start, end in zip(ordered, edges.tolist(), ends.tolist(), strict=True):
+            # copies, so a row never pins the whole batch's arrays in memory
+            self._cols[row] = unique_cols[start:end].copy()
+            self._vals[row] = summed[start:end].copy()
+            self._pending_cols[row] = []
+            self._pending_vals[row] = []
+            self._pending_size[row] = 0
 
     def _compact(self, row: int) -> None:
         if not self._pending_cols[row]:
@@ -91,10 +128,20 @@ class SparseRows:
         self._compact(row)
         return self._cols[row], self._vals[row]
 
+    def row_parts(self, row: int) -> tuple[IntArray, FloatArray]:
+        """The row without compacting it: columns may repeat (callers sum them). Cheaper than
+        ``row`` for a caller that aggregates anyway and reads each row once per write."""
+        if row >= len(self._cols):
+            return EMPTY_INTS, EMPTY_FLOATS
+        if not self._pending_cols[row]:
+            return self._cols[row], self._vals[row]
+        return (np.concatenate([self._cols[row], *self._pending_cols[row]]),
+                np.concatenate([self._vals[row], *self._pending_vals[row]]))
+
     def scale(self, factor: float) -> None:
         """Multiply every stored value by ``factor``."""
+        self._compact_many([r for r, size in enumerate(self._pending_size) if size])
         for row in range(len(self._cols)):
-            self._compact(row)
             self._vals[row] = self._vals[row] * factor
 
     def nnz(self) -> int:
@@ -102,8 +149,7 @@ class SparseRows:
 
     def state(self, prefix: str) -> dict[str, np.ndarray]:
         """Compacted CSR arrays (``indptr``, ``indices``, ``data``) under ``prefix``."""
-        for row in range(len(self._cols)):
-            self._compact(row)
+        self._compact_many([r for r, size in enumerate(self._pending_size) if size])
         lengths = np.array([c.size for c in self._cols], dtype=np.int64)
         indptr = np.zeros(len(self._cols) + 1, dtype=np.int64)
         np.cumsum(lengths, out=indptr[1:])
