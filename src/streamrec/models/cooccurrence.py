@@ -34,6 +34,9 @@ class CooccurrenceConfig(BaseModel):
     half_life_s: float | None = Field(default=180 * 86400.0, gt=0)
     alpha: float = Field(default=0.5, ge=0.0, le=1.0, description="Asymmetric cosine exponent.")
     query_window: int = Field(default=50, ge=1, le=1000, description="Recent items scored from.")
+    pair_decay: float = Field(
+        default=0.95, gt=0.0, le=1.0,
+        description="Weight of a pair with the n-th previous item: decay^(n-1) (1: none).")
     recency_decay: float = Field(
         default=0.8, gt=0.0, le=1.0, description="Weight of the n-th newest item: decay^n."
     )
@@ -94,6 +97,11 @@ class CooccurrenceModel:
         rows = np.asarray(partners, dtype=np.int64)
         cols = np.repeat(batch.items, per_event)
         vals = np.repeat(inflation, per_event)
+        if self.config.pair_decay < 1.0 and rows.size:
+            # partners are oldest first: distance 1 for the newest, counted back from the end
+            ends = np.repeat(np.cumsum(per_event), per_event)
+            distance = ends - np.arange(rows.size)
+            vals = vals * self.config.pair_decay ** (distance - 1)
         return rows, cols, vals
 
     def _history_weights(self, query: Query) -> tuple[IntArray, FloatArray]:
