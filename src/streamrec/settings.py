@@ -56,6 +56,13 @@ class EventSettings(BaseModel):
     )
 
 
+class RateLimit(BaseModel):
+    """A token bucket: ``per_second`` sustained, ``burst`` at once; ``per_second=0`` disables."""
+
+    per_second: float = Field(default=1_000.0, ge=0, description="Requests per second; 0: off.")
+    burst: int = Field(default=2_000, ge=1, description="Requests allowed at once.")
+
+
 class ServingSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
@@ -64,6 +71,20 @@ class ServingSettings(BaseModel):
     max_k: int = Field(default=500, ge=1)
     learn_timeout_s: float = Field(
         default=30.0, gt=0, description="How long a write waits to be learned (read-your-writes)."
+    )
+    read_timeout_s: float = Field(
+        default=30.0, gt=0, description="A read (GET) not answered within this answers 503."
+    )
+    max_queued_events: int = Field(
+        default=200_000, ge=1,
+        description="Events waiting for the log's writer beyond which writes answer 503.",
+    )
+    rate_limit: RateLimit = Field(
+        default_factory=RateLimit,
+        description="Per caller (API key, or client address on an open server) and scope.",
+    )
+    rate_limit_by_scope: dict[Literal["ingest", "read", "admin"], RateLimit] = Field(
+        default_factory=dict, description="Overrides rate_limit for the routes of one scope."
     )
 
 

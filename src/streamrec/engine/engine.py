@@ -66,9 +66,10 @@ class Engine:
         """Open the stores, restore the newest snapshot, replay the log after it, start
         learning. ``progress`` is told how the replay goes."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = cls(settings, open_log(settings.log_url, synchronous=settings.storage.synchronous),
-                     open_catalogue(settings.catalogue_url), SnapshotStore(settings.snapshot_dir,
-                                                                           settings.snapshots.keep))
+        event_log = open_log(settings.log_url, synchronous=settings.storage.synchronous,
+                             max_queued_events=settings.serving.max_queued_events)
+        engine = cls(settings, event_log, open_catalogue(settings.catalogue_url),
+                     SnapshotStore(settings.snapshot_dir, settings.snapshots.keep))
         engine._recover(progress)
         if start_learner:
             engine._start_workers()
@@ -120,7 +121,10 @@ class Engine:
         if not self.learner.wait_learned(offset, self.settings.serving.learn_timeout_s):
             if self.learner.error is not None:
                 raise Unavailable("the learner has stopped; events are durable, restart to learn")
-            raise Unavailable("events are durable but not learned yet; try reading again soon")
+            raise Unavailable(
+                f"the events are stored durably but were not learned within learn_timeout_s="
+                f"{self.settings.serving.learn_timeout_s:g} s (the learner is behind); they "
+                f"will be learned: do not resend them, read again shortly")
 
     def upsert_items(self, items: Iterable[Item]) -> int:
         items = list(items)

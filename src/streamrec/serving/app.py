@@ -11,9 +11,10 @@ from prometheus_client import CollectorRegistry
 
 from streamrec import __version__
 from streamrec.engine.engine import Engine
-from streamrec.serving import errors
-from streamrec.serving.limits import BodySizeLimit
+from streamrec.serving import errors, openapi
+from streamrec.serving.limits import BodySizeLimit, ReadTimeout
 from streamrec.serving.metrics import EngineCollector, RequestMetrics
+from streamrec.serving.ratelimit import RateLimiter
 from streamrec.serving.routes import admin, events, items, operations, users
 from streamrec.settings import Settings
 from streamrec.trust.audit import AuditLog
@@ -46,10 +47,14 @@ def create_app(settings: Settings, engine: Engine | None = None,
     app.state.registry = CollectorRegistry()
     # beyond loopback, keys are always required: revoking the last key must not open it up
     app.state.always_require_keys = not is_loopback(settings.serving.host)
+    app.state.rate_limiter = RateLimiter(settings.serving.rate_limit,
+                                         settings.serving.rate_limit_by_scope)
     errors.install(app)
-    for router in (events.router, items.router, users.router, admin.router,
-                   operations.router):
+    routers = (events.router, items.router, users.router, admin.router, operations.router)
+    for router in routers:
         app.include_router(router)
+    openapi.install(app, routers)
+    app.add_middleware(ReadTimeout, timeout_s=settings.serving.read_timeout_s)
     app.add_middleware(RequestMetrics, registry=app.state.registry)
     app.add_middleware(BodySizeLimit, max_bytes=settings.serving.max_body_bytes)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -55,7 +56,7 @@ async def _domain(request: Request, exc: Exception) -> JSONResponse:
         if any(isinstance(exc, c) for c in STATUS) else 400
     headers = None
     if isinstance(exc, errors.RateLimited):
-        headers = {"Retry-After": str(max(1, round(exc.retry_after_s)))}
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
     if isinstance(exc, errors.Unauthorized):
         headers = {"WWW-Authenticate": "Bearer"}
     return error_response(status, exc.code, exc.message, exc.field, headers)

@@ -53,12 +53,15 @@ class Catalogue(Protocol):
     def close(self) -> None: ...
 
 
-def open_log(url: str, *, synchronous: str = "full") -> EventLog:
-    """``sqlite:///path/events.db`` (default), ``memory:``."""
+def open_log(url: str, *, synchronous: str = "full",
+             max_queued_events: int = 200_000) -> EventLog:
+    """``sqlite:///path/events.db`` (default), ``memory:``. ``max_queued_events`` bounds the
+    sqlite writer's queue (beyond it ``append`` raises ``Unavailable``)."""
     if url.startswith("sqlite:///"):
         from streamrec.storage.sqlite_log import SQLiteEventLog
 
-        return SQLiteEventLog(Path(url.removeprefix("sqlite:///")), synchronous=synchronous)
+        return SQLiteEventLog(Path(url.removeprefix("sqlite:///")), synchronous=synchronous,
+                              max_queued_events=max_queued_events)
     if url == "memory:":
         from streamrec.storage.memory_log import MemoryEventLog
 

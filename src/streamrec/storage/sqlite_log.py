@@ -4,6 +4,10 @@ Callers of ``append`` hand their events to the writer thread and wait. The write
 everything queued since its last commit, stores it in one transaction and commits once, so
 a single fsync covers every caller waiting in that window: durability without paying an fsync
 per request. A caller is released only after the commit that holds its events returned.
+
+The queue is bounded by events, not requests: while more than ``max_queued_events`` wait for
+the writer (a slow or stalled disk), ``append`` refuses with ``Unavailable`` instead of letting
+memory grow; nothing of a refused call is stored.
 """
 
 from __future__ import annotations
@@ -63,7 +67,8 @@ def connect(path: Path | str, synchronous: str = "full") -> sqlite3.Connection:
 
 
 class SQLiteEventLog:
-    def __init__(self, path: Path, *, synchronous: str = "full") -> None:
+    def __init__(self, path: Path, *, synchronous: str = "full",
+                 max_queued_events: int = 200_000) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._writer = connect(path, synchronous)
@@ -74,6 +79,9 @@ class SQLiteEventLog:
         self._count, self._last_offset = (int(v) for v in row.fetchone())
         self._new_data = threading.Condition()
         self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
+        self.max_queued_events = max_queued_events
+        self._queued_events = 0  # handed to the writer and not yet committed or refused
+        self._queued_lock = threading.Lock()
         self._closed = False
         self._thread = threading.Thread(target=self._write_loop, name="event-log-writer")
         self._thread.daemon = True
@@ -86,8 +94,18 @@ class SQLiteEventLog:
         if not events:
             return Appended((), 0, self._last_offset)
         request = _Request(events)
-        self._queue.put(request)
-        request.done.wait()
+        with self._queued_lock:
+            if self._queued_events + len(events) > self.max_queued_events:
+                raise Unavailable(
+                    f"the event log is behind: {self._queued_events} events are waiting to be "
+                    f"written (limit {self.max_queued_events}); retry later")
+            self._queued_events += len(events)
+        try:
+            self._queue.put(request)
+            request.done.wait()
+        finally:
+            with self._queued_lock:
+                self._queued_events -= len(events)
         if request.error is not None:
             raise request.error
         assert request.result is not None
