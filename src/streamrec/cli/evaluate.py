@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -41,6 +40,9 @@ def evaluate(
     models: Annotated[str, typer.Option(help="Comma-separated models.")] = ",".join(ALL_MODELS),
     url: Annotated[str | None, typer.Option(
         help="Evaluate a running streamrec server (fresh data directory) over HTTP.")] = None,
+    api_key: Annotated[str | None, typer.Option(
+        envvar="STREAMREC_API_KEY", help="With --url: the server's API key (never written "
+        "to the report).")] = None,
     json_path: Annotated[Path | None, typer.Option(
         "--json", help="Report file [default evaluation-results/<data>-<protocol>.json]; the "
         "markdown table goes beside it (.md).")] = None,
@@ -60,6 +62,7 @@ def evaluate(
     config = EvaluationConfig(
         data=data, protocol=protocol, k=k, sample=sample, block=block,
         models=tuple(m.strip() for m in models.split(",") if m.strip()), url=url,
+        api_key=api_key,
         refit_fraction=refit_fraction, train_fraction=train_fraction,
         jobs=jobs or min(2, os.cpu_count() or 1), tune=tune, seed=seed)
     try:
@@ -78,7 +81,7 @@ def evaluate(
     from streamrec.evaluation.plots import write_plots
 
     written = write_plots(report, plots or json_file.parent, stem)
-    Console().print(Markdown(table))
+    typer.echo(table)
     for skipped in evaluation.skipped:
         console.print(f"skipped {skipped}: not installed")
     console.print(f"{evaluation.seconds:.0f} s; wrote {json_file}, "

@@ -10,7 +10,7 @@ temporal split, leave-last-out. Typical use::
 Plots are in ``streamrec.evaluation.plots`` (imports matplotlib).
 """
 
-from streamrec.evaluation.datasets import load_events
+from streamrec.evaluation.datasets import LoadedLog, load_log
 from streamrec.evaluation.dense_events import DenseEvents
 from streamrec.evaluation.metrics import ListScores, score_list
 from streamrec.evaluation.peers import PEERS, PeerContext, PeerSpec, Recommender, build_peer
@@ -36,6 +36,7 @@ __all__ = [
     "Evaluation",
     "EvaluationConfig",
     "ListScores",
+    "LoadedLog",
     "ModelRun",
     "Outcome",
     "PeerContext",
@@ -45,7 +46,7 @@ __all__ = [
     "build_peer",
     "evaluate",
     "leave_last_out",
-    "load_events",
+    "load_log",
     "make_plan",
     "markdown_table",
     "query_positions",

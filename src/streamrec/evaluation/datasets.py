@@ -8,6 +8,7 @@ MovieLens directory, online-retail, diginetica, or a generic event CSV/JSONL fil
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,17 @@ import numpy as np
 from streamrec.errors import InvalidInput
 from streamrec.evaluation.dense_events import DenseEvents, weigh
 from streamrec.events.types import default_event_types
-from streamrec.types import Event, IntArray
+from streamrec.types import Event, IntArray, Item
 
 SYNTHETIC = "synthetic:"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedLog:
+    """The events of a data set, and its items when the source describes them."""
+
+    events: DenseEvents
+    items: tuple[Item, ...] = ()
 
 
 def synthetic_config(n_events: int) -> dict[str, Any]:
@@ -38,22 +47,21 @@ def dataset_name(data: str) -> str:
     return name
 
 
-def load_events(data: str) -> DenseEvents:
+def load_log(data: str) -> LoadedLog:
     """Read the whole log once and make it dense; raises InvalidInput naming ``data``."""
     if data.startswith(SYNTHETIC):
         count = data.removeprefix(SYNTHETIC).replace("_", "")
         if not count.isdigit() or int(count) < 1:
             raise InvalidInput("data", f"{data!r}: give a positive count, e.g. synthetic:100000")
-        return generate(int(count))
+        return LoadedLog(generate(int(count)))
     from streamrec.importers import read_dataset
 
-    return from_dataset(read_dataset(Path(data)))
+    dataset = read_dataset(Path(data))
+    return LoadedLog(from_events(dataset.events), tuple(dataset.items))
 
 
-def from_dataset(dataset: Any) -> DenseEvents:
-    """Dense events from what ``read_dataset`` returns: an object with ``events`` (or the
-    events themselves), already in replay order."""
-    events: Iterable[Event] = getattr(dataset, "events", dataset)
+def from_events(events: Iterable[Event]) -> DenseEvents:
+    """Dense events from importer events (already in replay order: the sort is stable)."""
     return DenseEvents.from_events(events)
 
 

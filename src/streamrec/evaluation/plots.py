@@ -52,15 +52,21 @@ def hit_rate_over_stream(report: dict[str, Any], path: Path) -> Path | None:
 def latency(report: dict[str, Any], path: Path) -> Path:
     """Histogram of per-query latency for every model, on a log axis."""
     figure, axes = plt.subplots(figsize=(9, 5.5), dpi=120)
+    low, high = np.inf, -np.inf
     for row in report["results"]:
         histogram = row["latency_histogram"]
         edges = np.array(histogram["edges_ms"], dtype=float)
         counts = np.array(histogram["counts"], dtype=float)
         share = counts / max(counts.sum(), 1.0)
+        used = np.flatnonzero(counts)
+        if used.size:
+            low, high = min(low, edges[used[0]]), max(high, edges[used[-1] + 1])
         axes.stairs(share, edges, linewidth=1.6,
                     label=f"{row['model']} (p50 {row['query_ms_p50']:.3g} ms, "
                           f"p99 {row['query_ms_p99']:.3g} ms)")
     axes.set_xscale("log")
+    if np.isfinite(low):
+        axes.set_xlim(low / 2, high * 2)
     axes.set_xlabel("query latency (ms, log scale)")
     axes.set_ylabel("share of queries")
     axes.grid(alpha=0.3, which="both")

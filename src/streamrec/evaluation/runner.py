@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from streamrec.errors import InvalidInput
 from streamrec.evaluation.dense_events import DenseEvents
@@ -28,7 +29,7 @@ from streamrec.evaluation.queries import query_positions
 from streamrec.evaluation.runs import ModelRun
 from streamrec.evaluation.splits import Split, leave_last_out, run_split, temporal_split
 from streamrec.evaluation.tuning import Tuned, tune, validation_split
-from streamrec.types import IntArray
+from streamrec.types import IntArray, Item
 
 PROTOCOLS = ("prequential", "temporal", "leave-last-out")
 ALL_MODELS = ("streamrec", "pop", "decay", "cooc", "als", "bpr", "ease", "rtrec")
@@ -47,6 +48,7 @@ class EvaluationConfig:
     block: int = 1  # prequential: queries see nothing of their block of B events
     models: tuple[str, ...] = ALL_MODELS
     url: str | None = None  # evaluate a running streamrec server instead of in process
+    api_key: str | None = field(default=None, repr=False)  # for --url; never reported
     refit_fraction: float = 0.1  # batch peers refit after every this share of the stream
     tune_fraction: float = 0.2  # prequential: peers are tuned on this first share
     train_fraction: float = 0.8  # temporal split
@@ -108,11 +110,13 @@ class Evaluation:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def make_plan(config: EvaluationConfig, events: DenseEvents) -> Plan:
+def make_plan(config: EvaluationConfig, events: DenseEvents,
+              items: tuple[Item, ...] = ()) -> Plan:
     n = len(events)
     context = PeerContext(events.user_ids, events.item_ids,
                           refit_every=max(1, int(round(config.refit_fraction * n))),
-                          mini_batch=max(1, n // 100), seed=config.seed, url=config.url)
+                          mini_batch=max(1, n // 20), seed=config.seed, url=config.url,
+                          items=items, api_key=config.api_key)
     if config.protocol == "prequential":
         positions = query_positions(events.users, events.items, config.sample, config.block)
         tuned_before = int(round(config.tune_fraction * n))
@@ -128,7 +132,15 @@ def make_plan(config: EvaluationConfig, events: DenseEvents) -> Plan:
 
 def evaluate_model(name: str, plan: Plan, events: DenseEvents, do_tune: bool,
                    progress: Progress | None = None) -> ModelResult:
-    """Tune one model on the plan's validation slice, then run the protocol with it."""
+    """Tune one model on the plan's validation slice, then run the protocol with it.
+
+    BLAS runs on one thread: every model gets one core, and latencies are comparable."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _evaluate_model(name, plan, events, do_tune, progress)
+
+
+def _evaluate_model(name: str, plan: Plan, events: DenseEvents, do_tune: bool,
+                    progress: Progress | None) -> ModelResult:
     started = time.perf_counter()
     spec = PEERS[name]
 
@@ -160,17 +172,18 @@ def _for(progress: Progress | None, name: str, total: int) -> Callable[[int], No
 
 
 def evaluate(config: EvaluationConfig, progress: Progress | None = None,
-             events: DenseEvents | None = None) -> Evaluation:
+             events: DenseEvents | None = None, items: tuple[Item, ...] = ()) -> Evaluation:
     """Run every available model of ``config.models`` under ``config.protocol``.
 
-    ``events`` skips loading ``config.data`` (tests, or a log already in memory)."""
+    ``events`` (and ``items``) skip loading ``config.data`` (tests, a log in memory)."""
     config.check()
     started = time.perf_counter()
     if events is None:
-        from streamrec.evaluation.datasets import load_events
+        from streamrec.evaluation.datasets import load_log
 
-        events = load_events(config.data)
-    plan = make_plan(config, events)
+        loaded = load_log(config.data)
+        events, items = loaded.events, loaded.items
+    plan = make_plan(config, events, items)
     names = [m for m in config.models if PEERS[m].is_available()]
     skipped = tuple(m for m in config.models if m not in names)
     if config.jobs > 1 and len(names) > 1:
@@ -223,5 +236,6 @@ def _drain(channel: Any, progress: Progress | None, wait_s: float) -> None:
 def config_settings(config: EvaluationConfig) -> dict[str, Any]:
     """The config as plain JSON values."""
     settings = asdict(config)
+    settings.pop("api_key")
     settings["models"] = list(config.models)
     return settings

@@ -70,3 +70,9 @@ def test_bad_settings_are_refused_by_name() -> None:
         evaluate(EvaluationConfig(data="x", models=("nope",)), events=small_log(10))
     with pytest.raises(InvalidInput, match="protocol"):
         evaluate(EvaluationConfig(data="x", protocol="random"), events=small_log(10))
+
+
+def test_the_api_key_is_never_reported() -> None:
+    config = EvaluationConfig(data="small", k=5, models=("pop",), tune=False, api_key="s3cret")
+    report = to_report(evaluate(config, events=small_log(200)))
+    assert "s3cret" not in json.dumps(report) and "s3cret" not in repr(config)

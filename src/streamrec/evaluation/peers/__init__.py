@@ -63,20 +63,20 @@ PEERS: dict[str, PeerSpec] = {spec.name: spec for spec in (
                  _float(params, "alpha"), seed=context.seed),
              "refit on schedule; the asking user folded in at every query "
              "(implicit recalculate_user); new items wait for the next refit",
-             _grid(factors=[64, 32, 128], regularization=[0.05, 0.5], alpha=[1.0, 10.0])),
+             _grid(factors=[64, 32], regularization=[0.05, 0.5], alpha=[1.0, 10.0])),
     PeerSpec("bpr", lambda params, context: BPRPeer(
                  context.refit_every, _int(params, "factors"), _float(params, "learning_rate"),
                  _float(params, "regularization"), seed=context.seed),
              "refit on schedule; no fold-in: users new since the last refit get popularity",
-             _grid(factors=[64, 128], learning_rate=[0.05, 0.01],
-                   regularization=[0.01, 0.001])),
+             _grid(factors=[64, 128], learning_rate=[0.05], regularization=[0.01, 0.001])),
     PeerSpec("ease", lambda params, context: EASEPeer(
                  context.refit_every, _float(params, "l2"), _int(params, "max_items")),
              "B refit on schedule only (top 4,000 items); users scored from their history "
              "as of the query",
              _grid(l2=[200.0, 50.0, 500.0, 1000.0, 2000.0], max_items=[4_000])),
     PeerSpec("rtrec", lambda params, context: RtrecPeer(context.mini_batch),
-             "rtrec's SLIM with its partial fit, in mini-batches (see mini_batch); defaults",
+             "rtrec's SLIM with its own partial fit, in mini-batches of mini_batch_events "
+             "(its per-event fit is too slow to replay a stream); rtrec's defaults",
              is_available=is_installed),
 )}
 

@@ -7,11 +7,11 @@ What they are told, and when, is decided by the protocols alone, never by the ad
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from streamrec.evaluation.dense_events import DenseEvents
-from streamrec.types import IntArray
+from streamrec.types import IntArray, Item
 
 Params = Mapping[str, float | int | str | None]
 
@@ -38,7 +38,10 @@ class PeerContext:
 
     ``refit_every``: events between refits of models trained in batch (their first fit comes
     after that many events; before it they answer with running popularity).
-    ``mini_batch``: events a model too slow to learn one event at a time may buffer.
+    ``mini_batch``: events a model too slow to learn one event at a time may buffer
+    (prequential: 5% of the stream; the offline protocols: 1, nothing waits).
+    ``items``: the catalogue, when the data set describes it (a shop knows its catalogue
+    before anyone engages with it); models that use no item data ignore it.
     """
 
     user_ids: tuple[str, ...]
@@ -47,6 +50,8 @@ class PeerContext:
     mini_batch: int = 1
     seed: int = 0
     url: str | None = None
+    items: tuple[Item, ...] = ()
+    api_key: str | None = field(default=None, repr=False)  # sent as a bearer token with url
 
 
 @dataclass(frozen=True, slots=True)

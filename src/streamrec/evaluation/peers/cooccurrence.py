@@ -23,10 +23,14 @@ from streamrec.evaluation.dense_events import DenseEvents
 from streamrec.models.base import grow, top_k
 from streamrec.types import EMPTY_INTS, FloatArray, IntArray
 
+_MIN_PENDING = 64
+
 
 class _CountRows:
-    """Rows of a growing sparse count matrix: compact (cols, counts) plus pending columns,
-    merged on the next read of the row (this peer has one thread, so reads may mutate)."""
+    """Rows of a growing sparse count matrix: compact (cols, counts) plus pending columns
+    (each counting 1). A read returns both parts (columns may repeat: callers sum); a row is
+    compacted on read once its pending part outgrows a quarter of it, so both adding and
+    reading stay amortised O(row length)."""
 
     def __init__(self) -> None:
         self.cols: list[IntArray] = []
@@ -41,14 +45,17 @@ class _CountRows:
 
     def row(self, row: int) -> tuple[IntArray, FloatArray]:
         added = self.pending[row]
-        if added:
-            cols = np.concatenate([self.cols[row], np.array(added, dtype=np.int64)])
-            weights = np.concatenate([self.counts[row], np.ones(len(added))])
+        if not added:
+            return self.cols[row], self.counts[row]
+        cols = np.concatenate([self.cols[row], np.array(added, dtype=np.int64)])
+        counts = np.concatenate([self.counts[row], np.ones(len(added))])
+        if len(added) > max(_MIN_PENDING, self.cols[row].shape[0] // 4):
             unique, inverse = np.unique(cols, return_inverse=True)
-            self.cols[row] = unique
-            self.counts[row] = np.bincount(inverse.reshape(-1), weights=weights).astype(np.float64)
+            self.cols[row] = cols = unique.astype(np.int64)
+            self.counts[row] = counts = np.bincount(
+                inverse.reshape(-1), weights=counts).astype(np.float64)
             self.pending[row] = []
-        return self.cols[row], self.counts[row]
+        return cols, counts
 
 
 class CooccurrencePeer:

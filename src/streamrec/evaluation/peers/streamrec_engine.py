@@ -32,6 +32,8 @@ class StreamrecPeer:
         settings = settings if settings is not None else Settings()
         self.state = EngineState(settings)
         self.recommender = EngineRecommender(self.state)
+        if context.items:  # the catalogue, as a shop would have upserted it beforehand
+            self.state.apply_items(context.items)
         self._user_ids = context.user_ids
         self._item_index = {item_id: i for i, item_id in enumerate(context.item_ids)}
         self._offset = 0
@@ -45,19 +47,23 @@ class StreamrecPeer:
     def recommend(self, user: int, k: int, exclude: IntArray, now: float) -> IntArray:
         found = self.recommender.for_user(self._user_ids[user], k, exclude_seen=True, now=now)
         index = self._item_index
-        return np.fromiter((index[i] for i in found.item_ids), dtype=np.int64,
-                           count=len(found.item_ids))
+        # a catalogue item that never occurs in the events cannot be a hit: a wasted slot
+        known = [index[i] for i in found.item_ids if i in index]
+        return np.array(known, dtype=np.int64)
 
 
 class StreamrecHTTPPeer:
     """A running server: one POST per event (as a live client would), one GET per query,
     over one keep-alive connection. Start the server on an empty data directory: it must
-    not know any event the protocol has not given it."""
+    not know any event the protocol has not given it. The catalogue is not sent (load it
+    with ``streamrec import`` beforehand if the server should know it)."""
 
     name = "streamrec"
 
     def __init__(self, url: str, context: PeerContext, timeout_s: float = 60.0) -> None:
-        self._client = httpx.Client(base_url=url.rstrip("/"), timeout=timeout_s)
+        headers = {"Authorization": f"Bearer {context.api_key}"} if context.api_key else {}
+        self._client = httpx.Client(base_url=url.rstrip("/"), timeout=timeout_s,
+                                    headers=headers)
         self._user_ids = context.user_ids
         self._item_index = {item_id: i for i, item_id in enumerate(context.item_ids)}
 
