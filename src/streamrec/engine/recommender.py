@@ -105,7 +105,7 @@ class Recommender:
         for item, source_item in zip(items.tolist(), because.tolist(), strict=True):
             source = sources.get(item, "popularity")
             if source == "cooccurrence" and source_item >= 0:
-                text = f"similar to {state.items.id_of(source_item)}, which you engaged with"
+                text = f"similar to {self._label(source_item)}, which you engaged with"
             elif source == "als":
                 text = "matches your tastes: people like you engaged with it"
             elif source == "content":
@@ -117,6 +117,12 @@ class Recommender:
                 text = f"popular now in {category}" if category else "popular now"
             reasons.append([text])
         return reasons
+
+    def _label(self, item: int) -> str:
+        """How a reason names an item: its title when the catalogue has one, else its id."""
+        title = self.state.attributes_of(item).get("title")
+        item_id = self.state.items.id_of(item)
+        return f"{title} ({item_id})" if isinstance(title, str) and title else item_id
 
     def similar(self, item_id: str, k: int) -> Recommendation:
         """Items like ``item_id``: every model that knows items blends its opinion."""
