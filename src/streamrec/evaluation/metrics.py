@@ -64,22 +64,22 @@ def score_list(recommended: Iterable[int], relevant: Iterable[int], k: int) -> L
 
 
 def catalogue_coverage(recommended: IntArray, n_items: int) -> float:
-    """Share of the ``n_items`` catalogue recommended at least once; -1 entries (padding of
-    short lists) are ignored.
+    """Share of the ``n_items`` catalogue (the log's items) recommended at least once; -1
+    entries (padding of short lists) and ids outside the catalogue are ignored.
 
     >>> catalogue_coverage(np.array([[0, 1], [1, -1]]), 4)
     0.5
     """
     if n_items <= 0:
         return 0.0
-    shown = np.unique(recommended[recommended >= 0])
+    shown = np.unique(recommended[(recommended >= 0) & (recommended < n_items)])
     return float(shown.size) / n_items
 
 
 def novelty(recommended: IntArray, item_users: IntArray, n_users: int) -> float:
     """Mean self-information -log2(share of users who had the item) of recommended items,
     in bits (Zhou et al., PNAS 2010); higher means less popular items. Padding (-1) ignored;
-    an item nobody had counts as had by one user.
+    an item nobody had (or outside ``item_users``: catalogue-only) counts as had by one user.
 
     >>> novelty(np.array([[0, 1]]), np.array([4, 1]), 4)
     1.0
@@ -87,7 +87,9 @@ def novelty(recommended: IntArray, item_users: IntArray, n_users: int) -> float:
     shown = recommended[recommended >= 0]
     if shown.size == 0 or n_users <= 0:
         return 0.0
-    had = np.maximum(item_users[shown], 1).astype(np.float64)
+    had = np.ones(shown.shape[0], dtype=np.float64)
+    known = shown < item_users.shape[0]
+    had[known] = np.maximum(item_users[shown[known]], 1)
     return float(np.mean(-np.log2(had / n_users)))
 
 

@@ -114,3 +114,10 @@ def test_collector_pads_short_lists_and_keeps_query_order() -> None:
     assert run.score("hit").tolist() == [1.0, 0.0]
     assert run.score("reciprocal_rank").tolist() == [0.5, 0.0]
     assert run.positions.tolist() == [5, 7]
+
+
+def test_catalogue_only_items_count_as_misses_not_coverage() -> None:
+    # id 5 is beyond the log's 4 items (an item only the catalogue knows)
+    recommended = np.array([[5, 0]])
+    assert catalogue_coverage(recommended, 4) == pytest.approx(1 / 4)
+    assert novelty(recommended, np.array([2, 1, 1, 1]), 4) == pytest.approx((2 + 1) / 2)

@@ -92,3 +92,15 @@ def test_batch_peers_answer_with_popularity_before_their_first_fit() -> None:
         nothing = np.zeros(0, dtype=np.int64)
         assert model.recommend(0, 4, nothing, 0.0).tolist() == \
             pop.recommend(0, 4, nothing, 0.0).tolist()
+
+
+def test_streamrec_recommends_catalogue_items_nobody_had_yet() -> None:
+    from streamrec.types import Item
+
+    events, _ = checkerboard()
+    context = PeerContext(events.user_ids, events.item_ids, refit_every=len(events),
+                          items=(Item("brand-new"),))
+    model = build_peer("streamrec", {}, context)
+    model.learn(events)
+    everything = model.recommend(0, events.n_items + 1, np.zeros(0, np.int64), 1e6)
+    assert ((everything >= 0) & (everything <= events.n_items)).all()

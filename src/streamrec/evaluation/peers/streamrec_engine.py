@@ -35,7 +35,7 @@ class StreamrecPeer:
         if context.items:  # the catalogue, as a shop would have upserted it beforehand
             self.state.apply_items(context.items)
         self._user_ids = context.user_ids
-        self._item_index = {item_id: i for i, item_id in enumerate(context.item_ids)}
+        self._item_index = _item_index(context)
         self._offset = 0
 
     def learn(self, events: DenseEvents) -> None:
@@ -65,7 +65,7 @@ class StreamrecHTTPPeer:
         self._client = httpx.Client(base_url=url.rstrip("/"), timeout=timeout_s,
                                     headers=headers)
         self._user_ids = context.user_ids
-        self._item_index = {item_id: i for i, item_id in enumerate(context.item_ids)}
+        self._item_index = _item_index(context)
 
     def learn(self, events: DenseEvents) -> None:
         for n in range(len(events)):
@@ -77,12 +77,21 @@ class StreamrecHTTPPeer:
         response = self._client.get(path, params={"k": k, "exclude_seen": "true"})
         response.raise_for_status()
         index = self._item_index
-        found = [index[entry["item_id"]] for entry in response.json()["items"]
-                 if entry["item_id"] in index]
+        found = [index.setdefault(entry["item_id"], len(index))
+                 for entry in response.json()["items"]]
         return np.array(found, dtype=np.int64)
 
     def close(self) -> None:
         self._client.close()
+
+
+def _item_index(context: PeerContext) -> dict[str, int]:
+    """Dense id of every item the engine may recommend: the log's items, then catalogue
+    items no event mentions (ids from ``len(item_ids)`` on: never a hit, never in coverage)."""
+    index = {item_id: i for i, item_id in enumerate(context.item_ids)}
+    for item in context.items:
+        index.setdefault(item.item_id, len(index))
+    return index
 
 
 def _body(event: Event) -> dict[str, Any]:
