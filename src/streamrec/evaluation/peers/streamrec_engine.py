@@ -9,10 +9,9 @@ Ids are the log's original strings; seen items are excluded by the engine itself
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import httpx
 import numpy as np
 
 from streamrec.engine.recommender import Recommender as EngineRecommender
@@ -21,6 +20,9 @@ from streamrec.evaluation.dense_events import DenseEvents
 from streamrec.evaluation.peers.base import PeerContext
 from streamrec.settings import Settings
 from streamrec.types import Event, IntArray, LoggedEvent
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class StreamrecPeer:
@@ -61,8 +63,10 @@ class StreamrecHTTPPeer:
     name = "streamrec"
 
     def __init__(self, url: str, context: PeerContext, timeout_s: float = 60.0) -> None:
+        import httpx  # only this adapter needs it: the eval extra's dependency
+
         headers = {"Authorization": f"Bearer {context.api_key}"} if context.api_key else {}
-        self._client = httpx.Client(base_url=url.rstrip("/"), timeout=timeout_s,
+        self._client: httpx.Client = httpx.Client(base_url=url.rstrip("/"), timeout=timeout_s,
                                     headers=headers)
         self._user_ids = context.user_ids
         self._item_index = _item_index(context)
