@@ -45,21 +45,31 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@contextmanager
-def server(data_dir: Path, *extra_env: tuple[str, str]) -> Iterator[str]:
+def start_server(data_dir: Path, timeout_s: float = 600.0,
+                 *extra_env: tuple[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """``streamrec serve`` on a free loopback port; returns once /healthz answers."""
     port = free_port()
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", **dict(extra_env)}
     process = subprocess.Popen(
         [sys.executable, "-m", "streamrec.cli.main", "serve", "--data-dir", str(data_dir),
          "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 600
-    while time.time() < deadline:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}")
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
+                return process, url
         except httpx.HTTPError:
             time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"the server did not become healthy within {timeout_s:.0f} s")
+
+
+@contextmanager
+def server(data_dir: Path, *extra_env: tuple[str, str]) -> Iterator[str]:
+    process, url = start_server(data_dir, 600.0, *extra_env)
     try:
         yield url
     finally:

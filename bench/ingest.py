@@ -19,7 +19,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import common  # noqa: E402,F401  (pins BLAS to one thread before numpy loads)
-
 import httpx  # noqa: E402
 from common import events_of, server, world  # noqa: E402
 

@@ -39,7 +39,8 @@ def run(url: str, make: Callable[[int], tuple[str, str, object | None]], clients
 
 
 if __name__ == "__main__":  # python bench/load.py URL users clients requests
-    url, users, clients, requests = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    url = sys.argv[1]
+    users, clients, requests = (int(a) for a in sys.argv[2:5])
     rng = np.random.default_rng(0)
     picks = rng.integers(0, users, size=clients * requests)
     lat, errors, wall = run(url, lambda n: ("GET", f"/v1/users/u{picks[n]}/recommendations?k=10",

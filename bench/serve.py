@@ -18,7 +18,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import common  # noqa: E402,F401  (pins BLAS to one thread before numpy loads)
-
 import numpy as np  # noqa: E402
 from common import events_of, items_of, percentiles, server, world  # noqa: E402
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import os
 import random
 import subprocess
 import sys
@@ -115,23 +114,7 @@ def read(url: str, client: int, deadline: float, tally: Tally) -> None:
 
 
 def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = common.free_port()
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamrec.cli.main", "serve", "--data-dir", str(data_dir),
-         "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("the server did not become healthy within 120 s")
+    return common.start_server(data_dir, 120.0)
 
 
 def main() -> None:
