@@ -148,8 +148,12 @@ def _evaluate_model(name: str, plan: Plan, events: DenseEvents, do_tune: bool,
         if progress is not None:
             progress(name, "tuning", done, total)
 
-    tuned = (tune(spec, plan.validation, plan.k, plan.context, tick) if do_tune
-             else Tuned(spec.grid[0], ()))
+    if not do_tune:
+        tuned = Tuned(spec.grid[0], ())
+    elif spec.fit is not None and plan.split is not None:
+        tuned = Tuned(spec.fit(plan.protocol, plan.split.train, plan.context, tick), ())
+    else:
+        tuned = tune(spec, plan.validation, plan.k, plan.context, tick)
     model = spec.build(tuned.params, plan.context)
     if plan.positions is not None:
         total = len(events)

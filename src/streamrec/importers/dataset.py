@@ -1,7 +1,8 @@
 """One path in, events and items out, whatever the path holds: ``streamrec evaluate --data``.
 
-Recognised, in order: a MovieLens folder (or its ratings file); a file whose header matches a
-preset (``online-retail``, ``diginetica``); any other events file, read with the default spec
+Recognised, in order: a MovieLens folder (or its ratings file); any other folder holding
+exactly one data file (``.csv``, ``.tsv``, ``.jsonl``, optionally gzipped), read as that file;
+a file whose header matches a preset (``online-retail``, ``diginetica``); any other events file, read with the default spec
 (columns ``user_id``, ``item_id``, ``type``, ``timestamp``, optional ``value``, ``event_id``).
 """
 
@@ -41,6 +42,8 @@ def read_dataset(path: Path | str) -> Dataset:
     message then carries the report's first reasons).
     """
     path = Path(path)
+    if path.is_dir() and not _is_movielens_folder(path):
+        path = _only_data_file(path)
     if path.is_dir() or _is_movielens_file(path):
         data = read_movielens(path)
         return Dataset(data.layout, list(data.events()), list(data.items()))
@@ -58,6 +61,24 @@ def read_dataset(path: Path | str) -> Dataset:
         raise InvalidInput("path", f"{path}: no events could be read: {report.summary()}")
     events.sort(key=attrgetter("timestamp"))  # a stable sort: ties stay in file order
     return Dataset(name or "events", events, items, report)
+
+
+_DATA_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json")
+
+
+def _is_movielens_folder(path: Path) -> bool:
+    return any((path / name).exists() for name in RATINGS_FILES.values())
+
+
+def _only_data_file(folder: Path) -> Path:
+    """The one events file in ``folder`` (a data set's folder with its README beside it)."""
+    found = sorted(child for child in folder.iterdir() if child.is_file()
+                   and child.name.removesuffix(".gz").endswith(_DATA_SUFFIXES))
+    if len(found) != 1:
+        names = ", ".join(child.name for child in found) or "none"
+        raise InvalidInput("path", f"{folder}: expected a MovieLens folder or one data file "
+                           f"(.csv, .tsv, .jsonl, maybe .gz), found {names}")
+    return found[0]
 
 
 def _is_movielens_file(path: Path) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from streamrec.models.base import DenseScorer
 from streamrec.ranking.features import FEATURES, PRIOR_WEIGHTS, SOURCES, CandidateSet, gather
@@ -28,7 +28,27 @@ class HybridConfig(BaseModel):
     warmup_events: int = Field(default=500, ge=0,
                                description="Learn from every eligible event until this many.")
     negatives: int = Field(default=10, ge=1, description="Negatives per positive.")
+    stream_lessons: bool = Field(
+        default=True, description="Learn from the stream's next items (off: only from feedback "
+        "on what was shown, e.g. when the prior was fit offline to another question).")
+    prior: dict[str, float] | None = Field(
+        default=None, description="Starting weights by feature name (e.g. fit offline on a "
+        "validation replay, see ranking/offline.py); features not named keep the built-in prior.")
     ftrl: FTRLConfig = Field(default_factory=FTRLConfig)
+
+    @field_validator("prior")
+    @classmethod
+    def _known_features(cls, prior: dict[str, float] | None) -> dict[str, float] | None:
+        unknown = sorted(set(prior or ()) - set(FEATURES))
+        if unknown:
+            raise ValueError(f"unknown ranker features {unknown}; known: {list(FEATURES)}")
+        return prior
+
+    def prior_weights(self) -> FloatArray:
+        weights = PRIOR_WEIGHTS.astype(np.float64).copy()
+        for name, value in (self.prior or {}).items():
+            weights[FEATURES.index(name)] = value
+        return weights
 
 
 class HybridRanker:
@@ -36,7 +56,7 @@ class HybridRanker:
 
     def __init__(self, config: HybridConfig | None = None) -> None:
         self.config = config or HybridConfig()
-        self.ftrl = FTRLRanker(self.config.ftrl, len(FEATURES), PRIOR_WEIGHTS)
+        self.ftrl = FTRLRanker(self.config.ftrl, len(FEATURES), self.config.prior_weights())
         self.eligible_seen = 0
 
     def candidates(self, query: Query, scorers: Mapping[str, DenseScorer], n_items: int,
@@ -51,6 +71,8 @@ class HybridRanker:
         # each lesson costs a full candidate pass (~1 ms at 100k items): every event while
         # the ranker is new, then a sample, keeping learning near the models' own speed
         self.eligible_seen += 1
+        if not self.config.stream_lessons:
+            return False
         if self.eligible_seen <= self.config.warmup_events:
             return True
         return self.eligible_seen % self.config.train_every == 0

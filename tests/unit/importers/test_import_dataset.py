@@ -53,3 +53,19 @@ def test_a_file_with_no_usable_event_is_refused_with_reasons(write_file: FileWri
     with pytest.raises(InvalidInput, match="(?s)no events could be read.*line 2: column "
                                            "'timestamp'"):
         read_dataset(path)
+
+
+def test_a_data_set_folder_with_one_data_file_is_read_as_that_file(
+        write_file: FileWriter) -> None:
+    write_file("shop/README.md", "# a shop's log\n")
+    folder = write_file("shop/log.csv", "user_id,item_id,type,timestamp\n"
+                        "u,b,view,2\nu,a,view,1\n").parent
+    dataset = read_dataset(folder)
+    assert [event.item_id for event in dataset.events] == ["a", "b"]
+
+
+def test_a_folder_with_several_data_files_names_them(write_file: FileWriter) -> None:
+    write_file("two/a.csv", "user_id,item_id,type,timestamp\nu,a,view,1\n")
+    folder = write_file("two/b.jsonl", "{}\n").parent
+    with pytest.raises(InvalidInput, match=r"a\.csv, b\.jsonl"):
+        read_dataset(folder)

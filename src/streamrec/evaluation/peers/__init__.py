@@ -7,8 +7,9 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from streamrec.evaluation.dense_events import DenseEvents
 from streamrec.evaluation.peers.base import Params, PeerContext, PeerSpec, Recommender
 from streamrec.evaluation.peers.cooccurrence import CooccurrencePeer
 from streamrec.evaluation.peers.ease import EASEPeer
@@ -16,6 +17,7 @@ from streamrec.evaluation.peers.factorisation import ALSPeer, BPRPeer
 from streamrec.evaluation.peers.popular import PopularPeer
 from streamrec.evaluation.peers.rtrec_peer import RtrecPeer, is_installed
 from streamrec.evaluation.peers.streamrec_engine import StreamrecHTTPPeer, StreamrecPeer
+from streamrec.settings import Settings
 
 __all__ = ["PEERS", "Params", "PeerContext", "PeerSpec", "Recommender", "build_peer"]
 
@@ -30,9 +32,21 @@ def _grid(**choices: Sequence[float | int | None]) -> tuple[Params, ...]:
 
 
 def _streamrec(params: Params, context: PeerContext) -> Recommender:
-    if context.url:
+    if context.url:  # a running server answers with its own settings
         return StreamrecHTTPPeer(context.url, context)
-    return StreamrecPeer(context)
+    prior = {name.removeprefix("prior."): float(value)  # type: ignore[arg-type]
+             for name, value in params.items() if name.startswith("prior.")}
+    if not prior:
+        return StreamrecPeer(context)
+    hybrid = {"prior": prior, "stream_lessons": bool(params.get("stream_lessons", 1))}
+    return StreamrecPeer(context, Settings(models={"hybrid": hybrid}))  # type: ignore[arg-type]
+
+
+def _fit_streamrec(protocol: str, training: DenseEvents, context: PeerContext,
+                   tick: Callable[[int, int], None] | None) -> Params:
+    from streamrec.evaluation.ranker_fit import fit_ranker  # imports the peer module
+
+    return fit_ranker(protocol, training, context, tick)
 
 
 def _float(params: Params, name: str) -> float:
@@ -50,7 +64,9 @@ def _decay(params: Params, context: PeerContext) -> Recommender:
 PEERS: dict[str, PeerSpec] = {spec.name: spec for spec in (
     PeerSpec("streamrec", _streamrec,
              "every event as it comes, through EngineState.apply (or POST /v1/events with "
-             "--url); the engine's default settings, not tuned"),
+             "--url); the engine's default settings; for the offline protocols the ranker is "
+             "fit to the protocol's question on cuts of the training part (ranker_fit.py)",
+             fit=_fit_streamrec),
     PeerSpec("pop", lambda params, context: PopularPeer("pop"),
              "every event: counts of positive events"),
     PeerSpec("decay", _decay, "every event: counts fading with a half-life",

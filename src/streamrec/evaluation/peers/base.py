@@ -58,7 +58,9 @@ class PeerContext:
 class PeerSpec:
     """How to build one model, which settings to tune it over, and how it learns.
 
-    ``grid[0]`` is the default; ``learning`` is reported beside the figures.
+    ``grid[0]`` is the default; ``learning`` is reported beside the figures. ``fit``, when
+    given, replaces the grid search for the offline protocols: it is handed the protocol's
+    name and the training part alone, and returns the params to build with.
     """
 
     name: str
@@ -66,3 +68,5 @@ class PeerSpec:
     learning: str
     grid: tuple[Params, ...] = ({},)
     is_available: Callable[[], bool] = lambda: True
+    fit: Callable[[str, DenseEvents, PeerContext, Callable[[int, int], None] | None],
+                  Params] | None = None

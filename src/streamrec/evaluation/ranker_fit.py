@@ -1,0 +1,70 @@
+"""streamrec's own tuning for the temporal split: fit the ranker to the question it asks.
+
+Online, the hybrid ranker learns which item a user takes *next*. The temporal split asks
+something else: which items each user will have over the whole test period, where what is
+popular at the time counts for more. So for this protocol streamrec replays the
+training part once, stops at a few cuts (70%, 80% and 90% of it), asks each user with history
+for candidates and learns from the items they went on to have before the end of the training
+part; those weights become the ranker's prior, and its stream lessons are switched off (they
+would pull it back to the next-item question). Nothing past the training part is read.
+Prequential and leave-last-out need none of this: their question (the user's next new item)
+is the one the online lessons already learn; on ML-100K leave-last-out a fitted prior measured
+no better (NDCG@10 0.118 either way).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from streamrec.evaluation.dense_events import DenseEvents
+from streamrec.evaluation.peers.base import Params, PeerContext
+from streamrec.evaluation.peers.streamrec_engine import StreamrecPeer
+from streamrec.evaluation.splits import Split, temporal_split
+from streamrec.ranking.offline import RankerLesson, as_prior, fit_weights
+
+TEMPORAL_CUTS = (0.7, 0.8, 0.9)
+EPOCHS = 10
+Tick = Callable[[int, int], None]
+
+
+def fit_ranker(protocol: str, training: DenseEvents, context: PeerContext,
+               tick: Tick | None = None) -> Params:
+    """Params for streamrec's peer fit on ``training`` alone: for the temporal split,
+    ``prior.<feature>`` weights with stream lessons off; for other protocols the defaults."""
+    if protocol != "temporal":
+        return {}
+    peer = StreamrecPeer(context)
+    lessons: list[RankerLesson] = []
+    learned = 0
+    splits = [temporal_split(training, cut) for cut in TEMPORAL_CUTS]
+    for done, split in enumerate(splits, 1):
+        peer.learn(training.slice(learned, len(split.train)))  # one replay, cut by cut
+        learned = len(split.train)
+        lessons.extend(_lessons(peer, split, training))
+        if tick is not None:
+            tick(done, len(splits))
+    start = peer.state.ranker.ftrl.weights()
+    weights = fit_weights(lessons, start, EPOCHS) if lessons else start
+    params: dict[str, float | int | str | None] = {
+        "ranker": f"fit on {len(lessons)} validation lists", "stream_lessons": 0}
+    params.update({f"prior.{name}": w for name, w in as_prior(weights).items()})
+    return params
+
+
+def _lessons(peer: StreamrecPeer, split: Split, training: DenseEvents) -> list[RankerLesson]:
+    state = peer.state
+    lessons = []
+    for user, relevant, now in zip(split.users.tolist(), split.relevant, split.now.tolist(),
+                                   strict=True):
+        index = state.users.lookup(training.user_ids[user])
+        if index is None:
+            continue
+        query = state.query_for(index, now, exclude_seen=True, serving=False)
+        candidates = state.ranker.candidates(query, state.scorers, len(state.items))
+        wanted = [state.items.lookup(training.item_ids[i]) for i in relevant.tolist()]
+        taken = np.flatnonzero(np.isin(candidates.items, [i for i in wanted if i is not None]))
+        if taken.size:
+            lessons.append(RankerLesson(candidates.features, taken))
+    return lessons
