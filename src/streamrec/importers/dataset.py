@@ -2,8 +2,9 @@
 
 Recognised, in order: a MovieLens folder (or its ratings file); any other folder holding
 exactly one data file (``.csv``, ``.tsv``, ``.jsonl``, optionally gzipped), read as that file;
-a file whose header matches a preset (``online-retail``, ``diginetica``); any other events file, read with the default spec
-(columns ``user_id``, ``item_id``, ``type``, ``timestamp``, optional ``value``, ``event_id``).
+a file whose header matches a preset (``online-retail``, ``diginetica``); any other events
+file, read with the default spec (columns ``user_id``, ``item_id``, ``type``, ``timestamp``,
+optional ``value``, ``event_id``).
 """
 
 from __future__ import annotations
