@@ -91,6 +91,19 @@ def test_a_new_users_first_event_changes_their_recommendations_at_once(
     assert "a1" not in after
 
 
+def test_each_of_a_new_users_first_three_events_changes_their_recommendations_at_once(
+    engine: Engine, make_event: EventFactory
+) -> None:
+    pages = [answer(engine, "newbie")[0]]
+    for item in ("b1", "b2", "x1"):
+        engine.ingest([make_event("newbie", item)])
+        pages.append(answer(engine, "newbie")[0])
+        assert pages[-1] != pages[-2], f"nothing changed after {item}"
+        assert item not in pages[-1]
+    assert set(pages[1][:3]) == {"b2", "b3", "b4"}  # b1's companions first
+    assert "x2" in pages[3][:3]  # the newest intent leads: x1 was followed by x2
+
+
 def test_every_acknowledged_event_is_learned_when_ingest_returns(
     engine: Engine, make_event: EventFactory
 ) -> None:

@@ -1,0 +1,93 @@
+"""Whatever was learned and whatever the query asks, the answer keeps its promises.
+
+On generated catalogues, histories and queries: no item that fails a filter, no item the user
+has seen (when excluding seen), none the caller excluded, none unavailable, at most
+``max_per_category`` per category, no repeats, at most ``k`` items, and a next page never
+repeats an earlier one.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streamrec.engine.recommender import Recommender
+from streamrec.engine.state import EngineState
+from streamrec.ranking.rules import Condition, Rules
+from streamrec.settings import Settings
+from streamrec.types import Event, Item, LoggedEvent
+
+T0 = 1_700_000_000.0
+USERS = [f"u{n}" for n in range(5)]
+ITEMS = [f"i{n}" for n in range(16)]
+CATEGORIES = ["shoes", "bags", "hats"]
+TYPES = ["view", "click", "cart", "purchase", "dislike", "return"]
+
+catalogues = st.lists(
+    st.tuples(st.sampled_from(CATEGORIES), st.integers(1, 200), st.booleans()),
+    min_size=len(ITEMS), max_size=len(ITEMS))
+histories = st.lists(st.tuples(st.sampled_from(USERS), st.sampled_from(ITEMS),
+                               st.sampled_from(TYPES)), min_size=1, max_size=80)
+queries = st.fixed_dictionaries({
+    "user": st.sampled_from([*USERS, "stranger"]),
+    "k": st.integers(1, 12),
+    "exclude_seen": st.booleans(),
+    "exclude": st.lists(st.sampled_from(ITEMS), max_size=4),
+    "categories": st.none() | st.lists(st.sampled_from(CATEGORIES), min_size=1, max_size=2),
+    "max_price": st.none() | st.integers(1, 200),
+    "max_per_category": st.none() | st.integers(1, 3),
+    "boost": st.none() | st.sampled_from(CATEGORIES),
+})
+
+
+@settings(max_examples=60)
+@given(catalogue=catalogues, history=histories, query=queries)
+def test_answers_never_break_the_querys_rules(
+        catalogue: list[tuple[str, int, bool]], history: list[tuple[str, str, str]],
+        query: dict) -> None:  # type: ignore[type-arg]
+    state = EngineState(Settings())
+    attributes = {}
+    for item_id, (category, price, available) in zip(ITEMS, catalogue, strict=True):
+        attributes[item_id] = {"category": category, "price": price, "available": available}
+    state.apply_items([Item(i, {"category": a["category"], "price": a["price"]},
+                            is_available=a["available"]) for i, a in attributes.items()])
+    state.apply([LoggedEvent(n + 1, Event(u, i, t, T0 + n))
+                 for n, (u, i, t) in enumerate(history)])
+    filters = []
+    if query["categories"] is not None:
+        filters.append(Condition("category", "=", tuple(query["categories"])))
+    if query["max_price"] is not None:
+        filters.append(Condition("price", "<", (str(query["max_price"]),)))
+    boosts = ((Condition("category", "=", (query["boost"],)), 3.0),) if query["boost"] else ()
+    rules = Rules(tuple(filters), boosts, query["max_per_category"])
+    seen = {i for u, i, _ in history if u == query["user"]}
+
+    recommender = Recommender(state)
+    shown: list[str] = []
+    after = None
+    for _ in range(2):  # a first page, then the next one
+        found = recommender.for_user(query["user"], query["k"],
+                                     exclude_seen=query["exclude_seen"],
+                                     exclude_ids=query["exclude"], rules=rules, after=after,
+                                     now=T0 + len(history))
+        items = found.item_ids
+        assert len(items) <= query["k"] and len(set(items)) == len(items)
+        assert not set(items) & set(shown), "a next page repeated an item"
+        assert not set(items) & set(query["exclude"])
+        if query["exclude_seen"]:
+            assert not set(items) & seen
+        for item_id in items:
+            item = attributes[item_id]
+            assert item["available"], f"{item_id} is unavailable"
+            if query["categories"] is not None:
+                assert item["category"] in query["categories"]
+            if query["max_price"] is not None:
+                assert item["price"] < query["max_price"]
+        if query["max_per_category"] is not None:
+            per_category = Counter(attributes[i]["category"] for i in items)
+            assert max(per_category.values(), default=0) <= query["max_per_category"]
+        assert len(found.scores) == len(items) == len(found.reasons)
+        shown.extend(items)
+        after = found.recommendation_id

@@ -1,0 +1,66 @@
+"""Fold-in is the exact least-squares solve for one user with the item factors fixed.
+
+The reference is written out here with numpy (Hu, Koren and Volinsky's normal equations:
+``(YᵀY + Yᵀ(Cu - I)Y + λI) x = Yᵀ Cu p``), independently of implicit's solver, so a fold-in
+that took a shortcut (conjugate-gradient steps, stale factors, a dropped item) would fail.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from streamrec.models.als import ALSConfig, ALSModel, confidence
+from streamrec.types import EventBatch
+
+
+def normal_equations_solve(item_factors: np.ndarray, items: np.ndarray, weights: np.ndarray,
+                           config: ALSConfig) -> np.ndarray:
+    y = item_factors.astype(np.float64)
+    c = confidence(weights, config.alpha)
+    a = y.T @ y + config.regularization * np.eye(y.shape[1])
+    b = np.zeros(y.shape[1])
+    for item, conf in zip(items.tolist(), c.tolist(), strict=True):
+        liked = conf > 0  # a disliked pair: preference 0 with confidence |c|
+        a += (abs(conf) - 1.0) * np.outer(y[item], y[item])
+        if liked:
+            b += conf * y[item]
+    return np.linalg.solve(a, b)
+
+
+def fitted_model(config: ALSConfig) -> ALSModel:
+    rng = np.random.default_rng(3)
+    users = rng.integers(0, 40, 600)
+    items = rng.integers(0, 30, 600)
+    model = ALSModel(config)
+    model.learn(EventBatch(users, items, rng.choice([1.0, 2.0, 8.0], 600), np.zeros(600)))
+    model.refit()
+    return model
+
+
+@pytest.mark.parametrize("weights", [[1.0, 4.0, 8.0], [2.0, 1.0, -4.0]],
+                         ids=["liked", "with a return"])
+def test_a_new_users_fold_in_is_the_closed_form_solve(weights: list[float]) -> None:
+    config = ALSConfig(factors=8, iterations=10, regularization=0.1)
+    model = fitted_model(config)
+    user, items = 99, np.array([3, 7, 11])
+    batch = EventBatch(np.full(3, user), items, np.array(weights), np.zeros(3))
+    model.learn(batch)
+    item_factors = model.state()["item_factors"]
+    expected = normal_equations_solve(item_factors, items, np.array(weights), config)
+    got = model.state()["user_factors"][user]
+    np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-5)
+
+
+def test_repeated_events_sum_before_the_solve_and_the_item_factors_stay_fixed() -> None:
+    config = ALSConfig(factors=8, iterations=10)
+    model = fitted_model(config)
+    before = model.state()["item_factors"].copy()
+    model.learn(EventBatch(np.array([5, 5]), np.array([2, 2]), np.array([1.0, 2.0]),
+                           np.zeros(2)))
+    state = model.state()
+    np.testing.assert_array_equal(state["item_factors"], before)
+    # user 5 had events before: its row is everything it did, the new events summed in
+    rows = model.matrix().tocsr()[5]
+    expected = normal_equations_solve(before, rows.indices, rows.data, config)
+    np.testing.assert_allclose(state["user_factors"][5], expected, rtol=1e-3, atol=1e-5)
