@@ -35,6 +35,12 @@ class Forbidden(StreamrecError):
     code = "forbidden"
 
 
+class Conflict(StreamrecError):
+    """The request contradicts what is already stored (e.g. a session merged elsewhere)."""
+
+    code = "conflict"
+
+
 class Oversized(StreamrecError):
     """A body or batch over the configured limit."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streamrec.events.types import EventTypeConfig, default_event_types
@@ -19,6 +19,7 @@ from streamrec.models.content import ContentConfig
 from streamrec.models.cooccurrence import CooccurrenceConfig
 from streamrec.models.popularity import PopularityConfig
 from streamrec.ranking.hybrid import HybridConfig
+from streamrec.ranking.negatives import NegativesConfig
 
 
 class StorageSettings(BaseModel):
@@ -46,6 +47,9 @@ class ModelSettings(BaseModel):
     als: ALSConfig = Field(default_factory=ALSConfig)
     content: ContentConfig = Field(default_factory=ContentConfig)
     hybrid: HybridConfig = Field(default_factory=HybridConfig)
+    negatives: NegativesConfig = Field(
+        default_factory=NegativesConfig,
+        description="How dislikes, skips and returns push items and their neighbours down.")
     trainer_poll_s: float = Field(default=1.0, gt=0, description="How often refits are checked.")
 
 
@@ -54,6 +58,16 @@ class EventSettings(BaseModel):
     history_length: int = Field(
         default=500, ge=1, description="Recent events kept per user for queries."
     )
+
+    @field_validator("types")
+    @classmethod
+    def _no_reserved_names(cls, types: dict[str, EventTypeConfig]
+                           ) -> dict[str, EventTypeConfig]:
+        reserved = sorted(name for name in types if name.startswith("$"))
+        if reserved:
+            raise ValueError(f"event type names starting with '$' are the engine's own "
+                             f"(e.g. $merge, a session merged into its user): {reserved}")
+        return types
 
 
 class RateLimit(BaseModel):

@@ -22,7 +22,10 @@ EMPTY_FLOATS: FloatArray = np.zeros(0, dtype=np.float64)
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One thing a user did to an item, as the log stores it (validated, ids as strings)."""
+    """One thing a user did to an item, as the log stores it (validated, ids as strings).
+
+    An anonymous visitor's event names a ``session_id`` instead, with ``user_id`` empty; the
+    engine stores it under the session's key in ``user_id`` (``session_id`` is then None)."""
 
     user_id: str
     item_id: str
@@ -31,6 +34,7 @@ class Event:
     value: float | None = None
     event_id: str | None = None
     context: Mapping[str, Any] | None = None
+    session_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

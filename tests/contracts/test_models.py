@@ -220,10 +220,13 @@ class TestPopularityModel(ModelContract):
         assert found.items.tolist() == [2, 1]
         np.testing.assert_allclose(found.scores, [1.0, 0.5])
 
-    def test_items_with_net_negative_or_no_engagement_are_never_recommended(self) -> None:
+    def test_negative_events_add_nothing_and_unengaged_items_are_never_recommended(self) -> None:
+        # a dislike or a return is one user's say (ranking/negatives.py), not everyone's
         model = PopularityModel(PopularityConfig(half_life_s=None))
-        model.learn(batch([0, 1, 2, 3], [1, 1, 2, 4], [1, -2, 1, 0]))
-        assert model.recommend(anyone(), 10).items.tolist() == [2]
+        model.learn(batch([0, 1, 2, 3, 4], [1, 1, 2, 4, 6], [1, -2, 2, 0, -4]))
+        found = model.recommend(anyone(), 10)
+        assert found.items.tolist() == [2, 1]
+        np.testing.assert_allclose(found.scores, [2.0, 1.0])
 
     def test_ties_go_to_the_lower_index(self) -> None:
         model = PopularityModel(PopularityConfig(half_life_s=None))

@@ -56,10 +56,14 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("GET", "/v1/items/i1", None, "read"),
     ("GET", "/v1/items/i1/similar", None, "read"),
     ("GET", "/v1/users/scoped/recommendations", None, "read"),
+    ("GET", "/v1/sessions/visit/recommendations", None, "read"),
+    ("POST", "/v1/sessions/visit/merge", {"user_id": "scoped"}, "ingest"),
     ("GET", "/v1/stats", None, "read"),
     ("GET", "/metrics", None, "read"),
     ("GET", "/v1/users/nobody/export", None, "admin"),
     ("DELETE", "/v1/users/nobody", None, "admin"),
+    ("GET", "/v1/sessions/nobody/export", None, "admin"),
+    ("DELETE", "/v1/sessions/nobody", None, "admin"),
     ("GET", "/v1/admin/audit", None, "admin"),
 ]
 ROUTE_IDS = [f"{method} {path}" for method, path, _, _ in ROUTES]

@@ -10,12 +10,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from streamrec.engine.identities import merge_event, merged_sessions
 from streamrec.engine.learner import Learner
 from streamrec.engine.recommender import Recommendation, Recommender
 from streamrec.engine.snapshotter import Snapshotter
 from streamrec.engine.state import EngineState
 from streamrec.engine.trainer import Trainer
-from streamrec.errors import NotFound, Unavailable
+from streamrec.errors import Conflict, NotFound, Unavailable
 from streamrec.events.validation import check_id, validate_events
 from streamrec.ranking.rules import Rules
 from streamrec.settings import Settings
@@ -28,7 +29,7 @@ from streamrec.trust.erasure import (
     scrub_log_file,
     swap_contents,
 )
-from streamrec.trust.pseudonyms import user_key_function
+from streamrec.trust.pseudonyms import session_key_function, user_key_function
 from streamrec.types import Appended, Event, Item
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,9 @@ class Engine:
         # the id the engine stores for a user: raw ids never reach the log or snapshots when
         # a pseudonym secret is set (the API still speaks raw ids)
         self.user_key = user_key_function(settings.trust.pseudonym_secret)
+        self.session_key = session_key_function(settings.trust.pseudonym_secret)
         self._is_pseudonymising = settings.trust.pseudonym_secret is not None
-        self._erasing = threading.Lock()
+        self._identity_changes = threading.Lock()  # erasures and merges, one at a time
         self._workers_started = False
 
     @classmethod
@@ -109,13 +111,41 @@ class Engine:
     # -- writes --------------------------------------------------------------------------
     def ingest(self, events: Sequence[Event], wait_learned: bool = True) -> Appended:
         """Validate, make durable, and (by default) wait until learned: read-your-writes."""
-        validate_events(events, self.state.event_types, self.settings.serving.max_batch)
-        if self._is_pseudonymising:
-            events = [replace(e, user_id=self.user_key(e.user_id)) for e in events]
-        appended = self.log.append(events)
+        appended = self.log.append(self.stored(events))
         if wait_learned and appended.accepted:
             self.wait_learned(appended.last_offset)
         return appended
+
+    def stored(self, events: Sequence[Event]) -> Sequence[Event]:
+        """Validated events as the log keeps them: the key of their user or session in
+        ``user_id`` (a pseudonym when a secret is set). Raises on the first bad one."""
+        validate_events(events, self.state.event_types, self.settings.serving.max_batch)
+        if not self._is_pseudonymising and all(e.session_id is None for e in events):
+            return events
+        return [replace(e, user_id=self.session_key(e.session_id), session_id=None)
+                if e.session_id is not None else replace(e, user_id=self.user_key(e.user_id))
+                for e in events]
+
+    def merge_session(self, session_id: str, user_id: str) -> bool:
+        """Attach an anonymous session to the user it turned out to be: a merge is logged and
+        learned (engine/identities.py). From then on the user's recommendations draw on the
+        session's events and leave out what it saw, and the session's later events are the
+        user's. False if it already was this user's (nothing logged); ``Conflict`` if it was
+        merged into another user."""
+        check_id(session_id, "session_id")
+        check_id(user_id, "user_id")
+        session, user = self.session_key(session_id), self.user_key(user_id)
+        with self._identity_changes:
+            self.wait_learned(self.log.last_offset())  # every earlier merge is known
+            owner = self.state.identities.owner(session)
+            if owner == user:
+                return False
+            if owner is not None:
+                raise Conflict("this session was merged into another user already; a session "
+                               "belongs to one user (use a new session_id)", field="session_id")
+            appended = self.log.append([merge_event(session, user, time.time())])
+            self.wait_learned(appended.last_offset)
+        return True
 
     def wait_learned(self, offset: int) -> None:
         if not self.learner.wait_learned(offset, self.settings.serving.learn_timeout_s):
@@ -164,6 +194,12 @@ class Engine:
                                          exclude_ids=exclude_ids, rules=rules, after=after,
                                          now=time.time())
 
+    def recommend_session(self, session_id: str, k: int, **options: Any) -> Recommendation:
+        """As ``recommend``, for an anonymous session; a merged one gets its user's."""
+        check_id(session_id, "session_id")
+        key = self.state.identities.resolve(self.session_key(session_id))
+        return self.recommender.for_user(key, k, now=time.time(), **options)
+
     def similar(self, item_id: str, k: int) -> Recommendation:
         return self.recommender.similar(item_id, k)
 
@@ -187,12 +223,24 @@ class Engine:
 
     # -- one user's data -----------------------------------------------------------------
     def erase_user(self, user_id: str) -> int:
-        """Forget a user: snapshots deleted, their events deleted from the log and its file,
-        state rebuilt by replaying the rest, a fresh snapshot written. Returns how many events
-        were erased. Learning pauses meanwhile (a write waiting to be learned may time out with
-        503, its events durable); costs a replay of the whole log."""
+        """Forget a user: snapshots deleted, their events and those of the sessions merged
+        into them deleted from the log and its file, state rebuilt by replaying the rest, a
+        fresh snapshot written. Returns how many events were erased. Learning pauses meanwhile
+        (a write waiting to be learned may time out with 503, its events durable); costs a
+        replay of the whole log."""
         check_id(user_id, "user_id")
-        with self._erasing:
+        user = self.user_key(user_id)
+        return self._erase(lambda: [user, *merged_sessions(self.log, user)])
+
+    def erase_session(self, session_id: str) -> int:
+        """Forget an anonymous session, merged or not, as ``erase_user`` does a user."""
+        check_id(session_id, "session_id")
+        session = self.session_key(session_id)
+        return self._erase(lambda: [session])
+
+    def _erase(self, keys: Callable[[], list[str]]) -> int:
+        """Erase the events stored under ``keys()`` (asked once no merge can interleave)."""
+        with self._identity_changes:
             self.trainer.stop()
             self.learner.stop()
             try:
@@ -200,13 +248,13 @@ class Engine:
                 self.snapshotter.snapshot_now()
                 # snapshots first: a crash from here on rebuilds from the log alone
                 self.snapshots.delete_all()
-                erased = self.log.delete_user(self.user_key(user_id))
+                erased = sum(self.log.delete_user(key) for key in keys())
                 scrub_log_file(self.settings.log_url)
                 swap_contents(self.state, rebuild_state(self.settings, self.log, self.catalogue))
                 self.snapshotter.snapshot_now()
             finally:
                 self._restart_workers()
-        log.info("erased a user's %d events and rebuilt state at offset %d", erased,
+        log.info("erased %d events and rebuilt state at offset %d", erased,
                  self.state.offset)
         return erased
 
@@ -221,9 +269,17 @@ class Engine:
         self._start_workers()
 
     def export_user(self, user_id: str) -> UserExport:
-        """Everything held about a user; scans the whole log."""
+        """Everything held about a user, with their merged sessions' events; scans the whole
+        log twice."""
         check_id(user_id, "user_id")
-        return export_of(self.state, self.log, self.user_key(user_id))
+        user = self.user_key(user_id)
+        return export_of(self.state, self.log, user, merged_sessions(self.log, user))
+
+    def export_session(self, session_id: str) -> UserExport:
+        """Everything held about an anonymous session (once merged, its history is the
+        user's: the export's history is then empty)."""
+        check_id(session_id, "session_id")
+        return export_of(self.state, self.log, self.session_key(session_id))
 
     # -- lifecycle -----------------------------------------------------------------------
     def snapshot(self) -> Path:

@@ -64,6 +64,20 @@ class UserHistories:
     def forget(self, user: int) -> None:
         self._users.pop(user, None)
 
+    def merge(self, source: int, target: int) -> None:
+        """Move ``source``'s events into ``target``'s history, in time order (events at the
+        same second: ``target``'s first); ``source`` is left with none."""
+        moved = self._users.pop(source, None)
+        if moved is None:
+            return
+        kept = self._users.setdefault(target, _History())
+        times = np.concatenate((np.frombuffer(kept.times), np.frombuffer(moved.times)))
+        order = np.argsort(times, kind="stable")
+        for name, code in (("items", "q"), ("weights", "d"), ("times", "d")):
+            joined = np.concatenate((np.frombuffer(getattr(kept, name), dtype=code),
+                                     np.frombuffer(getattr(moved, name), dtype=code)))
+            setattr(kept, name, array(code, joined[order].tobytes()))
+
     def state(self) -> dict[str, np.ndarray]:
         users = np.array(sorted(self._users), dtype=np.int64)
         lengths = [len(self._users[u].items) for u in users.tolist()]

@@ -41,9 +41,14 @@ class Learner:
                  progress: Callable[[int], None] | None = None) -> int:
         """Apply everything in the log after the state's offset; returns how many events."""
         total = 0
+        # every offset up to here is in the log or was erased (offsets are never reused)
+        newest = self.log.last_offset()
         while True:
             logged = self.log.read(self.state.offset, batch)
             if not logged:
+                # erased events at the end of the log leave nothing to learn, nor to wait for
+                with self.state.lock:
+                    self.state.offset = max(self.state.offset, newest)
                 return total
             self.state.apply(logged)
             total += len(logged)

@@ -4,7 +4,7 @@ filters, boosts, diversity -> top-K with scores and reasons, remembered for feed
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -13,6 +13,7 @@ from streamrec.engine.state import EngineState
 from streamrec.errors import NotFound
 from streamrec.models.base import SimilarItems, top_k
 from streamrec.ranking.features import SOURCES
+from streamrec.ranking.negatives import TurnedDown, demote, penalties, turned_down
 from streamrec.ranking.rules import Rules, apply_rules
 from streamrec.types import FloatArray, IntArray, Query
 
@@ -23,6 +24,9 @@ _SIMILAR_REASONS = {
     "als": "liked by the people who like {item}",
     "content": "shares attributes and words with {item}",
 }
+# models whose one-item score is an item similarity: the neighbours a dislike pushes down
+_NEIGHBOUR_MODELS = ("cooccurrence", "content")
+_NOTABLE_PUSH = 0.05  # a score cut by at least this share is explained in the reasons
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,31 +57,43 @@ class Recommender:
                 shown_before = np.concatenate((previous.shown_before, previous.items))
                 extra.append(shown_before)
             query = state.query_for(user, now, exclude_seen, extra)
-            items, scores, sources = self._ranked(query)
+            down = turned_down(query, state.negatives)
+            if down.hidden.size:
+                query = replace(query, exclude=np.concatenate((query.exclude, down.hidden)))
+            items, scores, sources, pushed = self._ranked(query, down)
             items, scores = apply_rules(items, scores, rules, state.attributes_of, k)
             if items.size < k:
                 items, scores = self._fill(query, items, scores, rules, k)
-            reasons = self._reasons(query, items, sources)
+            reasons = self._reasons(query, items, sources, pushed)
             recommendation = Recommendation(state.items.ids_of(items),
                                             [round(float(s), 6) for s in scores], reasons)
             state.impressions.remember(recommendation.recommendation_id,
                                        Impression(user_id, items, shown_before))
             return recommendation
 
-    def _ranked(self, query: Query) -> tuple[IntArray, FloatArray, dict[int, str]]:
-        """Candidates ordered by the hybrid ranker, and the source that drove each one."""
+    def _ranked(self, query: Query, down: TurnedDown
+                ) -> tuple[IntArray, FloatArray, dict[int, str], dict[int, int]]:
+        """Candidates ordered by the hybrid ranker, pushed down near what the user turned
+        down (ranking/negatives.py); the source that drove each one; and for those pushed
+        down notably, the turned-down item that weighed most."""
         state = self.state
         if query.user is None or query.history.size == 0:
-            return np.zeros(0, np.int64), np.zeros(0), {}
+            return np.zeros(0, np.int64), np.zeros(0), {}, {}
         candidates = state.ranker.candidates(query, state.scorers, len(state.items))
         if candidates.items.size == 0:
-            return np.zeros(0, np.int64), np.zeros(0), {}
+            return np.zeros(0, np.int64), np.zeros(0), {}, {}
         scores = state.ranker.rank(candidates)
-        order = np.lexsort((candidates.items, -scores))
+        neighbours = [m for name in _NEIGHBOUR_MODELS if (m := state.models.get(name))]
+        penalty, because = penalties(down, candidates.items, neighbours, query.now)
+        demoted = demote(scores, penalty, state.negatives)
+        notable = demoted < (1.0 - _NOTABLE_PUSH) * scores
+        pushed = dict(zip(candidates.items[notable].tolist(), because[notable].tolist(),
+                          strict=True))
+        order = np.lexsort((candidates.items, -demoted))
         dominant = state.ranker.contributions(candidates).argmax(axis=1)
         sources = {int(i): SOURCES[int(d)] for i, d in zip(candidates.items, dominant,
                                                             strict=True)}
-        return candidates.items[order], scores[order], sources
+        return candidates.items[order], demoted[order], sources, pushed
 
     def _fill(self, query: Query, items: IntArray, scores: FloatArray, rules: Rules,
               k: int) -> tuple[IntArray, FloatArray]:
@@ -95,8 +111,8 @@ class Recommender:
         extra_scores = floor * 0.5 ** np.arange(1, extra.size + 1)
         return np.concatenate((items, extra)), np.concatenate((scores, extra_scores))
 
-    def _reasons(self, query: Query, items: IntArray, sources: dict[int, str]
-                 ) -> list[list[str]]:
+    def _reasons(self, query: Query, items: IntArray, sources: dict[int, str],
+                 pushed: dict[int, int]) -> list[list[str]]:
         state = self.state
         cooccurrence = state.models["cooccurrence"]
         because = (cooccurrence.because(query, items) if hasattr(cooccurrence, "because")
@@ -116,6 +132,9 @@ class Recommender:
                 category = state.attributes_of(item).get("category")
                 text = f"popular now in {category}" if category else "popular now"
             reasons.append([text])
+            if item in pushed:
+                reasons[-1].append(f"ranked lower: like {self._label(pushed[item])}, "
+                                   "which you turned down")
         return reasons
 
     def _label(self, item: int) -> str:

@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 
 from streamrec.engine.histories import UserHistories
+from streamrec.engine.identities import Identities, is_merge
 from streamrec.engine.impressions import Impressions
 from streamrec.events.types import EventTypeConfig, event_weight
 from streamrec.events.vocab import Vocabulary
 from streamrec.models.als import ALSModel
-from streamrec.models.base import DenseScorer, LearnsItems, Model, Refittable, grow
+from streamrec.models.base import DenseScorer, LearnsItems, MergesUsers, Model, Refittable, grow
 from streamrec.models.content import ContentModel
 from streamrec.models.cooccurrence import CooccurrenceModel
 from streamrec.models.popularity import PopularityModel
@@ -47,9 +48,11 @@ class EngineState:
         self.inline_training = inline_training
         self.event_types: Mapping[str, EventTypeConfig] = settings.events.types
         self.history_length = settings.events.history_length
+        self.negatives = settings.models.negatives
         self.users = Vocabulary()
         self.items = Vocabulary()
         self.histories = UserHistories()
+        self.identities = Identities()
         self.models = build_models(settings)
         self.scorers = {n: m for n, m in self.models.items() if isinstance(m, DenseScorer)}
         self.ranker = HybridRanker(settings.models.hybrid)
@@ -79,6 +82,17 @@ class EngineState:
         fresh = [entry for entry in logged if entry.offset > self.offset]
         if not fresh:
             return
+        merges = [n for n, entry in enumerate(fresh) if is_merge(entry.event)]
+        if merges:  # the events between merges, each merge in its place
+            with self.lock:
+                start = 0
+                for n in merges:
+                    self.apply(fresh[start:n])
+                    self._merge(fresh[n])
+                    start = n + 1
+                self.apply(fresh[start:])
+            return
+        fresh = list(self.identities.resolve_events(fresh))
         with self.lock:
             # the ranker is taught just before an event, on the state of everything before it,
             # whatever batches the log happens to be read in: replay rebuilds the same state
@@ -97,6 +111,20 @@ class EngineState:
                 for refittable in self._refittables:
                     if refittable.refit_due():
                         refittable.refit()
+
+    def _merge(self, entry: LoggedEvent) -> None:
+        """A session turned out to be a user (engine/identities.py): the user gets its
+        history and per-user model state, and its later events."""
+        session, user = entry.event.user_id, entry.event.item_id
+        source = self.users.lookup(session)
+        if self.identities.learn(entry.event) and source is not None:
+            target = self.users.index(user)
+            self.histories.merge(source, target)
+            for model in self.models.values():
+                if isinstance(model, MergesUsers):
+                    model.merge_users(source, target)
+        self.offset = entry.offset
+        self.learned_events += 1
 
     def _learn(self, logged: Sequence[LoggedEvent]) -> None:
         if not logged:
@@ -198,6 +226,7 @@ class EngineState:
                 "histories": self.histories.state(),
                 "counters": {"learned_events": np.array([self.learned_events])},
                 "ranker": self.ranker.state(),
+                "identities": self.identities.state(),
             }
             for name, model in self.models.items():
                 components[f"model-{name}"] = model.state()
@@ -213,6 +242,9 @@ class EngineState:
             self.histories.restore(components["histories"])
             self.learned_events = int(components["counters"]["learned_events"][0])
             self.ranker.restore(components["ranker"])
+            self.identities = Identities()
+            if "identities" in components:  # absent from snapshots older than sessions
+                self.identities.restore(components["identities"])
             for name, model in self.models.items():
                 model.restore(components[f"model-{name}"])
             self.offset = offset

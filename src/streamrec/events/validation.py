@@ -45,10 +45,25 @@ def parse_timestamp(value: float | str | None, field: str, now: float) -> float:
     return seconds
 
 
+def check_subject(event: Event, field: str) -> None:
+    """Exactly one of ``user_id`` and ``session_id`` says who did it."""
+    if event.session_id is None:
+        if not event.user_id:
+            raise InvalidInput(f"{field}.user_id",
+                               f"{field} needs a user_id, or a session_id for an anonymous visitor")
+        check_id(event.user_id, f"{field}.user_id")
+        return
+    if event.user_id:
+        raise InvalidInput(f"{field}.session_id",
+                           f"{field} has both a user_id and a session_id; give one of them (a "
+                           "session is attached to its user by merging it, not by an event)")
+    check_id(event.session_id, f"{field}.session_id")
+
+
 def validate_event(
     event: Event, field: str, types: Mapping[str, EventTypeConfig]
 ) -> None:
-    check_id(event.user_id, f"{field}.user_id")
+    check_subject(event, field)
     check_id(event.item_id, f"{field}.item_id")
     if event.event_id is not None:
         check_id(event.event_id, f"{field}.event_id")

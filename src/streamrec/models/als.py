@@ -164,6 +164,20 @@ class ALSModel:
             self._user_factors = grown
         self._user_factors[users] = vectors
 
+    def merge_users(self, source: int, target: int) -> None:
+        """Move ``source``'s summed weights onto ``target`` and fold ``target`` in again.
+        ``source``'s entries become exact zeros (fits drop them) and its vector is cleared."""
+        cols, vals = self._rows.row(source)
+        if cols.size == 0:
+            return
+        self._rows.add(np.full(cols.size, target, dtype=np.int64), cols, vals.copy())
+        self._rows.add(np.full(cols.size, source, dtype=np.int64), cols, -vals)
+        if self._touched_during_fit is not None:
+            self._touched_during_fit.update((source, target))
+        if source < self._user_factors.shape[0]:
+            self._user_factors[source] = 0.0
+        self.fold_in(np.array([target], dtype=np.int64))
+
     # -- reading -------------------------------------------------------------------------
     # Reads multiply in float32, as the factors are stored: converting a 100k x 64 matrix
     # to float64 on every query cost more than the product itself.

@@ -54,6 +54,14 @@ class LearnsItems(Protocol):
 
 
 @runtime_checkable
+class MergesUsers(Protocol):
+    """Models that keep per-user state: told when one user turns out to be another (an
+    anonymous session merged into its user), so ``target`` holds what ``source`` had."""
+
+    def merge_users(self, source: int, target: int) -> None: ...
+
+
+@runtime_checkable
 class Refittable(Protocol):
     """Models with a heavy full fit that runs off the learner's thread.
 

@@ -105,10 +105,14 @@ class CooccurrenceModel:
         return rows, cols, vals
 
     def _history_weights(self, query: Query) -> tuple[IntArray, FloatArray]:
-        """Distinct recent items, newest first, with their recency weights."""
+        """Distinct recent items, newest first, with their recency weights. An item whose
+        newest event is negative (a dislike) brings in nothing: see ranking/negatives.py."""
         recent = query.history[::-1]
         _, first = np.unique(recent, return_index=True)
-        distinct = recent[np.sort(first)][: self.config.query_window]
+        newest = np.sort(first)
+        if query.history_weights.size == query.history.size:
+            newest = newest[query.history_weights[::-1][newest] >= 0]
+        distinct = recent[newest][: self.config.query_window]
         distinct = distinct[distinct < self._pairs.n_rows]
         weights = self.config.recency_decay ** np.arange(distinct.size, dtype=np.float64)
         return distinct, weights
@@ -201,6 +205,15 @@ class CooccurrenceModel:
         scores = self._dense_scores(cols, vals / self._counts[item] ** self.config.alpha)
         best = top_k(scores, k, np.r_[exclude, item])
         return Candidates(best.items, best.scores, np.full(len(best), item, dtype=np.int64))
+
+    def merge_users(self, source: int, target: int) -> None:
+        """``target``'s next events pair with ``source``'s recent items too (taken as the
+        newer ones: a session is usually merged when its user logs in)."""
+        moved = self._recent.pop(source, [])
+        if moved:
+            taken = set(moved)
+            kept = [i for i in self._recent.get(target, []) if i not in taken]
+            self._recent[target] = (kept + moved)[-self.config.window :]
 
     def state(self) -> dict[str, np.ndarray]:
         users = np.array(sorted(self._recent), dtype=np.int64)

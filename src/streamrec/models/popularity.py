@@ -1,8 +1,10 @@
 """Time-decayed popularity: the fallback for unknown users and a feature for the ranker.
 
 Each event adds its weight to its item, decayed with half-life ``half_life_s`` (inflation
-trick, see ``decay.py``). Negative weights (dislikes, returns) lower an item. The order of
-events does not change the result, so replaying a log always rebuilds the same state.
+trick, see ``decay.py``). Negative events (dislikes, returns) add nothing: they push the item
+down for the user who sent them (``ranking/negatives.py``), not for everyone, so that one
+account cannot bury an item. The order of events does not change the result, so replaying a
+log always rebuilds the same state.
 
 >>> from streamrec.types import EventBatch, Query
 >>> model = PopularityModel(PopularityConfig(half_life_s=None))
@@ -47,7 +49,7 @@ class PopularityModel:
         mass = grow(self._mass, size)
         if factor is not None:
             mass = mass * factor
-        inflated = batch.weights * self._clock.inflate(batch.timestamps)
+        inflated = np.maximum(batch.weights, 0.0) * self._clock.inflate(batch.timestamps)
         np.add.at(mass, batch.items, inflated)
         self._mass = mass
         self._n_items = max(self._n_items, size)

@@ -22,6 +22,7 @@ STATUS: dict[type[errors.StreamrecError], int] = {
     errors.NotFound: 404,
     errors.Unauthorized: 401,
     errors.Forbidden: 403,
+    errors.Conflict: 409,
     errors.Oversized: 413,
     errors.RateLimited: 429,
     errors.Unavailable: 503,

@@ -12,10 +12,17 @@ Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
 
 class EventIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # exactly one of user_id and session_id, said in the schema too
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "oneOf": [{"required": ["user_id"]}, {"required": ["session_id"]}]})
 
     event_id: Id | None = None
-    user_id: Id
+    user_id: Id | None = Field(
+        default=None, description="Who did it. Exactly one of user_id and session_id.")
+    session_id: Id | None = Field(
+        default=None, description="An anonymous visitor's session, instead of user_id: it gets "
+        "recommendations from its first event (GET /v1/sessions/{session_id}/recommendations); "
+        "when the visitor logs in, POST /v1/sessions/{session_id}/merge makes it theirs.")
     item_id: Id
     type: Annotated[str, Field(strict=True, min_length=1, max_length=64)]
     value: Number | None = None
@@ -31,6 +38,18 @@ class EventsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     events: list[EventIn] = Field(min_length=1)
+
+
+class MergeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: Id = Field(description="The user the session turned out to be.")
+
+
+class MergedOut(BaseModel):
+    merged: bool = Field(description="False: the session already was this user's; nothing "
+                         "was logged.")
+    last_offset: int = Field(description="The log's newest offset once the merge is learned.")
 
 
 class AppendedOut(BaseModel):

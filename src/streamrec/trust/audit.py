@@ -65,6 +65,10 @@ class AuditLog:
         """How a user is named in the audit log: never by their id."""
         return "user:" + pseudonymise(self._user_key, user_id)[:32]
 
+    def session_target(self, session_id: str) -> str:
+        """How an anonymous session is named in the audit log: never by its id."""
+        return "session:" + pseudonymise(self._user_key, "session\x1f" + session_id)[:32]
+
     def record(self, key_id: str | None, action: str, target: str,
                details: Mapping[str, Any] | None = None) -> None:
         """Append one row; durable when this returns."""

@@ -6,6 +6,7 @@ their events, then rebuild state by replaying what remains (no model needs to "u
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,15 +71,18 @@ def scrub_log_file(log_url: str) -> None:
         scrub(Path(log_url.removeprefix("sqlite:///")))
 
 
-def export_of(state: EngineState, event_log: EventLog, stored_id: str) -> UserExport:
-    """The user's events (a scan of the whole log) and their history as the state holds it."""
+def export_of(state: EngineState, event_log: EventLog, stored_id: str,
+              sessions: Collection[str] = ()) -> UserExport:
+    """The user's events and those of ``sessions`` (their merged sessions), from a scan of
+    the whole log, and the user's history as the state holds it."""
+    keys = {stored_id, *sessions}
     events: list[LoggedEventOut] = []
     after = 0
     while batch := event_log.read(after, _READ_BATCH):
         events.extend(
             LoggedEventOut(entry.offset, e.event_id, e.item_id, e.type, e.value, e.timestamp,
                            dict(e.context) if e.context is not None else None)
-            for entry in batch if (e := entry.event).user_id == stored_id
+            for entry in batch if (e := entry.event).user_id in keys
         )
         after = batch[-1].offset
     with state.lock:

@@ -1,4 +1,4 @@
-"""Pseudonymised user ids: a keyed hash replaces the raw id before it reaches storage.
+"""Pseudonymised user and session ids: a keyed hash replaces the raw id before it reaches storage.
 
 With a secret, ``pseudonymise(secret, "alice")`` is HMAC-SHA256(secret, "alice") in hex: the
 same id always maps to the same pseudonym (so histories still join up), and without the secret
@@ -36,3 +36,21 @@ def user_key_function(secret: SecretStr | None) -> Callable[[str], str]:
 
 def _unchanged(user_id: str) -> str:
     return user_id
+
+
+SESSION_PREFIX = "session\x1f"
+
+
+def session_key_function(secret: SecretStr | None) -> Callable[[str], str]:
+    """What the engine stores for an anonymous session id: ``SESSION_PREFIX`` and the id, or
+    with a secret its pseudonym (in a domain of its own: a session and a user of the same id
+    get unrelated pseudonyms). No user key can equal it: ids never hold control characters
+    and pseudonyms are hex.
+
+    >>> session_key_function(None)("s1") == SESSION_PREFIX + "s1"
+    True
+    """
+    if secret is None or not secret.get_secret_value():
+        return lambda session_id: SESSION_PREFIX + session_id
+    key = secret.get_secret_value().encode("utf-8")
+    return lambda session_id: SESSION_PREFIX + pseudonymise(key, SESSION_PREFIX + session_id)

@@ -15,6 +15,7 @@ from streamrec.trust.audit import AuditLog
 router = APIRouter(tags=["admin"], responses={401: {"model": ErrorOut},
                                               403: {"model": ErrorOut}})
 UserId = Annotated[str, Path(min_length=1, max_length=256)]
+SessionId = Annotated[str, Path(min_length=1, max_length=256)]
 
 
 def _audit(request: Request) -> AuditLog:
@@ -25,8 +26,9 @@ def _audit(request: Request) -> AuditLog:
 @router.delete("/v1/users/{user_id}")
 def erase_user(user_id: UserId, engine: EngineDep, caller: AdminKey,
                request: Request) -> dict[str, int]:
-    """Erase everything held about the user: their events leave the log (and its file),
-    state is rebuilt without them. Slow: replays the whole log. Idempotent."""
+    """Erase everything held about the user: their events, and those of the sessions merged
+    into them, leave the log (and its file), state is rebuilt without them. Slow: replays the
+    whole log. Idempotent."""
     erased = engine.erase_user(user_id)
     audit = _audit(request)
     audit.record(caller.id if caller else None, "user.erase", audit.user_target(user_id),
@@ -37,12 +39,36 @@ def erase_user(user_id: UserId, engine: EngineDep, caller: AdminKey,
 @router.get("/v1/users/{user_id}/export")
 def export_user(user_id: UserId, engine: EngineDep, caller: AdminKey,
                 request: Request) -> dict[str, Any]:
-    """Everything held about the user: their events, and their history as the models see it."""
+    """Everything held about the user: their events (with their merged sessions'), and their
+    history as the models see it."""
     export = engine.export_user(user_id)
     audit = _audit(request)
     audit.record(caller.id if caller else None, "user.export", audit.user_target(user_id),
                  {"events": len(export.events)})
     return {"user_id": user_id, **dataclasses.asdict(export)}
+
+
+@router.delete("/v1/sessions/{session_id}")
+def erase_session(session_id: SessionId, engine: EngineDep, caller: AdminKey,
+                  request: Request) -> dict[str, int]:
+    """Erase an anonymous session's events, merged into a user or not, as for a user."""
+    erased = engine.erase_session(session_id)
+    audit = _audit(request)
+    audit.record(caller.id if caller else None, "session.erase",
+                 audit.session_target(session_id), {"erased_events": erased})
+    return {"erased_events": erased}
+
+
+@router.get("/v1/sessions/{session_id}/export")
+def export_session(session_id: SessionId, engine: EngineDep, caller: AdminKey,
+                   request: Request) -> dict[str, Any]:
+    """Everything held about an anonymous session: its events (a merge is an event of type
+    ``$merge``), and its history as the models see it (none once merged: it is the user's)."""
+    export = engine.export_session(session_id)
+    audit = _audit(request)
+    audit.record(caller.id if caller else None, "session.export",
+                 audit.session_target(session_id), {"events": len(export.events)})
+    return {"session_id": session_id, **dataclasses.asdict(export)}
 
 
 @router.get("/v1/admin/audit")

@@ -22,14 +22,15 @@ router = APIRouter(prefix="/v1", tags=["events"])
 def post_events(body: EventsIn, engine: EngineDep) -> AppendedOut:
     """Store events; answers once they are durable and learned (a following read sees them).
 
+    Each event names exactly one of ``user_id`` and ``session_id`` (an anonymous visitor).
     A repeated ``event_id`` is reported in ``duplicates`` and not stored again. If any event
     is invalid, none of the request is stored."""
     now = time.time()
     events = [
         Event(
-            user_id=e.user_id, item_id=e.item_id, type=e.type, value=e.value,
+            user_id=e.user_id or "", item_id=e.item_id, type=e.type, value=e.value,
             timestamp=parse_timestamp(e.timestamp, f"events[{i}].timestamp", now),
-            event_id=e.event_id, context=e.context,
+            event_id=e.event_id, context=e.context, session_id=e.session_id,
         )
         for i, e in enumerate(body.events)
     ]

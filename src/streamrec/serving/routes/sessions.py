@@ -1,0 +1,42 @@
+"""Anonymous sessions: recommendations before a visitor logs in, and the merge when they do."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from streamrec.serving.auth import require
+from streamrec.serving.deps import EngineDep
+from streamrec.serving.list_options import ListOptionsDep, recommendations_out
+from streamrec.serving.schemas import ErrorOut, MergedOut, MergeIn, RecommendationsOut
+from streamrec.trust.keys import Scope
+
+router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
+SessionId = Annotated[str, Path(min_length=1, max_length=256)]
+
+
+@router.get("/{session_id}/recommendations", response_model=RecommendationsOut,
+            dependencies=[require(Scope.READ)],
+            responses={422: {"model": ErrorOut}})
+def recommendations(session_id: SessionId, engine: EngineDep,
+                    options: ListOptionsDep) -> RecommendationsOut:
+    """Top-``k`` items for an anonymous session (events posted with its ``session_id``), as
+    for a user: its recent items drive them from its first event. A session merged into a
+    user gets that user's recommendations; an unknown one gets popular items."""
+    return recommendations_out(
+        engine.recommend_session(session_id, options.k, **options.keywords()))
+
+
+@router.post("/{session_id}/merge", response_model=MergedOut,
+             dependencies=[require(Scope.INGEST)],
+             responses={409: {"model": ErrorOut, "description": "The session was merged "
+                              "into another user already."}, 422: {"model": ErrorOut}})
+def merge(session_id: SessionId, body: MergeIn, engine: EngineDep) -> MergedOut:
+    """The session turned out to be this user (they logged in): its history becomes
+    theirs. Answers once the merge is durable (an event in the log) and learned: the user's
+    recommendations then draw on the session's events and leave out what it saw, and events
+    sent later with the ``session_id`` count as the user's. Idempotent; a session belongs to
+    one user (merging it into another answers 409). Erasing the user erases the session."""
+    merged = engine.merge_session(session_id, body.user_id)
+    return MergedOut(merged=merged, last_offset=engine.log.last_offset())
