@@ -65,6 +65,7 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("GET", "/v1/sessions/nobody/export", None, "admin"),
     ("DELETE", "/v1/sessions/nobody", None, "admin"),
     ("GET", "/v1/admin/audit", None, "admin"),
+    ("GET", "/v1/admin/sizes", None, "admin"),
 ]
 ROUTE_IDS = [f"{method} {path}" for method, path, _, _ in ROUTES]
 

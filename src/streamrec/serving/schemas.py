@@ -110,6 +110,21 @@ class StatsOut(BaseModel):
     items: int
 
 
+class SizesOut(BaseModel):
+    """Memory held by each component of the engine state (engine/sizes.py), in bytes."""
+
+    total_bytes: int = Field(description="Sum of the components.")
+    components: dict[str, int] = Field(
+        description="Bytes per component: vocabularies, histories, identities, impressions, "
+        "each model (models.<name>), the ranker, the catalogue, begun refits, other.")
+    parts: dict[str, dict[str, int]] = Field(
+        description="Per component, its biggest attributes in bytes.")
+    rss_bytes: int | None = Field(
+        description="The server process's resident memory; the difference to total_bytes is "
+        "the interpreter, libraries, request buffers and allocator overhead.")
+    seconds: float = Field(description="How long the walk over the state took (under its lock).")
+
+
 class ErrorBody(BaseModel):
     code: str
     message: str

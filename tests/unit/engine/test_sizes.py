@@ -1,0 +1,84 @@
+"""The per-component size report (engine/sizes.py): it names every part of the state, and
+its figures grow as the state learns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from streamrec.engine.impressions import Impression
+from streamrec.engine.sizes import process_rss_bytes, state_sizes
+from streamrec.engine.state import EngineState
+from streamrec.settings import Settings
+from streamrec.types import Event, Item, LoggedEvent
+
+EventFactory = Callable[..., Event]
+
+
+def learn(state: EngineState, events: list[Event]) -> None:
+    state.apply([LoggedEvent(state.offset + n + 1, e) for n, e in enumerate(events)])
+
+
+def a_state(tmp_path: Path) -> EngineState:
+    return EngineState(Settings(data_dir=tmp_path / "data"), inline_training=True)
+
+
+def test_every_component_of_the_state_is_reported(tmp_path: Path) -> None:
+    state = a_state(tmp_path)
+    report = state_sizes(state)
+    expected = {"vocabulary.users", "vocabulary.items", "histories", "identities",
+                "impressions", "ranker", "catalogue", "other",
+                *(f"models.{name}" for name in state.models)}
+    assert expected <= set(report.components)
+    assert {"models.als", "models.cooccurrence", "models.popularity",
+            "models.content"} <= set(report.components)
+    assert all(size > 0 for name, size in report.components.items() if name != "other")
+    assert report.total == sum(report.components.values())
+    assert set(report.parts) == set(report.components)
+    # each attribute of the state is in a component: named, a model, or under "other"
+    covered = {"users", "items", "histories", "identities", "impressions", "ranker",
+               "pending_fits", "available", "attributes", "models", "scorers",
+               "_refittables", "lock", "fit_begun", *report.parts["other"]}
+    assert set(vars(state)) <= covered
+    body = report.as_dict()
+    assert body["total_bytes"] == report.total and body["components"] == report.components
+
+
+def test_sizes_grow_with_learned_events_and_name_the_parts_that_grew(
+        tmp_path: Path, make_event: EventFactory) -> None:
+    state = a_state(tmp_path)
+    before = state_sizes(state)
+    state.apply_items([Item(f"i{n}", {"category": f"c{n % 5}"}, f"item number {n}")
+                       for n in range(200)])
+    rng = np.random.default_rng(0)
+    learn(state, [make_event(f"u{u}", f"i{i}") for u, i in
+                  zip(rng.integers(0, 300, 6_000).tolist(), rng.integers(0, 200, 6_000).tolist(),
+                      strict=True)])
+    state.impressions.remember("r1", Impression("u1", np.arange(10), np.zeros(0, np.int64)))
+    after = state_sizes(state)
+    for name in ("vocabulary.users", "vocabulary.items", "histories", "impressions",
+                 "models.popularity", "models.cooccurrence", "models.als", "models.content",
+                 "catalogue"):
+        assert after.components[name] > before.components[name], name
+    assert after.total > before.total
+    # an array's buffer is counted: 6,000 events of 24 bytes each in the histories at least
+    assert after.components["histories"] >= 6_000 * 24
+    # the ALS model was fitted (6,000 events > refit_min_events): its factors are named
+    assert state.models["als"].is_fitted  # type: ignore[attr-defined]
+    assert after.parts["models.als"]["_item_factors"] >= 200 * 64 * 4
+    assert after.parts["models.cooccurrence"]["_pairs"] > 0
+
+
+def test_a_view_counts_its_buffer_once(tmp_path: Path) -> None:
+    state = a_state(tmp_path)
+    buffer = np.zeros(1_000_000, dtype=np.uint8)
+    state.extra_views = [buffer[:10], buffer[10:], buffer]  # type: ignore[attr-defined]
+    other = state_sizes(state).parts["other"]["extra_views"]
+    assert 1_000_000 <= other < 1_010_000
+
+
+def test_the_process_resident_memory_is_read() -> None:
+    rss = process_rss_bytes()
+    assert rss is None or rss > 10 * 2**20
