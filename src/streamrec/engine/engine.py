@@ -14,7 +14,7 @@ from streamrec.engine.identities import merge_event, merged_sessions
 from streamrec.engine.learner import Learner
 from streamrec.engine.recommender import Recommendation, Recommender
 from streamrec.engine.snapshotter import Snapshotter
-from streamrec.engine.state import EngineState
+from streamrec.engine.state import SHOWN_KEY, EngineState
 from streamrec.engine.trainer import Trainer
 from streamrec.errors import Conflict, NotFound, Unavailable
 from streamrec.events.validation import check_id, validate_events
@@ -50,7 +50,7 @@ class Engine:
                                        settings.model_fingerprint())
         self.learner = Learner(self.state, event_log, self._count_learned,
                                self.snapshotter.maybe_snapshot)
-        self.trainer = Trainer(self.state, settings.models.trainer_poll_s)
+        self.trainer = Trainer(self.state, event_log, settings.models.trainer_poll_s)
         self.started_at = time.time()
         self.learn_seconds = 0.0
         self._closed = False
@@ -120,11 +120,25 @@ class Engine:
         """Validated events as the log keeps them: the key of their user or session in
         ``user_id`` (a pseudonym when a secret is set). Raises on the first bad one."""
         validate_events(events, self.state.event_types, self.settings.serving.max_batch)
-        if not self._is_pseudonymising and all(e.session_id is None for e in events):
-            return events
-        return [replace(e, user_id=self.session_key(e.session_id), session_id=None)
-                if e.session_id is not None else replace(e, user_id=self.user_key(e.user_id))
-                for e in events]
+        if self._is_pseudonymising or any(e.session_id is not None for e in events):
+            events = [replace(e, user_id=self.session_key(e.session_id), session_id=None)
+                      if e.session_id is not None else replace(e, user_id=self.user_key(e.user_id))
+                      for e in events]
+        return [self._with_shown(e) for e in events]
+
+    def _with_shown(self, event: Event) -> Event:
+        """Feedback on a list we showed carries that list into the log, so what it teaches
+        the ranker survives restarts and replays the same (the impression is only in memory)."""
+        shown_in = (event.context or {}).get("recommendation_id")
+        if not isinstance(shown_in, str):
+            return event
+        impression = self.state.impressions.get(shown_in)
+        if impression is None or \
+                self.state.identities.resolve(impression.user_id) != \
+                self.state.identities.resolve(event.user_id):
+            return event
+        shown = self.state.items.ids_of(impression.items)
+        return replace(event, context={**(event.context or {}), SHOWN_KEY: shown})
 
     def merge_session(self, session_id: str, user_id: str) -> bool:
         """Attach an anonymous session to the user it turned out to be: a merge is logged and
@@ -264,7 +278,7 @@ class Engine:
         refits = self.trainer.refits
         self.learner = Learner(self.state, self.log, self._count_learned,
                                self.snapshotter.maybe_snapshot)
-        self.trainer = Trainer(self.state, self.settings.models.trainer_poll_s)
+        self.trainer = Trainer(self.state, self.log, self.settings.models.trainer_poll_s)
         self.trainer.refits = refits
         self._start_workers()
 
@@ -282,7 +296,8 @@ class Engine:
         return export_of(self.state, self.log, self.session_key(session_id))
 
     # -- lifecycle -----------------------------------------------------------------------
-    def snapshot(self) -> Path:
+    def snapshot(self) -> Path | None:
+        """A snapshot now; None while a refit is under way (engine/refits.py)."""
         return self.snapshotter.snapshot_now()
 
     def close(self) -> None:
@@ -294,6 +309,13 @@ class Engine:
         self.learner.stop()
         if self.learner.error is None:
             self.learner.catch_up()
-            self.snapshot()
+            # a begun refit is finished and ended in the log, so the final snapshot can be
+            # taken (and the next start need not fit it again)
+            self.trainer.finish()
+            self.learner.catch_up()
+            try:
+                self.snapshot()
+            except Unavailable as error:  # e.g. a read-only disk: close the stores anyway
+                log.error("no final snapshot: %s; the next start replays the log", error)
         self.log.close()
         self.catalogue.close()

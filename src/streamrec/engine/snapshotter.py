@@ -1,4 +1,8 @@
-"""Decides when to snapshot and writes snapshots off the learner's thread."""
+"""Decides when to snapshot and writes snapshots off the learner's thread.
+
+A snapshot the disk refuses (full, read-only) is no loss: the log holds every event, and the
+next start replays more of it. A write off the learner's thread logs the failure and the next
+one is tried when due again; ``snapshot_now`` raises ``Unavailable``."""
 
 from __future__ import annotations
 
@@ -8,7 +12,9 @@ import time
 from pathlib import Path
 
 from streamrec.engine.state import EngineState
+from streamrec.errors import Unavailable
 from streamrec.settings import SnapshotSettings
+from streamrec.storage.failures import storage_unavailable
 from streamrec.storage.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
@@ -38,9 +44,12 @@ class Snapshotter:
         """Called by the learner between batches: the state is a consistent cut right now."""
         if not self.is_due() or (self._writing is not None and self._writing.is_alive()):
             return
+        if len(self.state.pending_fits):
+            return  # a begun refit's data is not in a snapshot: wait until it is swapped in
         offset, components = self._capture()
         self._writing = threading.Thread(
-            target=self._write, args=(offset, components), name="snapshot-writer", daemon=True
+            target=self._write_or_log, args=(offset, components), name="snapshot-writer",
+            daemon=True,
         )
         self._writing.start()
 
@@ -53,15 +62,30 @@ class Snapshotter:
 
     def _write(self, offset: int, components: dict[str, dict]) -> Path:  # type: ignore[type-arg]
         started = time.perf_counter()
-        path = self.store.save(offset, components, {"fingerprint": self.fingerprint,
-                                                    "created_at": time.time()})
+        try:
+            path = self.store.save(offset, components, {"fingerprint": self.fingerprint,
+                                                        "created_at": time.time()})
+        except OSError as error:
+            raise storage_unavailable(f"the snapshot at offset {offset} could not be written",
+                                      error) from error
         self.last_duration_s = time.perf_counter() - started
         log.info("snapshot at offset %d written in %.2fs", offset, self.last_duration_s)
         return path
 
-    def snapshot_now(self) -> Path:
-        """Wait for any write in flight, then write a snapshot synchronously."""
+    def _write_or_log(self, offset: int,
+                      components: dict[str, dict]) -> None:  # type: ignore[type-arg]
+        try:
+            self._write(offset, components)
+        except Unavailable as error:
+            log.error("%s; the event log has every event, a restart replays them", error)
+
+    def snapshot_now(self) -> Path | None:
+        """Wait for any write in flight, then write a snapshot synchronously; None while a
+        refit begun in the log is not swapped in (its data would not be in the snapshot)."""
         if self._writing is not None:
             self._writing.join()
+        if len(self.state.pending_fits):
+            log.info("no snapshot while a refit is under way")
+            return None
         offset, components = self._capture()
         return self._write(offset, components)

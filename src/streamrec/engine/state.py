@@ -15,6 +15,7 @@ import numpy as np
 from streamrec.engine.histories import UserHistories
 from streamrec.engine.identities import Identities, is_merge
 from streamrec.engine.impressions import Impressions
+from streamrec.engine.refits import BEGIN_TYPE, PendingFit, PendingFits, is_refit_marker
 from streamrec.events.types import EventTypeConfig, event_weight
 from streamrec.events.vocab import Vocabulary
 from streamrec.models.als import ALSModel
@@ -25,9 +26,16 @@ from streamrec.models.popularity import PopularityModel
 from streamrec.ranking.features import CandidateSet
 from streamrec.ranking.hybrid import HybridRanker
 from streamrec.settings import Settings
-from streamrec.types import EventBatch, Item, LoggedEvent, Query
+from streamrec.types import Event, EventBatch, Item, LoggedEvent, Query
 
 _NO_ATTRIBUTES: Mapping[str, Any] = {}
+# the engine's own key in an event's context: the item ids of the list the event is feedback
+# on, written at ingestion from the remembered impression (clients cannot send "$" keys)
+SHOWN_KEY = "$shown"
+
+
+def _is_control(event: Event) -> bool:
+    return is_merge(event) or is_refit_marker(event)
 
 
 def build_models(settings: Settings) -> dict[str, Model]:
@@ -58,6 +66,8 @@ class EngineState:
         self.ranker = HybridRanker(settings.models.hybrid)
         self.impressions = Impressions()
         self._refittables = self.refittables()
+        self.pending_fits = PendingFits()  # begun in the log, not ended (engine/refits.py)
+        self.fit_begun = threading.Condition()  # the trainer waits on it for new fits
         self.available = np.ones(0, dtype=bool)
         self.attributes: list[Mapping[str, Any]] = []
         self.offset = 0  # every logged event up to here is learned
@@ -82,13 +92,13 @@ class EngineState:
         fresh = [entry for entry in logged if entry.offset > self.offset]
         if not fresh:
             return
-        merges = [n for n, entry in enumerate(fresh) if is_merge(entry.event)]
-        if merges:  # the events between merges, each merge in its place
+        controls = [n for n, entry in enumerate(fresh) if _is_control(entry.event)]
+        if controls:  # the events between control events, each control in its place
             with self.lock:
                 start = 0
-                for n in merges:
+                for n in controls:
                     self.apply(fresh[start:n])
-                    self._merge(fresh[n])
+                    self._control(fresh[n])
                     start = n + 1
                 self.apply(fresh[start:])
             return
@@ -112,6 +122,17 @@ class EngineState:
                     if refittable.refit_due():
                         refittable.refit()
 
+    def _control(self, entry: LoggedEvent) -> None:
+        """A logged decision of the engine's own, learned in its place in the log."""
+        if is_merge(entry.event):
+            self._merge(entry)
+        elif entry.event.type == BEGIN_TYPE:
+            self._begin_fit(entry)
+        else:
+            self._end_fit(entry)
+        self.offset = entry.offset
+        self.learned_events += 1
+
     def _merge(self, entry: LoggedEvent) -> None:
         """A session turned out to be a user (engine/identities.py): the user gets its
         history and per-user model state, and its later events."""
@@ -123,8 +144,35 @@ class EngineState:
             for model in self.models.values():
                 if isinstance(model, MergesUsers):
                     model.merge_users(source, target)
-        self.offset = entry.offset
-        self.learned_events += 1
+
+    def _begin_fit(self, entry: LoggedEvent) -> None:
+        """Take the model's training data here; the trainer fits it (engine/refits.py)."""
+        model = self.models.get(entry.event.item_id)
+        if not isinstance(model, Refittable) or self.pending_fits.has(model.name):
+            return  # a model since removed, or a second begin while one is pending
+        data, events = model.begin_refit()
+        self.pending_fits.add(PendingFit(entry.offset, model, data, events))
+        with self.fit_begun:
+            self.fit_begun.notify_all()
+
+    def _end_fit(self, entry: LoggedEvent) -> None:
+        """Swap the fit begun at ``context.begin`` in here; a replay that meets the end
+        before any trainer computed it computes it now, from the same data."""
+        context = entry.event.context or {}
+        fit = self.pending_fits.pop(int(context.get("begin", -1)))
+        if fit is None:  # its begin came before the snapshot this state was restored from
+            return
+        if not context.get("ok", False):
+            fit.model.abort_refit()
+            return
+        if not fit.claimed:
+            fit.claimed = True
+            fit.compute()
+        fit.done.wait()
+        if fit.error is not None:  # failed here although it worked when logged
+            raise RuntimeError(f"replaying the refit of {fit.model.name} logged at offset "
+                               f"{fit.begin_offset} failed") from fit.error
+        fit.model.swap(fit.result, fit.events)
 
     def _learn(self, logged: Sequence[LoggedEvent]) -> None:
         if not logged:
@@ -147,16 +195,17 @@ class EngineState:
             return False
         user = self.users.lookup(event.user_id)
         item = self.items.lookup(event.item_id)
-        shown_in = (event.context or {}).get("recommendation_id")
-        impression = self.impressions.get(shown_in) if isinstance(shown_in, str) else None
-        if impression is not None and impression.user_id == event.user_id and user is not None \
-                and item is not None:
+        shown_ids = (event.context or {}).get(SHOWN_KEY)
+        if isinstance(shown_ids, list) and user is not None and item is not None:
             self._learn(before)
+            # what was shown, as the engine logged it with the event (not the in-memory
+            # impression, which a restart loses): replay teaches the same lesson
+            found = (self.items.lookup(str(i)) for i in shown_ids)
+            shown_items = np.array([i for i in found if i is not None], dtype=np.int64)
             query = self.query_for(user, event.timestamp, exclude_seen=False, serving=False)
             shown = self.ranker.candidates(query, self.scorers, len(self.items),
-                                           also=impression.items)
-            self.ranker.learn_feedback(_subset(shown, np.isin(shown.items, impression.items)),
-                                       item)
+                                           also=shown_items)
+            self.ranker.learn_feedback(_subset(shown, np.isin(shown.items, shown_items)), item)
             return True
         # eligibility from the state plus the batch's earlier events, so it does not depend on
         # where batches start: the user had history, and this item is new to them

@@ -1,7 +1,10 @@
 """Background refits: heavy models are refit off the learner's thread and swapped in.
 
-The lock is held only to copy the training data and to swap the result; the fit itself runs
-unlocked (implicit's solver releases the GIL), so serving and learning go on meanwhile.
+The trainer decides *when* (a model says its refit is due) and logs that decision as a
+``$refit-begin`` marker; the learner takes the data at the marker. The trainer fits it
+unlocked (implicit's solver releases the GIL), so serving and learning go on meanwhile, then
+logs ``$refit-end``, where the learner swaps the result in. Both moments are in the log, so a
+replay rebuilds the same state (engine/refits.py).
 """
 
 from __future__ import annotations
@@ -10,54 +13,90 @@ import logging
 import threading
 import time
 
+from streamrec.engine.refits import PendingFit, begin_event, end_event
 from streamrec.engine.state import EngineState
+from streamrec.storage.base import EventLog
 
 log = logging.getLogger(__name__)
 
 
 class Trainer:
-    def __init__(self, state: EngineState, poll_s: float) -> None:
+    def __init__(self, state: EngineState, event_log: EventLog, poll_s: float) -> None:
         self.state = state
+        self.log = event_log
         self.poll_s = poll_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._begun: dict[str, int] = {}  # model -> offset of a begin marker not learned yet
+        self._unlogged: list[PendingFit] = []  # fitted, the end marker not yet appended
         self.refits = 0
         self.last_refit_s = 0.0
         self.is_refitting = False
         self.error: BaseException | None = None
 
     def start(self) -> None:
+        self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="trainer", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.poll_s):
+        while not self._stop.is_set():
             try:
-                self.refit_due_models()
-            except Exception as error:  # a failed fit keeps the old model serving
-                log.exception("refit failed; serving continues with the previous fit")
+                self.fit_pending()
+                self.begin_due()
+            except Exception as error:  # e.g. the log refused a marker: try again later
+                log.exception("trainer step failed; trying again")
                 self.error = error
+            with self.state.fit_begun:
+                self.state.fit_begun.wait(self.poll_s)
 
-    def refit_due_models(self) -> None:
+    def begin_due(self) -> None:
+        """Log a begin marker for every model whose refit is due and not under way."""
         for model in self.state.refittables():
+            begun = self._begun.get(model.name)
+            if begun is not None and self.state.offset < begun:
+                continue  # the learner has not reached our marker yet
+            self._begun.pop(model.name, None)
             with self.state.lock:
-                if not model.refit_due():
-                    continue
-                data, events = model.begin_refit()
+                due = model.refit_due() and not self.state.pending_fits.has(model.name)
+            if due:
+                appended = self.log.append([begin_event(model.name, time.time())])
+                self._begun[model.name] = appended.last_offset
+
+    def fit_pending(self) -> None:
+        """Fit what the learner has begun, then log where each result goes in."""
+        while not self._stop.is_set() and (fit := self.state.pending_fits.claim_next()):
             self.is_refitting = True
             started = time.perf_counter()
             try:
-                fitted = model.fit(data)
+                fit.compute()
             finally:
                 self.is_refitting = False
-            with self.state.lock:
-                model.swap(fitted, events)
-            self.refits += 1
-            self.last_refit_s = time.perf_counter() - started
-            log.info("refit %s on %d events in %.1fs", type(model).__name__, events,
-                     self.last_refit_s)
+            if fit.error is not None:
+                log.error("refit of %s failed; the previous fit keeps serving",
+                          fit.model.name, exc_info=fit.error)
+                self.error = fit.error
+            else:
+                self.refits += 1
+                self.last_refit_s = time.perf_counter() - started
+                log.info("refit %s on %d events in %.1fs", fit.model.name, fit.events,
+                         self.last_refit_s)
+            self._unlogged.append(fit)
+        while self._unlogged:
+            fit = self._unlogged[0]
+            self.log.append([end_event(fit.model.name, fit.begin_offset, fit.error is None,
+                                       time.time())])
+            self._unlogged.pop(0)
+
+    def finish(self) -> None:
+        """With the thread stopped: fit and end whatever is begun (a clean shutdown)."""
+        self._stop.clear()
+        self.fit_pending()
 
     def stop(self) -> None:
         self._stop.set()
+        with self.state.fit_begun:
+            self.state.fit_begun.notify_all()
         if self._thread is not None:
             self._thread.join()
+            self._thread = None

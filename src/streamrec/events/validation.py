@@ -78,6 +78,11 @@ def validate_event(
     if not math.isfinite(event.timestamp):
         raise InvalidInput(f"{field}.timestamp", f"{field}.timestamp must be finite")
     if event.context:
+        reserved = sorted(k for k in event.context if str(k).startswith("$"))
+        if reserved:
+            raise InvalidInput(f"{field}.context.{reserved[0]}",
+                               f"{field}.context keys starting with '$' are reserved for the "
+                               "engine")
         try:
             orjson.dumps(dict(event.context))
         except TypeError as error:

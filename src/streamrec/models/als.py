@@ -131,6 +131,10 @@ class ALSModel:
         self.fitted_events = fitted_events
         self.fold_in(refold)
 
+    def abort_refit(self) -> None:
+        """The fit begun last failed: keep serving the previous one. Under the state lock."""
+        self._touched_during_fit = None
+
     def refit(self) -> None:
         """Fit and swap in one step (evaluation and tests; the engine's trainer splits it)."""
         matrix, events = self.begin_refit()

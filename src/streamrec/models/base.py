@@ -67,7 +67,10 @@ class Refittable(Protocol):
 
     ``begin_refit`` (under the state lock) returns the data to fit and how many events it
     holds; ``fit`` is pure and may run in another thread; ``swap`` (under the lock) installs
-    the result and brings it up to date with what was learned meanwhile."""
+    the result and brings it up to date with what was learned meanwhile; ``abort_refit``
+    (under the lock) forgets a begun refit whose fit failed."""
+
+    name: str
 
     def refit_due(self) -> bool: ...
 
@@ -76,6 +79,8 @@ class Refittable(Protocol):
     def fit(self, data: Any) -> Any: ...
 
     def swap(self, fitted: Any, fitted_events: int) -> None: ...
+
+    def abort_refit(self) -> None: ...
 
     def refit(self) -> None: ...
 

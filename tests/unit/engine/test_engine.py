@@ -130,6 +130,30 @@ def test_an_invalid_event_stores_nothing_of_its_batch(
     assert engine.stats()["events"] == before
 
 
+def test_feedback_carries_the_list_it_was_shown_into_the_log(
+    engine: Engine, make_event: EventFactory
+) -> None:
+    # the ranker learns from the logged list, so a replay teaches the same lesson
+    shown = engine.recommend("reader", 3)
+    engine.ingest([make_event("reader", shown.item_ids[0], "click",
+                              context={"recommendation_id": shown.recommendation_id})])
+    engine.ingest([make_event("stranger", shown.item_ids[0], "click",  # not shown to them
+                              context={"recommendation_id": shown.recommendation_id})])
+    logged = [e.event.context for e in engine.log.read(0, 10**6)][-2:]
+    assert logged[0] is not None and logged[0]["$shown"] == shown.item_ids
+    assert logged[1] == {"recommendation_id": shown.recommendation_id}
+
+
+def test_clients_cannot_send_the_engines_own_context_keys(
+    engine: Engine, make_event: EventFactory
+) -> None:
+    before = engine.stats()["events"]
+    with pytest.raises(InvalidInput) as raised:
+        engine.ingest([make_event("reader", "a1", context={"$shown": ["a2"]})])
+    assert raised.value.field == "events[0].context.$shown"
+    assert engine.stats()["events"] == before
+
+
 # -- restarts --------------------------------------------------------------------------------
 
 def test_close_and_reopen_restores_the_snapshot_and_recommends_the_same(
