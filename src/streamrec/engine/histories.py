@@ -57,6 +57,11 @@ class UserHistories:
             return np.zeros(0, np.int64)
         return np.unique(np.frombuffer(history.items, dtype=np.int64))
 
+    def has_seen(self, user: int, item: int) -> bool:
+        """Whether the user had an event with ``item`` (a C-level scan, no array built)."""
+        history = self._users.get(user)
+        return history is not None and item in history.items
+
     def event_count(self, user: int) -> int:
         history = self._users.get(user)
         return 0 if history is None else len(history.items)

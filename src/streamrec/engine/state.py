@@ -212,7 +212,7 @@ class EngineState:
         has_history = event.user_id in pending_users or (
             user is not None and self.histories.event_count(user) > 0)
         is_new_item = (event.user_id, event.item_id) not in pending and (
-            user is None or item is None or item not in set(self.histories.seen(user).tolist()))
+            user is None or item is None or not self.histories.has_seen(user, item))
         if not (has_history and is_new_item) or not self.ranker.wants_example():
             return False
         self._learn(before)
