@@ -2,8 +2,10 @@
 
 ``server`` (one per test module) and ``start_server`` (a factory, servers stopped after the
 test) run ``python -m streamrec.cli.main serve`` on a free port, wait for ``/healthz``, and
-stop it with SIGTERM at teardown (SIGKILL if it does not exit). When a test fails, the output
-of every server it used is added to its report.
+stop it with SIGTERM at teardown (SIGKILL if it does not exit). A ``launcher`` runs that
+command under another (e.g. as another user) and must end by exec'ing it, so that signals
+reach the server. When a test fails, the output of every server it used is added to its
+report.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,7 @@ class ServerProcess:
     data_dir: Path
     log_dir: Path
     env: dict[str, str] = field(default_factory=dict)
+    launcher: list[str] = field(default_factory=list)  # the command is appended to it
     process: subprocess.Popen[bytes] | None = None
     port: int = 0
     outputs: list[Path] = field(default_factory=list)
@@ -65,7 +68,7 @@ class ServerProcess:
         self.port = free_port()
         output = self.log_dir / f"{self.data_dir.name}-run{len(self.outputs)}.log"
         self.outputs.append(output)
-        command = [sys.executable, "-m", "streamrec.cli.main", "serve",
+        command = [*self.launcher, sys.executable, "-m", "streamrec.cli.main", "serve",
                    "--data-dir", str(self.data_dir), "--port", str(self.port)]
         with open(output, "wb") as sink:
             self.process = subprocess.Popen(command, env=server_environment(self.env),
@@ -116,17 +119,18 @@ class ServerProcess:
 
 
 class ServerFactory:
-    """``factory(env={...}, data_dir=...)`` starts a server; all are stopped at teardown."""
+    """``factory(env={...}, data_dir=..., launcher=[...])`` starts a server; all are stopped at
+    teardown."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.servers: list[ServerProcess] = []
 
-    def __call__(self, env: Mapping[str, str] | None = None,
-                 data_dir: Path | None = None) -> ServerProcess:
+    def __call__(self, env: Mapping[str, str] | None = None, data_dir: Path | None = None,
+                 launcher: Sequence[str] = ()) -> ServerProcess:
         name = f"server{len(self.servers)}"
         server = ServerProcess(data_dir or self.root / name / "data", self.root / name,
-                               dict(env or {}))
+                               dict(env or {}), list(launcher))
         server.log_dir.mkdir(parents=True, exist_ok=True)
         self.servers.append(server)
         return server.start()

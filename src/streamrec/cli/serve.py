@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Annotated
 
 import typer
@@ -11,6 +12,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 from streamrec.cli.options import DataDir, build_settings
 from streamrec.engine.engine import Engine
 from streamrec.settings import Settings
+from streamrec.storage.failures import is_read_only, storage_unavailable
 from streamrec.trust.keys import KeyRing, is_loopback
 
 
@@ -36,7 +38,16 @@ def run_server(settings: Settings) -> None:
 
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    engine = open_engine_with_progress(settings)
+    try:
+        engine = open_engine_with_progress(settings)
+    except (sqlite3.Error, OSError) as error:
+        if not is_read_only(error):
+            raise
+        # e.g. a dir made read-only after a clean stop: SQLite cannot create the -shm file a
+        # WAL database needs even to be read (with it in place, the server serves reads)
+        failure = storage_unavailable(f"cannot open {settings.data_dir}", error)
+        typer.echo(f"error: {failure.message}", err=True)
+        raise typer.Exit(1) from None
     # the app's shutdown closes the engine (final snapshot): uvicorn re-raises SIGTERM after
     # its graceful shutdown, so code after uvicorn.run would never run
     app = create_app(settings, engine, owns_engine=True)

@@ -49,16 +49,20 @@ class SnapshotStore:
         temporary = self.directory / f".tmp-{offset:020d}-{os.getpid()}"
         shutil.rmtree(temporary, ignore_errors=True)
         temporary.mkdir()
-        for name, arrays in components.items():
-            with open(temporary / f"{name}.npz", "wb") as file:
-                np.savez(file, allow_pickle=False, **arrays)
+        try:
+            for name, arrays in components.items():
+                with open(temporary / f"{name}.npz", "wb") as file:
+                    np.savez(file, allow_pickle=False, **arrays)
+                    file.flush()
+                    os.fsync(file.fileno())
+            with open(temporary / "meta.json", "w") as file:
+                json.dump({**meta, "offset": offset, "components": sorted(components)}, file)
                 file.flush()
                 os.fsync(file.fileno())
-        with open(temporary / "meta.json", "w") as file:
-            json.dump({**meta, "offset": offset, "components": sorted(components)}, file)
-            file.flush()
-            os.fsync(file.fileno())
-        _fsync_dir(temporary)
+            _fsync_dir(temporary)
+        except BaseException:  # e.g. the disk filled up: give back what was written
+            shutil.rmtree(temporary, ignore_errors=True)
+            raise
         if final.exists():
             shutil.rmtree(final)
         os.rename(temporary, final)

@@ -1,4 +1,8 @@
-"""The embedded catalogue: items in a SQLite table, attributes as JSON."""
+"""The embedded catalogue: items in a SQLite table, attributes as JSON.
+
+A write the storage refuses (a full disk, a read-only data dir) raises ``Unavailable``; after
+a read-only refusal the connection is opened again before the next write, so writes resume
+once the data dir is writable (see ``storage/sqlite_log.py``)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from streamrec.storage.failures import is_read_only, storage_unavailable
 from streamrec.types import Item
 
 _SCHEMA = """
@@ -34,12 +39,18 @@ def _to_item(row: tuple[Any, ...]) -> Item:
 
 class SQLiteCatalogue:
     def __init__(self, path: str) -> None:
-        self._connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        if path != ":memory:":
-            self._connection.execute("PRAGMA journal_mode=WAL")
-        self._connection.execute("PRAGMA synchronous=FULL")
+        self._path = path
+        self._connection = self._connect()
         self._connection.executescript(_SCHEMA)
         self._lock = threading.Lock()  # one connection, shared by request threads
+        self._reconnect_before_writing = False  # a write was refused as read-only
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        if self._path != ":memory:":
+            connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=FULL")
+        return connection
 
     def upsert(self, items: Iterable[Item]) -> int:
         rows = [
@@ -48,13 +59,23 @@ class SQLiteCatalogue:
             for i in items
         ]
         with self._lock:
-            self._connection.execute("BEGIN IMMEDIATE")
             try:
-                self._connection.executemany(_UPSERT, rows)
-                self._connection.execute("COMMIT")
-            except BaseException:
-                self._connection.execute("ROLLBACK")
-                raise
+                if self._reconnect_before_writing:
+                    self._connection.close()
+                    self._connection = self._connect()
+                    self._reconnect_before_writing = False
+                self._connection.execute("BEGIN IMMEDIATE")
+                try:
+                    self._connection.executemany(_UPSERT, rows)
+                    self._connection.execute("COMMIT")
+                except BaseException:
+                    if self._connection.in_transaction:
+                        self._connection.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as error:  # the storage refused, e.g. read-only
+                self._reconnect_before_writing |= is_read_only(error)
+                raise storage_unavailable("the catalogue could not store items",
+                                          error) from error
         return len(rows)
 
     def get(self, item_id: str) -> Item | None:

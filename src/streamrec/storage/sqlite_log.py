@@ -8,6 +8,12 @@ per request. A caller is released only after the commit that holds its events re
 The queue is bounded by events, not requests: while more than ``max_queued_events`` wait for
 the writer (a slow or stalled disk), ``append`` refuses with ``Unavailable`` instead of letting
 memory grow; nothing of a refused call is stored.
+
+A write the storage refuses (a full disk, a read-only data dir) is refused to every caller of
+that commit with ``Unavailable`` and rolled back. Once SQLite has called the file read-only
+the connections stay so (they opened it, and its shared memory, read-only), so the next write
+closes every connection and opens them again: writes resume as soon as the data dir is
+writable again, without a restart.
 """
 
 from __future__ import annotations
@@ -16,12 +22,14 @@ import logging
 import queue
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from streamrec.errors import InvalidInput, Unavailable
 from streamrec.storage.codec import EventRow, event_to_row, row_to_logged
+from streamrec.storage.failures import is_read_only, storage_unavailable
 from streamrec.types import Appended, Event, LoggedEvent
 
 log = logging.getLogger(__name__)
@@ -71,10 +79,16 @@ class SQLiteEventLog:
                  max_queued_events: int = 200_000) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._synchronous = synchronous
         self._writer = connect(path, synchronous)
         self._writer.executescript(_SCHEMA)
-        self._readers = threading.local()
-        self._synchronous = synchronous
+        # the writer connection, and reconnecting: the writer thread and delete_user
+        self._write_lock = threading.Lock()
+        self._reconnect_before_writing = False  # a write was refused as read-only
+        # readers are lent out per read and returned; a reconnect closes them all
+        self._readers_lock = threading.Lock()
+        self._idle_readers: list[sqlite3.Connection] = []
+        self._generation = 0
         row = self._writer.execute("SELECT count(*), coalesce(max(log_offset), 0) FROM events")
         self._count, self._last_offset = (int(v) for v in row.fetchone())
         self._new_data = threading.Condition()
@@ -142,9 +156,15 @@ class SQLiteEventLog:
         group = [request for request, _ in encoded]
         if not group:
             return
-        cursor = self._writer.cursor()
+        with self._write_lock:
+            self._commit_encoded(group, encoded)
+
+    def _commit_encoded(self, group: list[_Request],
+                        encoded: list[tuple[_Request, list[EventRow]]]) -> None:
         results: list[Appended] = []
         try:
+            self._reconnect_if_read_only()
+            cursor = self._writer.cursor()
             cursor.execute("BEGIN IMMEDIATE")
             for request, rows in encoded:
                 offsets: list[int] = []
@@ -157,9 +177,9 @@ class SQLiteEventLog:
             cursor.execute("COMMIT")
         except Exception as error:  # refused, not lost: every waiting caller is told
             log.error("event log commit failed: %s", error)
-            if self._writer.in_transaction:
-                self._writer.execute("ROLLBACK")
-            failure = Unavailable(f"the event log could not store events: {error}")
+            self._roll_back()
+            self._reconnect_before_writing |= is_read_only(error)
+            failure = storage_unavailable("the event log could not store events", error)
             for request in group:
                 request.error = failure
                 request.done.set()
@@ -176,16 +196,50 @@ class SQLiteEventLog:
                                                                      self._last_offset)
             request.done.set()
 
+    def _roll_back(self) -> None:
+        try:
+            if self._writer.in_transaction:
+                self._writer.execute("ROLLBACK")
+        except sqlite3.Error as error:  # e.g. the writer closed by a failed reconnect
+            log.warning("event log rollback failed: %s", error)
+
+    def _reconnect_if_read_only(self) -> None:
+        """After a read-only refusal: close every connection (SQLite shares the file's
+        read-only state between the connections of a process while any stays open) and open
+        the writer again, which is read-write once the file and its directory are."""
+        if not self._reconnect_before_writing:
+            return
+        with self._readers_lock:
+            self._generation += 1  # readers out on loan are closed when they come back
+            idle, self._idle_readers = self._idle_readers, []
+        for connection in idle:
+            connection.close()
+        self._writer.close()
+        self._writer = connect(self.path, self._synchronous)
+        self._reconnect_before_writing = False
+        log.info("event log reopened after a read-only refusal")
+
     # -- reading -------------------------------------------------------------------------
-    def _reader(self) -> sqlite3.Connection:
-        connection: sqlite3.Connection | None = getattr(self._readers, "connection", None)
+    @contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        with self._readers_lock:
+            generation = self._generation
+            connection = self._idle_readers.pop() if self._idle_readers else None
         if connection is None:
             connection = connect(self.path, self._synchronous)
-            self._readers.connection = connection
-        return connection
+        try:
+            yield connection
+        finally:
+            with self._readers_lock:
+                keep = generation == self._generation and not self._closed
+                if keep:
+                    self._idle_readers.append(connection)
+            if not keep:
+                connection.close()
 
     def read(self, after: int, limit: int) -> list[LoggedEvent]:
-        rows = self._reader().execute(_SELECT, (after, limit)).fetchall()
+        with self._reader() as reader:
+            rows = reader.execute(_SELECT, (after, limit)).fetchall()
         return [row_to_logged(row) for row in rows]
 
     def last_offset(self) -> int:
@@ -199,13 +253,20 @@ class SQLiteEventLog:
             return self._new_data.wait_for(lambda: self._last_offset > after, timeout_s)
 
     def delete_user(self, user_id: str) -> int:
-        # through the writer connection's lock-free path: sqlite serialises writers itself
-        connection = connect(self.path, self._synchronous)
-        try:
-            cursor = connection.execute("DELETE FROM events WHERE user_id = ?", (user_id,))
-            removed = int(cursor.rowcount)
-        finally:
-            connection.close()
+        with self._write_lock:
+            try:
+                self._reconnect_if_read_only()
+                connection = connect(self.path, self._synchronous)
+                try:
+                    cursor = connection.execute("DELETE FROM events WHERE user_id = ?",
+                                                (user_id,))
+                    removed = int(cursor.rowcount)
+                finally:
+                    connection.close()
+            except sqlite3.Error as error:
+                self._reconnect_before_writing |= is_read_only(error)
+                raise storage_unavailable("the event log could not delete events",
+                                          error) from error
         with self._new_data:
             self._count -= removed
         return removed
@@ -217,3 +278,7 @@ class SQLiteEventLog:
         self._queue.put(None)
         self._thread.join()
         self._writer.close()
+        with self._readers_lock:
+            idle, self._idle_readers = self._idle_readers, []
+        for connection in idle:
+            connection.close()

@@ -4,6 +4,9 @@ Rows are only ever inserted. A user is never named by their id: an audit row mus
 what an erasure removed, so user targets are ``user:<digest>``, a keyed hash under a random
 key kept in this file (the same user gives the same digest, so an export and a later erasure
 of one person can be matched up, but the id cannot be read back).
+
+On a read-only data dir the log opens (the server serves reads) and ``record`` raises
+``Unavailable``: an action that must be audited is refused rather than done unrecorded.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from streamrec.storage.failures import is_read_only, storage_unavailable
 from streamrec.trust.pseudonyms import pseudonymise
 
 _SCHEMA = """
@@ -50,16 +54,29 @@ class AuditEntry:
 class AuditLog:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._connection = sqlite3.connect(str(path), isolation_level=None,
-                                           check_same_thread=False, timeout=10.0)
-        self._connection.execute("PRAGMA journal_mode=WAL")
+        self._path = path
+        self._connection = self._connect()
         self._connection.executescript(_SCHEMA)
         self._lock = threading.Lock()
-        self._connection.execute("INSERT OR IGNORE INTO audit_meta VALUES ('user_key', ?)",
-                                 (secrets.token_hex(32),))
+        self._reconnect_before_writing = False  # a write was refused as read-only
+        user_key = self._read_user_key()
+        if user_key is None:  # a new file: written once (a read-only one has its key)
+            self._connection.execute("INSERT OR IGNORE INTO audit_meta VALUES ('user_key', ?)",
+                                     (secrets.token_hex(32),))
+            user_key = self._read_user_key()
+        assert user_key is not None
+        self._user_key = user_key
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(str(self._path), isolation_level=None,
+                                     check_same_thread=False, timeout=10.0)
+        connection.execute("PRAGMA journal_mode=WAL")
+        return connection
+
+    def _read_user_key(self) -> bytes | None:
         row = self._connection.execute(
             "SELECT value FROM audit_meta WHERE name = 'user_key'").fetchone()
-        self._user_key = bytes.fromhex(row[0])
+        return None if row is None else bytes.fromhex(row[0])
 
     def user_target(self, user_id: str) -> str:
         """How a user is named in the audit log: never by their id."""
@@ -71,14 +88,25 @@ class AuditLog:
 
     def record(self, key_id: str | None, action: str, target: str,
                details: Mapping[str, Any] | None = None) -> None:
-        """Append one row; durable when this returns."""
+        """Append one row; durable when this returns. Raises ``Unavailable`` when the storage
+        refuses the write (read-only, full); after a read-only refusal the connection is
+        opened again before the next write, so recording resumes once the file is writable."""
         with self._lock:
-            self._connection.execute(
-                "INSERT INTO audit (time, key_id, action, target, details)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (time.time(), key_id, action, target, json.dumps(dict(details or {}),
-                                                                 sort_keys=True)),
-            )
+            try:
+                if self._reconnect_before_writing:
+                    self._connection.close()
+                    self._connection = self._connect()
+                    self._reconnect_before_writing = False
+                self._connection.execute(
+                    "INSERT INTO audit (time, key_id, action, target, details)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (time.time(), key_id, action, target, json.dumps(dict(details or {}),
+                                                                     sort_keys=True)),
+                )
+            except sqlite3.OperationalError as error:
+                self._reconnect_before_writing |= is_read_only(error)
+                raise storage_unavailable(f"the audit log could not record {action}",
+                                          error) from error
 
     def recent(self, limit: int) -> list[AuditEntry]:
         """The newest ``limit`` rows, newest first."""
