@@ -309,11 +309,11 @@ class Engine:
         self.learner.stop()
         if self.learner.error is None:
             self.learner.catch_up()
-            # a begun refit is finished and ended in the log, so the final snapshot can be
-            # taken (and the next start need not fit it again)
-            self.trainer.finish()
-            self.learner.catch_up()
             try:
+                # a begun refit is finished and ended in the log, so the final snapshot can
+                # be taken (and the next start need not fit it again)
+                self.trainer.finish()
+                self.learner.catch_up()
                 self.snapshot()
             except Unavailable as error:  # e.g. a read-only disk: close the stores anyway
                 log.error("no final snapshot: %s; the next start replays the log", error)
