@@ -100,6 +100,9 @@ class ServingSettings(BaseModel):
     rate_limit_by_scope: dict[Literal["ingest", "read", "admin"], RateLimit] = Field(
         default_factory=dict, description="Overrides rate_limit for the routes of one scope."
     )
+    impressions_kept: int = Field(
+        default=100_000, ge=1, description="Recommendations remembered for feedback and paging "
+        "(~0.45 KiB each for k=10); the oldest is forgotten first.")
 
 
 class TrustSettings(BaseModel):

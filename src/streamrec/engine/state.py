@@ -64,7 +64,7 @@ class EngineState:
         self.models = build_models(settings)
         self.scorers = {n: m for n, m in self.models.items() if isinstance(m, DenseScorer)}
         self.ranker = HybridRanker(settings.models.hybrid)
-        self.impressions = Impressions()
+        self.impressions = Impressions(settings.serving.impressions_kept)
         self._refittables = self.refittables()
         self.pending_fits = PendingFits()  # begun in the log, not ended (engine/refits.py)
         self.fit_begun = threading.Condition()  # the trainer waits on it for new fits
