@@ -56,8 +56,9 @@ class ModelSettings(BaseModel):
 class EventSettings(BaseModel):
     types: dict[str, EventTypeConfig] = Field(default_factory=default_event_types)
     history_length: int = Field(
-        default=500, ge=1, description="Recent events kept per user for queries."
-    )
+        default=500, ge=1, description="Recent events kept per user for queries; older ones "
+        "leave only their items (for exclude-seen). Memory: at most 1.25x this many events "
+        "per user, 24 bytes each (engine/histories.py).")
 
     @field_validator("types")
     @classmethod

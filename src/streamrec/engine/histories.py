@@ -1,4 +1,13 @@
-"""What each user did, in order: recent items for queries, every item for exclude-seen."""
+"""What each user did, in order: recent items for queries, every item for exclude-seen.
+
+Bounded per user by ``keep`` (``events.history_length``): once a history grows past ``keep``
+plus a quarter, its oldest events leave it and only their items stay, in a sorted set of
+distinct items (``older``), so exclude-seen still covers everything the user ever touched.
+A user then holds at most ~1.25 x ``keep`` events (24 bytes each) and 8 bytes per distinct
+older item: in a world of bounded users and items, histories stop growing. Queries and
+exports read the last ``keep`` events at most, so they see the same as with every event kept.
+Trimming happens at fixed lengths, per event, so the state does not depend on batching.
+"""
 
 from __future__ import annotations
 
@@ -10,23 +19,33 @@ import numpy as np
 
 from streamrec.types import EventBatch, FloatArray, IntArray
 
+_NO_ITEMS: IntArray = np.zeros(0, dtype=np.int64)
+_NO_ITEMS.flags.writeable = False
+
 
 @dataclass(slots=True)
 class _History:
     items: array[int] = field(default_factory=lambda: array("q"))
     weights: array[float] = field(default_factory=lambda: array("d"))
     times: array[float] = field(default_factory=lambda: array("d"))
+    # the distinct items of the events trimmed off, sorted; and how many events those were
+    older: IntArray = field(default_factory=lambda: _NO_ITEMS)
+    trimmed: int = 0
 
 
 class UserHistories:
-    def __init__(self) -> None:
+    def __init__(self, keep: int | None = None) -> None:
+        """``keep``: recent events kept per user (None: every event)."""
         self._users: dict[int, _History] = {}
+        self.keep = keep
+        # trim in steps of a quarter: amortised O(1) per event
+        self._limit = None if keep is None else keep + max(16, keep // 4)
 
     def __len__(self) -> int:
         return len(self._users)
 
     def learn(self, batch: EventBatch) -> None:
-        users = self._users
+        users, limit = self._users, self._limit
         for user, item, weight, time in zip(
             batch.users.tolist(), batch.items.tolist(), batch.weights.tolist(),
             batch.timestamps.tolist(), strict=True,
@@ -37,6 +56,22 @@ class UserHistories:
             history.items.append(item)
             history.weights.append(weight)
             history.times.append(time)
+            if limit is not None and len(history.items) > limit:
+                self._trim(history)
+
+    def _trim(self, history: _History) -> None:
+        """Drop all but the last ``keep`` events; their items join ``older``."""
+        assert self.keep is not None
+        cut = len(history.items) - self.keep
+        if cut <= 0:
+            return
+        history.older = np.union1d(history.older,
+                                   np.frombuffer(history.items, dtype=np.int64)[:cut])
+        # slices are new arrays, sized to what is kept
+        history.items = history.items[cut:]
+        history.weights = history.weights[cut:]
+        history.times = history.times[cut:]
+        history.trimmed += cut
 
     def recent(self, user: int, n: int) -> tuple[IntArray, FloatArray, FloatArray]:
         """The user's last ``n`` events (items, weights, times), oldest first."""
@@ -51,20 +86,33 @@ class UserHistories:
         )
 
     def seen(self, user: int) -> IntArray:
-        """Every item the user had an event with, sorted, each once."""
+        """Every item the user had an event with, sorted, each once (trimmed events too)."""
         history = self._users.get(user)
         if history is None:
             return np.zeros(0, np.int64)
-        return np.unique(np.frombuffer(history.items, dtype=np.int64))
+        recent = np.frombuffer(history.items, dtype=np.int64)
+        if history.older.size == 0:
+            return np.unique(recent)
+        return np.union1d(history.older, recent)
 
     def has_seen(self, user: int, item: int) -> bool:
-        """Whether the user had an event with ``item`` (a C-level scan, no array built)."""
+        """Whether the user had an event with ``item`` (a C-level scan of the kept events,
+        a binary search of the trimmed ones; no array built)."""
         history = self._users.get(user)
-        return history is not None and item in history.items
+        if history is None:
+            return False
+        if item in history.items:
+            return True
+        older = history.older
+        if older.size == 0:
+            return False
+        at = int(older.searchsorted(item))
+        return at < older.size and int(older[at]) == item
 
     def event_count(self, user: int) -> int:
+        """Every event the user had, trimmed ones included."""
         history = self._users.get(user)
-        return 0 if history is None else len(history.items)
+        return 0 if history is None else history.trimmed + len(history.items)
 
     def forget(self, user: int) -> None:
         self._users.pop(user, None)
@@ -82,30 +130,53 @@ class UserHistories:
             joined = np.concatenate((np.frombuffer(getattr(kept, name), dtype=code),
                                      np.frombuffer(getattr(moved, name), dtype=code)))
             setattr(kept, name, array(code, joined[order].tobytes()))
+        if moved.older.size:
+            kept.older = np.union1d(kept.older, moved.older)
+        kept.trimmed += moved.trimmed
+        if self._limit is not None and len(kept.items) > self._limit:
+            self._trim(kept)
 
     def state(self) -> dict[str, np.ndarray]:
         users = np.array(sorted(self._users), dtype=np.int64)
-        lengths = [len(self._users[u].items) for u in users.tolist()]
-        indptr = np.zeros(users.size + 1, dtype=np.int64)
-        np.cumsum(lengths, out=indptr[1:])
+        histories = [self._users[u] for u in users.tolist()]
+
+        def offsets(lengths: list[int]) -> np.ndarray:
+            indptr = np.zeros(users.size + 1, dtype=np.int64)
+            np.cumsum(lengths, out=indptr[1:])
+            return indptr
 
         def flat(name: str, dtype: type) -> np.ndarray:
-            parts: list[np.ndarray] = [np.frombuffer(getattr(self._users[u], name), dtype=dtype)
-                     for u in users.tolist()]
+            parts: list[np.ndarray] = [np.frombuffer(getattr(h, name), dtype=dtype)
+                                       for h in histories]
             return np.concatenate(parts) if parts else np.zeros(0, dtype)
 
         return {
-            "users": users, "indptr": indptr, "items": flat("items", np.int64),
-            "weights": flat("weights", np.float64), "times": flat("times", np.float64),
+            "users": users, "indptr": offsets([len(h.items) for h in histories]),
+            "items": flat("items", np.int64), "weights": flat("weights", np.float64),
+            "times": flat("times", np.float64),
+            "older_indptr": offsets([h.older.size for h in histories]),
+            "older_items": flat("older", np.int64),
+            "trimmed": np.array([h.trimmed for h in histories], dtype=np.int64),
         }
 
     def restore(self, state: Mapping[str, np.ndarray]) -> None:
+        """From ``state``; one saved before histories were bounded has no ``older`` (every
+        event was kept): trimmed to ``keep`` here."""
         indptr = state["indptr"]
+        older_indptr = state.get("older_indptr")
         self._users = {}
         for position, user in enumerate(state["users"].tolist()):
             start, end = int(indptr[position]), int(indptr[position + 1])
-            self._users[user] = _History(
+            history = _History(
                 array("q", state["items"][start:end].tolist()),
                 array("d", state["weights"][start:end].tolist()),
                 array("d", state["times"][start:end].tolist()),
             )
+            if older_indptr is not None:
+                begin, stop = int(older_indptr[position]), int(older_indptr[position + 1])
+                if stop > begin:
+                    history.older = np.array(state["older_items"][begin:stop], dtype=np.int64)
+                history.trimmed = int(state["trimmed"][position])
+            if self._limit is not None and len(history.items) > self._limit:
+                self._trim(history)
+            self._users[user] = history

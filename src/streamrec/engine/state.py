@@ -59,7 +59,7 @@ class EngineState:
         self.negatives = settings.models.negatives
         self.users = Vocabulary()
         self.items = Vocabulary()
-        self.histories = UserHistories()
+        self.histories = UserHistories(self.history_length)  # bounded: engine/histories.py
         self.identities = Identities()
         self.models = build_models(settings)
         self.scorers = {n: m for n, m in self.models.items() if isinstance(m, DenseScorer)}

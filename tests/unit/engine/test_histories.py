@@ -1,0 +1,91 @@
+"""Bounded user histories (engine/histories.py): the last ``keep`` events stay, older ones
+leave only their items behind for exclude-seen, and nothing depends on batching."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from streamrec.engine.histories import UserHistories
+from streamrec.types import EventBatch
+
+KEEP = 20
+LIMIT = KEEP + 16  # trimmed past keep plus max(16, keep // 4)
+
+
+def batch(users: list[int], items: list[int], start: float = 0.0) -> EventBatch:
+    n = len(users)
+    return EventBatch(np.array(users, dtype=np.int64), np.array(items, dtype=np.int64),
+                      np.arange(1.0, n + 1.0), start + np.arange(float(n)))
+
+
+def one_user(items: list[int]) -> EventBatch:
+    return batch([0] * len(items), items)
+
+
+def test_a_history_keeps_its_recent_events_and_every_item_it_saw() -> None:
+    items = list(range(100, 400))  # 300 events, each a new item
+    histories = UserHistories(KEEP)
+    histories.learn(one_user(items))
+    recent, weights, times = histories.recent(0, KEEP)
+    assert recent.tolist() == items[-KEEP:]
+    assert weights.tolist() == list(range(281, 301)) and times.tolist() == list(range(280, 300))
+    assert histories.seen(0).tolist() == items  # trimmed events' items included
+    assert histories.event_count(0) == 300
+    assert len(histories.state()["items"]) <= LIMIT
+
+
+def test_memory_stops_growing_when_the_same_items_come_back() -> None:
+    histories = UserHistories(KEEP)
+    sizes = []
+    for round_ in range(60):
+        histories.learn(batch([0, 1] * 50, [n % 30 for n in range(100)], start=100.0 * round_))
+        state = histories.state()
+        sizes.append(sum(a.nbytes for a in state.values()))
+    # between keep and keep + 16 events per user (the kept length cycles with period 17
+    # rounds here), and the same 15 older items
+    assert max(sizes[20:]) <= max(sizes[:20])
+    assert histories.seen(0).tolist() == list(range(0, 30, 2))
+    assert histories.event_count(1) == 60 * 50
+
+
+def test_the_state_does_not_depend_on_how_events_were_batched() -> None:
+    rng = np.random.default_rng(1)
+    users, items = rng.integers(0, 3, 500).tolist(), rng.integers(0, 60, 500).tolist()
+    whole, pieces = UserHistories(KEEP), UserHistories(KEEP)
+    whole.learn(batch(users, items))
+    everything = batch(users, items)
+    for start, end in ((0, 7), (7, 150), (150, 151), (151, 500)):
+        pieces.learn(EventBatch(everything.users[start:end], everything.items[start:end],
+                                everything.weights[start:end], everything.timestamps[start:end]))
+    for key, array in whole.state().items():
+        np.testing.assert_array_equal(pieces.state()[key], array, err_msg=key)
+
+
+def test_state_round_trips_and_an_unbounded_snapshot_is_trimmed_on_restore() -> None:
+    items = [n % 50 for n in range(200)]
+    bounded = UserHistories(KEEP)
+    bounded.learn(one_user(items))
+    restored = UserHistories(KEEP)
+    restored.restore(bounded.state())
+    for key, array in bounded.state().items():
+        np.testing.assert_array_equal(restored.state()[key], array, err_msg=key)
+    unbounded = UserHistories()
+    unbounded.learn(one_user(items))
+    old = {k: v for k, v in unbounded.state().items()
+           if k in ("users", "indptr", "items", "weights", "times")}  # before the bound
+    trimmed = UserHistories(KEEP)
+    trimmed.restore(old)
+    assert trimmed.recent(0, KEEP)[0].tolist() == items[-KEEP:]
+    assert trimmed.seen(0).tolist() == unbounded.seen(0).tolist() == list(range(50))
+    assert trimmed.event_count(0) == 200
+
+
+def test_a_merge_joins_trimmed_items_and_counts() -> None:
+    histories = UserHistories(KEEP)
+    histories.learn(batch([0] * 100, list(range(100))))
+    histories.learn(batch([1] * 100, list(range(100, 200)), start=1_000.0))
+    histories.merge(0, 1)
+    assert histories.seen(1).tolist() == list(range(200))
+    assert histories.event_count(1) == 200 and histories.event_count(0) == 0
+    assert histories.recent(1, KEEP)[0].tolist() == list(range(180, 200))
+    assert len(histories.state()["items"]) <= LIMIT
