@@ -11,6 +11,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 
 from streamrec.cli.options import DataDir, build_settings
 from streamrec.engine.engine import Engine
+from streamrec.serving import allocator
 from streamrec.settings import Settings
 from streamrec.storage.failures import is_read_only, storage_unavailable
 from streamrec.trust.keys import KeyRing, is_loopback
@@ -38,6 +39,8 @@ def run_server(settings: Settings) -> None:
 
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # before the learner and the request threads start allocating (serving/allocator.py)
+    allocator.limit_arenas(settings.serving.malloc_arena_max)
     try:
         engine = open_engine_with_progress(settings)
     except (sqlite3.Error, OSError) as error:

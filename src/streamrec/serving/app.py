@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from streamrec import __version__
 from streamrec.engine.engine import Engine
-from streamrec.serving import errors, openapi
+from streamrec.serving import allocator, errors, openapi
 from streamrec.serving.limits import BodySizeLimit, ReadTimeout
 from streamrec.serving.metrics import EngineCollector, RequestMetrics
 from streamrec.serving.ratelimit import RateLimiter
@@ -29,6 +29,9 @@ def create_app(settings: Settings, engine: Engine | None = None,
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = engine is None or owns_engine
+        allocator.limit_arenas(settings.serving.malloc_arena_max)
+        trimmer = allocator.Trimmer(settings.serving.malloc_trim_s)
+        trimmer.start()
         app.state.engine = engine or Engine.open(settings)
         app.state.registry.register(EngineCollector(app.state.engine.stats))
         app.state.keys = KeyRing(settings.data_dir / "keys.db")
@@ -36,6 +39,7 @@ def create_app(settings: Settings, engine: Engine | None = None,
         try:
             yield
         finally:
+            trimmer.stop()
             app.state.keys.close()
             app.state.audit.close()
             if owned:
