@@ -104,12 +104,12 @@ class ServingSettings(BaseModel):
     impressions_kept: int = Field(
         default=100_000, ge=1, description="Recommendations remembered for feedback and paging "
         "(~0.45 KiB each for k=10); the oldest is forgotten first.")
-    malloc_arena_max: int | None = Field(
-        default=2, ge=1, description="glibc malloc arenas (null: glibc's default, 8 per core): "
+    malloc_arena_max: int = Field(
+        default=2, ge=0, description="glibc malloc arenas (0: glibc's default, 8 per core): "
         "each is kept at its own high-water mark, see serving/allocator.py.")
-    malloc_trim_s: float | None = Field(
-        default=10.0, gt=0, description="Give freed heap pages back to the OS this often "
-        "(glibc malloc_trim; null: never).")
+    malloc_trim_s: float = Field(
+        default=10.0, ge=0, description="Give freed heap pages back to the OS this often "
+        "(glibc malloc_trim; 0: never).")
 
 
 class TrustSettings(BaseModel):

@@ -15,8 +15,8 @@ bench/RESULTS.md):
   with little to give back takes ~1 ms; one after a snapshot of a few hundred MiB, ~0.1 s,
   during which threads allocating in the arena it is trimming wait.
 
-Only on glibc (Linux); elsewhere both are no-ops. The environment variable
-``MALLOC_ARENA_MAX`` still works, and wins when the setting is null.
+Only on glibc (Linux); elsewhere both are no-ops. 0 turns either off; the environment
+variable ``MALLOC_ARENA_MAX`` then works as usual.
 """
 
 from __future__ import annotations
@@ -51,11 +51,11 @@ def is_supported() -> bool:
     return _libc() is not None
 
 
-def limit_arenas(arena_max: int | None) -> bool:
-    """Cap glibc's malloc arenas (threads beyond share them); True if applied. Call before
-    threads start allocating: arenas already made stay."""
+def limit_arenas(arena_max: int) -> bool:
+    """Cap glibc's malloc arenas (threads beyond share them; 0: leave glibc's default); True
+    if applied. Call before threads start allocating: arenas already made stay."""
     libc = _libc()
-    if libc is None or arena_max is None:
+    if libc is None or arena_max <= 0:
         return False
     return bool(libc.mallopt(_M_ARENA_MAX, arena_max))
 
@@ -67,9 +67,9 @@ def trim() -> bool:
 
 
 class Trimmer:
-    """A daemon thread that trims every ``every_s`` seconds until stopped (None: never)."""
+    """A daemon thread that trims every ``every_s`` seconds until stopped (0: never)."""
 
-    def __init__(self, every_s: float | None) -> None:
+    def __init__(self, every_s: float) -> None:
         self.every_s = every_s
         self.trims = 0
         self.last_trim_s = 0.0  # how long the last trim took
@@ -77,13 +77,12 @@ class Trimmer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        if self.every_s is None or not is_supported():
+        if self.every_s <= 0 or not is_supported():
             return
         self._thread = threading.Thread(target=self._run, name="malloc-trim", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        assert self.every_s is not None
         while not self._stop.wait(self.every_s):
             started = time.perf_counter()
             trim()

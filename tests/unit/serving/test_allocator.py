@@ -15,7 +15,7 @@ def rss_mib() -> float:
 
 
 def test_the_arena_cap_applies_on_glibc_and_nothing_is_asked_for_without_one() -> None:
-    assert allocator.limit_arenas(None) is False
+    assert allocator.limit_arenas(0) is False
     assert allocator.limit_arenas(2) is allocator.is_supported()
 
 
@@ -42,7 +42,7 @@ def test_the_trimmer_trims_until_stopped() -> None:
         time.sleep(0.01)
     trimmer.stop()
     assert trimmer.trims >= 2 or not allocator.is_supported()
-    never = allocator.Trimmer(None)
+    never = allocator.Trimmer(0)
     never.start()
     never.stop()
     assert never.trims == 0
