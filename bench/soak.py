@@ -4,17 +4,22 @@ Several clients post synthetic events (``streamrec.datagen``) while several ask 
 recommendations. The world is bounded (``--users`` x ``--items``, default 2,000 x 2,000):
 the same users and items come back all the time, so once every pair the traffic makes has
 been seen the state has nothing left to grow with, and memory that still grows is a leak or
-an unbounded structure. The server's resident memory is sampled every few seconds and its
-per-component size report (``GET /v1/admin/sizes``) every ``--sizes-every-s``. Prints the
-error count, the throughput of each kind, RSS and state size after warm-up against the end,
-and each component's size at warm-up and at the end, so growth can be told from a leak.
+an unbounded structure. The server's own bounds are set so that the traffic reaches them in
+the first minutes too (``--history-length 100``, ``--impressions-kept 5000``; 0 for the
+server's defaults, which a 10-minute run does not reach). The server's resident memory is
+sampled every few seconds and its per-component size report (``GET /v1/admin/sizes``) every
+``--sizes-every-s``. Prints the error count, the throughput of each kind, RSS and state size
+after warm-up against the end, and each component's size at warm-up and at the end, so
+growth can be told from a leak.
 
     python bench/soak.py [--minutes 10] [--users 2000] [--items 2000] [--ingest-clients 4]
-                         [--read-clients 4] [--batch 100] [--server-env MALLOC_ARENA_MAX=2]
-                         [--json soak.json]
+                         [--read-clients 4] [--batch 100] [--history-length 100]
+                         [--impressions-kept 5000] [--warm-up-s 180]
+                         [--server-env MALLOC_ARENA_MAX=2] [--json soak.json]
 
-``--users 20000 --items 10000`` is the world of the first (unbounded) soak. Loopback only;
-every loop ends at the deadline; the data dir is deleted at the end.
+``--users 20000 --items 10000 --history-length 0 --impressions-kept 0`` is the world of the
+first (unbounded) soak. Loopback only; every loop ends at the deadline; the data dir is
+deleted at the end.
 """
 
 from __future__ import annotations
@@ -153,8 +158,15 @@ def main() -> None:
     parser.add_argument("--ingest-clients", type=int, default=4)
     parser.add_argument("--read-clients", type=int, default=4)
     parser.add_argument("--batch", type=int, default=100, help="events per POST")
+    parser.add_argument("--history-length", type=int, default=100,
+                        help="server: events kept per user (its default 500 is reached only "
+                        "after ~10 min here); 0: the server's default")
+    parser.add_argument("--impressions-kept", type=int, default=5_000,
+                        help="server: recommendations remembered (its default 100,000 is "
+                        "reached only after ~30 min here); 0: the server's default")
     parser.add_argument("--warm-up-s", type=float, default=None,
-                        help="default: 60 s, or a quarter of the run if shorter")
+                        help="default: 180 s, or 30%% of the run if shorter (the first "
+                        "snapshots and refits at the state's full size come in it)")
     parser.add_argument("--sample-s", type=float, default=5.0, help="seconds between RSS samples")
     parser.add_argument("--sizes-every-s", type=float, default=30.0,
                         help="seconds between size reports (each holds the state lock briefly)")
@@ -163,10 +175,15 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the samples and the summary here")
     args = parser.parse_args()
     duration_s = args.minutes * 60
-    warm_up_s = args.warm_up_s if args.warm_up_s is not None else min(60.0, duration_s / 4)
+    warm_up_s = args.warm_up_s if args.warm_up_s is not None else min(180.0, duration_s * 0.3)
     if any("=" not in pair for pair in args.server_env):
         parser.error("--server-env takes NAME=VALUE")
     server_env = [(pair.split("=", 1)[0], pair.split("=", 1)[1]) for pair in args.server_env]
+    # bounds the traffic reaches during the warm-up, so that growth after it is a leak
+    if args.history_length:
+        server_env.append(("STREAMREC_EVENTS__HISTORY_LENGTH", str(args.history_length)))
+    if args.impressions_kept:
+        server_env.append(("STREAMREC_SERVING__IMPRESSIONS_KEPT", str(args.impressions_kept)))
     data_dir = Path(tempfile.mkdtemp(prefix="streamrec-soak-"))
     process, url = common.start_server(data_dir, 120.0, *server_env)
     ingests, reads = Tally(), Tally()
@@ -233,8 +250,10 @@ def report(args: argparse.Namespace, duration_s: float, warm_up_s: float, ingest
     half = [s for s in after if s.at_s >= (warm_up_s + end.at_s) / 2]
     print(f"\nsoak: {duration_s / 60:g} min, world {args.users:,} users x {args.items:,} items, "
           f"{args.ingest_clients} ingest clients (batches of {args.batch}), "
-          f"{args.read_clients} read clients"
-          + (f", server env {' '.join(args.server_env)}" if args.server_env else ""))
+          f"{args.read_clients} read clients; server: history length "
+          f"{args.history_length or 'default'}, impressions kept "
+          f"{args.impressions_kept or 'default'}"
+          + (f", env {' '.join(args.server_env)}" if args.server_env else ""))
     print(f"ingest  {ingests.requests:,} requests, {ingests.events:,} events  "
           f"{ingests.events / duration_s:,.0f} events/s  {ingests.requests / duration_s:,.1f} "
           f"req/s  {common.percentiles(ingests.latencies_s)}")
@@ -256,6 +275,10 @@ def report(args: argparse.Namespace, duration_s: float, warm_up_s: float, ingest
     median_growth = (last - first) / first * 100
     print(f"        RSS median over the first minute after warm-up {first / MIB:.1f} MiB, over "
           f"the last minute {last / MIB:.1f} MiB ({median_growth:+.1f}%)")
+    minutes = [statistics.median(s.rss for s in after if start <= s.at_s < start + 60) / MIB
+               for start in range(int(warm.at_s), int(end.at_s) - 30, 60)]
+    print(f"        RSS median per minute after warm-up: "
+          f"{', '.join(f'{m:.0f}' for m in minutes)} MiB")
     summary: dict[str, object] = {
         "errors": sum(errors.values()), "events": ingests.events,
         "events_per_s": ingests.events / duration_s, "reads": reads.requests,
@@ -263,7 +286,7 @@ def report(args: argparse.Namespace, duration_s: float, warm_up_s: float, ingest
         "rss_warm_mib": warm.rss / MIB, "rss_end_mib": end.rss / MIB, "rss_peak_mib": peak / MIB,
         "rss_growth_pct": growth, "rss_median_first_minute_mib": first / MIB,
         "rss_median_last_minute_mib": last / MIB, "rss_median_growth_pct": median_growth,
-        "rss_slope_mib_per_min": _slope_mib_per_min(after),
+        "rss_median_per_minute_mib": minutes, "rss_slope_mib_per_min": _slope_mib_per_min(after),
         "rss_slope_last_half_mib_per_min": _slope_mib_per_min(half),
         "refits": stats["refits"], "learn_lag_events": stats["learn_lag_events"],
     }
