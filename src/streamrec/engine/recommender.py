@@ -4,6 +4,7 @@ filters, boosts, diversity -> top-K with scores and reasons, remembered for feed
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -27,6 +28,8 @@ _SIMILAR_REASONS = {
 # models whose one-item score is an item similarity: the neighbours a dislike pushes down
 _NEIGHBOUR_MODELS = ("cooccurrence", "content")
 _NOTABLE_PUSH = 0.05  # a score cut by at least this share is explained in the reasons
+_SOURCE_NAMES = np.array(SOURCES)
+Because = Callable[[IntArray], IntArray]  # items -> the recent item that brought each in
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +63,11 @@ class Recommender:
             down = turned_down(query, state.negatives)
             if down.hidden.size:
                 query = replace(query, exclude=np.concatenate((query.exclude, down.hidden)))
-            items, scores, sources, pushed = self._ranked(query, down)
+            items, scores, sources, pushed, because = self._ranked(query, down)
             items, scores = apply_rules(items, scores, rules, state.attributes_of, k)
             if items.size < k:
                 items, scores = self._fill(query, items, scores, rules, k)
-            reasons = self._reasons(query, items, sources, pushed)
+            reasons = self._reasons(query, items, sources, pushed, because)
             recommendation = Recommendation(state.items.ids_of(items),
                                             [round(float(s), 6) for s in scores], reasons)
             state.impressions.remember(recommendation.recommendation_id,
@@ -72,16 +75,18 @@ class Recommender:
             return recommendation
 
     def _ranked(self, query: Query, down: TurnedDown
-                ) -> tuple[IntArray, FloatArray, dict[int, str], dict[int, int]]:
+                ) -> tuple[IntArray, FloatArray, dict[int, str], dict[int, int], Because | None]:
         """Candidates ordered by the hybrid ranker, pushed down near what the user turned
-        down (ranking/negatives.py); the source that drove each one; and for those pushed
-        down notably, the turned-down item that weighed most."""
+        down (ranking/negatives.py); the source that drove each one; for those pushed down
+        notably, the turned-down item that weighed most; and co-occurrence's ``because`` for
+        this query, when it scored it (saves summing its neighbours again for the reasons)."""
         state = self.state
         if query.user is None or query.history.size == 0:
-            return np.zeros(0, np.int64), np.zeros(0), {}, {}
+            return np.zeros(0, np.int64), np.zeros(0), {}, {}, None
         candidates = state.ranker.candidates(query, state.scorers, len(state.items))
+        brought_by = getattr(candidates.scored.get("cooccurrence"), "because", None)
         if candidates.items.size == 0:
-            return np.zeros(0, np.int64), np.zeros(0), {}, {}
+            return np.zeros(0, np.int64), np.zeros(0), {}, {}, brought_by
         scores = state.ranker.rank(candidates)
         neighbours = [m for name in _NEIGHBOUR_MODELS if (m := state.models.get(name))]
         penalty, because = penalties(down, candidates.items, neighbours, query.now)
@@ -91,9 +96,9 @@ class Recommender:
                           strict=True))
         order = np.lexsort((candidates.items, -demoted))
         dominant = state.ranker.contributions(candidates).argmax(axis=1)
-        sources = {int(i): SOURCES[int(d)] for i, d in zip(candidates.items, dominant,
-                                                            strict=True)}
-        return candidates.items[order], demoted[order], sources, pushed
+        sources = dict(zip(candidates.items.tolist(), _SOURCE_NAMES[dominant].tolist(),
+                           strict=True))
+        return candidates.items[order], demoted[order], sources, pushed, brought_by
 
     def _fill(self, query: Query, items: IntArray, scores: FloatArray, rules: Rules,
               k: int) -> tuple[IntArray, FloatArray]:
@@ -112,13 +117,17 @@ class Recommender:
         return np.concatenate((items, extra)), np.concatenate((scores, extra_scores))
 
     def _reasons(self, query: Query, items: IntArray, sources: dict[int, str],
-                 pushed: dict[int, int]) -> list[list[str]]:
+                 pushed: dict[int, int], because: Because | None = None) -> list[list[str]]:
         state = self.state
         cooccurrence = state.models["cooccurrence"]
-        because = (cooccurrence.because(query, items) if hasattr(cooccurrence, "because")
-                   else np.full(items.size, -1))
+        if because is not None:
+            brought_by = because(items)
+        elif hasattr(cooccurrence, "because"):
+            brought_by = cooccurrence.because(query, items)
+        else:
+            brought_by = np.full(items.size, -1)
         reasons = []
-        for item, source_item in zip(items.tolist(), because.tolist(), strict=True):
+        for item, source_item in zip(items.tolist(), brought_by.tolist(), strict=True):
             source = sources.get(item, "popularity")
             if source == "cooccurrence" and source_item >= 0:
                 text = f"similar to {self._label(source_item)}, which you engaged with"

@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field
 from threadpoolctl import ThreadpoolController
 
 from streamrec.models.base import top_k
+from streamrec.models.scores import DenseScores, QueryScores, SparseScores
 from streamrec.models.sparse_rows import SparseRows
 from streamrec.types import Candidates, EventBatch, FloatArray, IntArray, Query
 
@@ -198,6 +199,13 @@ class ALSModel:
             scores = self._item_factors[:n_items] @ vector
             out[: scores.shape[0]] = scores
         return out
+
+    def query_scores(self, query: Query, n_items: int) -> QueryScores:
+        """Exact: one product with every item's factors (kept in float32, as stored)."""
+        vector = self._user_vector(query)
+        if vector is None:
+            return SparseScores(np.zeros(0, np.int64), np.zeros(0))
+        return DenseScores(self._item_factors[:n_items] @ vector)
 
     def recommend(self, query: Query, k: int) -> Candidates:
         vector = self._user_vector(query)

@@ -19,14 +19,20 @@ weighing most: real-time intent.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from streamrec.models.base import grow, top_k
 from streamrec.models.decay import DecayClock
+from streamrec.models.scores import SparseScores
 from streamrec.models.sparse_rows import SparseRows
 from streamrec.types import Candidates, EventBatch, FloatArray, IntArray, Query
+
+# a query with more co-occurring pairs than 1/32 of the catalogue sums them in one slot per
+# item rather than sorting them
+_SORT_OVER_COUNT = 32
 
 
 class CooccurrenceConfig(BaseModel):
@@ -40,6 +46,20 @@ class CooccurrenceConfig(BaseModel):
     recency_decay: float = Field(
         default=0.8, gt=0.0, le=1.0, description="Weight of the n-th newest item: decay^n."
     )
+
+
+@dataclass(frozen=True, slots=True)
+class CooccurrenceScores(SparseScores):
+    """One query's co-occurrence scores, keeping what they were summed from for ``because``."""
+
+    parts: tuple[CooccurrenceModel, IntArray, FloatArray, IntArray] | None = None
+
+    def because(self, items: IntArray) -> IntArray:
+        """For each item, the recent item that brought it in most (-1: none)."""
+        if self.parts is None:
+            return np.full(items.shape[0], -1, dtype=np.int64)
+        model, cols, vals, sources = self.parts
+        return model._because_of(items, cols, vals, sources)
 
 
 class CooccurrenceModel:
@@ -120,24 +140,30 @@ class CooccurrenceModel:
     def _accumulate(self, query: Query) -> tuple[IntArray, FloatArray, IntArray]:
         """Every (candidate, contribution, source item) drawn from the user's recent items."""
         history, recency = self._history_weights(query)
-        alpha = self.config.alpha
-        parts_cols, parts_vals, parts_src = [], [], []
-        for source, weight in zip(history.tolist(), recency.tolist(), strict=True):
-            cols, vals = self._pairs.row(source)
-            if cols.size == 0:
-                continue
-            parts_cols.append(cols)
-            parts_vals.append(vals * (weight / self._counts[source] ** alpha))
-            parts_src.append(np.full(cols.size, source, dtype=np.int64))
-        if not parts_cols:
+        rows = [self._pairs.row(source) for source in history.tolist()]
+        sizes = np.fromiter((cols.size for cols, _ in rows), dtype=np.int64, count=len(rows))
+        if not sizes.any():
             return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64)
-        return np.concatenate(parts_cols), np.concatenate(parts_vals), np.concatenate(parts_src)
+        # one vectorised pass, not a few numpy calls per recent item (the same products)
+        used = np.flatnonzero(sizes)
+        factors = recency[used] / self._counts[history[used]] ** self.config.alpha
+        cols = np.concatenate([rows[n][0] for n in used.tolist()])
+        vals = np.concatenate([rows[n][1] for n in used.tolist()])
+        return (cols, vals * np.repeat(factors, sizes[used]),
+                np.repeat(history[used], sizes[used]))
 
     def _sparse_scores(self, cols: IntArray, vals: FloatArray) -> tuple[IntArray, FloatArray]:
         """Normalised scores of the items that co-occur at all: only those are touched, so
         the cost follows the user's neighbourhood, not the catalogue."""
-        items, inverse = np.unique(cols, return_inverse=True)
-        sums = np.bincount(inverse, weights=vals, minlength=items.size)
+        if cols.size * _SORT_OVER_COUNT > self._n_items:
+            # a long history's neighbourhood: counting into one slot per item beats sorting
+            # (the same sums, added in the same order; items summing to 0 score 0 either way)
+            dense = np.bincount(cols, weights=vals, minlength=self._n_items)
+            items = np.flatnonzero(dense != 0)  # on floats, nonzero() is 8x slower
+            sums = dense[items]
+        else:
+            items, inverse = np.unique(cols, return_inverse=True)
+            sums = np.bincount(inverse, weights=vals, minlength=items.size)
         normaliser = self._counts[items] ** (1.0 - self.config.alpha)
         scores = np.divide(sums, normaliser, out=np.zeros(items.size), where=normaliser > 0)
         return items.astype(np.int64), scores
@@ -157,9 +183,21 @@ class CooccurrenceModel:
             out[items[inside]] = np.maximum(values[inside], 0.0)
         return out
 
+    def query_scores(self, query: Query, n_items: int) -> CooccurrenceScores:
+        """What ``dense_scores`` holds, for the items that co-occur only; and ``because``."""
+        cols, vals, sources = self._accumulate(query)
+        items, values = (self._sparse_scores(cols, vals) if cols.size else
+                         (np.zeros(0, np.int64), np.zeros(0)))
+        inside = items < n_items
+        return CooccurrenceScores(items[inside], np.maximum(values[inside], 0.0),
+                                  (self, cols, vals, sources))
+
     def because(self, query: Query, items: IntArray) -> IntArray:
         """For each item, the recent item of the query that brought it in most (-1: none)."""
-        cols, vals, sources = self._accumulate(query)
+        return self._because_of(items, *self._accumulate(query))
+
+    def _because_of(self, items: IntArray, cols: IntArray, vals: FloatArray,
+                    sources: IntArray) -> IntArray:
         known = items[items < self._n_items]
         found = self._because(known, cols, vals, sources) if cols.size else np.full(
             known.size, -1, dtype=np.int64)
@@ -177,16 +215,23 @@ class CooccurrenceModel:
     def _because(
         self, chosen: IntArray, cols: IntArray, vals: FloatArray, sources: IntArray
     ) -> IntArray:
-        """For each chosen item, the recent item that contributed most to it."""
-        position = np.full(self._n_items, -1, dtype=np.int64)
-        position[chosen] = np.arange(chosen.size)
-        hit = position[cols] >= 0
+        """For each chosen item, the recent item that contributed most to it (the first
+        such contribution on a tie; -1: none)."""
         because = np.full(chosen.size, -1, dtype=np.int64)
-        best = np.full(chosen.size, -np.inf)
-        for slot, val, src in zip(position[cols[hit]], vals[hit], sources[hit], strict=True):
-            if val > best[slot]:
-                best[slot], because[slot] = val, src
-        return because
+        if chosen.size == 0 or cols.size == 0:
+            return because
+        distinct, slots = np.unique(chosen, return_inverse=True)
+        at = np.minimum(np.searchsorted(distinct, cols), distinct.size - 1)
+        hit = np.flatnonzero(distinct[at] == cols)
+        if hit.size == 0:
+            return because
+        # per chosen item, its largest contribution, the earliest of equal ones first
+        order = np.lexsort((hit, -vals[hit], at[hit]))
+        grouped = at[hit][order]
+        first = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+        found = np.full(distinct.size, -1, dtype=np.int64)
+        found[grouped[first]] = sources[hit][order][first]
+        return found[slots]
 
     def score(self, query: Query, items: IntArray) -> FloatArray:
         cols, vals, _ = self._accumulate(query)

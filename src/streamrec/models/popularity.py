@@ -23,7 +23,10 @@ from pydantic import BaseModel, Field
 
 from streamrec.models.base import grow, top_k
 from streamrec.models.decay import DecayClock
-from streamrec.types import Candidates, EventBatch, FloatArray, IntArray, Query
+from streamrec.models.scores import DenseScores, is_excluded
+from streamrec.types import EMPTY_INTS, Candidates, EventBatch, FloatArray, IntArray, Query
+
+_RANKED = 1024  # most popular items kept in order between changes
 
 
 class PopularityConfig(BaseModel):
@@ -40,6 +43,8 @@ class PopularityModel:
         self._clock = DecayClock(self.config.half_life_s)
         self._mass: FloatArray = np.zeros(0, dtype=np.float64)
         self._n_items = 0
+        self._version = 0  # changes whenever the order of items may have changed
+        self._ranking: tuple[int, IntArray] | None = None  # (version, best items)
 
     def learn(self, batch: EventBatch) -> None:
         if len(batch) == 0:
@@ -53,6 +58,7 @@ class PopularityModel:
         np.add.at(mass, batch.items, inflated)
         self._mass = mass
         self._n_items = max(self._n_items, size)
+        self._version += 1
 
     def scores(self) -> FloatArray:
         """Decayed popularity of every item, indexed by item (a read-only view)."""
@@ -67,13 +73,25 @@ class PopularityModel:
         return out
 
     def recommend(self, query: Query, k: int) -> Candidates:
-        return top_k(self._positive(), k, query.exclude)
+        exclude = np.unique(query.exclude[query.exclude >= 0])
+        items = PopularScores(self, self._n_items).top(k, exclude)
+        return Candidates(items, self.score(query, items))
+
+    def query_scores(self, query: Query, n_items: int) -> PopularScores:
+        return PopularScores(self, n_items)
+
+    def ranking(self) -> IntArray:
+        """The ``_RANKED`` most popular items (or all with a positive score), best first, ties
+        to the lower index; computed once per change, not once per query."""
+        if self._ranking is None or self._ranking[0] != self._version:
+            items = top_k(self._positive(), _RANKED).items
+            self._ranking = (self._version, items)
+        return self._ranking[1]
 
     def score(self, query: Query, items: IntArray) -> FloatArray:
-        scores = self.scores()
-        known = items < scores.shape[0]
+        known = items < self._n_items
         out = np.zeros(items.shape[0], dtype=np.float64)
-        out[known] = scores[items[known]]
+        out[known] = self._mass[items[known]] * self._clock.deflation()  # as ``scores()``
         return out
 
     def _positive(self) -> FloatArray:
@@ -87,4 +105,30 @@ class PopularityModel:
     def restore(self, state: Mapping[str, np.ndarray]) -> None:
         self._mass = np.array(state["mass"], dtype=np.float64)
         self._n_items = int(self._mass.shape[0])
+        self._version += 1
         self._clock.restore(state["clock"])
+
+
+class PopularScores:
+    """One query's popularity scores: candidates from the cached ranking (a pass over every
+    item only for a query that excludes most of it)."""
+
+    __slots__ = ("model", "n_items")
+
+    def __init__(self, model: PopularityModel, n_items: int) -> None:
+        self.model, self.n_items = model, n_items
+
+    def top(self, k: int, exclude: IntArray) -> IntArray:
+        ranking = self.model.ranking()
+        allowed = ranking[(ranking < self.n_items) & ~is_excluded(ranking, exclude)]
+        if allowed.size >= k or ranking.size < _RANKED:  # the ranking holds every candidate
+            return np.asarray(allowed[:k], dtype=np.int64)
+        return DenseScores(self.model.dense_scores(Query(None, EMPTY_INTS, exclude, 0.0),
+                                                   self.n_items)).top(k, exclude)
+
+    def at(self, items: IntArray) -> FloatArray:
+        inside = items < self.n_items
+        out = np.zeros(items.shape[0], dtype=np.float64)
+        out[inside] = np.maximum(self.model.score(Query(None, EMPTY_INTS, EMPTY_INTS, 0.0),
+                                                    items[inside]), 0.0)
+        return out

@@ -1,20 +1,24 @@
 """Candidates from every source and the features the ranker sees for each of them.
 
-Every source scores all items at once (``DenseScorer``); the candidates are the union of each
-source's best ``per_source`` items. Features are per-query normalised (a source's score over
-its best candidate, and its reciprocal rank) so one set of weights serves every user; the
-user's history length enters through interactions, letting the ranker trust personal
-sources more for users it knows well.
+The candidates are the union of each source's best ``per_source`` items; then every source
+scores every candidate. A source answers with a ``QueryScores`` (``models/scores.py``): only
+the items it has an opinion on, or a ranking cached between events, so that a query does not
+need an array over the catalogue per source. Features are per-query normalised (a source's
+score over its best candidate, and its reciprocal rank) so one set of weights serves every
+user; the user's history length enters through interactions, letting the ranker trust
+personal sources more for users it knows well.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
 from streamrec.models.base import DenseScorer, Model
+from streamrec.models.scores import DenseScores, QueryScores, ScoresQueries
 from streamrec.types import FloatArray, IntArray, Query
 
 SOURCES = ("cooccurrence", "als", "content", "popularity")
@@ -41,6 +45,20 @@ class CandidateSet:
     items: IntArray
     raw: FloatArray  # (candidates, sources): each source's own score
     features: FloatArray  # (candidates, features)
+    # each source's scores for this query, for asking it more (e.g. co-occurrence's reasons)
+    scored: Mapping[str, QueryScores] = field(default_factory=dict)
+
+
+_ANSWERS_QUERIES: dict[type, bool] = {}  # runtime protocol checks cost ~10 us each
+
+
+def _scores_of(scorer: DenseScorer, query: Query, n_items: int) -> QueryScores:
+    answers_queries = _ANSWERS_QUERIES.get(type(scorer))
+    if answers_queries is None:
+        answers_queries = _ANSWERS_QUERIES[type(scorer)] = isinstance(scorer, ScoresQueries)
+    if answers_queries:
+        return cast(ScoresQueries, scorer).query_scores(query, n_items)
+    return DenseScores(scorer.dense_scores(query, n_items))
 
 
 def gather(query: Query, scorers: Mapping[str, DenseScorer], n_items: int,
@@ -50,34 +68,27 @@ def gather(query: Query, scorers: Mapping[str, DenseScorer], n_items: int,
 
     Content brings candidates only for users with little history (its job: the cold start);
     for the others it scores just the union, which saves a pass over every item's vector."""
-    dense = np.zeros((len(SOURCES), n_items), dtype=np.float64)
-    scored_later: list[int] = []
-    for row, source in enumerate(SOURCES):
+    exclude = query.exclude[(query.exclude >= 0) & (query.exclude < n_items)]
+    exclude = np.unique(exclude)
+    scored: dict[str, QueryScores] = {}
+    chosen = [] if also is None else [also[(also >= 0) & (also < n_items)]]
+    for source in SOURCES:
         scorer = scorers.get(source)
         if scorer is None:
             continue
         if source == "content" and query.history.size >= _CONTENT_CANDIDATES_BELOW:
-            scored_later.append(row)
-            continue
-        dense[row] = scorer.dense_scores(query, n_items)
-    allowed = np.ones(n_items, dtype=bool)
-    valid = query.exclude[(query.exclude >= 0) & (query.exclude < n_items)]
-    allowed[valid] = False
-    chosen = [] if also is None else [also[(also >= 0) & (also < n_items)]]
-    for row in range(len(SOURCES)):
-        scores = np.where(allowed, dense[row], 0.0)
-        positive = np.flatnonzero(scores > 0)
-        if positive.size > per_source:
-            best = np.argpartition(-scores[positive], per_source - 1)[:per_source]
-            positive = positive[best]
-        chosen.append(positive)
+            continue  # scored below, on the union only
+        scores = _scores_of(scorer, query, n_items)
+        scored[source] = scores
+        chosen.append(scores.top(per_source, exclude))
     items = np.unique(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)
-    raw = dense[:, items].T.copy()
-    for row in scored_later:
-        model = scorers[SOURCES[row]]
-        if isinstance(model, Model):
+    raw = np.zeros((items.size, len(SOURCES)), dtype=np.float64)
+    for row, source in enumerate(SOURCES):
+        if source in scored:
+            raw[:, row] = scored[source].at(items)
+        elif isinstance(model := scorers.get(source), Model):
             raw[:, row] = np.maximum(model.score(query, items), 0.0)
-    return CandidateSet(items, raw, featurise(raw, query.history.size))
+    return CandidateSet(items, raw, featurise(raw, query.history.size), scored)
 
 
 def featurise(raw: FloatArray, history_length: int) -> FloatArray:

@@ -1,0 +1,128 @@
+"""One query's scores from one source, without an array over the catalogue per query.
+
+The hybrid ranker asks each source two things: its best ``k`` items that the query does
+not exclude (the candidates), and its score for every candidate any source brought (the
+features). ``DenseScorer`` answers both with one vector over every item; a source that can
+answer them more cheaply (only the items it has an opinion on, a ranking cached between
+events, an approximate nearest-neighbour index) returns a ``QueryScores`` instead.
+
+Shared rules: only a score above 0 makes an item a candidate; ties go to the lower item
+index, so results are deterministic; ``exclude`` is sorted and unique.
+
+>>> scores = SparseScores(np.array([2, 5, 7]), np.array([0.5, 0.9, 0.5]))
+>>> scores.top(2, np.array([5])).tolist()
+[2, 7]
+>>> scores.at(np.array([7, 3, 5])).tolist()
+[0.5, 0.0, 0.9]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from streamrec.types import FloatArray, IntArray, Query
+
+Float32Array = npt.NDArray[np.float32]
+
+
+class QueryScores(Protocol):
+    def top(self, k: int, exclude: IntArray) -> IntArray:
+        """The best ``k`` items scored above 0 and not in ``exclude``, best first."""
+        ...
+
+    def at(self, items: IntArray) -> FloatArray:
+        """The score of each of ``items`` (0: no opinion, or an item the source does not
+        know); exactly what ``dense_scores`` holds for them."""
+        ...
+
+
+@runtime_checkable
+class ScoresQueries(Protocol):
+    """Sources that answer a query with a ``QueryScores`` rather than a dense vector."""
+
+    def query_scores(self, query: Query, n_items: int) -> QueryScores: ...
+
+
+def is_excluded(items: IntArray, exclude: IntArray) -> np.ndarray:
+    """Whether each of ``items`` is in ``exclude`` (sorted, unique)."""
+    if exclude.size == 0 or items.size == 0:
+        return np.zeros(items.shape[0], dtype=bool)
+    at = np.minimum(np.searchsorted(exclude, items), exclude.size - 1)
+    return np.asarray(exclude[at] == items)
+
+
+def best(items: IntArray, scores: npt.NDArray[np.floating[Any]], k: int) -> IntArray:
+    """The ``k`` of ``items`` with the highest ``scores``, best first, ties to the lower item.
+
+    >>> best(np.array([4, 1, 3]), np.array([0.2, 0.7, 0.7]), 2).tolist()
+    [1, 3]
+    """
+    if k <= 0 or items.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if items.size > k:
+        part = np.argpartition(-scores, k - 1)[:k]
+        threshold = scores[part].min()
+        # every tie at the threshold, so the tie-break by item index is exact
+        keep = np.flatnonzero(scores >= threshold)
+        items, scores = items[keep], scores[keep]
+    order = np.lexsort((items, -scores))[:k]
+    return items[order].astype(np.int64)
+
+
+def allowed_best(items: IntArray | None, scores: npt.NDArray[np.floating[Any]], k: int,
+                 exclude: IntArray) -> IntArray:
+    """The best ``k`` of ``items`` (None: every index of ``scores``) scored above 0 and not
+    in ``exclude``. Only the best ``k + |exclude|`` are checked against ``exclude``: the best
+    ``k`` allowed are among them, so no membership test runs over every scored item."""
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    wanted = k + exclude.size
+    if scores.shape[0] > wanted:
+        threshold = scores[np.argpartition(-scores, wanted - 1)[:wanted]].min()
+        found = np.flatnonzero((scores >= threshold) & (scores > 0))
+    else:
+        found = np.flatnonzero(scores > 0)
+    chosen = found if items is None else items[found]
+    allowed = ~is_excluded(chosen, exclude)
+    return best(chosen[allowed], scores[found[allowed]], k)
+
+
+@dataclass(frozen=True, slots=True)
+class DenseScores:
+    """A score for every item (what ``dense_scores`` returns): the exact answer."""
+
+    scores: npt.NDArray[np.floating[Any]]  # float32 too: the order and values are the same
+
+    def top(self, k: int, exclude: IntArray) -> IntArray:
+        return allowed_best(None, self.scores, k, exclude)
+
+    def at(self, items: IntArray) -> FloatArray:
+        out = np.zeros(items.shape[0], dtype=np.float64)
+        known = (items >= 0) & (items < self.scores.shape[0])
+        out[known] = self.scores[items[known]]
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class SparseScores:
+    """Scores of the few items a source has an opinion on (``items`` sorted, unique); every
+    other item scores 0."""
+
+    items: IntArray
+    scores: FloatArray
+
+    def top(self, k: int, exclude: IntArray) -> IntArray:
+        return allowed_best(self.items, self.scores, k, exclude)
+
+    def at(self, items: IntArray) -> FloatArray:
+        out = np.zeros(items.shape[0], dtype=np.float64)
+        if self.items.size == 0:
+            return out
+        at = np.minimum(np.searchsorted(self.items, items), self.items.size - 1)
+        found = self.items[at] == items
+        out[found] = self.scores[at[found]]
+        return out

@@ -1,0 +1,164 @@
+"""models/scores.py and the sources that answer with it: every ``QueryScores`` gives what the
+dense vector over the catalogue gives (the same candidates, the same scores), only cheaper;
+and ``gather`` matches a plain reference that builds a dense array per source."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streamrec.models.als import ALSConfig, ALSModel
+from streamrec.models.content import ContentModel
+from streamrec.models.cooccurrence import CooccurrenceConfig, CooccurrenceModel
+from streamrec.models.popularity import PopularityConfig, PopularityModel
+from streamrec.models.scores import DenseScores, SparseScores, best, is_excluded
+from streamrec.models.text_vectors import TextVectors
+from streamrec.ranking.features import SOURCES, featurise, gather
+from streamrec.types import EventBatch, Item, Query
+
+NOTHING = np.zeros(0, dtype=np.int64)
+
+
+def reference_top(scores: np.ndarray, k: int, exclude: np.ndarray) -> list[int]:
+    """Best k items scored above 0 and not excluded, ties to the lower index: by sorting."""
+    allowed = [i for i in range(scores.size) if scores[i] > 0 and i not in set(exclude.tolist())]
+    return sorted(allowed, key=lambda i: (-scores[i], i))[:k]
+
+
+@given(st.lists(st.sampled_from([0.0, -1.0, 0.5, 1.0, 2.0, 3.5]), min_size=0, max_size=40),
+       st.integers(0, 12), st.sets(st.integers(0, 39), max_size=15))
+def test_dense_and_sparse_top_match_sorting(values: list[float], k: int,
+                                            excluded: set[int]) -> None:
+    scores = np.array(values, dtype=np.float64)
+    exclude = np.array(sorted(excluded), dtype=np.int64)
+    expected = reference_top(scores, k, exclude)
+    assert DenseScores(scores).top(k, exclude).tolist() == expected
+    assert DenseScores(scores.astype(np.float32)).top(k, exclude).tolist() == expected
+    nonzero = np.flatnonzero(scores != 0)
+    sparse = SparseScores(nonzero, scores[nonzero])
+    assert sparse.top(k, exclude).tolist() == expected
+    everything = np.arange(scores.size + 3)
+    np.testing.assert_array_equal(sparse.at(everything), DenseScores(scores).at(everything))
+
+
+def test_helpers() -> None:
+    assert is_excluded(np.array([1, 5, 9]), np.array([0, 5, 10])).tolist() == [False, True, False]
+    assert is_excluded(np.array([1]), NOTHING).tolist() == [False]
+    assert best(np.array([9, 3, 5]), np.array([1.0, 2.0, 2.0]), 5).tolist() == [3, 5, 9]
+
+
+def popular_world(n_items: int = 3_000) -> PopularityModel:
+    rng = np.random.default_rng(0)
+    model = PopularityModel(PopularityConfig(half_life_s=86_400.0))
+    items = rng.zipf(1.3, 20_000) % n_items
+    model.learn(EventBatch(np.zeros(items.size, np.int64), items.astype(np.int64),
+                           rng.integers(1, 3, items.size).astype(np.float64),
+                           np.sort(rng.uniform(0, 10 * 86_400.0, items.size))))
+    return model
+
+
+def test_popularity_candidates_from_the_cached_ranking_match_the_dense_pass() -> None:
+    model = popular_world()
+    n = 3_100  # the catalogue knows items nobody engaged with yet
+    nobody = Query(None, NOTHING, NOTHING, 0.0)
+    dense = DenseScores(model.dense_scores(nobody, n))
+    scores = model.query_scores(nobody, n)
+    rng = np.random.default_rng(1)
+    ranking = model.ranking()
+    assert ranking.size == 1_024  # more items are popular than it holds: the fallback is tested
+    for excluded in (NOTHING, np.sort(ranking[:50]), np.sort(ranking[:1_000]),
+                     np.unique(rng.integers(0, n, 2_000))):
+        assert scores.top(100, excluded).tolist() == dense.top(100, excluded).tolist()
+    probe = np.arange(n)
+    np.testing.assert_array_equal(scores.at(probe), dense.at(probe))
+
+
+def test_popularity_ranking_follows_new_events() -> None:
+    model = popular_world()
+    before = model.ranking()[:5].tolist()
+    model.learn(EventBatch(np.zeros(1, np.int64), np.array([2_999]), np.array([1e6]),
+                           np.array([10 * 86_400.0])))
+    assert model.ranking()[0] == 2_999 and model.ranking()[1:6].tolist() == before
+    nobody = Query(None, NOTHING, np.array([2_999]), 0.0)
+    assert 2_999 not in model.recommend(nobody, 10).items.tolist()
+
+
+def cooccurrence_world(n_items: int = 2_000) -> CooccurrenceModel:
+    rng = np.random.default_rng(2)
+    model = CooccurrenceModel(CooccurrenceConfig(half_life_s=None))
+    users = np.repeat(np.arange(400), 25)
+    items = (users % 10) * 150 + rng.integers(0, 300, users.size)
+    model.learn(EventBatch(users, items.astype(np.int64), np.ones(users.size),
+                           np.arange(users.size, dtype=np.float64)))
+    return model
+
+
+def test_cooccurrence_query_scores_are_its_dense_scores() -> None:
+    model = cooccurrence_world()
+    for length in (1, 5, 60):  # short histories sort, long ones count per item
+        history = np.arange(0, 3 * length, 3, dtype=np.int64)
+        query = Query(0, history, history, 0.0)
+        dense = model.dense_scores(query, 2_100)
+        scores = model.query_scores(query, 2_100)
+        probe = np.arange(2_100)
+        np.testing.assert_array_equal(scores.at(probe), dense)
+        assert scores.top(50, history).tolist() == DenseScores(dense).top(50, history).tolist()
+        chosen = scores.top(10, history)
+        assert scores.because(chosen).tolist() == model.because(query, chosen).tolist()
+
+
+def test_text_vectors_by_column_match_the_row_by_row_product() -> None:
+    vectors = TextVectors(2**12)
+    words = [f"word{w}" for w in range(60)]
+    rng = np.random.default_rng(3)
+    vectors.upsert([(i, Item(f"i{i}", {"category": "all", "tags": [str(i % 7)]},
+                             " ".join(rng.choice(words, 4))))
+                    for i in range(600)])
+    by_column = vectors._base_by_column
+    assert by_column is not None  # a reweight took place
+    for item in (0, 17, 99):
+        row = vectors.rows(np.array([item]))
+        profile = np.zeros(vectors.n_features, dtype=np.float32)
+        profile[row.indices] = row.data
+        postings = int(np.diff(by_column.indptr)[row.indices].sum())
+        assert 2 * postings < vectors._base.nnz  # the column path is taken
+        np.testing.assert_array_equal(vectors.dot(profile), vectors._base @ profile)
+    everything = np.ones(vectors.n_features, dtype=np.float32)  # the row-by-row path
+    np.testing.assert_allclose(vectors.dot(everything), vectors._base @ everything)
+
+
+def test_gather_matches_a_dense_reference() -> None:
+    """The union of each source's best items over dense arrays, as ``gather`` once was."""
+    n = 600
+    rng = np.random.default_rng(4)
+    users = np.repeat(np.arange(120), 15)
+    items = ((users % 6) * 100 + rng.integers(0, 100, users.size)).astype(np.int64)
+    batch = EventBatch(users, items, np.ones(users.size), np.arange(users.size, dtype=float))
+    content = ContentModel()
+    content.learn_items([(i, Item(f"i{i}", {"category": str(i // 100)}, f"thing {i % 13}"))
+                         for i in range(n)])
+    models = {"cooccurrence": CooccurrenceModel(), "als": ALSModel(ALSConfig(factors=8)),
+              "content": content, "popularity": PopularityModel()}
+    for model in models.values():
+        model.learn(batch)
+    models["als"].refit()  # type: ignore[attr-defined]
+    for user in (0, 7, 50):
+        for length in (2, 15):  # content brings candidates below 5 events, re-scores above
+            history = items[users == user][:length]
+            query = Query(user, history, np.unique(np.r_[history, [1, 2, 3]]), 0.0)
+            found = gather(query, models, n, 40)
+            dense = np.zeros((len(SOURCES), n))
+            chosen = []
+            for row, name in enumerate(SOURCES):
+                dense[row] = models[name].dense_scores(query, n)  # type: ignore[attr-defined]
+                if name == "content" and length >= 5:
+                    continue
+                chosen += reference_top(dense[row], 40, query.exclude)
+            expected = np.unique(chosen)
+            raw = dense[:, expected].T
+            if length >= 5:
+                raw[:, 2] = np.maximum(content.score(query, expected), 0.0)
+            np.testing.assert_array_equal(found.items, expected)
+            np.testing.assert_array_equal(found.raw, raw)
+            np.testing.assert_array_equal(found.features, featurise(raw, length))
