@@ -83,7 +83,9 @@ class Recommender:
         state = self.state
         if query.user is None or query.history.size == 0:
             return np.zeros(0, np.int64), np.zeros(0), {}, {}, None
-        candidates = state.ranker.candidates(query, state.scorers, len(state.items))
+        # serving: vector sources may take their candidates from an ANN index (ranking/ann.py)
+        candidates = state.ranker.candidates(query, state.scorers, len(state.items),
+                                             approximate=True)
         brought_by = getattr(candidates.scored.get("cooccurrence"), "because", None)
         if candidates.items.size == 0:
             return np.zeros(0, np.int64), np.zeros(0), {}, {}, brought_by

@@ -207,6 +207,14 @@ class ALSModel:
             return SparseScores(np.zeros(0, np.int64), np.zeros(0))
         return DenseScores(self._item_factors[:n_items] @ vector)
 
+    def item_vectors(self) -> np.ndarray:
+        """The item factors: a refit replaces the array, nothing changes it in place (an ANN
+        index built from it stays right while it serves, ``ranking/ann.py``)."""
+        return self._item_factors
+
+    def query_vector(self, query: Query) -> np.ndarray | None:
+        return self._user_vector(query)
+
     def recommend(self, query: Query, k: int) -> Candidates:
         vector = self._user_vector(query)
         if vector is None:

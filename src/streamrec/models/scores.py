@@ -47,6 +47,19 @@ class ScoresQueries(Protocol):
     def query_scores(self, query: Query, n_items: int) -> QueryScores: ...
 
 
+@runtime_checkable
+class ItemVectors(Protocol):
+    """Sources whose score is an inner product: item vectors times a query vector. Their
+    candidates can come from an approximate nearest-neighbour index (``ranking/ann.py``).
+
+    ``item_vectors`` is replaced by a new array when it changes (a refit), never changed in
+    place, so an index built from one array stays right for as long as that array serves."""
+
+    def item_vectors(self) -> Float32Array: ...
+
+    def query_vector(self, query: Query) -> Float32Array | None: ...
+
+
 def is_excluded(items: IntArray, exclude: IntArray) -> np.ndarray:
     """Whether each of ``items`` is in ``exclude`` (sorted, unique)."""
     if exclude.size == 0 or items.size == 0:

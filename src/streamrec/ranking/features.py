@@ -2,11 +2,12 @@
 
 The candidates are the union of each source's best ``per_source`` items; then every source
 scores every candidate. A source answers with a ``QueryScores`` (``models/scores.py``): only
-the items it has an opinion on, or a ranking cached between events, so that a query does not
-need an array over the catalogue per source. Features are per-query normalised (a source's
-score over its best candidate, and its reciprocal rank) so one set of weights serves every
-user; the user's history length enters through interactions, letting the ranker trust
-personal sources more for users it knows well.
+the items it has an opinion on, a ranking cached between events, or on the serving path an
+approximate nearest-neighbour index (``ann.py``), so that a query does not need an array over
+the catalogue per source. Features are per-query normalised (a source's score over its best
+candidate, and its reciprocal rank) so one set of weights serves every user; the user's
+history length enters through interactions, letting the ranker trust personal sources more
+for users it knows well.
 """
 
 from __future__ import annotations
@@ -18,8 +19,15 @@ from typing import cast
 import numpy as np
 
 from streamrec.models.base import DenseScorer, Model
-from streamrec.models.scores import DenseScores, QueryScores, ScoresQueries
-from streamrec.types import FloatArray, IntArray, Query
+from streamrec.models.scores import (
+    DenseScores,
+    ItemVectors,
+    QueryScores,
+    ScoresQueries,
+    SparseScores,
+)
+from streamrec.ranking.ann import IndexedScores, VectorIndexes
+from streamrec.types import EMPTY_FLOATS, EMPTY_INTS, FloatArray, IntArray, Query
 
 SOURCES = ("cooccurrence", "als", "content", "popularity")
 FEATURES = (
@@ -49,22 +57,41 @@ class CandidateSet:
     scored: Mapping[str, QueryScores] = field(default_factory=dict)
 
 
-_ANSWERS_QUERIES: dict[type, bool] = {}  # runtime protocol checks cost ~10 us each
+_KINDS: dict[type, tuple[bool, bool]] = {}  # runtime protocol checks cost ~10 us each
 
 
-def _scores_of(scorer: DenseScorer, query: Query, n_items: int) -> QueryScores:
-    answers_queries = _ANSWERS_QUERIES.get(type(scorer))
-    if answers_queries is None:
-        answers_queries = _ANSWERS_QUERIES[type(scorer)] = isinstance(scorer, ScoresQueries)
+def _kind(scorer: DenseScorer) -> tuple[bool, bool]:
+    """Whether ``scorer`` has item vectors, and whether it answers with ``QueryScores``."""
+    kind = _KINDS.get(type(scorer))
+    if kind is None:
+        kind = _KINDS[type(scorer)] = (isinstance(scorer, ItemVectors),
+                                       isinstance(scorer, ScoresQueries))
+    return kind
+
+
+def _scores_of(name: str, scorer: DenseScorer, query: Query, n_items: int,
+               indexes: VectorIndexes | None) -> QueryScores:
+    has_vectors, answers_queries = _kind(scorer)
+    if indexes is not None and has_vectors:
+        source = cast(ItemVectors, scorer)
+        matrix = source.item_vectors()
+        index = indexes.ready(name, matrix)
+        if index is not None:
+            vector = source.query_vector(query)
+            if vector is None:
+                return SparseScores(EMPTY_INTS, EMPTY_FLOATS)
+            return IndexedScores(matrix, vector, index)
     if answers_queries:
         return cast(ScoresQueries, scorer).query_scores(query, n_items)
     return DenseScores(scorer.dense_scores(query, n_items))
 
 
 def gather(query: Query, scorers: Mapping[str, DenseScorer], n_items: int,
-           per_source: int, also: IntArray | None = None) -> CandidateSet:
+           per_source: int, also: IntArray | None = None,
+           indexes: VectorIndexes | None = None) -> CandidateSet:
     """Union of every source's best ``per_source`` items not excluded by the query (plus
-    ``also``, e.g. a training target), with their features.
+    ``also``, e.g. a training target), with their features. ``indexes``: approximate
+    candidates for sources with item vectors (serving); None: exact.
 
     Content brings candidates only for users with little history (its job: the cold start);
     for the others it scores just the union, which saves a pass over every item's vector."""
@@ -78,7 +105,7 @@ def gather(query: Query, scorers: Mapping[str, DenseScorer], n_items: int,
             continue
         if source == "content" and query.history.size >= _CONTENT_CANDIDATES_BELOW:
             continue  # scored below, on the union only
-        scores = _scores_of(scorer, query, n_items)
+        scores = _scores_of(source, scorer, query, n_items, indexes)
         scored[source] = scores
         chosen.append(scores.top(per_source, exclude))
     items = np.unique(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)

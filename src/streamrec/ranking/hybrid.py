@@ -15,6 +15,7 @@ import numpy as np
 from pydantic import BaseModel, Field, field_validator
 
 from streamrec.models.base import DenseScorer
+from streamrec.ranking.ann import ANNConfig, VectorIndexes
 from streamrec.ranking.features import FEATURES, PRIOR_WEIGHTS, SOURCES, CandidateSet, gather
 from streamrec.ranking.ftrl import FTRLConfig, FTRLRanker
 from streamrec.types import FloatArray, IntArray, Query
@@ -35,6 +36,12 @@ class HybridConfig(BaseModel):
         default=None, description="Starting weights by feature name (e.g. fit offline on a "
         "validation replay, see ranking/offline.py); features not named keep the built-in prior.")
     ftrl: FTRLConfig = Field(default_factory=FTRLConfig)
+    # serving only (lessons are taught from exact candidates): not in the model fingerprint,
+    # so tuning it does not make a snapshot unusable
+    ann: ANNConfig = Field(
+        default_factory=ANNConfig, exclude=True,
+        description="Approximate nearest-neighbour candidates for vector sources (ALS) in large "
+        "catalogues.")
 
     @field_validator("prior")
     @classmethod
@@ -58,10 +65,14 @@ class HybridRanker:
         self.config = config or HybridConfig()
         self.ftrl = FTRLRanker(self.config.ftrl, len(FEATURES), self.config.prior_weights())
         self.eligible_seen = 0
+        self.indexes = VectorIndexes(self.config.ann)
 
     def candidates(self, query: Query, scorers: Mapping[str, DenseScorer], n_items: int,
-                   also: IntArray | None = None) -> CandidateSet:
-        return gather(query, scorers, n_items, self.config.per_source, also)
+                   also: IntArray | None = None, approximate: bool = False) -> CandidateSet:
+        """``approximate``: vector sources may bring their candidates from an ANN index
+        (``ann.py``; serving). Lessons must not: what is learned would depend on timing."""
+        indexes = self.indexes if approximate else None
+        return gather(query, scorers, n_items, self.config.per_source, also, indexes)
 
     def rank(self, candidates: CandidateSet) -> FloatArray:
         return self.ftrl.predict(candidates.features)

@@ -1,0 +1,159 @@
+"""ranking/ann.py: approximate candidates for vector sources agree with the exact top-k (to a
+recall tolerance), never return excluded or non-positive items, and are only used once an
+index for exactly the current vectors is ready; the hybrid ranker's serving path uses them,
+its lessons never do."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import numpy as np
+import pytest
+
+from streamrec.models.als import ALSConfig, ALSModel
+from streamrec.ranking.ann import ANNConfig, VectorIndex, VectorIndexes
+from streamrec.ranking.features import SOURCES, gather
+from streamrec.ranking.hybrid import HybridConfig, HybridRanker
+from streamrec.types import EventBatch, Query
+
+NOTHING = np.zeros(0, dtype=np.int64)
+
+
+def clustered_vectors(n: int, dim: int, seed: int = 0) -> np.ndarray:
+    """Items around a few centres, norms varying like ALS factors' (popular items longer)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((20, dim))
+    vectors = centres[rng.integers(0, 20, n)] + 0.5 * rng.standard_normal((n, dim))
+    vectors *= rng.lognormal(0.0, 0.5, (n, 1))
+    return vectors.astype(np.float32)
+
+
+def exact_top(vectors: np.ndarray, query: np.ndarray, k: int,
+              exclude: np.ndarray = NOTHING) -> np.ndarray:
+    scores = (vectors @ query).astype(np.float64)
+    scores[exclude] = -np.inf
+    order = np.argsort(-scores, kind="stable")[:k]
+    return order[scores[order] > 0]
+
+
+def test_ivf_candidates_find_most_of_the_exact_top_k() -> None:
+    vectors = clustered_vectors(5_000, 16)
+    index = VectorIndex(vectors, ANNConfig(min_items=1, probes=16))
+    rng = np.random.default_rng(1)
+    recalls = []
+    for query in vectors[rng.integers(0, 5_000, 50)] + 0.1:
+        truth = exact_top(vectors, query, 50)
+        found = index.search(query, 50, NOTHING)
+        recalls.append(len(set(found.tolist()) & set(truth.tolist())) / truth.size)
+    assert np.mean(recalls) >= 0.9
+
+
+@pytest.mark.parametrize("factory", ["IVF{lists},SQ8", "HNSW16"])
+def test_other_index_kinds_by_factory_string(factory: str) -> None:
+    vectors = clustered_vectors(3_000, 16, seed=2)
+    index = VectorIndex(vectors, ANNConfig(min_items=1, factory=factory, probes=32))
+    query = vectors[7]
+    truth = exact_top(vectors, query, 20)
+    found = index.search(query, 20, NOTHING)
+    assert len(set(found.tolist()) & set(truth.tolist())) >= 16
+
+
+def test_excluded_and_non_positive_items_are_never_candidates() -> None:
+    vectors = clustered_vectors(2_000, 8, seed=3)
+    index = VectorIndex(vectors, ANNConfig(min_items=1, probes=64))
+    query = vectors[0]
+    exclude = exact_top(vectors, query, 30)  # the whole exact top 30
+    found = index.search(query, 100, np.sort(exclude))
+    assert not set(found.tolist()) & set(exclude.tolist())
+    assert (vectors[found] @ query > 0).all()
+    # an opposite query: few items score above 0, and only those come back
+    found = index.search(-10 * np.abs(query), 100, NOTHING)
+    assert (vectors[found] @ (-10 * np.abs(query)) > 0).all()
+
+
+def test_no_index_below_min_items() -> None:
+    indexes = VectorIndexes(ANNConfig(min_items=1_000), background=False)
+    assert indexes.ready("als", clustered_vectors(999, 8)) is None
+    assert indexes.builds == 0
+
+
+def test_an_index_serves_only_the_vectors_it_was_built_from() -> None:
+    indexes = VectorIndexes(ANNConfig(min_items=10), background=False)
+    first = clustered_vectors(500, 8, seed=4)
+    index = indexes.ready("als", first)
+    assert index is not None and indexes.ready("als", first) is index
+    assert indexes.builds == 1
+    refit = first.copy()  # equal values, another array: what a refit swaps in
+    again = indexes.ready("als", refit)
+    assert again is not None and again is not index and indexes.builds == 2
+
+
+def test_background_build_answers_none_until_ready() -> None:
+    indexes = VectorIndexes(ANNConfig(min_items=10))
+    vectors = clustered_vectors(2_000, 8, seed=5)
+    first = indexes.ready("als", vectors)  # starts the build; may even have finished
+    assert indexes.wait(60)
+    index = indexes.ready("als", vectors)
+    assert index is not None and (first is None or first is index)
+    assert all(t.name != "ann-als" for t in threading.enumerate())
+
+
+def test_a_failed_build_leaves_the_exact_path(monkeypatch: pytest.MonkeyPatch,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    def fail(*_: object) -> None:
+        raise RuntimeError("no faiss here")
+
+    monkeypatch.setattr("streamrec.ranking.ann.VectorIndex.__init__", fail)
+    indexes = VectorIndexes(ANNConfig(min_items=10), background=False)
+    vectors = clustered_vectors(100, 4)
+    with caplog.at_level(logging.ERROR):
+        assert indexes.ready("als", vectors) is None
+        assert indexes.ready("als", vectors) is None  # not tried again for the same vectors
+    assert indexes.builds == 1 and "index failed" in caplog.text
+
+
+def small_als_world(n_users: int = 300, n_items: int = 400) -> ALSModel:
+    rng = np.random.default_rng(6)
+    users = np.repeat(np.arange(n_users), 20)
+    taste = rng.integers(0, 8, n_users)
+    items = (taste[users] * (n_items // 8) + rng.integers(0, n_items // 8, users.size))
+    model = ALSModel(ALSConfig(factors=16, iterations=5))
+    model.learn(EventBatch(users, items.astype(np.int64), np.ones(users.size),
+                           np.zeros(users.size)))
+    model.refit()
+    return model
+
+
+def test_gather_with_an_index_scores_candidates_exactly() -> None:
+    als = small_als_world()
+    scorers = {"als": als}
+    indexes = VectorIndexes(ANNConfig(min_items=1, lists=8, probes=8), background=False)
+    overlaps = []
+    for user in range(0, 300, 7):
+        query = Query(user, np.array([user % 400]), np.array([user % 400]), 0.0)
+        exact = gather(query, scorers, 400, 20)
+        approximate = gather(query, scorers, 400, 20, indexes=indexes)
+        column = SOURCES.index("als")
+        np.testing.assert_allclose(approximate.raw[:, column],
+                                   als.score(query, approximate.items), rtol=1e-5)
+        assert user % 400 not in approximate.items.tolist()
+        overlaps.append(np.isin(exact.items, approximate.items).mean())
+    assert np.mean(overlaps) >= 0.9
+
+
+def test_the_ranker_uses_the_index_only_when_asked() -> None:
+    als = small_als_world()
+    ranker = HybridRanker(HybridConfig(ann=ANNConfig(min_items=1, lists=8)))
+    ranker.indexes.background = False
+    query = Query(3, np.array([1]), np.array([1]), 0.0)
+    ranker.candidates(query, {"als": als}, 400)  # a lesson: exact
+    assert ranker.indexes.builds == 0
+    ranker.candidates(query, {"als": als}, 400, approximate=True)  # serving
+    assert ranker.indexes.builds == 1
+
+
+def test_the_ann_setting_is_not_part_of_the_model_fingerprint() -> None:
+    # serving-only: changing it must not make snapshots unusable
+    tuned = HybridConfig(ann=ANNConfig(min_items=5, probes=8))
+    assert tuned.model_dump_json() == HybridConfig().model_dump_json()
