@@ -140,7 +140,7 @@ class CooccurrenceModel:
     def _accumulate(self, query: Query) -> tuple[IntArray, FloatArray, IntArray]:
         """Every (candidate, contribution, source item) drawn from the user's recent items."""
         history, recency = self._history_weights(query)
-        rows = [self._pairs.row(source) for source in history.tolist()]
+        rows = self._pairs.rows(history.tolist())
         sizes = np.fromiter((cols.size for cols, _ in rows), dtype=np.int64, count=len(rows))
         if not sizes.any():
             return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64)

@@ -156,6 +156,51 @@ class SparseRows:
         self._compact(row)
         return self._cols[row], self._vals[row]
 
+    def rows(self, rows: list[int]) -> list[tuple[IntArray, FloatArray]]:
+        """``row`` for several rows; those with pending additions are compacted together in
+        one vectorised pass (a query reads ~50 rows: per row, ``_compact``'s dozen numpy
+        calls cost ~40 us). The same sums, added in the same order, as ``_compact``."""
+        due = sorted({r for r in rows if r < len(self._cols) and
+                      self._pending_cols[r] is not None})
+        if len(due) > 1:
+            self._compact_incrementally(due)
+        return [self.row(r) for r in rows]
+
+    def _compact_incrementally(self, rows: list[int]) -> None:
+        """``_compact`` for each of ``rows`` (sorted, each with pending additions) at once:
+        rows are told apart by a key ``rank * n_columns + column``, sorted like the rows."""
+        pending_cols = [self._pending_cols[r] for r in rows]
+        pending_vals = [self._pending_vals[r] for r in rows]
+        added_cols = np.concatenate([_ints(c) for c in pending_cols if c is not None])
+        added_vals = np.concatenate([_floats(v) for v in pending_vals if v is not None])
+        old_cols = [self._cols[r] for r in rows]
+        width = max(int(added_cols.max()), max(int(c[-1]) if c.size else 0
+                                                for c in old_cols)) + 1
+        base_sizes = np.fromiter((c.size for c in old_cols), dtype=np.int64, count=len(rows))
+        added_sizes = np.fromiter((len(c) for c in pending_cols if c is not None),
+                                  dtype=np.int64, count=len(rows))
+        ranks = np.arange(len(rows), dtype=np.int64) * width
+        keys = np.concatenate(old_cols) + np.repeat(ranks, base_sizes)
+        vals = np.concatenate([self._vals[r] for r in rows])  # a copy: rows stay untouched
+        added = added_cols + np.repeat(ranks, added_sizes)
+        slots = np.searchsorted(keys, added)
+        present = slots < keys.size
+        present[present] = keys[slots[present]] == added[present]
+        np.add.at(vals, slots[present], added_vals[present])
+        if not present.all():
+            new_keys, inverse = np.unique(added[~present], return_inverse=True)
+            new_vals = np.bincount(inverse, weights=added_vals[~present],
+                                   minlength=new_keys.size)
+            at = np.searchsorted(keys, new_keys)
+            keys, vals = np.insert(keys, at, new_keys), np.insert(vals, at, new_vals)
+        edges = np.searchsorted(keys, ranks).tolist() + [keys.size]
+        cols = keys - np.repeat(ranks, np.diff(edges))
+        for n, row in enumerate(rows):
+            # copies: a row never pins the others' arrays in memory
+            self._cols[row] = cols[edges[n]:edges[n + 1]].copy()
+            self._vals[row] = vals[edges[n]:edges[n + 1]].copy()
+            self._clear_pending(row)
+
     def row_parts(self, row: int) -> tuple[IntArray, FloatArray]:
         """The row without compacting it: columns may repeat (callers sum them). Cheaper than
         ``row`` for a caller that aggregates anyway and reads each row once per write."""

@@ -13,6 +13,7 @@ from streamrec.models.content import ContentModel
 from streamrec.models.cooccurrence import CooccurrenceConfig, CooccurrenceModel
 from streamrec.models.popularity import PopularityConfig, PopularityModel
 from streamrec.models.scores import DenseScores, SparseScores, best, is_excluded
+from streamrec.models.sparse_rows import SparseRows
 from streamrec.models.text_vectors import TextVectors
 from streamrec.ranking.features import SOURCES, featurise, gather
 from streamrec.types import EventBatch, Item, Query
@@ -162,3 +163,22 @@ def test_gather_matches_a_dense_reference() -> None:
             np.testing.assert_array_equal(found.items, expected)
             np.testing.assert_array_equal(found.raw, raw)
             np.testing.assert_array_equal(found.features, featurise(raw, length))
+
+
+def test_rows_compacted_together_equal_rows_compacted_one_by_one() -> None:
+    """A query reads ~50 co-occurrence rows at once; those with pending additions are
+    compacted in one pass, to exactly the sums ``row`` gives one row at a time."""
+    rng = np.random.default_rng(5)
+    for _ in range(50):
+        one_by_one, together = SparseRows(), SparseRows()
+        n = int(rng.integers(2, 30))
+        for _ in range(int(rng.integers(1, 6))):
+            size = int(rng.integers(1, 400))
+            batch = (rng.integers(0, n, size), rng.integers(0, 60, size), rng.random(size))
+            one_by_one.add(*batch)
+            together.add(*batch)
+            asked = rng.choice(n + 2, int(rng.integers(1, n + 2)), replace=False).tolist()
+            for (cols, vals), (cols2, vals2) in zip([one_by_one.row(r) for r in asked],
+                                                    together.rows(asked), strict=True):
+                np.testing.assert_array_equal(cols, cols2)
+                np.testing.assert_array_equal(vals, vals2)
