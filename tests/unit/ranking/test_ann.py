@@ -89,6 +89,20 @@ def test_an_index_serves_only_the_vectors_it_was_built_from() -> None:
     assert again is not None and again is not index and indexes.builds == 2
 
 
+def test_an_index_prepared_for_the_next_fit_leaves_the_serving_one_alone() -> None:
+    indexes = VectorIndexes(ANNConfig(min_items=10), background=False)
+    serving = clustered_vectors(500, 8, seed=4)
+    index = indexes.ready("als", serving)
+    refit = clustered_vectors(500, 8, seed=5)
+    indexes.prepare("als", refit)  # a trainer, right after the fit, before the swap
+    assert indexes.builds == 2
+    assert indexes.ready("als", serving) is index  # still serving until the swap
+    prepared = indexes.ready("als", refit)  # swapped in: ready at once, no build
+    assert prepared is not None and prepared is not index and indexes.builds == 2
+    indexes.prepare("als", refit)  # already there
+    assert indexes.builds == 2
+
+
 def test_background_build_answers_none_until_ready() -> None:
     indexes = VectorIndexes(ANNConfig(min_items=10))
     vectors = clustered_vectors(2_000, 8, seed=5)
