@@ -1,9 +1,15 @@
 """Recommendation latency in process and over HTTP, with peers measured in the same run.
 
-Peers: implicit's ALS recommend() on the same data (what a batch MF service costs per query),
-and a bare FastAPI endpoint over the same HTTP stack (the framework's floor).
+In process it is measured twice: idle, and while ALS refits in the background (issue 4: the
+refit must never block serving). The refit runs as the engine's trainer runs it
+(engine/trainer.py, engine/state.py): the data taken under the state lock (``begin_refit``),
+the fit off the lock in another thread, the result swapped in under the lock; the phase ends
+once the ANN index of the new factors is built (until then queries score ALS exactly).
 
-    python bench/serve.py [--items 100000] [--events 1000000] [--clients 16]
+Peer: implicit's ALS recommend() on the same data (what a batch MF service costs per query),
+idle and while another implicit fit runs beside it, so each ratio compares like with like.
+
+    python bench/serve.py [--items 100000] [--events 1000000] [--clients 16] [--no-http]
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ import argparse
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -23,30 +31,102 @@ from common import events_of, items_of, percentiles, server, world  # noqa: E402
 
 from streamrec.engine.engine import Engine  # noqa: E402
 from streamrec.engine.recommender import Recommender  # noqa: E402
+from streamrec.engine.state import EngineState  # noqa: E402
+from streamrec.models.als import ALSModel  # noqa: E402
 from streamrec.settings import Settings  # noqa: E402
 
 
-def in_process(engine: Engine, users: list[str], queries: int) -> list[float]:
-    recommender = Recommender(engine.state)
-    latencies = []
-    for n in range(queries):
+def in_process(recommender: Recommender, users: list[str], queries: int,
+               more: Callable[[], bool] = lambda: False) -> list[float]:
+    """At least ``queries`` recommendations, and on while ``more()`` says so."""
+    latencies: list[float] = []
+    while len(latencies) < queries or more():
         started = time.perf_counter()
-        recommender.for_user(users[n % len(users)], 10, now=time.time())
+        recommender.for_user(users[len(latencies) % len(users)], 10, now=time.time())
         latencies.append(time.perf_counter() - started)
     return latencies
 
 
-def implicit_peer(engine: Engine, users: list[str], queries: int) -> list[float]:
+def refit_in_background(state: EngineState, prepare_index: bool) -> threading.Thread:
+    """One ALS refit the way the trainer runs it: begin under the lock, fit off it, swap
+    under it (without the log's markers, which only make replays take the same steps).
+    ``prepare_index``: build the ANN index of the new factors in the fit's thread before
+    the swap (``VectorIndexes.prepare``; the trainer does not do this yet)."""
+    model = state.models["als"]
+    assert isinstance(model, ALSModel)
+
+    def refit() -> None:
+        with state.lock:
+            data, events = model.begin_refit()
+        fitted = model.fit(data)
+        if prepare_index:
+            state.ranker.indexes.prepare("als", np.asarray(fitted.item_factors))
+        with state.lock:
+            model.swap(fitted, events)
+
+    thread = threading.Thread(target=refit, name="bench-refit")
+    thread.start()
+    return thread
+
+
+def while_refitting(state: EngineState, users: list[str], queries: int,
+                    prepare_index: bool = False) -> tuple[list[float], int, float]:
+    """Latencies of queries served while ALS refits, refit after refit until ``queries``;
+    each refit counts until the ANN index of its factors is ready. Returns the latencies,
+    the number of refits and their mean seconds (fit + swap + index)."""
+    recommender = Recommender(state)
+    als = state.models["als"]
+    assert isinstance(als, ALSModel)
+    latencies: list[float] = []
+    refits, seconds = 0, 0.0
+
+    def refitting() -> bool:  # the read path itself asks for the new index when it sees it
+        return thread.is_alive() or (state.ranker.indexes.ready("als", als.item_vectors())
+                                     is None and len(als.item_vectors()) >=
+                                     state.ranker.indexes.config.min_items)
+
+    while len(latencies) < queries:
+        started = time.perf_counter()
+        thread = refit_in_background(state, prepare_index)
+        latencies += in_process(recommender, users, 1, refitting)
+        thread.join()
+        refits += 1
+        seconds += time.perf_counter() - started
+    return latencies, refits, seconds / refits
+
+
+def implicit_peer(engine: Engine, users: list[str], queries: int, fit_beside: bool = False
+                  ) -> list[float]:
+    """implicit's recommend() for the same users; ``fit_beside``: while another implicit fit
+    of the same data runs in a thread, as streamrec's refit does."""
     als = engine.state.models["als"]
-    matrix = als.matrix().tocsr()  # type: ignore[attr-defined]
-    solver = als.fit(matrix)  # type: ignore[attr-defined]
+    assert isinstance(als, ALSModel)
+    matrix = als.matrix().tocsr()
+    solver = als.fit(matrix)
+    rows = [matrix[engine.state.users.lookup(u) or 0] for u in users]
+    done = threading.Event()
+
+    def fit_again() -> None:
+        while not done.is_set():
+            als.fit(matrix)
+
+    fitter = threading.Thread(target=fit_again, name="bench-peer-fit")
+    if fit_beside:
+        fitter.start()
     latencies = []
     for n in range(queries):
         user = engine.state.users.lookup(users[n % len(users)]) or 0
         started = time.perf_counter()
-        solver.recommend(user, matrix[user], N=10, filter_already_liked_items=True)
+        solver.recommend(user, rows[n % len(users)], N=10, filter_already_liked_items=True)
         latencies.append(time.perf_counter() - started)
+    done.set()
+    if fit_beside:
+        fitter.join()
     return latencies
+
+
+def p99(seconds: list[float]) -> float:
+    return float(np.percentile(seconds, 99))
 
 
 def http(url: str, n_users: int, clients: int, requests: int) -> tuple[float, float, float]:
@@ -62,6 +142,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--queries", type=int, default=2_000)
+    parser.add_argument("--no-http", action="store_true", help="In process only.")
     args = parser.parse_args()
     config = world(args.items, args.events)
     data_dir = Path(tempfile.mkdtemp(prefix="streamrec-bench-"))
@@ -75,17 +156,38 @@ def main() -> None:
     for model in engine.state.refittables():
         model.refit()
     users = [f"u{u}" for u in np.random.default_rng(1).integers(0, config.n_users, 500)]
-    ours = in_process(engine, users, args.queries)
+    recommender = Recommender(engine.state)
+    in_process(recommender, users, 200)  # warm-up; asks for the ANN index of ALS
+    engine.state.ranker.indexes.wait()
+    ours = in_process(recommender, users, args.queries)
     peer = implicit_peer(engine, users, args.queries)
+    refitting, refits, refit_s = while_refitting(engine.state, users, args.queries)
+    prepared, prepared_refits, prepared_s = while_refitting(engine.state, users, args.queries,
+                                                            prepare_index=True)
+    peer_refitting = implicit_peer(engine, users, args.queries, fit_beside=True)
     print(f"in process   streamrec (hybrid, 4 sources)  {percentiles(ours)}")
     print(f"in process   implicit ALS recommend (peer)  {percentiles(peer)}")
-    print(f"  ratio p99 streamrec / implicit: "
-          f"{np.percentile(ours, 99) / np.percentile(peer, 99):.2f}")
+    print(f"  ratio p99 streamrec / implicit: {p99(ours) / p99(peer):.2f}")
+    print("while an ALS refit runs in the background:")
+    print(f"in process   implicit ALS recommend (peer)  {percentiles(peer_refitting)}"
+          "  (another implicit fit beside it)")
+    for label, latencies, n, seconds in (
+            ("index built after the swap (as the engine runs now)", refitting, refits,
+             refit_s),
+            ("index prepared in the fit's thread before the swap", prepared, prepared_refits,
+             prepared_s)):
+        print(f"in process   streamrec, {label}: {percentiles(latencies)}"
+              f"  ({n} refits of {seconds:.1f} s, {len(latencies):,} queries)")
+        print(f"  ratio p99 streamrec / implicit: {p99(latencies) / p99(peer_refitting):.2f}"
+              f"   refitting / idle: {p99(latencies) / p99(ours):.2f}")
     engine.close()
+    if args.no_http:
+        return
     with server(data_dir) as url:
         http(url, config.n_users, 4, 50)  # warm-up
-        p50, p99, rate = http(url, config.n_users, args.clients, args.queries // args.clients)
-    print(f"over HTTP    streamrec, {args.clients} clients: p50 {p50:.2f} ms  p99 {p99:.2f} ms"
+        p50, p99_ms, rate = http(url, config.n_users, args.clients,
+                                 args.queries // args.clients)
+    print(f"over HTTP    streamrec, {args.clients} clients: p50 {p50:.2f} ms  p99 {p99_ms:.2f} ms"
           f"  {rate:,.0f} req/s")
 
 
