@@ -51,7 +51,7 @@ def refit_in_background(state: EngineState, prepare_index: bool) -> threading.Th
     """One ALS refit the way the trainer runs it: begin under the lock, fit off it, swap
     under it (without the log's markers, which only make replays take the same steps).
     ``prepare_index``: build the ANN index of the new factors in the fit's thread before
-    the swap (``VectorIndexes.prepare``; the trainer does not do this yet)."""
+    the swap (``VectorIndexes.prepare``), as the engine's trainer does."""
     model = state.models["als"]
     assert isinstance(model, ALSModel)
 
@@ -60,7 +60,7 @@ def refit_in_background(state: EngineState, prepare_index: bool) -> threading.Th
             data, events = model.begin_refit()
         fitted = model.fit(data)
         if prepare_index:
-            state.ranker.indexes.prepare("als", np.asarray(fitted.item_factors))
+            state.ranker.indexes.prepare("als", model.serving_vectors(fitted))
         with state.lock:
             model.swap(fitted, events)
 
@@ -102,7 +102,7 @@ def implicit_peer(engine: Engine, users: list[str], queries: int, fit_beside: bo
     als = engine.state.models["als"]
     assert isinstance(als, ALSModel)
     matrix = als.matrix().tocsr()
-    solver = als.fit(matrix)
+    solver = als.fit(matrix).solver
     rows = [matrix[engine.state.users.lookup(u) or 0] for u in users]
     done = threading.Event()
 
@@ -172,10 +172,10 @@ def main() -> None:
     print(f"in process   implicit ALS recommend (peer)  {percentiles(peer_refitting)}"
           "  (another implicit fit beside it)")
     for label, latencies, n, seconds in (
-            ("index built after the swap (as the engine runs now)", refitting, refits,
+            ("index built after the swap (the engine before 2026-11-23)", refitting, refits,
              refit_s),
-            ("index prepared in the fit's thread before the swap", prepared, prepared_refits,
-             prepared_s)):
+            ("index prepared in the fit's thread before the swap (as the engine runs)",
+             prepared, prepared_refits, prepared_s)):
         print(f"in process   streamrec, {label}: {percentiles(latencies)}"
               f"  ({n} refits of {seconds:.1f} s, {len(latencies):,} queries)")
         print(f"  ratio p99 streamrec / implicit: {p99(latencies) / p99(peer_refitting):.2f}"

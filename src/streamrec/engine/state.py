@@ -228,6 +228,13 @@ class EngineState:
     def refittables(self) -> list[Refittable]:
         return [m for m in self.models.values() if isinstance(m, Refittable)]
 
+    def prepare_swap(self, fit: PendingFit) -> None:
+        """Off the lock, before a fit is swapped in: build the ANN index of the vectors it
+        will serve, so no query falls back to exact scoring right after the swap."""
+        vectors_of = getattr(fit.model, "serving_vectors", None)
+        if vectors_of is not None and fit.error is None and fit.result is not None:
+            self.ranker.indexes.prepare(fit.model.name, vectors_of(fit.result))
+
     def _grow_items(self) -> None:
         n = len(self.items)
         self.available = grow(self.available, n, fill=True)

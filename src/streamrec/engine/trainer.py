@@ -2,8 +2,9 @@
 
 The trainer decides *when* (a model says its refit is due) and logs that decision as a
 ``$refit-begin`` marker; the learner takes the data at the marker. The trainer fits it
-unlocked (implicit's solver releases the GIL), so serving and learning go on meanwhile, then
-logs ``$refit-end``, where the learner swaps the result in. Both moments are in the log, so a
+unlocked (implicit's solver releases the GIL), so serving and learning go on meanwhile,
+builds the ANN index of the new vectors, then logs ``$refit-end``, where the learner swaps the
+result in. Both moments are in the log, so a
 replay rebuilds the same state (engine/refits.py).
 """
 
@@ -70,6 +71,7 @@ class Trainer:
             started = time.perf_counter()
             try:
                 fit.compute()
+                self.state.prepare_swap(fit)
             finally:
                 self.is_refitting = False
             if fit.error is not None:

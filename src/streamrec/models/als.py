@@ -20,6 +20,7 @@ user has a vector from their first event.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -51,6 +52,25 @@ class ALSConfig(BaseModel):
 def confidence(weights: FloatArray, alpha: float) -> FloatArray:
     """``1 + alpha * w`` for liked pairs, ``-(1 + alpha * |w|)`` for disliked ones."""
     return np.sign(weights) * (1.0 + alpha * np.abs(weights))
+
+
+def _norms_of(item_factors: np.ndarray) -> FloatArray:
+    norms = np.linalg.norm(item_factors.astype(np.float64), axis=1)
+    return np.where(norms > 0, norms, 1.0)
+
+
+@dataclass(frozen=True)
+class FittedALS:
+    """A fit ready to swap in, with what costs time (item norms) computed off the lock."""
+
+    solver: AlternatingLeastSquares
+    item_factors: np.ndarray  # the array that serves, and that an ANN index is built from
+    item_norms: FloatArray
+
+    @classmethod
+    def of(cls, solver: AlternatingLeastSquares) -> FittedALS:
+        factors = np.asarray(solver.item_factors)
+        return cls(solver, factors, _norms_of(factors))
 
 
 class ALSModel:
@@ -97,7 +117,7 @@ class ALSModel:
         return sp.csr_matrix((state["data"], state["indices"], state["indptr"]),
                              shape=(state["indptr"].size - 1, n_items))
 
-    def fit(self, weights: sp.csr_matrix) -> AlternatingLeastSquares:
+    def fit(self, weights: sp.csr_matrix) -> FittedALS:
         """A full fit on ``weights`` (users x items); pure, so it can run off the lock."""
         config = self.config
         solver = AlternatingLeastSquares(
@@ -111,7 +131,12 @@ class ALSModel:
         # threaded BLAS inside a fit that runs beside serving only fights for the same cores
         with _THREADPOOLS.limit(limits=1, user_api="blas"):
             solver.fit(matrix, show_progress=False)
-        return solver
+        return FittedALS.of(solver)
+
+    def serving_vectors(self, fitted: FittedALS) -> np.ndarray:
+        """The item vectors ``fitted`` will serve once swapped in (``item_vectors()`` then
+        returns this very array), so an index of them can be built before the swap."""
+        return fitted.item_factors
 
     def begin_refit(self) -> tuple[sp.csr_matrix, int]:
         """The matrix to fit and how many events it holds; from now on learning users are
@@ -119,16 +144,15 @@ class ALSModel:
         self._touched_during_fit = set()
         return self.matrix(), self.events
 
-    def swap(self, solver: AlternatingLeastSquares, fitted_events: int) -> None:
+    def swap(self, fitted: FittedALS, fitted_events: int) -> None:
         """Serve from a new fit, then re-fold users whose events came after it was taken.
         Call under the state lock."""
         refold = np.array(sorted(self._touched_during_fit or ()), dtype=np.int64)
         self._touched_during_fit = None
-        self._solver = solver
-        self._item_factors = np.asarray(solver.item_factors)
-        norms = np.linalg.norm(self._item_factors.astype(np.float64), axis=1)
-        self._item_norms = np.where(norms > 0, norms, 1.0)
-        self._user_factors = np.asarray(solver.user_factors).copy()
+        self._solver = fitted.solver
+        self._item_factors = fitted.item_factors
+        self._item_norms = fitted.item_norms
+        self._user_factors = np.asarray(fitted.solver.user_factors).copy()
         self.fitted_events = fitted_events
         self.fold_in(refold)
 
@@ -262,5 +286,4 @@ class ALSModel:
             solver.item_factors = self._item_factors
             solver.user_factors = self._user_factors
             self._solver = solver
-            norms = np.linalg.norm(self._item_factors.astype(np.float64), axis=1)
-            self._item_norms = np.where(norms > 0, norms, 1.0)
+            self._item_norms = _norms_of(self._item_factors)

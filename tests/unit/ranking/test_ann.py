@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from streamrec.engine.engine import Engine
 from streamrec.models.als import ALSConfig, ALSModel
 from streamrec.ranking.ann import ANNConfig, VectorIndex, VectorIndexes
 from streamrec.ranking.features import SOURCES, gather
 from streamrec.ranking.hybrid import HybridConfig, HybridRanker
-from streamrec.types import EventBatch, Query
+from streamrec.settings import Settings
+from streamrec.types import Event, EventBatch, Query
 
 NOTHING = np.zeros(0, dtype=np.int64)
 
@@ -171,3 +174,34 @@ def test_the_ann_setting_is_not_part_of_the_model_fingerprint() -> None:
     # serving-only: changing it must not make snapshots unusable
     tuned = HybridConfig(ann=ANNConfig(min_items=5, probes=8))
     assert tuned.model_dump_json() == HybridConfig().model_dump_json()
+
+
+def test_the_trainer_builds_the_index_of_a_refit_before_it_is_swapped_in(
+        tmp_path: Path) -> None:
+    """Refits never leave serving on the exact path: the vectors ALS serves right after a
+    swap already have their index, with no query having asked for it."""
+    settings = Settings(data_dir=tmp_path, models={
+        "als": {"refit_min_events": 50, "refit_growth": 0.2, "factors": 8, "iterations": 3},
+        "hybrid": {"ann": {"min_items": 20}}, "trainer_poll_s": 0.01})
+    engine = Engine.open(settings)
+    try:
+        rng = np.random.default_rng(0)
+        events = [Event(event_id=f"e{n}", user_id=f"u{rng.integers(40)}",
+                        item_id=f"i{rng.integers(60)}", type="view", timestamp=1e9 + n)
+                  for n in range(400)]
+        engine.ingest(events)
+        als = engine.state.models["als"]
+        assert isinstance(als, ALSModel)
+        deadline = threading.Event()
+        for _ in range(500):  # until a refit is swapped in
+            with engine.state.lock:
+                if als.is_fitted and not engine.state.pending_fits.has("als"):
+                    vectors = als.item_vectors()
+                    break
+            deadline.wait(0.02)
+        else:
+            pytest.fail("no refit was swapped in")
+        found, index = engine.state.ranker.indexes._find("als", vectors)
+        assert found and index is not None
+    finally:
+        engine.close()
