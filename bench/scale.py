@@ -1,0 +1,244 @@
+"""Scale: millions of events streamed through one engine, measured every million.
+
+The synthetic generator's events go through ``Engine.ingest`` in batches of 1,000 (durable in
+the SQLite log, then learned by every online model; ALS refits in the background as it would
+in the server). At each checkpoint: the ingest rate over the last stretch, RSS, the log's
+size on disk, recommendation latency for users seen so far, and the state's size. At the end,
+the restart time (snapshot + log tail) and the peers, measured in the same run:
+
+- SQLite ``executemany`` of the first checkpoint's rows with the same fsync policy: the floor
+  of any durable log;
+- implicit's ALS fitted once on the final user x item matrix: what a batch learner pays to
+  see the same data once (streamrec learned it event by event, and refit ALS along the way).
+
+    python bench/scale.py [--items 100000] [--events 10000000] [--every 1000000]
+                          [--plot bench/results/scale.png] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import common  # noqa: E402,F401  (pins BLAS to one thread before numpy loads)
+import numpy as np  # noqa: E402
+from common import items_of, world  # noqa: E402
+from rich.progress import (  # noqa: E402
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from soak import rss_bytes  # noqa: E402
+
+from streamrec.datagen import generate_events  # noqa: E402
+from streamrec.engine.engine import Engine  # noqa: E402
+from streamrec.engine.sizes import state_sizes  # noqa: E402
+from streamrec.settings import Settings  # noqa: E402
+from streamrec.types import Event  # noqa: E402
+
+MIB = 1024 * 1024
+BATCH = 1_000
+
+
+@dataclass
+class Checkpoint:
+    events: int
+    events_per_s: float  # over the stretch since the previous checkpoint
+    rss_mib: float
+    log_mib: float
+    state_mib: float
+    query_ms_p50: float
+    query_ms_p99: float
+    refits: int
+
+
+def directory_mib(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / MIB
+
+
+def query_latencies_ms(engine: Engine, users: list[str], queries: int) -> np.ndarray:
+    rng = random.Random(len(users))
+    latencies = []
+    for user in rng.choices(users, k=queries):
+        started = time.perf_counter()
+        engine.recommend(user, 10)
+        latencies.append((time.perf_counter() - started) * 1000)
+    return np.array(latencies)
+
+
+def sqlite_floor(events: list[Event], path: Path) -> float:
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=FULL")
+    connection.execute("CREATE TABLE e (id TEXT UNIQUE, u TEXT, i TEXT, t TEXT, ts REAL)")
+    rows = [(e.event_id, e.user_id, e.item_id, e.type, e.timestamp) for e in events]
+    started = time.perf_counter()
+    for start in range(0, len(rows), BATCH):
+        connection.execute("BEGIN")
+        connection.executemany("INSERT INTO e VALUES (?,?,?,?,?)", rows[start:start + BATCH])
+        connection.execute("COMMIT")
+    connection.close()
+    return len(rows) / (time.perf_counter() - started)
+
+
+def implicit_fit_s(engine: Engine) -> tuple[float, int]:
+    """One implicit ALS fit, with streamrec's factors and iterations, on the matrix streamrec's
+    ALS holds at the end (the same confidence weights)."""
+    from implicit.cpu.als import AlternatingLeastSquares
+
+    model = engine.state.models["als"]
+    with engine.state.lock:
+        matrix = model.matrix()  # type: ignore[attr-defined]
+    config = model.config  # type: ignore[attr-defined]
+    peer = AlternatingLeastSquares(factors=config.factors, iterations=config.iterations,
+                                   regularization=config.regularization, random_state=0)
+    started = time.perf_counter()
+    peer.fit(matrix.tocsr(), show_progress=False)
+    return time.perf_counter() - started, int(matrix.nnz)
+
+
+def plot(checkpoints: list[Checkpoint], out: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    millions = [c.events / 1e6 for c in checkpoints]
+    figure, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    axes[0].plot(millions, [c.events_per_s / 1000 for c in checkpoints], marker="o")
+    axes[0].set(title="ingested + learned (k events/s)", xlabel="events (M)", ylim=(0, None))
+    axes[1].plot(millions, [c.rss_mib for c in checkpoints], marker="o", label="RSS")
+    axes[1].plot(millions, [c.state_mib for c in checkpoints], marker="o", label="model state")
+    axes[1].plot(millions, [c.log_mib for c in checkpoints], marker="o", label="data dir on disk")
+    axes[1].set(title="memory and disk (MiB)", xlabel="events (M)", ylim=(0, None))
+    axes[1].legend()
+    axes[2].plot(millions, [c.query_ms_p50 for c in checkpoints], marker="o", label="p50")
+    axes[2].plot(millions, [c.query_ms_p99 for c in checkpoints], marker="o", label="p99")
+    axes[2].set(title="recommend latency in process (ms)", xlabel="events (M)", ylim=(0, None))
+    axes[2].legend()
+    figure.suptitle(title)
+    figure.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out, dpi=110)
+    plt.close(figure)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--users", type=int, default=None, help="default: events / 50")
+    parser.add_argument("--every", type=int, default=1_000_000, help="events per checkpoint")
+    parser.add_argument("--queries", type=int, default=500, help="recommendations per checkpoint")
+    parser.add_argument("--plot", type=Path, default=None)
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--keep", action="store_true", help="keep the data directory")
+    args = parser.parse_args()
+
+    config = world(args.items, args.events, args.users).model_copy(update={"chunk_size": BATCH})
+    directory = Path(tempfile.mkdtemp(prefix="streamrec-scale-"))
+    print(f"world: {args.items:,} items, {config.n_users:,} users, {args.events:,} events; "
+          f"data dir {directory}")
+    engine = Engine.open(Settings(data_dir=directory / "engine"))
+    engine.upsert_items(items_of(config))
+
+    checkpoints: list[Checkpoint] = []
+    first_stretch: list[Event] = []
+    users: list[str] = []
+    seen_users: set[str] = set()
+    done, generating_s, stretch_started = 0, 0.0, time.perf_counter()
+    stretch_generating_s = 0.0
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[rate]} ev/s"), TimeRemainingColumn())
+    with Progress(*columns) as bar:
+        task = bar.add_task("events", total=args.events, rate="-")
+        chunks = generate_events(config)
+        while True:
+            generated = time.perf_counter()
+            chunk = next(chunks, None)
+            stretch_generating_s += time.perf_counter() - generated
+            if chunk is None:
+                break
+            engine.ingest(chunk)
+            for event in chunk:
+                if event.user_id not in seen_users:
+                    seen_users.add(event.user_id)
+                    users.append(event.user_id)
+            if done < args.every:
+                first_stretch.extend(chunk)
+            done += len(chunk)
+            if done % args.every < len(chunk) or done == args.events:
+                elapsed = time.perf_counter() - stretch_started - stretch_generating_s
+                stretch = done - (checkpoints[-1].events if checkpoints else 0)
+                generating_s += stretch_generating_s
+                latencies = query_latencies_ms(engine, users, args.queries)
+                sizes = state_sizes(engine.state)
+                checkpoints.append(Checkpoint(
+                    events=done, events_per_s=stretch / elapsed,
+                    rss_mib=rss_bytes(os.getpid()) / MIB,
+                    log_mib=directory_mib(directory), state_mib=sizes.total / MIB,
+                    query_ms_p50=float(np.percentile(latencies, 50)),
+                    query_ms_p99=float(np.percentile(latencies, 99)),
+                    refits=engine.trainer.refits))
+                c = checkpoints[-1]
+                bar.console.print(
+                    f"{c.events:>11,} events  {c.events_per_s:>8,.0f} ev/s  RSS {c.rss_mib:>7,.0f}"
+                    f" MiB  state {c.state_mib:>6,.0f} MiB  disk {c.log_mib:>6,.0f} MiB  "
+                    f"recommend p50 {c.query_ms_p50:.2f} ms p99 {c.query_ms_p99:.2f} ms  "
+                    f"refits {c.refits}")
+                stretch_started, stretch_generating_s = time.perf_counter(), 0.0
+            bar.update(task, completed=done,
+                       rate=f"{checkpoints[-1].events_per_s:,.0f}" if checkpoints else "-")
+
+    ingest_s = sum((c.events - (checkpoints[i - 1].events if i else 0)) / c.events_per_s
+                   for i, c in enumerate(checkpoints))
+    print(f"streamed {done:,} events in {ingest_s:,.0f} s of ingest ({done / ingest_s:,.0f} ev/s "
+          f"overall; {generating_s:,.0f} s generating them, not counted)")
+
+    fit_s, nnz = implicit_fit_s(engine)
+    print(f"peer: implicit ALS, one fit of the final matrix ({nnz:,} user-item pairs): "
+          f"{fit_s:,.1f} s; streamrec learned the stream event by event in {ingest_s:,.0f} s "
+          f"({ingest_s / fit_s:.1f}x one batch fit), refitting ALS {engine.trainer.refits} "
+          "times along the way")
+    floor = sqlite_floor(first_stretch, directory / "floor.db")
+    print(f"peer: SQLite executemany, same fsync policy: {floor:,.0f} ev/s; streamrec "
+          f"{done / ingest_s / floor:.2f}x the floor (durable + learned)")
+
+    engine.close()
+    started = time.perf_counter()
+    engine = Engine.open(Settings(data_dir=directory / "engine"))
+    restart_s = time.perf_counter() - started
+    print(f"restart (snapshot + log tail): {restart_s:,.1f} s, learned offset "
+          f"{engine.state.offset:,}")
+    engine.close()
+
+    title = (f"streamrec scale: {args.items:,} items, {config.n_users:,} users, "
+             f"{args.events:,} events")
+    if args.plot:
+        plot(checkpoints, args.plot, title)
+        print(f"wrote {args.plot}")
+    if args.json:
+        args.json.write_text(json.dumps({
+            "items": args.items, "users": config.n_users, "events": done,
+            "ingest_s": ingest_s, "generating_s": generating_s, "restart_s": restart_s,
+            "implicit_fit_s": fit_s, "implicit_nnz": nnz, "sqlite_floor_events_per_s": floor,
+            "checkpoints": [asdict(c) for c in checkpoints]}, indent=1))
+    if not args.keep:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
