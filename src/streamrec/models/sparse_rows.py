@@ -89,40 +89,12 @@ class SparseRows:
         self._pending_vals[row] = None
 
     def _compact_many(self, rows: list[int]) -> None:
-        """Compact several rows in one vectorised pass: one sort for all of them instead of a
-        handful of numpy calls per row, which dominated learning on sparse catalogues."""
-        if len(rows) < 8:
+        """Compact several rows (each with pending additions) in one vectorised pass."""
+        if len(rows) < 2:
             for row in rows:
                 self._compact(row)
             return
-        owners: list[IntArray] = []
-        cols: list[IntArray] = []
-        vals: list[FloatArray] = []
-        for row in rows:
-            pending_cols, pending_vals = self._pending_cols[row], self._pending_vals[row]
-            assert pending_cols is not None and pending_vals is not None
-            size = self._cols[row].size + len(pending_cols)
-            owners.append(np.full(size, row, dtype=np.int64))
-            cols.extend((self._cols[row], _ints(pending_cols)))
-            vals.extend((self._vals[row], _floats(pending_vals)))
-        all_rows, all_cols = np.concatenate(owners), np.concatenate(cols)
-        all_vals = np.concatenate(vals)
-        order = np.lexsort((all_cols, all_rows))
-        all_rows, all_cols, all_vals = all_rows[order], all_cols[order], all_vals[order]
-        first = np.empty(all_rows.size, dtype=bool)
-        first[0] = True
-        first[1:] = (all_rows[1:] != all_rows[:-1]) | (all_cols[1:] != all_cols[:-1])
-        starts = np.flatnonzero(first)
-        summed = np.add.reduceat(all_vals, starts)
-        unique_rows, unique_cols = all_rows[starts], all_cols[starts]
-        ordered = sorted(rows)
-        edges = np.searchsorted(unique_rows, ordered)
-        ends = np.append(edges[1:], unique_rows.size)
-        for row, start, end in zip(ordered, edges.tolist(), ends.tolist(), strict=True):
-            # copies, so a row never pins the whole batch's arrays in memory
-            self._cols[row] = unique_cols[start:end].copy()
-            self._vals[row] = summed[start:end].copy()
-            self._clear_pending(row)
+        self._compact_incrementally(sorted(rows))
 
     def _compact(self, row: int) -> None:
         pending_cols, pending_vals = self._pending_cols[row], self._pending_vals[row]
