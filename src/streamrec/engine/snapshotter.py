@@ -55,7 +55,7 @@ class Snapshotter:
 
     def _capture(self) -> tuple[int, dict[str, dict]]:  # type: ignore[type-arg]
         with self.state.lock:
-            offset, components = self.state.offset, self.state.state()
+            offset, components = self.state.offset, self.state.capture()
         self.last_offset, self.last_events = offset, self.state.learned_events
         self.last_at = time.monotonic()
         return offset, components

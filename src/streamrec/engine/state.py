@@ -7,7 +7,7 @@ function of the event log and the catalogue, so it can always be rebuilt by repl
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -276,6 +276,14 @@ class EngineState:
 
     # -- persistence ---------------------------------------------------------------------
     def state(self) -> dict[str, dict[str, np.ndarray]]:
+        return self._components(lambda model: model.state())
+
+    def capture(self) -> dict[str, dict[str, Any]]:
+        """``state`` for a snapshot: models that can (``capture``) defer their largest arrays,
+        which numpy builds when the snapshot writer saves them, off the lock."""
+        return self._components(lambda model: getattr(model, "capture", model.state)())
+
+    def _components(self, of_model: Callable[[Any], dict[str, Any]]) -> dict[str, dict[str, Any]]:
         with self.lock:
             components = {
                 "vocabulary": {"users": self.users.state(), "items": self.items.state()},
@@ -285,7 +293,7 @@ class EngineState:
                 "identities": self.identities.state(),
             }
             for name, model in self.models.items():
-                components[f"model-{name}"] = model.state()
+                components[f"model-{name}"] = of_model(model)
             return components
 
     def restore(self, offset: int, components: Mapping[str, Mapping[str, np.ndarray]]) -> None:

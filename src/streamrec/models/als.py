@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -30,7 +31,7 @@ from threadpoolctl import ThreadpoolController
 
 from streamrec.models.base import top_k
 from streamrec.models.scores import DenseScores, QueryScores, SparseScores
-from streamrec.models.sparse_rows import SparseRows
+from streamrec.models.sparse_rows import FrozenRows, SparseRows
 from streamrec.types import Candidates, EventBatch, FloatArray, IntArray, Query
 
 # found once: discovering the loaded BLAS libraries reads /proc and costs milliseconds
@@ -52,6 +53,13 @@ class ALSConfig(BaseModel):
 def confidence(weights: FloatArray, alpha: float) -> FloatArray:
     """``1 + alpha * w`` for liked pairs, ``-(1 + alpha * |w|)`` for disliked ones."""
     return np.sign(weights) * (1.0 + alpha * np.abs(weights))
+
+
+def _csr_matrix(rows: FrozenRows) -> sp.csr_matrix:
+    arrays = rows.csr()
+    n_items = int(arrays["indices"].max()) + 1 if arrays["indices"].size else 0
+    return sp.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]),
+                         shape=(arrays["indptr"].size - 1, n_items))
 
 
 def _norms_of(item_factors: np.ndarray) -> FloatArray:
@@ -112,13 +120,12 @@ class ALSModel:
     # -- fitting -------------------------------------------------------------------------
     def matrix(self) -> sp.csr_matrix:
         """Summed event weights, users x items (a consistent copy; take it under the lock)."""
-        state = self._rows.state("")
-        n_items = int(state["indices"].max()) + 1 if state["indices"].size else 0
-        return sp.csr_matrix((state["data"], state["indices"], state["indptr"]),
-                             shape=(state["indptr"].size - 1, n_items))
+        return _csr_matrix(self._rows.frozen())
 
-    def fit(self, weights: sp.csr_matrix) -> FittedALS:
+    def fit(self, weights: sp.csr_matrix | FrozenRows) -> FittedALS:
         """A full fit on ``weights`` (users x items); pure, so it can run off the lock."""
+        if isinstance(weights, FrozenRows):
+            weights = _csr_matrix(weights)
         config = self.config
         solver = AlternatingLeastSquares(
             factors=config.factors, regularization=config.regularization, alpha=1.0,
@@ -138,11 +145,12 @@ class ALSModel:
         returns this very array), so an index of them can be built before the swap."""
         return fitted.item_factors
 
-    def begin_refit(self) -> tuple[sp.csr_matrix, int]:
-        """The matrix to fit and how many events it holds; from now on learning users are
-        remembered so ``swap`` can re-fold them. Call under the state lock."""
+    def begin_refit(self) -> tuple[FrozenRows, int]:
+        """The data to fit (a frozen copy: its matrix is built in the fit's thread) and how
+        many events it holds; from now on learning users are remembered so ``swap`` can
+        re-fold them. Call under the state lock."""
         self._touched_during_fit = set()
-        return self.matrix(), self.events
+        return self._rows.frozen(), self.events
 
     def swap(self, fitted: FittedALS, fitted_events: int) -> None:
         """Serve from a new fit, then re-fold users whose events came after it was taken.
@@ -266,8 +274,15 @@ class ALSModel:
 
     # -- persistence ---------------------------------------------------------------------
     def state(self) -> dict[str, np.ndarray]:
+        return self._state_with(self._rows.state("rows_"))
+
+    def capture(self) -> dict[str, Any]:
+        """``state`` with the event weights deferred: cheap under the lock (see SparseRows)."""
+        return self._state_with(self._rows.frozen().deferred("rows_"))
+
+    def _state_with(self, rows: Mapping[str, Any]) -> dict[str, Any]:
         return {
-            **self._rows.state("rows_"),
+            **rows,
             "user_factors": self._user_factors.copy(),
             "item_factors": self._item_factors.copy(),
             "counters": np.array([self.events, self.fitted_events, int(self.is_fitted)]),

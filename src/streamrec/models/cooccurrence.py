@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -261,13 +262,20 @@ class CooccurrenceModel:
             self._recent[target] = (kept + moved)[-self.config.window :]
 
     def state(self) -> dict[str, np.ndarray]:
+        return self._state_with(self._pairs.state("pairs_"))
+
+    def capture(self) -> dict[str, Any]:
+        """``state`` with the pair counts deferred: cheap under the lock (see SparseRows)."""
+        return self._state_with(self._pairs.frozen().deferred("pairs_"))
+
+    def _state_with(self, pairs: Mapping[str, Any]) -> dict[str, Any]:
         users = np.array(sorted(self._recent), dtype=np.int64)
         windows = [self._recent[u] for u in users.tolist()]
         indptr = np.zeros(users.size + 1, dtype=np.int64)
         np.cumsum([len(w) for w in windows], out=indptr[1:])
         flat = np.fromiter((i for w in windows for i in w), dtype=np.int64, count=int(indptr[-1]))
         return {
-            **self._pairs.state("pairs_"),
+            **pairs,
             "counts": self._counts[: self._n_items].copy(),
             "recent_users": users,
             "recent_indptr": indptr,

@@ -53,3 +53,28 @@ def test_pending_additions_do_not_keep_their_batches_alive() -> None:
     assert _Walker().size(rows) < 1_000_000
     cols, vals = rows.row(0)
     assert cols.size == 5_000 and vals[0] == 501.0
+
+
+def test_a_frozen_copy_keeps_the_moment_it_was_taken_and_leaves_the_rows_alone() -> None:
+    """What a snapshot or a refit takes under the lock: later additions, compactions and
+    scaling of the live rows never reach it, and taking it compacts nothing live."""
+    rng = np.random.default_rng(5)
+    rows, expected = SparseRows(), np.zeros((N, N))
+    for _ in range(100):
+        r, c, v = rng.integers(0, N, 50), rng.integers(0, N, 50), rng.normal(size=50)
+        rows.add(r, c, v)
+        np.add.at(expected, (r, c), v)
+    pending_before = rows._pending_rows()
+    assert pending_before  # the copy must carry pending additions too
+    frozen = rows.frozen()
+    deferred = frozen.deferred("p_")
+    assert rows._pending_rows() == pending_before
+    for _ in range(100):  # the live rows go on: more additions, compactions, a scaling
+        r, c, v = rng.integers(0, N, 50), rng.integers(0, N, 50), rng.normal(size=50)
+        rows.add(r, c, v)
+        rows.row(int(r[0]))
+    rows.scale(0.25)
+    at_the_time = SparseRows()
+    at_the_time.restore({k: np.asarray(v) for k, v in deferred.items()}, "p_")
+    np.testing.assert_allclose(dense_of(at_the_time, compact=True), expected, atol=1e-9)
+    assert frozen.csr()["data"] is np.asarray(deferred["p_data"])  # built once
