@@ -46,6 +46,7 @@ from soak import rss_bytes  # noqa: E402
 from streamrec.datagen import generate_events  # noqa: E402
 from streamrec.engine.engine import Engine  # noqa: E402
 from streamrec.engine.sizes import state_sizes  # noqa: E402
+from streamrec.serving import allocator  # noqa: E402
 from streamrec.settings import Settings  # noqa: E402
 from streamrec.types import Event  # noqa: E402
 
@@ -63,6 +64,8 @@ class Checkpoint:
     query_ms_p50: float
     query_ms_p99: float
     refits: int
+    snapshots: int = 0  # written so far
+    snapshot_busy_s: float = 0.0  # seconds spent writing them, so far
 
 
 def directory_mib(path: Path) -> float:
@@ -152,6 +155,11 @@ def main() -> None:
     directory = Path(tempfile.mkdtemp(prefix="streamrec-scale-"))
     print(f"world: {args.items:,} items, {config.n_users:,} users, {args.events:,} events; "
           f"data dir {directory}")
+    # RSS as the server would have it: the same malloc arenas and trims (serving/allocator.py)
+    serving = Settings().serving
+    allocator.limit_arenas(serving.malloc_arena_max)
+    trimmer = allocator.Trimmer(serving.malloc_trim_s)
+    trimmer.start()
     engine = Engine.open(Settings(data_dir=directory / "engine"))
     engine.upsert_items(items_of(config))
 
@@ -192,13 +200,15 @@ def main() -> None:
                     log_mib=directory_mib(directory), state_mib=sizes.total / MIB,
                     query_ms_p50=float(np.percentile(latencies, 50)),
                     query_ms_p99=float(np.percentile(latencies, 99)),
-                    refits=engine.trainer.refits))
+                    refits=engine.trainer.refits, snapshots=engine.snapshotter.writes,
+                    snapshot_busy_s=engine.snapshotter.busy_s))
                 c = checkpoints[-1]
                 bar.console.print(
                     f"{c.events:>11,} events  {c.events_per_s:>8,.0f} ev/s  RSS {c.rss_mib:>7,.0f}"
                     f" MiB  state {c.state_mib:>6,.0f} MiB  disk {c.log_mib:>6,.0f} MiB  "
                     f"recommend p50 {c.query_ms_p50:.2f} ms p99 {c.query_ms_p99:.2f} ms  "
-                    f"refits {c.refits}")
+                    f"refits {c.refits}  snapshots {c.snapshots} ({c.snapshot_busy_s:,.0f} s)",
+                    soft_wrap=True)
                 stretch_started, stretch_generating_s = time.perf_counter(), 0.0
             bar.update(task, completed=done,
                        rate=f"{checkpoints[-1].events_per_s:,.0f}" if checkpoints else "-")
@@ -224,6 +234,7 @@ def main() -> None:
     print(f"restart (snapshot + log tail): {restart_s:,.1f} s, learned offset "
           f"{engine.state.offset:,}")
     engine.close()
+    trimmer.stop()
 
     title = (f"streamrec scale: {args.items:,} items, {config.n_users:,} users, "
              f"{args.events:,} events")

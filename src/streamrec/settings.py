@@ -39,6 +39,11 @@ class SnapshotSettings(BaseModel):
     every_events: int = Field(default=200_000, ge=1)
     every_s: float = Field(default=300.0, gt=0)
     keep: int = Field(default=2, ge=1)
+    max_busy_share: float = Field(
+        default=0.2, gt=0, le=1,
+        description="At most this share of the time spent writing snapshots: after a write "
+                    "of d seconds, the next is taken d / share seconds after the last at the "
+                    "earliest (a big state is written less often, not all the time).")
 
 
 class ModelSettings(BaseModel):

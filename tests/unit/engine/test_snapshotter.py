@@ -1,0 +1,44 @@
+"""When the snapshotter writes: often enough to keep restarts short, never so often that
+writing a big state takes more than its share of the time."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from streamrec.engine.snapshotter import Snapshotter
+from streamrec.engine.state import EngineState
+from streamrec.settings import Settings, SnapshotSettings
+from streamrec.storage.snapshots import SnapshotStore
+from streamrec.types import Event, LoggedEvent
+
+
+def _snapshotter(tmp_path: Path, events: int) -> Snapshotter:
+    state = EngineState(Settings(), inline_training=False)
+    settings = SnapshotSettings(every_events=10, every_s=1_000.0, max_busy_share=0.2)
+    snapshotter = Snapshotter(state, SnapshotStore(tmp_path / "snapshots"), settings, "test")
+    state.apply([LoggedEvent(n + 1, Event(f"u{n % 3}", f"i{n % 7}", "view", 1_000.0 + n))
+                 for n in range(events)])
+    return snapshotter
+
+
+def test_enough_new_events_make_a_snapshot_due(tmp_path: Path) -> None:
+    assert not _snapshotter(tmp_path, 9).is_due()
+    assert _snapshotter(tmp_path, 10).is_due()
+
+
+def test_a_slow_write_spaces_the_next_snapshot_out_by_its_share_of_the_time(
+        tmp_path: Path) -> None:
+    snapshotter = _snapshotter(tmp_path, 50)
+    snapshotter.last_duration_s = 10.0  # at a share of 0.2: the next one 50 s after the last
+    snapshotter.last_at = time.monotonic() - 30.0
+    assert not snapshotter.is_due()
+    snapshotter.last_at = time.monotonic() - 60.0
+    assert snapshotter.is_due()
+
+
+def test_writes_are_counted(tmp_path: Path) -> None:
+    snapshotter = _snapshotter(tmp_path, 20)
+    assert snapshotter.snapshot_now() is not None
+    assert snapshotter.writes == 1
+    assert not snapshotter.is_due()  # nothing new since
