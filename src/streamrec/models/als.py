@@ -177,21 +177,7 @@ class ALSModel:
         """Exact least-squares user vectors for ``users`` with the item factors fixed."""
         if self._solver is None or users.size == 0:
             return
-        n_items = self._item_factors.shape[0]
-        indptr, indices, data = [0], [], []
-        for user in users.tolist():
-            cols, vals = self._rows.row_parts(user)
-            known = cols < n_items
-            unique, inverse = np.unique(cols[known], return_inverse=True)
-            summed = np.bincount(inverse, weights=vals[known], minlength=unique.size).astype(
-                np.float64)
-            indices.append(unique)
-            data.append(confidence(summed, self.config.alpha))
-            indptr.append(indptr[-1] + unique.size)
-        matrix = sp.csr_matrix(
-            (np.concatenate(data).astype(np.float32), np.concatenate(indices), indptr),
-            shape=(users.size, n_items),
-        )
+        matrix = self._summed_rows(users, self._item_factors.shape[0])
         vectors = self._solver.recalculate_user(users, matrix)
         needed = int(users.max()) + 1
         if needed > self._user_factors.shape[0]:
@@ -200,6 +186,25 @@ class ALSModel:
             grown[: self._user_factors.shape[0]] = self._user_factors
             self._user_factors = grown
         self._user_factors[users] = vectors
+
+    def _summed_rows(self, users: IntArray, n_items: int) -> sp.csr_matrix:
+        """Confidence rows of ``users`` over the fitted items, their pending parts summed.
+        One vectorised pass over all of them (a key per user and item): per user, the numpy
+        calls cost more than the solve itself."""
+        parts = [self._rows.row_parts(user) for user in users.tolist()]
+        lengths = np.fromiter((cols.size for cols, _ in parts), dtype=np.int64, count=len(parts))
+        cols = np.concatenate([cols for cols, _ in parts])
+        vals = np.concatenate([vals for _, vals in parts])
+        known = cols < n_items
+        keys = np.repeat(np.arange(users.size, dtype=np.int64), lengths)[known] * n_items
+        unique, inverse = np.unique(keys + cols[known], return_inverse=True)
+        summed = np.bincount(inverse, weights=vals[known], minlength=unique.size).astype(
+            np.float64)
+        indptr = np.searchsorted(unique, np.arange(users.size + 1, dtype=np.int64) * n_items)
+        return sp.csr_matrix(
+            (confidence(summed, self.config.alpha).astype(np.float32), unique % n_items, indptr),
+            shape=(users.size, n_items),
+        )
 
     def merge_users(self, source: int, target: int) -> None:
         """Move ``source``'s summed weights onto ``target`` and fold ``target`` in again.
