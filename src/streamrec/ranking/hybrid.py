@@ -10,6 +10,7 @@ user actually took next, the same test-then-train question the prequential evalu
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field, field_validator
@@ -36,6 +37,10 @@ class HybridConfig(BaseModel):
         default=None, description="Starting weights by feature name (e.g. fit offline on a "
         "validation replay, see ranking/offline.py); features not named keep the built-in prior.")
     ftrl: FTRLConfig = Field(default_factory=FTRLConfig)
+    only_source: Literal[SOURCES] | None = Field(  # type: ignore[valid-type]
+        default=None, description="Candidates from this one source, ranked by its own score: "
+        "the source alone, no blend (what `streamrec evaluate --models streamrec-<source>` "
+        "measures against the blend).")
     # serving only (lessons are taught from exact candidates): not in the model fingerprint,
     # so tuning it does not make a snapshot unusable
     ann: ANNConfig = Field(
@@ -72,9 +77,15 @@ class HybridRanker:
         """``approximate``: vector sources may bring their candidates from an ANN index
         (``ann.py``; serving). Lessons must not: what is learned would depend on timing."""
         indexes = self.indexes if approximate else None
+        only = self.config.only_source
+        if only is not None:
+            scorers = {only: scorers[only]} if only in scorers else {}
         return gather(query, scorers, n_items, self.config.per_source, also, indexes)
 
     def rank(self, candidates: CandidateSet) -> FloatArray:
+        only = self.config.only_source
+        if only is not None:
+            return candidates.raw[:, SOURCES.index(only)].copy()
         return self.ftrl.predict(candidates.features)
 
     def wants_example(self) -> bool:
@@ -82,7 +93,7 @@ class HybridRanker:
         # each lesson costs a full candidate pass (~1 ms at 100k items): every event while
         # the ranker is new, then a sample, keeping learning near the models' own speed
         self.eligible_seen += 1
-        if not self.config.stream_lessons:
+        if not self.config.stream_lessons or self.config.only_source is not None:
             return False
         if self.eligible_seen <= self.config.warmup_events:
             return True

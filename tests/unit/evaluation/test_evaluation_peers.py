@@ -63,7 +63,8 @@ def test_k_and_exclude_are_honoured(name: str) -> None:
         assert ((found >= 0) & (found < events.n_items)).all()
 
 
-@pytest.mark.parametrize("name", ["streamrec", "cooc", "als", "ease", "rtrec"])
+@pytest.mark.parametrize("name", ["streamrec", "cooc", "als", "ease", "rtrec",
+                                  "streamrec-cooccurrence"])
 def test_personal_models_find_the_withheld_item(name: str) -> None:
     model, events, withheld = trained(name)
     first = [int(model.recommend(u, 1, seen_by(events, u), now=1e6)[0])  # type: ignore[attr-defined]
@@ -104,3 +105,17 @@ def test_streamrec_recommends_catalogue_items_nobody_had_yet() -> None:
     model.learn(events)
     everything = model.recommend(0, events.n_items + 1, np.zeros(0, np.int64), 1e6)
     assert ((everything >= 0) & (everything <= events.n_items)).all()
+
+
+def test_a_source_alone_ranks_by_its_own_score_and_differs_from_the_blend() -> None:
+    """streamrec's popularity source alone answers every user with the same ranking (less
+    what each has seen, which the engine excludes itself); the blend personalises."""
+    alone, events, withheld = trained("streamrec-popularity")
+    assert alone.name == "streamrec-popularity"  # type: ignore[attr-defined]  (its results' name)
+    blend, _, _ = trained("streamrec")
+    nothing = np.zeros(0, dtype=np.int64)
+    ranked = [model.recommend(u, 1, nothing, now=1e6)[0]  # type: ignore[attr-defined]
+              for model in (alone, blend) for u in range(events.n_users)]
+    alone_first, blend_first = ranked[:events.n_users], ranked[events.n_users:]
+    assert blend_first == [withheld[u] for u in range(events.n_users)]
+    assert alone_first != blend_first

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from streamrec.evaluation.dense_events import DenseEvents
 from streamrec.evaluation.peers.base import Params, PeerContext, PeerSpec, Recommender
@@ -17,9 +18,11 @@ from streamrec.evaluation.peers.factorisation import ALSPeer, BPRPeer
 from streamrec.evaluation.peers.popular import PopularPeer
 from streamrec.evaluation.peers.rtrec_peer import RtrecPeer, is_installed
 from streamrec.evaluation.peers.streamrec_engine import StreamrecHTTPPeer, StreamrecPeer
+from streamrec.ranking.features import SOURCES
 from streamrec.settings import Settings
 
-__all__ = ["PEERS", "Params", "PeerContext", "PeerSpec", "Recommender", "build_peer"]
+__all__ = ["PEERS", "SOURCE_MODELS", "Params", "PeerContext", "PeerSpec", "Recommender",
+           "build_peer"]
 
 _HOUR, _DAY = 3600.0, 86400.0
 
@@ -40,6 +43,12 @@ def _streamrec(params: Params, context: PeerContext) -> Recommender:
         return StreamrecPeer(context)
     hybrid = {"prior": prior, "stream_lessons": bool(params.get("stream_lessons", 1))}
     return StreamrecPeer(context, Settings(models={"hybrid": hybrid}))  # type: ignore[arg-type]
+
+
+def _streamrec_source(source: str, params: Params, context: PeerContext) -> Recommender:
+    hybrid = {"only_source": source}
+    return StreamrecPeer(context, Settings(models={"hybrid": hybrid}),  # type: ignore[arg-type]
+                         name=f"streamrec-{source}")
 
 
 def _fit_streamrec(protocol: str, training: DenseEvents, context: PeerContext,
@@ -94,7 +103,13 @@ PEERS: dict[str, PeerSpec] = {spec.name: spec for spec in (
              "rtrec's SLIM with its own partial fit, in mini-batches of mini_batch_events "
              "(its per-event fit is too slow to replay a stream); rtrec's defaults",
              is_available=is_installed),
+    *(PeerSpec(f"streamrec-{source}", partial(_streamrec_source, source),
+               f"streamrec's own {source} source alone, ranked by its own score (the engine "
+               "with its defaults otherwise): what it adds to the blend")
+      for source in SOURCES),
 )}
+# streamrec's sources alone run only when named: each learns every event like the blend
+SOURCE_MODELS = tuple(f"streamrec-{source}" for source in SOURCES)
 
 
 def build_peer(name: str, params: Params, context: PeerContext) -> Recommender:

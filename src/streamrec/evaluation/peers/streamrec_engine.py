@@ -30,7 +30,9 @@ class StreamrecPeer:
 
     name = "streamrec"
 
-    def __init__(self, context: PeerContext, settings: Settings | None = None) -> None:
+    def __init__(self, context: PeerContext, settings: Settings | None = None,
+                 name: str = "streamrec") -> None:
+        self.name = name  # e.g. "streamrec-als": one of its sources alone
         settings = settings if settings is not None else Settings()
         self.state = EngineState(settings)
         self.recommender = EngineRecommender(self.state)
