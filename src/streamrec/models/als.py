@@ -7,6 +7,12 @@ a negative sum means "not this" with that confidence. Fold-in is the exact least
 solve for one user with the item factors fixed (implicit's ``recalculate_user``), so a new
 user has a vector from their first event.
 
+``algorithm="bpr"`` fits implicit's BPR instead (Rendle et al., UAI 2009) on the liked pairs.
+BPR has no closed-form fold-in, and the least-squares one fits its factors badly (they are not
+scaled to predict 0 for every other item: a new user's list came out as noise), so between
+refits a user's vector is the confidence-weighted mean of their items' vectors, with 1 in
+BPR's bias column, as its own user vectors have: every event still counts at once.
+
 >>> from streamrec.types import EventBatch, Query
 >>> model = ALSModel(ALSConfig(factors=4, iterations=5))
 >>> users = np.array([0, 0, 1, 1, 2, 2]); items = np.array([0, 1, 0, 1, 2, 3])
@@ -21,11 +27,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
+from implicit.cpu.bpr import BayesianPersonalizedRanking
 from pydantic import BaseModel, Field
 from threadpoolctl import ThreadpoolController
 
@@ -43,6 +50,12 @@ class ALSConfig(BaseModel):
     regularization: float = Field(default=0.05, ge=0.0)
     alpha: float = Field(default=2.0, gt=0.0, description="Confidence per unit of event weight.")
     iterations: int = Field(default=15, ge=1)
+    algorithm: Literal["als", "bpr"] = Field(
+        default="als", description="'bpr': implicit's BPR for the refits (fold-in between "
+        "them: the weighted mean of the user's item vectors).")
+    bpr_learning_rate: float = Field(default=0.05, gt=0.0)
+    bpr_regularization: float = Field(default=0.01, ge=0.0)
+    bpr_iterations: int = Field(default=100, ge=1)
     refit_min_events: int = Field(default=5_000, ge=1, description="No refit before this many.")
     refit_growth: float = Field(
         default=0.25, gt=0.0, description="Refit when new events reach this share of the fitted."
@@ -60,6 +73,17 @@ def _csr_matrix(rows: FrozenRows) -> sp.csr_matrix:
     n_items = int(arrays["indices"].max()) + 1 if arrays["indices"].size else 0
     return sp.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]),
                          shape=(arrays["indptr"].size - 1, n_items))
+
+
+def _folding_solver(item_factors: np.ndarray, user_factors: np.ndarray,
+                    regularization: float) -> AlternatingLeastSquares:
+    """An ALS solver holding fixed factors: ALS folds users in with it
+    (``recalculate_user``); for BPR it only holds them."""
+    solver = AlternatingLeastSquares(factors=item_factors.shape[1],
+                                     regularization=regularization, alpha=1.0, num_threads=1)
+    solver.item_factors = item_factors
+    solver.user_factors = user_factors
+    return solver
 
 
 def _norms_of(item_factors: np.ndarray) -> FloatArray:
@@ -127,18 +151,35 @@ class ALSModel:
         if isinstance(weights, FrozenRows):
             weights = _csr_matrix(weights)
         config = self.config
-        solver = AlternatingLeastSquares(
-            factors=config.factors, regularization=config.regularization, alpha=1.0,
-            iterations=config.iterations, random_state=config.seed, num_threads=1,
-        )
         matrix = weights.tocsr(copy=True).astype(np.float32)
         matrix.sum_duplicates()
         matrix.data = confidence(matrix.data, config.alpha).astype(np.float32)
         matrix.eliminate_zeros()
         # threaded BLAS inside a fit that runs beside serving only fights for the same cores
         with _THREADPOOLS.limit(limits=1, user_api="blas"):
+            if config.algorithm == "bpr":
+                return FittedALS.of(self._fit_bpr(matrix))
+            solver = AlternatingLeastSquares(
+                factors=config.factors, regularization=config.regularization, alpha=1.0,
+                iterations=config.iterations, random_state=config.seed, num_threads=1,
+            )
             solver.fit(matrix, show_progress=False)
         return FittedALS.of(solver)
+
+    def _fit_bpr(self, confidences: sp.csr_matrix) -> AlternatingLeastSquares:
+        """BPR on the liked pairs (it reads any stored pair as liked), returned as the solver
+        that folds users in against its item factors."""
+        config = self.config
+        liked = confidences.copy()
+        liked.data = (liked.data > 0).astype(np.float32)
+        liked.eliminate_zeros()
+        bpr = BayesianPersonalizedRanking(
+            factors=config.factors, learning_rate=config.bpr_learning_rate,
+            regularization=config.bpr_regularization, iterations=config.bpr_iterations,
+            random_state=config.seed, num_threads=1)
+        bpr.fit(liked, show_progress=False)
+        return _folding_solver(np.asarray(bpr.item_factors), np.asarray(bpr.user_factors),
+                               config.regularization)
 
     def serving_vectors(self, fitted: FittedALS) -> np.ndarray:
         """The item vectors ``fitted`` will serve once swapped in (``item_vectors()`` then
@@ -178,14 +219,27 @@ class ALSModel:
         if self._solver is None or users.size == 0:
             return
         matrix = self._summed_rows(users, self._item_factors.shape[0])
-        vectors = self._solver.recalculate_user(users, matrix)
+        if self.config.algorithm == "bpr":
+            vectors = self._mean_item_vectors(matrix)
+        else:
+            vectors = self._solver.recalculate_user(users, matrix)
         needed = int(users.max()) + 1
         if needed > self._user_factors.shape[0]:
-            grown = np.zeros((max(needed, 2 * self._user_factors.shape[0]), self.config.factors),
-                             dtype=np.float32)
+            grown = np.zeros((max(needed, 2 * self._user_factors.shape[0]),
+                              self._item_factors.shape[1]), dtype=np.float32)
             grown[: self._user_factors.shape[0]] = self._user_factors
             self._user_factors = grown
         self._user_factors[users] = vectors
+
+    def _mean_item_vectors(self, confidences: sp.csr_matrix) -> np.ndarray:
+        """BPR's fold-in: per row, the confidence-weighted mean of the items' factor vectors
+        (a disliked item's weight is negative), and 1 in the bias column."""
+        factors = self._item_factors[:, :-1].astype(np.float64)
+        sums = np.asarray(confidences @ factors)
+        totals = np.asarray(abs(confidences).sum(axis=1)).ravel()
+        vectors = np.ones((confidences.shape[0], self._item_factors.shape[1]), dtype=np.float32)
+        vectors[:, :-1] = sums / np.where(totals > 0, totals, 1.0)[:, None]
+        return vectors
 
     def _summed_rows(self, users: IntArray, n_items: int) -> sp.csr_matrix:
         """Confidence rows of ``users`` over the fitted items, their pending parts summed.
@@ -300,10 +354,6 @@ class ALSModel:
         self._item_factors = np.array(state["item_factors"], dtype=np.float32)
         self._solver = None
         if fitted:
-            solver = AlternatingLeastSquares(factors=self.config.factors,
-                                             regularization=self.config.regularization,
-                                             alpha=1.0, num_threads=1)
-            solver.item_factors = self._item_factors
-            solver.user_factors = self._user_factors
-            self._solver = solver
+            self._solver = _folding_solver(self._item_factors, self._user_factors,
+                                           self.config.regularization)
             self._item_norms = _norms_of(self._item_factors)

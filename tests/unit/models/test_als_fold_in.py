@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from streamrec.models.als import ALSConfig, ALSModel, confidence
-from streamrec.types import EventBatch
+from streamrec.types import EventBatch, Query
 
 
 def normal_equations_solve(item_factors: np.ndarray, items: np.ndarray, weights: np.ndarray,
@@ -64,3 +64,37 @@ def test_repeated_events_sum_before_the_solve_and_the_item_factors_stay_fixed() 
     rows = model.matrix().tocsr()[5]
     expected = normal_equations_solve(before, rows.indices, rows.data, config)
     np.testing.assert_allclose(state["user_factors"][5], expected, rtol=1e-3, atol=1e-5)
+
+
+def test_with_bpr_a_new_users_first_event_folds_them_in_at_once() -> None:
+    """``algorithm="bpr"``: refits learn BPR's item factors (with its bias column); a new
+    user's vector is the confidence-weighted mean of their items' vectors (bias 1) from the
+    first event, and their recommendations come from the group they just touched."""
+    config = ALSConfig(factors=8, algorithm="bpr", bpr_iterations=200, seed=1)
+    users, items = [], []
+    for user in range(40):
+        group = user % 2
+        for item in range(5):
+            if item != user % 5:
+                users.append(user)
+                items.append(group * 5 + item)
+    model = ALSModel(config)
+    model.learn(EventBatch(np.array(users), np.array(items), np.ones(len(users)),
+                           np.zeros(len(users))))
+    model.refit()
+    factors = model.item_vectors()
+    assert factors.shape == (10, config.factors + 1)
+
+    newcomer = 40
+    model.learn(EventBatch(np.array([newcomer, newcomer]), np.array([7, 8]),
+                           np.array([4.0, 1.0]), np.zeros(2)))
+    c7, c8 = confidence(np.array([4.0, 1.0]), config.alpha)
+    expected = np.r_[(c7 * factors[7, :-1] + c8 * factors[8, :-1]) / (c7 + c8), 1.0]
+    query = Query(newcomer, np.array([7, 8]), np.array([7, 8]), 0.0)
+    np.testing.assert_allclose(model.query_vector(query), expected, rtol=1e-5)
+    assert set(model.recommend(query, 3).items.tolist()) <= {5, 6, 9}
+
+    restored = ALSModel(config)
+    restored.restore(model.state())
+    np.testing.assert_array_equal(restored.score(query, np.arange(10)),
+                                  model.score(query, np.arange(10)))
