@@ -2,10 +2,9 @@
 half-stored, reads still served, writes accepted again once the disk has room.
 
 The data dir lives on a small tmpfs mounted for the test (needs root and CAP_SYS_ADMIN; the
-test skips without them). Neither chmod (root writes through file modes) nor remounting
-read-only (refused while the server holds its files open for writing) can stand in for a
-read-only disk here; a full disk takes the same path: sqlite's write fails, the commit is
-rolled back, every waiting caller gets 503.
+test skips without them). A full disk takes the path every refused write takes: sqlite's
+write fails, the commit is rolled back, every waiting caller gets 503. The read-only disk has
+its own test (test_disk_readonly.py).
 """
 
 from __future__ import annotations
