@@ -215,7 +215,8 @@ class ALSModel:
         self.swap(self.fit(matrix), events)
 
     def fold_in(self, users: IntArray) -> None:
-        """Exact least-squares user vectors for ``users`` with the item factors fixed."""
+        """User vectors for ``users`` with the item factors fixed: the exact least-squares
+        solve (ALS), or the weighted mean of their items' vectors (BPR)."""
         if self._solver is None or users.size == 0:
             return
         matrix = self._summed_rows(users, self._item_factors.shape[0])
@@ -234,8 +235,9 @@ class ALSModel:
     def _mean_item_vectors(self, confidences: sp.csr_matrix) -> np.ndarray:
         """BPR's fold-in: per row, the confidence-weighted mean of the items' factor vectors
         (a disliked item's weight is negative), and 1 in the bias column."""
-        factors = self._item_factors[:, :-1].astype(np.float64)
-        sums = np.asarray(confidences @ factors)
+        # the product with every column, bias too, then the bias dropped: slicing or
+        # converting the factors first would copy all of them on every batch
+        sums = np.asarray(confidences @ self._item_factors)[:, :-1]
         totals = np.asarray(abs(confidences).sum(axis=1)).ravel()
         vectors = np.ones((confidences.shape[0], self._item_factors.shape[1]), dtype=np.float32)
         vectors[:, :-1] = sums / np.where(totals > 0, totals, 1.0)[:, None]
