@@ -45,10 +45,16 @@ def _streamrec(params: Params, context: PeerContext) -> Recommender:
     return StreamrecPeer(context, Settings(models={"hybrid": hybrid}))  # type: ignore[arg-type]
 
 
-def _streamrec_source(source: str, params: Params, context: PeerContext) -> Recommender:
+# each of streamrec's sources alone, by name; run only when named: each learns every event
+# like the blend
+SOURCE_MODELS = tuple(f"streamrec-{source}" for source in SOURCES)
+
+
+def _streamrec_source(name: str, source: str, params: Params,
+                      context: PeerContext) -> Recommender:
     hybrid = {"only_source": source}
     return StreamrecPeer(context, Settings(models={"hybrid": hybrid}),  # type: ignore[arg-type]
-                         name=f"streamrec-{source}")
+                         name=name)
 
 
 def _fit_streamrec(protocol: str, training: DenseEvents, context: PeerContext,
@@ -103,13 +109,11 @@ PEERS: dict[str, PeerSpec] = {spec.name: spec for spec in (
              "rtrec's SLIM with its own partial fit, in mini-batches of mini_batch_events "
              "(its per-event fit is too slow to replay a stream); rtrec's defaults",
              is_available=is_installed),
-    *(PeerSpec(f"streamrec-{source}", partial(_streamrec_source, source),
+    *(PeerSpec(name, partial(_streamrec_source, name, source),
                f"streamrec's own {source} source alone, ranked by its own score (the engine "
                "with its defaults otherwise): what it adds to the blend")
-      for source in SOURCES),
+      for name, source in zip(SOURCE_MODELS, SOURCES, strict=True)),
 )}
-# streamrec's sources alone run only when named: each learns every event like the blend
-SOURCE_MODELS = tuple(f"streamrec-{source}" for source in SOURCES)
 
 
 def build_peer(name: str, params: Params, context: PeerContext) -> Recommender:
