@@ -53,7 +53,7 @@ def load_log(data: str) -> LoadedLog:
         count = data.removeprefix(SYNTHETIC).replace("_", "")
         if not count.isdigit() or int(count) < 1:
             raise InvalidInput("data", f"{data!r}: give a positive count, e.g. synthetic:100000")
-        return LoadedLog(generate(int(count)))
+        return LoadedLog(generate(int(count)), synthetic_items(int(count)))
     from streamrec.importers import read_dataset
 
     dataset = read_dataset(Path(data))
@@ -82,6 +82,15 @@ def generate(n_events: int) -> DenseEvents:
         tuple(f"u{code}" for code in user_codes.tolist()),
         tuple(f"i{code}" for code in item_codes.tolist()), names,
     )
+
+
+def synthetic_items(n_events: int) -> tuple[Item, ...]:
+    """The catalogue of ``generate(n_events)`` (attributes and text), as a shop would have
+    upserted it before the stream: the same ids the events name."""
+    from streamrec.datagen import GeneratorConfig, generate_items
+
+    config = GeneratorConfig(**synthetic_config(n_events))
+    return tuple(item for chunk in generate_items(config) for item in chunk)
 
 
 def _first_seen(codes: IntArray) -> tuple[IntArray, IntArray]:

@@ -44,3 +44,14 @@ def test_a_bad_protocol_is_reported_not_raised(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["--data", "synthetic:10", "--protocol", "random"])
     assert result.exit_code == 2
     assert "protocol" in result.output
+
+
+def test_a_synthetic_log_comes_with_its_catalogue() -> None:
+    """The shop's items (attributes and text) are known before its stream, as for real data
+    sets with an item file: content and attribute features have something to read."""
+    from streamrec.evaluation.datasets import load_log
+
+    loaded = load_log("synthetic:3000")
+    catalogue = {item.item_id: item for item in loaded.items}
+    assert set(loaded.events.item_ids) <= set(catalogue)
+    assert all(item.attributes.get("category") and item.text for item in catalogue.values())
