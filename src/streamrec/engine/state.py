@@ -63,7 +63,8 @@ class EngineState:
         self.identities = Identities()
         self.models = build_models(settings)
         self.scorers = {n: m for n, m in self.models.items() if isinstance(m, DenseScorer)}
-        self.ranker = HybridRanker(settings.models.hybrid)
+        self.ranker = HybridRanker(settings.models.hybrid,
+                                   settings.models.content.ignored_attributes)
         self.impressions = Impressions(settings.serving.impressions_kept)
         self._refittables = self.refittables()
         self.pending_fits = PendingFits()  # begun in the log, not ended (engine/refits.py)
@@ -181,6 +182,7 @@ class EngineState:
         self.histories.learn(batch)
         for model in self.models.values():
             model.learn(batch)
+        self.ranker.facts.learn(batch)
         self.offset = logged[-1].offset
         self.learned_events += len(logged)
 
@@ -253,6 +255,7 @@ class EngineState:
             for model in self.models.values():
                 if isinstance(model, LearnsItems):
                     model.learn_items(indexed)
+            self.ranker.facts.learn_items(indexed)
 
     # -- reading -------------------------------------------------------------------------
     def query_for(self, user: int | None, now: float, exclude_seen: bool = True,

@@ -7,7 +7,7 @@ approximate nearest-neighbour index (``ann.py``), so that a query does not need 
 the catalogue per source. Features are per-query normalised (a source's score over its best
 candidate, and its reciprocal rank) so one set of weights serves every user; the user's
 history length enters through interactions, letting the ranker trust personal sources more
-for users it knows well.
+for users it knows well. Recency and attribute matches come from ``item_facts.py``.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from streamrec.models.scores import (
     SparseScores,
 )
 from streamrec.ranking.ann import IndexedScores, VectorIndexes
+from streamrec.ranking.item_facts import FACT_FEATURES, ItemFacts
 from streamrec.types import EMPTY_FLOATS, EMPTY_INTS, FloatArray, IntArray, Query
 
 SOURCES = ("cooccurrence", "als", "content", "popularity")
@@ -39,10 +40,15 @@ FEATURES = (
     "als_top20",
     "cooccurrence_x_history",
     "als_x_history",
+    *FACT_FEATURES,
 )
-# a prior before anything is learned: personal sources first, popularity breaks ties
+# a prior before anything is learned: personal sources first, popularity breaks ties. The
+# attribute matches start at 0 and are left to the lessons: how much a shared category says
+# differs by domain (measured: a prior of 0.3/0.2 gained 1% on a synthetic shop whose
+# sessions stay in a category, lost 1.5% on MovieLens, whose ratings come in bulk).
 PRIOR_WEIGHTS = np.array([-3.0, 1.0, 4.0, 0.3, 0.5, 0.3, 0.3, 0.1, 0.2,
-                          0.5, 0.3, 0.2, 0.1, 0.3, 0.1])
+                          0.5, 0.3, 0.2, 0.1, 0.3, 0.1, 0.1, 0.0, 0.0])
+_FIRST_FACT = FEATURES.index(FACT_FEATURES[0])
 
 
 _CONTENT_CANDIDATES_BELOW = 5  # history length from which content only re-scores
@@ -88,10 +94,11 @@ def _scores_of(name: str, scorer: DenseScorer, query: Query, n_items: int,
 
 def gather(query: Query, scorers: Mapping[str, DenseScorer], n_items: int,
            per_source: int, also: IntArray | None = None,
-           indexes: VectorIndexes | None = None) -> CandidateSet:
+           indexes: VectorIndexes | None = None, facts: ItemFacts | None = None) -> CandidateSet:
     """Union of every source's best ``per_source`` items not excluded by the query (plus
     ``also``, e.g. a training target), with their features. ``indexes``: approximate
-    candidates for sources with item vectors (serving); None: exact.
+    candidates for sources with item vectors (serving); None: exact. ``facts``: recency and
+    attribute matches (``item_facts.py``); None leaves those features 0.
 
     Content brings candidates only for users with little history (its job: the cold start);
     for the others it scores just the union, which saves a pass over every item's vector."""
@@ -115,10 +122,12 @@ def gather(query: Query, scorers: Mapping[str, DenseScorer], n_items: int,
             raw[:, row] = scored[source].at(items)
         elif isinstance(model := scorers.get(source), Model):
             raw[:, row] = np.maximum(model.score(query, items), 0.0)
-    return CandidateSet(items, raw, featurise(raw, query.history.size), scored)
+    columns = None if facts is None else facts.columns(query, items)
+    return CandidateSet(items, raw, featurise(raw, query.history.size, columns), scored)
 
 
-def featurise(raw: FloatArray, history_length: int) -> FloatArray:
+def featurise(raw: FloatArray, history_length: int,
+              fact_columns: FloatArray | None = None) -> FloatArray:
     n = raw.shape[0]
     features = np.zeros((n, len(FEATURES)), dtype=np.float64)
     features[:, 0] = 1.0
@@ -140,6 +149,8 @@ def featurise(raw: FloatArray, history_length: int) -> FloatArray:
         features[:, first + 2 * offset] = scored & (ranks[:, column] < 5)
         features[:, first + 2 * offset + 1] = scored & (ranks[:, column] < 20)
     maturity = min(1.0, np.log1p(history_length) / np.log1p(100.0))
-    features[:, -2] = normalised[:, 0] * maturity
-    features[:, -1] = normalised[:, 1] * maturity
+    features[:, first + 4] = normalised[:, 0] * maturity
+    features[:, first + 5] = normalised[:, 1] * maturity
+    if fact_columns is not None:
+        features[:, _FIRST_FACT:_FIRST_FACT + len(FACT_FEATURES)] = fact_columns
     return features

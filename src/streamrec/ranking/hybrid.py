@@ -9,7 +9,7 @@ user actually took next, the same test-then-train question the prequential evalu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import numpy as np
@@ -19,6 +19,7 @@ from streamrec.models.base import DenseScorer
 from streamrec.ranking.ann import ANNConfig, VectorIndexes
 from streamrec.ranking.features import FEATURES, PRIOR_WEIGHTS, SOURCES, CandidateSet, gather
 from streamrec.ranking.ftrl import FTRLConfig, FTRLRanker
+from streamrec.ranking.item_facts import ItemFacts
 from streamrec.types import FloatArray, IntArray, Query
 
 
@@ -36,6 +37,9 @@ class HybridConfig(BaseModel):
     prior: dict[str, float] | None = Field(
         default=None, description="Starting weights by feature name (e.g. fit offline on a "
         "validation replay, see ranking/offline.py); features not named keep the built-in prior.")
+    attribute_window: int = Field(
+        default=50, ge=1, le=1000,
+        description="Recent items of the user that attribute-match features compare with.")
     ftrl: FTRLConfig = Field(default_factory=FTRLConfig)
     only_source: Literal[SOURCES] | None = Field(  # type: ignore[valid-type]
         default=None, description="Candidates from this one source, ranked by its own score: "
@@ -66,9 +70,12 @@ class HybridConfig(BaseModel):
 class HybridRanker:
     name = "hybrid"
 
-    def __init__(self, config: HybridConfig | None = None) -> None:
+    def __init__(self, config: HybridConfig | None = None,
+                 ignored_attributes: Sequence[str] = ()) -> None:
         self.config = config or HybridConfig()
         self.ftrl = FTRLRanker(self.config.ftrl, len(FEATURES), self.config.prior_weights())
+        # learned by the engine state with the models: each event, each catalogue item
+        self.facts = ItemFacts(self.config.attribute_window, ignored_attributes)
         self.eligible_seen = 0
         self.indexes = VectorIndexes(self.config.ann)
 
@@ -80,7 +87,8 @@ class HybridRanker:
         only = self.config.only_source
         if only is not None:
             scorers = {only: scorers[only]} if only in scorers else {}
-        return gather(query, scorers, n_items, self.config.per_source, also, indexes)
+        facts = self.facts if only is None else None
+        return gather(query, scorers, n_items, self.config.per_source, also, indexes, facts)
 
     def rank(self, candidates: CandidateSet) -> FloatArray:
         only = self.config.only_source
@@ -126,8 +134,10 @@ class HybridRanker:
         return parts
 
     def state(self) -> dict[str, np.ndarray]:
-        return {**self.ftrl.state(), "eligible_seen": np.array([self.eligible_seen])}
+        return {**self.ftrl.state(), **self.facts.state(),
+                "eligible_seen": np.array([self.eligible_seen])}
 
     def restore(self, state: Mapping[str, np.ndarray]) -> None:
         self.ftrl.restore(state)
+        self.facts.restore(state)
         self.eligible_seen = int(state["eligible_seen"][0])

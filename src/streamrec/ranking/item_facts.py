@@ -1,0 +1,162 @@
+"""What the ranker knows of items besides the sources' scores: their attribute values and when
+anyone last engaged with them.
+
+Three features come from here, each scale-free so one set of weights fits every catalogue:
+
+- ``recency``: how fresh the candidate's last event (anyone's) is among this query's
+  candidates, as a percentile (1 the freshest, 0 never engaged with). A percentile, not an age
+  in seconds: a news site's "recent" is minutes, a furniture shop's is weeks.
+- ``attribute_share``: the share of the user's recent items (newer weigh more) that have one
+  of the candidate's attribute values, at its best value (a comedy for a user whose recent
+  items are 60% comedies: 0.6).
+- ``attribute_last``: the candidate shares a value with the user's latest item (the intent of
+  the moment: the category they are browsing now).
+
+Attribute values are the categorical ones (strings, booleans, lists of them), at most
+``_VALUES_PER_ITEM`` per item; numbers are left out, they are rarely a taste on their own.
+
+>>> from streamrec.types import EventBatch, Item, Query
+>>> facts = ItemFacts()
+>>> facts.learn_items([(0, Item("a", {"genre": ["comedy", "drama"]})),
+...                    (1, Item("b", {"genre": "comedy"})), (2, Item("c", {"genre": "horror"}))])
+>>> history = np.array([0])
+>>> query = Query(0, history, history, now=10.0)
+>>> facts.columns(query, np.array([1, 2])).tolist()
+[[0.0, 1.0, 1.0], [0.0, 0.0, 0.0]]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from streamrec.events.vocab import Vocabulary
+from streamrec.models.base import grow
+from streamrec.types import EventBatch, FloatArray, IntArray, Item, Query
+
+FACT_FEATURES = ("recency", "attribute_share", "attribute_last")
+_VALUES_PER_ITEM = 8
+_NONE = -1  # an empty value slot
+_HISTORY_DECAY = 0.9  # weight of the n-th newest recent item: decay^n
+
+
+class ItemFacts:
+    def __init__(self, window: int = 50, ignored_attributes: Sequence[str] = ()) -> None:
+        self.window = window
+        self._ignored = frozenset(ignored_attributes)
+        self._values = Vocabulary()  # "key=value" -> code
+        self._codes = np.full((0, _VALUES_PER_ITEM), _NONE, dtype=np.int32)
+        self._last_seen: FloatArray = np.zeros(0, dtype=np.float64)
+        self._seen = np.zeros(0, dtype=bool)
+        self._n_items = 0  # items events named (the arrays above have spare room)
+
+    # -- learning ------------------------------------------------------------------------
+    def learn(self, batch: EventBatch) -> None:
+        engaged = batch.weights > 0  # a dislike does not make an item current
+        items = batch.items[engaged]
+        if items.size == 0:
+            return
+        size = int(items.max()) + 1
+        self._last_seen = grow(self._last_seen, size)
+        self._seen = grow(self._seen, size, fill=False)
+        np.maximum.at(self._last_seen, items, batch.timestamps[engaged])
+        self._seen[items] = True
+        self._n_items = max(self._n_items, size)
+
+    def learn_items(self, indexed: Sequence[tuple[int, Item]]) -> None:
+        if not indexed:
+            return
+        size = max(index for index, _ in indexed) + 1
+        if self._codes.shape[0] < size:
+            grown = np.full((max(size, 2 * self._codes.shape[0]), _VALUES_PER_ITEM), _NONE,
+                            dtype=np.int32)
+            grown[: self._codes.shape[0]] = self._codes
+            self._codes = grown
+        for index, item in indexed:
+            codes = [self._values.index(v) for v in self._categorical(item.attributes)]
+            row = self._codes[index]
+            row[:] = _NONE
+            row[: len(codes)] = codes[:_VALUES_PER_ITEM]
+
+    def _categorical(self, attributes: Mapping[str, Any]) -> list[str]:
+        values: dict[str, None] = {}  # ordered, without repeats
+        for key, value in attributes.items():
+            if key in self._ignored:
+                continue
+            for element in value if isinstance(value, list | tuple) else (value,):
+                if isinstance(element, bool):
+                    values[f"{key}={str(element).lower()}"] = None
+                elif isinstance(element, str) and (text := element.strip().lower()):
+                    values[f"{key}={text}"] = None
+                if len(values) >= _VALUES_PER_ITEM:
+                    return list(values)
+        return list(values)
+
+    # -- features ------------------------------------------------------------------------
+    def columns(self, query: Query, items: IntArray) -> FloatArray:
+        """One row per item, one column per ``FACT_FEATURES`` name."""
+        out = np.zeros((items.shape[0], len(FACT_FEATURES)), dtype=np.float64)
+        if items.size == 0:
+            return out
+        out[:, 0] = self._recency(items)
+        out[:, 1], out[:, 2] = self._attribute_matches(query.history, items)
+        return out
+
+    def _recency(self, items: IntArray) -> FloatArray:
+        known = items < self._seen.shape[0]
+        seen = np.zeros(items.shape[0], dtype=bool)
+        seen[known] = self._seen[items[known]]
+        out = np.zeros(items.shape[0], dtype=np.float64)
+        if not seen.any():
+            return out
+        times = self._last_seen[items[seen]]
+        # the rank among candidates, ties sharing the better one: 1 is the freshest
+        later = np.sort(times)
+        older_or_same = np.searchsorted(later, times, side="right")
+        out[seen] = older_or_same / times.shape[0]
+        return out
+
+    def _rows(self, items: IntArray) -> np.ndarray:
+        known = (items >= 0) & (items < self._codes.shape[0])
+        rows = np.full((items.shape[0], _VALUES_PER_ITEM), _NONE, dtype=np.int32)
+        rows[known] = self._codes[items[known]]
+        return rows
+
+    def _attribute_matches(self, history: IntArray,
+                           items: IntArray) -> tuple[FloatArray, FloatArray]:
+        n = items.shape[0]
+        recent = history[-self.window:]
+        if recent.size == 0 or len(self._values) == 0:
+            return np.zeros(n), np.zeros(n)
+        recent_rows = self._rows(recent)
+        weights = _HISTORY_DECAY ** np.arange(recent.size - 1, -1, -1, dtype=np.float64)
+        valued = recent_rows != _NONE
+        codes, inverse = np.unique(recent_rows[valued], return_inverse=True)
+        share = np.bincount(inverse, weights=np.broadcast_to(weights[:, None],
+                                                             recent_rows.shape)[valued],
+                            minlength=codes.size) / weights.sum()
+        rows = self._rows(items)
+        at = np.clip(np.searchsorted(codes, rows), 0, max(codes.size - 1, 0))
+        matched = (rows != _NONE) & (codes.size > 0)
+        if codes.size:
+            matched &= codes[at] == rows
+        best = np.where(matched, share[at] if codes.size else 0.0, 0.0).max(axis=1)
+        latest = recent_rows[-1][recent_rows[-1] != _NONE]
+        with_latest = np.isin(rows, latest) & (rows != _NONE)
+        return best, with_latest.any(axis=1).astype(np.float64)
+
+    # -- state ---------------------------------------------------------------------------
+    def state(self) -> dict[str, np.ndarray]:
+        """What events taught; attribute values come from the catalogue, applied again."""
+        n = self._n_items
+        return {"facts_last_seen": self._last_seen[:n].copy(), "facts_seen": self._seen[:n].copy()}
+
+    def restore(self, state: Mapping[str, np.ndarray]) -> None:
+        self._last_seen = np.array(state["facts_last_seen"], dtype=np.float64)
+        self._seen = np.array(state["facts_seen"], dtype=bool)
+        self._n_items = int(self._seen.shape[0])
+        # item indices are the snapshot's now: the catalogue is applied again after a restore
+        self._values = Vocabulary()
+        self._codes = np.full((0, _VALUES_PER_ITEM), _NONE, dtype=np.int32)

@@ -1,0 +1,108 @@
+"""ranking/item_facts.py: the recency and attribute-match features the ranker sees, their
+bounds, and that they travel with the ranker's state (events) or come back with the catalogue
+(attribute values)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streamrec.engine.state import EngineState
+from streamrec.ranking.features import FEATURES
+from streamrec.ranking.item_facts import FACT_FEATURES, ItemFacts
+from streamrec.settings import Settings
+from streamrec.types import Event, EventBatch, Item, LoggedEvent, Query
+
+NOTHING = np.zeros(0, dtype=np.int64)
+
+
+def batch(items: list[int], times: list[float], weights: list[float] | None = None) -> EventBatch:
+    n = len(items)
+    return EventBatch(np.zeros(n, np.int64), np.array(items, np.int64),
+                      np.array(weights or [1.0] * n), np.array(times, np.float64))
+
+
+def query(history: list[int]) -> Query:
+    recent = np.array(history, dtype=np.int64)
+    return Query(0, recent, recent, now=100.0)
+
+
+def test_the_freshest_candidate_has_recency_one_and_an_item_nobody_took_zero() -> None:
+    facts = ItemFacts()
+    facts.learn(batch([0, 1, 2, 0], [10.0, 20.0, 30.0, 40.0]))
+    recency = facts.columns(query([]), np.array([0, 1, 2, 3]))[:, 0]
+    # item 0 was taken again last: freshest; item 3 never
+    assert recency.tolist() == [1.0, 1 / 3, 2 / 3, 0.0]
+
+
+def test_a_dislike_does_not_make_an_item_current() -> None:
+    facts = ItemFacts()
+    facts.learn(batch([0, 1], [10.0, 20.0]))
+    facts.learn(batch([0], [50.0], weights=[-1.0]))
+    assert facts.columns(query([]), np.array([0, 1]))[:, 0].tolist() == [0.5, 1.0]
+
+
+def test_attribute_share_follows_the_users_recent_mix_and_last_follows_the_latest_item() -> None:
+    facts = ItemFacts()
+    catalogue = {0: "comedy", 1: "comedy", 2: "comedy", 3: "horror", 4: "comedy", 5: "horror",
+                 6: "drama"}
+    facts.learn_items([(i, Item(str(i), {"genre": g, "price": 5.0}))
+                       for i, g in catalogue.items()])
+    columns = facts.columns(query([0, 1, 2, 3]), np.array([4, 5, 6]))
+    share, last = columns[:, 1], columns[:, 2]
+    assert share[0] > 0.5 > share[1] > 0.0 == share[2]  # mostly comedies, horror latest
+    assert last.tolist() == [0.0, 1.0, 0.0]
+    assert np.isclose(share[0] + share[1], 1.0)  # every recent item has exactly one genre
+
+
+def test_numbers_and_ignored_keys_are_not_attribute_values() -> None:
+    facts = ItemFacts(ignored_attributes=["sku"])
+    facts.learn_items([(0, Item("a", {"price": 5.0, "sku": "x"})),
+                       (1, Item("b", {"price": 5.0, "sku": "x"}))])
+    assert facts.columns(query([0]), np.array([1]))[0, 1:].tolist() == [0.0, 0.0]
+
+
+values = st.lists(st.sampled_from(["a", "b", "c", "d"]), max_size=3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(catalogue=st.lists(values, min_size=1, max_size=12),
+       taken=st.lists(st.tuples(st.integers(0, 11), st.floats(0, 1e6)), max_size=20),
+       history=st.lists(st.integers(0, 15), max_size=60),
+       candidates=st.lists(st.integers(0, 15), max_size=20, unique=True))
+def test_every_fact_feature_is_between_zero_and_one(catalogue: list[list[str]],
+                                                   taken: list[tuple[int, float]],
+                                                   history: list[int],
+                                                   candidates: list[int]) -> None:
+    facts = ItemFacts(window=10)
+    facts.learn_items([(i, Item(str(i), {"tag": v})) for i, v in enumerate(catalogue)])
+    if taken:
+        facts.learn(batch([i for i, _ in taken], [t for _, t in taken]))
+    columns = facts.columns(query(history), np.array(candidates, dtype=np.int64))
+    assert columns.shape == (len(candidates), len(FACT_FEATURES))
+    assert np.all((columns >= 0.0) & (columns <= 1.0))
+
+
+def test_the_engine_state_feeds_the_features_and_a_restore_keeps_recency() -> None:
+    settings_ = Settings()
+    state = EngineState(settings_)
+    state.apply_items([Item(f"i{n}", {"category": "shoes" if n < 5 else "hats"})
+                       for n in range(10)])
+    events = [LoggedEvent(n + 1, Event("u1" if n < 4 else "u2", f"i{n % 10}", "view",
+                                       timestamp=1000.0 + n, event_id=f"e{n}"))
+              for n in range(12)]
+    state.apply(events)
+    user = state.users.lookup("u1")
+    q = state.query_for(user, 2000.0)
+    found = state.ranker.candidates(q, state.scorers, len(state.items))
+    columns = found.features[:, FEATURES.index("recency"):]
+    assert columns.shape[1] == len(FACT_FEATURES) and columns.any()
+
+    restored = EngineState(settings_)
+    restored.restore(state.offset, state.state())
+    restored.apply_items([Item(f"i{n}", {"category": "shoes" if n < 5 else "hats"})
+                          for n in range(10)])
+    again = restored.ranker.candidates(q, restored.scorers, len(restored.items))
+    np.testing.assert_array_equal(again.items, found.items)
+    np.testing.assert_array_equal(again.features, found.features)
