@@ -87,6 +87,7 @@ class Engine:
         fingerprint = self.snapshotter.fingerprint
         if snapshot is not None and snapshot.meta.get("fingerprint") == fingerprint:
             self.state.restore(snapshot.offset, snapshot.components)
+            self.snapshotter.written_offset = snapshot.offset
             log.info("restored snapshot at offset %d", snapshot.offset)
         elif snapshot is not None:
             log.warning("model settings changed since the last snapshot: rebuilding from the log")
@@ -230,7 +231,7 @@ class Engine:
             "learn_lag_events": max(0, self.log.last_offset() - state.offset),
             "seconds_since_learned": round(time.time() - self.learner.last_learned_at, 3),
             "uptime_s": round(time.time() - self.started_at, 1),
-            "last_snapshot_offset": self.snapshotter.last_offset,
+            "last_snapshot_offset": self.snapshotter.written_offset,
             "refits": self.trainer.refits,
             "last_refit_s": round(self.trainer.last_refit_s, 3),
         }

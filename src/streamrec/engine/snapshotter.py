@@ -32,8 +32,10 @@ class Snapshotter:
         self.store = store
         self.settings = settings
         self.fingerprint = fingerprint
+        # the last cut taken (its write may have failed): when the next one is due
         self.last_offset = state.offset
         self.last_events = state.learned_events
+        self.written_offset = 0  # the newest snapshot on disk: what a restart starts from
         self.last_at = time.monotonic()
         self.last_duration_s = 0.0
         self.writes = 0
@@ -78,6 +80,7 @@ class Snapshotter:
             raise storage_unavailable(f"the snapshot at offset {offset} could not be written",
                                       error) from error
         self.last_duration_s = time.perf_counter() - started
+        self.written_offset = max(self.written_offset, offset)
         self.writes += 1
         self.busy_s += self.last_duration_s
         log.info("snapshot at offset %d written in %.2fs", offset, self.last_duration_s)

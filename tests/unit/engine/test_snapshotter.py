@@ -6,8 +6,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from streamrec.engine.snapshotter import Snapshotter
 from streamrec.engine.state import EngineState
+from streamrec.errors import Unavailable
 from streamrec.settings import Settings, SnapshotSettings
 from streamrec.storage.snapshots import SnapshotStore
 from streamrec.types import Event, LoggedEvent
@@ -42,3 +45,21 @@ def test_writes_are_counted(tmp_path: Path) -> None:
     assert snapshotter.snapshot_now() is not None
     assert snapshotter.writes == 1
     assert not snapshotter.is_due()  # nothing new since
+
+
+def test_a_failed_write_is_not_reported_as_the_last_snapshot(tmp_path: Path) -> None:
+    """/v1/stats' last_snapshot_offset is where a restart would start from: a cut whose
+    write failed (e.g. a full disk) must not move it, though it spaces the next attempt."""
+    snapshotter = _snapshotter(tmp_path, 20)
+    assert snapshotter.snapshot_now() is not None
+    assert snapshotter.written_offset == 20
+    snapshotter.state.apply([LoggedEvent(21 + n, Event("u0", f"i{n}", "view", 2_000.0 + n))
+                             for n in range(10)])
+
+    def disk_full(*args: object, **kwargs: object) -> Path:
+        raise OSError(28, "No space left on device")
+
+    snapshotter.store.save = disk_full  # type: ignore[method-assign]
+    with pytest.raises(Unavailable):
+        snapshotter.snapshot_now()
+    assert snapshotter.last_offset == 30 and snapshotter.written_offset == 20
