@@ -28,6 +28,7 @@ _SIMILAR_REASONS = {
 # models whose one-item score is an item similarity: the neighbours a dislike pushes down
 _NEIGHBOUR_MODELS = ("cooccurrence", "content")
 _NOTABLE_PUSH = 0.05  # a score cut by at least this share is explained in the reasons
+_NOTABLE_MATCH = 0.25  # attribute matches adding this much to the logit are a reason
 _SOURCE_NAMES = np.array(SOURCES)
 Because = Callable[[IntArray], IntArray]  # items -> the recent item that brought each in
 
@@ -63,32 +64,33 @@ class Recommender:
             down = turned_down(query, state.negatives)
             if down.hidden.size:
                 query = replace(query, exclude=np.concatenate((query.exclude, down.hidden)))
-            items, scores, sources, pushed, because = self._ranked(query, down)
+            items, scores, sources, pushed, because, matched = self._ranked(query, down)
             items, scores = apply_rules(items, scores, rules, state.attributes_of, k)
             if items.size < k:
                 items, scores = self._fill(query, items, scores, rules, k)
-            reasons = self._reasons(query, items, sources, pushed, because)
+            reasons = self._reasons(query, items, sources, pushed, because, matched)
             recommendation = Recommendation(state.items.ids_of(items),
                                             [round(float(s), 6) for s in scores], reasons)
             state.impressions.remember(recommendation.recommendation_id,
                                        Impression(user_id, items, shown_before))
             return recommendation
 
-    def _ranked(self, query: Query, down: TurnedDown
-                ) -> tuple[IntArray, FloatArray, dict[int, str], dict[int, int], Because | None]:
+    def _ranked(self, query: Query, down: TurnedDown) -> tuple[
+            IntArray, FloatArray, dict[int, str], dict[int, int], Because | None, set[int]]:
         """Candidates ordered by the hybrid ranker, pushed down near what the user turned
         down (ranking/negatives.py); the source that drove each one; for those pushed down
-        notably, the turned-down item that weighed most; and co-occurrence's ``because`` for
-        this query, when it scored it (saves summing its neighbours again for the reasons)."""
+        notably, the turned-down item that weighed most; co-occurrence's ``because`` for
+        this query, when it scored it (saves summing its neighbours again for the reasons);
+        and the candidates whose attribute matches lifted them notably."""
         state = self.state
         if query.user is None or query.history.size == 0:
-            return np.zeros(0, np.int64), np.zeros(0), {}, {}, None
+            return np.zeros(0, np.int64), np.zeros(0), {}, {}, None, set()
         # serving: vector sources may take their candidates from an ANN index (ranking/ann.py)
         candidates = state.ranker.candidates(query, state.scorers, len(state.items),
                                              approximate=True)
         brought_by = getattr(candidates.scored.get("cooccurrence"), "because", None)
         if candidates.items.size == 0:
-            return np.zeros(0, np.int64), np.zeros(0), {}, {}, brought_by
+            return np.zeros(0, np.int64), np.zeros(0), {}, {}, brought_by, set()
         scores = state.ranker.rank(candidates)
         neighbours = [m for name in _NEIGHBOUR_MODELS if (m := state.models.get(name))]
         penalty, because = penalties(down, candidates.items, neighbours, query.now)
@@ -100,7 +102,9 @@ class Recommender:
         dominant = state.ranker.contributions(candidates).argmax(axis=1)
         sources = dict(zip(candidates.items.tolist(), _SOURCE_NAMES[dominant].tolist(),
                            strict=True))
-        return candidates.items[order], demoted[order], sources, pushed, brought_by
+        lifted = state.ranker.attribute_part(candidates) >= _NOTABLE_MATCH
+        matched = set(candidates.items[lifted].tolist())
+        return candidates.items[order], demoted[order], sources, pushed, brought_by, matched
 
     def _fill(self, query: Query, items: IntArray, scores: FloatArray, rules: Rules,
               k: int) -> tuple[IntArray, FloatArray]:
@@ -119,7 +123,8 @@ class Recommender:
         return np.concatenate((items, extra)), np.concatenate((scores, extra_scores))
 
     def _reasons(self, query: Query, items: IntArray, sources: dict[int, str],
-                 pushed: dict[int, int], because: Because | None = None) -> list[list[str]]:
+                 pushed: dict[int, int], because: Because | None = None,
+                 matched: set[int] | None = None) -> list[list[str]]:
         state = self.state
         cooccurrence = state.models["cooccurrence"]
         if because is not None:
@@ -143,6 +148,9 @@ class Recommender:
                 category = state.attributes_of(item).get("category")
                 text = f"popular now in {category}" if category else "popular now"
             reasons.append([text])
+            if matched and item in matched and (
+                    shared := state.ranker.facts.shared_value(query.history, item)):
+                reasons[-1].append(f"{shared[0]} {shared[1]}, like your recent items")
             if item in pushed:
                 reasons[-1].append(f"ranked lower: like {self._label(pushed[item])}, "
                                    "which you turned down")

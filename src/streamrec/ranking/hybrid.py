@@ -133,6 +133,12 @@ class HybridRanker:
                 parts[:, SOURCES.index(source)] += features[:, column] * weights[column]
         return parts
 
+    def attribute_part(self, candidates: CandidateSet) -> FloatArray:
+        """Per candidate, how much the attribute matches added to its score (for reasons)."""
+        first = FEATURES.index("attribute_share")
+        weights = self.ftrl.weights()[first:first + 2]
+        return candidates.features[:, first:first + 2] @ weights
+
     def state(self) -> dict[str, np.ndarray]:
         return {**self.ftrl.state(), **self.facts.state(),
                 "eligible_seen": np.array([self.eligible_seen])}

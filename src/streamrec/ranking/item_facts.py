@@ -147,6 +147,20 @@ class ItemFacts:
         with_latest = np.isin(rows, latest) & (rows != _NONE)
         return best, with_latest.any(axis=1).astype(np.float64)
 
+    def shared_value(self, history: IntArray, item: int) -> tuple[str, str] | None:
+        """The candidate's attribute value most of the user's recent items have, as
+        (key, value), for a reason; None when it shares none."""
+        share, _ = self._attribute_matches(history, np.array([item], dtype=np.int64))
+        if share[0] <= 0:
+            return None
+        recent = self._rows(history[-self.window:])
+        row = self._rows(np.array([item], dtype=np.int64))[0]
+        row = row[row != _NONE]
+        weights = _HISTORY_DECAY ** np.arange(recent.shape[0] - 1, -1, -1, dtype=np.float64)
+        having = [(weights * (recent == code).any(axis=1)).sum() for code in row.tolist()]
+        key, _, value = self._values.id_of(int(row[int(np.argmax(having))])).partition("=")
+        return key, value
+
     # -- state ---------------------------------------------------------------------------
     def state(self) -> dict[str, np.ndarray]:
         """What events taught; attribute values come from the catalogue, applied again."""

@@ -106,3 +106,23 @@ def test_the_engine_state_feeds_the_features_and_a_restore_keeps_recency() -> No
     again = restored.ranker.candidates(q, restored.scorers, len(restored.items))
     np.testing.assert_array_equal(again.items, found.items)
     np.testing.assert_array_equal(again.features, found.features)
+
+
+def test_a_list_lifted_by_attribute_matches_says_which_value() -> None:
+    from streamrec.engine.recommender import Recommender
+
+    settings_ = Settings.model_validate(
+        {"models": {"hybrid": {"prior": {"attribute_share": 3.0}, "stream_lessons": False}}})
+    state = EngineState(settings_)
+    state.apply_items([Item(f"i{n}", {"category": "shoes" if n < 5 else "hats"})
+                       for n in range(10)])
+    events = [Event("u1", f"i{n}", "view", timestamp=1000.0 + n) for n in (0, 1, 2)]
+    events += [Event("u2", f"i{n}", "view", timestamp=1100.0 + n) for n in range(10)]
+    state.apply([LoggedEvent(n + 1, e) for n, e in enumerate(events)])
+    found = Recommender(state).for_user("u1", 4, now=2000.0)
+    shoes = [reasons for item, reasons in zip(found.item_ids, found.reasons, strict=True)
+             if int(item[1:]) < 5]
+    assert shoes and all("category shoes, like your recent items" in r for r in shoes)
+    hats = [reasons for item, reasons in zip(found.item_ids, found.reasons, strict=True)
+            if int(item[1:]) >= 5]
+    assert all(not any("like your recent items" in text for text in r) for r in hats)
