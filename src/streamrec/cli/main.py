@@ -7,6 +7,7 @@ import typer
 import streamrec.cli.blas  # noqa: F401  (must run before numpy is imported)
 from streamrec.cli.demo import demo, generate_app
 from streamrec.cli.evaluate import evaluate
+from streamrec.cli.fit_ranker import fit_ranker
 from streamrec.cli.imports import app as import_app
 from streamrec.cli.keys import app as keys_app
 from streamrec.cli.serve import serve
@@ -23,6 +24,7 @@ def main() -> None:
 app.command()(serve)
 app.command()(demo)
 app.command()(evaluate)
+app.command(name="fit-ranker")(fit_ranker)
 app.add_typer(import_app, name="import")
 app.add_typer(generate_app, name="generate")
 app.add_typer(keys_app, name="keys")
