@@ -43,7 +43,7 @@ def fit_ranker(
         if not 0.0 < first <= 1.0:
             raise ValueError("--first must be above 0 and at most 1")
         events, items = _load(data_dir, data)
-        events = events.slice(0, max(1, int(len(events) * first)))
+        events = events.slice(0, max(1, int(round(len(events) * first))))  # as evaluate cuts
         with Progress(TextColumn("replaying, asking"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=console) as bar:
             task = bar.add_task("", total=None)

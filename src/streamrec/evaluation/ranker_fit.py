@@ -7,9 +7,12 @@ training part once, stops at a few cuts (70%, 80% and 90% of it), asks each user
 for candidates and learns from the items they went on to have before the end of the training
 part; those weights become the ranker's prior, and its stream lessons are switched off (they
 would pull it back to the next-item question). Nothing past the training part is read.
-Prequential and leave-last-out need none of this: their question (the user's next new item)
-is the one the online lessons already learn; on ML-100K leave-last-out a fitted prior measured
-no better (NDCG@10 0.118 either way).
+For the prequential protocol the question is the one the online lessons learn (the user's next
+new item), so the prior is fit to that question on the tuning slice, the same first part of
+the stream the peers are tuned on (``next_item_prior.py``, what ``streamrec fit-ranker`` does
+for a deployment), and kept only if it beats the built-in prior on the slice's held-out end;
+stream lessons stay on. Leave-last-out keeps the built-in prior: a fitted one measured no
+better on ML-100K (NDCG@10 0.118 either way).
 """
 
 from __future__ import annotations
@@ -32,7 +35,11 @@ Tick = Callable[[int, int], None]
 def fit_ranker(protocol: str, training: DenseEvents, context: PeerContext,
                tick: Tick | None = None) -> Params:
     """Params for streamrec's peer fit on ``training`` alone: for the temporal split,
-    ``prior.<feature>`` weights with stream lessons off; for other protocols the defaults."""
+    ``prior.<feature>`` weights with stream lessons off; for prequential, next-item weights
+    when they beat the built-in prior on the held-out end of ``training``; otherwise the
+    defaults."""
+    if protocol == "prequential":
+        return _next_item_params(training, context, tick)
     if protocol != "temporal":
         return {}
     peer = StreamrecPeer(context)
@@ -50,6 +57,20 @@ def fit_ranker(protocol: str, training: DenseEvents, context: PeerContext,
     params: dict[str, float | int | str | None] = {
         "ranker": f"fit on {len(lessons)} validation lists", "stream_lessons": 0}
     params.update({f"prior.{name}": w for name, w in as_prior(weights).items()})
+    return params
+
+
+def _next_item_params(training: DenseEvents, context: PeerContext,
+                      tick: Tick | None) -> Params:
+    from streamrec.evaluation.next_item_prior import fit_next_item_prior
+
+    fit = fit_next_item_prior(training, context.items, tick=tick)
+    verdict = (f"held-out top-{fit.k} {fit.held_out_hit_rate_fitted:.3f} fitted vs "
+               f"{fit.held_out_hit_rate_built_in:.3f} built-in, {fit.fit_lessons} lists")
+    if not fit.is_better:
+        return {"ranker": f"built-in prior kept ({verdict})"}
+    params: dict[str, float | int | str | None] = {"ranker": f"next-item prior ({verdict})"}
+    params.update({f"prior.{name}": w for name, w in fit.prior.items()})
     return params
 
 

@@ -152,6 +152,11 @@ def _evaluate_model(name: str, plan: Plan, events: DenseEvents, do_tune: bool,
         tuned = Tuned(spec.grid[0], ())
     elif spec.fit is not None and plan.split is not None:
         tuned = Tuned(spec.fit(plan.protocol, plan.split.train, plan.context, tick), ())
+    elif spec.fit is not None and not plan.context.url:
+        # prequential: fit on the slice the peers are tuned on (a server over --url keeps the
+        # settings it was started with: see `streamrec fit-ranker`)
+        tuning_slice = events.slice(0, plan.tuned_before)
+        tuned = Tuned(spec.fit(plan.protocol, tuning_slice, plan.context, tick), ())
     else:
         tuned = tune(spec, plan.validation, plan.k, plan.context, tick)
     model = spec.build(tuned.params, plan.context)

@@ -41,11 +41,30 @@ def test_the_temporal_fit_gives_a_prior_for_every_feature_and_stops_stream_lesso
     assert not peer.state.ranker.wants_example()
 
 
-def test_other_protocols_keep_the_defaults(shop: DenseEvents) -> None:
-    training = shop.slice(0, 1_000)
-    assert fit_ranker("prequential", training, context_of(shop)) == {}
-    assert fit_ranker("leave-last-out", training, context_of(shop)) == {}
+def test_leave_last_out_keeps_the_defaults(shop: DenseEvents) -> None:
+    assert fit_ranker("leave-last-out", shop.slice(0, 1_000), context_of(shop)) == {}
     assert PEERS["streamrec"].fit is not None
+
+
+def test_prequential_fits_next_item_weights_and_keeps_learning_online(
+        shop: DenseEvents) -> None:
+    params = fit_ranker("prequential", shop.slice(0, 4_800), context_of(shop))
+    assert "held-out top-10" in str(params["ranker"])
+    prior = {k.removeprefix("prior."): v for k, v in params.items() if k.startswith("prior.")}
+    if str(params["ranker"]).startswith("built-in prior kept"):
+        assert prior == {}
+    else:
+        assert set(prior) == set(FEATURES)
+        peer = build_peer("streamrec", params, context_of(shop))
+        assert isinstance(peer, StreamrecPeer)
+        assert peer.state.ranker.config.stream_lessons
+
+
+def test_the_prequential_fit_depends_on_the_tuning_slice_only(shop: DenseEvents) -> None:
+    cut = 3_000
+    with_future = fit_ranker("prequential", shop.slice(0, cut), context_of(shop))
+    alone = DenseEvents.from_events(shop.event(n) for n in range(cut))
+    assert with_future == fit_ranker("prequential", alone, context_of(alone))
 
 
 def test_the_fit_depends_on_the_training_part_only(shop: DenseEvents) -> None:

@@ -79,8 +79,9 @@ def _decay(params: Params, context: PeerContext) -> Recommender:
 PEERS: dict[str, PeerSpec] = {spec.name: spec for spec in (
     PeerSpec("streamrec", _streamrec,
              "every event as it comes, through EngineState.apply (or POST /v1/events with "
-             "--url); the engine's default settings; for the offline protocols the ranker is "
-             "fit to the protocol's question on cuts of the training part (ranker_fit.py)",
+             "--url); the engine's default settings; the ranker's starting weights fit to the "
+             "protocol's question on the tuning slice or training part, kept when better on "
+             "its held-out end (ranker_fit.py)",
              fit=_fit_streamrec),
     PeerSpec("pop", lambda params, context: PopularPeer("pop"),
              "every event: counts of positive events"),
