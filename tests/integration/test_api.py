@@ -133,6 +133,28 @@ def test_an_unknown_user_gets_popular_items(client: httpx.Client) -> None:
     assert all("popular" in item["reasons"][0] for item in body["items"])
 
 
+def test_popular_now_globally_and_per_category(client: httpx.Client) -> None:
+    """Per attribute value: a category's most popular items by the same decayed counts, with
+    the category in the reason; paging continues the list."""
+    items = [{"item_id": f"hat{n}", "attributes": {"category": "hats"}} for n in range(4)]
+    assert client.post("/v1/items", json={"items": items}).status_code == 200
+    # hat3 taken by 3 users, hat1 by 2, hat0 by 1, hat2 by nobody
+    assert post(client, *[make_event(f"hatter{n}", f"hat{i}")
+                          for i, n in ((3, 0), (3, 1), (3, 2), (1, 0), (1, 1), (0, 0))]
+                ).status_code == 200
+    everywhere = client.get("/v1/popular", params={"k": 3}).json()
+    assert everywhere["items"][0]["item_id"] == "pop"
+    hats = client.get("/v1/popular", params={"k": 2, "filter": "category=hats"})
+    assert hats.status_code == 200, hats.text
+    assert [i["item_id"] for i in hats.json()["items"]] == ["hat3", "hat1"]
+    assert all(i["reasons"] == ["popular now in hats"] for i in hats.json()["items"])
+    page2 = client.get("/v1/popular", params={"k": 2, "filter": "category=hats",
+                                              "after": hats.json()["recommendation_id"]})
+    assert [i["item_id"] for i in page2.json()["items"]][:1] == ["hat0"]
+    bad = client.get("/v1/popular", params={"filter": "category"})
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "filter[0]"
+
+
 def test_similar_items(client: httpx.Client) -> None:
     response = client.get("/v1/items/b1/similar", params={"k": 10})
     assert response.status_code == 200, response.text

@@ -218,6 +218,10 @@ class Engine:
     def similar(self, item_id: str, k: int) -> Recommendation:
         return self.recommender.similar(item_id, k)
 
+    def popular(self, k: int, **options: Any) -> Recommendation:
+        """What is popular now, to anyone; per attribute value under a filter."""
+        return self.recommender.popular(k, now=time.time(), **options)
+
     def stats(self) -> dict[str, Any]:
         state = self.state
         return {

@@ -28,6 +28,7 @@ _SIMILAR_REASONS = {
 # models whose one-item score is an item similarity: the neighbours a dislike pushes down
 _NEIGHBOUR_MODELS = ("cooccurrence", "content")
 _NOTABLE_PUSH = 0.05  # a score cut by at least this share is explained in the reasons
+_ANYONE = ""  # no user id is empty (validation): the key of lists for no one in particular
 _NOTABLE_MATCH = 0.25  # attribute matches adding this much to the logit are a reason
 _SOURCE_NAMES = np.array(SOURCES)
 Because = Callable[[IntArray], IntArray]  # items -> the recent item that brought each in
@@ -155,6 +156,22 @@ class Recommender:
                 reasons[-1].append(f"ranked lower: like {self._label(pushed[item])}, "
                                    "which you turned down")
         return reasons
+
+    def popular(self, k: int, *, exclude_ids: list[str] | None = None,
+                rules: Rules | None = None, after: str | None = None,
+                now: float = 0.0) -> Recommendation:
+        """Top-``k`` by decayed popularity, to no one in particular: the list an unknown user
+        gets, with reasons naming the item's category."""
+        found = self.for_user(_ANYONE, k, exclude_seen=False, exclude_ids=exclude_ids,
+                              rules=rules, after=after, now=now)
+        state = self.state
+        with state.lock:
+            reasons = []
+            for item_id in found.item_ids:
+                index = state.items.lookup(item_id)
+                category = None if index is None else state.attributes_of(index).get("category")
+                reasons.append([f"popular now in {category}" if category else "popular now"])
+        return replace(found, reasons=reasons)
 
     def _label(self, item: int) -> str:
         """How a reason names an item: its title when the catalogue has one, else its id."""

@@ -15,7 +15,15 @@ from streamrec.serving import allocator, errors, openapi
 from streamrec.serving.limits import BodySizeLimit, ReadTimeout
 from streamrec.serving.metrics import EngineCollector, RequestMetrics
 from streamrec.serving.ratelimit import RateLimiter
-from streamrec.serving.routes import admin, events, items, operations, sessions, users
+from streamrec.serving.routes import (
+    admin,
+    events,
+    items,
+    operations,
+    popular,
+    sessions,
+    users,
+)
 from streamrec.settings import Settings
 from streamrec.trust.audit import AuditLog
 from streamrec.trust.keys import KeyRing, is_loopback
@@ -54,8 +62,8 @@ def create_app(settings: Settings, engine: Engine | None = None,
     app.state.rate_limiter = RateLimiter(settings.serving.rate_limit,
                                          settings.serving.rate_limit_by_scope)
     errors.install(app)
-    routers = (events.router, items.router, users.router, sessions.router, admin.router,
-               operations.router)
+    routers = (events.router, items.router, popular.router, users.router, sessions.router,
+               admin.router, operations.router)
     for router in routers:
         app.include_router(router)
     openapi.install(app, routers)
