@@ -4,7 +4,7 @@ filters, boosts, diversity -> top-K with scores and reasons, remembered for feed
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -77,21 +77,21 @@ class Recommender:
             return recommendation
 
     def _ranked(self, query: Query, down: TurnedDown) -> tuple[
-            IntArray, FloatArray, dict[int, str], dict[int, int], Because | None, set[int]]:
+            IntArray, FloatArray, dict[int, str], dict[int, int], Because | None, dict[int, int]]:
         """Candidates ordered by the hybrid ranker, pushed down near what the user turned
         down (ranking/negatives.py); the source that drove each one; for those pushed down
         notably, the turned-down item that weighed most; co-occurrence's ``because`` for
         this query, when it scored it (saves summing its neighbours again for the reasons);
-        and the candidates whose attribute matches lifted them notably."""
+        and for the candidates whose attribute matches lifted them notably, the value."""
         state = self.state
         if query.user is None or query.history.size == 0:
-            return np.zeros(0, np.int64), np.zeros(0), {}, {}, None, set()
+            return np.zeros(0, np.int64), np.zeros(0), {}, {}, None, {}
         # serving: vector sources may take their candidates from an ANN index (ranking/ann.py)
         candidates = state.ranker.candidates(query, state.scorers, len(state.items),
                                              approximate=True)
         brought_by = getattr(candidates.scored.get("cooccurrence"), "because", None)
         if candidates.items.size == 0:
-            return np.zeros(0, np.int64), np.zeros(0), {}, {}, brought_by, set()
+            return np.zeros(0, np.int64), np.zeros(0), {}, {}, brought_by, {}
         scores = state.ranker.rank(candidates)
         neighbours = [m for name in _NEIGHBOUR_MODELS if (m := state.models.get(name))]
         penalty, because = penalties(down, candidates.items, neighbours, query.now)
@@ -103,8 +103,12 @@ class Recommender:
         dominant = state.ranker.contributions(candidates).argmax(axis=1)
         sources = dict(zip(candidates.items.tolist(), _SOURCE_NAMES[dominant].tolist(),
                            strict=True))
-        lifted = state.ranker.attribute_part(candidates) >= _NOTABLE_MATCH
-        matched = set(candidates.items[lifted].tolist())
+        matched: dict[int, int] = {}
+        if candidates.shared_values is not None:
+            lifted = ((state.ranker.attribute_part(candidates) >= _NOTABLE_MATCH)
+                      & (candidates.shared_values >= 0))
+            matched = dict(zip(candidates.items[lifted].tolist(),
+                               candidates.shared_values[lifted].tolist(), strict=True))
         return candidates.items[order], demoted[order], sources, pushed, brought_by, matched
 
     def _fill(self, query: Query, items: IntArray, scores: FloatArray, rules: Rules,
@@ -125,7 +129,7 @@ class Recommender:
 
     def _reasons(self, query: Query, items: IntArray, sources: dict[int, str],
                  pushed: dict[int, int], because: Because | None = None,
-                 matched: set[int] | None = None) -> list[list[str]]:
+                 matched: Mapping[int, int] | None = None) -> list[list[str]]:
         state = self.state
         cooccurrence = state.models["cooccurrence"]
         if because is not None:
@@ -134,6 +138,7 @@ class Recommender:
             brought_by = cooccurrence.because(query, items)
         else:
             brought_by = np.full(items.size, -1)
+        matched = matched or {}
         reasons = []
         for item, source_item in zip(items.tolist(), brought_by.tolist(), strict=True):
             source = sources.get(item, "popularity")
@@ -149,9 +154,9 @@ class Recommender:
                 category = state.attributes_of(item).get("category")
                 text = f"popular now in {category}" if category else "popular now"
             reasons.append([text])
-            if matched and item in matched and (
-                    shared := state.ranker.facts.shared_value(query.history, item)):
-                reasons[-1].append(f"{shared[0]} {shared[1]}, like your recent items")
+            if (code := matched.get(item)) is not None:
+                key, value = state.ranker.facts.value_name(code)
+                reasons[-1].append(f"{key} {value}, like your recent items")
             if item in pushed:
                 reasons[-1].append(f"ranked lower: like {self._label(pushed[item])}, "
                                    "which you turned down")

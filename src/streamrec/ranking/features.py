@@ -61,6 +61,9 @@ class CandidateSet:
     features: FloatArray  # (candidates, features)
     # each source's scores for this query, for asking it more (e.g. co-occurrence's reasons)
     scored: Mapping[str, QueryScores] = field(default_factory=dict)
+    # per candidate, its attribute value most of the user's recent items have (a code of
+    # ``ItemFacts.value_name``), -1 when none: for the reasons
+    shared_values: IntArray | None = None
 
 
 _KINDS: dict[type, tuple[bool, bool]] = {}  # runtime protocol checks cost ~10 us each
@@ -122,8 +125,8 @@ def gather(query: Query, scorers: Mapping[str, DenseScorer], n_items: int,
             raw[:, row] = scored[source].at(items)
         elif isinstance(model := scorers.get(source), Model):
             raw[:, row] = np.maximum(model.score(query, items), 0.0)
-    columns = None if facts is None else facts.columns(query, items)
-    return CandidateSet(items, raw, featurise(raw, query.history.size, columns), scored)
+    columns, values = (None, None) if facts is None else facts.columns_and_values(query, items)
+    return CandidateSet(items, raw, featurise(raw, query.history.size, columns), scored, values)
 
 
 def featurise(raw: FloatArray, history_length: int,

@@ -97,12 +97,32 @@ class ItemFacts:
     # -- features ------------------------------------------------------------------------
     def columns(self, query: Query, items: IntArray) -> FloatArray:
         """One row per item, one column per ``FACT_FEATURES`` name."""
+        return self.columns_and_values(query, items)[0]
+
+    def columns_and_values(self, query: Query, items: IntArray) -> tuple[FloatArray, IntArray]:
+        """``columns``, and per item the code of its value most of the user's recent items
+        have (``value_name``), -1 when it shares none: what a reason names."""
         out = np.zeros((items.shape[0], len(FACT_FEATURES)), dtype=np.float64)
+        best = np.full(items.shape[0], _NONE, dtype=np.int64)
         if items.size == 0:
-            return out
+            return out, best
         out[:, 0] = self._recency(items)
-        out[:, 1], out[:, 2] = self._attribute_matches(query.history, items)
-        return out
+        history = query.history
+        if history.size == 0 or len(self._values) == 0:
+            return out, best
+        rows, shares, recent_rows = self._value_shares(history, items)
+        slot = shares.argmax(axis=1)
+        out[:, 1] = shares[np.arange(rows.shape[0]), slot]
+        shared = out[:, 1] > 0
+        best[shared] = rows[shared, slot[shared]]
+        latest = recent_rows[-1][recent_rows[-1] != _NONE]
+        out[:, 2] = (np.isin(rows, latest) & (rows != _NONE)).any(axis=1)
+        return out, best
+
+    def value_name(self, code: int) -> tuple[str, str]:
+        """(key, value) of a value code."""
+        key, _, value = self._values.id_of(code).partition("=")
+        return key, value
 
     def _recency(self, items: IntArray) -> FloatArray:
         known = items < self._seen.shape[0]
@@ -124,42 +144,26 @@ class ItemFacts:
         rows[known] = self._codes[items[known]]
         return rows
 
-    def _attribute_matches(self, history: IntArray,
-                           items: IntArray) -> tuple[FloatArray, FloatArray]:
-        n = items.shape[0]
-        recent = history[-self.window:]
-        if recent.size == 0 or len(self._values) == 0:
-            return np.zeros(n), np.zeros(n)
-        recent_rows = self._rows(recent)
-        weights = _HISTORY_DECAY ** np.arange(recent.size - 1, -1, -1, dtype=np.float64)
+    def _value_shares(self, history: IntArray, items: IntArray) -> tuple[np.ndarray, FloatArray,
+                                                                         np.ndarray]:
+        """Per item and value slot: the share of the user's recent items having that value;
+        the items' value rows; the recent items' rows (newest last)."""
+        rows = self._rows(items)
+        recent_rows = self._rows(history[-self.window:])
+        shares = np.zeros(rows.shape, dtype=np.float64)
         valued = recent_rows != _NONE
+        if not valued.any():
+            return rows, shares, recent_rows
+        n = recent_rows.shape[0]
+        weights = _HISTORY_DECAY ** np.arange(n - 1, -1, -1, dtype=np.float64)
         codes, inverse = np.unique(recent_rows[valued], return_inverse=True)
         share = np.bincount(inverse, weights=np.broadcast_to(weights[:, None],
                                                              recent_rows.shape)[valued],
                             minlength=codes.size) / weights.sum()
-        rows = self._rows(items)
-        at = np.clip(np.searchsorted(codes, rows), 0, max(codes.size - 1, 0))
-        matched = (rows != _NONE) & (codes.size > 0)
-        if codes.size:
-            matched &= codes[at] == rows
-        best = np.where(matched, share[at] if codes.size else 0.0, 0.0).max(axis=1)
-        latest = recent_rows[-1][recent_rows[-1] != _NONE]
-        with_latest = np.isin(rows, latest) & (rows != _NONE)
-        return best, with_latest.any(axis=1).astype(np.float64)
-
-    def shared_value(self, history: IntArray, item: int) -> tuple[str, str] | None:
-        """The candidate's attribute value most of the user's recent items have, as
-        (key, value), for a reason; None when it shares none."""
-        share, _ = self._attribute_matches(history, np.array([item], dtype=np.int64))
-        if share[0] <= 0:
-            return None
-        recent = self._rows(history[-self.window:])
-        row = self._rows(np.array([item], dtype=np.int64))[0]
-        row = row[row != _NONE]
-        weights = _HISTORY_DECAY ** np.arange(recent.shape[0] - 1, -1, -1, dtype=np.float64)
-        having = [(weights * (recent == code).any(axis=1)).sum() for code in row.tolist()]
-        key, _, value = self._values.id_of(int(row[int(np.argmax(having))])).partition("=")
-        return key, value
+        at = np.minimum(np.searchsorted(codes, rows), codes.size - 1)
+        matched = (rows != _NONE) & (codes[at] == rows)
+        shares[matched] = share[at[matched]]
+        return rows, shares, recent_rows
 
     # -- state ---------------------------------------------------------------------------
     def state(self) -> dict[str, np.ndarray]:
