@@ -2,9 +2,10 @@
 
 Some refusals do not come from the route itself: the key check (401, 403), the rate limit
 (429), the body size limit (413), a body that is not JSON (400), request validation (422), a
-read time-out or an unavailable store (503). Rather than repeat them on every route, they are
-added here from what each route has (a key check, a body, parameters), all with the one
-error body. Statuses a route declares itself are kept as they are.
+read time-out or an unavailable store (503), and the HTTP server's own plain-text 400 for a
+request line too long to parse (routes with query parameters). Rather than repeat them on
+every route, they are added here from what each route has (a key check, a body,
+parameters), all with the one error body. Statuses a route declares itself are kept.
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ _DESCRIPTIONS = {
     503: "A store or the learner cannot take the work now, or a read timed out; retry later.",
 }
 _ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+# the HTTP server's parser refuses a request line over ~64 KiB (e.g. a huge `exclude` list of
+# multi-byte characters, 12 URL bytes each) before the app sees it: plain text, not JSON
+_LINE_TOO_LONG = ("A request line over the HTTP server's limit (about 64 KiB) gets a plain "
+                  "text 400 from the server itself.")
+_PLAIN = {"text/plain": {"schema": {"type": "string"}}}
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds until a request may succeed.",
                                 "schema": {"type": "integer"}}}
 
@@ -67,9 +73,15 @@ def install(app: FastAPI, routers: Iterable[APIRouter]) -> None:
                 responses = operation.setdefault("responses", {})
                 for status in error_statuses(route):
                     declared = responses.setdefault(str(status), {
-                        "description": _DESCRIPTIONS[status], "content": _ERROR})
+                        "description": _DESCRIPTIONS[status], "content": dict(_ERROR)})
                     if status == 429:
                         declared.setdefault("headers", _RETRY_AFTER)
+                if route.dependant.query_params:
+                    declared = responses.setdefault("400", {"description": _LINE_TOO_LONG,
+                                                            "content": {}})
+                    if declared["description"] != _LINE_TOO_LONG:
+                        declared["description"] += " " + _LINE_TOO_LONG
+                    declared["content"] = {**declared.get("content", {}), **_PLAIN}
         app.openapi_schema = schema
         return schema
 
