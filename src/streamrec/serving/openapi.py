@@ -44,6 +44,11 @@ def _needs_key(dependant: Dependant) -> bool:
         _needs_key(d) for d in dependant.dependencies)
 
 
+def _has_query_params(dependant: Dependant) -> bool:
+    return bool(dependant.query_params) or any(
+        _has_query_params(d) for d in dependant.dependencies)
+
+
 def error_statuses(route: APIRoute) -> list[int]:
     """The refusals ``route`` can answer besides those it declares itself."""
     statuses = [503]
@@ -76,7 +81,7 @@ def install(app: FastAPI, routers: Iterable[APIRouter]) -> None:
                         "description": _DESCRIPTIONS[status], "content": dict(_ERROR)})
                     if status == 429:
                         declared.setdefault("headers", _RETRY_AFTER)
-                if route.dependant.query_params:
+                if _has_query_params(route.dependant):
                     declared = responses.setdefault("400", {"description": _LINE_TOO_LONG,
                                                             "content": {}})
                     if declared["description"] != _LINE_TOO_LONG:
