@@ -48,9 +48,8 @@ class ItemFacts:
         self._ignored = frozenset(ignored_attributes)
         self._values = Vocabulary()  # "key=value" -> code
         self._codes = np.full((0, _VALUES_PER_ITEM), _NONE, dtype=np.int32)
-        self._last_seen: FloatArray = np.zeros(0, dtype=np.float64)
-        self._seen = np.zeros(0, dtype=bool)
-        self._n_items = 0  # items events named (the arrays above have spare room)
+        self._last_seen: FloatArray = np.zeros(0, dtype=np.float64)  # -inf: never engaged
+        self._n_items = 0  # items events named (the array above has spare room)
 
     # -- learning ------------------------------------------------------------------------
     def learn(self, batch: EventBatch) -> None:
@@ -59,21 +58,14 @@ class ItemFacts:
         if items.size == 0:
             return
         size = int(items.max()) + 1
-        self._last_seen = grow(self._last_seen, size)
-        self._seen = grow(self._seen, size, fill=False)
+        self._last_seen = grow(self._last_seen, size, fill=-np.inf)
         np.maximum.at(self._last_seen, items, batch.timestamps[engaged])
-        self._seen[items] = True
         self._n_items = max(self._n_items, size)
 
     def learn_items(self, indexed: Sequence[tuple[int, Item]]) -> None:
         if not indexed:
             return
-        size = max(index for index, _ in indexed) + 1
-        if self._codes.shape[0] < size:
-            grown = np.full((max(size, 2 * self._codes.shape[0]), _VALUES_PER_ITEM), _NONE,
-                            dtype=np.int32)
-            grown[: self._codes.shape[0]] = self._codes
-            self._codes = grown
+        self._codes = grow(self._codes, max(index for index, _ in indexed) + 1, fill=_NONE)
         for index, item in indexed:
             codes = [self._values.index(v) for v in self._categorical(item.attributes)]
             row = self._codes[index]
@@ -125,9 +117,9 @@ class ItemFacts:
         return key, value
 
     def _recency(self, items: IntArray) -> FloatArray:
-        known = items < self._seen.shape[0]
+        known = items < self._n_items
         seen = np.zeros(items.shape[0], dtype=bool)
-        seen[known] = self._seen[items[known]]
+        seen[known] = self._last_seen[items[known]] > -np.inf
         out = np.zeros(items.shape[0], dtype=np.float64)
         if not seen.any():
             return out
@@ -169,12 +161,11 @@ class ItemFacts:
     def state(self) -> dict[str, np.ndarray]:
         """What events taught; attribute values come from the catalogue, applied again."""
         n = self._n_items
-        return {"facts_last_seen": self._last_seen[:n].copy(), "facts_seen": self._seen[:n].copy()}
+        return {"facts_last_seen": self._last_seen[:n].copy()}
 
     def restore(self, state: Mapping[str, np.ndarray]) -> None:
         self._last_seen = np.array(state["facts_last_seen"], dtype=np.float64)
-        self._seen = np.array(state["facts_seen"], dtype=bool)
-        self._n_items = int(self._seen.shape[0])
+        self._n_items = int(self._last_seen.shape[0])
         # item indices are the snapshot's now: the catalogue is applied again after a restore
         self._values = Vocabulary()
         self._codes = np.full((0, _VALUES_PER_ITEM), _NONE, dtype=np.int32)
