@@ -16,8 +16,6 @@ from streamrec.errors import StreamrecError
 from streamrec.evaluation.dense_events import DenseEvents
 from streamrec.types import Item
 
-_CONTROL = "$"  # the engine's own log entries (refits, merges): not behaviour
-
 
 def fit_ranker(
     data_dir: DataDir = None,
@@ -72,6 +70,7 @@ def _load(data_dir: Path | None, data: str | None) -> tuple[DenseEvents, tuple[I
 
         loaded = load_log(data)
         return loaded.events, loaded.items
+    from streamrec.engine.state import is_control
     from streamrec.storage.base import open_catalogue, open_log
 
     settings = build_settings(data_dir)
@@ -82,7 +81,7 @@ def _load(data_dir: Path | None, data: str | None) -> tuple[DenseEvents, tuple[I
     try:
         behaviour, after = [], 0
         while chunk := log.read(after, 10_000):
-            behaviour += [e.event for e in chunk if not e.event.type.startswith(_CONTROL)]
+            behaviour += [e.event for e in chunk if not is_control(e.event)]
             after = chunk[-1].offset
         items = tuple(catalogue.scan())
     finally:

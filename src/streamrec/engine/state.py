@@ -34,7 +34,8 @@ _NO_ATTRIBUTES: Mapping[str, Any] = {}
 SHOWN_KEY = "$shown"
 
 
-def _is_control(event: Event) -> bool:
+def is_control(event: Event) -> bool:
+    """The engine's own log entries (refit markers, session merges): not behaviour."""
     return is_merge(event) or is_refit_marker(event)
 
 
@@ -93,7 +94,7 @@ class EngineState:
         fresh = [entry for entry in logged if entry.offset > self.offset]
         if not fresh:
             return
-        controls = [n for n, entry in enumerate(fresh) if _is_control(entry.event)]
+        controls = [n for n, entry in enumerate(fresh) if is_control(entry.event)]
         if controls:  # the events between control events, each control in its place
             with self.lock:
                 start = 0
