@@ -151,8 +151,7 @@ class Recommender:
             elif query.user is None or query.history.size == 0:
                 text = "popular now (no history for this user yet)"
             else:
-                category = state.attributes_of(item).get("category")
-                text = f"popular now in {category}" if category else "popular now"
+                text = self._popular_reason(item)
             reasons.append([text])
             if (code := matched.get(item)) is not None:
                 key, value = state.ranker.facts.value_name(code)
@@ -169,14 +168,15 @@ class Recommender:
         gets, with reasons naming the item's category."""
         found = self.for_user(_ANYONE, k, exclude_seen=False, exclude_ids=exclude_ids,
                               rules=rules, after=after, now=now)
-        state = self.state
-        with state.lock:
-            reasons = []
-            for item_id in found.item_ids:
-                index = state.items.lookup(item_id)
-                category = None if index is None else state.attributes_of(index).get("category")
-                reasons.append([f"popular now in {category}" if category else "popular now"])
+        with self.state.lock:
+            indices = (self.state.items.lookup(item_id) for item_id in found.item_ids)
+            reasons = [["popular now" if i is None else self._popular_reason(i)]
+                       for i in indices]
         return replace(found, reasons=reasons)
+
+    def _popular_reason(self, item: int) -> str:
+        category = self.state.attributes_of(item).get("category")
+        return f"popular now in {category}" if category else "popular now"
 
     def _label(self, item: int) -> str:
         """How a reason names an item: its title when the catalogue has one, else its id."""
