@@ -12,11 +12,12 @@ prior does. ``streamrec fit-ranker`` prints the result as the setting to start a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from streamrec.engine.state import EngineState
 from streamrec.evaluation.dense_events import DenseEvents
 from streamrec.evaluation.peers.base import PeerContext
 from streamrec.evaluation.peers.streamrec_engine import StreamrecPeer
@@ -74,18 +75,29 @@ def _lessons(peer: StreamrecPeer, events: DenseEvents, asked: np.ndarray,
     for done, position in enumerate(asked.tolist(), 1):
         peer.learn(events.slice(learned, position))  # everything before it, then the test
         learned = position
-        user = state.users.lookup(events.user_ids[events.users[position]])
-        item = state.items.lookup(events.item_ids[events.items[position]])
-        if user is not None and item is not None:
-            now = float(events.timestamps[position])
-            query = state.query_for(user, now, exclude_seen=True, serving=False)
-            candidates = state.ranker.candidates(query, state.scorers, len(state.items))
-            taken = np.flatnonzero(candidates.items == item)
-            if taken.size:
-                lessons.append((position, RankerLesson(candidates.features, taken)))
+        lesson = candidate_lesson(state, events.user_ids[events.users[position]],
+                                  [events.item_ids[events.items[position]]],
+                                  float(events.timestamps[position]))
+        if lesson is not None:
+            lessons.append((position, lesson))
         if tick is not None and (done % 100 == 0 or done == asked.size):
             tick(done, int(asked.size))
     return lessons
+
+
+def candidate_lesson(state: EngineState, user_id: str, wanted_ids: Iterable[str],
+                     now: float) -> RankerLesson | None:
+    """The exact candidate list ``user_id`` gets at ``now`` and which of its rows are items
+    of ``wanted_ids`` (what the user went on to take); None when the user is unknown or none
+    of them is a candidate."""
+    user = state.users.lookup(user_id)
+    wanted = [i for i in (state.items.lookup(w) for w in wanted_ids) if i is not None]
+    if user is None or not wanted:
+        return None
+    query = state.query_for(user, now, exclude_seen=True, serving=False)
+    candidates = state.ranker.candidates(query, state.scorers, len(state.items))
+    taken = np.flatnonzero(np.isin(candidates.items, wanted))
+    return RankerLesson(candidates.features, taken) if taken.size else None
 
 
 def _hit_rate(lessons: Sequence[RankerLesson], weights: FloatArray, k: int) -> float:

@@ -19,9 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
-
 from streamrec.evaluation.dense_events import DenseEvents
+from streamrec.evaluation.next_item_prior import candidate_lesson, fit_next_item_prior
 from streamrec.evaluation.peers.base import Params, PeerContext
 from streamrec.evaluation.peers.streamrec_engine import StreamrecPeer
 from streamrec.evaluation.splits import Split, temporal_split
@@ -62,8 +61,6 @@ def fit_ranker(protocol: str, training: DenseEvents, context: PeerContext,
 
 def _next_item_params(training: DenseEvents, context: PeerContext,
                       tick: Tick | None) -> Params:
-    from streamrec.evaluation.next_item_prior import fit_next_item_prior
-
     fit = fit_next_item_prior(training, context.items, tick=tick)
     verdict = (f"held-out top-{fit.k} {fit.held_out_hit_rate_fitted:.3f} fitted vs "
                f"{fit.held_out_hit_rate_built_in:.3f} built-in, {fit.fit_lessons} lists")
@@ -75,17 +72,8 @@ def _next_item_params(training: DenseEvents, context: PeerContext,
 
 
 def _lessons(peer: StreamrecPeer, split: Split, training: DenseEvents) -> list[RankerLesson]:
-    state = peer.state
-    lessons = []
-    for user, relevant, now in zip(split.users.tolist(), split.relevant, split.now.tolist(),
-                                   strict=True):
-        index = state.users.lookup(training.user_ids[user])
-        if index is None:
-            continue
-        query = state.query_for(index, now, exclude_seen=True, serving=False)
-        candidates = state.ranker.candidates(query, state.scorers, len(state.items))
-        wanted = [state.items.lookup(training.item_ids[i]) for i in relevant.tolist()]
-        taken = np.flatnonzero(np.isin(candidates.items, [i for i in wanted if i is not None]))
-        if taken.size:
-            lessons.append(RankerLesson(candidates.features, taken))
-    return lessons
+    found = (candidate_lesson(peer.state, training.user_ids[user],
+                              (training.item_ids[i] for i in relevant.tolist()), now)
+             for user, relevant, now in zip(split.users.tolist(), split.relevant,
+                                            split.now.tolist(), strict=True))
+    return [lesson for lesson in found if lesson is not None]
