@@ -10,7 +10,7 @@ parameters), all with the one error body. Statuses a route declares itself are k
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -39,14 +39,17 @@ _RETRY_AFTER = {"Retry-After": {"description": "Seconds until a request may succ
                                 "schema": {"type": "integer"}}}
 
 
+def _anywhere(dependant: Dependant, test: Callable[[Dependant], bool]) -> bool:
+    """``test`` holds for the route's dependant or any it depends on, however deep."""
+    return test(dependant) or any(_anywhere(d, test) for d in dependant.dependencies)
+
+
 def _needs_key(dependant: Dependant) -> bool:
-    return isinstance(dependant.call, _RequireScope) or any(
-        _needs_key(d) for d in dependant.dependencies)
+    return _anywhere(dependant, lambda d: isinstance(d.call, _RequireScope))
 
 
 def _has_query_params(dependant: Dependant) -> bool:
-    return bool(dependant.query_params) or any(
-        _has_query_params(d) for d in dependant.dependencies)
+    return _anywhere(dependant, lambda d: bool(d.query_params))
 
 
 def error_statuses(route: APIRoute) -> list[int]:
