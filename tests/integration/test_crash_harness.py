@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 
 from streamrec.engine.refits import BEGIN_TYPE, END_TYPE
+from streamrec.engine.replay import rebuild_state
 from streamrec.settings import Settings, SnapshotSettings
 from streamrec.storage.base import open_catalogue, open_log
 from streamrec.storage.snapshots import SnapshotStore
-from streamrec.trust.erasure import rebuild_state
 
 pytestmark = pytest.mark.integration
 

@@ -10,9 +10,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from streamrec.engine.exports import UserExport, export_of
 from streamrec.engine.identities import merge_event, merged_sessions
 from streamrec.engine.learner import Learner
 from streamrec.engine.recommender import Recommendation, Recommender
+from streamrec.engine.replay import rebuild_state, swap_contents
 from streamrec.engine.snapshotter import Snapshotter
 from streamrec.engine.state import SHOWN_KEY, EngineState
 from streamrec.engine.trainer import Trainer
@@ -22,14 +24,8 @@ from streamrec.ranking.rules import Rules
 from streamrec.settings import Settings
 from streamrec.storage.base import Catalogue, EventLog, open_catalogue, open_log
 from streamrec.storage.snapshots import SnapshotStore
-from streamrec.trust.erasure import (
-    UserExport,
-    export_of,
-    rebuild_state,
-    scrub_log_file,
-    swap_contents,
-)
 from streamrec.trust.pseudonyms import session_key_function, user_key_function
+from streamrec.trust.scrub import scrub_log_file
 from streamrec.types import Appended, Event, Item
 
 log = logging.getLogger(__name__)

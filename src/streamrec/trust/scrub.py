@@ -36,3 +36,9 @@ def _checkpoint(connection: sqlite3.Connection) -> None:
 def path_of(connection: sqlite3.Connection) -> str:
     row = connection.execute("PRAGMA database_list").fetchone()
     return str(row[2]) if row else "?"
+
+
+def scrub_log_file(log_url: str) -> None:
+    """After a delete, make the rows leave the log's file too (SQLite only; memory has none)."""
+    if log_url.startswith("sqlite:///"):
+        scrub(Path(log_url.removeprefix("sqlite:///")))

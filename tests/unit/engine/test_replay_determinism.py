@@ -14,9 +14,9 @@ import numpy as np
 
 from streamrec.engine.engine import Engine
 from streamrec.engine.refits import BEGIN_TYPE, END_TYPE
+from streamrec.engine.replay import rebuild_state
 from streamrec.settings import Settings
 from streamrec.storage.snapshots import SnapshotStore
-from streamrec.trust.erasure import rebuild_state
 from streamrec.types import Event
 
 T0 = 1_700_000_000.0

@@ -1,22 +1,14 @@
-"""Erasure and export of one user: the pieces the engine composes.
-
-Learned state is a function of the log and the catalogue, so forgetting a user is: delete
-their events, then rebuild state by replaying what remains (no model needs to "unlearn").
-"""
+"""Export of one user: their events in the log and the history the models query with."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from streamrec.engine.learner import Learner
 from streamrec.engine.state import EngineState
-from streamrec.settings import Settings
-from streamrec.storage.base import Catalogue, EventLog
-from streamrec.trust.scrub import scrub
+from streamrec.storage.base import EventLog
 
 _READ_BATCH = 10_000
 
@@ -26,15 +18,6 @@ class HistoryEntry:
     item_id: str
     weight: float
     timestamp: float
-
-
-@dataclass(frozen=True, slots=True)
-class UserExport:
-    """Everything held about one user: their events in the log, oldest first, and the recent
-    history the models query with (at most ``events.history_length`` entries)."""
-
-    events: list[LoggedEventOut]
-    history: list[HistoryEntry]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,27 +31,13 @@ class LoggedEventOut:
     context: dict[str, object] | None
 
 
-def rebuild_state(settings: Settings, event_log: EventLog, catalogue: Catalogue) -> EngineState:
-    """A fresh state from the catalogue and a replay of the whole log. Costs a full replay."""
-    fresh = EngineState(settings, inline_training=False)
-    fresh.apply_items(catalogue.scan())
-    Learner(fresh, event_log).catch_up()
-    return fresh
+@dataclass(frozen=True, slots=True)
+class UserExport:
+    """Everything held about one user: their events in the log, oldest first, and the recent
+    history the models query with (at most ``events.history_length`` entries)."""
 
-
-def swap_contents(target: EngineState, source: EngineState) -> None:
-    """Make ``target`` hold what ``source`` learned, keeping ``target``'s identity and lock:
-    the recommender, learner, trainer and snapshotter all hold ``target`` and go on using it."""
-    with target.lock:
-        for name, value in vars(source).items():
-            if name != "lock":
-                setattr(target, name, value)
-
-
-def scrub_log_file(log_url: str) -> None:
-    """After a delete, make the rows leave the log's file too (SQLite only; memory has none)."""
-    if log_url.startswith("sqlite:///"):
-        scrub(Path(log_url.removeprefix("sqlite:///")))
+    events: list[LoggedEventOut]
+    history: list[HistoryEntry]
 
 
 def export_of(state: EngineState, event_log: EventLog, stored_id: str,
