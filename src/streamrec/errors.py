@@ -23,6 +23,13 @@ class InvalidInput(StreamrecError):
         super().__init__(message, field=field)
 
 
+class InvalidSetting(StreamrecError):
+    """A setting (an environment variable or a flag) names nothing we know or holds a value we
+    refuse; the message says which and what is allowed."""
+
+    code = "invalid_setting"
+
+
 class NotFound(StreamrecError):
     code = "not_found"
 

@@ -7,10 +7,11 @@ class beside the model.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streamrec.events.types import EventTypeConfig, default_event_types
@@ -133,6 +134,15 @@ class Settings(BaseSettings):
     events: EventSettings = Field(default_factory=EventSettings)
     serving: ServingSettings = Field(default_factory=ServingSettings)
     trust: TrustSettings = Field(default_factory=TrustSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_unknown_variables(cls, data: Any) -> Any:
+        """A misspelt STREAMREC_ variable stops the program (it would be ignored otherwise)."""
+        from streamrec.setting_names import refuse_unknown_names
+
+        refuse_unknown_names(cls, os.environ)
+        return data
 
     @property
     def log_url(self) -> str:

