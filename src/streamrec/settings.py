@@ -19,6 +19,7 @@ from streamrec.models.als import ALSConfig
 from streamrec.models.content import ContentConfig
 from streamrec.models.cooccurrence import CooccurrenceConfig
 from streamrec.models.popularity import PopularityConfig
+from streamrec.ranking.features import layout
 from streamrec.ranking.hybrid import HybridConfig
 from streamrec.ranking.negatives import NegativesConfig
 
@@ -157,9 +158,11 @@ class Settings(BaseSettings):
         return self.data_dir / "snapshots"
 
     def model_fingerprint(self) -> str:
-        """Changes whenever a setting that shapes model state changes: a snapshot made under
-        other settings is not reused, state is rebuilt from the log instead."""
+        """Changes whenever a setting that shapes model state changes, or the registered
+        sources and the ranker's features do: a snapshot made under others is not reused,
+        state is rebuilt from the log instead."""
         import hashlib
 
-        shaping = self.models.model_dump_json() + self.events.model_dump_json()
+        shaping = (self.models.model_dump_json() + self.events.model_dump_json()
+                   + ",".join(layout().features))
         return hashlib.sha256(shaping.encode()).hexdigest()[:16]

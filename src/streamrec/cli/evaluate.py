@@ -21,7 +21,7 @@ from rich.progress import (
 import streamrec.cli.blas  # noqa: F401  (must run before numpy is imported)
 from streamrec.errors import StreamrecError
 from streamrec.evaluation.datasets import dataset_name
-from streamrec.evaluation.peers import SOURCE_MODELS
+from streamrec.evaluation.peers import source_models
 from streamrec.evaluation.report import markdown_table, to_report, write_json
 from streamrec.evaluation.runner import ALL_MODELS, EvaluationConfig
 from streamrec.evaluation.runner import evaluate as run_evaluation
@@ -39,7 +39,7 @@ def evaluate(
     block: Annotated[int, typer.Option(
         help="Prequential: queries see nothing of their block of B events.")] = 1,
     models: Annotated[str, typer.Option(
-        help="Comma-separated models. Also: " + ", ".join(SOURCE_MODELS) + " (each of "
+        help="Comma-separated models. Also: " + ", ".join(source_models()) + " (each of "
         "streamrec's sources alone, ranked by its own score; only when named).")] = ",".join(
         ALL_MODELS),
     url: Annotated[str | None, typer.Option(

@@ -13,24 +13,14 @@ from streamrec.engine.impressions import Impression
 from streamrec.engine.state import EngineState
 from streamrec.errors import NotFound
 from streamrec.models.base import SimilarItems, top_k
-from streamrec.ranking.features import SOURCES
 from streamrec.ranking.negatives import TurnedDown, demote, penalties, turned_down
 from streamrec.ranking.rules import Rules, apply_rules
+from streamrec.sources import SOURCES
 from streamrec.types import FloatArray, IntArray, Query
 
-# how much each source's similar items count when several models know an item
-_SIMILAR_WEIGHTS = {"cooccurrence": 1.0, "als": 0.5, "content": 0.3}
-_SIMILAR_REASONS = {
-    "cooccurrence": "often engaged with together with {item}",
-    "als": "liked by the people who like {item}",
-    "content": "shares attributes and words with {item}",
-}
-# models whose one-item score is an item similarity: the neighbours a dislike pushes down
-_NEIGHBOUR_MODELS = ("cooccurrence", "content")
 _NOTABLE_PUSH = 0.05  # a score cut by at least this share is explained in the reasons
 _ANYONE = ""  # no user id is empty (validation): the key of lists for no one in particular
 _NOTABLE_MATCH = 0.25  # attribute matches adding this much to the logit are a reason
-_SOURCE_NAMES = np.array(SOURCES)
 Because = Callable[[IntArray], IntArray]  # items -> the recent item that brought each in
 
 
@@ -77,23 +67,26 @@ class Recommender:
             return recommendation
 
     def _ranked(self, query: Query, down: TurnedDown) -> tuple[
-            IntArray, FloatArray, dict[int, str], dict[int, int], Because | None, dict[int, int]]:
+            IntArray, FloatArray, dict[int, str], dict[int, int], dict[str, Because],
+            dict[int, int]]:
         """Candidates ordered by the hybrid ranker, pushed down near what the user turned
         down (ranking/negatives.py); the source that drove each one; for those pushed down
-        notably, the turned-down item that weighed most; co-occurrence's ``because`` for
-        this query, when it scored it (saves summing its neighbours again for the reasons);
+        notably, the turned-down item that weighed most; the ``because`` of the sources that
+        answered with one (saves summing co-occurrence's neighbours again for the reasons);
         and for the candidates whose attribute matches lifted them notably, the value."""
         state = self.state
         if query.user is None or query.history.size == 0:
-            return np.zeros(0, np.int64), np.zeros(0), {}, {}, None, {}
+            return np.zeros(0, np.int64), np.zeros(0), {}, {}, {}, {}
         # serving: vector sources may take their candidates from an ANN index (ranking/ann.py)
         candidates = state.ranker.candidates(query, state.scorers, len(state.items),
                                              approximate=True)
-        brought_by = getattr(candidates.scored.get("cooccurrence"), "because", None)
+        brought_by = {s.name: b for s in SOURCES
+                      if (b := getattr(candidates.scored.get(s.name), "because", None))}
         if candidates.items.size == 0:
             return np.zeros(0, np.int64), np.zeros(0), {}, {}, brought_by, {}
         scores = state.ranker.rank(candidates)
-        neighbours = [m for name in _NEIGHBOUR_MODELS if (m := state.models.get(name))]
+        # models whose one-item score is an item similarity: the neighbours a dislike pushes down
+        neighbours = [m for s in SOURCES if s.neighbours and (m := state.models.get(s.name))]
         penalty, because = penalties(down, candidates.items, neighbours, query.now)
         demoted = demote(scores, penalty, state.negatives)
         notable = demoted < (1.0 - _NOTABLE_PUSH) * scores
@@ -101,7 +94,8 @@ class Recommender:
                           strict=True))
         order = np.lexsort((candidates.items, -demoted))
         dominant = state.ranker.contributions(candidates).argmax(axis=1)
-        sources = dict(zip(candidates.items.tolist(), _SOURCE_NAMES[dominant].tolist(),
+        names = state.ranker.layout.names
+        sources = dict(zip(candidates.items.tolist(), [names[d] for d in dominant.tolist()],
                            strict=True))
         matched: dict[int, int] = {}
         if candidates.shared_values is not None:
@@ -128,26 +122,21 @@ class Recommender:
         return np.concatenate((items, extra)), np.concatenate((scores, extra_scores))
 
     def _reasons(self, query: Query, items: IntArray, sources: dict[int, str],
-                 pushed: dict[int, int], because: Because | None = None,
+                 pushed: dict[int, int], because: Mapping[str, Because] | None = None,
                  matched: Mapping[int, int] | None = None) -> list[list[str]]:
+        """Why each item: the reason of the source that drove it (``streamrec.sources``),
+        naming the recent item that brought it where the reason does; else popularity's."""
         state = self.state
-        cooccurrence = state.models["cooccurrence"]
-        if because is not None:
-            brought_by = because(items)
-        elif hasattr(cooccurrence, "because"):
-            brought_by = cooccurrence.because(query, items)
-        else:
-            brought_by = np.full(items.size, -1)
+        brought_by = self._brought_by(query, items, because or {})
         matched = matched or {}
         reasons = []
-        for item, source_item in zip(items.tolist(), brought_by.tolist(), strict=True):
-            source = sources.get(item, "popularity")
-            if source == "cooccurrence" and source_item >= 0:
-                text = f"similar to {self._label(source_item)}, which you engaged with"
-            elif source == "als":
-                text = "matches your tastes: people like you engaged with it"
-            elif source == "content":
-                text = "like what you engaged with (attributes and description)"
+        for position, item in enumerate(items.tolist()):
+            source = SOURCES[sources.get(item, "popularity")]
+            source_item = brought_by[source.name][position] if source.name in brought_by else -1
+            if source.reason is not None and "{item}" not in source.reason:
+                text = source.reason
+            elif source.reason is not None and source_item >= 0:
+                text = source.reason.format(item=self._label(int(source_item)))
             elif query.user is None or query.history.size == 0:
                 text = "popular now (no history for this user yet)"
             else:
@@ -160,6 +149,21 @@ class Recommender:
                 reasons[-1].append(f"ranked lower: like {self._label(pushed[item])}, "
                                    "which you turned down")
         return reasons
+
+    def _brought_by(self, query: Query, items: IntArray,
+                    because: Mapping[str, Because]) -> dict[str, IntArray]:
+        """For each source whose reason names an item: per item, the recent item that brought
+        it in (-1: none), from this query's scores or else the model."""
+        found = {}
+        for source in SOURCES:
+            if source.reason is None or "{item}" not in source.reason:
+                continue
+            explain = getattr(self.state.models.get(source.name), "because", None)
+            if source.name in because:
+                found[source.name] = because[source.name](items)
+            elif explain is not None:
+                found[source.name] = explain(query, items)
+        return found
 
     def popular(self, k: int, *, exclude_ids: list[str] | None = None,
                 rules: Rules | None = None, after: str | None = None,
@@ -195,8 +199,10 @@ class Recommender:
             total = np.zeros(len(state.items))
             best_source = np.full(len(state.items), -1)
             best_part = np.zeros(len(state.items))
-            for position, (name, weight) in enumerate(_SIMILAR_WEIGHTS.items()):
-                model = state.models.get(name)
+            # each source's similar items count by its similar_weight (streamrec.sources)
+            asked = [s for s in SOURCES if s.similar_weight > 0]
+            for position, source in enumerate(asked):
+                model, weight = state.models.get(source.name), source.similar_weight
                 if not isinstance(model, SimilarItems):
                     continue
                 found = model.similar(item, 2 * k, unavailable)
@@ -209,8 +215,7 @@ class Recommender:
                 best_source[found.items[better]] = position
             total[total <= 0] = -np.inf
             chosen = top_k(total, k, np.append(unavailable, item))
-            names = list(_SIMILAR_WEIGHTS)
-            reasons = [[_SIMILAR_REASONS[names[int(best_source[i])]].format(item=item_id)]
+            reasons = [[str(asked[int(best_source[i])].similar_reason).format(item=item_id)]
                        for i in chosen.items.tolist()]
             return Recommendation(state.items.ids_of(chosen.items),
                                   [round(float(s), 6) for s in chosen.scores], reasons)

@@ -18,14 +18,11 @@ from streamrec.engine.impressions import Impressions
 from streamrec.engine.refits import BEGIN_TYPE, PendingFit, PendingFits, is_refit_marker
 from streamrec.events.types import EventTypeConfig, event_weight
 from streamrec.events.vocab import Vocabulary
-from streamrec.models.als import ALSModel
 from streamrec.models.base import DenseScorer, LearnsItems, MergesUsers, Model, Refittable, grow
-from streamrec.models.content import ContentModel
-from streamrec.models.cooccurrence import CooccurrenceModel
-from streamrec.models.popularity import PopularityModel
 from streamrec.ranking.features import CandidateSet
 from streamrec.ranking.hybrid import HybridRanker
 from streamrec.settings import Settings
+from streamrec.sources import SOURCES
 from streamrec.types import Event, EventBatch, Item, LoggedEvent, Query
 
 _NO_ATTRIBUTES: Mapping[str, Any] = {}
@@ -40,13 +37,13 @@ def is_control(event: Event) -> bool:
 
 
 def build_models(settings: Settings) -> dict[str, Model]:
-    models: list[Model] = [
-        PopularityModel(settings.models.popularity),
-        CooccurrenceModel(settings.models.cooccurrence),
-        ALSModel(settings.models.als),
-        ContentModel(settings.models.content),
-    ]
-    return {model.name: model for model in models}
+    """Every registered source's model (``streamrec.sources``), by name, in the registry's
+    order."""
+    models = {source.name: source.build(settings.models) for source in SOURCES}
+    wrong = [f"{name} built {model.name}" for name, model in models.items() if model.name != name]
+    if wrong:
+        raise ValueError(f"a source must build the model of its name: {', '.join(wrong)}")
+    return models
 
 
 class EngineState:

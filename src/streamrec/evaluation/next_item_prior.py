@@ -22,7 +22,7 @@ from streamrec.evaluation.dense_events import DenseEvents
 from streamrec.evaluation.peers.base import PeerContext
 from streamrec.evaluation.peers.streamrec_engine import StreamrecPeer
 from streamrec.evaluation.queries import query_positions
-from streamrec.ranking.features import PRIOR_WEIGHTS
+from streamrec.ranking.features import layout
 from streamrec.ranking.offline import RankerLesson, as_prior, fit_weights
 from streamrec.types import FloatArray, Item
 
@@ -61,7 +61,7 @@ def fit_next_item_prior(events: DenseEvents, items: Sequence[Item] = (), *,
     cut = int(len(events) * (1.0 - held_out))
     fit = [lesson for position, lesson in lessons if position < cut]
     kept = [lesson for position, lesson in lessons if position >= cut]
-    start = PRIOR_WEIGHTS.astype(np.float64)
+    start = layout().prior.copy()
     weights = fit_weights(fit, start, epochs) if fit else start
     return PriorFit(as_prior(weights), len(fit), len(kept), _hit_rate(kept, weights, k),
                     _hit_rate(kept, start, k), k)

@@ -7,7 +7,9 @@ approximate nearest-neighbour index (``ann.py``), so that a query does not need 
 the catalogue per source. Features are per-query normalised (a source's score over its best
 candidate, and its reciprocal rank) so one set of weights serves every user; the user's
 history length enters through interactions, letting the ranker trust personal sources more
-for users it knows well. Recency and attribute matches come from ``item_facts.py``.
+for users it knows well. Recency and attribute matches come from ``item_facts.py``. Which
+sources there are, which of these features each has and their starting weights is the
+registry's (``streamrec.sources``); ``layout()`` turns it into columns.
 """
 
 from __future__ import annotations
@@ -28,30 +30,61 @@ from streamrec.models.scores import (
 )
 from streamrec.ranking.ann import IndexedScores, VectorIndexes
 from streamrec.ranking.item_facts import FACT_FEATURES, ItemFacts
+from streamrec.sources import FEATURE_BLOCKS, SOURCES, Source
 from streamrec.types import EMPTY_FLOATS, EMPTY_INTS, FloatArray, IntArray, Query
 
-SOURCES = ("cooccurrence", "als", "content", "popularity")
-FEATURES = (
-    "bias",
-    *(f"{source}_{kind}" for source in SOURCES for kind in ("score", "rank")),
-    "cooccurrence_top5",
-    "cooccurrence_top20",
-    "als_top5",
-    "als_top20",
-    "cooccurrence_x_history",
-    "als_x_history",
-    *FACT_FEATURES,
-)
-# a prior before anything is learned: personal sources first, popularity breaks ties. The
-# attribute matches start at 0 and are left to the lessons: how much a shared category says
-# differs by domain (measured: a prior of 0.3/0.2 gained 1% on a synthetic shop whose
-# sessions stay in a category, lost 1.5% on MovieLens, whose ratings come in bulk).
-PRIOR_WEIGHTS = np.array([-3.0, 1.0, 4.0, 0.3, 0.5, 0.3, 0.3, 0.1, 0.2,
-                          0.5, 0.3, 0.2, 0.1, 0.3, 0.1, 0.1, 0.0, 0.0])
-_FIRST_FACT = FEATURES.index(FACT_FEATURES[0])
+_BIAS_PRIOR = -3.0
+# recency helps a little everywhere; the attribute matches start at 0 and are left to the
+# lessons: how much a shared category says differs by domain (measured: a prior of 0.3/0.2
+# gained 1% on a synthetic shop whose sessions stay in a category, lost 1.5% on MovieLens,
+# whose ratings come in bulk)
+_FACT_PRIOR = {"recency": 0.1, "attribute_share": 0.0, "attribute_last": 0.0}
 
 
-_CONTENT_CANDIDATES_BELOW = 5  # history length from which content only re-scores
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """The ranker's feature columns, from the registered sources (``streamrec.sources``):
+    the bias, each block of ``FEATURE_BLOCKS`` over the sources that have its kinds (in the
+    registry's order), then the item facts. ``raw`` columns are the sources, in order."""
+
+    sources: tuple[Source, ...]
+    features: tuple[str, ...]
+    prior: FloatArray  # the weights before anything is learned (a source's ``prior``)
+    # (source column, kind, feature column) of every source feature, in column order
+    source_features: tuple[tuple[int, str, int], ...]
+    first_fact: int
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(source.name for source in self.sources)
+
+
+_LAYOUTS: dict[int, Layout] = {}
+
+
+def layout() -> Layout:
+    """The layout of the registry as it is now (cached per registry version)."""
+    found = _LAYOUTS.get(SOURCES.version)
+    if found is None:
+        found = _LAYOUTS[SOURCES.version] = _layout_of(tuple(SOURCES))
+    return found
+
+
+def _layout_of(sources: tuple[Source, ...]) -> Layout:
+    features, prior = ["bias"], [_BIAS_PRIOR]
+    placed = []
+    for block in FEATURE_BLOCKS:
+        for column, source in enumerate(sources):
+            for kind in block:
+                if kind in source.prior:
+                    placed.append((column, kind, len(features)))
+                    features.append(f"{source.name}_{kind}")
+                    prior.append(source.prior[kind])
+    first_fact = len(features)
+    features.extend(FACT_FEATURES)
+    prior.extend(_FACT_PRIOR[name] for name in FACT_FEATURES)
+    return Layout(sources, tuple(features), np.array(prior, dtype=np.float64), tuple(placed),
+                  first_fact)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,27 +136,29 @@ def gather(query: Query, scorers: Mapping[str, DenseScorer], n_items: int,
     candidates for sources with item vectors (serving); None: exact. ``facts``: recency and
     attribute matches (``item_facts.py``); None leaves those features 0.
 
-    Content brings candidates only for users with little history (its job: the cold start);
-    for the others it scores just the union, which saves a pass over every item's vector."""
+    A source with ``candidates_below`` (content: its job is the cold start) brings candidates
+    only for users with a shorter history; for the others it scores just the union."""
     exclude = query.exclude[(query.exclude >= 0) & (query.exclude < n_items)]
     exclude = np.unique(exclude)
     scored: dict[str, QueryScores] = {}
     chosen = [] if also is None else [also[(also >= 0) & (also < n_items)]]
-    for source in SOURCES:
-        scorer = scorers.get(source)
+    sources = layout().sources
+    for source in sources:
+        scorer = scorers.get(source.name)
         if scorer is None:
             continue
-        if source == "content" and query.history.size >= _CONTENT_CANDIDATES_BELOW:
+        below = source.candidates_below
+        if below is not None and query.history.size >= below:
             continue  # scored below, on the union only
-        scores = _scores_of(source, scorer, query, n_items, indexes)
-        scored[source] = scores
+        scores = _scores_of(source.name, scorer, query, n_items, indexes)
+        scored[source.name] = scores
         chosen.append(scores.top(per_source, exclude))
     items = np.unique(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)
-    raw = np.zeros((items.size, len(SOURCES)), dtype=np.float64)
-    for row, source in enumerate(SOURCES):
-        if source in scored:
-            raw[:, row] = scored[source].at(items)
-        elif isinstance(model := scorers.get(source), Model):
+    raw = np.zeros((items.size, len(sources)), dtype=np.float64)
+    for row, source in enumerate(sources):
+        if source.name in scored:
+            raw[:, row] = scored[source.name].at(items)
+        elif isinstance(model := scorers.get(source.name), Model):
             raw[:, row] = np.maximum(model.score(query, items), 0.0)
     columns, values = (None, None) if facts is None else facts.columns_and_values(query, items)
     return CandidateSet(items, raw, featurise(raw, query.history.size, columns), scored, values)
@@ -131,8 +166,13 @@ def gather(query: Query, scorers: Mapping[str, DenseScorer], n_items: int,
 
 def featurise(raw: FloatArray, history_length: int,
               fact_columns: FloatArray | None = None) -> FloatArray:
+    """The feature rows of candidates whose sources scored them ``raw`` (one column per
+    source): per source its score over its best candidate, its reciprocal rank, steps at the
+    top of its list (a linear model cannot bend 1/rank) and its score growing with the user's
+    history length, each where the source declares it (``Layout``)."""
+    lay = layout()
     n = raw.shape[0]
-    features = np.zeros((n, len(FEATURES)), dtype=np.float64)
+    features = np.zeros((n, len(lay.features)), dtype=np.float64)
     features[:, 0] = 1.0
     if n == 0:
         return features
@@ -142,18 +182,16 @@ def featurise(raw: FloatArray, history_length: int,
     # rank 0 is the source's best candidate; items the source does not score get 0
     ranks = np.argsort(np.argsort(-raw, axis=0, kind="stable"), axis=0, kind="stable")
     reciprocal = np.where(positive > 0, 1.0 / (1.0 + ranks), 0.0)
-    for column in range(len(SOURCES)):
-        features[:, 1 + 2 * column] = normalised[:, column]
-        features[:, 2 + 2 * column] = reciprocal[:, column]
-    # steps at the top of each personal source's list: a linear model cannot bend 1/rank
-    first = 1 + 2 * len(SOURCES)
-    for offset, column in enumerate((0, 1)):
-        scored = positive[:, column] > 0
-        features[:, first + 2 * offset] = scored & (ranks[:, column] < 5)
-        features[:, first + 2 * offset + 1] = scored & (ranks[:, column] < 20)
     maturity = min(1.0, np.log1p(history_length) / np.log1p(100.0))
-    features[:, first + 4] = normalised[:, 0] * maturity
-    features[:, first + 5] = normalised[:, 1] * maturity
+    for source, kind, column in lay.source_features:
+        if kind == "score":
+            features[:, column] = normalised[:, source]
+        elif kind == "rank":
+            features[:, column] = reciprocal[:, source]
+        elif kind == "x_history":
+            features[:, column] = normalised[:, source] * maturity
+        else:  # top5, top20
+            features[:, column] = (positive[:, source] > 0) & (ranks[:, source] < int(kind[3:]))
     if fact_columns is not None:
-        features[:, _FIRST_FACT:_FIRST_FACT + len(FACT_FEATURES)] = fact_columns
+        features[:, lay.first_fact:lay.first_fact + len(FACT_FEATURES)] = fact_columns
     return features

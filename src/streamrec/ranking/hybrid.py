@@ -10,14 +10,13 @@ user actually took next, the same test-then-train question the prequential evalu
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field, field_validator
 
 from streamrec.models.base import DenseScorer
 from streamrec.ranking.ann import ANNConfig, VectorIndexes
-from streamrec.ranking.features import FEATURES, PRIOR_WEIGHTS, SOURCES, CandidateSet, gather
+from streamrec.ranking.features import CandidateSet, gather, layout
 from streamrec.ranking.ftrl import FTRLConfig, FTRLRanker
 from streamrec.ranking.item_facts import ItemFacts
 from streamrec.types import FloatArray, IntArray, Query
@@ -41,7 +40,7 @@ class HybridConfig(BaseModel):
         default=50, ge=1, le=1000,
         description="Recent items of the user that attribute-match features compare with.")
     ftrl: FTRLConfig = Field(default_factory=FTRLConfig)
-    only_source: Literal[SOURCES] | None = Field(  # type: ignore[valid-type]
+    only_source: str | None = Field(
         default=None, description="Candidates from this one source, ranked by its own score: "
         "the source alone, no blend (what `streamrec evaluate --models streamrec-<source>` "
         "measures against the blend).")
@@ -55,15 +54,25 @@ class HybridConfig(BaseModel):
     @field_validator("prior")
     @classmethod
     def _known_features(cls, prior: dict[str, float] | None) -> dict[str, float] | None:
-        unknown = sorted(set(prior or ()) - set(FEATURES))
+        features = layout().features
+        unknown = sorted(set(prior or ()) - set(features))
         if unknown:
-            raise ValueError(f"unknown ranker features {unknown}; known: {list(FEATURES)}")
+            raise ValueError(f"unknown ranker features {unknown}; known: {list(features)}")
         return prior
 
+    @field_validator("only_source")
+    @classmethod
+    def _known_source(cls, only: str | None) -> str | None:
+        names = layout().names
+        if only is not None and only not in names:
+            raise ValueError(f"unknown source {only!r}; known: {', '.join(names)}")
+        return only
+
     def prior_weights(self) -> FloatArray:
-        weights = PRIOR_WEIGHTS.astype(np.float64).copy()
+        lay = layout()
+        weights = lay.prior.copy()
         for name, value in (self.prior or {}).items():
-            weights[FEATURES.index(name)] = value
+            weights[lay.features.index(name)] = value
         return weights
 
 
@@ -73,7 +82,9 @@ class HybridRanker:
     def __init__(self, config: HybridConfig | None = None,
                  ignored_attributes: Sequence[str] = ()) -> None:
         self.config = config or HybridConfig()
-        self.ftrl = FTRLRanker(self.config.ftrl, len(FEATURES), self.config.prior_weights())
+        self.layout = layout()  # the registered sources' feature columns, fixed from here
+        self.ftrl = FTRLRanker(self.config.ftrl, len(self.layout.features),
+                               self.config.prior_weights())
         # learned by the engine state with the models: each event, each catalogue item
         self.facts = ItemFacts(self.config.attribute_window, ignored_attributes)
         self.eligible_seen = 0
@@ -93,7 +104,7 @@ class HybridRanker:
     def rank(self, candidates: CandidateSet) -> FloatArray:
         only = self.config.only_source
         if only is not None:
-            return candidates.raw[:, SOURCES.index(only)].copy()
+            return candidates.raw[:, self.layout.names.index(only)].copy()
         return self.ftrl.predict(candidates.features)
 
     def wants_example(self) -> bool:
@@ -126,16 +137,14 @@ class HybridRanker:
         """Per candidate and source, how much that source added to the score (for reasons)."""
         weights = self.ftrl.weights()
         features = candidates.features
-        parts = np.zeros((features.shape[0], len(SOURCES)))
-        for column, name in enumerate(FEATURES):
-            source = next((s for s in SOURCES if name.startswith(s)), None)
-            if source is not None:
-                parts[:, SOURCES.index(source)] += features[:, column] * weights[column]
+        parts = np.zeros((features.shape[0], len(self.layout.sources)))
+        for source, _, column in self.layout.source_features:
+            parts[:, source] += features[:, column] * weights[column]
         return parts
 
     def attribute_part(self, candidates: CandidateSet) -> FloatArray:
         """Per candidate, how much the attribute matches added to its score (for reasons)."""
-        first = FEATURES.index("attribute_share")
+        first = self.layout.features.index("attribute_share")
         weights = self.ftrl.weights()[first:first + 2]
         return candidates.features[:, first:first + 2] @ weights
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from streamrec.ranking.features import FEATURES
+from streamrec.ranking.features import layout
 from streamrec.ranking.ftrl import FTRLConfig, FTRLRanker
 from streamrec.types import FloatArray, IntArray
 
@@ -50,4 +50,4 @@ def fit_weights(lessons: Sequence[RankerLesson], start: FloatArray, epochs: int 
 
 def as_prior(weights: FloatArray) -> dict[str, float]:
     """``weights`` by feature name, as ``HybridConfig.prior`` takes them."""
-    return {name: round(float(w), 6) for name, w in zip(FEATURES, weights, strict=True)}
+    return {name: round(float(w), 6) for name, w in zip(layout().features, weights, strict=True)}

@@ -13,9 +13,11 @@ from streamrec.cli.main import app
 from streamrec.engine.engine import Engine
 from streamrec.evaluation.datasets import load_log
 from streamrec.evaluation.next_item_prior import fit_next_item_prior
-from streamrec.ranking.features import FEATURES
+from streamrec.ranking.features import layout
 from streamrec.ranking.hybrid import HybridConfig
 from streamrec.settings import Settings
+
+FEATURES = layout().features
 
 
 def test_a_fit_on_a_shop_log_ranks_held_out_choices_better_than_the_built_in_prior() -> None:

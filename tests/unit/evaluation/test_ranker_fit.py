@@ -13,8 +13,10 @@ from streamrec.evaluation.peers import PEERS, build_peer
 from streamrec.evaluation.peers.base import PeerContext
 from streamrec.evaluation.peers.streamrec_engine import StreamrecPeer
 from streamrec.evaluation.ranker_fit import fit_ranker
-from streamrec.ranking.features import FEATURES, PRIOR_WEIGHTS
+from streamrec.ranking.features import layout
 from streamrec.ranking.hybrid import HybridConfig, HybridRanker
+
+FEATURES, PRIOR_WEIGHTS = layout().features, layout().prior
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from streamrec.models.popularity import PopularityConfig, PopularityModel
 from streamrec.models.scores import DenseScores, SparseScores, best, is_excluded
 from streamrec.models.sparse_rows import SparseRows
 from streamrec.models.text_vectors import TextVectors
-from streamrec.ranking.features import SOURCES, featurise, gather
+from streamrec.ranking.features import featurise, gather, layout
 from streamrec.types import EventBatch, Item, Query
 
 NOTHING = np.zeros(0, dtype=np.int64)
@@ -149,9 +149,9 @@ def test_gather_matches_a_dense_reference() -> None:
             history = items[users == user][:length]
             query = Query(user, history, np.unique(np.r_[history, [1, 2, 3]]), 0.0)
             found = gather(query, models, n, 40)
-            dense = np.zeros((len(SOURCES), n))
+            dense = np.zeros((len(layout().names), n))
             chosen = []
-            for row, name in enumerate(SOURCES):
+            for row, name in enumerate(layout().names):
                 dense[row] = models[name].dense_scores(query, n)  # type: ignore[attr-defined]
                 if name == "content" and length >= 5:
                     continue

@@ -15,7 +15,7 @@ import pytest
 from streamrec.engine.engine import Engine
 from streamrec.models.als import ALSConfig, ALSModel
 from streamrec.ranking.ann import ANNConfig, VectorIndex, VectorIndexes
-from streamrec.ranking.features import SOURCES, gather
+from streamrec.ranking.features import gather, layout
 from streamrec.ranking.hybrid import HybridConfig, HybridRanker
 from streamrec.settings import Settings
 from streamrec.types import Event, EventBatch, Query
@@ -151,7 +151,7 @@ def test_gather_with_an_index_scores_candidates_exactly() -> None:
         query = Query(user, np.array([user % 400]), np.array([user % 400]), 0.0)
         exact = gather(query, scorers, 400, 20)
         approximate = gather(query, scorers, 400, 20, indexes=indexes)
-        column = SOURCES.index("als")
+        column = layout().names.index("als")
         np.testing.assert_allclose(approximate.raw[:, column],
                                    als.score(query, approximate.items), rtol=1e-5)
         assert user % 400 not in approximate.items.tolist()

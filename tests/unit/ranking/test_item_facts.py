@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamrec.engine.state import EngineState
-from streamrec.ranking.features import FEATURES
+from streamrec.ranking.features import layout
 from streamrec.ranking.item_facts import FACT_FEATURES, ItemFacts
 from streamrec.settings import Settings
 from streamrec.types import Event, EventBatch, Item, LoggedEvent, Query
@@ -96,7 +96,7 @@ def test_the_engine_state_feeds_the_features_and_a_restore_keeps_recency() -> No
     user = state.users.lookup("u1")
     q = state.query_for(user, 2000.0)
     found = state.ranker.candidates(q, state.scorers, len(state.items))
-    columns = found.features[:, FEATURES.index("recency"):]
+    columns = found.features[:, layout().features.index("recency"):]
     assert columns.shape[1] == len(FACT_FEATURES) and columns.any()
 
     restored = EngineState(settings_)

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 
 from streamrec.evaluation.dense_events import DenseEvents
@@ -18,11 +18,11 @@ from streamrec.evaluation.peers.factorisation import ALSPeer, BPRPeer
 from streamrec.evaluation.peers.popular import PopularPeer
 from streamrec.evaluation.peers.rtrec_peer import RtrecPeer, is_installed
 from streamrec.evaluation.peers.streamrec_engine import StreamrecHTTPPeer, StreamrecPeer
-from streamrec.ranking.features import SOURCES
 from streamrec.settings import Settings
+from streamrec.sources import SOURCES
 
-__all__ = ["PEERS", "SOURCE_MODELS", "Params", "PeerContext", "PeerSpec", "Recommender",
-           "build_peer"]
+__all__ = ["PEERS", "Params", "PeerContext", "PeerSpec", "Recommender",
+           "build_peer", "source_models"]
 
 _HOUR, _DAY = 3600.0, 86400.0
 
@@ -45,9 +45,38 @@ def _streamrec(params: Params, context: PeerContext) -> Recommender:
     return StreamrecPeer(context, Settings(models={"hybrid": hybrid}))  # type: ignore[arg-type]
 
 
-# each of streamrec's sources alone, by name; run only when named: each learns every event
-# like the blend
-SOURCE_MODELS = tuple(f"streamrec-{source}" for source in SOURCES)
+def source_models() -> tuple[str, ...]:
+    """Each of streamrec's registered sources alone, by name (``streamrec-<source>``); run
+    only when named: each learns every event like the blend."""
+    return tuple(f"streamrec-{source.name}" for source in SOURCES)
+
+
+def _source_peers() -> dict[str, PeerSpec]:
+    return {name: PeerSpec(
+                name, partial(_streamrec_source, name, source.name),
+                f"streamrec's own {source.name} source alone, ranked by its own score (the "
+                "engine with its defaults otherwise): what it adds to the blend")
+            for name, source in zip(source_models(), SOURCES, strict=True)}
+
+
+class _Peers(Mapping[str, PeerSpec]):
+    """The peers by name: the fixed ones, then ``source_models()`` as the registry has them
+    at each look-up (a source registered later is measurable too)."""
+
+    def __init__(self, fixed: Iterable[PeerSpec]) -> None:
+        self._fixed = {spec.name: spec for spec in fixed}
+
+    def _all(self) -> dict[str, PeerSpec]:
+        return {**self._fixed, **_source_peers()}
+
+    def __getitem__(self, name: str) -> PeerSpec:
+        return self._all()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
 
 
 def _streamrec_source(name: str, source: str, params: Params,
@@ -76,7 +105,7 @@ def _decay(params: Params, context: PeerContext) -> Recommender:
     return PopularPeer("decay", _float(params, "half_life_s"))
 
 
-PEERS: dict[str, PeerSpec] = {spec.name: spec for spec in (
+PEERS: Mapping[str, PeerSpec] = _Peers((
     PeerSpec("streamrec", _streamrec,
              "every event as it comes, through EngineState.apply (or POST /v1/events with "
              "--url); the engine's default settings; the ranker's starting weights fit to the "
@@ -110,11 +139,7 @@ PEERS: dict[str, PeerSpec] = {spec.name: spec for spec in (
              "rtrec's SLIM with its own partial fit, in mini-batches of mini_batch_events "
              "(its per-event fit is too slow to replay a stream); rtrec's defaults",
              is_available=is_installed),
-    *(PeerSpec(name, partial(_streamrec_source, name, source),
-               f"streamrec's own {source} source alone, ranked by its own score (the engine "
-               "with its defaults otherwise): what it adds to the blend")
-      for name, source in zip(SOURCE_MODELS, SOURCES, strict=True)),
-)}
+))
 
 
 def build_peer(name: str, params: Params, context: PeerContext) -> Recommender:
