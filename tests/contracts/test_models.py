@@ -1,15 +1,20 @@
-"""The Model contract, run on every model, then each model's known answers, then ``top_k``.
+"""The Model contract, run on every registered source's model, the contract of refittable
+models, then ``top_k``.
 
-``ModelContract`` trains a model on one fixed, seeded history and checks what every model
-promises: ``k`` and ``exclude`` honoured, scores finite and best first, items unique, ``score``
+``ModelContract`` trains a model on one fixed, seeded history (after the catalogue, for models
+that learn items; then a full fit, for refittable ones) and checks what every model promises:
+``k`` and ``exclude`` honoured, scores finite and best first, items unique, ``score``
 agreeing with ``recommend``, ``state``/``restore`` exact (through the same ``np.savez`` the
-snapshots use), and the same input giving the same output.
+snapshots use), and the same input giving the same output. ``TestEveryRegisteredModel`` runs
+it on the model of every source in ``streamrec.sources`` with the default settings, so a new
+source is checked without a line here. Each model's known answers: tests/unit/models/.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import cast
 
 import numpy as np
 import pytest
@@ -17,10 +22,10 @@ from hypothesis import given, note
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from streamrec.models.base import Model, SimilarItems, top_k
-from streamrec.models.cooccurrence import CooccurrenceConfig, CooccurrenceModel
-from streamrec.models.popularity import PopularityConfig, PopularityModel
-from streamrec.types import Candidates, EventBatch, IntArray, Query
+from streamrec.models.base import LearnsItems, Model, Refittable, SimilarItems, top_k
+from streamrec.settings import ModelSettings
+from streamrec.sources import SOURCES
+from streamrec.types import Candidates, EventBatch, IntArray, Item, Query
 
 T0 = 1_700_000_000.0
 N_USERS, N_ITEMS, N_EVENTS = 40, 30, 600
@@ -35,6 +40,12 @@ def seeded_history() -> EventBatch:
     weights = rng.choice([1.0, 2.0, 4.0, 8.0, -2.0], N_EVENTS, p=[0.5, 0.2, 0.1, 0.1, 0.1])
     times = T0 + np.cumsum(rng.integers(0, 600, N_EVENTS)).astype(np.float64)
     return EventBatch(users.astype(np.int64), items.astype(np.int64), weights, times)
+
+
+def catalogue() -> list[tuple[int, Item]]:
+    """Every item of the seeded history with the words and category of its group."""
+    return [(item, Item(f"i{item}", {"category": f"group{item // 10}"},
+                        f"word{item % 10} theme{item // 10}")) for item in range(N_ITEMS)]
 
 
 def chunks(batch: EventBatch, parts: int) -> list[EventBatch]:
@@ -70,10 +81,22 @@ def assert_same_state(left: Mapping[str, np.ndarray], right: Mapping[str, np.nda
 
 
 class ModelContract:
-    """Subclasses define ``make_model()``; known answers live in the subclasses."""
+    """Subclasses define ``make_model()``: a fresh model, before the catalogue and events."""
 
     def make_model(self) -> Model:
         raise NotImplementedError
+
+    def trained(self, parts: list[EventBatch]) -> Model:
+        """A fresh model that learned the catalogue (if it does), ``parts``, then a full fit
+        (if it has one)."""
+        model = self.make_model()
+        if isinstance(model, LearnsItems):
+            model.learn_items(catalogue())
+        for part in parts:
+            model.learn(part)
+        if isinstance(model, Refittable):
+            model.refit()
+        return model
 
     @pytest.fixture
     def history(self) -> EventBatch:
@@ -81,10 +104,7 @@ class ModelContract:
 
     @pytest.fixture
     def model(self, history: EventBatch) -> Model:
-        model = self.make_model()
-        for part in chunks(history, 4):
-            model.learn(part)
-        return model
+        return self.trained(chunks(history, 4))
 
     @pytest.fixture
     def query(self, history: EventBatch) -> Query:
@@ -153,8 +173,7 @@ class ModelContract:
         self, history: EventBatch, query: Query
     ) -> None:
         first, second = chunks(history, 2)
-        original = self.make_model()
-        original.learn(first)
+        original = self.trained([first])
         restored = self.make_model()
         restored.restore(snapshot_round_trip(original.state()))
         original.learn(second)
@@ -164,9 +183,7 @@ class ModelContract:
 
     def test_same_input_same_output(self, model: Model, history: EventBatch,
                                     query: Query) -> None:
-        twin = self.make_model()
-        for part in chunks(history, 4):
-            twin.learn(part)
+        twin = self.trained(chunks(history, 4))
         assert_same_state(twin.state(), model.state())
         assert_same_candidates(twin.recommend(query, 20), model.recommend(query, 20))
         assert_same_candidates(model.recommend(query, 20), model.recommend(query, 20))
@@ -182,104 +199,110 @@ class ModelContract:
         assert len(fresh.recommend(query, 10)) == 0
         np.testing.assert_array_equal(fresh.score(query, np.arange(3)), np.zeros(3))
 
-
-def batch(users: list[int], items: list[int], weights: list[float] | None = None,
-          times: list[float] | None = None) -> EventBatch:
-    n = len(users)
-    return EventBatch(np.array(users, np.int64), np.array(items, np.int64),
-                      np.ones(n) if weights is None else np.array(weights, np.float64),
-                      T0 + np.arange(n, dtype=np.float64) if times is None
-                      else np.array(times, np.float64))
-
-
-def anyone(exclude: list[int] | None = None) -> Query:
-    return Query(None, np.zeros(0, np.int64), np.array(exclude or [], np.int64), T0)
-
-
-def with_history(history: list[int], exclude: list[int] | None = None) -> Query:
-    return Query(99, np.array(history, np.int64),
-                 np.array(history if exclude is None else exclude, np.int64), T0)
+    def test_similar_items_are_other_items_best_first_without_the_excluded(
+        self, model: Model
+    ) -> None:
+        if not isinstance(model, SimilarItems):
+            return  # not every model knows which items are alike (models/base.py)
+        exclude = np.array([1, 2, -1, N_ITEMS + 9], np.int64)
+        full = model.similar(0, 1000, np.zeros(0, np.int64))
+        assert len(full) >= 1 and 0 not in full.items.tolist()
+        found = model.similar(0, 1000, exclude)
+        assert not {0, 1, 2} & set(found.items.tolist())
+        assert np.unique(found.items).size == len(found)
+        assert np.isfinite(found.scores).all() and (np.diff(found.scores) <= 0).all()
+        assert len(model.similar(0, 2, exclude)) == min(2, len(found))
+        assert len(model.similar(N_ITEMS + 5, 10, exclude)) == 0
 
 
-class TestPopularityModel(ModelContract):
+@pytest.mark.parametrize("name", SOURCES.names())
+class TestEveryRegisteredModel(ModelContract):
+    """The contract on each registered source's model, with the default settings."""
+
+    @pytest.fixture(autouse=True)
+    def _source(self, name: str) -> None:
+        self.source = SOURCES[name]
+
     def make_model(self) -> Model:
-        return PopularityModel(PopularityConfig(half_life_s=7 * 86400.0))
-
-    def test_the_most_engaged_with_item_comes_first(self) -> None:
-        model = PopularityModel(PopularityConfig(half_life_s=None))
-        # item 3: three views (3); item 5: one purchase (8); item 7: one view (1)
-        model.learn(batch([0, 1, 2, 3, 4], [3, 3, 3, 5, 7], [1, 1, 1, 8, 1]))
-        found = model.recommend(anyone(), 10)
-        assert found.items.tolist() == [5, 3, 7]
-        np.testing.assert_allclose(found.scores, [8, 3, 1])
-
-    def test_an_event_one_half_life_older_weighs_half(self) -> None:
-        model = PopularityModel(PopularityConfig(half_life_s=3600.0))
-        model.learn(batch([0, 1], [1, 2], times=[T0, T0 + 3600.0]))
-        found = model.recommend(anyone(), 10)
-        assert found.items.tolist() == [2, 1]
-        np.testing.assert_allclose(found.scores, [1.0, 0.5])
-
-    def test_negative_events_add_nothing_and_unengaged_items_are_never_recommended(self) -> None:
-        # a dislike or a return is one user's say (ranking/negatives.py), not everyone's
-        model = PopularityModel(PopularityConfig(half_life_s=None))
-        model.learn(batch([0, 1, 2, 3, 4], [1, 1, 2, 4, 6], [1, -2, 2, 0, -4]))
-        found = model.recommend(anyone(), 10)
-        assert found.items.tolist() == [2, 1]
-        np.testing.assert_allclose(found.scores, [2.0, 1.0])
-
-    def test_ties_go_to_the_lower_index(self) -> None:
-        model = PopularityModel(PopularityConfig(half_life_s=None))
-        model.learn(batch([0, 1, 2], [6, 2, 4]))
-        assert model.recommend(anyone(), 10).items.tolist() == [2, 4, 6]
+        return self.source.build(ModelSettings())
 
 
-def checkerboard() -> EventBatch:
-    """8 users x 8 items: user u engages with item i when u + i is even."""
-    pairs = [(u, i) for u in range(8) for i in range(8) if (u + i) % 2 == 0]
-    return batch([u for u, _ in pairs], [i for _, i in pairs])
+def refittable_sources() -> list[str]:
+    return [s.name for s in SOURCES if isinstance(s.build(ModelSettings()), Refittable)]
 
 
-class TestCooccurrenceModel(ModelContract):
-    def make_model(self) -> Model:
-        return CooccurrenceModel(CooccurrenceConfig(window=20, half_life_s=30 * 86400.0))
+def test_the_refittable_contract_runs_on_a_model() -> None:
+    assert refittable_sources()  # ALS: else the class below checks nothing
+
+
+@pytest.mark.parametrize("name", refittable_sources())
+class TestEveryRefittableModel:
+    """A full fit split in its steps (``begin_refit`` under the lock, ``fit`` off it,
+    ``swap`` under it) is the same fit as ``refit``, and the steps keep their promises."""
 
     @pytest.fixture
-    def board(self) -> CooccurrenceModel:
-        model = CooccurrenceModel(CooccurrenceConfig(half_life_s=None))
-        model.learn(checkerboard())
-        return model
+    def make(self, name: str) -> Callable[[], Refittable]:
+        return lambda: cast(Refittable, SOURCES[name].build(ModelSettings()))
 
-    def test_in_a_checkerboard_the_withheld_item_of_the_users_half_comes_first(
-        self, board: CooccurrenceModel
+    @staticmethod
+    def learned(model: Refittable, parts: list[EventBatch]) -> Model:
+        learner = cast(Model, model)
+        for part in parts:
+            learner.learn(part)
+        return learner
+
+    def test_begin_fit_swap_is_refit(self, make: Callable[[], Refittable]) -> None:
+        parts = chunks(seeded_history(), 2)
+        whole, steps = make(), make()
+        self.learned(whole, parts)
+        whole.refit()
+        self.learned(steps, parts)
+        data, events = steps.begin_refit()
+        steps.swap(steps.fit(data), events)
+        assert_same_state(cast(Model, steps).state(), cast(Model, whole).state())
+
+    def test_fit_is_pure_and_its_data_a_copy(self, make: Callable[[], Refittable]) -> None:
+        first, second = chunks(seeded_history(), 2)
+        states = []
+        for fits, learn_on_before_fitting in ((1, False), (1, True), (2, True)):
+            model = make()
+            self.learned(model, [first])
+            data, events = model.begin_refit()
+            if learn_on_before_fitting:  # must not reach the begun fit's data
+                self.learned(model, [second])
+            fitted = [model.fit(data) for _ in range(fits)][-1]  # twice: the same fit
+            if not learn_on_before_fitting:
+                self.learned(model, [second])
+            model.swap(fitted, events)
+            states.append(cast(Model, model).state())
+        for state in states[1:]:
+            assert_same_state(state, states[0])
+
+    def test_users_new_during_a_fit_are_served_after_the_swap(
+        self, make: Callable[[], Refittable]
     ) -> None:
-        found = board.recommend(with_history([0, 2, 4]), 10)
-        assert found.items.tolist() == [6]  # nothing odd ever co-occurred with an even item
-        assert found.because is not None and found.because.tolist() == [4]  # newest weighs most
+        history = seeded_history()
+        model = make()
+        self.learned(model, [history])
+        data, events = model.begin_refit()
+        late = N_USERS + 3  # a user whose first events come while the fit runs
+        self.learned(model, [EventBatch(np.full(3, late, np.int64), np.array([0, 1, 2]),
+                                        np.ones(3), np.full(3, T0 + 1e7))])
+        model.swap(model.fit(data), events)
+        query = Query(late, np.array([0, 1, 2], np.int64), np.array([0, 1, 2], np.int64),
+                      T0 + 1e7)
+        assert len(cast(Model, model).recommend(query, 5)) == 5
 
-    def test_the_newest_items_of_the_history_decide_first(
-        self, board: CooccurrenceModel
-    ) -> None:
-        found = board.recommend(with_history([0, 2, 1, 3]), 10)
-        # 1 and 3 are the newest: the odd items they bring beat the even ones; ties by index
-        assert found.items.tolist() == [5, 7, 4, 6]
-
-    def test_two_clusters_the_withheld_item_comes_first(self) -> None:
-        model = CooccurrenceModel(CooccurrenceConfig(half_life_s=None))
-        a_users = [u for u in range(6) for _ in range(4)]
-        b_users = [u for u in range(6, 12) for _ in range(4)]
-        model.learn(batch(a_users + b_users, [0, 1, 2, 3] * 6 + [4, 5, 6, 7] * 6))
-        found = model.recommend(with_history([0, 1, 2]), 10)
-        assert found.items.tolist() == [3]
-
-    def test_similar_items_are_those_engaged_with_together(
-        self, board: CooccurrenceModel
-    ) -> None:
-        assert isinstance(board, SimilarItems)
-        found = board.similar(2, 10, np.array([6], np.int64))
-        assert sorted(found.items.tolist()) == [0, 4]  # not 2 itself, not excluded 6, no odds
-        assert (np.diff(found.scores) <= 0).all()
-        assert len(board.similar(100, 10, np.zeros(0, np.int64))) == 0
+    def test_an_aborted_fit_leaves_the_serving_one(self, make: Callable[[], Refittable]) -> None:
+        first, second = chunks(seeded_history(), 2)
+        model = make()
+        self.learned(model, [first])
+        model.refit()
+        before = cast(Model, model).state()
+        model.begin_refit()
+        model.abort_refit()
+        assert_same_state(cast(Model, model).state(), before)
+        assert not make().refit_due()  # nothing learned: nothing to fit
 
 
 # -- top_k -------------------------------------------------------------------------------------

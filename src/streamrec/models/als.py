@@ -320,8 +320,10 @@ class ALSModel:
         vector = self._user_vector(query)
         if vector is None:
             return out
-        known = items < self._item_factors.shape[0]
-        out[known] = self._item_factors[items[known]] @ vector
+        known = (items >= 0) & (items < self._item_factors.shape[0])
+        # the product recommend takes, then its entries: a product with only these rows
+        # rounds differently in float32, and score must agree with recommend exactly
+        out[known] = (self._item_factors @ vector)[items[known]]
         return out
 
     def similar(self, item: int, k: int, exclude: IntArray) -> Candidates:
