@@ -109,8 +109,14 @@ class ServingSettings(BaseModel):
         default_factory=dict, description="Overrides rate_limit for the routes of one scope."
     )
     impressions_kept: int = Field(
-        default=100_000, ge=1, description="Recommendations remembered for feedback and paging "
-        "(~0.45 KiB each for k=10); the oldest is forgotten first.")
+        default=100_000, ge=1, description="Lists remembered for feedback and paging (~1.4 "
+        "KiB each at list_depth 30, ~1.9 KiB at 50; a list's later pages share it); the "
+        "oldest is forgotten first.")
+    impressions_url: str = Field(
+        default="memory:", description="Where shown lists are kept: memory: (this process).")
+    list_depth: int = Field(
+        default=30, ge=1, le=10_000, description="Positions of a list made and kept for its "
+        "later pages (after=): paging continues it to this depth (or the first page's k).")
     malloc_arena_max: int = Field(
         default=2, ge=0, description="glibc malloc arenas (0: glibc's default, 8 per core): "
         "each is kept at its own high-water mark, see serving/allocator.py.")

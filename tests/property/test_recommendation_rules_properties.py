@@ -3,18 +3,21 @@
 On generated catalogues, histories and queries: no item that fails a filter, no item the user
 has seen (when excluding seen), none the caller excluded, none unavailable, at most
 ``max_per_category`` per category, no repeats, at most ``k`` items, and a next page never
-repeats an earlier one.
+repeats an earlier one: it continues the list that was shown, scores falling.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamrec.engine.recommender import Recommender
 from streamrec.engine.state import EngineState
+from streamrec.errors import NotFound
 from streamrec.ranking.rules import Condition, Rules
 from streamrec.settings import Settings
 from streamrec.types import Event, Item, LoggedEvent
@@ -42,11 +45,8 @@ queries = st.fixed_dictionaries({
 })
 
 
-@settings(max_examples=60)
-@given(catalogue=catalogues, history=histories, query=queries)
-def test_answers_never_break_the_querys_rules(
-        catalogue: list[tuple[str, int, bool]], history: list[tuple[str, str, str]],
-        query: dict) -> None:  # type: ignore[type-arg]
+def learned(catalogue: list[tuple[str, int, bool]], history: list[tuple[str, str, str]]
+            ) -> tuple[EngineState, dict[str, dict[str, Any]]]:
     state = EngineState(Settings())
     attributes = {}
     for item_id, (category, price, available) in zip(ITEMS, catalogue, strict=True):
@@ -55,13 +55,26 @@ def test_answers_never_break_the_querys_rules(
                             is_available=a["available"]) for i, a in attributes.items()])
     state.apply([LoggedEvent(n + 1, Event(u, i, t, T0 + n))
                  for n, (u, i, t) in enumerate(history)])
+    return state, attributes
+
+
+def rules_of(query: dict[str, Any]) -> Rules:
     filters = []
     if query["categories"] is not None:
         filters.append(Condition("category", "=", tuple(query["categories"])))
     if query["max_price"] is not None:
         filters.append(Condition("price", "<", (str(query["max_price"]),)))
     boosts = ((Condition("category", "=", (query["boost"],)), 3.0),) if query["boost"] else ()
-    rules = Rules(tuple(filters), boosts, query["max_per_category"])
+    return Rules(tuple(filters), boosts, query["max_per_category"])
+
+
+@settings(max_examples=60)
+@given(catalogue=catalogues, history=histories, query=queries)
+def test_answers_never_break_the_querys_rules(
+        catalogue: list[tuple[str, int, bool]], history: list[tuple[str, str, str]],
+        query: dict) -> None:  # type: ignore[type-arg]
+    state, attributes = learned(catalogue, history)
+    rules = rules_of(query)
     seen = {i for u, i, _ in history if u == query["user"]}
 
     recommender = Recommender(state)
@@ -91,3 +104,26 @@ def test_answers_never_break_the_querys_rules(
         assert len(found.scores) == len(items) == len(found.reasons)
         shown.extend(items)
         after = found.recommendation_id
+
+
+@settings(max_examples=60)
+@given(catalogue=catalogues, history=histories, query=queries)
+def test_pages_are_the_continuation_of_one_list_with_falling_scores(
+        catalogue: list[tuple[str, int, bool]], history: list[tuple[str, str, str]],
+        query: dict) -> None:  # type: ignore[type-arg]
+    """Pages of k continue the list: made at one moment, page 2 of k holds positions k+1
+    to 2k of a 2k list, with the same scores and reasons; scores never rise down a list."""
+    state, _ = learned(catalogue, history)
+    recommender = Recommender(state)
+    k, now = query["k"], T0 + len(history)
+    options = {"exclude_seen": query["exclude_seen"], "exclude_ids": query["exclude"],
+               "rules": rules_of(query), "now": now}
+    whole = recommender.for_user(query["user"], 2 * k, **options)
+    first = recommender.for_user(query["user"], k, **options)
+    second = recommender.for_user(query["user"], k, after=first.recommendation_id, now=now)
+    assert first.item_ids + second.item_ids == whole.item_ids
+    assert first.scores + second.scores == whole.scores
+    assert first.reasons + second.reasons == whole.reasons
+    assert whole.scores == sorted(whole.scores, reverse=True)
+    with pytest.raises(NotFound):
+        recommender.for_user("someone else", k, after=first.recommendation_id, now=now)

@@ -23,6 +23,7 @@ from streamrec.events.validation import check_id, validate_events
 from streamrec.ranking.rules import Rules
 from streamrec.settings import Settings
 from streamrec.storage.base import Catalogue, EventLog, open_catalogue, open_log
+from streamrec.storage.impressions import open_impressions
 from streamrec.storage.snapshots import SnapshotStore
 from streamrec.trust.pseudonyms import session_key_function, user_key_function
 from streamrec.trust.scrub import scrub_log_file
@@ -41,7 +42,11 @@ class Engine:
         self.catalogue = catalogue
         self.snapshots = snapshots
         self.state = EngineState(settings, inline_training=False)
-        self.recommender = Recommender(self.state)
+        # outside the state: a rebuild (erasure) keeps every other user's pages and feedback
+        self.impressions = open_impressions(settings.serving.impressions_url,
+                                            settings.serving.impressions_kept)
+        self.recommender = Recommender(self.state, self.impressions,
+                                       settings.serving.list_depth)
         self.snapshotter = Snapshotter(self.state, snapshots, settings.snapshots,
                                        settings.model_fingerprint())
         self.learner = Learner(self.state, event_log, self._count_learned,
@@ -129,12 +134,12 @@ class Engine:
         shown_in = (event.context or {}).get("recommendation_id")
         if not isinstance(shown_in, str):
             return event
-        impression = self.state.impressions.get(shown_in)
+        impression = self.impressions.get(shown_in)
         if impression is None or \
-                self.state.identities.resolve(impression.user_id) != \
+                self.state.identities.resolve(impression.user_key) != \
                 self.state.identities.resolve(event.user_id):
             return event
-        shown = self.state.items.ids_of(impression.items)
+        shown = list(impression.shown)
         return replace(event, context={**(event.context or {}), SHOWN_KEY: shown})
 
     def merge_session(self, session_id: str, user_id: str) -> bool:
@@ -221,7 +226,7 @@ class Engine:
     def stats(self) -> dict[str, Any]:
         state = self.state
         return {
-            "events": self.log.count(),
+            "events": state.client_events,
             "users": len(state.users),
             "items": len(state.items),
             "catalogue_items": self.catalogue.count(),
@@ -263,7 +268,10 @@ class Engine:
                 self.snapshotter.snapshot_now()
                 # snapshots first: a crash from here on rebuilds from the log alone
                 self.snapshots.delete_all()
-                erased = sum(self.log.delete_user(key) for key in keys())
+                erased_keys = keys()
+                erased = sum(self.log.delete_user(key) for key in erased_keys)
+                for key in erased_keys:  # only theirs: everyone else's pages go on
+                    self.impressions.forget_user(key)
                 scrub_log_file(self.settings.log_url)
                 swap_contents(self.state, rebuild_state(self.settings, self.log, self.catalogue))
                 self.snapshotter.snapshot_now()

@@ -9,13 +9,19 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from streamrec.engine.impressions import Impression
 from streamrec.engine.state import EngineState
 from streamrec.errors import NotFound
 from streamrec.models.base import SimilarItems, top_k
 from streamrec.ranking.negatives import TurnedDown, demote, penalties, turned_down
 from streamrec.ranking.rules import Rules, apply_rules
 from streamrec.sources import SOURCES
+from streamrec.storage.impressions import (
+    Impression,
+    ImpressionStore,
+    MemoryImpressions,
+    RankedList,
+    ranked_list,
+)
 from streamrec.types import FloatArray, IntArray, Query
 
 _NOTABLE_PUSH = 0.05  # a score cut by at least this share is explained in the reasons
@@ -33,38 +39,67 @@ class Recommendation:
 
 
 class Recommender:
-    def __init__(self, state: EngineState) -> None:
+    def __init__(self, state: EngineState, impressions: ImpressionStore | None = None,
+                 list_depth: int = 30) -> None:
         self.state = state
+        self.impressions = impressions if impressions is not None else MemoryImpressions()
+        self.list_depth = list_depth  # positions of a list kept for its later pages
 
-    def for_user(self, user_id: str, k: int, *, exclude_seen: bool = True,
+    def for_user(self, user_key: str, k: int, *, exclude_seen: bool = True,
                  exclude_ids: list[str] | None = None, rules: Rules | None = None,
                  after: str | None = None, now: float = 0.0) -> Recommendation:
-        """Top-``k`` for a user, best first. ``after`` names an earlier recommendation of the
-        same user: this page continues it, never repeating what was shown."""
-        state, rules = self.state, rules or Rules()
+        """Top-``k`` for a user (or session: the key the engine stores), best first.
+        ``after`` names an earlier page shown to the same user: this page continues that
+        list as it was made (its options, scores and reasons), to the depth kept of it
+        (``list_depth`` or the first page's ``k``); ``NotFound`` (field ``after``) when no
+        such page is remembered."""
+        if after is not None:
+            previous = self.impressions.get(after)
+            if previous is None or not self._same_user(previous.user_key, user_key):
+                raise NotFound(f"after: no list {after!r} was shown to this user, or it is "
+                               "forgotten (the newest serving.impressions_kept are kept)",
+                               field="after")
+            return self._page(user_key, previous.ranked, previous.end, k)
+        made = self._made(user_key, max(k, self.list_depth), exclude_seen,
+                          exclude_ids or [], rules or Rules(), now)
+        return self._page(user_key, made, 0, k)
+
+    def _same_user(self, shown_to: str, user_key: str) -> bool:
+        resolve = self.state.identities.resolve  # a session merged since is its user
+        return shown_to == user_key or resolve(shown_to) == resolve(user_key)
+
+    def _page(self, user_key: str, ranked: RankedList, start: int, k: int) -> Recommendation:
+        """Positions ``[start, start + k)`` of ``ranked``, remembered as shown."""
+        end = min(start + k, len(ranked))
+        start = min(start, end)
+        page = Recommendation(list(ranked.item_ids[start:end]),
+                              [round(float(s), 6) for s in ranked.scores[start:end]],
+                              [list(r) for r in ranked.reasons[start:end]])
+        self.impressions.remember(page.recommendation_id,
+                                  Impression(user_key, ranked, start, end))
+        return page
+
+    def _made(self, user_key: str, depth: int, exclude_seen: bool, exclude_ids: list[str],
+              rules: Rules, now: float) -> RankedList:
+        """The whole list to ``depth``: ranked, rules applied, filled from popularity."""
+        state = self.state
         with state.lock:
-            user = state.users.lookup(user_id)
-            excluded = [state.items.lookup(i) for i in exclude_ids or []]
+            user = state.users.lookup(user_key)
+            excluded = (state.items.lookup(i) for i in exclude_ids)
             extra = [np.array([i for i in excluded if i is not None], dtype=np.int64)]
-            shown_before = np.zeros(0, dtype=np.int64)
-            previous = state.impressions.get(after) if after else None
-            if previous is not None and previous.user_id == user_id:
-                shown_before = np.concatenate((previous.shown_before, previous.items))
-                extra.append(shown_before)
             query = state.query_for(user, now, exclude_seen, extra)
             down = turned_down(query, state.negatives)
             if down.hidden.size:
                 query = replace(query, exclude=np.concatenate((query.exclude, down.hidden)))
+            if rules.max_per_category is not None and rules.diversity_by is None:
+                rules = replace(rules, diversity_by=state.attribute_names.default_grouping())
             items, scores, sources, pushed, because, matched = self._ranked(query, down)
-            items, scores = apply_rules(items, scores, rules, state.attributes_of, k)
-            if items.size < k:
-                items, scores = self._fill(query, items, scores, rules, k)
-            reasons = self._reasons(query, items, sources, pushed, because, matched)
-            recommendation = Recommendation(state.items.ids_of(items),
-                                            [round(float(s), 6) for s in scores], reasons)
-            state.impressions.remember(recommendation.recommendation_id,
-                                       Impression(user_id, items, shown_before))
-            return recommendation
+            items, scores = apply_rules(items, scores, rules, state.attributes_of, depth)
+            if items.size < depth:
+                items, scores = self._fill(query, items, scores, rules, depth)
+            reasons = self._reasons(query, items, sources, pushed, because, matched,
+                                    for_anyone=user_key == _ANYONE)
+            return ranked_list(state.items.ids_of(items), scores, reasons)
 
     def _ranked(self, query: Query, down: TurnedDown) -> tuple[
             IntArray, FloatArray, dict[int, str], dict[int, int], dict[str, Because],
@@ -107,25 +142,29 @@ class Recommender:
 
     def _fill(self, query: Query, items: IntArray, scores: FloatArray, rules: Rules,
               k: int) -> tuple[IntArray, FloatArray]:
-        """Popular items after the ranked ones, so every user gets ``k`` when there are."""
+        """Popular items after the ranked ones, so every user gets ``k`` when there are.
+        Scored by their decayed popularity (boosts applied); after ranked items, scaled so
+        the first of them has the last ranked score: scores never rise down the list."""
         state = self.state
         popularity = state.models["popularity"]
         fill_query = Query(query.user, query.history, np.concatenate((query.exclude, items)),
                            query.now)
         wanted = k - items.size if rules.is_empty else max(1000, 20 * k)
         popular = popularity.recommend(fill_query, wanted)
-        extra, _ = apply_rules(popular.items, popular.scores, rules, state.attributes_of,
-                               k - items.size)
-        floor = float(scores[-1]) if scores.size else 1.0
-        # below every ranked item, still in popularity order
-        extra_scores = floor * 0.5 ** np.arange(1, extra.size + 1)
+        extra, extra_scores = apply_rules(popular.items, popular.scores, rules,
+                                          state.attributes_of, k - items.size, above=items)
+        if scores.size and extra_scores.size:
+            first = float(extra_scores[0])
+            extra_scores = extra_scores * (float(scores[-1]) / first if first > 0 else 0.0)
         return np.concatenate((items, extra)), np.concatenate((scores, extra_scores))
 
     def _reasons(self, query: Query, items: IntArray, sources: dict[int, str],
                  pushed: dict[int, int], because: Mapping[str, Because] | None = None,
-                 matched: Mapping[int, int] | None = None) -> list[list[str]]:
+                 matched: Mapping[int, int] | None = None, *,
+                 for_anyone: bool = False) -> list[list[str]]:
         """Why each item: the reason of the source that drove it (``streamrec.sources``),
-        naming the recent item that brought it where the reason does; else popularity's."""
+        naming the recent item that brought it where the reason does; else popularity's
+        (the item's category in a list for no one in particular)."""
         state = self.state
         brought_by = self._brought_by(query, items, because or {})
         matched = matched or {}
@@ -137,6 +176,8 @@ class Recommender:
                 text = source.reason
             elif source.reason is not None and source_item >= 0:
                 text = source.reason.format(item=self._label(int(source_item)))
+            elif for_anyone:
+                text = self._popular_reason(item)
             elif query.user is None or query.history.size == 0:
                 text = "popular now (no history for this user yet)"
             else:
@@ -168,15 +209,10 @@ class Recommender:
     def popular(self, k: int, *, exclude_ids: list[str] | None = None,
                 rules: Rules | None = None, after: str | None = None,
                 now: float = 0.0) -> Recommendation:
-        """Top-``k`` by decayed popularity, to no one in particular: the list an unknown user
-        gets, with reasons naming the item's category."""
-        found = self.for_user(_ANYONE, k, exclude_seen=False, exclude_ids=exclude_ids,
-                              rules=rules, after=after, now=now)
-        with self.state.lock:
-            indices = (self.state.items.lookup(item_id) for item_id in found.item_ids)
-            reasons = [["popular now" if i is None else self._popular_reason(i)]
-                       for i in indices]
-        return replace(found, reasons=reasons)
+        """Top-``k`` by decayed popularity (the scores), to no one in particular: the list
+        an unknown user gets, with reasons naming the item's category."""
+        return self.for_user(_ANYONE, k, exclude_seen=False, exclude_ids=exclude_ids,
+                             rules=rules, after=after, now=now)
 
     def _popular_reason(self, item: int) -> str:
         category = self.state.attributes_of(item).get("category")

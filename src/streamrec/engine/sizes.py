@@ -1,9 +1,10 @@
 """How much memory each part of the engine state holds, to tell growth from a leak.
 
 ``state_sizes`` walks the state's object graph (``EngineState``) and reports bytes per
-component: the vocabularies, user histories, merged identities, impressions, each model, the
+component: the vocabularies, user histories, merged identities, each model, the
 ranker, the catalogue's availability and attributes, begun refits, and whatever else the state
-holds (``other``), so a component added later is never missing from the total. For each
+holds (``other``), so a component added later is never missing from the total; and what the
+caller names beside it (the engine's impressions). For each
 component it also reports its biggest parts (its attributes), e.g. ``models.als`` ->
 ``_rows``, ``_user_factors``.
 
@@ -140,14 +141,14 @@ class _Grouped(dict[str, object]):
     """Attributes of the state reported together as one component (no object of its own)."""
 
 
-def _components(state: Any) -> dict[str, object]:
-    """The named components of an ``EngineState``; attributes it does not name go to
-    ``other`` (read with ``getattr``, so a state without one of them still reports)."""
-    named: dict[str, object] = {}
+def _components(state: Any, also: Mapping[str, object]) -> dict[str, object]:
+    """The named components of an ``EngineState``, and ``also``; attributes it does not name
+    go to ``other`` (read with ``getattr``, so a state without one of them still reports)."""
+    named: dict[str, object] = dict(also)
     taken = {"models", "scorers", "_refittables", "lock", "fit_begun"}
     for name, attribute in (("vocabulary.users", "users"), ("vocabulary.items", "items"),
                             ("histories", "histories"), ("identities", "identities"),
-                            ("impressions", "impressions"), ("ranker", "ranker"),
+                            ("ranker", "ranker"),
                             ("pending_fits", "pending_fits")):
         if hasattr(state, attribute):
             named[name] = getattr(state, attribute)
@@ -167,13 +168,14 @@ def _parts(component: object) -> dict[str, object]:
     return _attributes(component)
 
 
-def state_sizes(state: Any) -> SizeReport:
-    """Bytes held by each component of ``state`` (an ``EngineState``), under its lock."""
+def state_sizes(state: Any, also: Mapping[str, object] | None = None) -> SizeReport:
+    """Bytes held by each component of ``state`` (an ``EngineState``), and of the objects
+    in ``also`` (what the engine keeps beside the state: impressions), under its lock."""
     started = time.perf_counter()
     report = SizeReport()
     lock = getattr(state, "lock", None)
     with lock if lock is not None else contextlib.nullcontext():
-        components = _components(state)
+        components = _components(state, also or {})
         # the state, the components, and what every model points at (the scorers dict)
         # belong to no component: never entered from another one
         roots = {id(state), *(id(c) for c in components.values())}

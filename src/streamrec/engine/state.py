@@ -14,11 +14,11 @@ import numpy as np
 
 from streamrec.engine.histories import UserHistories
 from streamrec.engine.identities import Identities, is_merge
-from streamrec.engine.impressions import Impressions
 from streamrec.engine.refits import BEGIN_TYPE, PendingFit, PendingFits, is_refit_marker
 from streamrec.events.types import EventTypeConfig, event_weight
 from streamrec.events.vocab import Vocabulary
 from streamrec.models.base import DenseScorer, LearnsItems, MergesUsers, Model, Refittable, grow
+from streamrec.ranking.attribute_names import AttributeNames
 from streamrec.ranking.features import CandidateSet
 from streamrec.ranking.hybrid import HybridRanker
 from streamrec.settings import Settings
@@ -63,14 +63,15 @@ class EngineState:
         self.scorers = {n: m for n, m in self.models.items() if isinstance(m, DenseScorer)}
         self.ranker = HybridRanker(settings.models.hybrid,
                                    settings.models.content.ignored_attributes)
-        self.impressions = Impressions(settings.serving.impressions_kept)
         self._refittables = self.refittables()
         self.pending_fits = PendingFits()  # begun in the log, not ended (engine/refits.py)
         self.fit_begun = threading.Condition()  # the trainer waits on it for new fits
         self.available = np.ones(0, dtype=bool)
         self.attributes: list[Mapping[str, Any]] = []
+        self.attribute_names = AttributeNames()  # which attributes items carry
         self.offset = 0  # every logged event up to here is learned
-        self.learned_events = 0
+        self.learned_events = 0  # log entries learned: clients' events and the engine's own
+        self.client_events = 0  # clients' events learned (not merges, refit markers, ...)
 
     # -- learning ------------------------------------------------------------------------
     def batch_of(self, logged: Sequence[LoggedEvent]) -> EventBatch:
@@ -183,6 +184,7 @@ class EngineState:
         self.ranker.facts.learn(batch)
         self.offset = logged[-1].offset
         self.learned_events += len(logged)
+        self.client_events += len(logged)
 
     def _teach_ranker(self, entry: LoggedEvent, before: Sequence[LoggedEvent],
                       pending: set[tuple[str, str]], pending_users: set[str]) -> bool:
@@ -249,6 +251,7 @@ class EngineState:
             self._grow_items()
             for index, item in indexed:
                 self.available[index] = item.is_available
+                self.attribute_names.change(self.attributes[index], item.attributes)
                 self.attributes[index] = dict(item.attributes)
             for model in self.models.values():
                 if isinstance(model, LearnsItems):
@@ -289,7 +292,8 @@ class EngineState:
             components = {
                 "vocabulary": {"users": self.users.state(), "items": self.items.state()},
                 "histories": self.histories.state(),
-                "counters": {"learned_events": np.array([self.learned_events])},
+                "counters": {"learned_events": np.array([self.learned_events]),
+                             "client_events": np.array([self.client_events])},
                 "ranker": self.ranker.state(),
                 "identities": self.identities.state(),
             }
@@ -303,9 +307,13 @@ class EngineState:
             self.items = Vocabulary.restore(components["vocabulary"]["items"])
             self.available = np.ones(0, dtype=bool)
             self.attributes = []
+            self.attribute_names = AttributeNames()
             self._grow_items()
             self.histories.restore(components["histories"])
-            self.learned_events = int(components["counters"]["learned_events"][0])
+            counters = components["counters"]
+            self.learned_events = int(counters["learned_events"][0])
+            # snapshots older than this counter counted the engine's own entries as events
+            self.client_events = int(counters.get("client_events", counters["learned_events"])[0])
             self.ranker.restore(components["ranker"])
             self.identities = Identities()
             if "identities" in components:  # absent from snapshots older than sessions

@@ -8,6 +8,7 @@ attribute (tags, genres) matches when any of its values does.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ import numpy as np
 from streamrec.errors import InvalidInput
 from streamrec.types import FloatArray, IntArray
 
+_NONE: IntArray = np.zeros(0, dtype=np.int64)
 _CONDITION = re.compile(r"^\s*([^<>=!\s]+)\s*(<=|>=|!=|=|<|>)\s*(.*?)\s*$")
 
 
@@ -58,17 +60,29 @@ class Rules:
     filters: tuple[Condition, ...] = ()
     boosts: tuple[tuple[Condition, float], ...] = ()
     max_per_category: int | None = None
-    category_attribute: str = "category"
+    # the attribute whose values diversity counts; None: the catalogue's default (the
+    # recommender picks it, see AttributeNames.default_grouping)
+    diversity_by: str | None = None
 
     @property
     def is_empty(self) -> bool:
         return not self.filters and not self.boosts and self.max_per_category is None
 
 
+def groups_of(attributes: Mapping[str, Any], name: str) -> set[str]:
+    """The values of ``name`` that diversity counts an item toward: each value of a
+    list-valued attribute (a film of two genres counts toward both); none when the item has
+    no such attribute (it is limited by no group, never lumped with others into one)."""
+    value = attributes.get(name)
+    values = value if isinstance(value, list) else [value]
+    return {str(v) for v in values if v is not None and v != ""}
+
+
 def apply_rules(items: IntArray, scores: FloatArray, rules: Rules,
-                attributes_of: Callable[[int], Mapping[str, Any]], k: int
-                ) -> tuple[IntArray, FloatArray]:
-    """Filter, boost, re-sort and diversify; returns at most ``k`` items, best first."""
+                attributes_of: Callable[[int], Mapping[str, Any]], k: int, *,
+                above: IntArray = _NONE) -> tuple[IntArray, FloatArray]:
+    """Filter, boost, re-sort and diversify; returns at most ``k`` items, best first.
+    ``above``: items already in the list above these, which diversity counts too."""
     if rules.is_empty:
         return items[:k], scores[:k]
     keep = np.ones(items.size, dtype=bool)
@@ -84,16 +98,27 @@ def apply_rules(items: IntArray, scores: FloatArray, rules: Rules,
     items, boosted = items[keep], boosted[keep]
     order = np.argsort(-boosted, kind="stable")
     items, boosted = items[order], boosted[order]
-    if rules.max_per_category is None:
+    if rules.max_per_category is None or rules.diversity_by is None:
         return items[:k], boosted[:k]
+    picked = _diversified(items, rules.max_per_category, rules.diversity_by, attributes_of,
+                          k, above)
+    return items[picked], boosted[picked]
+
+
+def _diversified(items: IntArray, most: int, name: str,
+                 attributes_of: Callable[[int], Mapping[str, Any]], k: int,
+                 above: IntArray) -> IntArray:
+    """Positions of the first ``k`` items, best first, such that no value of attribute
+    ``name`` is shared by more than ``most`` items of the list (``above`` included)."""
+    taken: Counter[str] = Counter()
+    for item in above.tolist():
+        taken.update(groups_of(attributes_of(item), name))
     chosen: list[int] = []
-    per_category: dict[str, int] = {}
     for position, item in enumerate(items.tolist()):
-        category = str(attributes_of(item).get(rules.category_attribute))
-        if per_category.get(category, 0) < rules.max_per_category:
-            per_category[category] = per_category.get(category, 0) + 1
+        groups = groups_of(attributes_of(item), name)
+        if all(taken[group] < most for group in groups):
+            taken.update(groups)
             chosen.append(position)
             if len(chosen) == k:
                 break
-    picked = np.array(chosen, dtype=np.int64)
-    return items[picked], boosted[picked]
+    return np.array(chosen, dtype=np.int64)

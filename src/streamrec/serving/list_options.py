@@ -11,7 +11,7 @@ from streamrec.engine.recommender import Recommendation
 from streamrec.errors import InvalidInput
 from streamrec.ranking.rules import Condition, Rules, parse_condition
 from streamrec.serving.deps import EngineDep
-from streamrec.serving.schemas import RecommendationsOut, RecommendedItem
+from streamrec.serving.schemas import ErrorOut, RecommendationsOut, RecommendedItem
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +54,11 @@ def list_options(
         description="Multiply matching items' scores, e.g. category=sale:1.5")] = None,
     max_per_category: Annotated[int | None, Query(ge=1, description="Diversity.")] = None,
     after: Annotated[str | None, Query(
-        max_length=64, description="A recommendation_id: the next page of that list.")] = None,
+        max_length=64, description="The recommendation_id of a page shown to this user: the "
+        "next k items of that same list, as it was made (its filters, boosts, diversity, "
+        "scores and reasons; the other options given here are not applied again), to "
+        "serving.list_depth positions (default 30) or the first page's k; an empty list "
+        "past its end. Unknown or forgotten: 404.")] = None,
 ) -> ListOptions:
     if k > engine.settings.serving.max_k:
         raise InvalidInput("k", f"k must be at most {engine.settings.serving.max_k}")
@@ -68,6 +72,12 @@ def list_options(
 
 
 ListOptionsDep = Annotated[ListOptions, Depends(list_options)]
+# what a route taking the list options may answer besides 200
+LIST_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "``after`` names no list shown to this user or "
+          "session: unknown, or forgotten (the newest serving.impressions_kept are kept)."},
+    422: {"model": ErrorOut},
+}
 
 
 def recommendations_out(found: Recommendation) -> RecommendationsOut:

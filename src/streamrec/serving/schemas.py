@@ -105,9 +105,22 @@ class SimilarOut(BaseModel):
 class StatsOut(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    events: int
-    users: int
-    items: int
+    events: int = Field(description="Clients' events learned (an acknowledged event is "
+                        "learned before its answer); not the engine's own log entries "
+                        "(session merges, refit markers), which log_offset counts too.")
+    users: int = Field(description="Users and anonymous sessions the engine knows.")
+    items: int = Field(description="Items the engine knows: from events or the catalogue.")
+    catalogue_items: int = Field(description="Items in the catalogue (with metadata).")
+    log_offset: int = Field(description="The log's newest offset: clients' events and the "
+                            "engine's own entries.")
+    learned_offset: int = Field(description="Every log entry up to here is learned.")
+    learned_events: int = Field(description="Log entries learned (the engine's own too).")
+    learn_lag_events: int = Field(description="Log entries not learned yet.")
+    seconds_since_learned: float = Field(description="Since the learner last learned.")
+    uptime_s: float = Field(description="Since this process started.")
+    last_snapshot_offset: int = Field(description="Of the newest snapshot written.")
+    refits: int = Field(description="Background refits since this process started.")
+    last_refit_s: float = Field(description="How long the last refit took, in seconds.")
 
 
 class SizesOut(BaseModel):

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from streamrec.engine.impressions import Impression
 from streamrec.engine.sizes import process_rss_bytes, state_sizes
 from streamrec.engine.state import EngineState
 from streamrec.settings import Settings
+from streamrec.storage.impressions import Impression, MemoryImpressions, ranked_list
 from streamrec.types import Event, Item, LoggedEvent
 
 EventFactory = Callable[..., Event]
@@ -27,7 +27,7 @@ def a_state(tmp_path: Path) -> EngineState:
 
 def test_every_component_of_the_state_is_reported(tmp_path: Path) -> None:
     state = a_state(tmp_path)
-    report = state_sizes(state)
+    report = state_sizes(state, also={"impressions": MemoryImpressions()})
     expected = {"vocabulary.users", "vocabulary.items", "histories", "identities",
                 "impressions", "ranker", "catalogue", "other",
                 *(f"models.{name}" for name in state.models)}
@@ -38,7 +38,7 @@ def test_every_component_of_the_state_is_reported(tmp_path: Path) -> None:
     assert report.total == sum(report.components.values())
     assert set(report.parts) == set(report.components)
     # each attribute of the state is in a component: named, a model, or under "other"
-    covered = {"users", "items", "histories", "identities", "impressions", "ranker",
+    covered = {"users", "items", "histories", "identities", "ranker",
                "pending_fits", "available", "attributes", "models", "scorers",
                "_refittables", "lock", "fit_begun", *report.parts["other"]}
     assert set(vars(state)) <= covered
@@ -49,15 +49,17 @@ def test_every_component_of_the_state_is_reported(tmp_path: Path) -> None:
 def test_sizes_grow_with_learned_events_and_name_the_parts_that_grew(
         tmp_path: Path, make_event: EventFactory) -> None:
     state = a_state(tmp_path)
-    before = state_sizes(state)
+    impressions = MemoryImpressions()
+    before = state_sizes(state, also={"impressions": impressions})
     state.apply_items([Item(f"i{n}", {"category": f"c{n % 5}"}, f"item number {n}")
                        for n in range(200)])
     rng = np.random.default_rng(0)
     learn(state, [make_event(f"u{u}", f"i{i}") for u, i in
                   zip(rng.integers(0, 300, 6_000).tolist(), rng.integers(0, 200, 6_000).tolist(),
                       strict=True)])
-    state.impressions.remember("r1", Impression("u1", np.arange(10), np.zeros(0, np.int64)))
-    after = state_sizes(state)
+    shown = ranked_list([f"i{n}" for n in range(10)], np.ones(10), [["popular now"]] * 10)
+    impressions.remember("r1", Impression("u1", shown, 0, 10))
+    after = state_sizes(state, also={"impressions": impressions})
     for name in ("vocabulary.users", "vocabulary.items", "histories", "impressions",
                  "models.popularity", "models.cooccurrence", "models.als", "models.content",
                  "catalogue"):

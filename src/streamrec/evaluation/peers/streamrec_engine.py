@@ -19,6 +19,7 @@ from streamrec.engine.state import EngineState
 from streamrec.evaluation.dense_events import DenseEvents
 from streamrec.evaluation.peers.base import PeerContext
 from streamrec.settings import Settings
+from streamrec.storage.impressions import MemoryImpressions
 from streamrec.types import Event, IntArray, LoggedEvent
 
 if TYPE_CHECKING:
@@ -35,7 +36,9 @@ class StreamrecPeer:
         self.name = name  # e.g. "streamrec-als": one of its sources alone
         settings = settings if settings is not None else Settings()
         self.state = EngineState(settings)
-        self.recommender = EngineRecommender(self.state)
+        # lists made to k only, no pages kept: evaluation asks each list once
+        self.recommender = EngineRecommender(self.state, MemoryImpressions(capacity=1),
+                                             list_depth=1)
         if context.items:  # the catalogue, as a shop would have upserted it beforehand
             self.state.apply_items(context.items)
         self._user_ids = context.user_ids

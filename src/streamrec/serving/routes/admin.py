@@ -87,5 +87,5 @@ def sizes(engine: EngineDep) -> SizesOut:
     to tell state that grows with new users and items from a leak. Walks the whole state
     under its lock (learning and reads wait ~0.1 s per million objects): not for polling
     every second."""
-    report = state_sizes(engine.state)
+    report = state_sizes(engine.state, also={"impressions": engine.impressions})
     return SizesOut(**report.as_dict(), rss_bytes=process_rss_bytes())

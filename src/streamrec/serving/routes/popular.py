@@ -6,15 +6,15 @@ from fastapi import APIRouter
 
 from streamrec.serving.auth import require
 from streamrec.serving.deps import EngineDep
-from streamrec.serving.list_options import ListOptionsDep, recommendations_out
-from streamrec.serving.schemas import ErrorOut, RecommendationsOut
+from streamrec.serving.list_options import LIST_RESPONSES, ListOptionsDep, recommendations_out
+from streamrec.serving.schemas import RecommendationsOut
 from streamrec.trust.keys import Scope
 
 router = APIRouter(prefix="/v1/popular", tags=["popular"])
 
 
 @router.get("", response_model=RecommendationsOut, dependencies=[require(Scope.READ)],
-            responses={422: {"model": ErrorOut}})
+            responses=LIST_RESPONSES)
 def popular(engine: EngineDep, options: ListOptionsDep) -> RecommendationsOut:
     """The most popular items now (time-decayed), to anyone. Per attribute value with a
     filter: ``filter=category=shoes`` ranks shoes by the same decayed counts, which is what a

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path
 
 from streamrec.serving.auth import require
 from streamrec.serving.deps import EngineDep
-from streamrec.serving.list_options import ListOptionsDep, recommendations_out
+from streamrec.serving.list_options import LIST_RESPONSES, ListOptionsDep, recommendations_out
 from streamrec.serving.schemas import ErrorOut, MergedOut, MergeIn, RecommendationsOut
 from streamrec.trust.keys import Scope
 
@@ -18,7 +18,7 @@ SessionId = Annotated[str, Path(min_length=1, max_length=256)]
 
 @router.get("/{session_id}/recommendations", response_model=RecommendationsOut,
             dependencies=[require(Scope.READ)],
-            responses={422: {"model": ErrorOut}})
+            responses=LIST_RESPONSES)
 def recommendations(session_id: SessionId, engine: EngineDep,
                     options: ListOptionsDep) -> RecommendationsOut:
     """Top-``k`` items for an anonymous session (events posted with its ``session_id``), as

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Path
 
 from streamrec.serving.auth import require
 from streamrec.serving.deps import EngineDep
-from streamrec.serving.list_options import ListOptionsDep, recommendations_out
-from streamrec.serving.schemas import ErrorOut, RecommendationsOut
+from streamrec.serving.list_options import LIST_RESPONSES, ListOptionsDep, recommendations_out
+from streamrec.serving.schemas import RecommendationsOut
 from streamrec.trust.keys import Scope
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
@@ -18,7 +18,7 @@ UserId = Annotated[str, Path(min_length=1, max_length=256)]
 
 @router.get("/{user_id}/recommendations", response_model=RecommendationsOut,
             dependencies=[require(Scope.READ)],
-            responses={422: {"model": ErrorOut}})
+            responses=LIST_RESPONSES)
 def recommendations(user_id: UserId, engine: EngineDep,
                     options: ListOptionsDep) -> RecommendationsOut:
     """Top-``k`` items for the user, best first, each with a score and reasons. An unknown

@@ -1,0 +1,57 @@
+"""Which attributes the catalogue's items carry, counted as items change: the default for
+diversity, and telling a caller that a filter names an attribute no item has.
+
+>>> names = AttributeNames()
+>>> names.change({}, {"genres": ["Comedy"], "year": 1995})
+>>> names.change({}, {"genres": ["Drama"], "title": "Heat"})
+>>> "year" in names, "price" in names, names.default_grouping()
+(True, False, 'genres')
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+
+def _is_categorical(value: Any) -> bool:
+    """A value a list can be diversified over: a string, or a list of strings."""
+    if isinstance(value, list):
+        return bool(value) and all(isinstance(v, str) for v in value)
+    return isinstance(value, str)
+
+
+class AttributeNames:
+    """How many items carry each attribute, and each categorical one (strings, lists of
+    strings). O(attributes of the item) per change; every question O(1) or O(names)."""
+
+    _PREFERRED = "category"
+    # free text is categorical by type but names each item apart: never a default group
+    _NOT_GROUPS = frozenset({"title", "name", "description", "text", "url", "image"})
+
+    def __init__(self) -> None:
+        self._all: Counter[str] = Counter()
+        self._categorical: Counter[str] = Counter()
+
+    def change(self, before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
+        """An item's attributes went from ``before`` to ``after`` (``{}``: it was new)."""
+        for attributes, sign in ((before, -1), (after, 1)):
+            for name, value in attributes.items():
+                self._all[name] += sign
+                if _is_categorical(value):
+                    self._categorical[name] += sign
+        self._all = +self._all  # drop names no item carries any more
+        self._categorical = +self._categorical
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._all
+
+    def default_grouping(self) -> str | None:
+        """``category`` when items carry it as a category, else the categorical attribute
+        most items carry (e.g. MovieLens' ``genres``); None when there is none."""
+        if self._categorical[self._PREFERRED] > 0:
+            return self._PREFERRED
+        ranked = [(-count, name) for name, count in self._categorical.items()
+                  if name not in self._NOT_GROUPS]
+        return min(ranked)[1] if ranked else None  # ties: the first name alphabetically
