@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -22,8 +23,10 @@ def demo(
     items: Annotated[int, typer.Option(help="Items in the generated shop")] = 2_000,
     events: Annotated[int, typer.Option(help="Events in the generated history")] = 50_000,
 ) -> None:
-    """Generate a demo shop into --data-dir (once: an existing one is reused), then serve it."""
-    from streamrec.datagen import GeneratorConfig, generate_events, generate_items
+    """Generate a demo shop into --data-dir (once: an existing one is reused), then serve it.
+    Its history ends now; its categories have a shop's names (jackets, coats, shoes, ...)
+    and its events no event ids, so none collides with one you post."""
+    from streamrec.datagen import GeneratorConfig, shift_to_end_at, shifted_events, shifted_items
 
     settings = build_settings(data_dir, host=host, port=port)
     engine = open_engine_with_progress(settings, start_learner=False)
@@ -31,9 +34,10 @@ def demo(
         if engine.log.count() == 0:
             config = GeneratorConfig(n_users=users, n_items=items, n_events=events)
             console.print(f"generating a demo shop: {items:,} items, {users:,} users, "
-                          f"{events:,} events")
-            upsert_items(engine, (item for chunk in generate_items(config) for item in chunk))
-            append_events(engine, (e for chunk in generate_events(config) for e in chunk),
+                          f"{events:,} events, the newest now")
+            shift = shift_to_end_at(config, time.time())
+            upsert_items(engine, (i for chunk in shifted_items(config, shift) for i in chunk))
+            append_events(engine, (e for chunk in shifted_events(config, shift) for e in chunk),
                           total=events)
     finally:
         engine.close()

@@ -21,13 +21,15 @@ from streamrec.datagen.arrays import EVENT_TYPES, EventArrays
 from streamrec.datagen.catalogue import SyntheticCatalogue, build_catalogue
 from streamrec.datagen.config import GeneratorConfig
 from streamrec.datagen.files import write_events, write_items
-from streamrec.datagen.items import generate_items
+from streamrec.datagen.items import SHOP_CATEGORIES, generate_items
+from streamrec.datagen.shifted import shift_to_end_at, shifted_events, shifted_items
 from streamrec.datagen.stream import generate_event_arrays, generate_events, to_events
 from streamrec.datagen.users import SyntheticUsers, build_users
 
 __all__ = [
     "EVENT_TYPES",
     "EventArrays",
+    "SHOP_CATEGORIES",
     "GeneratorConfig",
     "SyntheticCatalogue",
     "SyntheticUsers",
@@ -36,6 +38,9 @@ __all__ = [
     "generate_event_arrays",
     "generate_events",
     "generate_items",
+    "shift_to_end_at",
+    "shifted_events",
+    "shifted_items",
     "to_events",
     "write_events",
     "write_items",

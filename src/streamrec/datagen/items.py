@@ -1,9 +1,10 @@
 """The generated items as :class:`Item` objects: names, tags, prices and texts over the arrays.
 
-Each category has a name (a noun), adjectives and a tag vocabulary of pseudo-words; each
-collection has a name word and a tag that all its items share. An item's text reads
-"<adjective> <collection> <category> <tags>", e.g. "mirute kavo dolase tirabo nuke", so
-items of one collection are also similar by content.
+Each category has a name (a shop's, "jackets", for the first 20; then a pseudo-word),
+adjectives and a tag vocabulary of pseudo-words; each collection has a name word and a tag
+that all its items share. An item's text reads "<adjective> <collection> <category> <tags>",
+e.g. "mirute kavo jackets tirabo nuke", so items of one collection are also similar by
+content. About one item in ten is also tagged "sale".
 
 >>> config = GeneratorConfig(n_items=30, n_categories=3)
 >>> item = next(generate_items(config))[0]
@@ -24,8 +25,16 @@ from streamrec.datagen.words import unique_words
 from streamrec.types import IntArray, Item
 
 _STREAM = 5  # this module's own random stream: texts never shift the events
+_SALE_STREAM = 6
 _ADJECTIVES_PER_CATEGORY = 8
 _TAGS_PER_CATEGORY = 12
+# the first categories have a shop's names (the README's examples use them); beyond these,
+# pseudo-words
+SHOP_CATEGORIES = ("jackets", "coats", "shoes", "boots", "hats", "scarves", "gloves", "shirts",
+                   "sweaters", "jeans", "trousers", "dresses", "skirts", "socks", "bags",
+                   "belts", "sunglasses", "watches", "jewellery", "umbrellas")
+SALE_TAG = "sale"  # tagged on about one item in ten (a boost example: boost=tags=sale:1.5)
+_SALE_SHARE = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +57,12 @@ def generate_items(config: GeneratorConfig) -> Iterator[list[Item]]:
     collection_tag = rng.integers(0, _TAGS_PER_CATEGORY, n_collections)
     own_tag = rng.integers(0, _TAGS_PER_CATEGORY, catalogue.n_items)
     adjective = rng.integers(0, _ADJECTIVES_PER_CATEGORY, catalogue.n_items)
+    # its own stream: drawing it never changes the other words and tags
+    on_sale = np.random.default_rng((config.seed, _SALE_STREAM)).random(catalogue.n_items) \
+        < _SALE_SHARE
     for first in range(0, catalogue.n_items, config.chunk_size):
         chunk = np.arange(first, min(first + config.chunk_size, catalogue.n_items))
-        yield _items(catalogue, vocabulary, chunk, collection_tag, own_tag, adjective)
+        yield _items(catalogue, vocabulary, chunk, collection_tag, own_tag, adjective, on_sale)
 
 
 def _vocabulary(
@@ -63,8 +75,10 @@ def _vocabulary(
     words = unique_words(n_categories + n_adjectives + n_tags + n_collections, rng)
     cut_adjectives = n_categories + n_adjectives
     cut_tags = cut_adjectives + n_tags
+    named = list(SHOP_CATEGORIES[:n_categories]) if n_categories <= len(SHOP_CATEGORIES) \
+        else words[:n_categories]  # the words are drawn anyway: other words stay the same
     return _Vocabulary(
-        category_names=words[:n_categories],
+        category_names=named,
         adjectives=words[n_categories:cut_adjectives],
         tags=words[cut_adjectives:cut_tags],
         collection_names=words[cut_tags:],
@@ -78,6 +92,7 @@ def _items(
     collection_tag: IntArray,
     own_tag: IntArray,
     adjective: IntArray,
+    on_sale: np.ndarray,
 ) -> list[Item]:
     items = []
     for item in chunk.tolist():
@@ -94,6 +109,8 @@ def _items(
             vocabulary.category_names[category],
             *tags,
         ]
+        if on_sale[item]:  # a tag, not a word of the text: being on sale is no likeness
+            tags.append(SALE_TAG)
         released_at = float(catalogue.released_at[item])
         attributes = {
             "category": vocabulary.category_names[category],

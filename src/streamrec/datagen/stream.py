@@ -65,8 +65,9 @@ def generate_events(config: GeneratorConfig) -> Iterator[list[Event]]:
         yield to_events(arrays)
 
 
-def to_events(arrays: EventArrays) -> list[Event]:
-    """One :class:`Event` per row; ``value`` is None where the row has none."""
+def to_events(arrays: EventArrays, *, event_ids: bool = True) -> list[Event]:
+    """One :class:`Event` per row; ``value`` is None where the row has none; ``event_id``
+    ``"e{n}"``, or None without ``event_ids``."""
     names = arrays.type_names
     values = [None if np.isnan(value) else value for value in arrays.values.tolist()]
     return [
@@ -76,7 +77,7 @@ def to_events(arrays: EventArrays) -> list[Event]:
             type=names[kind],
             timestamp=timestamp,
             value=value,
-            event_id=f"e{number}",
+            event_id=f"e{number}" if event_ids else None,
         )
         for number, user, item, kind, timestamp, value in zip(
             range(arrays.offset, arrays.offset + len(arrays)),

@@ -33,7 +33,7 @@ def _boost(text: str, field: str) -> tuple[Condition, float]:
     try:
         value = float(factor)
     except ValueError:
-        raise InvalidInput(field, f"{field}: expected CONDITION:FACTOR, e.g. category=sale:1.5"
+        raise InvalidInput(field, f"{field}: expected CONDITION:FACTOR, e.g. tags=sale:1.5"
                            ) from None
     if not value > 0 or value == float("inf"):
         raise InvalidInput(field, f"{field}: the factor must be a positive finite number")
@@ -51,7 +51,7 @@ def list_options(
         alias="filter", description="Only items matching, e.g. category=shoes|bags, price<100")]
     = None,
     boost: Annotated[list[str] | None, Query(
-        description="Multiply matching items' scores, e.g. category=sale:1.5")] = None,
+        description="Multiply matching items' scores, e.g. tags=sale:1.5")] = None,
     max_per_category: Annotated[int | None, Query(ge=1, description="Diversity.")] = None,
     after: Annotated[str | None, Query(
         max_length=64, description="The recommendation_id of a page shown to this user: the "

@@ -35,7 +35,7 @@ def test_attributes_match_the_catalogue() -> None:
         names_of_category[int(catalogue.category[index])].add(item.attributes["category"])
         assert item.attributes["released_at"] == catalogue.released_at[index] == item.updated_at
         assert item.attributes["price"] > 0
-        assert 1 <= len(item.attributes["tags"]) <= 2
+        assert 1 <= len([t for t in item.attributes["tags"] if t != "sale"]) <= 2
     # one distinct name per category
     assert all(len(names) == 1 for names in names_of_category.values())
     assert len({next(iter(names)) for names in names_of_category.values()}) == 6
@@ -46,7 +46,7 @@ def test_text_names_the_category_collection_and_tags() -> None:
         words = item.text.split()
         assert words[1] == item.attributes["collection"]
         assert words[2] == item.attributes["category"]
-        assert words[3:] == item.attributes["tags"]
+        assert words[3:] == [t for t in item.attributes["tags"] if t != "sale"]
 
 
 def test_items_of_a_collection_share_a_tag_and_stay_in_one_category() -> None:
@@ -57,3 +57,11 @@ def test_items_of_a_collection_share_a_tag_and_stay_in_one_category() -> None:
         assert len(set(catalogue.category[members].tolist())) == 1
         shared = set.intersection(*(set(items[m].attributes["tags"]) for m in members))
         assert shared
+
+
+def test_categories_have_a_shops_names_and_some_items_are_on_sale() -> None:
+    items = all_items(GeneratorConfig(n_items=2_000, seed=1))
+    categories = {item.attributes["category"] for item in items}
+    assert {"jackets", "coats"} <= categories and len(categories) == 20
+    on_sale = sum("sale" in item.attributes["tags"] for item in items)
+    assert 100 < on_sale < 300  # about one in ten
