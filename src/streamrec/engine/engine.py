@@ -46,7 +46,7 @@ class Engine:
         self.impressions = open_impressions(settings.serving.impressions_url,
                                             settings.serving.impressions_kept)
         self.recommender = Recommender(self.state, self.impressions,
-                                       settings.serving.list_depth)
+                                       settings.serving.list_depth, self._text_of)
         self.snapshotter = Snapshotter(self.state, snapshots, settings.snapshots,
                                        settings.model_fingerprint())
         self.learner = Learner(self.state, event_log, self._count_learned,
@@ -195,6 +195,10 @@ class Engine:
         return updated
 
     # -- reads ---------------------------------------------------------------------------
+    def _text_of(self, item_id: str) -> str:
+        item = self.catalogue.get(item_id)
+        return item.text if item is not None else ""
+
     def get_item(self, item_id: str, must_exist: bool = True) -> Item | None:
         item = self.catalogue.get(item_id)
         if item is None and item_id in self.state.items:
@@ -226,7 +230,9 @@ class Engine:
     def stats(self) -> dict[str, Any]:
         state = self.state
         return {
-            "events": state.client_events,
+            # stored rows less the engine's own learned so far (merges, refit markers): no
+            # scan; exact once learning has caught up
+            "events": self.log.count() - (state.learned_events - state.client_events),
             "users": len(state.users),
             "items": len(state.items),
             "catalogue_items": self.catalogue.count(),

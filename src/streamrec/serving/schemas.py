@@ -89,13 +89,25 @@ class UpsertedOut(BaseModel):
 
 class RecommendedItem(BaseModel):
     item_id: str
-    score: float
+    score: float = Field(description="Higher is better; never rises down the list. Ranked "
+                         "items: the ranker's probability; popular items: their decayed "
+                         "popularity (scaled below the ranked items when they follow them).")
     reasons: list[str]
+    title: str | None = Field(default=None, description="With fields=title: the item's "
+                              "title attribute (null when it has none).")
+    attributes: dict[str, Any] | None = Field(default=None,
+                                              description="With fields=attributes.")
+    text: str | None = Field(default=None, description="With fields=text.")
+    available: bool | None = Field(default=None, description="With fields=available.")
 
 
 class RecommendationsOut(BaseModel):
     items: list[RecommendedItem]
-    recommendation_id: str
+    recommendation_id: str = Field(description="Name it in after= for the next page, or in "
+                                   "an event's context.recommendation_id as feedback.")
+    warnings: list[str] = Field(default_factory=list, description="What the caller should "
+                                "know about the options, e.g. a filter on an attribute no "
+                                "item has (so nothing matches).")
 
 
 class SimilarOut(BaseModel):
@@ -105,9 +117,9 @@ class SimilarOut(BaseModel):
 class StatsOut(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    events: int = Field(description="Clients' events learned (an acknowledged event is "
-                        "learned before its answer); not the engine's own log entries "
-                        "(session merges, refit markers), which log_offset counts too.")
+    events: int = Field(description="Clients' events in the log (durable, learned or "
+                        "not yet); not the engine's own log entries (session merges, refit "
+                        "markers), which log_offset counts too.")
     users: int = Field(description="Users and anonymous sessions the engine knows.")
     items: int = Field(description="Items the engine knows: from events or the catalogue.")
     catalogue_items: int = Field(description="Items in the catalogue (with metadata).")
