@@ -111,7 +111,7 @@ def test_recommendations_have_k_items_with_scores_reasons_and_an_id(
     response = client.get("/v1/users/reader/recommendations", params={"k": 5})
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body.keys() == {"items", "recommendation_id"}
+    assert body.keys() == {"items", "recommendation_id", "warnings"} and body["warnings"] == []
     assert isinstance(body["recommendation_id"], str) and body["recommendation_id"]
     assert len(body["items"]) == 5
     for item in body["items"]:

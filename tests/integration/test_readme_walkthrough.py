@@ -183,12 +183,16 @@ def alices_list(walk: Walk, curl: Curl, response: httpx.Response) -> None:
     assert len(ids(response)) == 5 and not {"i1", "i7"} & set(ids(response))
     # her events drive it: not only what is popular for everyone
     assert any(not r.startswith("popular now") for r in reasons(response)), reasons(response)
+    # items named by their text ("wool jacket (i7)"), never by a bare id
+    named = [r for r in reasons(response) if r.startswith("similar to")]
+    assert all(" (i" in r for r in named), named
 
 
 def filtered(walk: Walk, curl: Curl, response: httpx.Response) -> None:
-    assert len(ids(response)) == 5
-    for item_id in ids(response):
-        attributes = walk.attributes(item_id)
+    assert len(ids(response)) == 5 and response.json()["warnings"] == []
+    for item in response.json()["items"]:  # fields=attributes: no call per item
+        attributes = item["attributes"]
+        assert attributes == walk.attributes(item["item_id"])
         assert attributes["category"] in ("jackets", "coats") and attributes["price"] < 100
 
 

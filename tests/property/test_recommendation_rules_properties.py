@@ -127,3 +127,47 @@ def test_pages_are_the_continuation_of_one_list_with_falling_scores(
     assert whole.scores == sorted(whole.scores, reverse=True)
     with pytest.raises(NotFound):
         recommender.for_user("someone else", k, after=first.recommendation_id, now=now)
+
+
+diverse_catalogues = st.lists(
+    st.tuples(st.none() | st.sampled_from(CATEGORIES),
+              st.lists(st.sampled_from(["Action", "Comedy", "Drama"]), max_size=2, unique=True),
+              st.booleans()),
+    min_size=len(ITEMS), max_size=len(ITEMS))
+
+
+@settings(max_examples=60)
+@given(catalogue=diverse_catalogues, k=st.integers(1, 12), most=st.integers(1, 3),
+       by=st.sampled_from([None, "category", "genres"]))
+def test_diversity_limits_each_value_and_fills_k_when_enough_items_exist(
+        catalogue: list[tuple[str | None, list[str], bool]], k: int, most: int,
+        by: str | None) -> None:
+    """Per value of the attribute diversity counts (category by default, as the catalogue
+    has it), at most ``most`` items, a film toward each of its genres; items without it are
+    held back by no group. With one value per item, the list holds k items whenever that
+    many can be chosen: sum over values of min(most, items with it), plus items without."""
+    state = EngineState(Settings())
+    attributes: dict[str, dict[str, Any]] = {}
+    for item_id, (category, genres, available) in zip(ITEMS, catalogue, strict=True):
+        attributes[item_id] = {**({"category": category} if category else {}),
+                               **({"genres": genres} if genres else {})}
+        state.apply_items([Item(item_id, attributes[item_id], is_available=available)])
+    # everyone's popular: every item can fill a list
+    state.apply([LoggedEvent(n + 1, Event("fan", i, "view", T0 + n))
+                 for n, i in enumerate(ITEMS)])
+    found = Recommender(state).popular(k, rules=Rules(max_per_category=most, diversity_by=by),
+                                       now=T0 + len(ITEMS))
+    counted = by or ("category" if any(c for c, _, _ in catalogue) else "genres")
+    values = Counter(v for i in found.item_ids for v in _values(attributes[i], counted))
+    assert max(values.values(), default=0) <= most
+    assert len(set(found.item_ids)) == len(found.item_ids) <= k
+    if counted == "category":
+        available = [i for i, (_, _, a) in zip(ITEMS, catalogue, strict=True) if a]
+        per_value = Counter(attributes[i].get("category") for i in available)
+        choosable = sum(min(most, n) for value, n in per_value.items() if value is not None)
+        assert len(found.item_ids) == min(k, choosable + per_value[None])
+
+
+def _values(attributes: dict[str, Any], name: str) -> list[str]:
+    value = attributes.get(name)
+    return value if isinstance(value, list) else [] if value is None else [value]

@@ -3,6 +3,7 @@ filters, boosts, diversity -> top-K with scores and reasons, remembered for feed
 
 from __future__ import annotations
 
+import textwrap
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -13,7 +14,7 @@ from streamrec.engine.state import EngineState
 from streamrec.errors import NotFound
 from streamrec.models.base import SimilarItems, top_k
 from streamrec.ranking.negatives import TurnedDown, demote, penalties, turned_down
-from streamrec.ranking.rules import Rules, apply_rules
+from streamrec.ranking.rules import Rules, apply_rules, warnings_about
 from streamrec.sources import SOURCES
 from streamrec.storage.impressions import (
     Impression,
@@ -26,6 +27,7 @@ from streamrec.types import FloatArray, IntArray, Query
 
 _NOTABLE_PUSH = 0.05  # a score cut by at least this share is explained in the reasons
 _ANYONE = ""  # no user id is empty (validation): the key of lists for no one in particular
+_LABEL_CHARS = 60  # the start of an item's text that names it in a reason
 _NOTABLE_MATCH = 0.25  # attribute matches adding this much to the logit are a reason
 Because = Callable[[IntArray], IntArray]  # items -> the recent item that brought each in
 
@@ -36,12 +38,15 @@ class Recommendation:
     scores: list[float]
     reasons: list[list[str]]
     recommendation_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    warnings: list[str] = field(default_factory=list)  # e.g. a filter no item can match
 
 
 class Recommender:
     def __init__(self, state: EngineState, impressions: ImpressionStore | None = None,
-                 list_depth: int = 30) -> None:
+                 list_depth: int = 30, text_of: Callable[[str], str] | None = None) -> None:
         self.state = state
+        # an item's text (the catalogue's; ""): reasons name an item without a title by it
+        self.text_of = text_of or (lambda item_id: "")
         self.impressions = impressions if impressions is not None else MemoryImpressions()
         self.list_depth = list_depth  # positions of a list kept for its later pages
 
@@ -60,9 +65,9 @@ class Recommender:
                                "forgotten (the newest serving.impressions_kept are kept)",
                                field="after")
             return self._page(user_key, previous.ranked, previous.end, k)
-        made = self._made(user_key, max(k, self.list_depth), exclude_seen,
-                          exclude_ids or [], rules or Rules(), now)
-        return self._page(user_key, made, 0, k)
+        made, warnings = self._made(user_key, max(k, self.list_depth), exclude_seen,
+                                    exclude_ids or [], rules or Rules(), now)
+        return replace(self._page(user_key, made, 0, k), warnings=warnings)
 
     def _same_user(self, shown_to: str, user_key: str) -> bool:
         resolve = self.state.identities.resolve  # a session merged since is its user
@@ -80,8 +85,9 @@ class Recommender:
         return page
 
     def _made(self, user_key: str, depth: int, exclude_seen: bool, exclude_ids: list[str],
-              rules: Rules, now: float) -> RankedList:
-        """The whole list to ``depth``: ranked, rules applied, filled from popularity."""
+              rules: Rules, now: float) -> tuple[RankedList, list[str]]:
+        """The whole list to ``depth``: ranked, rules applied, filled from popularity; and
+        what the caller should hear about its rules on this catalogue."""
         state = self.state
         with state.lock:
             user = state.users.lookup(user_key)
@@ -93,13 +99,14 @@ class Recommender:
                 query = replace(query, exclude=np.concatenate((query.exclude, down.hidden)))
             if rules.max_per_category is not None and rules.diversity_by is None:
                 rules = replace(rules, diversity_by=state.attribute_names.default_grouping())
+            warnings = warnings_about(rules, state.attribute_names)
             items, scores, sources, pushed, because, matched = self._ranked(query, down)
             items, scores = apply_rules(items, scores, rules, state.attributes_of, depth)
             if items.size < depth:
                 items, scores = self._fill(query, items, scores, rules, depth)
             reasons = self._reasons(query, items, sources, pushed, because, matched,
                                     for_anyone=user_key == _ANYONE)
-            return ranked_list(state.items.ids_of(items), scores, reasons)
+            return ranked_list(state.items.ids_of(items), scores, reasons), warnings
 
     def _ranked(self, query: Query, down: TurnedDown) -> tuple[
             IntArray, FloatArray, dict[int, str], dict[int, int], dict[str, Because],
@@ -169,13 +176,14 @@ class Recommender:
         brought_by = self._brought_by(query, items, because or {})
         matched = matched or {}
         reasons = []
+        label = self._labeller()
         for position, item in enumerate(items.tolist()):
             source = SOURCES[sources.get(item, "popularity")]
             source_item = brought_by[source.name][position] if source.name in brought_by else -1
             if source.reason is not None and "{item}" not in source.reason:
                 text = source.reason
             elif source.reason is not None and source_item >= 0:
-                text = source.reason.format(item=self._label(int(source_item)))
+                text = source.reason.format(item=label(int(source_item)))
             elif for_anyone:
                 text = self._popular_reason(item)
             elif query.user is None or query.history.size == 0:
@@ -187,7 +195,7 @@ class Recommender:
                 key, value = state.ranker.facts.value_name(code)
                 reasons[-1].append(f"{key} {value}, like your recent items")
             if item in pushed:
-                reasons[-1].append(f"ranked lower: like {self._label(pushed[item])}, "
+                reasons[-1].append(f"ranked lower: like {label(pushed[item])}, "
                                    "which you turned down")
         return reasons
 
@@ -218,11 +226,22 @@ class Recommender:
         category = self.state.attributes_of(item).get("category")
         return f"popular now in {category}" if category else "popular now"
 
-    def _label(self, item: int) -> str:
-        """How a reason names an item: its title when the catalogue has one, else its id."""
-        title = self.state.attributes_of(item).get("title")
-        item_id = self.state.items.id_of(item)
-        return f"{title} ({item_id})" if isinstance(title, str) and title else item_id
+    def _labeller(self) -> Callable[[int], str]:
+        """How reasons name an item: its title, else the start of its text (the catalogue's
+        description), with its id; its id alone when it has neither. Each item is looked up
+        once per list (reasons name a few recent items many times)."""
+        known: dict[int, str] = {}
+
+        def label(item: int) -> str:
+            if item not in known:
+                item_id = self.state.items.id_of(item)
+                title = self.state.attributes_of(item).get("title")
+                name = title if isinstance(title, str) and title.strip() else \
+                    self.text_of(item_id)
+                name = textwrap.shorten(name, _LABEL_CHARS, placeholder="...") if name else ""
+                known[item] = f"{name} ({item_id})" if name else item_id
+            return known[item]
+        return label
 
     def similar(self, item_id: str, k: int) -> Recommendation:
         """Items like ``item_id``: every model that knows items blends its opinion."""
@@ -251,7 +270,8 @@ class Recommender:
                 best_source[found.items[better]] = position
             total[total <= 0] = -np.inf
             chosen = top_k(total, k, np.append(unavailable, item))
-            reasons = [[str(asked[int(best_source[i])].similar_reason).format(item=item_id)]
+            name = self._labeller()(item)
+            reasons = [[str(asked[int(best_source[i])].similar_reason).format(item=name)]
                        for i in chosen.items.tolist()]
             return Recommendation(state.items.ids_of(chosen.items),
                                   [round(float(s), 6) for s in chosen.scores], reasons)

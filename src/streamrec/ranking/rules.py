@@ -3,13 +3,17 @@
 Conditions are small strings a client can put in a URL: ``category=shoes|bags`` (one of),
 ``brand!=acme``, ``price<100``, ``price>=20``. Numbers compare as numbers; a list-valued
 attribute (tags, genres) matches when any of its values does.
+
+Diversity (``max_per_category``) counts the values of one attribute (``diversity_by``): a
+list-valued one counts an item toward each of its values, and an item without the attribute
+is limited by no group.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +71,30 @@ class Rules:
     @property
     def is_empty(self) -> bool:
         return not self.filters and not self.boosts and self.max_per_category is None
+
+
+def warnings_about(rules: Rules, known: Container[str]) -> list[str]:
+    """What the caller should hear about ``rules`` on this catalogue (``known``: the
+    attributes some item has): a filter or boost naming an attribute no item has matches
+    nothing; diversity without an attribute to count does nothing."""
+    said = []
+    for condition in rules.filters:
+        if condition.attribute not in known:
+            outcome = "it leaves out nothing" if condition.operator == "!=" else \
+                "no item matches it"
+            said.append(f"filter: no item has the attribute {condition.attribute!r}, so "
+                        f"{outcome}")
+    for condition, _ in rules.boosts:
+        if condition.attribute not in known:
+            said.append(f"boost: no item has the attribute {condition.attribute!r}, so it "
+                        "boosts nothing")
+    if rules.max_per_category is not None and rules.diversity_by is None:
+        said.append("max_per_category: no item has a categorical attribute to count, so it "
+                    "does nothing (name one with diversity_by)")
+    elif rules.max_per_category is not None and rules.diversity_by not in known:
+        said.append(f"diversity_by: no item has the attribute {rules.diversity_by!r}, so "
+                    "max_per_category limits nothing")
+    return said
 
 
 def groups_of(attributes: Mapping[str, Any], name: str) -> set[str]:

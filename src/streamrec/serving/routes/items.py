@@ -9,12 +9,12 @@ from fastapi import APIRouter, Path, Query
 
 from streamrec.serving.auth import require
 from streamrec.serving.deps import EngineDep
+from streamrec.serving.list_options import FieldsQuery, listed_items, parse_fields
 from streamrec.serving.schemas import (
     ErrorOut,
     ItemFields,
     ItemOut,
     ItemsIn,
-    RecommendedItem,
     SimilarOut,
     UpsertedOut,
 )
@@ -57,11 +57,10 @@ def get_item(item_id: ItemId, engine: EngineDep) -> ItemOut:
 
 @router.get("/{item_id}/similar", response_model=SimilarOut,
             dependencies=[require(Scope.READ)],
-            responses={404: {"model": ErrorOut}})
+            responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+            response_model_exclude_unset=True)
 def similar_items(item_id: ItemId, engine: EngineDep,
-                  k: Annotated[int, Query(ge=1, le=500)] = 10) -> SimilarOut:
+                  k: Annotated[int, Query(ge=1, le=500, description="How many items.")] = 10,
+                  fields: FieldsQuery = None) -> SimilarOut:
     found = engine.similar(item_id, k)
-    return SimilarOut(items=[
-        RecommendedItem(item_id=i, score=s, reasons=r)
-        for i, s, r in zip(found.item_ids, found.scores, found.reasons, strict=True)
-    ])
+    return SimilarOut(items=listed_items(found, engine, parse_fields(fields)))

@@ -14,7 +14,7 @@ router = APIRouter(prefix="/v1/popular", tags=["popular"])
 
 
 @router.get("", response_model=RecommendationsOut, dependencies=[require(Scope.READ)],
-            responses=LIST_RESPONSES)
+            responses=LIST_RESPONSES, response_model_exclude_unset=True)
 def popular(engine: EngineDep, options: ListOptionsDep) -> RecommendationsOut:
     """The most popular items now (time-decayed), to anyone. Per attribute value with a
     filter: ``filter=category=shoes`` ranks shoes by the same decayed counts, which is what a
@@ -22,4 +22,4 @@ def popular(engine: EngineDep, options: ListOptionsDep) -> RecommendationsOut:
     for a user's list; ``exclude_seen`` has no one to apply to."""
     keywords = options.keywords()
     keywords.pop("exclude_seen")
-    return recommendations_out(engine.popular(options.k, **keywords))
+    return recommendations_out(engine.popular(options.k, **keywords), engine, options.fields)

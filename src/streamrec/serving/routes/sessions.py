@@ -18,14 +18,15 @@ SessionId = Annotated[str, Path(min_length=1, max_length=256)]
 
 @router.get("/{session_id}/recommendations", response_model=RecommendationsOut,
             dependencies=[require(Scope.READ)],
-            responses=LIST_RESPONSES)
+            responses=LIST_RESPONSES, response_model_exclude_unset=True)
 def recommendations(session_id: SessionId, engine: EngineDep,
                     options: ListOptionsDep) -> RecommendationsOut:
     """Top-``k`` items for an anonymous session (events posted with its ``session_id``), as
     for a user: its recent items drive them from its first event. A session merged into a
     user gets that user's recommendations; an unknown one gets popular items."""
     return recommendations_out(
-        engine.recommend_session(session_id, options.k, **options.keywords()))
+        engine.recommend_session(session_id, options.k, **options.keywords()), engine,
+        options.fields)
 
 
 @router.post("/{session_id}/merge", response_model=MergedOut,

@@ -18,10 +18,11 @@ UserId = Annotated[str, Path(min_length=1, max_length=256)]
 
 @router.get("/{user_id}/recommendations", response_model=RecommendationsOut,
             dependencies=[require(Scope.READ)],
-            responses=LIST_RESPONSES)
+            responses=LIST_RESPONSES, response_model_exclude_unset=True)
 def recommendations(user_id: UserId, engine: EngineDep,
                     options: ListOptionsDep) -> RecommendationsOut:
     """Top-``k`` items for the user, best first, each with a score and reasons. An unknown
     user gets popular items (never an error). Items the user turned down (a dislike or a
     return) are left out, and items like them are ranked lower, with a reason saying so."""
-    return recommendations_out(engine.recommend(user_id, options.k, **options.keywords()))
+    return recommendations_out(engine.recommend(user_id, options.k, **options.keywords()),
+                               engine, options.fields)
