@@ -70,6 +70,14 @@ def test_an_unknown_after_is_a_404_naming_it(client: httpx.Client, path: str) ->
     assert error["field"] == "after" and "no-such-list" in error["message"]
 
 
+def test_options_given_with_after_are_said_not_to_apply(client: httpx.Client) -> None:
+    first = page(client, "/v1/popular", k=3, filter="category=c0")
+    second = page(client, "/v1/popular", k=3, after=first["recommendation_id"],
+                  filter="category=c1")
+    assert second["warnings"] and "after" in second["warnings"][0]
+    assert page(client, "/v1/popular", k=3, after=first["recommendation_id"])["warnings"] == []
+
+
 def test_another_users_list_cannot_be_paged(client: httpx.Client) -> None:
     carols = page(client, "/v1/users/carol/recommendations", k=3)
     response = client.get("/v1/users/bob/recommendations",

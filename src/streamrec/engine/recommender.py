@@ -64,7 +64,12 @@ class Recommender:
                 raise NotFound(f"after: no list {after!r} was shown to this user, or it is "
                                "forgotten (the newest serving.impressions_kept are kept)",
                                field="after")
-            return self._page(user_key, previous.ranked, previous.end, k)
+            page = self._page(user_key, previous.ranked, previous.end, k)
+            if (rules is not None and not rules.is_empty) or exclude_ids:
+                page = replace(page, warnings=[
+                    "after: this page continues the list as it was made; the filter, boost, "
+                    "max_per_category and exclude given with it are not applied again"])
+            return page
         made, warnings = self._made(user_key, max(k, self.list_depth), exclude_seen,
                                     exclude_ids or [], rules or Rules(), now)
         return replace(self._page(user_key, made, 0, k), warnings=warnings)

@@ -91,7 +91,8 @@ def list_options(
     after: Annotated[str | None, Query(
         max_length=64, description="The recommendation_id of a page shown to this user: the "
         "next k items of that same list, as it was made (its filters, boosts, diversity, "
-        "scores and reasons; the other options given here are not applied again), to "
+        "scores and reasons; other options given with it are not applied again, as warnings "
+        "say), to "
         "serving.list_depth positions (default 30) or the first page's k; an empty list "
         "past its end. Unknown or forgotten: 404.")] = None,
     fields: FieldsQuery = None,
