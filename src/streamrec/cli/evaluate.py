@@ -20,7 +20,6 @@ from rich.progress import (
 
 import streamrec.cli.blas  # noqa: F401  (must run before numpy is imported)
 from streamrec.errors import StreamrecError
-from streamrec.evaluation.datasets import dataset_name
 from streamrec.evaluation.peers import source_models
 from streamrec.evaluation.report import markdown_table, to_report, write_json
 from streamrec.evaluation.runner import ALL_MODELS, EvaluationConfig
@@ -30,7 +29,8 @@ from streamrec.evaluation.runner import evaluate as run_evaluation
 def evaluate(
     data: Annotated[str, typer.Option(
         "--data", help="Event log the importers read (MovieLens directory, online-retail, "
-        "diginetica, events CSV/JSONL), or synthetic:N for N generated events.")],
+        "diginetica, events CSV/JSONL), or synthetic:N for N generated events, "
+        "synthetic-slow:N for a sparse shop of months-long tempo.")],
     protocol: Annotated[str, typer.Option(
         help="prequential (test-then-train) | temporal | leave-last-out")] = "prequential",
     k: Annotated[int, typer.Option(help="List length K.")] = 10,
@@ -60,6 +60,11 @@ def evaluate(
     tune: Annotated[bool, typer.Option(
         help="Tune peers on a validation slice of the training part.")] = True,
     seed: Annotated[int, typer.Option(help="Seed of every randomised peer.")] = 0,
+    max_per_user: Annotated[int | None, typer.Option(
+        help="Sparse cut: keep N of each user's events, drawn with --seed [default: all].")] = None,
+    kcore: Annotated[int | None, typer.Option(
+        help="Sparse cut, after --max-per-user: keep users and items with at least K events "
+        "(repeated until all have) [default: no cut].")] = None,
 ) -> None:
     """Evaluate streamrec against its peers over an event log (see docs/evaluation.md)."""
     console = Console(stderr=True)
@@ -68,7 +73,8 @@ def evaluate(
         models=tuple(m.strip() for m in models.split(",") if m.strip()), url=url,
         api_key=api_key,
         refit_fraction=refit_fraction, train_fraction=train_fraction,
-        jobs=jobs or min(2, os.cpu_count() or 1), tune=tune, seed=seed)
+        jobs=jobs or min(2, os.cpu_count() or 1), tune=tune, seed=seed,
+        max_per_user=max_per_user, kcore=kcore)
     try:
         with Progress(TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), TimeRemainingColumn(), console=console) as bar:
@@ -77,7 +83,7 @@ def evaluate(
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from None
     report = to_report(evaluation)
-    stem = f"{dataset_name(data)}-{protocol}"
+    stem = f"{config.name}-{protocol}"
     json_file = json_path or Path("evaluation-results") / f"{stem}.json"
     write_json(report, json_file)
     table = markdown_table(report)

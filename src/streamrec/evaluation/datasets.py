@@ -1,7 +1,8 @@
 """Where a run's events come from: any log the importers read, or the synthetic generator.
 
 ``"synthetic:N"`` generates N events with ``streamrec.datagen`` (users and items scaled with
-N, seed 0); anything else is a path given to ``streamrec.importers.read_dataset`` (a
+N, seed 0); ``"synthetic-slow:N"`` a sparse, slow shop (about 7 events per user, 900 items or
+more, ten years); anything else is a path given to ``streamrec.importers.read_dataset`` (a
 MovieLens directory, online-retail, diginetica, or a generic event CSV/JSONL file).
 """
 
@@ -20,6 +21,10 @@ from streamrec.events.types import default_event_types
 from streamrec.types import Event, IntArray, Item
 
 SYNTHETIC = "synthetic:"
+# a small shop of another tempo: few events per user (sessions of one or two views), a
+# catalogue of hundreds, ten years in which items rise and fade over months
+SLOW = "synthetic-slow:"
+_YEAR_S = 365.25 * 86400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,16 +35,23 @@ class LoadedLog:
     items: tuple[Item, ...] = ()
 
 
-def synthetic_config(n_events: int) -> dict[str, Any]:
-    """The generator settings used for ``synthetic:N`` (reported with the results)."""
+def synthetic_config(n_events: int, slow: bool = False) -> dict[str, Any]:
+    """The generator settings used for ``synthetic:N`` or ``synthetic-slow:N`` (reported
+    with the results)."""
+    if slow:
+        return {"n_events": n_events, "n_users": max(100, n_events // 7),
+                "n_items": max(900, n_events // 100), "seed": 0, "duration_s": 10 * _YEAR_S,
+                "mean_session_views": 1.5, "freshness_decay_s": 90 * 86400.0,
+                "rating_fraction": 0.3, "mean_view_gap_s": 600.0}
     return {"n_events": n_events, "n_users": max(1_000, n_events // 50),
             "n_items": max(2_000, n_events // 200), "seed": 0}
 
 
 def dataset_name(data: str) -> str:
     """A short name for file names and titles: ``movielens-100k``, ``synthetic-1000000``."""
-    if data.startswith(SYNTHETIC):
-        return "synthetic-" + data.removeprefix(SYNTHETIC)
+    for prefix in (SYNTHETIC, SLOW):
+        if data.startswith(prefix):
+            return prefix.removesuffix(":").replace(":", "-") + "-" + data.removeprefix(prefix)
     path = Path(data)
     name = path.name or path.resolve().name
     for suffix in (".gz", ".csv", ".jsonl", ".json", ".tsv"):
@@ -49,11 +61,14 @@ def dataset_name(data: str) -> str:
 
 def load_log(data: str) -> LoadedLog:
     """Read the whole log once and make it dense; raises InvalidInput naming ``data``."""
-    if data.startswith(SYNTHETIC):
-        count = data.removeprefix(SYNTHETIC).replace("_", "")
-        if not count.isdigit() or int(count) < 1:
-            raise InvalidInput("data", f"{data!r}: give a positive count, e.g. synthetic:100000")
-        return LoadedLog(generate(int(count)), synthetic_items(int(count)))
+    for prefix in (SYNTHETIC, SLOW):
+        if data.startswith(prefix):
+            count = data.removeprefix(prefix).replace("_", "")
+            if not count.isdigit() or int(count) < 1:
+                raise InvalidInput("data", f"{data!r}: give a positive count, e.g. "
+                                   f"{prefix}100000")
+            slow = prefix == SLOW
+            return LoadedLog(generate(int(count), slow), synthetic_items(int(count), slow))
     from streamrec.importers import read_dataset
 
     dataset = read_dataset(Path(data))
@@ -65,14 +80,14 @@ def from_events(events: Iterable[Event]) -> DenseEvents:
     return DenseEvents.from_events(events)
 
 
-def generate(n_events: int) -> DenseEvents:
+def generate(n_events: int, slow: bool = False) -> DenseEvents:
     """``n_events`` synthetic shop events (views, clicks, carts, purchases), columnar."""
     from streamrec.datagen import EventArrays, GeneratorConfig, generate_event_arrays
 
-    config = GeneratorConfig(**synthetic_config(n_events))
+    config = GeneratorConfig(**synthetic_config(n_events, slow))
     arrays = EventArrays.concatenate(list(generate_event_arrays(config)))
-    users, user_codes = _first_seen(arrays.users)
-    items, item_codes = _first_seen(arrays.items)
+    users, user_codes = first_seen(arrays.users)
+    items, item_codes = first_seen(arrays.items)
     kinds = arrays.types.astype(np.int64)
     names = tuple(arrays.type_names)
     return DenseEvents(
@@ -84,16 +99,16 @@ def generate(n_events: int) -> DenseEvents:
     )
 
 
-def synthetic_items(n_events: int) -> tuple[Item, ...]:
-    """The catalogue of ``generate(n_events)`` (attributes and text), as a shop would have
-    upserted it before the stream: the same ids the events name."""
+def synthetic_items(n_events: int, slow: bool = False) -> tuple[Item, ...]:
+    """The catalogue of ``generate(n_events, slow)`` (attributes and text), as a shop would
+    have upserted it before the stream: the same ids the events name."""
     from streamrec.datagen import GeneratorConfig, generate_items
 
-    config = GeneratorConfig(**synthetic_config(n_events))
+    config = GeneratorConfig(**synthetic_config(n_events, slow))
     return tuple(item for chunk in generate_items(config) for item in chunk)
 
 
-def _first_seen(codes: IntArray) -> tuple[IntArray, IntArray]:
+def first_seen(codes: IntArray) -> tuple[IntArray, IntArray]:
     """Dense ids numbered by first appearance, and the original code of each dense id."""
     unique, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
     order = np.argsort(first, kind="stable")

@@ -56,6 +56,17 @@ class EvaluationConfig:
     seed: int = 0
     tune: bool = True
     jobs: int = 1
+    max_per_user: int | None = None  # sparse cut: N random events of each user (sparse.py)
+    kcore: int | None = None  # then users and items with at least this many events
+
+    @property
+    def name(self) -> str:
+        """The data set and its cut, for file names and titles: ``online-retail-max10-core5``."""
+        from streamrec.evaluation.datasets import dataset_name
+
+        cut = "" if self.max_per_user is None else f"-max{self.max_per_user}"
+        cut += "" if self.kcore is None else f"-core{self.kcore}"
+        return dataset_name(self.data) + cut
 
     def check(self) -> None:
         """Raise InvalidInput naming the first bad setting."""
@@ -64,8 +75,9 @@ class EvaluationConfig:
         unknown = [m for m in self.models if m not in PEERS]
         if unknown:
             raise InvalidInput("models", f"unknown models {unknown}; known: {', '.join(PEERS)}")
-        for name in ("k", "sample", "block", "windows", "jobs"):
-            if getattr(self, name) < 1:
+        for name in ("k", "sample", "block", "windows", "jobs", "max_per_user", "kcore"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
                 raise InvalidInput(name, f"{name} must be at least 1")
         if not 0.0 < self.refit_fraction <= 1.0:
             raise InvalidInput("refit_fraction", "refit_fraction must be in (0, 1]")
@@ -189,9 +201,13 @@ def evaluate(config: EvaluationConfig, progress: Progress | None = None,
     started = time.perf_counter()
     if events is None:
         from streamrec.evaluation.datasets import load_log
+        from streamrec.evaluation.sparse import sparsify
 
         loaded = load_log(config.data)
         events, items = loaded.events, loaded.items
+        events = sparsify(events, config.max_per_user, config.kcore, config.seed)
+        if len(events) == 0:
+            raise InvalidInput("kcore", f"no event of {config.data} is left after the cut")
     plan = make_plan(config, events, items)
     names = [m for m in config.models if PEERS[m].is_available()]
     skipped = tuple(m for m in config.models if m not in names)
