@@ -54,7 +54,7 @@ def export_of(state: EngineState, event_log: EventLog, stored_id: str,
             for entry in batch if (e := entry.event).user_id in keys
         )
         after = batch[-1].offset
-    with state.lock:
+    with state.lock.reading():
         user = state.users.lookup(stored_id)
         if user is None:
             return UserExport(events, [])

@@ -94,7 +94,7 @@ class Recommender:
         """The whole list to ``depth``: ranked, rules applied, filled from popularity; and
         what the caller should hear about its rules on this catalogue."""
         state = self.state
-        with state.lock:
+        with state.lock.reading():
             user = state.users.lookup(user_key)
             excluded = (state.items.lookup(i) for i in exclude_ids)
             extra = [np.array([i for i in excluded if i is not None], dtype=np.int64)]
@@ -251,7 +251,7 @@ class Recommender:
     def similar(self, item_id: str, k: int) -> Recommendation:
         """Items like ``item_id``: every model that knows items blends its opinion."""
         state = self.state
-        with state.lock:
+        with state.lock.reading():
             item = state.items.lookup(item_id)
             if item is None:
                 raise NotFound(f"item {item_id!r} is unknown", field="item_id")

@@ -1,6 +1,7 @@
 """Everything the engine has learned: vocabularies, user histories, models, the ranker.
 
-Only the learner mutates it (one writer); readers take ``lock`` for a consistent view. It is a
+Only the learner mutates it (one writer, ``with lock:``); reads take ``lock.reading()``, side
+by side, for a consistent view (engine/rwlock.py). It is a
 function of the event log and the catalogue, so it can always be rebuilt by replaying them.
 """
 
@@ -15,6 +16,7 @@ import numpy as np
 from streamrec.engine.histories import UserHistories
 from streamrec.engine.identities import Identities, is_merge
 from streamrec.engine.refits import BEGIN_TYPE, PendingFit, PendingFits, is_refit_marker
+from streamrec.engine.rwlock import ReadWriteLock
 from streamrec.events.types import EventTypeConfig, event_weight
 from streamrec.events.vocab import Vocabulary
 from streamrec.models.base import DenseScorer, LearnsItems, MergesUsers, Model, Refittable, grow
@@ -50,7 +52,7 @@ class EngineState:
     def __init__(self, settings: Settings, inline_training: bool = True) -> None:
         """``inline_training``: refit heavy models inside ``apply`` when due (evaluation,
         tests); the engine turns it off and refits in its trainer thread instead."""
-        self.lock = threading.RLock()
+        self.lock = ReadWriteLock()  # reads side by side, or one writer (engine/rwlock.py)
         self.inline_training = inline_training
         self.event_types: Mapping[str, EventTypeConfig] = settings.events.types
         self.history_length = settings.events.history_length
@@ -288,7 +290,7 @@ class EngineState:
         return self._components(lambda model: getattr(model, "capture", model.state)())
 
     def _components(self, of_model: Callable[[Any], dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        with self.lock:
+        with self.lock.reading():
             components = {
                 "vocabulary": {"users": self.users.state(), "items": self.items.state()},
                 "histories": self.histories.state(),

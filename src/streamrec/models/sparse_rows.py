@@ -11,6 +11,10 @@ memory of the rows themselves). One buffer per row holds (column, value) pairs i
 as float64 (columns are exact below 2**53): one copy per row and batch instead of two, in
 the loop that was most of the learning time.
 
+Reading a row compacts it first, and reads run side by side (engine/rwlock.py: many readers,
+or the one writer), so compaction and the reads that may compact hold ``_compacting``: two
+readers compacting the same row at once would add its pending part twice.
+
 A row's arrays are never changed in place (compaction and scaling assign new ones), so
 ``frozen`` can share them: a consistent copy costs O(rows) under the owner's lock, and the
 O(non-zeros) work of building CSR arrays from it runs later, off the lock (a snapshot writer,
@@ -44,6 +48,7 @@ class SparseRows:
         self._vals: list[FloatArray] = []
         # None: nothing pending (most rows, most of the time: no buffer is kept for them)
         self._pending: list[array[float] | None] = []
+        self._compacting = threading.RLock()  # readers compact too (see the module's doc)
 
     @property
     def n_rows(self) -> int:
@@ -124,21 +129,24 @@ class SparseRows:
         """Columns (sorted, unique) and values of one row.
 
         Reading compacts the row first: many tiny pending parts are slow to concatenate on
-        every read, and a row that is read once is usually read again. Callers hold the
-        owner's lock, as for any other mutation."""
+        every read, and a row that is read once is usually read again. Readers may call it
+        side by side (``_compacting``); writers are alone (the owner's lock)."""
         if row >= len(self._cols):
             return EMPTY_INTS, EMPTY_FLOATS
-        self._compact(row)
-        return self._cols[row], self._vals[row]
+        with self._compacting:
+            self._compact(row)
+            return self._cols[row], self._vals[row]
 
     def rows(self, rows: list[int]) -> list[tuple[IntArray, FloatArray]]:
         """``row`` for several rows; those with pending additions are compacted together in
         one vectorised pass (a query reads ~50 rows: per row, ``_compact``'s dozen numpy
         calls cost ~40 us). The same sums, added in the same order, as ``_compact``."""
-        due = sorted({r for r in rows if r < len(self._cols) and self._pending[r] is not None})
-        if len(due) > 1:
-            self._compact_incrementally(due)
-        return [self.row(r) for r in rows]
+        with self._compacting:
+            due = sorted({r for r in rows
+                          if r < len(self._cols) and self._pending[r] is not None})
+            if len(due) > 1:
+                self._compact_incrementally(due)
+            return [self.row(r) for r in rows]
 
     def _compact_incrementally(self, rows: list[int]) -> None:
         """``_compact`` for each of ``rows`` (sorted, each with pending additions) at once:
@@ -179,12 +187,13 @@ class SparseRows:
         ``row`` for a caller that aggregates anyway and reads each row once per write."""
         if row >= len(self._cols):
             return EMPTY_INTS, EMPTY_FLOATS
-        pending = self._pending[row]
-        if pending is None:
-            return self._cols[row], self._vals[row]
-        added_cols, added_vals = _pairs(pending)
-        return (np.concatenate((self._cols[row], added_cols)),
-                np.concatenate((self._vals[row], added_vals)))
+        with self._compacting:  # not beside a reader's compaction of this row
+            pending = self._pending[row]
+            if pending is None:
+                return self._cols[row], self._vals[row]
+            added_cols, added_vals = _pairs(pending)
+            return (np.concatenate((self._cols[row], added_cols)),
+                    np.concatenate((self._vals[row], added_vals)))
 
     def scale(self, factor: float) -> None:
         """Multiply every stored value by ``factor``."""

@@ -3,6 +3,8 @@ only their own entries, never the batch they came in."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from streamrec.engine.sizes import _Walker
@@ -78,3 +80,33 @@ def test_a_frozen_copy_keeps_the_moment_it_was_taken_and_leaves_the_rows_alone()
     at_the_time.restore({k: np.asarray(v) for k, v in deferred.items()}, "p_")
     np.testing.assert_allclose(dense_of(at_the_time, compact=True), expected, atol=1e-9)
     assert frozen.csr()["data"] is np.asarray(deferred["p_data"])  # built once
+
+
+def test_readers_compacting_the_same_rows_side_by_side_add_each_addition_once() -> None:
+    # reads compact (models/sparse_rows.py) and run side by side (engine/rwlock.py): many
+    # rows with small pending parts, read by several threads released at the same moment
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        rows, expected = SparseRows(), np.zeros((N, N))
+        for _ in range(40):
+            r, c, v = rng.integers(0, N, 30), rng.integers(0, N, 30), rng.normal(size=30)
+            rows.add(r, c, v)
+            np.add.at(expected, (r, c), v)
+        start = threading.Barrier(4)
+        seen: list[np.ndarray] = []
+
+        def read(rows: SparseRows, start: threading.Barrier, seen: list[np.ndarray]) -> None:
+            start.wait()
+            dense = np.zeros((N, N))
+            wanted = list(range(N))
+            for (cols, vals), row in zip(rows.rows(wanted), wanted, strict=True):
+                np.add.at(dense[row], cols, vals)
+            seen.append(dense)
+
+        threads = [threading.Thread(target=read, args=(rows, start, seen)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for dense in [*seen, dense_of(rows, compact=True)]:
+            np.testing.assert_allclose(dense, expected, atol=1e-9)

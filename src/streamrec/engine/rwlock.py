@@ -1,0 +1,93 @@
+"""The engine state's lock: many readers at once, or the one writer.
+
+Reads (a user's list, similar items) take ``reading()`` and never wait on each other, so one
+slow read holds up no other; the learner (and the few other writers: catalogue changes,
+refit swaps, snapshot cuts) take the lock itself, ``with lock:``, as they took the RLock it
+replaces. A writer waits for the reads under way and then has the state to itself: a read sees
+every model at one offset (no torn reads across models), and a write that returned is in
+every read that starts after it (read-your-writes). A waiting writer holds new reads back, so
+a stream of reads cannot starve learning.
+
+Both sides are reentrant per thread: the learner applies control events within a write, and
+a thread that writes may read (never the reverse: a reader that would write raises, instead
+of waiting for itself). ``readerwriterlock`` on PyPI has the writer preference but not the
+reentrancy the learner needs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import TracebackType
+
+
+class ReadWriteLock:
+    def __init__(self) -> None:
+        self._changed = threading.Condition(threading.Lock())
+        self._readers = 0  # threads reading now (each once, however deeply)
+        self._writer: int | None = None  # the thread writing now
+        self._writes = 0  # its depth
+        self._writers_waiting = 0
+        self._mine = threading.local()  # this thread's read depth
+
+    def _read_depth(self) -> int:
+        return getattr(self._mine, "depth", 0)
+
+    # -- the writer: ``with lock:`` ------------------------------------------------------
+    def acquire(self) -> None:
+        me = threading.get_ident()
+        with self._changed:
+            if self._writer == me:
+                self._writes += 1
+                return
+            if self._read_depth():
+                raise RuntimeError("a thread that reads the state cannot start writing it")
+            self._writers_waiting += 1
+            try:
+                self._changed.wait_for(lambda: self._writer is None and self._readers == 0)
+            finally:
+                self._writers_waiting -= 1
+            self._writer, self._writes = me, 1
+
+    def release(self) -> None:
+        with self._changed:
+            if self._writer != threading.get_ident():
+                raise RuntimeError("release of a write this thread does not hold")
+            self._writes -= 1
+            if self._writes == 0:
+                self._writer = None
+                self._changed.notify_all()
+
+    def __enter__(self) -> ReadWriteLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.release()
+
+    # -- readers ---------------------------------------------------------------------------
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Read the state: alongside other readers, never beside a writer."""
+        depth = self._read_depth()
+        if depth or self._writer == threading.get_ident():
+            self._mine.depth = depth + 1  # already inside: no wait (and no self-deadlock)
+            try:
+                yield
+            finally:
+                self._mine.depth = depth
+            return
+        with self._changed:
+            self._changed.wait_for(lambda: self._writer is None and not self._writers_waiting)
+            self._readers += 1
+        self._mine.depth = 1
+        try:
+            yield
+        finally:
+            self._mine.depth = 0
+            with self._changed:
+                self._readers -= 1
+                if self._readers == 0:
+                    self._changed.notify_all()

@@ -1,0 +1,210 @@
+"""Reads run side by side: a slow read holds up no other, a write waits for the reads under way
+and is in every read after it, and reads during learning never fail nor see a half-learned
+batch. No timings: a source that stalls one user's query until told (events), and threads
+joined with generous guards that only a hang would reach."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from streamrec.engine.engine import Engine
+from streamrec.engine.recommender import Recommender
+from streamrec.engine.rwlock import ReadWriteLock
+from streamrec.engine.state import EngineState
+from streamrec.models.base import Model
+from streamrec.settings import Settings
+from streamrec.sources import SOURCES, Source
+from streamrec.types import (
+    Candidates,
+    Event,
+    EventBatch,
+    FloatArray,
+    IntArray,
+    LoggedEvent,
+    Query,
+)
+
+T0 = 1_700_000_000.0
+GUARD_S = 20.0  # only a read that hangs reaches it
+
+
+class Stalling:
+    """A source with no opinion that stalls the queries of one user until ``release``."""
+
+    name = "stalling"
+
+    def __init__(self) -> None:
+        self.user: int | None = None
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def _stall(self, query: Query) -> None:
+        if self.user is not None and query.user == self.user:
+            self.entered.set()
+            self.release.wait(GUARD_S)
+
+    def dense_scores(self, query: Query, n_items: int) -> FloatArray:
+        self._stall(query)
+        return np.zeros(n_items)
+
+    def learn(self, batch: EventBatch) -> None:
+        pass
+
+    def recommend(self, query: Query, k: int) -> Candidates:
+        return Candidates.empty()
+
+    def score(self, query: Query, items: IntArray) -> FloatArray:
+        return np.zeros(items.shape[0])
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def restore(self, state: Mapping[str, np.ndarray]) -> None:
+        pass
+
+
+def _stalling(settings: object) -> Model:
+    return Stalling()
+
+
+@pytest.fixture
+def state() -> Iterator[EngineState]:
+    source = Source(name="stalling", build=_stalling, prior={"score": 0.0, "rank": 0.0})
+    with SOURCES.added(source):
+        state = EngineState(Settings())
+        pairs = [(f"u{n}", f"i{(n + i) % 12}") for n in range(6) for i in range(5)]
+        state.apply(logged([*pairs, ("slow", "i1"), ("quick", "i2")]))
+        yield state
+
+
+def logged(pairs: list[tuple[str, str]], first: int = 1) -> list[LoggedEvent]:
+    return [LoggedEvent(first + n, Event(user, item, "view", T0 + first + n))
+            for n, (user, item) in enumerate(pairs)]
+
+
+def in_thread(work: object) -> tuple[threading.Thread, list[object]]:
+    results: list[object] = []
+    thread = threading.Thread(target=lambda: results.append(work()),  # type: ignore[operator]
+                              daemon=True)
+    thread.start()
+    return thread, results
+
+
+def stalled_read(state: EngineState) -> tuple[Stalling, threading.Thread, list[object]]:
+    stalling = state.models["stalling"]
+    assert isinstance(stalling, Stalling)
+    stalling.user = state.users.lookup("slow")
+    # k above the catalogue: the list is every item the user has not seen
+    slow, result = in_thread(lambda: Recommender(state).for_user("slow", 20, now=T0 + 99))
+    assert stalling.entered.wait(GUARD_S), "the slow read never started"
+    return stalling, slow, result
+
+
+def test_a_slow_read_does_not_hold_up_another(state: EngineState) -> None:
+    stalling, slow, _ = stalled_read(state)
+    try:
+        quick, found = in_thread(lambda: Recommender(state).for_user("quick", 5, now=T0 + 99))
+        quick.join(GUARD_S)
+        assert not quick.is_alive(), "a read waited for another read"
+        similar, alike = in_thread(lambda: Recommender(state).similar("i1", 3))
+        similar.join(GUARD_S)
+        assert not similar.is_alive() and alike
+        assert slow.is_alive()  # the slow one is still in its source
+    finally:
+        stalling.release.set()
+        slow.join(GUARD_S)
+    assert found and not slow.is_alive()
+
+
+def test_a_write_waits_for_the_reads_under_way_and_every_later_read_sees_it(
+        state: EngineState) -> None:
+    stalling, slow, answer = stalled_read(state)
+    done = threading.Event()
+    writer, _ = in_thread(lambda: (state.apply(logged([("slow", "i7")], state.offset + 1)),
+                                   done.set()))
+    try:
+        assert not done.wait(0.2), "a write went in under a read in progress"
+    finally:
+        stalling.release.set()
+    slow.join(GUARD_S)
+    writer.join(GUARD_S)
+    assert done.is_set()
+    before = answer[0]
+    after = Recommender(state).for_user("slow", 20, now=T0 + 99)
+    assert "i7" in before.item_ids  # type: ignore[attr-defined]  (begun before the write)
+    assert "i7" not in after.item_ids  # after it: seen, so left out
+
+
+def test_reads_during_learning_never_fail_and_never_see_a_write_half_done(
+        tmp_path: Path) -> None:
+    engine = Engine.open(Settings(data_dir=tmp_path / "data"))
+    errors: list[BaseException] = []
+    reads = [0]
+    stop = threading.Event()
+
+    def reader(seed: int) -> None:
+        rng = random.Random(seed)
+        recommender = Recommender(engine.state)
+        while not stop.is_set():
+            try:
+                with engine.state.lock.reading():
+                    offset = engine.state.offset
+                    user = f"u{rng.randrange(40)}"
+                    choice = rng.randrange(3)
+                    if choice == 0:
+                        recommender.for_user(user, 10, now=T0)
+                    elif choice == 1 and f"i{seed}" in engine.state.items:
+                        recommender.similar(f"i{seed}", 5)
+                    else:
+                        recommender.popular(5, now=T0)
+                    assert engine.state.offset == offset, "learned during a read"
+                reads[0] += 1
+            except BaseException as error:  # noqa: BLE001  (any failure fails the test)
+                errors.append(error)
+                return
+
+    threads = [threading.Thread(target=reader, args=(seed,), daemon=True) for seed in range(4)]
+    try:
+        for thread in threads:
+            thread.start()
+        rng = np.random.default_rng(5)
+        for batch in range(40):
+            events = [Event(f"u{u}", f"i{i}", "view", T0 + batch)
+                      for u, i in zip(rng.integers(0, 40, 25), rng.zipf(1.5, 25) % 60,
+                                      strict=True)]
+            appended = engine.ingest(events)  # returns once learned: read-your-writes
+            with engine.state.lock.reading():
+                assert engine.state.offset >= appended.last_offset
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(GUARD_S)
+        engine.close()
+    assert not errors, errors[0]
+    assert reads[0] > 0
+
+
+def test_the_lock_lets_readers_share_and_the_writer_in_alone() -> None:
+    lock = ReadWriteLock()
+    both_in = threading.Barrier(2, timeout=GUARD_S)
+
+    def read() -> None:
+        with lock.reading():
+            both_in.wait()  # two readers at once, or a broken barrier
+
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    for thread in readers:
+        thread.start()
+    for thread in readers:
+        thread.join(GUARD_S)
+    assert not both_in.broken
+    with lock, lock, lock.reading():  # the writer re-enters, and may read
+        pass
+    with lock.reading(), lock.reading(), pytest.raises(RuntimeError, match="cannot start"):
+        lock.acquire()  # a reader that writes would wait for itself
