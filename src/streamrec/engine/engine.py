@@ -49,11 +49,9 @@ class Engine:
                                        settings.serving.list_depth, self._text_of)
         self.snapshotter = Snapshotter(self.state, snapshots, settings.snapshots,
                                        settings.model_fingerprint())
-        self.learner = Learner(self.state, event_log, self._count_learned,
-                               self.snapshotter.maybe_snapshot)
+        self.learner = Learner(self.state, event_log, self.snapshotter.maybe_snapshot)
         self.trainer = Trainer(self.state, event_log, settings.models.trainer_poll_s)
         self.started_at = time.time()
-        self.learn_seconds = 0.0
         self._closed = False
         # the id the engine stores for a user: raw ids never reach the log or snapshots when
         # a pseudonym secret is set (the API still speaks raw ids)
@@ -106,9 +104,6 @@ class Engine:
         self.snapshotter.last_offset = self.state.offset
         self.snapshotter.last_events = self.state.learned_events
         log.info("replayed %d events after the snapshot", replayed)
-
-    def _count_learned(self, n: int, seconds: float) -> None:
-        self.learn_seconds += seconds
 
     # -- writes --------------------------------------------------------------------------
     def ingest(self, events: Sequence[Event], wait_learned: bool = True) -> Appended:
@@ -245,6 +240,10 @@ class Engine:
             "last_snapshot_offset": self.snapshotter.written_offset,
             "refits": self.trainer.refits,
             "last_refit_s": round(self.trainer.last_refit_s, 3),
+            "refit_failures": self.trainer.failures,
+            # the last failure since the last refit that worked: the previous fit serves
+            "refit_error": None if (error := self.trainer.error) is None
+            else f"{type(error).__name__}: {error}",
         }
 
     # -- one user's data -----------------------------------------------------------------
@@ -290,11 +289,11 @@ class Engine:
     def _restart_workers(self) -> None:
         if not self._workers_started:
             return
-        refits = self.trainer.refits
-        self.learner = Learner(self.state, self.log, self._count_learned,
-                               self.snapshotter.maybe_snapshot)
+        before = self.trainer
+        self.learner = Learner(self.state, self.log, self.snapshotter.maybe_snapshot)
         self.trainer = Trainer(self.state, self.log, self.settings.models.trainer_poll_s)
-        self.trainer.refits = refits
+        self.trainer.refits, self.trainer.failures = before.refits, before.failures
+        self.trainer.error = before.error
         self._start_workers()
 
     def export_user(self, user_id: str) -> UserExport:

@@ -114,9 +114,6 @@ class UserHistories:
         history = self._users.get(user)
         return 0 if history is None else history.trimmed + len(history.items)
 
-    def forget(self, user: int) -> None:
-        self._users.pop(user, None)
-
     def merge(self, source: int, target: int) -> None:
         """Move ``source``'s events into ``target``'s history, in time order (events at the
         same second: ``target``'s first); ``source`` is left with none."""

@@ -22,14 +22,10 @@ _BATCH = 256
 
 
 class Learner:
-    def __init__(
-        self, state: EngineState, event_log: EventLog,
-        on_learned: Callable[[int, float], None] | None = None,
-        maybe_snapshot: Callable[[], None] | None = None,
-    ) -> None:
+    def __init__(self, state: EngineState, event_log: EventLog,
+                 maybe_snapshot: Callable[[], None] | None = None) -> None:
         self.state = state
         self.log = event_log
-        self._on_learned = on_learned
         self._maybe_snapshot = maybe_snapshot
         self._learned = threading.Condition()
         self._stop = threading.Event()
@@ -68,13 +64,10 @@ class Learner:
                     if self._maybe_snapshot is not None:
                         self._maybe_snapshot()
                     continue
-                started = time.perf_counter()
                 self.state.apply(logged)
                 self.last_learned_at = time.time()
                 with self._learned:
                     self._learned.notify_all()
-                if self._on_learned is not None:
-                    self._on_learned(len(logged), time.perf_counter() - started)
                 if self._maybe_snapshot is not None:
                     self._maybe_snapshot()
         except BaseException as error:  # the learner must never die silently

@@ -31,8 +31,10 @@ class Trainer:
         self._begun: dict[str, int] = {}  # model -> offset of a begin marker not learned yet
         self._unlogged: list[PendingFit] = []  # fitted, the end marker not yet appended
         self.refits = 0
+        self.failures = 0  # refits whose fit failed (the previous fit kept serving)
         self.last_refit_s = 0.0
-        self.is_refitting = False
+        # the last failure, a fit's or the trainer's own (e.g. the log refused a marker);
+        # None again once a refit succeeds. Shown in /v1/stats and /metrics
         self.error: BaseException | None = None
 
     def start(self) -> None:
@@ -67,19 +69,17 @@ class Trainer:
     def fit_pending(self) -> None:
         """Fit what the learner has begun, then log where each result goes in."""
         while not self._stop.is_set() and (fit := self.state.pending_fits.claim_next()):
-            self.is_refitting = True
             started = time.perf_counter()
-            try:
-                fit.compute()
-                self.state.prepare_swap(fit)
-            finally:
-                self.is_refitting = False
+            fit.compute()
+            self.state.prepare_swap(fit)
             if fit.error is not None:
                 log.error("refit of %s failed; the previous fit keeps serving",
                           fit.model.name, exc_info=fit.error)
+                self.failures += 1
                 self.error = fit.error
             else:
                 self.refits += 1
+                self.error = None
                 self.last_refit_s = time.perf_counter() - started
                 log.info("refit %s on %d events in %.1fs", fit.model.name, fit.events,
                          self.last_refit_s)

@@ -36,6 +36,14 @@ class EngineCollector(Collector):
         yield GaugeMetricFamily("streamrec_items", "Known items", value=stats["items"])
         yield GaugeMetricFamily("streamrec_events_stored", "Events in the log",
                                 value=stats["events"])
+        yield CounterMetricFamily("streamrec_refits", "Background refits swapped in",
+                                  value=stats["refits"])
+        yield CounterMetricFamily("streamrec_refit_failures",
+                                  "Background refits that failed (the previous fit served on)",
+                                  value=stats["refit_failures"])
+        yield GaugeMetricFamily("streamrec_refit_failing",
+                                "1 while the last refit failed and none has worked since",
+                                value=float(stats["refit_error"] is not None))
 
 
 class RequestMetrics:

@@ -133,6 +133,11 @@ class StatsOut(BaseModel):
     last_snapshot_offset: int = Field(description="Of the newest snapshot written.")
     refits: int = Field(description="Background refits since this process started.")
     last_refit_s: float = Field(description="How long the last refit took, in seconds.")
+    refit_failures: int = Field(description="Background refits that failed since this "
+                                "process started; the previous fit served on (the server's "
+                                "log has the traceback).")
+    refit_error: str | None = Field(description="The last refit failure, while no refit has "
+                                    "worked since; null otherwise.")
 
 
 class SizesOut(BaseModel):
