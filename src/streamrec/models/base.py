@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+import numpy.typing as npt
 
 from streamrec.types import Candidates, EventBatch, FloatArray, IntArray, Item, Query
 
@@ -98,18 +99,29 @@ def top_k(scores: FloatArray, k: int, exclude: IntArray | None = None) -> Candid
         valid = exclude[(exclude >= 0) & (exclude < scores.shape[0])]
         scores[valid] = -np.inf
     finite = np.flatnonzero(np.isfinite(scores))
-    if finite.size == 0 or k <= 0:
+    chosen = best(finite, scores[finite], k)
+    if chosen.size == 0:
         return Candidates.empty()
-    values = scores[finite]
-    if finite.size > k:
+    return Candidates(chosen, scores[chosen].astype(np.float64))
+
+
+def best(items: IntArray, scores: npt.NDArray[np.floating[Any]], k: int) -> IntArray:
+    """The ``k`` of ``items`` with the highest ``scores``, best first, ties to the lower item.
+
+    >>> best(np.array([4, 1, 3]), np.array([0.2, 0.7, 0.7]), 2).tolist()
+    [1, 3]
+    """
+    if k <= 0 or items.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if items.size > k:
         # argpartition then a stable sort of the survivors: O(n + k log k)
-        part = np.argpartition(-values, k - 1)[:k]
-        threshold = values[part].min()
-        # take every tie at the threshold so the tie-break by index is exact
-        part = np.flatnonzero(values >= threshold)
-        finite, values = finite[part], values[part]
-    order = np.lexsort((finite, -values))[:k]
-    return Candidates(finite[order].astype(np.int64), values[order].astype(np.float64))
+        part = np.argpartition(-scores, k - 1)[:k]
+        threshold = scores[part].min()
+        # every tie at the threshold, so the tie-break by item index is exact
+        keep = np.flatnonzero(scores >= threshold)
+        items, scores = items[keep], scores[keep]
+    order = np.lexsort((items, -scores))[:k]
+    return items[order].astype(np.int64)
 
 
 def grow(array: np.ndarray, size: int, fill: float | int = 0) -> np.ndarray:

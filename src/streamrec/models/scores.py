@@ -24,6 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from streamrec.models.base import best
 from streamrec.types import FloatArray, IntArray, Query
 
 Float32Array = npt.NDArray[np.float32]
@@ -66,24 +67,6 @@ def is_excluded(items: IntArray, exclude: IntArray) -> np.ndarray:
         return np.zeros(items.shape[0], dtype=bool)
     at = np.minimum(np.searchsorted(exclude, items), exclude.size - 1)
     return np.asarray(exclude[at] == items)
-
-
-def best(items: IntArray, scores: npt.NDArray[np.floating[Any]], k: int) -> IntArray:
-    """The ``k`` of ``items`` with the highest ``scores``, best first, ties to the lower item.
-
-    >>> best(np.array([4, 1, 3]), np.array([0.2, 0.7, 0.7]), 2).tolist()
-    [1, 3]
-    """
-    if k <= 0 or items.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    if items.size > k:
-        part = np.argpartition(-scores, k - 1)[:k]
-        threshold = scores[part].min()
-        # every tie at the threshold, so the tie-break by item index is exact
-        keep = np.flatnonzero(scores >= threshold)
-        items, scores = items[keep], scores[keep]
-    order = np.lexsort((items, -scores))[:k]
-    return items[order].astype(np.int64)
 
 
 def allowed_best(items: IntArray | None, scores: npt.NDArray[np.floating[Any]], k: int,

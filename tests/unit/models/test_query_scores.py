@@ -9,10 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streamrec.models.als import ALSConfig, ALSModel
+from streamrec.models.base import best
 from streamrec.models.content import ContentModel
 from streamrec.models.cooccurrence import CooccurrenceConfig, CooccurrenceModel
 from streamrec.models.popularity import PopularityConfig, PopularityModel
-from streamrec.models.scores import DenseScores, SparseScores, best, is_excluded
+from streamrec.models.scores import DenseScores, SparseScores, is_excluded
 from streamrec.models.sparse_rows import SparseRows
 from streamrec.models.text_vectors import TextVectors
 from streamrec.ranking.features import featurise, gather, layout
