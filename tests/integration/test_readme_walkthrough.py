@@ -217,6 +217,9 @@ def disliked(walk: Walk, curl: Curl, response: httpx.Response) -> None:
     everything = walk.client.get("/v1/users/alice/recommendations",
                                  params={"k": 100, "exclude_seen": "false"})
     assert "i9" not in ids(everything)  # left out even with exclude_seen=false
+    # and items like it are pushed down, saying so
+    assert any(r.startswith("ranked lower: like ") and r.endswith("(i9), which you turned down")
+               for r in reasons(everything)), reasons(everything)
 
 
 def session_list(walk: Walk, curl: Curl, response: httpx.Response) -> None:
