@@ -117,6 +117,9 @@ class ServingSettings(BaseModel):
     list_depth: int = Field(
         default=30, ge=1, le=10_000, description="Positions of a list made and kept for its "
         "later pages (after=): paging continues it to this depth (or the first page's k).")
+    open_docs: bool = Field(
+        default=False, description="Serve /docs, /redoc and /openapi.json to anyone; by "
+        "default they need a read key wherever the routes need keys.")
     malloc_arena_max: int = Field(
         default=2, ge=0, description="glibc malloc arenas (0: glibc's default, 8 per core): "
         "each is kept at its own high-water mark, see serving/allocator.py.")

@@ -13,7 +13,8 @@ from streamrec.settings import Settings
 from streamrec.trust.audit import AuditLog
 from streamrec.trust.keys import KeyRing, parse_scopes
 
-app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
+app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys; reopen a "
+                  "server whose keys are all revoked.")
 
 
 def _open(settings: Settings) -> tuple[KeyRing, AuditLog]:
@@ -64,3 +65,17 @@ def revoke(key_id: Annotated[str, typer.Argument(help="The key's id, from 'keys 
         raise _fail(error) from None
     audit.record(None, "key.revoke", f"key:{record.id}", {})
     typer.echo(f"revoked key {record.id}")
+
+
+@app.command("open-access")
+def open_access(data_dir: DataDir = None) -> None:
+    """Let a loopback server take requests without a key again, once every key is revoked.
+    Revoking the last key alone never does that (nobody gets in); creating a key undoes it."""
+    keys, audit = _open(build_settings(data_dir))
+    try:
+        keys.open_access()
+    except StreamrecError as error:
+        raise _fail(error) from None
+    audit.record(None, "keys.open-access", "server", {})
+    typer.echo("opened: a server on loopback over this data dir takes requests without a key "
+               "until a key is created ('streamrec keys create')")

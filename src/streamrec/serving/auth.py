@@ -1,9 +1,10 @@
 """API keys at the HTTP edge: ``Authorization: Bearer <key>``, checked per route by scope.
 
-While no unrevoked key exists, a server bound to loopback is open (local development, tests).
-Once one exists, every route but ``/healthz`` needs a key: 401 without a valid one, 403 when
-the key lacks the route's scope. A server bound beyond loopback always needs a key (fail
-closed: revoking the last key does not open it up).
+A server bound to loopback is open while its data dir never had a key (local development,
+tests). Once a key was created, every route but ``/healthz`` needs a key: 401 without a valid
+one, 403 when the key lacks the route's scope. Revoking every key does not open it up again
+(nobody gets in); only ``streamrec keys open-access`` does, audited (trust/keys.py). A server
+bound beyond loopback always needs a key.
 
 Every check also takes a token from the caller's rate-limit bucket (``ratelimit.py``): 429
 with ``Retry-After`` when it is empty.
@@ -14,8 +15,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from starlette.types import ASGIApp, Receive, Send
+from starlette.types import Scope as AsgiScope
 
-from streamrec.errors import Forbidden, Unauthorized
+from streamrec.errors import Forbidden, StreamrecError, Unauthorized
+from streamrec.serving.errors import domain_response
 from streamrec.serving.ratelimit import RateLimiter
 from streamrec.trust.keys import ApiKey, KeyRing, Scope
 
@@ -31,7 +35,7 @@ class _RequireScope:
         limiter: RateLimiter = request.app.state.rate_limiter
         # callers without a valid key are limited by address: guessing keys is throttled too
         address = f"address:{request.client.host if request.client else 'unknown'}"
-        if not request.app.state.always_require_keys and not keys.has_active_keys():
+        if not request.app.state.always_require_keys and keys.is_open():
             limiter.take(address, self.scope.value)
             return None
         header = request.headers.get("authorization", "")
@@ -57,3 +61,23 @@ def require(scope: Scope) -> Any:
 
 # for routes that record who called them (the audit log); None on an open server
 AdminKey = Annotated[ApiKey | None, Depends(_RequireScope(Scope.ADMIN))]
+
+
+class DocsNeedKey:
+    """Pure ASGI middleware: the API's description (``/docs``, ``/redoc``, ``/openapi.json``)
+    needs a ``read`` key wherever the routes need keys (``serving.open_docs`` opens them)."""
+
+    def __init__(self, app: ASGIApp, paths: frozenset[str]) -> None:
+        self.app = app
+        self.paths = paths
+        self._check = _RequireScope(Scope.READ)
+
+    async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in self.paths:
+            request = Request(scope)
+            try:
+                self._check(request)
+            except StreamrecError as error:
+                await domain_response(request, error)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -53,6 +53,11 @@ def field_path(location: Sequence[Any]) -> str:
 
 async def _domain(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.StreamrecError)
+    return domain_response(request, exc)
+
+
+def domain_response(request: Request, exc: errors.StreamrecError) -> JSONResponse:
+    """The answer to a domain error: its status from ``STATUS``, the one error body."""
     status = next(s for cls, s in STATUS.items() if isinstance(exc, cls)) \
         if any(isinstance(exc, c) for c in STATUS) else 400
     headers = None
@@ -87,8 +92,9 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     request_id = request.headers.get("x-request-id", "-")
-    log.exception("unexpected error on %s %s (request %s)", request.method,
-                  request.url.path, request_id)
+    # the route's template, never the path: paths hold user ids (as metrics label by template)
+    route = getattr(request.scope.get("route"), "path", "(no route)")
+    log.exception("unexpected error on %s %s (request %s)", request.method, route, request_id)
     return error_response(500, "internal", "internal error; it has been logged")
 
 

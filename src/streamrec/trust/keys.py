@@ -5,6 +5,10 @@ not give access. Keys are 256-bit random tokens, not passwords: nobody can brute
 space, so a fast hash is right (a slow, salted one like bcrypt only protects low-entropy
 secrets, and would cost milliseconds on every request).
 
+Once a data dir has had a key, it never falls back to open access by itself: revoking every
+key means nobody gets in. Opening it again is an explicit act (``KeyRing.open_access``, the
+``streamrec keys open-access`` command, audited), undone by creating a key.
+
 ``KeyRing.authenticate`` runs on every request: it reads an in-memory copy of the table,
 reloaded only when another connection (``streamrec keys create`` in another process) changed
 the file, which SQLite's ``PRAGMA data_version`` tells in microseconds.
@@ -22,7 +26,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from streamrec.errors import InvalidInput, NotFound
+from streamrec.errors import Conflict, InvalidInput, NotFound
 
 KEY_PREFIX = "srk_"
 
@@ -34,7 +38,9 @@ CREATE TABLE IF NOT EXISTS api_keys (
     created_at REAL NOT NULL,
     revoked INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS access (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+_OPENED = "opened_at"  # the row in ``access`` that says an admin opened a keyless server
 
 
 class Scope(StrEnum):
@@ -87,6 +93,7 @@ class KeyRing:
         self._lock = threading.Lock()
         self._version = -1
         self._keys: tuple[ApiKey, ...] = ()
+        self._opened = False
 
     # -- reading (every request) ---------------------------------------------------------
     def _current(self) -> tuple[ApiKey, ...]:
@@ -94,6 +101,8 @@ class KeyRing:
             version = int(self._connection.execute("PRAGMA data_version").fetchone()[0])
             if version != self._version:
                 self._keys = tuple(self._load())
+                self._opened = self._connection.execute(
+                    "SELECT 1 FROM access WHERE name = ?", (_OPENED,)).fetchone() is not None
                 self._version = version
             return self._keys
 
@@ -106,6 +115,15 @@ class KeyRing:
 
     def has_active_keys(self) -> bool:
         return any(not key.is_revoked for key in self._current())
+
+    def is_open(self) -> bool:
+        """True while callers need no key: no key was ever created, or every key is revoked
+        and an admin opened access explicitly since (``open_access``). Revoking the last key
+        alone never opens it: nobody gets in."""
+        keys = self._current()
+        if not keys:
+            return True
+        return self._opened and not any(not key.is_revoked for key in keys)
 
     def authenticate(self, key: str) -> ApiKey | None:
         """The unrevoked key matching ``key``, or None. Every stored hash is compared in
@@ -128,14 +146,30 @@ class KeyRing:
         key_id = secrets.token_hex(6)
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         record = ApiKey(key_id, hash_key(key), scopes, time.time(), is_revoked=False)
-        with self._lock:
+        with self._lock, self._connection:
+            self._connection.execute("BEGIN IMMEDIATE")
             self._connection.execute(
                 "INSERT INTO api_keys (id, hash, scopes, created_at, revoked)"
                 " VALUES (?, ?, ?, ?, 0)",
                 (record.id, record.hash, ",".join(sorted(scopes)), record.created_at),
             )
+            # a new key closes an opened server again
+            self._connection.execute("DELETE FROM access WHERE name = ?", (_OPENED,))
             self._version = -1
         return record, key
+
+    def open_access(self) -> None:
+        """Let callers in without a key, on loopback, after every key was revoked. Refused
+        while a key is active (it would change nothing: keys are checked while one exists)."""
+        active = [key.id for key in self._current() if not key.is_revoked]
+        if active:
+            raise Conflict(f"{len(active)} API key(s) are active ({', '.join(active)}): "
+                           "revoke them first ('streamrec keys revoke ID'); a server with an "
+                           "active key always checks keys", field="id")
+        with self._lock:
+            self._connection.execute("INSERT OR REPLACE INTO access VALUES (?, ?)",
+                                     (_OPENED, str(time.time())))
+            self._version = -1
 
     def revoke(self, key_id: str) -> ApiKey:
         """Mark the key revoked; it stops working at once, in every process."""

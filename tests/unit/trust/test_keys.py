@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from streamrec.errors import InvalidInput, NotFound
+from streamrec.errors import Conflict, InvalidInput, NotFound
 from streamrec.trust.keys import KeyRing, Scope, hash_key, is_loopback, parse_scopes
 
 
@@ -108,3 +108,21 @@ def test_scopes_are_parsed_and_unknown_ones_refused() -> None:
 ])
 def test_loopback_hosts(host: str, expected: bool) -> None:
     assert is_loopback(host) is expected
+
+
+def test_revoking_every_key_does_not_open_the_ring_only_open_access_does(
+    ring: KeyRing, tmp_path: Path
+) -> None:
+    assert ring.is_open()  # never had a key: local development
+    record, _ = ring.create(frozenset({Scope.ADMIN}))
+    assert not ring.is_open()
+    with pytest.raises(Conflict, match=record.id):
+        ring.open_access()  # a key is active: opening would change nothing
+    ring.revoke(record.id)
+    assert not ring.is_open()  # nobody gets in
+    other = KeyRing(tmp_path / "keys.db")  # the CLI, in another process
+    other.open_access()
+    assert ring.is_open()
+    other.create(frozenset({Scope.READ}))  # a new key closes it again
+    assert not ring.is_open()
+    other.close()
