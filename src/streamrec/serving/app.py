@@ -12,9 +12,11 @@ from prometheus_client import CollectorRegistry
 from streamrec import __version__
 from streamrec.engine.engine import Engine
 from streamrec.serving import allocator, errors, openapi
+from streamrec.serving.auth import DocsNeedKey
 from streamrec.serving.limits import BodySizeLimit, ReadTimeout
 from streamrec.serving.metrics import EngineCollector, RequestMetrics
 from streamrec.serving.ratelimit import RateLimiter
+from streamrec.serving.request_checks import RequestChecks
 from streamrec.serving.routes import (
     admin,
     events,
@@ -68,6 +70,10 @@ def create_app(settings: Settings, engine: Engine | None = None,
         app.include_router(router)
     openapi.install(app, routers)
     app.add_middleware(ReadTimeout, timeout_s=settings.serving.read_timeout_s)
+    if not settings.serving.open_docs:
+        described = (app.docs_url, app.redoc_url, app.openapi_url)
+        app.add_middleware(DocsNeedKey, paths=frozenset(p for p in described if p))
     app.add_middleware(RequestMetrics, registry=app.state.registry)
     app.add_middleware(BodySizeLimit, max_bytes=settings.serving.max_body_bytes)
+    app.add_middleware(RequestChecks)
     return app

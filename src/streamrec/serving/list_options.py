@@ -10,6 +10,7 @@ from fastapi import Depends, Query
 from streamrec.engine.engine import Engine
 from streamrec.engine.recommender import Recommendation
 from streamrec.errors import InvalidInput
+from streamrec.events.validation import check_id
 from streamrec.ranking.rules import Condition, Rules, parse_condition
 from streamrec.serving.deps import EngineDep
 from streamrec.serving.schemas import ErrorOut, RecommendationsOut, RecommendedItem
@@ -106,6 +107,10 @@ def list_options(
         diversity_by=diversity_by,
     )
     excluded = [i for i in exclude.split(",") if i] if exclude else []
+    for position, item_id in enumerate(excluded):
+        check_id(item_id, f"exclude[{position}]")
+    if after is not None:
+        check_id(after, "after")
     return ListOptions(k, exclude_seen, excluded, rules, after, parse_fields(fields))
 
 

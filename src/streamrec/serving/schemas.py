@@ -4,10 +4,26 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Path
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from streamrec.events.validation import MAX_ID_LENGTH, id_problem
+
+
+def _valid_id(value: str) -> str:
+    """The one id rule (events/validation.py), for bodies and paths alike."""
+    problem = id_problem(value)
+    if problem is not None:
+        raise ValueError(f"an id {problem}")
+    return value
+
 
 # strict: a string is not silently taken for a number, nor a number for an id
-Id = Annotated[str, Field(strict=True, min_length=1, max_length=256)]
+Id = Annotated[str, Field(strict=True, min_length=1, max_length=MAX_ID_LENGTH),
+               AfterValidator(_valid_id)]
+# an id in a URL path: routes take it with the ``path`` converter (``{user_id:path}``), so an
+# id holding '/' (sent as %2F) reaches them too
+PathId = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(_valid_id)]
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
 

@@ -6,19 +6,17 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from streamrec.engine.sizes import process_rss_bytes, state_sizes
 from streamrec.serving.auth import AdminKey, require
 from streamrec.serving.deps import EngineDep
-from streamrec.serving.schemas import ErrorOut, SizesOut
+from streamrec.serving.schemas import ErrorOut, PathId, SizesOut
 from streamrec.trust.audit import AuditLog
 from streamrec.trust.keys import Scope
 
 router = APIRouter(tags=["admin"], responses={401: {"model": ErrorOut},
                                               403: {"model": ErrorOut}})
-UserId = Annotated[str, Path(min_length=1, max_length=256)]
-SessionId = Annotated[str, Path(min_length=1, max_length=256)]
 
 
 def _audit(request: Request) -> AuditLog:
@@ -26,8 +24,8 @@ def _audit(request: Request) -> AuditLog:
     return audit
 
 
-@router.delete("/v1/users/{user_id}")
-def erase_user(user_id: UserId, engine: EngineDep, caller: AdminKey,
+@router.delete("/v1/users/{user_id:path}")
+def erase_user(user_id: PathId, engine: EngineDep, caller: AdminKey,
                request: Request) -> dict[str, int]:
     """Erase everything held about the user: their events, and those of the sessions merged
     into them, leave the log (and its file), state is rebuilt without them. Slow: replays the
@@ -39,8 +37,8 @@ def erase_user(user_id: UserId, engine: EngineDep, caller: AdminKey,
     return {"erased_events": erased}
 
 
-@router.get("/v1/users/{user_id}/export")
-def export_user(user_id: UserId, engine: EngineDep, caller: AdminKey,
+@router.get("/v1/users/{user_id:path}/export")
+def export_user(user_id: PathId, engine: EngineDep, caller: AdminKey,
                 request: Request) -> dict[str, Any]:
     """Everything held about the user: their events (with their merged sessions'), and their
     history as the models see it."""
@@ -51,8 +49,8 @@ def export_user(user_id: UserId, engine: EngineDep, caller: AdminKey,
     return {"user_id": user_id, **dataclasses.asdict(export)}
 
 
-@router.delete("/v1/sessions/{session_id}")
-def erase_session(session_id: SessionId, engine: EngineDep, caller: AdminKey,
+@router.delete("/v1/sessions/{session_id:path}")
+def erase_session(session_id: PathId, engine: EngineDep, caller: AdminKey,
                   request: Request) -> dict[str, int]:
     """Erase an anonymous session's events, merged into a user or not, as for a user."""
     erased = engine.erase_session(session_id)
@@ -62,8 +60,8 @@ def erase_session(session_id: SessionId, engine: EngineDep, caller: AdminKey,
     return {"erased_events": erased}
 
 
-@router.get("/v1/sessions/{session_id}/export")
-def export_session(session_id: SessionId, engine: EngineDep, caller: AdminKey,
+@router.get("/v1/sessions/{session_id:path}/export")
+def export_session(session_id: PathId, engine: EngineDep, caller: AdminKey,
                    request: Request) -> dict[str, Any]:
     """Everything held about an anonymous session: its events (a merge is an event of type
     ``$merge``), and its history as the models see it (none once merged: it is the user's)."""

@@ -9,11 +9,12 @@ from fastapi import APIRouter
 from streamrec.events.validation import parse_timestamp
 from streamrec.serving.auth import require
 from streamrec.serving.deps import EngineDep
+from streamrec.serving.json_body import StrictJsonRoute
 from streamrec.serving.schemas import AppendedOut, ErrorOut, EventsIn
 from streamrec.trust.keys import Scope
 from streamrec.types import Event
 
-router = APIRouter(prefix="/v1", tags=["events"])
+router = APIRouter(prefix="/v1", tags=["events"], route_class=StrictJsonRoute)
 
 
 @router.post("/events", response_model=AppendedOut, dependencies=[require(Scope.INGEST)],

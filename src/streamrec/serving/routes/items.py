@@ -5,24 +5,27 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from streamrec.serving.auth import require
 from streamrec.serving.deps import EngineDep
+from streamrec.serving.json_body import StrictJsonRoute
 from streamrec.serving.list_options import FieldsQuery, listed_items, parse_fields
 from streamrec.serving.schemas import (
     ErrorOut,
     ItemFields,
     ItemOut,
     ItemsIn,
+    PathId,
     SimilarOut,
     UpsertedOut,
 )
 from streamrec.trust.keys import Scope
 from streamrec.types import Item
 
-router = APIRouter(prefix="/v1/items", tags=["items"])
-ItemId = Annotated[str, Path(min_length=1, max_length=256)]
+# ids may hold '/' (the ``path`` converter): the '/similar' route comes before the item's own,
+# and the id rule refuses ids ending in '/similar' (events/validation.py)
+router = APIRouter(prefix="/v1/items", tags=["items"], route_class=StrictJsonRoute)
 
 
 def _out(item: Item) -> ItemOut:
@@ -30,9 +33,9 @@ def _out(item: Item) -> ItemOut:
                    available=item.is_available)
 
 
-@router.put("/{item_id}", response_model=ItemOut,
+@router.put("/{item_id:path}", response_model=ItemOut,
             dependencies=[require(Scope.INGEST)], responses={422: {"model": ErrorOut}})
-def put_item(item_id: ItemId, body: ItemFields, engine: EngineDep) -> ItemOut:
+def put_item(item_id: PathId, body: ItemFields, engine: EngineDep) -> ItemOut:
     """Create or change one item; fields left out keep their current value."""
     return _out(engine.update_item(item_id, body.attributes, body.text, body.available))
 
@@ -47,20 +50,20 @@ def post_items(body: ItemsIn, engine: EngineDep) -> UpsertedOut:
     return UpsertedOut(upserted=engine.upsert_items(items))
 
 
-@router.get("/{item_id}", response_model=ItemOut,
-            dependencies=[require(Scope.READ)], responses={404: {"model": ErrorOut}})
-def get_item(item_id: ItemId, engine: EngineDep) -> ItemOut:
-    item = engine.get_item(item_id)
-    assert item is not None
-    return _out(item)
-
-
-@router.get("/{item_id}/similar", response_model=SimilarOut,
+@router.get("/{item_id:path}/similar", response_model=SimilarOut,
             dependencies=[require(Scope.READ)],
             responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}},
             response_model_exclude_unset=True)
-def similar_items(item_id: ItemId, engine: EngineDep,
+def similar_items(item_id: PathId, engine: EngineDep,
                   k: Annotated[int, Query(ge=1, le=500, description="How many items.")] = 10,
                   fields: FieldsQuery = None) -> SimilarOut:
     found = engine.similar(item_id, k)
     return SimilarOut(items=listed_items(found, engine, parse_fields(fields)))
+
+
+@router.get("/{item_id:path}", response_model=ItemOut,
+            dependencies=[require(Scope.READ)], responses={404: {"model": ErrorOut}})
+def get_item(item_id: PathId, engine: EngineDep) -> ItemOut:
+    item = engine.get_item(item_id)
+    assert item is not None
+    return _out(item)

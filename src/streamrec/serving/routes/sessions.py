@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 
 from streamrec.serving.auth import require
 from streamrec.serving.deps import EngineDep
+from streamrec.serving.json_body import StrictJsonRoute
 from streamrec.serving.list_options import LIST_RESPONSES, ListOptionsDep, recommendations_out
-from streamrec.serving.schemas import ErrorOut, MergedOut, MergeIn, RecommendationsOut
+from streamrec.serving.schemas import (
+    ErrorOut,
+    MergedOut,
+    MergeIn,
+    PathId,
+    RecommendationsOut,
+)
 from streamrec.trust.keys import Scope
 
-router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
-SessionId = Annotated[str, Path(min_length=1, max_length=256)]
+router = APIRouter(prefix="/v1/sessions", tags=["sessions"], route_class=StrictJsonRoute)
 
 
-@router.get("/{session_id}/recommendations", response_model=RecommendationsOut,
+@router.get("/{session_id:path}/recommendations", response_model=RecommendationsOut,
             dependencies=[require(Scope.READ)],
             responses=LIST_RESPONSES, response_model_exclude_unset=True)
-def recommendations(session_id: SessionId, engine: EngineDep,
+def recommendations(session_id: PathId, engine: EngineDep,
                     options: ListOptionsDep) -> RecommendationsOut:
     """Top-``k`` items for an anonymous session (events posted with its ``session_id``), as
     for a user: its recent items drive them from its first event. A session merged into a
@@ -29,11 +33,11 @@ def recommendations(session_id: SessionId, engine: EngineDep,
         options.fields)
 
 
-@router.post("/{session_id}/merge", response_model=MergedOut,
+@router.post("/{session_id:path}/merge", response_model=MergedOut,
              dependencies=[require(Scope.INGEST)],
              responses={409: {"model": ErrorOut, "description": "The session was merged "
                               "into another user already."}, 422: {"model": ErrorOut}})
-def merge(session_id: SessionId, body: MergeIn, engine: EngineDep) -> MergedOut:
+def merge(session_id: PathId, body: MergeIn, engine: EngineDep) -> MergedOut:
     """The session turned out to be this user (they logged in): its history becomes
     theirs. Answers once the merge is durable (an event in the log) and learned: the user's
     recommendations then draw on the session's events and leave out what it saw, and events
