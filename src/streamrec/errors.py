@@ -66,3 +66,9 @@ class Unavailable(StreamrecError):
     """A dependency (disk, broker, queue) cannot take the work now; retrying later may succeed."""
 
     code = "unavailable"
+
+
+class Damaged(Unavailable):
+    """A file of the data dir is damaged (not what was written); the message names it."""
+
+    code = "damaged"

@@ -19,11 +19,12 @@ from streamrec.engine.snapshotter import Snapshotter
 from streamrec.engine.state import SHOWN_KEY, EngineState
 from streamrec.engine.trainer import Trainer
 from streamrec.errors import Conflict, NotFound, Unavailable
-from streamrec.events.validation import check_id, validate_events
+from streamrec.events.validation import check_id, validate_events, validate_item
 from streamrec.ranking.rules import Rules
 from streamrec.settings import Settings
 from streamrec.storage.base import Catalogue, EventLog, open_catalogue, open_log
 from streamrec.storage.impressions import open_impressions
+from streamrec.storage.integrity import check_at_start, check_pages, sqlite_paths, store_paths
 from streamrec.storage.snapshots import SnapshotStore
 from streamrec.trust.pseudonyms import session_key_function, user_key_function
 from streamrec.trust.scrub import scrub_log_file
@@ -67,6 +68,8 @@ class Engine:
         """Open the stores, restore the newest snapshot, replay the log after it, start
         learning. ``progress`` is told how the replay goes."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # a damaged file stops the start, named, rather than being served and written into
+        check_at_start(sqlite_paths(settings.data_dir, settings.log_url, settings.catalogue_url))
         event_log = open_log(settings.log_url, synchronous=settings.storage.synchronous,
                              max_queued_events=settings.serving.max_queued_events)
         engine = cls(settings, event_log, open_catalogue(settings.catalogue_url),
@@ -82,14 +85,7 @@ class Engine:
         self._workers_started = True
 
     def _recover(self, progress: Progress | None) -> None:
-        snapshot = self.snapshots.load_latest()
-        fingerprint = self.snapshotter.fingerprint
-        if snapshot is not None and snapshot.meta.get("fingerprint") == fingerprint:
-            self.state.restore(snapshot.offset, snapshot.components)
-            self.snapshotter.written_offset = snapshot.offset
-            log.info("restored snapshot at offset %d", snapshot.offset)
-        elif snapshot is not None:
-            log.warning("model settings changed since the last snapshot: rebuilding from the log")
+        self._restore_newest_snapshot()
         self.state.apply_items(self.catalogue.scan())
         pending = max(0, self.log.last_offset() - self.state.offset)
         done = 0
@@ -104,6 +100,26 @@ class Engine:
         self.snapshotter.last_offset = self.state.offset
         self.snapshotter.last_events = self.state.learned_events
         log.info("replayed %d events after the snapshot", replayed)
+
+    def _restore_newest_snapshot(self) -> None:
+        """The newest snapshot that reads back and fits (storage/snapshots.py skips damaged
+        ones); none: state stays empty and the whole log is replayed."""
+        for snapshot in self.snapshots.readable():
+            if snapshot.meta.get("fingerprint") != self.snapshotter.fingerprint:
+                log.warning("model settings changed since the last snapshot: rebuilding from "
+                            "the log")
+                return
+            try:
+                self.state.restore(snapshot.offset, snapshot.components)
+            except (KeyError, IndexError, ValueError, TypeError) as error:
+                log.warning("snapshot at offset %d lacks or garbles a component (%s: %s): "
+                            "trying an older snapshot, then a replay of the log",
+                            snapshot.offset, type(error).__name__, error)
+                swap_contents(self.state, EngineState(self.settings, inline_training=False))
+                continue
+            self.snapshotter.written_offset = snapshot.offset
+            log.info("restored snapshot at offset %d", snapshot.offset)
+            return
 
     # -- writes --------------------------------------------------------------------------
     def ingest(self, events: Sequence[Event], wait_learned: bool = True) -> Appended:
@@ -170,7 +186,7 @@ class Engine:
     def upsert_items(self, items: Iterable[Item]) -> int:
         items = list(items)
         for position, item in enumerate(items):
-            check_id(item.item_id, f"items[{position}].item_id")
+            validate_item(item, f"items[{position}]")
         count = self.catalogue.upsert(items)
         self.state.apply_items(items)
         return count
@@ -178,6 +194,7 @@ class Engine:
     def update_item(self, item_id: str, attributes: Mapping[str, Any] | None,
                     text: str | None, available: bool | None) -> Item:
         """Change the given fields of an item, keeping the others (new items start empty)."""
+        validate_item(Item(item_id, attributes or {}), "")
         current = self.get_item(item_id, must_exist=False) or Item(item_id)
         updated = replace(
             current,
@@ -266,6 +283,9 @@ class Engine:
     def _erase(self, keys: Callable[[], list[str]]) -> int:
         """Erase the events stored under ``keys()`` (asked once no merge can interleave)."""
         with self._identity_changes:
+            # nothing is destroyed unless what the rebuild reads is whole (storage/integrity.py)
+            for path in store_paths(self.settings.log_url, self.settings.catalogue_url):
+                check_pages(path)
             self.trainer.stop()
             self.learner.stop()
             try:

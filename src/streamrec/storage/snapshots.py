@@ -8,14 +8,19 @@ State is plain arrays (``np.savez``, no pickle), one file per component.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
-from collections.abc import Mapping
+import zipfile
+import zlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 _PREFIX = "snapshot-"
 
@@ -70,6 +75,10 @@ class SnapshotStore:
         self._prune()
         return final
 
+    def folders(self) -> list[Path]:
+        """Complete snapshot folders, oldest first."""
+        return self._complete()
+
     def _complete(self) -> list[Path]:
         return sorted(
             p for p in self.directory.glob(f"{_PREFIX}*") if (p / "meta.json").exists()
@@ -82,16 +91,56 @@ class SnapshotStore:
             shutil.rmtree(stale, ignore_errors=True)
 
     def load_latest(self) -> Snapshot | None:
+        """The newest snapshot that reads back whole, or None."""
+        return next(self.readable(), None)
+
+    def readable(self) -> Iterator[Snapshot]:
+        """Snapshots newest first, each read whole; a damaged one (truncated or garbage
+        archive, bad meta.json, a missing component) is skipped with one log line naming the
+        bad file, so the previous one, and then a replay of the log, is tried."""
         for path in reversed(self._complete()):
-            meta = json.loads((path / "meta.json").read_text())
-            components: dict[str, dict[str, np.ndarray]] = {}
-            for name in meta["components"]:
-                with np.load(path / f"{name}.npz", allow_pickle=False) as data:
-                    components[name] = {key: data[key] for key in data.files}
-            return Snapshot(int(meta["offset"]), meta, components)
-        return None
+            try:
+                yield read_snapshot(path)
+            except DamagedSnapshot as damaged:
+                log.warning("snapshot file %s is damaged (%s): trying an older snapshot, then "
+                            "a replay of the log", damaged.file, damaged.reason)
 
     def delete_all(self) -> None:
         """Forget every snapshot (after an erasure, state is rebuilt from the log)."""
         for path in self.directory.glob(f"{_PREFIX}*"):
             shutil.rmtree(path, ignore_errors=True)
+
+
+class DamagedSnapshot(Exception):
+    def __init__(self, file: Path, reason: str) -> None:
+        super().__init__(f"{file}: {reason}")
+        self.file = file
+        self.reason = reason
+
+
+def read_snapshot(path: Path) -> Snapshot:
+    """One snapshot folder read whole, or ``DamagedSnapshot`` naming the bad file."""
+    meta_file = path / "meta.json"
+    try:
+        meta = json.loads(meta_file.read_text())
+        offset, names = int(meta["offset"]), [str(name) for name in meta["components"]]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise DamagedSnapshot(meta_file, f"unreadable meta.json: {type(error).__name__}: "
+                              f"{error}") from None
+    components = {name: _read_arrays(path / f"{name}.npz") for name in names}
+    return Snapshot(offset, meta, components)
+
+
+def _read_arrays(file: Path) -> dict[str, np.ndarray]:
+    if not file.is_file():
+        raise DamagedSnapshot(file, "missing")
+    if not zipfile.is_zipfile(file):
+        raise DamagedSnapshot(file, "not an npz archive (truncated or overwritten)")
+    try:
+        with np.load(file, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
+        # numpy's own words for object arrays point at pickle: state is plain arrays only
+        reason = "holds something other than plain arrays" if "pickle" in str(error) \
+            else f"{type(error).__name__}: {error}"
+        raise DamagedSnapshot(file, reason) from None

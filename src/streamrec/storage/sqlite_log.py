@@ -27,9 +27,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streamrec.errors import InvalidInput, Unavailable
+from streamrec.errors import Damaged, InvalidInput, Unavailable
 from streamrec.storage.codec import EventRow, event_to_row, row_to_logged
 from streamrec.storage.failures import is_read_only, storage_unavailable
+from streamrec.storage.integrity import damaged, is_damage
 from streamrec.types import Appended, Event, LoggedEvent
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ class SQLiteEventLog:
         self._queued_events = 0  # handed to the writer and not yet committed or refused
         self._queued_lock = threading.Lock()
         self._closed = False
+        self._damage: Damaged | None = None  # SQLite found the file damaged: writes refused
         self._thread = threading.Thread(target=self._write_loop, name="event-log-writer")
         self._thread.daemon = True
         self._thread.start()
@@ -105,6 +107,8 @@ class SQLiteEventLog:
     def append(self, events: Sequence[Event]) -> Appended:
         if self._closed:
             raise Unavailable("the event log is closed")
+        if self._damage is not None:  # never write into a damaged file
+            raise self._damage
         if not events:
             return Appended((), 0, self._last_offset)
         request = _Request(events)
@@ -179,7 +183,7 @@ class SQLiteEventLog:
             log.error("event log commit failed: %s", error)
             self._roll_back()
             self._reconnect_before_writing |= is_read_only(error)
-            failure = storage_unavailable("the event log could not store events", error)
+            failure = self._failure("the event log could not store events", error)
             for request in group:
                 request.error = failure
                 request.done.set()
@@ -195,6 +199,13 @@ class SQLiteEventLog:
             request.result = result if result.offsets else Appended((), result.duplicates,
                                                                      self._last_offset)
             request.done.set()
+
+    def _failure(self, what: str, error: BaseException) -> Unavailable:
+        """What callers are told; a damaged file is named, and refuses every later write."""
+        if is_damage(error):
+            self._damage = damaged(self.path, error)
+            return self._damage
+        return storage_unavailable(what, error)
 
     def _roll_back(self) -> None:
         try:
@@ -265,8 +276,7 @@ class SQLiteEventLog:
                     connection.close()
             except sqlite3.Error as error:
                 self._reconnect_before_writing |= is_read_only(error)
-                raise storage_unavailable("the event log could not delete events",
-                                          error) from error
+                raise self._failure("the event log could not delete events", error) from error
         with self._new_data:
             self._count -= removed
         return removed

@@ -7,6 +7,7 @@ order (which only a wide co-occurrence window pairs x1 with x3).
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -178,6 +179,31 @@ def test_without_snapshots_the_log_replays_to_the_same_recommendations(
     assert engines.replayed(reopened) == events
     # scores too: the world is far below ALS's refit_min_events, so no background refit
     # happened at a moment the log does not record, and everything else is the log's function
+    assert answers(reopened) == expected
+
+
+@pytest.mark.parametrize("damage", ["garbage newest", "component left out of newest",
+                                    "every snapshot garbage"])
+def test_a_damaged_snapshot_falls_back_to_an_older_one_then_to_the_log(
+    engine: Engine, engines: Engines, engine_settings: Settings, world: list[Event],
+    make_event: EventFactory, damage: str,
+) -> None:
+    engine.snapshot()  # the older snapshot, without the next event
+    engine.ingest([make_event("late", "a1")])
+    expected = answers(engine)
+    engine.close()  # the newest snapshot
+    folders = sorted(engine_settings.snapshot_dir.glob("snapshot-*"))
+    assert len(folders) == 2
+    if damage == "component left out of newest":  # meta.json consistent, state incomplete
+        meta = json.loads((folders[1] / "meta.json").read_text())
+        meta["components"].remove("ranker")
+        (folders[1] / "meta.json").write_text(json.dumps(meta))
+    for folder in folders[1:] if damage == "garbage newest" else folders:
+        if damage != "component left out of newest":
+            (folder / "histories.npz").write_bytes(b"not a zip archive")
+    reopened = engines.open(engine_settings)
+    replayed = 1 if damage != "every snapshot garbage" else len(world) + 1
+    assert engines.replayed(reopened) == replayed
     assert answers(reopened) == expected
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from streamrec.storage.snapshots import SnapshotStore
 
@@ -65,4 +68,56 @@ def test_delete_all_forgets_every_snapshot(tmp_path: Path) -> None:
     store = SnapshotStore(tmp_path / "snapshots")
     store.save(10, components(1.0), {})
     store.delete_all()
+    assert store.load_latest() is None
+
+
+def _damage_truncated(folder: Path) -> Path:
+    target = folder / "model-x.npz"
+    target.write_bytes(target.read_bytes()[:40])
+    return target
+
+
+def _damage_garbage(folder: Path) -> Path:
+    target = folder / "model-x.npz"
+    target.write_bytes(b"\x80\x04garbage that numpy would offer to unpickle" * 10)
+    return target
+
+
+def _damage_empty_meta(folder: Path) -> Path:
+    (folder / "meta.json").write_text("")
+    return folder / "meta.json"
+
+
+def _damage_bad_meta(folder: Path) -> Path:
+    (folder / "meta.json").write_text('{"offset": "x"')
+    return folder / "meta.json"
+
+
+def _damage_missing_component(folder: Path) -> Path:
+    (folder / "counters.npz").unlink()
+    return folder / "counters.npz"
+
+
+@pytest.mark.parametrize("damage", [_damage_truncated, _damage_garbage, _damage_empty_meta,
+                                    _damage_bad_meta, _damage_missing_component])
+def test_a_damaged_newest_snapshot_falls_back_to_the_previous_with_one_line_naming_the_file(
+    tmp_path: Path, damage: Callable[[Path], Path], caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = SnapshotStore(tmp_path / "snapshots", keep=2)
+    store.save(10, components(1.0), {})
+    newest = store.save(20, components(2.0), {})
+    bad_file = damage(newest)
+    with caplog.at_level(logging.WARNING):
+        loaded = store.load_latest()
+    assert loaded is not None and loaded.offset == 10
+    np.testing.assert_array_equal(loaded.components["model-x"]["mass"], [1.0, 2.0])
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and str(bad_file) in lines[0]
+    assert "pickle" not in lines[0]
+
+
+def test_when_every_snapshot_is_damaged_there_is_none(tmp_path: Path) -> None:
+    store = SnapshotStore(tmp_path / "snapshots", keep=2)
+    for offset in (10, 20):
+        _damage_truncated(store.save(offset, components(1.0), {}))
     assert store.load_latest() is None

@@ -1,0 +1,304 @@
+"""A hostile client against a real server: the server never answers 5xx, refuses with a 4xx
+naming what is wrong, keeps closed what keys closed, and never starts silently on damaged
+data. Each test here began as a hole a probe found (issue 14)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from streamrec.events.validation import id_problem
+
+pytestmark = pytest.mark.integration
+
+TIMEOUT_S = 30.0
+
+# URL syntax, dot segments, controls (NUL, DEL, C1), separators, non-ASCII, and route words
+HOSTILE_IDS = ["a/b", "a%2Fb", "/", "x/", "//", ".", "..", "a/..", "a b", " ", "?q=1", "#f",
+               "a\x00b", "a\x7fb", "a\x85b", "a\u2028b", "a\u2029b", "\ufffd", "é中🙂",
+               "a/recommendations", "a/export", "a/merge", "x/similar", "a\nb", "x" * 257]
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "streamrec.cli.main", *args],
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def create_key(data_dir: Any, scope: str) -> tuple[str, str]:
+    """(key id, key) of a new key, made by the CLI in its own process."""
+    done = cli("keys", "create", "--scope", scope, "--data-dir", str(data_dir))
+    assert done.returncode == 0, done.stderr
+    key = done.stdout.strip().splitlines()[-1]
+    key_id = done.stderr.split("created key ")[1].split()[0]
+    return key_id, key
+
+
+@pytest.fixture
+def http(start_server: Any) -> Iterator[tuple[Any, httpx.Client]]:
+    server = start_server()
+    with httpx.Client(base_url=server.url, timeout=TIMEOUT_S) as client:
+        yield server, client
+
+
+def encoded(identifier: str) -> str:
+    return quote(identifier, safe="").replace(".", "%2E")
+
+
+# -- keys ------------------------------------------------------------------------------------
+
+def test_revoking_every_key_keeps_the_server_closed_until_access_is_opened_explicitly(
+    http: tuple[Any, httpx.Client],
+) -> None:
+    server, client = http
+    assert client.get("/v1/stats").status_code == 200  # never had a key: open on loopback
+    ids = [create_key(server.data_dir, scope)[0] for scope in ("admin", "read")]
+    for key_id in ids:
+        done = cli("keys", "revoke", key_id, "--data-dir", str(server.data_dir))
+        assert done.returncode == 0, done.stderr
+    # no restart: every key revoked means nobody gets in, not everybody
+    assert client.get("/v1/stats").status_code == 401
+    posted = client.post("/v1/events", json={"events": [
+        {"user_id": "u", "item_id": "i", "type": "view"}]})
+    assert posted.status_code == 401
+    assert client.get("/openapi.json").status_code == 401
+    opened = cli("keys", "open-access", "--data-dir", str(server.data_dir))
+    assert opened.returncode == 0, opened.stderr
+    assert client.get("/v1/stats").status_code == 200
+    _, key = create_key(server.data_dir, "admin")  # a new key closes it again
+    assert client.get("/v1/stats").status_code == 401
+    audit = client.get("/v1/admin/audit", headers={"Authorization": f"Bearer {key}"})
+    assert "keys.open-access" in [e["action"] for e in audit.json()["entries"]]
+
+
+def test_open_access_is_refused_while_a_key_is_active(http: tuple[Any, httpx.Client]) -> None:
+    server, client = http
+    key_id, _ = create_key(server.data_dir, "read")
+    done = cli("keys", "open-access", "--data-dir", str(server.data_dir))
+    assert done.returncode == 2 and key_id in done.stderr and "Traceback" not in done.stderr
+    assert client.get("/v1/stats").status_code == 401
+
+
+def test_the_api_description_needs_a_key_once_keys_exist(
+    http: tuple[Any, httpx.Client],
+) -> None:
+    server, client = http
+    assert client.get("/openapi.json").status_code == 200
+    _, key = create_key(server.data_dir, "read")
+    for path in ("/docs", "/redoc", "/openapi.json"):
+        assert client.get(path).status_code == 401, path
+        assert client.get(path, headers={"Authorization": f"Bearer {key}"}).status_code == 200
+
+
+# -- ids -------------------------------------------------------------------------------------
+
+ID_ROUTES = [
+    ("GET", "/v1/users/{}/recommendations"), ("GET", "/v1/users/{}/export"),
+    ("DELETE", "/v1/users/{}"), ("GET", "/v1/sessions/{}/recommendations"),
+    ("POST", "/v1/sessions/{}/merge"), ("GET", "/v1/sessions/{}/export"),
+    ("DELETE", "/v1/sessions/{}"), ("PUT", "/v1/items/{}"), ("GET", "/v1/items/{}"),
+    ("GET", "/v1/items/{}/similar"),
+]
+
+
+def test_every_id_route_takes_or_refuses_each_hostile_id_by_the_one_rule(
+    http: tuple[Any, httpx.Client],
+) -> None:
+    _, client = http
+    for identifier in HOSTILE_IDS:
+        refused = id_problem(identifier) is not None
+        for method, template in ID_ROUTES:
+            body = {"user_id": "owner"} if template.endswith("merge") else \
+                {"attributes": {}} if method == "PUT" else None
+            response = client.request(method, template.format(encoded(identifier)), json=body)
+            label = f"{method} {template} {identifier!r}: {response.text}"
+            assert response.status_code < 500, label
+            if refused and identifier.endswith("/similar") and (method, template) == (
+                    "GET", "/v1/items/{}"):
+                # read as the similar-items route of 'x': why such ids are refused
+                assert response.status_code == 404, label
+            elif refused:
+                assert response.status_code in (400, 422), label
+            else:
+                assert response.status_code in (200, 404), label  # 404: an unknown item
+        for name, value in (("exclude", identifier), ("after", identifier)):
+            response = client.get("/v1/users/u/recommendations", params={name: value})
+            assert response.status_code < 500
+            assert (response.status_code == 422) == refused or name == "after", response.text
+
+
+def test_a_path_that_is_not_utf8_is_refused_not_turned_into_a_replacement_character(
+    http: tuple[Any, httpx.Client],
+) -> None:
+    _, client = http
+    for method, template in ID_ROUTES:
+        response = client.request(method, template.format("a%FFb"), json=None)
+        assert response.status_code == 400, f"{method} {template}: {response.text}"
+        assert "UTF-8" in response.json()["error"]["message"]
+    assert client.get("/v1/items/a\ufffdb").status_code == 404  # nothing was created
+    response = client.get("/v1/users/u/recommendations?exclude=%FF")
+    assert response.status_code == 400 and "UTF-8" in response.text
+
+
+# -- bodies ----------------------------------------------------------------------------------
+
+def nested(depth: int) -> Any:
+    value: Any = 1
+    for level in range(depth):
+        value = [value] if level % 2 else {"n": value}
+    return value
+
+
+HOSTILE_VALUES = {"huge integer": 10**30, "nested 300 deep": nested(300), "NaN": float("nan"),
+                  "Infinity": float("inf"), "-Infinity": float("-inf")}
+
+
+def bodies_with(value: Any) -> list[tuple[str, str, dict[str, Any], str]]:
+    """(method, path, body, field named) with ``value`` in every JSON field of every body."""
+    event = {"user_id": "u", "item_id": "i", "type": "view"}
+    cases = [("POST", "/v1/events", {"events": [{**event, name: value}]}, f"events[0].{name}")
+             for name in ("user_id", "item_id", "type", "value", "timestamp", "event_id",
+                          "session_id")]
+    cases.append(("POST", "/v1/events", {"events": [{**event, "context": {"p": value}}]},
+                  "events[0].context"))
+    for fields, prefix in (({}, ""), ({"item_id": "x"}, "items[0].")):
+        for name, body_value in (("attributes", {"p": value}), ("text", value),
+                                 ("available", value)):
+            body = {**fields, name: body_value}
+            if prefix:
+                cases.append(("POST", "/v1/items", {"items": [body]}, f"{prefix}{name}"))
+            else:
+                cases.append(("PUT", "/v1/items/x", body, name))
+    cases.append(("POST", "/v1/items", {"items": [{"item_id": value}]}, "items[0].item_id"))
+    cases.append(("POST", "/v1/sessions/s/merge", {"user_id": value}, "user_id"))
+    return cases
+
+
+@pytest.mark.parametrize("kind", list(HOSTILE_VALUES))
+def test_oversized_numbers_depths_and_non_finite_numbers_in_every_field_are_refused_by_name(
+    http: tuple[Any, httpx.Client], kind: str,
+) -> None:
+    _, client = http
+    before = client.get("/v1/stats").json()
+    for method, path, body, field in bodies_with(HOSTILE_VALUES[kind]):
+        content = json.dumps(body)  # NaN and Infinity as Python's json writes them
+        response = client.request(method, path, content=content,
+                                  headers={"content-type": "application/json"})
+        label = f"{kind} in {field} ({method} {path}): {response.text}"
+        assert response.status_code in (400, 422), label
+        assert response.json()["error"]["field"].startswith(field), label
+    after = client.get("/v1/stats").json()
+    assert (after["events"], after["catalogue_items"]) == (before["events"],
+                                                           before["catalogue_items"])
+
+
+def test_a_duplicate_key_deep_nesting_and_a_compressed_body_are_refused_saying_why(
+    http: tuple[Any, httpx.Client],
+) -> None:
+    _, client = http
+    json_type = {"content-type": "application/json"}
+    duplicate = b'{"events": [{"user_id": "u", "item_id": "i", "item_id": "j", "type": "view"}]}'
+    response = client.post("/v1/events", content=duplicate, headers=json_type)
+    assert response.status_code == 422 and "'item_id' appears twice" in response.text
+    response = client.put("/v1/items/x", content=b'{"attributes": {"a": 1, "a": 2}}',
+                          headers=json_type)
+    assert response.status_code == 422 and "'a' appears twice" in response.text
+    deep = b'{"events": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    response = client.post("/v1/events", content=deep, headers=json_type)
+    assert response.status_code in (400, 422) and "nested too deeply" in response.text
+    packed = gzip.compress(b'{"events": [{"user_id": "u", "item_id": "i", "type": "view"}]}')
+    response = client.post("/v1/events", content=packed,
+                           headers={**json_type, "content-encoding": "gzip"})
+    assert response.status_code == 415 and "gzip" in response.json()["error"]["message"]
+    assert client.get("/v1/stats").json()["events"] == 0
+
+
+# -- damaged files ---------------------------------------------------------------------------
+
+def fill(client: httpx.Client, users: int = 40, per_user: int = 40) -> None:
+    """Enough events that the log spans many pages (a damaged middle is not its header)."""
+    events = [{"user_id": f"u{u}", "item_id": f"i{(u * 7 + n) % 90}", "type": "view",
+               "context": {"page": "x" * 60}} for u in range(users) for n in range(per_user)]
+    assert client.post("/v1/events", json={"events": events}).status_code == 200
+
+
+def flip_middle(path: Any, size: int = 4096) -> None:
+    data = bytearray(path.read_bytes())
+    start = (len(data) // 2) // 4096 * 4096
+    data[start:start + size] = bytes((b ^ 0x5A) for b in data[start:start + size])
+    path.write_bytes(bytes(data))
+
+
+def start_fails(server: Any) -> str:
+    with pytest.raises(RuntimeError, match="exited with 1") as failed:
+        server.start()
+    return str(failed.value)
+
+
+def test_a_damaged_log_or_key_file_stops_the_start_naming_the_file(
+    http: tuple[Any, httpx.Client],
+) -> None:
+    server, client = http
+    fill(client)
+    server.stop()  # a final snapshot covers every event: only a check can notice
+    events_db = server.data_dir / "events.db"
+    intact = events_db.read_bytes()
+    flip_middle(events_db)
+    said = start_fails(server)
+    assert str(events_db) in said and "damaged" in said and "Traceback" not in said
+    events_db.write_bytes(intact)
+    keys_db = server.data_dir / "keys.db"
+    keys_db.write_bytes(b"garbage" * 1000)
+    said = start_fails(server)
+    assert str(keys_db) in said and "not a SQLite database" in said
+    done = cli("check", "--data-dir", str(server.data_dir))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"DAMAGED {keys_db}" in done.stdout and f"ok      {events_db}" in done.stdout
+
+
+def test_an_erasure_checks_the_log_before_it_destroys_anything(
+    http: tuple[Any, httpx.Client],
+) -> None:
+    server, client = http
+    fill(client)
+    client.post("/v1/events", json={"events": [{"user_id": "u7", "item_id": "i1",
+                                                "type": "view"}]})
+    server.stop()
+    server.start()  # restored from its snapshot
+    snapshots = sorted(p.name for p in (server.data_dir / "snapshots").iterdir())
+    events_db = server.data_dir / "events.db"
+    flip_middle(events_db)  # under the running server
+    with httpx.Client(base_url=server.url, timeout=TIMEOUT_S) as fresh:
+        response = fresh.delete("/v1/users/u7")
+        assert response.status_code == 503, response.text
+        assert str(events_db) in response.json()["error"]["message"]
+        assert sorted(p.name for p in (server.data_dir / "snapshots").iterdir()) == snapshots
+
+
+def test_a_damaged_newest_snapshot_is_skipped_naming_it_and_the_server_serves_the_same(
+    http: tuple[Any, httpx.Client],
+) -> None:
+    server, client = http
+    fill(client, users=10, per_user=10)
+    server.stop()
+    server.start()
+    with httpx.Client(base_url=server.url, timeout=TIMEOUT_S) as again:
+        again.post("/v1/events", json={"events": [{"user_id": "u1", "item_id": "new",
+                                                   "type": "view"}]})
+        expected = again.get("/v1/users/u1/recommendations").json()["items"]
+    server.stop()
+    newest = sorted((server.data_dir / "snapshots").glob("snapshot-*"))[-1]
+    (newest / "histories.npz").write_bytes(b"PK\x03\x04 truncated")
+    server.start()
+    with httpx.Client(base_url=server.url, timeout=TIMEOUT_S) as restarted:
+        assert restarted.get("/v1/users/u1/recommendations").json()["items"] == expected
+    warnings = [line for line in server.output().splitlines() if "is damaged" in line]
+    assert len(warnings) == 1 and str(newest / "histories.npz") in warnings[0]
+    assert "pickle" not in server.output()
