@@ -72,3 +72,10 @@ class Damaged(Unavailable):
     """A file of the data dir is damaged (not what was written); the message names it."""
 
     code = "damaged"
+
+
+class Misconfigured(StreamrecError):
+    """A setting does not fit the data dir (e.g. another pseudonym secret); the message says
+    what to set."""
+
+    code = "misconfigured"

@@ -131,6 +131,14 @@ class ServingSettings(BaseModel):
 class TrustSettings(BaseModel):
     pseudonym_secret: SecretStr | None = None
 
+    @field_validator("pseudonym_secret")
+    @classmethod
+    def _not_blank(cls, secret: SecretStr | None) -> SecretStr | None:
+        if secret is not None and not secret.get_secret_value().strip():
+            raise ValueError("the pseudonym secret is empty: set it to at least 32 random "
+                             "bytes, or leave it unset to store raw ids")
+        return secret
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(

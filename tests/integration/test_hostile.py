@@ -236,8 +236,8 @@ def flip_middle(path: Any, size: int = 4096) -> None:
     path.write_bytes(bytes(data))
 
 
-def start_fails(server: Any) -> str:
-    with pytest.raises(RuntimeError, match="exited with 1") as failed:
+def start_fails(server: Any, status: int = 1) -> str:
+    with pytest.raises(RuntimeError, match=f"exited with {status}") as failed:
         server.start()
     return str(failed.value)
 
@@ -302,3 +302,26 @@ def test_a_damaged_newest_snapshot_is_skipped_naming_it_and_the_server_serves_th
     warnings = [line for line in server.output().splitlines() if "is damaged" in line]
     assert len(warnings) == 1 and str(newest / "histories.npz") in warnings[0]
     assert "pickle" not in server.output()
+
+
+# -- the pseudonym secret --------------------------------------------------------------------
+
+SECRET_SETTING = "STREAMREC_TRUST__PSEUDONYM_SECRET"
+
+
+def test_a_pseudonymised_data_dir_will_not_start_without_its_secret(start_server: Any) -> None:
+    server = start_server(env={SECRET_SETTING: "the-original-secret"})
+    with httpx.Client(base_url=server.url, timeout=TIMEOUT_S) as client:
+        assert client.post("/v1/events", json={"events": [
+            {"user_id": "alice", "item_id": "i", "type": "view"}]}).status_code == 200
+    server.stop()
+    for env, says in (({}, "holds pseudonymised ids"),
+                      ({SECRET_SETTING: "a-typo-of-the-secret"}, "not the secret")):
+        server.env = env
+        said = start_fails(server, status=2)
+        assert says in said and SECRET_SETTING in said and "Traceback" not in said
+    server.env = {SECRET_SETTING: ""}
+    with pytest.raises(RuntimeError, match="pseudonym secret is empty"):
+        server.start()
+    server.env = {SECRET_SETTING: "the-original-secret"}
+    server.start()

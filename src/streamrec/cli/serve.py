@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 
 from streamrec.cli.options import DataDir, build_settings
 from streamrec.engine.engine import Engine
-from streamrec.errors import Damaged
+from streamrec.errors import Damaged, Misconfigured
 from streamrec.serving import allocator
 from streamrec.settings import Settings
 from streamrec.storage.failures import is_read_only, storage_unavailable
@@ -47,6 +47,9 @@ def run_server(settings: Settings) -> None:
     except Damaged as error:  # named by storage/integrity.py; never served
         typer.echo(f"error: {error.message}; 'streamrec check' checks every file", err=True)
         raise typer.Exit(1) from None
+    except Misconfigured as error:  # a setting that does not fit the data dir
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(2) from None
     except (sqlite3.Error, OSError) as error:
         if not is_read_only(error):
             raise

@@ -18,7 +18,7 @@ from streamrec.engine.replay import rebuild_state, swap_contents
 from streamrec.engine.snapshotter import Snapshotter
 from streamrec.engine.state import SHOWN_KEY, EngineState
 from streamrec.engine.trainer import Trainer
-from streamrec.errors import Conflict, NotFound, Unavailable
+from streamrec.errors import Conflict, Misconfigured, NotFound, Unavailable
 from streamrec.events.validation import check_id, validate_events, validate_item
 from streamrec.ranking.rules import Rules
 from streamrec.settings import Settings
@@ -28,6 +28,7 @@ from streamrec.storage.integrity import check_at_start, check_pages, sqlite_path
 from streamrec.storage.snapshots import SnapshotStore
 from streamrec.trust.pseudonyms import session_key_function, user_key_function
 from streamrec.trust.scrub import scrub_log_file
+from streamrec.trust.secret_check import check_secret
 from streamrec.types import Appended, Event, Item
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,12 @@ class Engine:
         check_at_start(sqlite_paths(settings.data_dir, settings.log_url, settings.catalogue_url))
         event_log = open_log(settings.log_url, synchronous=settings.storage.synchronous,
                              max_queued_events=settings.serving.max_queued_events)
+        try:  # the same pseudonym secret as the stored ids were written with (or none)
+            check_secret(settings.data_dir, settings.trust.pseudonym_secret,
+                         event_log.count() > 0)
+        except Misconfigured:
+            event_log.close()
+            raise
         engine = cls(settings, event_log, open_catalogue(settings.catalogue_url),
                      SnapshotStore(settings.snapshot_dir, settings.snapshots.keep))
         engine._recover(progress)
