@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +18,7 @@ import httpx
 import pytest
 
 from streamrec.events.validation import id_problem
+from streamrec.trust.pseudonyms import pseudonymise
 
 pytestmark = pytest.mark.integration
 
@@ -27,9 +30,16 @@ HOSTILE_IDS = ["a/b", "a%2Fb", "/", "x/", "//", ".", "..", "a/..", "a b", " ", "
                "a/recommendations", "a/export", "a/merge", "x/similar", "a\nb", "x" * 257]
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
+def environment(**settings: str) -> dict[str, str]:
+    """This environment without the caller's STREAMREC_ settings, plus ``settings``."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("STREAMREC_")},
+            **settings}
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "streamrec.cli.main", *args],
-                          capture_output=True, text=True, timeout=120, check=False)
+                          env=env or environment(), capture_output=True, text=True,
+                          timeout=120, check=False)
 
 
 def create_key(data_dir: Any, scope: str) -> tuple[str, str]:
@@ -325,3 +335,45 @@ def test_a_pseudonymised_data_dir_will_not_start_without_its_secret(start_server
         server.start()
     server.env = {SECRET_SETTING: "the-original-secret"}
     server.start()
+
+
+# -- backups and erasures --------------------------------------------------------------------
+
+def test_erasures_are_reapplied_to_a_restored_backup(start_server: Any, tmp_path: Any) -> None:
+    secret = {SECRET_SETTING: "backup-test-secret"}
+    server = start_server(env=secret)
+    with httpx.Client(base_url=server.url, timeout=TIMEOUT_S) as client:
+        events = [{"user_id": user, "item_id": item, "type": "view"}
+                  for user in ("alice-7f3a", "bob-91c2") for item in ("i1", "i2")]
+        events.append({"session_id": "visit-5d", "item_id": "i3", "type": "view"})
+        assert client.post("/v1/events", json={"events": events}).status_code == 200
+        assert client.post("/v1/sessions/visit-5d/merge",
+                           json={"user_id": "alice-7f3a"}).status_code == 200
+    server.stop()
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    for name in ("events.db", "catalogue.db", "pseudonyms.json"):
+        (backup / name).write_bytes((server.data_dir / name).read_bytes())
+    server.start()
+    with httpx.Client(base_url=server.url, timeout=TIMEOUT_S) as client:
+        assert client.delete("/v1/users/alice-7f3a").json() == {"erased_events": 4}
+    server.stop()
+    # the disk is lost: the backup comes back, the audit log (kept apart) is current
+    for name in ("events.db", "catalogue.db", "pseudonyms.json"):
+        (server.data_dir / name).write_bytes((backup / name).read_bytes())
+    for leftover in server.data_dir.glob("*-wal"):
+        leftover.unlink()
+    shutil.rmtree(server.data_dir / "snapshots")
+    done = cli("reapply-erasures", "--data-dir", str(server.data_dir), env=environment(**secret))
+    assert done.returncode == 0, done.stderr
+    assert "erasure of 1 users or sessions: 4 events erased" in done.stdout
+    server.start()
+    with httpx.Client(base_url=server.url, timeout=TIMEOUT_S) as client:
+        assert client.get("/v1/users/alice-7f3a/export").json()["events"] == []
+        assert client.get("/v1/sessions/visit-5d/export").json()["events"] == []
+        assert len(client.get("/v1/users/bob-91c2/export").json()["events"]) == 2
+        actions = [e["action"] for e in client.get("/v1/admin/audit").json()["entries"]]
+        assert "erasures.reapply" in actions
+    stored = b"".join(p.read_bytes() for p in server.data_dir.rglob("*") if p.is_file())
+    assert pseudonymise(b"backup-test-secret", "alice-7f3a").encode() not in stored
+    assert b"bob-91c2" not in stored and b"backup-test-secret" not in stored

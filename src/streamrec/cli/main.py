@@ -9,6 +9,7 @@ import typer
 import streamrec.cli.blas  # noqa: F401  (must run before numpy is imported)
 from streamrec.cli.check import check
 from streamrec.cli.demo import demo, generate_app
+from streamrec.cli.erasures import reapply_erasures
 from streamrec.cli.evaluate import evaluate
 from streamrec.cli.fit_ranker import fit_ranker
 from streamrec.cli.imports import app as import_app
@@ -35,6 +36,7 @@ app.command()(demo)
 app.command()(evaluate)
 app.command(name="fit-ranker")(fit_ranker)
 app.command()(check)
+app.command(name="reapply-erasures")(reapply_erasures)
 app.add_typer(import_app, name="import")
 app.add_typer(generate_app, name="generate")
 app.add_typer(keys_app, name="keys")

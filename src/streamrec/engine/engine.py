@@ -287,6 +287,12 @@ class Engine:
         session = self.session_key(session_id)
         return self._erase(lambda: [session])
 
+    def erase_stored_keys(self, keys: list[str]) -> int:
+        """Erase what the log stores under ``keys`` (users' or sessions' stored keys), with the
+        sessions merged into them: erasures re-applied to a restored backup (trust/reapply.py)."""
+        return self._erase(lambda: [stored for key in keys
+                                    for stored in (key, *merged_sessions(self.log, key))])
+
     def _erase(self, keys: Callable[[], list[str]]) -> int:
         """Erase the events stored under ``keys()`` (asked once no merge can interleave)."""
         with self._identity_changes:

@@ -45,7 +45,8 @@ def create_app(settings: Settings, engine: Engine | None = None,
         app.state.engine = engine or Engine.open(settings)
         app.state.registry.register(EngineCollector(app.state.engine.stats))
         app.state.keys = KeyRing(settings.data_dir / "keys.db")
-        app.state.audit = AuditLog(settings.data_dir / "audit.db")
+        app.state.audit = AuditLog(settings.data_dir / "audit.db",
+                                   settings.trust.pseudonym_secret)
         try:
             yield
         finally:

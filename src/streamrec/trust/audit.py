@@ -1,9 +1,12 @@
 """The audit log: an append-only table in ``<data_dir>/audit.db`` of who did what, when.
 
 Rows are only ever inserted. A user is never named by their id: an audit row must not keep
-what an erasure removed, so user targets are ``user:<digest>``, a keyed hash under a random
-key kept in this file (the same user gives the same digest, so an export and a later erasure
-of one person can be matched up, but the id cannot be read back).
+what an erasure removed, so user targets are ``user:<digest>``, a keyed hash of the key the
+log stores the user under, keyed by a key derived from the pseudonym secret (never stored in
+the data dir, so a copy of this file cannot confirm a guessed id). The same user gives the same
+digest, so an export and a later erasure of one person can be matched up, and erasures can be
+re-applied to a restored backup (trust/reapply.py). Without a secret there is no key outside
+the data dir to use: targets are ``user:-`` and ``session:-``, naming nobody.
 
 On a read-only data dir the log opens (the server serves reads) and ``record`` raises
 ``Unavailable``: an action that must be audited is refused rather than done unrecorded.
@@ -11,8 +14,10 @@ On a read-only data dir the log opens (the server serves reads) and ``record`` r
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
-import secrets
+import logging
 import sqlite3
 import threading
 import time
@@ -21,8 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from streamrec.storage.failures import is_read_only, storage_unavailable
 from streamrec.trust.pseudonyms import pseudonymise
+
+log = logging.getLogger(__name__)
+_DIGEST_KEY_LABEL = b"streamrec audit digest v1"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
@@ -51,21 +61,24 @@ class AuditEntry:
     details: Mapping[str, Any]
 
 
+def digest_key(secret: SecretStr | None) -> bytes | None:
+    """The key of audit digests: derived from the pseudonym secret, None without one."""
+    if secret is None:
+        return None
+    return hmac.new(secret.get_secret_value().encode("utf-8"), _DIGEST_KEY_LABEL,
+                    hashlib.sha256).digest()
+
+
 class AuditLog:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, secret: SecretStr | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
         self._connection = self._connect()
         self._connection.executescript(_SCHEMA)
         self._lock = threading.Lock()
         self._reconnect_before_writing = False  # a write was refused as read-only
-        user_key = self._read_user_key()
-        if user_key is None:  # a new file: written once (a read-only one has its key)
-            self._connection.execute("INSERT OR IGNORE INTO audit_meta VALUES ('user_key', ?)",
-                                     (secrets.token_hex(32),))
-            user_key = self._read_user_key()
-        assert user_key is not None
-        self._user_key = user_key
+        self._digest_key = digest_key(secret)
+        self._forget_stored_key()
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(str(self._path), isolation_level=None,
@@ -73,18 +86,43 @@ class AuditLog:
         connection.execute("PRAGMA journal_mode=WAL")
         return connection
 
-    def _read_user_key(self) -> bytes | None:
-        row = self._connection.execute(
-            "SELECT value FROM audit_meta WHERE name = 'user_key'").fetchone()
-        return None if row is None else bytes.fromhex(row[0])
+    def _forget_stored_key(self) -> None:
+        """Files from before kept their digest key beside the digests: drop it, so their old
+        digests can no longer confirm a guessed id either."""
+        if self._connection.execute(
+                "SELECT 1 FROM audit_meta WHERE name = 'user_key'").fetchone() is None:
+            return
+        try:
+            self._connection.execute("DELETE FROM audit_meta WHERE name = 'user_key'")
+        except sqlite3.OperationalError as error:  # read-only: the next writable start does
+            log.warning("could not drop the stored audit digest key: %s", error)
 
-    def user_target(self, user_id: str) -> str:
-        """How a user is named in the audit log: never by their id."""
-        return "user:" + pseudonymise(self._user_key, user_id)[:32]
+    def digest(self, stored_key: str) -> str:
+        """How the user or session the log stores under ``stored_key`` is named here."""
+        if self._digest_key is None:
+            return "-"
+        return pseudonymise(self._digest_key, stored_key)[:32]
 
-    def session_target(self, session_id: str) -> str:
-        """How an anonymous session is named in the audit log: never by its id."""
-        return "session:" + pseudonymise(self._user_key, "session\x1f" + session_id)[:32]
+    @property
+    def names_users(self) -> bool:
+        """Whether targets tell users apart (a pseudonym secret keys the digests)."""
+        return self._digest_key is not None
+
+    def targets(self, actions: tuple[str, ...]) -> set[str]:
+        """Every target of a row with one of ``actions``."""
+        marks = ", ".join("?" for _ in actions)
+        with self._lock:
+            rows = self._connection.execute(
+                f"SELECT DISTINCT target FROM audit WHERE action IN ({marks})", actions)
+            return {row[0] for row in rows}
+
+    def user_target(self, stored_key: str) -> str:
+        """``user:<digest>`` of the key the log stores a user under (``Engine.user_key``)."""
+        return "user:" + self.digest(stored_key)
+
+    def session_target(self, stored_key: str) -> str:
+        """``session:<digest>`` of the key the log stores a session under."""
+        return "session:" + self.digest(stored_key)
 
     def record(self, key_id: str | None, action: str, target: str,
                details: Mapping[str, Any] | None = None) -> None:

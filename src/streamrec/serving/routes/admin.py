@@ -32,8 +32,8 @@ def erase_user(user_id: PathId, engine: EngineDep, caller: AdminKey,
     whole log. Idempotent."""
     erased = engine.erase_user(user_id)
     audit = _audit(request)
-    audit.record(caller.id if caller else None, "user.erase", audit.user_target(user_id),
-                 {"erased_events": erased})
+    audit.record(caller.id if caller else None, "user.erase",
+                 audit.user_target(engine.user_key(user_id)), {"erased_events": erased})
     return {"erased_events": erased}
 
 
@@ -44,8 +44,8 @@ def export_user(user_id: PathId, engine: EngineDep, caller: AdminKey,
     history as the models see it."""
     export = engine.export_user(user_id)
     audit = _audit(request)
-    audit.record(caller.id if caller else None, "user.export", audit.user_target(user_id),
-                 {"events": len(export.events)})
+    audit.record(caller.id if caller else None, "user.export",
+                 audit.user_target(engine.user_key(user_id)), {"events": len(export.events)})
     return {"user_id": user_id, **dataclasses.asdict(export)}
 
 
@@ -56,7 +56,7 @@ def erase_session(session_id: PathId, engine: EngineDep, caller: AdminKey,
     erased = engine.erase_session(session_id)
     audit = _audit(request)
     audit.record(caller.id if caller else None, "session.erase",
-                 audit.session_target(session_id), {"erased_events": erased})
+                 audit.session_target(engine.session_key(session_id)), {"erased_events": erased})
     return {"erased_events": erased}
 
 
@@ -68,7 +68,8 @@ def export_session(session_id: PathId, engine: EngineDep, caller: AdminKey,
     export = engine.export_session(session_id)
     audit = _audit(request)
     audit.record(caller.id if caller else None, "session.export",
-                 audit.session_target(session_id), {"events": len(export.events)})
+                 audit.session_target(engine.session_key(session_id)),
+                 {"events": len(export.events)})
     return {"session_id": session_id, **dataclasses.asdict(export)}
 
 

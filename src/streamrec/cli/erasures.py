@@ -1,0 +1,41 @@
+"""streamrec reapply-erasures: after restoring a backup, erase again everyone the audit log
+says was erased (trust/reapply.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from streamrec.cli.options import DataDir, build_settings
+from streamrec.engine.engine import Engine
+from streamrec.errors import StreamrecError
+from streamrec.trust.audit import AuditLog
+from streamrec.trust.reapply import keys_to_erase
+
+
+def reapply_erasures(
+    data_dir: DataDir = None,
+    audit: Annotated[Path | None, typer.Option(
+        help="The current audit log, if not <data-dir>/audit.db (keep it out of the restore: "
+             "it holds the erasures made since the backup)", show_default=False)] = None,
+) -> None:
+    """Erase again, from a restored backup, every user and session the audit log records as
+    erased. Run with the server stopped and the pseudonym secret set."""
+    settings = build_settings(data_dir)
+    audit_log = AuditLog(audit or settings.data_dir / "audit.db",
+                         settings.trust.pseudonym_secret)
+    engine = Engine.open(settings, start_learner=False)
+    try:
+        keys = keys_to_erase(audit_log, engine.log)
+        erased = engine.erase_stored_keys(keys) if keys else 0
+        audit_log.record(None, "erasures.reapply", "backup",
+                         {"keys": len(keys), "erased_events": erased})
+    except StreamrecError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        engine.close()
+        audit_log.close()
+    typer.echo(f"re-applied the erasure of {len(keys)} users or sessions: {erased} events erased")
