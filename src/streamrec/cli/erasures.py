@@ -1,5 +1,5 @@
 """streamrec reapply-erasures: after restoring a backup, erase again everyone the audit log
-says was erased (trust/reapply.py)."""
+says was erased (engine/reapply.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import typer
 
 from streamrec.cli.options import DataDir, build_settings
 from streamrec.engine.engine import Engine
+from streamrec.engine.reapply import keys_to_erase
 from streamrec.errors import StreamrecError
 from streamrec.trust.audit import AuditLog
-from streamrec.trust.reapply import keys_to_erase
 
 
 def reapply_erasures(

@@ -289,7 +289,7 @@ class Engine:
 
     def erase_stored_keys(self, keys: list[str]) -> int:
         """Erase what the log stores under ``keys`` (users' or sessions' stored keys), with the
-        sessions merged into them: erasures re-applied to a restored backup (trust/reapply.py)."""
+        sessions merged into them: erasures re-applied to a restored backup (engine/reapply.py)."""
         return self._erase(lambda: [stored for key in keys
                                     for stored in (key, *merged_sessions(self.log, key))])
 

@@ -5,7 +5,7 @@ what an erasure removed, so user targets are ``user:<digest>``, a keyed hash of 
 log stores the user under, keyed by a key derived from the pseudonym secret (never stored in
 the data dir, so a copy of this file cannot confirm a guessed id). The same user gives the same
 digest, so an export and a later erasure of one person can be matched up, and erasures can be
-re-applied to a restored backup (trust/reapply.py). Without a secret there is no key outside
+re-applied to a restored backup (engine/reapply.py). Without a secret there is no key outside
 the data dir to use: targets are ``user:-`` and ``session:-``, naming nobody.
 
 On a read-only data dir the log opens (the server serves reads) and ``record`` raises
