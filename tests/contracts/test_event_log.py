@@ -155,6 +155,16 @@ class EventLogContract:
         assert log.count() == 3
         assert [e.event.item_id for e in _events(log)] == ["i1", "i2", "i3"]
 
+    def test_repeated_event_ids_use_up_no_offsets(
+        self, log: EventLog, make_event: EventFactory
+    ) -> None:
+        first = log.append([make_event("u1", "i1", event_id="a")])
+        for _ in range(20):  # a client retrying: separately, and in one call
+            log.append([make_event("u1", "i1", event_id="a")])
+        log.append([make_event("u1", "i1", event_id="a")] * 5)
+        assert log.last_offset() == first.last_offset
+        assert log.append([make_event("u2", "i2")]).offsets == (first.last_offset + 1,)
+
     def test_events_without_event_id_are_never_deduplicated(
         self, log: EventLog, make_event: EventFactory
     ) -> None:

@@ -48,8 +48,9 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_by_user ON events(user_id);
 """
+_EXISTS = "SELECT 1 FROM events WHERE event_id = ?"
 _INSERT = (
-    "INSERT OR IGNORE INTO events(event_id, user_id, item_id, type, value, timestamp, context)"
+    "INSERT INTO events(event_id, user_id, item_id, type, value, timestamp, context)"
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _SELECT = (
@@ -170,12 +171,14 @@ class SQLiteEventLog:
             self._reconnect_if_read_only()
             cursor = self._writer.cursor()
             cursor.execute("BEGIN IMMEDIATE")
+            seen: set[str] = set()  # event ids stored by this transaction
             for request, rows in encoded:
                 offsets: list[int] = []
                 for row in rows:
+                    if self._is_duplicate(cursor, row[0], seen):
+                        continue
                     cursor.execute(_INSERT, row)
-                    if cursor.rowcount == 1:
-                        offsets.append(int(cursor.lastrowid or 0))
+                    offsets.append(int(cursor.lastrowid or 0))
                 last = offsets[-1] if offsets else self._last_offset
                 results.append(Appended(tuple(offsets), len(request.events) - len(offsets), last))
             cursor.execute("COMMIT")
@@ -199,6 +202,17 @@ class SQLiteEventLog:
             request.result = result if result.offsets else Appended((), result.duplicates,
                                                                      self._last_offset)
             request.done.set()
+
+    @staticmethod
+    def _is_duplicate(cursor: sqlite3.Cursor, event_id: str | None, seen: set[str]) -> bool:
+        """Looked up before inserting: an insert refused by the UNIQUE index would still use
+        up an AUTOINCREMENT offset, so re-sent events would move the log's head."""
+        if event_id is None:
+            return False
+        if event_id in seen or cursor.execute(_EXISTS, (event_id,)).fetchone() is not None:
+            return True
+        seen.add(event_id)
+        return False
 
     def _failure(self, what: str, error: BaseException) -> Unavailable:
         """What callers are told; a damaged file is named, and refuses every later write."""
