@@ -377,3 +377,17 @@ def test_erasures_are_reapplied_to_a_restored_backup(start_server: Any, tmp_path
     stored = b"".join(p.read_bytes() for p in server.data_dir.rglob("*") if p.is_file())
     assert pseudonymise(b"backup-test-secret", "alice-7f3a").encode() not in stored
     assert b"bob-91c2" not in stored and b"backup-test-secret" not in stored
+
+
+def test_the_data_dir_and_every_file_in_it_are_private(http: tuple[Any, httpx.Client]) -> None:
+    server, client = http
+    fill(client, users=5, per_user=5)
+    create_key(server.data_dir, "admin")
+    server.stop()  # a final snapshot
+    server.start()  # the -wal and -shm files exist while it runs
+    found = [server.data_dir, *server.data_dir.rglob("*")]
+    assert any(p.name.endswith("-wal") for p in found)
+    assert any(p.suffix == ".npz" for p in found)
+    for path in found:
+        mode = path.stat().st_mode & 0o777
+        assert mode == (0o700 if path.is_dir() else 0o600), f"{path}: {oct(mode)}"

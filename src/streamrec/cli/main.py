@@ -29,6 +29,9 @@ def main() -> None:
     # before any command does any work: a misspelt STREAMREC_ variable is a mistake whatever
     # the command (those that build Settings check again, for callers other than this one)
     refuse_unknown_names(Settings, os.environ)
+    # what streamrec writes holds behaviour data: data dirs 0700, files 0600, whatever the
+    # caller's umask (SQLite gives its -wal and -shm files the mode of their database)
+    os.umask(0o077)
 
 
 app.command()(serve)
