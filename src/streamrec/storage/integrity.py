@@ -14,6 +14,7 @@ import logging
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
+from urllib.parse import quote
 
 from streamrec.errors import Damaged
 
@@ -52,7 +53,8 @@ def check_pages(path: Path, full: bool = False) -> None:
         return
     pragma = "integrity_check" if full else "quick_check"
     try:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10.0)
+        # read-only: a check never writes (not even the checkpoint a last close makes)
+        connection = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=10.0)
         try:
             problems = [row[0] for row in connection.execute(f"PRAGMA {pragma}(5)")]
         finally:
