@@ -117,7 +117,7 @@ def list_options(
 ListOptionsDep = Annotated[ListOptions, Depends(list_options)]
 # what a route taking the list options may answer besides 200
 LIST_RESPONSES: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorOut, "description": "``after`` names no list shown to this user or "
+    404: {"model": ErrorOut, "description": "after= names no list shown to this user or "
           "session: unknown, or forgotten (the newest serving.impressions_kept are kept)."},
     422: {"model": ErrorOut},
 }
