@@ -394,3 +394,24 @@ def test_the_data_dir_and_every_file_in_it_are_private(http: tuple[Any, httpx.Cl
     for path in found:
         mode = path.stat().st_mode & 0o777
         assert mode == (0o700 if path.is_dir() else 0o600), f"{path}: {oct(mode)}"
+
+
+def test_oversized_numbers_in_every_query_parameter_never_fail_the_server(
+    http: tuple[Any, httpx.Client],
+) -> None:
+    _, client = http
+    huge = "1" + "0" * 400
+    cases = [("/v1/users/u/recommendations", {"k": huge}),
+             ("/v1/users/u/recommendations", {"max_per_category": huge}),
+             ("/v1/users/u/recommendations", {"filter": f"price<{huge}"}),
+             ("/v1/users/u/recommendations", {"filter": "price<1e400"}),
+             ("/v1/users/u/recommendations", {"boost": "c=x:1e400"}),
+             ("/v1/users/u/recommendations", {"boost": f"c=x:{huge}"}),
+             ("/v1/sessions/s/recommendations", {"k": "-" + huge}),
+             ("/v1/popular", {"k": huge}), ("/v1/popular", {"filter": "price>nan"}),
+             ("/v1/items/i/similar", {"k": huge}), ("/v1/admin/audit", {"limit": huge})]
+    for path, params in cases:
+        response = client.get(path, params=params)
+        assert response.status_code < 500, f"{path} {params}: {response.text}"
+        if response.status_code >= 400:  # a huge max_per_category is no limit: fine
+            assert response.json()["error"]["field"], response.text
