@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -75,3 +76,17 @@ def server(data_dir: Path, *extra_env: tuple[str, str]) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=120)
+
+
+@contextmanager
+def worktree_at(commit: str) -> Iterator[Path]:
+    """The repository's code at ``commit`` in a temporary git worktree."""
+    root = Path(__file__).resolve().parent.parent
+    where = Path(tempfile.mkdtemp(prefix="streamrec-peer-")) / "tree"
+    subprocess.run(["git", "-C", str(root), "worktree", "add", "--detach", str(where), commit],
+                   check=True, capture_output=True)
+    try:
+        yield where
+    finally:
+        subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(where)],
+                       check=False, capture_output=True)

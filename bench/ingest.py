@@ -3,13 +3,20 @@
 Peers in the same run: the same rows inserted into SQLite with executemany and the same fsync
 policy (the floor any durable log pays), and implicit's ALS fit (a batch learner's rate).
 
+``--peer-commit REV`` measures learning alone (in process, and through ``engine.ingest``
+with the learner thread) for this tree and for the code at REV (a temporary git worktree), in
+fresh processes, rounds alternating: a change to the learner's path against the code before it.
+
     python bench/ingest.py [--items 100000] [--events 200000]
+    python bench/ingest.py --peer-commit main~3 [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import threading
@@ -20,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import common  # noqa: E402,F401  (pins BLAS to one thread before numpy loads)
 import httpx  # noqa: E402
-from common import events_of, server, world  # noqa: E402
+from common import events_of, server, worktree_at, world  # noqa: E402
 
 from streamrec.engine.engine import Engine  # noqa: E402
 from streamrec.engine.state import EngineState  # noqa: E402
@@ -99,11 +106,43 @@ def http_ingest(events: list, directory: Path, batch: int, clients: int) -> floa
         return len(events) / (time.perf_counter() - started)
 
 
+_LEARNING = """import sys, tempfile
+sys.path.insert(0, {bench!r})
+from pathlib import Path
+import ingest
+from common import events_of, world
+events = events_of(world({items}, {events}))
+print(ingest.learn_in_process(events, 1000),
+      ingest.engine_ingest(events, Path(tempfile.mkdtemp(prefix="streamrec-bench-")), 4))
+"""
+
+
+def learning_against(peer_commit: str, items: int, n_events: int, rounds: int) -> None:
+    """Events/s learned in process and through ``engine.ingest``: this tree's code and the
+    code at ``peer_commit`` (this bench's own functions drive both), alternating processes."""
+    code = _LEARNING.format(bench=str(Path(__file__).parent), items=items, events=n_events)
+    with worktree_at(peer_commit) as tree:
+        trees = {"this tree": str(Path(__file__).resolve().parent.parent / "src"),
+                 f"{peer_commit} (peer)": str(tree / "src")}
+        for _ in range(rounds):
+            for name, source in trees.items():
+                env = {**os.environ, "PYTHONPATH": source}
+                out = subprocess.run([sys.executable, "-c", code], env=env, check=True,
+                                     capture_output=True, text=True).stdout.split()
+                print(f"{name:>24}: learned in process {float(out[0]):,.0f} events/s, "
+                      f"engine.ingest 4 threads {float(out[1]):,.0f} events/s", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--peer-commit", help="Learning alone, against this commit's code.")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    if args.peer_commit is not None:
+        learning_against(args.peer_commit, args.items, args.events, args.rounds)
+        return
     config = world(args.items, args.events)
     events = events_of(config)
     directory = Path(tempfile.mkdtemp(prefix="streamrec-bench-"))

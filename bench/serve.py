@@ -9,25 +9,33 @@ once the ANN index of the new factors is built (until then queries score ALS exa
 Peer: implicit's ALS recommend() on the same data (what a batch MF service costs per query),
 idle and while another implicit fit runs beside it, so each ratio compares like with like.
 
+Over HTTP, ``--clients`` closed-loop clients (bench/load.py) ask for users' lists: requests/s
+and p99. ``--peer-commit REV`` serves a copy of the same data directory from the code at REV
+(a temporary git worktree) in the same run, rounds alternating between the two servers, so a
+change to the read path is measured against the code before it on the same machine state.
+
     python bench/serve.py [--items 100000] [--events 1000000] [--clients 16] [--no-http]
+    python bench/serve.py --http-only --peer-commit main~3 [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 import common  # noqa: E402,F401  (pins BLAS to one thread before numpy loads)
 import numpy as np  # noqa: E402
-from common import events_of, items_of, percentiles, server, world  # noqa: E402
+from common import events_of, items_of, percentiles, server, worktree_at, world  # noqa: E402
 
 from streamrec.engine.engine import Engine  # noqa: E402
 from streamrec.engine.recommender import Recommender  # noqa: E402
@@ -136,17 +144,36 @@ def http(url: str, n_users: int, clients: int, requests: int) -> tuple[float, fl
     return float(out[0]), float(out[1]), float(out[2])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--items", type=int, default=100_000)
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--queries", type=int, default=2_000)
-    parser.add_argument("--no-http", action="store_true", help="In process only.")
-    args = parser.parse_args()
-    config = world(args.items, args.events)
-    data_dir = Path(tempfile.mkdtemp(prefix="streamrec-bench-"))
-    print(f"world: {args.items:,} items, {config.n_users:,} users, {args.events:,} events")
+def over_http(data_dir: Path, n_users: int, clients: int, queries: int, rounds: int,
+              peer_commit: str | None) -> None:
+    """Requests/s and p99 of ``clients`` concurrent clients, this code and (``peer_commit``)
+    the code at that commit on a copy of the same data, rounds alternating."""
+    servers = {"this tree": (data_dir, ())}
+    with ExitStack() as stack:
+        if peer_commit is not None:
+            peer_dir = data_dir.with_name(data_dir.name + "-peer")
+            shutil.copytree(data_dir, peer_dir)
+            tree = stack.enter_context(worktree_at(peer_commit))
+            servers[f"{peer_commit} (peer)"] = (peer_dir, (("PYTHONPATH", str(tree / "src")),))
+        urls = {name: stack.enter_context(server(directory, *env))
+                for name, (directory, env) in servers.items()}
+        for url in urls.values():
+            http(url, n_users, 4, 50)  # warm-up
+        results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in urls}
+        for _ in range(rounds):
+            for name, url in urls.items():
+                results[name].append(http(url, n_users, clients, queries // clients))
+    for name, runs in results.items():
+        for p50, p99_ms, rate in runs:
+            print(f"over HTTP    {name}, {clients} clients: p50 {p50:.2f} ms  "
+                  f"p99 {p99_ms:.2f} ms  {rate:,.0f} req/s")
+
+
+def built_world(items: int, n_events: int) -> tuple[Engine, Path, int]:
+    """An engine over a data directory holding a synthetic world, ALS fitted."""
+    config = world(items, n_events)
+    data_dir = Path(tempfile.mkdtemp(prefix="streamrec-bench-")) / "data"
+    print(f"world: {items:,} items, {config.n_users:,} users, {n_events:,} events")
     engine = Engine.open(Settings(data_dir=data_dir), start_learner=False)
     engine.upsert_items(items_of(config))
     events = events_of(config)
@@ -155,7 +182,26 @@ def main() -> None:
     engine.learner.catch_up()
     for model in engine.state.refittables():
         model.refit()
-    users = [f"u{u}" for u in np.random.default_rng(1).integers(0, config.n_users, 500)]
+    return engine, data_dir, config.n_users
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--queries", type=int, default=2_000)
+    parser.add_argument("--no-http", action="store_true", help="In process only.")
+    parser.add_argument("--http-only", action="store_true", help="Over HTTP only.")
+    parser.add_argument("--peer-commit", help="Also serve the same data from this commit.")
+    parser.add_argument("--rounds", type=int, default=2, help="HTTP rounds per server.")
+    args = parser.parse_args()
+    engine, data_dir, n_users = built_world(args.items, args.events)
+    if args.http_only:
+        engine.close()
+        over_http(data_dir, n_users, args.clients, args.queries, args.rounds, args.peer_commit)
+        return
+    users = [f"u{u}" for u in np.random.default_rng(1).integers(0, n_users, 500)]
     recommender = Recommender(engine.state)
     in_process(recommender, users, 200)  # warm-up; asks for the ANN index of ALS
     engine.state.ranker.indexes.wait()
@@ -181,14 +227,8 @@ def main() -> None:
         print(f"  ratio p99 streamrec / implicit: {p99(latencies) / p99(peer_refitting):.2f}"
               f"   refitting / idle: {p99(latencies) / p99(ours):.2f}")
     engine.close()
-    if args.no_http:
-        return
-    with server(data_dir) as url:
-        http(url, config.n_users, 4, 50)  # warm-up
-        p50, p99_ms, rate = http(url, config.n_users, args.clients,
-                                 args.queries // args.clients)
-    print(f"over HTTP    streamrec, {args.clients} clients: p50 {p50:.2f} ms  p99 {p99_ms:.2f} ms"
-          f"  {rate:,.0f} req/s")
+    if not args.no_http:
+        over_http(data_dir, n_users, args.clients, args.queries, args.rounds, args.peer_commit)
 
 
 if __name__ == "__main__":
