@@ -2,18 +2,22 @@
 
 A write the storage refuses (a full disk, a read-only data dir) raises ``Unavailable``; after
 a read-only refusal the connection is opened again before the next write, so writes resume
-once the data dir is writable (see ``storage/sqlite_log.py``)."""
+once the data dir is writable (see ``storage/sqlite_log.py``). A file SQLite finds damaged
+raises ``Damaged`` naming it (storage/integrity.py)."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from streamrec.storage.failures import is_read_only, storage_unavailable
+from streamrec.storage.integrity import damaged, is_damage
 from streamrec.types import Item
 
 _SCHEMA = """
@@ -72,14 +76,16 @@ class SQLiteCatalogue:
                     if self._connection.in_transaction:
                         self._connection.execute("ROLLBACK")
                     raise
-            except sqlite3.OperationalError as error:  # the storage refused, e.g. read-only
+            except sqlite3.DatabaseError as error:  # the storage refused, e.g. read-only
+                if is_damage(error):
+                    raise damaged(Path(self._path), error) from error
                 self._reconnect_before_writing |= is_read_only(error)
                 raise storage_unavailable("the catalogue could not store items",
                                           error) from error
         return len(rows)
 
     def get(self, item_id: str) -> Item | None:
-        with self._lock:
+        with self._lock, self._naming_damage():
             row = self._connection.execute(
                 "SELECT item_id, attributes, text, available, updated_at FROM items"
                 " WHERE item_id = ?",
@@ -101,8 +107,18 @@ class SQLiteCatalogue:
             yield from (_to_item(row) for row in rows)
             after = rows[-1][0]
 
+    @contextmanager
+    def _naming_damage(self) -> Iterator[None]:
+        """A read that finds the file damaged says which file, as ``Damaged`` (503)."""
+        try:
+            yield
+        except sqlite3.DatabaseError as error:
+            if is_damage(error):
+                raise damaged(Path(self._path), error) from error
+            raise
+
     def count(self) -> int:
-        with self._lock:
+        with self._lock, self._naming_damage():
             return int(self._connection.execute("SELECT count(*) FROM items").fetchone()[0])
 
     def close(self) -> None:

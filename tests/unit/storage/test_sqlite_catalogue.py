@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import pytest
+
+from streamrec.errors import Damaged
 from streamrec.storage.base import open_catalogue
+from streamrec.storage.sqlite_catalogue import SQLiteCatalogue
 from streamrec.types import Item
 
 
@@ -38,3 +43,15 @@ def test_scan_pages_through_many_items_in_id_order(tmp_path: Path) -> None:
         assert [item.item_id for item in catalogue.scan()] == ids
     finally:
         catalogue.close()
+
+
+def test_a_catalogue_file_damaged_under_it_is_named_not_a_bare_error(tmp_path: Path) -> None:
+    path = tmp_path / "catalogue.db"
+    catalogue = SQLiteCatalogue(str(path))
+    catalogue.upsert([Item("a")])
+    for file in tmp_path.iterdir():  # overwritten while open (a bad disk, a stray copy)
+        file.write_bytes(b"not a database " * 1000)
+    with pytest.raises(Damaged, match=re.escape(str(path))):
+        catalogue.upsert([Item("b")])
+    with pytest.raises(Damaged, match="is damaged"):
+        catalogue.get("a")
