@@ -15,7 +15,6 @@ from streamrec.errors import NotFound
 from streamrec.models.base import SimilarItems, top_k
 from streamrec.ranking.negatives import TurnedDown, demote, penalties, turned_down
 from streamrec.ranking.rules import Rules, apply_rules, warnings_about
-from streamrec.sources import SOURCES
 from streamrec.storage.impressions import (
     Impression,
     ImpressionStore,
@@ -127,13 +126,14 @@ class Recommender:
         # serving: vector sources may take their candidates from an ANN index (ranking/ann.py)
         candidates = state.ranker.candidates(query, state.scorers, len(state.items),
                                              approximate=True)
-        brought_by = {s.name: b for s in SOURCES
+        brought_by = {s.name: b for s in state.ranker.layout.sources
                       if (b := getattr(candidates.scored.get(s.name), "because", None))}
         if candidates.items.size == 0:
             return np.zeros(0, np.int64), np.zeros(0), {}, {}, brought_by, {}
         scores = state.ranker.rank(candidates)
         # models whose one-item score is an item similarity: the neighbours a dislike pushes down
-        neighbours = [m for s in SOURCES if s.neighbours and (m := state.models.get(s.name))]
+        neighbours = [m for s in state.ranker.layout.sources
+                      if s.neighbours and (m := state.models.get(s.name))]
         penalty, because = penalties(down, candidates.items, neighbours, query.now)
         demoted = demote(scores, penalty, state.negatives)
         notable = demoted < (1.0 - _NOTABLE_PUSH) * scores
@@ -178,12 +178,13 @@ class Recommender:
         naming the recent item that brought it where the reason does; else popularity's
         (the item's category in a list for no one in particular)."""
         state = self.state
+        lay = state.ranker.layout  # the sources this engine was built with
         brought_by = self._brought_by(query, items, because or {})
         matched = matched or {}
         reasons = []
         label = self._labeller()
         for position, item in enumerate(items.tolist()):
-            source = SOURCES[sources.get(item, "popularity")]
+            source = lay.source(sources.get(item, "popularity"))
             source_item = brought_by[source.name][position] if source.name in brought_by else -1
             if source.reason is not None and "{item}" not in source.reason:
                 text = source.reason
@@ -209,7 +210,7 @@ class Recommender:
         """For each source whose reason names an item: per item, the recent item that brought
         it in (-1: none), from this query's scores or else the model."""
         found = {}
-        for source in SOURCES:
+        for source in self.state.ranker.layout.sources:
             if source.reason is None or "{item}" not in source.reason:
                 continue
             explain = getattr(self.state.models.get(source.name), "because", None)
@@ -260,7 +261,7 @@ class Recommender:
             best_source = np.full(len(state.items), -1)
             best_part = np.zeros(len(state.items))
             # each source's similar items count by its similar_weight (streamrec.sources)
-            asked = [s for s in SOURCES if s.similar_weight > 0]
+            asked = [s for s in state.ranker.layout.sources if s.similar_weight > 0]
             for position, source in enumerate(asked):
                 model, weight = state.models.get(source.name), source.similar_weight
                 if not isinstance(model, SimilarItems):

@@ -58,6 +58,9 @@ class Layout:
     def names(self) -> tuple[str, ...]:
         return tuple(source.name for source in self.sources)
 
+    def source(self, name: str) -> Source:
+        return self.sources[self.names.index(name)]
+
 
 _LAYOUTS: dict[int, Layout] = {}
 
@@ -130,19 +133,22 @@ def _scores_of(name: str, scorer: DenseScorer, query: Query, n_items: int,
 
 def gather(query: Query, scorers: Mapping[str, DenseScorer], n_items: int,
            per_source: int, also: IntArray | None = None,
-           indexes: VectorIndexes | None = None, facts: ItemFacts | None = None) -> CandidateSet:
+           indexes: VectorIndexes | None = None, facts: ItemFacts | None = None,
+           lay: Layout | None = None) -> CandidateSet:
     """Union of every source's best ``per_source`` items not excluded by the query (plus
     ``also``, e.g. a training target), with their features. ``indexes``: approximate
     candidates for sources with item vectors (serving); None: exact. ``facts``: recency and
     attribute matches (``item_facts.py``); None leaves those features 0.
 
     A source with ``candidates_below`` (content: its job is the cold start) brings candidates
-    only for users with a shorter history; for the others it scores just the union."""
+    only for users with a shorter history; for the others it scores just the union.
+    ``lay``: the columns (a ranker's, fixed when it was made); None: the registry's now."""
+    lay = lay or layout()
     exclude = query.exclude[(query.exclude >= 0) & (query.exclude < n_items)]
     exclude = np.unique(exclude)
     scored: dict[str, QueryScores] = {}
     chosen = [] if also is None else [also[(also >= 0) & (also < n_items)]]
-    sources = layout().sources
+    sources = lay.sources
     for source in sources:
         scorer = scorers.get(source.name)
         if scorer is None:
@@ -161,16 +167,17 @@ def gather(query: Query, scorers: Mapping[str, DenseScorer], n_items: int,
         elif isinstance(model := scorers.get(source.name), Model):
             raw[:, row] = np.maximum(model.score(query, items), 0.0)
     columns, values = (None, None) if facts is None else facts.columns_and_values(query, items)
-    return CandidateSet(items, raw, featurise(raw, query.history.size, columns), scored, values)
+    return CandidateSet(items, raw, featurise(raw, query.history.size, columns, lay), scored,
+                        values)
 
 
-def featurise(raw: FloatArray, history_length: int,
-              fact_columns: FloatArray | None = None) -> FloatArray:
+def featurise(raw: FloatArray, history_length: int, fact_columns: FloatArray | None = None,
+              lay: Layout | None = None) -> FloatArray:
     """The feature rows of candidates whose sources scored them ``raw`` (one column per
     source): per source its score over its best candidate, its reciprocal rank, steps at the
     top of its list (a linear model cannot bend 1/rank) and its score growing with the user's
     history length, each where the source declares it (``Layout``)."""
-    lay = layout()
+    lay = lay or layout()
     n = raw.shape[0]
     features = np.zeros((n, len(lay.features)), dtype=np.float64)
     features[:, 0] = 1.0

@@ -99,7 +99,8 @@ class HybridRanker:
         if only is not None:
             scorers = {only: scorers[only]} if only in scorers else {}
         facts = self.facts if only is None else None
-        return gather(query, scorers, n_items, self.config.per_source, also, indexes, facts)
+        return gather(query, scorers, n_items, self.config.per_source, also, indexes, facts,
+                      self.layout)
 
     def rank(self, candidates: CandidateSet) -> FloatArray:
         only = self.config.only_source

@@ -179,3 +179,18 @@ def test_registering_a_source_changes_the_model_fingerprint() -> None:
     with SOURCES.added(NEWEST):
         assert Settings().model_fingerprint() != before
     assert Settings().model_fingerprint() == before
+
+
+def test_an_engine_keeps_the_sources_it_was_built_with() -> None:
+    # the ranker's columns, the models and the reasons are fixed when the state is made: a
+    # registration after it (or one undone) does not pull them apart
+    before = EngineState(Settings())
+    with SOURCES.added(NEWEST):
+        during = EngineState(Settings())
+        before.apply(events([*WORLD, ("me", "a1")]))
+        assert "newest" not in before.models
+        assert Recommender(before).for_user("me", 3, now=T0 + 100).item_ids
+    during.apply(events([*WORLD, ("me", "a1")]))
+    found = Recommender(during).for_user("me", 3, now=T0 + 100)
+    assert found.item_ids[0] == "fresh" and found.reasons[0] == ["new in the catalogue"]
+    assert Recommender(during).similar("a1", 2).reasons[0] == ["newer than a1"]
