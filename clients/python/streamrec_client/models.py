@@ -119,6 +119,7 @@ class Stats:
     last_refit_s: float
     refit_failures: int
     refit_error: str | None
+    seconds_since_snapshot: float | None = None  # servers before it have none
     extra: dict[str, Any] = field(default_factory=dict)
 
     _INTS = ("events", "users", "items", "catalogue_items", "log_offset", "learned_offset",
@@ -132,5 +133,7 @@ class Stats:
         known.update({name: float(data[name]) for name in cls._FLOATS})
         error = data.get("refit_error")
         known["refit_error"] = None if error is None else str(error)
+        snapshot = data.get("seconds_since_snapshot")
+        known["seconds_since_snapshot"] = None if snapshot is None else float(snapshot)
         extra = {k: v for k, v in data.items() if k not in known}
         return cls(**known, extra=extra)

@@ -262,6 +262,7 @@ class Engine:
             "seconds_since_learned": round(time.time() - self.learner.last_learned_at, 3),
             "uptime_s": round(time.time() - self.started_at, 1),
             "last_snapshot_offset": self.snapshotter.written_offset,
+            "seconds_since_snapshot": round(time.time() - self.snapshotter.written_at, 1),
             "refits": self.trainer.refits,
             "last_refit_s": round(self.trainer.last_refit_s, 3),
             "refit_failures": self.trainer.failures,

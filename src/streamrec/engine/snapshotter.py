@@ -36,6 +36,7 @@ class Snapshotter:
         self.last_offset = state.offset
         self.last_events = state.learned_events
         self.written_offset = 0  # the newest snapshot on disk: what a restart starts from
+        self.written_at = time.time()  # of this process's newest write (its start before one)
         self.last_at = time.monotonic()
         self.last_duration_s = 0.0
         self.writes = 0
@@ -81,6 +82,7 @@ class Snapshotter:
                                       error) from error
         self.last_duration_s = time.perf_counter() - started
         self.written_offset = max(self.written_offset, offset)
+        self.written_at = time.time()
         self.writes += 1
         self.busy_s += self.last_duration_s
         log.info("snapshot at offset %d written in %.2fs", offset, self.last_duration_s)

@@ -36,6 +36,14 @@ class EngineCollector(Collector):
         yield GaugeMetricFamily("streamrec_items", "Known items", value=stats["items"])
         yield GaugeMetricFamily("streamrec_events_stored", "Events in the log",
                                 value=stats["events"])
+        yield GaugeMetricFamily("streamrec_snapshot_lag_events",
+                                "Log entries newer than the newest snapshot (a restart "
+                                "replays them)",
+                                value=max(0, stats["log_offset"] - stats["last_snapshot_offset"]))
+        yield GaugeMetricFamily("streamrec_snapshot_age_seconds",
+                                "Seconds since this process last wrote a snapshot (since it "
+                                "started, before its first)",
+                                value=stats["seconds_since_snapshot"])
         yield CounterMetricFamily("streamrec_refits", "Background refits swapped in",
                                   value=stats["refits"])
         yield CounterMetricFamily("streamrec_refit_failures",

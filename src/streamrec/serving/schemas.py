@@ -147,6 +147,8 @@ class StatsOut(BaseModel):
     seconds_since_learned: float = Field(description="Since the learner last learned.")
     uptime_s: float = Field(description="Since this process started.")
     last_snapshot_offset: int = Field(description="Of the newest snapshot written.")
+    seconds_since_snapshot: float = Field(description="Since this process last wrote a "
+                                          "snapshot (since it started, before its first).")
     refits: int = Field(description="Background refits since this process started.")
     last_refit_s: float = Field(description="How long the last refit took, in seconds.")
     refit_failures: int = Field(description="Background refits that failed since this "

@@ -63,3 +63,21 @@ def test_a_failed_write_is_not_reported_as_the_last_snapshot(tmp_path: Path) -> 
     with pytest.raises(Unavailable):
         snapshotter.snapshot_now()
     assert snapshotter.last_offset == 30 and snapshotter.written_offset == 20
+
+
+def test_the_snapshot_age_moves_with_written_snapshots_only(tmp_path: Path) -> None:
+    """/metrics' streamrec_snapshot_age_seconds: since the last write that worked."""
+    snapshotter = _snapshotter(tmp_path, 20)
+    snapshotter.written_at = 0.0  # as if the process had started long ago
+
+    def disk_full(*args: object, **kwargs: object) -> Path:
+        raise OSError(28, "No space left on device")
+
+    snapshotter.store.save = disk_full  # type: ignore[method-assign]
+    with pytest.raises(Unavailable):
+        snapshotter.snapshot_now()
+    assert snapshotter.written_at == 0.0
+    del snapshotter.store.save  # the class's own again
+    before = time.time()
+    assert snapshotter.snapshot_now() is not None
+    assert snapshotter.written_at >= before
