@@ -10,7 +10,9 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from streamrec_client import AsyncClient, Client, RetryPolicy, StreamrecError
 
 pytestmark = pytest.mark.integration
@@ -97,16 +99,33 @@ def test_async_client_does_the_same(base_url: str) -> None:
     assert {"as-a2", "as-a3"} <= set(similar) and events >= 13
 
 
-def test_events_go_in_batches_of_the_servers_max(start_server: Any) -> None:
-    server = start_server(env={"STREAMREC_SERVING__MAX_BATCH": "3"})
+def refused_as_too_big(url: str) -> float:
+    """How many POST /v1/events the server answered 413, from its own /metrics."""
+    text = httpx.get(f"{url}/metrics", timeout=30.0).text
+    return sum(sample.value for family in text_string_to_metric_families(text)
+               for sample in family.samples
+               if sample.name == "streamrec_http_requests_total"
+               and sample.labels.get("route") == "/v1/events"
+               and sample.labels.get("status") == "413")
+
+
+def test_events_go_in_batches_of_at_most_max_batch(start_server: Any) -> None:
+    server = start_server(env={"STREAMREC_SERVING__MAX_BATCH": "3",
+                               "STREAMREC_SERVING__MAX_BODY_BYTES": "2048"})
     events = group_events("b-", users=3)  # 10 events: batches of 3, 3, 3, 1
-    with Client(server.url, max_batch=10) as too_big:
-        with pytest.raises(StreamrecError) as refused:
-            too_big.send_events(events)
-        assert refused.value.status == 413
     with Client(server.url, max_batch=3) as client:
         assert client.send_events(events).accepted == 10
-        assert client.stats().events == 10
+    assert refused_as_too_big(server.url) == 0
+    # a client that does not know the server's limit: each 413 (nothing stored) is halved
+    with Client(server.url) as client:
+        assert client.send_events(group_events("h-", users=3)).accepted == 10
+        assert client.stats().events == 20
+    assert refused_as_too_big(server.url) > 0
+    # one event over the body limit cannot be split: it is refused, not retried forever
+    big = {"user_id": "u", "item_id": "i", "type": "view", "context": {"note": "x" * 3000}}
+    with Client(server.url) as client, pytest.raises(StreamrecError) as refused:
+        client.send_events([big])
+    assert refused.value.status == 413
 
 
 class DroppingProxy:
@@ -200,3 +219,23 @@ def test_a_429_is_retried_after_the_servers_retry_after(start_server: Any) -> No
         for n in range(3):
             client.send_events([{"user_id": "limited", "item_id": f"l{n}", "type": "view"}])
         assert client.stats().events == 3
+
+
+def test_the_async_client_retries_with_the_same_ids_too(server: Any) -> None:
+    proxy = DroppingProxy(server.port, drops=1)
+    events = [{"user_id": "aretry-user", "item_id": f"aretry-{n}", "type": "view"}
+              for n in range(4)]
+
+    async def send() -> tuple[int, int]:
+        async with AsyncClient(f"http://127.0.0.1:{proxy.port}", retry=FAST_RETRY) as client:
+            appended = await client.send_events(events)
+            return appended.accepted, appended.duplicates
+
+    with Client(server.url) as direct:
+        before = direct.stats().events
+        try:
+            assert asyncio.run(send()) == (0, 4)
+        finally:
+            proxy.close()
+        assert direct.stats().events == before + 4
+    assert proxy.dropped == 1

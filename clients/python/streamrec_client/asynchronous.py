@@ -10,7 +10,13 @@ from typing import Any
 import httpx
 
 from streamrec_client import calls
-from streamrec_client.calls import DEFAULT_MAX_BATCH, Call, Consistency, RetryPolicy
+from streamrec_client.calls import (
+    DEFAULT_MAX_BATCH,
+    Call,
+    Consistency,
+    RetryPolicy,
+    StreamrecError,
+)
 from streamrec_client.models import Appended, Item, Merged, Recommendations, Similar, Stats
 
 
@@ -40,11 +46,21 @@ class AsyncClient:
 
     # -- events and items ------------------------------------------------------------------
     async def send_events(self, events: Iterable[Mapping[str, Any]]) -> Appended:
-        """Store events (dicts as the API takes them), in batches of at most ``max_batch``."""
+        """Store events (dicts as the API takes them), in batches of at most ``max_batch``;
+        a batch the server finds too big (413) is halved until it takes the halves."""
         total = Appended(0, 0, 0)
         for batch in calls.batches(calls.ensure_event_ids(events), self.max_batch):
-            total += Appended.from_json(await self._do(calls.events(batch)))
+            total += await self._send_batch(batch)
         return total
+
+    async def _send_batch(self, batch: list[dict[str, Any]]) -> Appended:
+        try:
+            return Appended.from_json(await self._do(calls.events(batch)))
+        except StreamrecError as error:
+            if not calls.can_split(error, batch):
+                raise
+        half = len(batch) // 2  # a 413 stored nothing
+        return await self._send_batch(batch[:half]) + await self._send_batch(batch[half:])
 
     async def upsert_items(self, items: Iterable[Mapping[str, Any]]) -> int:
         return int((await self._do(calls.upsert_items(items)))["upserted"])

@@ -56,6 +56,12 @@ def batches(events: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, 
         yield events[start:start + size]
 
 
+def can_split(error: StreamrecError, batch: list[dict[str, Any]]) -> bool:
+    """A batch the server refused as too big (more events than serving.max_batch, or more
+    bytes than serving.max_body_bytes) and that has halves to send instead."""
+    return error.status == 413 and len(batch) > 1
+
+
 def path_id(value: str) -> str:
     """An id as one path segment: ids may hold '/', '?', '#' or '%'."""
     return quote(value, safe="")
