@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping
 
 from streamrec.errors import InvalidInput
@@ -20,13 +21,17 @@ class EventBuilder:
     """Builds events from rows of one file, following one spec.
 
     Raises InvalidInput at construction when the file cannot give what the spec asks for
-    (a named column missing, no type column and no ``fixed_type``).
+    (a named column missing, no type column and no ``fixed_type``). An event without a time
+    (no timestamp column; in JSON lines, no ``timestamp`` or null) gets the time the import
+    started, as the API gives one the time its request arrives.
     """
 
-    def __init__(self, spec: EventFileSpec, table: TableFile) -> None:
+    def __init__(self, spec: EventFileSpec, table: TableFile, now: float | None = None) -> None:
         table.require_columns(spec.named_columns())
         self.spec = spec
         self.columns = spec.columns
+        self.now = time.time() if now is None else now
+        self.timestamp_column = _optional(spec.columns.timestamp, "timestamp", table)
         self.type_column = None if spec.fixed_type else _optional(spec.columns.type, "type",
                                                                    table)
         if spec.fixed_type is None and self.type_column is None:
@@ -79,7 +84,9 @@ class EventBuilder:
         return checked_id(self.spec.user_prefix + user, self.columns.user)
 
     def _timestamp(self, fields: Mapping[str, object]) -> float:
-        column = self.columns.timestamp
+        column = self.timestamp_column
+        if column is None or fields.get(column) is None:
+            return self.now
         try:
             seconds = self.timestamps.parse(_cell(fields, column))
         except ValueError as error:

@@ -23,16 +23,18 @@ DELIMITERS = (",", ";", "\t")
 class Columns:
     """Column names (JSON keys for JSON lines) for each part of an event.
 
-    ``user``, ``item`` and ``timestamp`` must be present. The optional ones, left as None, use
-    the conventional column (``type``, ``value``, ``event_id``) when the file has it; named
-    explicitly, the column must exist. ``session`` is only used when named.
+    ``user`` and ``item`` must be present. The optional ones, left as None, use the
+    conventional column (``timestamp``, ``type``, ``value``, ``event_id``) when the file has
+    it; named explicitly, the column must exist. ``session`` is only used when named. Without
+    a timestamp, an event gets the time the import started (as the API gives it the time the
+    request arrives).
     ``timestamp_offset_ms`` names a column of milliseconds added to the timestamp: DIGINETICA
     gives a date (``eventdate``) and the time into the session (``timeframe``) separately.
     """
 
     user: str = "user_id"
     item: str = "item_id"
-    timestamp: str = "timestamp"
+    timestamp: str | None = None
     type: str | None = None
     value: str | None = None
     event_id: str | None = None
