@@ -104,3 +104,52 @@ def test_a_setting_that_is_not_json_names_the_variable(tmp_path: Path) -> None:
     result = run_streamrec(["keys", "list", "--data-dir", str(tmp_path)], tmp_path,
                            env={"STREAMREC_EVENTS__TYPES": "{like: 3}"})
     assert_usage_error(result, "STREAMREC_EVENTS__TYPES", "JSON")
+
+
+def test_a_csv_without_a_timestamp_column_imports_as_json_lines_do(tmp_path: Path) -> None:
+    (tmp_path / "events.csv").write_text("user_id,item_id,type\nu1,i1,view\nu2,i1,purchase\n")
+    result = run_streamrec(["import", "events", "events.csv", "--data-dir", "data"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "stored 2 events" in result.stderr
+
+
+@pytest.mark.parametrize(("args", "files", "expected"), [
+    (["import", "events", "events.csv"], {"events.csv": "user_id,type\nu1,view\n"},
+     ["events.csv", "line 1", "no column 'item_id'"]),
+    (["import", "events", "missing.csv"], {}, ["missing.csv", "does not exist"]),
+    (["import", "events", "events.csv", "--where", "price~3"],
+     {"events.csv": "user_id,item_id,type,price\nu,i,view,3\n"}, ["price~3"]),
+    (["import", "events", "events.csv", "--map", "user"],
+     {"events.csv": "user_id,item_id,type\nu,i,view\n"}, ["--map 'user'", "field=column"]),
+    (["import", "events", "events.csv", "--map", "buyer=who"],
+     {"events.csv": "user_id,item_id,type\nu,i,view\n"}, ["--map 'buyer=who'"]),
+    (["import", "events", "events.jsonl"], {"events.jsonl": '{"user_id": "u"}\n'},
+     ["no events could be read", "events.jsonl: line 1", "item_id"]),
+    (["import", "items", "items.jsonl"], {"items.jsonl": '{"text": "no id"}\n'},
+     ["no items could be read", "items.jsonl: line 1", "item_id"]),
+    (["import", "movielens", "nothing-here"], {}, ["nothing-here"]),
+    (["keys", "create", "--scope", "everything"], {}, ["everything"]),
+    (["keys", "revoke", "nokey"], {}, ["nokey"]),
+    (["fit-ranker"], {}, ["no event log"]),
+    (["serve", "--port", "70000"], {}, ["--port", "65535"]),
+], ids=lambda value: " ".join(value[:2]) if isinstance(value, list) else "")
+def test_a_mistake_is_a_message_not_a_traceback(args: list[str], files: dict[str, str],
+                                                expected: list[str], tmp_path: Path) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    result = run_streamrec([*args, "--data-dir", "data"], tmp_path)
+    assert_usage_error(result, *expected)
+
+
+def test_plots_without_matplotlib_are_refused_before_the_run(tmp_path: Path) -> None:
+    # a matplotlib that is not there, as on an install without the eval extra
+    stub = tmp_path / "no-matplotlib" / "matplotlib"
+    stub.mkdir(parents=True)
+    (stub / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'matplotlib'\", name='matplotlib')\n")
+    result = run_streamrec(
+        ["evaluate", "--data", "synthetic:2000", "--models", "pop", "--json", "out/r.json",
+         "--plots", "plots", "--no-tune", "--jobs", "1"],
+        tmp_path, env={"PYTHONPATH": str(stub.parent)})
+    assert_usage_error(result, "--plots", "matplotlib", "streamrec[eval]")
+    assert not (tmp_path / "out").exists(), "refused before the evaluation ran"

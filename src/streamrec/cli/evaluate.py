@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,7 +20,7 @@ from rich.progress import (
 )
 
 import streamrec.cli.blas  # noqa: F401  (must run before numpy is imported)
-from streamrec.errors import StreamrecError
+from streamrec.errors import InvalidInput, StreamrecError
 from streamrec.evaluation.peers import source_models
 from streamrec.evaluation.report import markdown_table, to_report, write_json
 from streamrec.evaluation.runner import ALL_MODELS, EvaluationConfig
@@ -68,6 +69,10 @@ def evaluate(
 ) -> None:
     """Evaluate streamrec against its peers over an event log (see docs/evaluation.md)."""
     console = Console(stderr=True)
+    plotter = _plotter()
+    if plots is not None and plotter is None:  # before the run, not after it
+        raise InvalidInput("plots", "--plots needs matplotlib, which is not installed: "
+                           "pip install 'streamrec[eval]'")
     config = EvaluationConfig(
         data=data, protocol=protocol, k=k, sample=sample, block=block,
         models=tuple(m.strip() for m in models.split(",") if m.strip()), url=url,
@@ -88,14 +93,25 @@ def evaluate(
     write_json(report, json_file)
     table = markdown_table(report)
     json_file.with_suffix(".md").write_text(table)
-    from streamrec.evaluation.plots import write_plots
-
-    written = write_plots(report, plots or json_file.parent, stem)
+    written = plotter(report, plots or json_file.parent, stem) if plotter else []
     typer.echo(table)
     for skipped in evaluation.skipped:
         console.print(f"skipped {skipped}: not installed")
+    if plotter is None:
+        console.print("no plots: matplotlib is not installed (pip install 'streamrec[eval]')")
     console.print(f"{evaluation.seconds:.0f} s; wrote {json_file}, "
                   f"{json_file.with_suffix('.md')}, " + ", ".join(str(p) for p in written))
+
+
+def _plotter() -> Callable[[dict[str, Any], Path, str], list[Path]] | None:
+    """write_plots, or None without matplotlib (an optional dependency: the eval extra)."""
+    try:
+        from streamrec.evaluation.plots import write_plots
+    except ModuleNotFoundError as error:
+        if error.name != "matplotlib":
+            raise
+        return None
+    return write_plots
 
 
 class ProgressBars:

@@ -10,6 +10,8 @@ import typer
 from streamrec.cli.loading import append_events, console, upsert_items
 from streamrec.cli.options import DataDir, build_settings
 from streamrec.cli.serve import open_engine_with_progress
+from streamrec.errors import InvalidInput
+from streamrec.importers.report import ImportReport
 
 app = typer.Typer(no_args_is_help=True, help="Import MovieLens, event logs or a catalogue.")
 
@@ -52,7 +54,6 @@ def import_events(
 
     from streamrec.importers.events_file import read_events, read_items_from_events
     from streamrec.importers.presets import PRESET_ITEMS, PRESETS
-    from streamrec.importers.report import ImportReport
     from streamrec.importers.spec import EventFileSpec
 
     if preset is not None and preset not in PRESETS:
@@ -60,8 +61,7 @@ def import_events(
                                  param_hint="--preset")
     spec = PRESETS[preset] if preset else EventFileSpec()
     if map_:
-        mapping = dict(pair.split("=", 1) for pair in map_)
-        spec = replace(spec, columns=replace(spec.columns, **mapping))
+        spec = replace(spec, columns=replace(spec.columns, **_mapping(map_)))
     if where:
         spec = replace(spec, filters=(*spec.filters, *where))
     if type_:
@@ -76,6 +76,7 @@ def import_events(
         accepted, duplicates = append_events(engine, read_events(file, spec, report=report))
     finally:
         engine.close()
+    _refuse_if_nothing_read(report, file, "events")
     console.print(report.summary())
     console.print(f"stored {accepted:,} events ({duplicates:,} already there)")
 
@@ -86,9 +87,37 @@ def import_items(file: Annotated[Path, typer.Argument(help="JSON lines or CSV wi
     """A catalogue: item_id, text, attributes (other CSV columns), available."""
     from streamrec.importers.items_file import read_items
 
+    report = ImportReport()
     engine = open_engine_with_progress(build_settings(data_dir), start_learner=False)
     try:
-        count = upsert_items(engine, read_items(file))
+        count = upsert_items(engine, read_items(file, report=report))
     finally:
         engine.close()
+    _refuse_if_nothing_read(report, file, "items")
+    console.print(report.summary())
     console.print(f"stored {count:,} items")
+
+
+def _mapping(pairs: list[str]) -> dict[str, str]:
+    """--map field=column pairs, each field one of Columns'."""
+    from dataclasses import fields
+
+    from streamrec.importers.spec import Columns
+
+    known = [field.name for field in fields(Columns)]
+    mapping = {}
+    for pair in pairs:
+        name, equals, column = pair.partition("=")
+        if not equals or not column or name not in known:
+            raise InvalidInput("map", f"--map {pair!r}: give field=column with a field out of "
+                               f"{', '.join(known)}")
+        mapping[name] = column
+    return mapping
+
+
+def _refuse_if_nothing_read(report: ImportReport, file: Path, what: str) -> None:
+    """A file none of whose rows could be read is a mistake, not an import of nothing."""
+    if report.produced == 0 and report.rejected > 0:
+        raise InvalidInput("path", f"no {what} could be read from {file}: all "
+                           f"{report.rejected:,} rows were rejected, the first as follows\n"
+                           f"{report.reasons[0]}")

@@ -32,7 +32,7 @@ def _chunks(values: Iterable[Event] | Iterable[Item], size: int) -> Iterator[lis
 def _bar() -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TaskProgressColumn(), TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
-                    console=console)
+                    console=console, disable=not console.is_terminal)  # no bars in logs
 
 
 def append_events(engine: Engine, events: Iterable[Event], total: int | None = None
