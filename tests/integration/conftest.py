@@ -11,6 +11,7 @@ report.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -218,3 +219,40 @@ def pytest_runtest_makereport(
                     report.sections.append((f"server output ({server.data_dir})",
                                             server.output()))
     return report
+
+
+class StreamrecCommand:
+    """The installed ``streamrec`` console script (as ``pip install -e`` made it, beside the
+    Python running the tests), run as a user runs it: ``cli(args, cwd, env={...})``. Only the
+    STREAMREC_ variables given in ``env`` reach it."""
+
+    def __init__(self) -> None:
+        beside = Path(sys.executable).with_name("streamrec")
+        found = str(beside) if beside.exists() else shutil.which("streamrec")
+        assert found, "the streamrec command is not installed: pip install -e '.[test]'"
+        self.path = found
+
+    def __call__(self, args: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None,
+                 timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        environment = server_environment({"COLUMNS": "200", **(env or {})})
+        return subprocess.run([self.path, *args], cwd=cwd, env=environment,
+                              capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+
+    @staticmethod
+    def assert_refused(result: subprocess.CompletedProcess[str], *expected: str) -> None:
+        """A user's mistake: exit 2, one or two lines on stderr (the first 'error: ...'),
+        each of ``expected`` in them, and no traceback."""
+        report = f"exit {result.returncode}\nstderr:\n{result.stderr}\nstdout:\n{result.stdout}"
+        assert result.returncode == 2, report
+        assert "Traceback" not in result.stderr + result.stdout, report
+        lines = result.stderr.strip().splitlines()
+        assert 1 <= len(lines) <= 2, report
+        assert lines[0].startswith("error: "), report
+        for text in expected:
+            assert text in result.stderr, report
+
+
+@pytest.fixture(scope="session")
+def streamrec_cli() -> StreamrecCommand:
+    return StreamrecCommand()

@@ -14,12 +14,15 @@ from streamrec.engine.engine import Engine
 from streamrec.errors import Damaged, Misconfigured
 from streamrec.serving import allocator
 from streamrec.settings import Settings
+from streamrec.storage.dir_lock import hold_data_dir
 from streamrec.storage.failures import is_read_only, storage_unavailable
 from streamrec.trust.keys import KeyRing, is_loopback
 
 
 def open_engine_with_progress(settings: Settings, start_learner: bool = True) -> Engine:
-    """Open the engine, drawing a progress bar while the log replays."""
+    """Open the engine, drawing a progress bar while the log replays. This process becomes
+    the data directory's one writer (storage/dir_lock.py) until it ends."""
+    hold_data_dir(settings.data_dir)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}"
                   "/{task.total:,} events"), TimeRemainingColumn(), transient=True) as bar:
         task: TaskID | None = None
