@@ -126,6 +126,16 @@ class ServingSettings(BaseModel):
     malloc_trim_s: float = Field(
         default=10.0, ge=0, description="Give freed heap pages back to the OS this often "
         "(glibc malloc_trim; 0: never).")
+    # slow and idle clients (serving/http_server.py)
+    client_timeout_s: float = Field(
+        default=60.0, gt=0, description="Each request, head and body, must arrive within this "
+        "many seconds of its connection opening or of the previous answer; a client still "
+        "sending (or sending nothing) is disconnected.")
+    keep_alive_s: int = Field(
+        default=5, ge=1, description="A kept-alive connection idle this long is closed.")
+    max_connections: int = Field(
+        default=1000, ge=1, description="Connections (and requests in progress) at once; "
+        "beyond, new requests answer 503.")
 
 
 class TrustSettings(BaseModel):

@@ -37,9 +37,8 @@ def open_engine_with_progress(settings: Settings, start_learner: bool = True) ->
 
 
 def run_server(settings: Settings) -> None:
-    import uvicorn
-
     from streamrec.serving.app import create_app
+    from streamrec.serving.http_server import serve_app
 
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -61,11 +60,10 @@ def run_server(settings: Settings) -> None:
         failure = storage_unavailable(f"cannot open {settings.data_dir}", error)
         typer.echo(f"error: {failure.message}", err=True)
         raise typer.Exit(1) from None
-    # the app's shutdown closes the engine (final snapshot): uvicorn re-raises SIGTERM after
-    # its graceful shutdown, so code after uvicorn.run would never run
+    # the app's shutdown closes the engine (final snapshot); SIGTERM and SIGINT end in a
+    # graceful shutdown and exit status 0 (serving/http_server.py)
     app = create_app(settings, engine, owns_engine=True)
-    uvicorn.run(app, host=settings.serving.host, port=settings.serving.port,
-                log_level="info", access_log=False)
+    serve_app(app, settings.serving)
 
 
 def serve(
