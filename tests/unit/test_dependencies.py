@@ -1,4 +1,4 @@
-"""What pyproject.toml promises about dependencies, so a fresh install gets a working set.
+"""What pyproject.toml promises about dependencies and files, so a fresh install works.
 
 A release outside the tested ranges once broke the README's test command on a fresh machine
 (pytest 9.2 with schemathesis 4.32): every requirement names the highest release line it is
@@ -42,3 +42,11 @@ def test_the_environment_under_test_is_one_pyproject_allows(group: str) -> None:
         if not requirement.specifier.contains(installed, prereleases=True):
             outside.append(f"{requirement.name} {installed} (pyproject: {requirement})")
     assert outside == [], "reinstall with pip install -e '.[test]'"
+
+
+def test_every_package_data_pattern_ships_a_file() -> None:
+    package_data = tomllib.loads(PYPROJECT.read_text())["tool"]["setuptools"]["package-data"]
+    source = PYPROJECT.parent / "src"
+    empty = [f"{package}: {pattern}" for package, patterns in package_data.items()
+             for pattern in patterns if not any((source / package).glob(pattern))]
+    assert empty == [], "package-data that matches nothing (a file moved or never made?)"

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
 
 from streamrec import __version__
@@ -29,6 +30,8 @@ from streamrec.serving.routes import (
 from streamrec.settings import Settings
 from streamrec.trust.audit import AuditLog
 from streamrec.trust.keys import KeyRing, is_loopback
+
+DOCS_ASSETS_URL = "/docs/assets"
 
 
 def create_app(settings: Settings, engine: Engine | None = None,
@@ -57,8 +60,10 @@ def create_app(settings: Settings, engine: Engine | None = None,
                 # off the event loop: the final snapshot may take seconds
                 await asyncio.to_thread(app.state.engine.close)
 
-    app = FastAPI(title="streamrec", version=__version__, lifespan=lifespan,
-                  description="Real-time recommendations that learn from every event.")
+    # /docs and /redoc from assets in an installed package, never a CDN: they work offline
+    app = FastAPIOffline(title="streamrec", version=__version__, lifespan=lifespan,
+                         description="Real-time recommendations that learn from every event.",
+                         static_url=DOCS_ASSETS_URL, swagger_ui_parameters={"validatorUrl": None})
     app.state.registry = CollectorRegistry()
     # beyond loopback, keys are always required: revoking the last key must not open it up
     app.state.always_require_keys = not is_loopback(settings.serving.host)
