@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from streamrec.cli.loading import append_events, console, upsert_items
-from streamrec.cli.options import DataDir, build_settings
+from streamrec.cli.options import DataDir, Host, Port, build_settings
 from streamrec.cli.serve import open_engine_with_progress, run_server
 
 generate_app = typer.Typer(no_args_is_help=True, help="Write synthetic data files.")
@@ -17,8 +17,8 @@ generate_app = typer.Typer(no_args_is_help=True, help="Write synthetic data file
 
 def demo(
     data_dir: DataDir = None,
-    host: Annotated[str | None, typer.Option(help="Address to bind [default 127.0.0.1]")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [default 8000]")] = None,
+    host: Host = None,
+    port: Port = None,
     users: Annotated[int, typer.Option(help="Users in the generated shop")] = 1_000,
     items: Annotated[int, typer.Option(help="Items in the generated shop")] = 2_000,
     events: Annotated[int, typer.Option(help="Events in the generated history")] = 50_000,

@@ -49,15 +49,16 @@ def evaluate(
         envvar="STREAMREC_API_KEY", help="With --url: the server's API key (never written "
         "to the report).")] = None,
     json_path: Annotated[Path | None, typer.Option(
-        "--json", help="Report file [default evaluation-results/<data>-<protocol>.json]; the "
-        "markdown table goes beside it (.md).")] = None,
+        "--json", help="Report file; the markdown table goes beside it (.md).",
+        show_default="evaluation-results/<data>-<protocol>.json")] = None,
     plots: Annotated[Path | None, typer.Option(
-        help="Directory for the PNG plots [default: the JSON file's directory].")] = None,
+        help="Directory for the PNG plots (needs matplotlib: the eval extra).",
+        show_default="the JSON file's directory")] = None,
     refit_fraction: Annotated[float, typer.Option(
         help="Batch peers (ALS, BPR, EASE) refit after every this share of the stream.")] = 0.1,
     train_fraction: Annotated[float, typer.Option(help="Temporal split: training share.")] = 0.8,
     jobs: Annotated[int, typer.Option(
-        help="Models run in this many processes at once [default: min(2, CPUs)].")] = 0,
+        help="Models run in this many processes at once.", show_default="min(2, CPUs)")] = 0,
     tune: Annotated[bool, typer.Option(
         help="Tune peers on a validation slice of the training part.")] = True,
     seed: Annotated[int, typer.Option(help="Seed of every randomised peer.")] = 0,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from typing import Annotated
 
 import typer
 
 import streamrec.cli.blas  # noqa: F401  (must run before numpy is imported)
+from streamrec import __version__
 from streamrec.cli.check import check
 from streamrec.cli.demo import demo, generate_app
 from streamrec.cli.erasures import reapply_erasures
@@ -23,8 +25,16 @@ app = typer.Typer(cls=MistakesAsMessages, no_args_is_help=True, add_completion=F
                   help="streamrec: real-time recommendations that learn from every event.")
 
 
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"streamrec {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def main() -> None:
+def main(version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print streamrec's version and exit.")] = False) -> None:
     """streamrec: real-time recommendations that learn from every event."""
     # before any command does any work: a misspelt STREAMREC_ variable is a mistake whatever
     # the command (those that build Settings check again, for callers other than this one)

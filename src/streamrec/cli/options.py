@@ -11,10 +11,19 @@ from pydantic import ValidationError
 from streamrec.errors import InvalidSetting
 from streamrec.settings import ServingSettings, Settings
 
+# the defaults shown are the settings' (environment first): the options' own are None
 DataDir = Annotated[
     Path | None,
-    typer.Option("--data-dir", help="Where streamrec keeps its data [env STREAMREC_DATA_DIR; "
-                 "default ./streamrec-data]", show_default=False),
+    typer.Option("--data-dir", help="Where streamrec keeps its data.",
+                 show_default="STREAMREC_DATA_DIR, else ./streamrec-data"),
+]
+Host = Annotated[
+    str | None,
+    typer.Option(help="Address to bind.", show_default="STREAMREC_SERVING__HOST, else 127.0.0.1"),
+]
+Port = Annotated[
+    int | None,
+    typer.Option(help="Port to listen on.", show_default="STREAMREC_SERVING__PORT, else 8000"),
 ]
 
 

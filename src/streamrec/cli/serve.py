@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-from streamrec.cli.options import DataDir, build_settings
+from streamrec.cli.options import DataDir, Host, Port, build_settings
 from streamrec.engine.engine import Engine
 from streamrec.errors import Damaged, Misconfigured
 from streamrec.serving import allocator
@@ -68,11 +67,11 @@ def run_server(settings: Settings) -> None:
 
 def serve(
     data_dir: DataDir = None,
-    host: Annotated[str | None, typer.Option(help="Address to bind [default 127.0.0.1]")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [default 8000]")] = None,
+    host: Host = None,
+    port: Port = None,
 ) -> None:
     """Serve the HTTP API (embedded SQLite log and catalogue in --data-dir). Beyond
-    loopback, only with API keys (``streamrec keys create``)."""
+    loopback, only with API keys (`streamrec keys create`)."""
     settings = build_settings(data_dir, host=host, port=port)
     refuse_open_public_bind(settings)
     run_server(settings)

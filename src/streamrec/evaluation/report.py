@@ -146,8 +146,14 @@ def markdown_table(report: dict[str, Any]) -> str:
     lines = ["| " + " | ".join(title for _, title in columns) + " |",
              "|" + "|".join("---" if key == "model" else "---:" for key, _ in columns) + "|"]
     for row in report["results"]:
-        lines.append("| " + " | ".join(_cell(row.get(key)) for key, _ in columns) + " |")
+        lines.append("| " + " | ".join(_seconds(row.get(key)) if key == "seconds" else
+                                       _cell(row.get(key)) for key, _ in columns) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _seconds(value: Any) -> str:
+    """Durations in one format, whatever their size: 0.5, 12.0, 1,234.5."""
+    return "-" if value is None else f"{value:,.1f}"
 
 
 def _cell(value: Any) -> str:

@@ -131,6 +131,8 @@ class SimilarOut(BaseModel):
 
 
 class StatsOut(BaseModel):
+    """What the engine holds and how far it has learned (offsets count log entries)."""
+
     model_config = ConfigDict(extra="allow")
 
     events: int = Field(description="Clients' events in the log (durable, learned or "

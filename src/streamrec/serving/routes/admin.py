@@ -64,7 +64,7 @@ def erase_session(session_id: PathId, engine: EngineDep, caller: AdminKey,
 def export_session(session_id: PathId, engine: EngineDep, caller: AdminKey,
                    request: Request) -> dict[str, Any]:
     """Everything held about an anonymous session: its events (a merge is an event of type
-    ``$merge``), and its history as the models see it (none once merged: it is the user's)."""
+    `$merge`), and its history as the models see it (none once merged: it is the user's)."""
     export = engine.export_session(session_id)
     audit = _audit(request)
     audit.record(caller.id if caller else None, "session.export",
@@ -76,7 +76,7 @@ def export_session(session_id: PathId, engine: EngineDep, caller: AdminKey,
 @router.get("/v1/admin/audit")
 def read_audit(caller: AdminKey, request: Request,
                limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> dict[str, Any]:
-    """The newest ``limit`` audit entries, newest first."""
+    """The newest `limit` audit entries, newest first."""
     return {"entries": [dataclasses.asdict(e) for e in _audit(request).recent(limit)]}
 
 

@@ -23,8 +23,8 @@ router = APIRouter(prefix="/v1", tags=["events"], route_class=StrictJsonRoute)
 def post_events(body: EventsIn, engine: EngineDep) -> AppendedOut:
     """Store events; answers once they are durable and learned (a following read sees them).
 
-    Each event names exactly one of ``user_id`` and ``session_id`` (an anonymous visitor).
-    A repeated ``event_id`` is reported in ``duplicates`` and not stored again. If any event
+    Each event names exactly one of `user_id` and `session_id` (an anonymous visitor).
+    A repeated `event_id` is reported in `duplicates` and not stored again. If any event
     is invalid, none of the request is stored."""
     now = time.time()
     events = [

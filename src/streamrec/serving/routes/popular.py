@@ -17,9 +17,9 @@ router = APIRouter(prefix="/v1/popular", tags=["popular"])
             responses=LIST_RESPONSES, response_model_exclude_unset=True)
 def popular(engine: EngineDep, options: ListOptionsDep) -> RecommendationsOut:
     """The most popular items now (time-decayed), to anyone. Per attribute value with a
-    filter: ``filter=category=shoes`` ranks shoes by the same decayed counts, which is what a
-    counter per category would give. Boosts, diversity, ``exclude`` and paging (``after``) as
-    for a user's list; ``exclude_seen`` has no one to apply to."""
+    filter: `filter=category=shoes` ranks shoes by the same decayed counts, which is what a
+    counter per category would give. Boosts, diversity, `exclude` and paging (`after`) as
+    for a user's list; `exclude_seen` has no one to apply to."""
     keywords = options.keywords()
     keywords.pop("exclude_seen")
     return recommendations_out(engine.popular(options.k, **keywords), engine, options.fields)

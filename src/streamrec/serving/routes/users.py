@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1/users", tags=["users"])
             responses=LIST_RESPONSES, response_model_exclude_unset=True)
 def recommendations(user_id: PathId, engine: EngineDep,
                     options: ListOptionsDep) -> RecommendationsOut:
-    """Top-``k`` items for the user, best first, each with a score and reasons. An unknown
+    """Top-`k` items for the user, best first, each with a score and reasons. An unknown
     user gets popular items (never an error). Items the user turned down (a dislike or a
     return) are left out, and items like them are ranked lower, with a reason saying so."""
     return recommendations_out(engine.recommend(user_id, options.k, **options.keywords()),
