@@ -95,6 +95,36 @@ def unknown_names(model: type[BaseModel], environ: Mapping[str, str]) -> list[st
     return unknown
 
 
+def unknown_keys(annotation: Any, data: object, path: tuple[str, ...] = ()
+                 ) -> Iterator[tuple[str, ...]]:
+    """Paths in ``data`` (the values given to Settings, JSON values of variables included)
+    that name nothing: the section models would ignore them."""
+    if not isinstance(data, dict):
+        return
+    children = list(_children(annotation))
+    for key, value in data.items():
+        # pydantic-settings matches the keys of JSON values regardless of case, as names
+        below = [under for name, under in children if name in (None, str(key).lower())]
+        if not below:
+            yield (*path, str(key))
+        elif len(below) == 1:
+            yield from unknown_keys(below[0], value, (*path, str(key)))
+
+
+def refuse_unknown_keys(model: type[BaseModel], data: object) -> None:
+    """Raise InvalidSetting for a key no setting has, e.g. in STREAMREC_EVENTS__TYPES='{"like":
+    {"wieght": 3}}' (the event type would get the default weight without a word)."""
+    lines = []
+    for path in unknown_keys(model, data):
+        name = PREFIX + SEPARATOR.join(path).upper()
+        suggestion = closest(name, model)
+        hint = f"; did you mean {suggestion}?" if suggestion else ""
+        lines.append(f"unknown setting {name} (a key in a JSON value{hint})")
+    if lines:
+        lines.append("correct or remove it; README.md's Configuration lists the settings")
+        raise InvalidSetting("\n".join(lines))
+
+
 def refuse_unknown_names(model: type[BaseModel], environ: Mapping[str, str]) -> None:
     """Raise InvalidSetting naming each unknown variable and the closest known name."""
     unknown = unknown_names(model, environ)

@@ -166,10 +166,12 @@ class Settings(BaseSettings):
     @model_validator(mode="before")
     @classmethod
     def _no_unknown_variables(cls, data: Any) -> Any:
-        """A misspelt STREAMREC_ variable stops the program (it would be ignored otherwise)."""
-        from streamrec.setting_names import refuse_unknown_names
+        """A misspelt STREAMREC_ variable, or a misspelt key in a JSON value, stops the
+        program (either would be ignored otherwise)."""
+        from streamrec.setting_names import refuse_unknown_keys, refuse_unknown_names
 
         refuse_unknown_names(cls, os.environ)
+        refuse_unknown_keys(cls, data)
         return data
 
     @property

@@ -84,3 +84,24 @@ def test_the_tree_walk_reaches_every_level() -> None:
 def test_other_variables_and_names_outside_the_prefix_pass() -> None:
     refuse_unknown_names(Settings, {**dict.fromkeys(OTHER_NAMES, "1"), "STREAMRECX": "1",
                                     "PATH": "/bin"})
+
+
+@pytest.mark.parametrize(("name", "value", "unknown"), [
+    ("STREAMREC_EVENTS__TYPES", '{"like": {"wieght": 3}}',
+     "STREAMREC_EVENTS__TYPES__LIKE__WIEGHT"),
+    ("STREAMREC_MODELS", '{"als": {"factorz": 8}}', "STREAMREC_MODELS__ALS__FACTORZ"),
+    ("STREAMREC_SERVING", '{"Portt": 9000}', "STREAMREC_SERVING__PORTT"),
+])
+def test_an_unknown_key_in_a_json_value_is_refused(
+        name: str, value: str, unknown: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(InvalidSetting, match=unknown):
+        Settings()
+
+
+def test_known_keys_in_json_values_and_arguments_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STREAMREC_EVENTS__TYPES", '{"like": {"weight": 3, "uses_value": false}}')
+    monkeypatch.setenv("STREAMREC_MODELS", '{"ALS": {"Factors": 8}}')  # case: as names
+    settings = Settings(serving={"port": 9000})  # type: ignore[arg-type]
+    assert settings.events.types["like"].weight == 3
+    assert settings.models.als.factors == 8
