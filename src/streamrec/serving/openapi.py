@@ -25,7 +25,7 @@ _DESCRIPTIONS = {
     401: "No API key, or an unknown or revoked one.",
     403: "The API key lacks the scope this route needs.",
     413: "The body is larger than serving.max_body_bytes.",
-    422: "A field or parameter is invalid; ``field`` names it.",
+    422: "A field or parameter is invalid; `field` names it.",
     429: "Over the caller's rate limit; retry after `Retry-After` seconds.",
     503: "A store or the learner cannot take the work now, or a read timed out; retry later.",
 }
