@@ -31,7 +31,7 @@ from streamrec.settings import Settings
 from streamrec.trust.audit import AuditLog
 from streamrec.trust.keys import KeyRing, is_loopback
 
-DOCS_ASSETS_URL = "/docs/assets"
+DOCS_URL, REDOC_URL, DOCS_ASSETS_URL = "/docs", "/redoc", "/docs/assets"
 
 
 def create_app(settings: Settings, engine: Engine | None = None,
@@ -63,7 +63,8 @@ def create_app(settings: Settings, engine: Engine | None = None,
     # /docs and /redoc from assets in an installed package, never a CDN: they work offline
     app = FastAPIOffline(title="streamrec", version=__version__, lifespan=lifespan,
                          description="Real-time recommendations that learn from every event.",
-                         static_url=DOCS_ASSETS_URL, swagger_ui_parameters={"validatorUrl": None})
+                         docs_url=DOCS_URL, redoc_url=REDOC_URL, static_url=DOCS_ASSETS_URL,
+                         swagger_ui_parameters={"validatorUrl": None})
     app.state.registry = CollectorRegistry()
     # beyond loopback, keys are always required: revoking the last key must not open it up
     app.state.always_require_keys = not is_loopback(settings.serving.host)
@@ -77,7 +78,9 @@ def create_app(settings: Settings, engine: Engine | None = None,
     openapi.install(app, routers)
     app.add_middleware(ReadTimeout, timeout_s=settings.serving.read_timeout_s)
     if not settings.serving.open_docs:
-        described = (app.docs_url, app.redoc_url, app.openapi_url)
+        # FastAPIOffline serves the pages itself (app.docs_url and app.redoc_url are None);
+        # their assets (/docs/assets) are Swagger UI's and ReDoc's own files, open to all
+        described = (DOCS_URL, REDOC_URL, app.openapi_url)
         app.add_middleware(DocsNeedKey, paths=frozenset(p for p in described if p))
     app.add_middleware(RequestMetrics, registry=app.state.registry)
     app.add_middleware(BodySizeLimit, max_bytes=settings.serving.max_body_bytes)
