@@ -21,7 +21,7 @@ def test_a_second_writer_is_refused_while_the_server_runs(
     (tmp_path / "events.jsonl").write_text(EVENTS)
     data_dir = str(server.data_dir)
     for args in (["import", "events", "events.jsonl"], ["serve", "--port", "0"],
-                 ["demo", "--port", "0"]):
+                 ["demo", "--port", "0"], ["reapply-erasures"]):
         result = streamrec_cli([*args, "--data-dir", data_dir], tmp_path)
         streamrec_cli.assert_refused(result, data_dir, "in use",
                                      f"pid {server.process.pid}", "streamrec serve")

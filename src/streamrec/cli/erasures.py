@@ -12,6 +12,7 @@ from streamrec.cli.options import DataDir, build_settings
 from streamrec.engine.engine import Engine
 from streamrec.engine.reapply import keys_to_erase
 from streamrec.errors import StreamrecError
+from streamrec.storage.dir_lock import hold_data_dir
 from streamrec.trust.audit import AuditLog
 
 
@@ -24,6 +25,7 @@ def reapply_erasures(
     """Erase again, from a restored backup, every user and session the audit log records as
     erased. Run with the server stopped and the pseudonym secret set."""
     settings = build_settings(data_dir)
+    hold_data_dir(settings.data_dir)  # "with the server stopped": refused while one runs
     audit_log = AuditLog(audit or settings.data_dir / "audit.db",
                          settings.trust.pseudonym_secret)
     engine = Engine.open(settings, start_learner=False)

@@ -2,10 +2,11 @@
 
 Two processes learning from one log would each hold their own model state, and what one
 writes the other never learns (an item imported while a server runs was found by
-``GET /v1/items`` but unknown to ``/similar``). ``serve``, ``demo`` and ``import`` take the lock
-(``streamrec.lock`` in the directory, ``flock``); the second one stops with a message naming
-the directory and the process holding it. The OS releases the lock when the process ends,
-however it ends, so a crash never leaves a stale lock behind.
+``GET /v1/items`` but unknown to ``/similar``). ``serve``, ``demo``, ``import`` and
+``reapply-erasures`` take the lock (``streamrec.lock`` in the directory, ``flock``); the
+second one stops with a message naming the directory and the process holding it. The OS
+releases the lock when the process ends, however it ends, so a crash never leaves a stale
+lock behind.
 """
 
 from __future__ import annotations
