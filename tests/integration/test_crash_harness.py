@@ -139,7 +139,7 @@ def check_log_and_state(data_dir: Path, traffic: Traffic) -> list[str]:
     catalogue = open_catalogue(settings.catalogue_url)
     try:
         logged = [entry.event for entry in event_log.read(0, 10**7)]
-        fresh = rebuild_state(settings, event_log, catalogue)
+        fresh = rebuild_state(settings, event_log)
     finally:
         event_log.close()
         catalogue.close()

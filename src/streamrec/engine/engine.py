@@ -10,11 +10,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from streamrec.engine.erasures import erasure_event
 from streamrec.engine.exports import UserExport, export_of
 from streamrec.engine.identities import merge_event, merged_sessions
+from streamrec.engine.item_changes import items_event
 from streamrec.engine.learner import Learner
 from streamrec.engine.recommender import Recommendation, Recommender
-from streamrec.engine.replay import rebuild_state, swap_contents
 from streamrec.engine.snapshotter import Snapshotter
 from streamrec.engine.state import SHOWN_KEY, EngineState
 from streamrec.engine.trainer import Trainer
@@ -34,6 +35,7 @@ from streamrec.types import Appended, Event, Item
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int | None], None]  # (phase, done so far, total or None)
+_ITEMS_PER_EVENT = 10_000  # one $items event per this many items of one upsert
 
 
 class Engine:
@@ -61,6 +63,7 @@ class Engine:
         self.session_key = session_key_function(settings.trust.pseudonym_secret)
         self._is_pseudonymising = settings.trust.pseudonym_secret is not None
         self._identity_changes = threading.Lock()  # erasures and merges, one at a time
+        self._item_writes = threading.Lock()  # the catalogue and the log in the same order
         self._workers_started = False
 
     @classmethod
@@ -93,7 +96,6 @@ class Engine:
 
     def _recover(self, progress: Progress | None) -> None:
         self._restore_newest_snapshot()
-        self.state.apply_items(self.catalogue.scan())
         pending = max(0, self.log.last_offset() - self.state.offset)
         done = 0
 
@@ -104,6 +106,7 @@ class Engine:
                 progress("replay", done, pending)
 
         replayed = self.learner.catch_up(progress=tell)
+        self._log_unlogged_items()
         self.snapshotter.last_offset = self.state.offset
         self.snapshotter.last_events = self.state.learned_events
         log.info("replayed %d events after the snapshot", replayed)
@@ -122,11 +125,30 @@ class Engine:
                 log.warning("snapshot at offset %d lacks or garbles a component (%s: %s): "
                             "trying an older snapshot, then a replay of the log",
                             snapshot.offset, type(error).__name__, error)
-                swap_contents(self.state, EngineState(self.settings, inline_training=False))
+                self.state.restore_from(self.state.empty_copy())  # none of it
                 continue
             self.snapshotter.written_offset = snapshot.offset
             log.info("restored snapshot at offset %d", snapshot.offset)
             return
+
+    def _log_unlogged_items(self) -> None:
+        """Append, once, the catalogue's items that the log does not hold in that version
+        (by ``updated_at``): a data dir from before items were logged, or a crash between the
+        catalogue's write and the log's. Then state and catalogue agree, through the log."""
+        unlogged = [item for item in self.catalogue.scan() if not self._is_logged(item)]
+        if unlogged:
+            self._append_items(unlogged)
+            self.learner.catch_up()
+            log.info("logged %d catalogue items the log did not hold", len(unlogged))
+
+    def _is_logged(self, item: Item) -> bool:
+        index = self.state.items.lookup(item.item_id)
+        return index is not None and bool(self.state.updated_at[index] == item.updated_at)
+
+    def _append_items(self, items: Sequence[Item]) -> Appended:
+        events = [items_event(items[start:start + _ITEMS_PER_EVENT], time.time())
+                  for start in range(0, len(items), _ITEMS_PER_EVENT)]
+        return self.log.append(events)
 
     # -- writes --------------------------------------------------------------------------
     def ingest(self, events: Sequence[Event], wait_learned: bool = True) -> Appended:
@@ -191,11 +213,23 @@ class Engine:
                 f"will be learned: do not resend them, read again shortly")
 
     def upsert_items(self, items: Iterable[Item]) -> int:
+        """Store the items in the catalogue, then log them as one ``$items`` event (per
+        10,000) for the learner to apply (engine/item_changes.py); returns once learned."""
         items = list(items)
         for position, item in enumerate(items):
             validate_item(item, f"items[{position}]")
-        count = self.catalogue.upsert(items)
-        self.state.apply_items(items)
+        if not items:
+            return 0
+        with self._item_writes:
+            count = self.catalogue.upsert(items)  # first: the log is never ahead of it
+            try:
+                appended = self._append_items(items)
+            except Unavailable as error:  # in the catalogue; logged at the next start
+                raise Unavailable(f"the catalogue could not store items: {error}") from error
+        if self._workers_started:
+            self.wait_learned(appended.last_offset)
+        else:  # an import: this thread is the learner
+            self.learner.catch_up()
         return count
 
     def update_item(self, item_id: str, attributes: Mapping[str, Any] | None,
@@ -274,10 +308,11 @@ class Engine:
     # -- one user's data -----------------------------------------------------------------
     def erase_user(self, user_id: str) -> int:
         """Forget a user: snapshots deleted, their events and those of the sessions merged
-        into them deleted from the log and its file, state rebuilt by replaying the rest, a
-        fresh snapshot written. Returns how many events were erased. Learning pauses meanwhile
-        (a write waiting to be learned may time out with 503, its events durable); costs a
-        replay of the whole log."""
+        into them deleted from the log and its file, an erasure logged and applied (the
+        state becomes a replay of the rest: engine/erasures.py), a fresh snapshot written.
+        Returns how many events were erased. Learning pauses meanwhile (a write waiting to be
+        learned may time out with 503, its events durable); costs a replay of the whole
+        log."""
         check_id(user_id, "user_id")
         user = self.user_key(user_id)
         return self._erase(lambda: [user, *merged_sessions(self.log, user)])
@@ -300,9 +335,8 @@ class Engine:
             # nothing is destroyed unless what the rebuild reads is whole (storage/integrity.py)
             for path in store_paths(self.settings.log_url, self.settings.catalogue_url):
                 check_pages(path)
-            self.trainer.stop()
-            self.learner.stop()
             try:
+                self._drain()
                 # waits for a snapshot write in flight, so no old snapshot lands after this
                 self.snapshotter.snapshot_now()
                 # snapshots first: a crash from here on rebuilds from the log alone
@@ -312,13 +346,25 @@ class Engine:
                 for key in erased_keys:  # only theirs: everyone else's pages go on
                     self.impressions.forget_user(key)
                 scrub_log_file(self.settings.log_url)
-                swap_contents(self.state, rebuild_state(self.settings, self.log, self.catalogue))
+                if erased:
+                    self.learner.rows_deleted = True  # the state holds them: drop them
+                    self.log.append([erasure_event(erased, time.time())])
+                    self.learner.catch_up()
                 self.snapshotter.snapshot_now()
             finally:
                 self._restart_workers()
         log.info("erased %d events and rebuilt state at offset %d", erased,
                  self.state.offset)
         return erased
+
+    def _drain(self) -> None:
+        """Stop the workers, with everything logged learned and every begun refit fitted,
+        ended in the log and swapped in."""
+        self.trainer.stop()
+        self.learner.stop()
+        self.learner.catch_up()
+        self.trainer.finish()
+        self.learner.catch_up()
 
     def _restart_workers(self) -> None:
         if not self._workers_started:

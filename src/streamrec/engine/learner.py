@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+from streamrec.engine.erasures import is_erasure
 from streamrec.engine.state import EngineState
 from streamrec.storage.base import EventLog
+from streamrec.types import LoggedEvent
 
 log = logging.getLogger(__name__)
 
@@ -32,24 +34,49 @@ class Learner:
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
         self.last_learned_at = time.time()
+        # set by an erasure that deleted rows this state learned: the next $erase drops them
+        self.rows_deleted = False
 
-    def catch_up(self, batch: int = 10_000,
-                 progress: Callable[[int], None] | None = None) -> int:
-        """Apply everything in the log after the state's offset; returns how many events."""
+    def catch_up(self, batch: int = 10_000, progress: Callable[[int], None] | None = None,
+                 before: int | None = None) -> int:
+        """Apply everything in the log after the state's offset (and before ``before``);
+        returns how many events."""
         total = 0
         # every offset up to here is in the log or was erased (offsets are never reused)
-        newest = self.log.last_offset()
+        newest = self.log.last_offset() if before is None else before - 1
         while True:
-            logged = self.log.read(self.state.offset, batch)
+            logged = [entry for entry in self.log.read(self.state.offset, batch)
+                      if entry.offset <= newest]
             if not logged:
                 # erased events at the end of the log leave nothing to learn, nor to wait for
                 with self.state.lock:
                     self.state.offset = max(self.state.offset, newest)
                 return total
-            self.state.apply(logged)
+            self._apply(logged)
             total += len(logged)
             if progress is not None:
                 progress(len(logged))
+
+    def _apply(self, logged: Sequence[LoggedEvent]) -> None:
+        """``state.apply``, with each erasure applied here, in its place: it reads the log."""
+        start = 0
+        for position, entry in enumerate(logged):
+            if is_erasure(entry.event):
+                self.state.apply(logged[start:position])
+                self._erase(entry)
+                start = position + 1
+        self.state.apply(logged[start:])
+
+    def _erase(self, entry: LoggedEvent) -> None:
+        """Drop what the log no longer holds (engine/erasures.py): the state becomes a replay
+        of the log before the erasure, built aside (serving goes on from the old one) and
+        restored into it. Nothing to drop when the rows were gone before they were learned."""
+        if self.rows_deleted and entry.offset > self.state.offset:
+            fresh = self.state.empty_copy()
+            Learner(fresh, self.log).catch_up(before=entry.offset)
+            self.state.restore_from(fresh)
+            self.rows_deleted = False
+        self.state.apply([entry])
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="learner", daemon=True)
@@ -64,7 +91,7 @@ class Learner:
                     if self._maybe_snapshot is not None:
                         self._maybe_snapshot()
                     continue
-                self.state.apply(logged)
+                self._apply(logged)
                 self.last_learned_at = time.time()
                 with self._learned:
                     self._learned.notify_all()

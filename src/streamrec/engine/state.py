@@ -1,8 +1,9 @@
 """Everything the engine has learned: vocabularies, user histories, models, the ranker.
 
 Only the learner mutates it (one writer, ``with lock:``); reads take ``lock.reading()``, side
-by side, for a consistent view (engine/rwlock.py). It is a
-function of the event log and the catalogue, so it can always be rebuilt by replaying them.
+by side, for a consistent view (engine/rwlock.py). It is a function of the event log alone
+(catalogue changes are in it: engine/item_changes.py), so it can always be rebuilt by
+replaying the log.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import orjson
 
+from streamrec.engine.erasures import is_erasure
 from streamrec.engine.histories import UserHistories
 from streamrec.engine.identities import Identities, is_merge
+from streamrec.engine.item_changes import is_item_change, items_of
 from streamrec.engine.refits import BEGIN_TYPE, PendingFit, PendingFits, is_refit_marker
 from streamrec.engine.rwlock import ReadWriteLock
 from streamrec.events.types import EventTypeConfig, event_weight
@@ -34,8 +38,10 @@ SHOWN_KEY = "$shown"
 
 
 def is_control(event: Event) -> bool:
-    """The engine's own log entries (refit markers, session merges): not behaviour."""
-    return is_merge(event) or is_refit_marker(event)
+    """The engine's own log entries (refit markers, session merges, catalogue changes,
+    erasures): not behaviour."""
+    return (is_merge(event) or is_refit_marker(event) or is_item_change(event)
+            or is_erasure(event))
 
 
 def build_models(settings: Settings) -> dict[str, Model]:
@@ -53,6 +59,7 @@ class EngineState:
         """``inline_training``: refit heavy models inside ``apply`` when due (evaluation,
         tests); the engine turns it off and refits in its trainer thread instead."""
         self.lock = ReadWriteLock()  # reads side by side, or one writer (engine/rwlock.py)
+        self.settings = settings
         self.inline_training = inline_training
         self.event_types: Mapping[str, EventTypeConfig] = settings.events.types
         self.history_length = settings.events.history_length
@@ -71,6 +78,7 @@ class EngineState:
         self.available = np.ones(0, dtype=bool)
         self.attributes: list[Mapping[str, Any]] = []
         self.attribute_names = AttributeNames()  # which attributes items carry
+        self.updated_at = np.zeros(0)  # of the item's version in the log; NaN: none there
         self.offset = 0  # every logged event up to here is learned
         self.learned_events = 0  # log entries learned: clients' events and the engine's own
         self.client_events = 0  # clients' events learned (not merges, refit markers, ...)
@@ -128,6 +136,10 @@ class EngineState:
         """A logged decision of the engine's own, learned in its place in the log."""
         if is_merge(entry.event):
             self._merge(entry)
+        elif is_item_change(entry.event):
+            self.apply_items(items_of(entry.event))
+        elif is_erasure(entry.event):
+            pass  # what it dropped, the learner dropped (engine/erasures.py)
         elif entry.event.type == BEGIN_TYPE:
             self._begin_fit(entry)
         else:
@@ -242,12 +254,14 @@ class EngineState:
     def _grow_items(self) -> None:
         n = len(self.items)
         self.available = grow(self.available, n, fill=True)
+        self.updated_at = grow(self.updated_at, n, fill=np.nan)
         if len(self.attributes) < n:
             self.attributes.extend([_NO_ATTRIBUTES] * (n - len(self.attributes)))
 
     def apply_items(self, items: Iterable[Item]) -> None:
         """Make catalogue items known (cold items included): availability, attributes, and
-        the models that learn from the catalogue."""
+        the models that learn from the catalogue. The engine calls it only for a logged
+        ``$items`` event (engine/item_changes.py); evaluation and tests call it directly."""
         with self.lock:
             indexed = [(self.items.index(item.item_id), item) for item in items]
             self._grow_items()
@@ -255,6 +269,7 @@ class EngineState:
                 self.available[index] = item.is_available
                 self.attribute_names.change(self.attributes[index], item.attributes)
                 self.attributes[index] = dict(item.attributes)
+                self.updated_at[index] = item.updated_at
             for model in self.models.values():
                 if isinstance(model, LearnsItems):
                     model.learn_items(indexed)
@@ -264,8 +279,8 @@ class EngineState:
     def query_for(self, user: int | None, now: float, exclude_seen: bool = True,
                   extra_exclude: Sequence[np.ndarray] = (), serving: bool = True) -> Query:
         """The user's state as the models see it. When ``serving``, unavailable items are
-        excluded; learning leaves them in, since availability is today's catalogue and not
-        part of the log, and learned state must not depend on when it was replayed."""
+        excluded; learning leaves them in: availability is a serving rule, not
+        part of what the models learn from events."""
         parts = [*extra_exclude]
         if serving:
             parts.append(np.flatnonzero(~self.available[: len(self.items)]))
@@ -298,18 +313,44 @@ class EngineState:
                              "client_events": np.array([self.client_events])},
                 "ranker": self.ranker.state(),
                 "identities": self.identities.state(),
+                "catalogue": self._catalogue_state(),
             }
             for name, model in self.models.items():
                 components[f"model-{name}"] = of_model(model)
             return components
 
+    def _catalogue_state(self) -> dict[str, np.ndarray]:
+        n = len(self.items)
+        attributes = [orjson.dumps(dict(a)).decode() for a in self.attributes[:n]]
+        return {"available": self.available[:n].copy(), "updated_at": self.updated_at[:n].copy(),
+                "attributes": np.array(attributes, dtype=np.str_)}
+
+    def empty_copy(self) -> EngineState:
+        """A state that has learned nothing, configured as this one."""
+        return EngineState(self.settings, self.inline_training)
+
+    def restore_from(self, other: EngineState) -> None:
+        """Hold what ``other`` learned, as a snapshot of it would (``state``), keeping this
+        state's identity and lock, which the recommender, learner and trainer hold."""
+        if len(other.pending_fits) or len(self.pending_fits):
+            raise RuntimeError("a state with a refit under way cannot be replaced")
+        with other.lock:
+            offset, components = other.offset, other.state()
+        self.restore(offset, components)
+
     def restore(self, offset: int, components: Mapping[str, Mapping[str, np.ndarray]]) -> None:
+        """The state a snapshot holds (``state``), at ``offset``; exact: replaying the log
+        after ``offset`` on it gives what replaying the whole log gives."""
         with self.lock:
             self.users = Vocabulary.restore(components["vocabulary"]["users"])
             self.items = Vocabulary.restore(components["vocabulary"]["items"])
-            self.available = np.ones(0, dtype=bool)
-            self.attributes = []
+            catalogue = components["catalogue"]
+            self.available = np.array(catalogue["available"], dtype=bool)
+            self.updated_at = np.array(catalogue["updated_at"], dtype=np.float64)
+            self.attributes = [orjson.loads(str(a)) for a in catalogue["attributes"].tolist()]
             self.attribute_names = AttributeNames()
+            for attributes in self.attributes:
+                self.attribute_names.change({}, attributes)
             self._grow_items()
             self.histories.restore(components["histories"])
             counters = components["counters"]

@@ -159,13 +159,17 @@ class ItemFacts:
 
     # -- state ---------------------------------------------------------------------------
     def state(self) -> dict[str, np.ndarray]:
-        """What events taught; attribute values come from the catalogue, applied again."""
+        """What events taught, and the items' attribute values (catalogue changes are in the
+        log, so a restored state is not given the catalogue again)."""
         n = self._n_items
-        return {"facts_last_seen": self._last_seen[:n].copy()}
+        valued = np.flatnonzero((self._codes != _NONE).any(axis=1))
+        rows = int(valued[-1]) + 1 if valued.size else 0  # not the spare room after them
+        return {"facts_last_seen": self._last_seen[:n].copy(),
+                "facts_codes": self._codes[:rows].copy(), "facts_values": self._values.state()}
 
     def restore(self, state: Mapping[str, np.ndarray]) -> None:
         self._last_seen = np.array(state["facts_last_seen"], dtype=np.float64)
         self._n_items = int(self._last_seen.shape[0])
-        # item indices are the snapshot's now: the catalogue is applied again after a restore
-        self._values = Vocabulary()
-        self._codes = np.full((0, _VALUES_PER_ITEM), _NONE, dtype=np.int32)
+        self._values = Vocabulary.restore(state["facts_values"])
+        self._codes = np.array(state["facts_codes"], dtype=np.int32).reshape(
+            -1, _VALUES_PER_ITEM)

@@ -89,7 +89,7 @@ def test_a_live_engine_and_a_replay_of_its_log_hold_the_same_state(
         types = [e.event.type for e in reopened.log.read(0, 10**6)]
         feedback = [e.event for e in reopened.log.read(0, 10**6)
                     if (e.event.context or {}).get("$shown")]
-        fresh = rebuild_state(settings, reopened.log, reopened.catalogue)
+        fresh = rebuild_state(settings, reopened.log)
     finally:
         reopened.log.close()
         reopened.catalogue.close()
@@ -121,7 +121,7 @@ def test_a_replay_fits_a_refit_begun_but_never_ended(
     reopened = Engine.open(settings, start_learner=False)
     try:
         types = [e.event.type for e in reopened.log.read(0, 10**6)]
-        fresh = rebuild_state(settings, reopened.log, reopened.catalogue)
+        fresh = rebuild_state(settings, reopened.log)
         assert types.count(END_TYPE) >= 1
         assert_same_state(reopened.state.state(), fresh.state())
     finally:

@@ -1,0 +1,96 @@
+"""Catalogue changes go through the log: a live engine and a replay of its log agree."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from streamrec.engine.engine import Engine
+from streamrec.engine.item_changes import ITEMS_TYPE
+from streamrec.engine.replay import rebuild_state
+from streamrec.settings import Settings
+from streamrec.storage.base import open_catalogue
+from streamrec.types import Event, Item
+
+EventFactory = Callable[..., Event]
+
+
+def assert_equal_states(found: dict[str, dict[str, np.ndarray]],
+                        expected: dict[str, dict[str, np.ndarray]]) -> None:
+    assert sorted(found) == sorted(expected)
+    for component, arrays in expected.items():
+        assert sorted(found[component]) == sorted(arrays), component
+        for key, array in arrays.items():
+            assert np.array_equal(found[component][key], array, equal_nan=array.dtype.kind
+                                  == "f"), f"{component}/{key}"
+
+
+def test_items_upserted_mid_stream_are_learned_in_log_order_and_replay_the_same(
+    engine_settings: Settings, make_event: EventFactory,
+) -> None:
+    engine = Engine.open(engine_settings)
+    try:
+        engine.ingest([make_event("u1", "a"), make_event("u2", "b")])
+        engine.upsert_items([Item("c", {"category": "hats"}, "a red hat"),
+                             Item("a", {"category": "shoes"}, "a blue shoe")])
+        # read-your-writes: the upsert returns once the learner applied it
+        assert engine.state.items.ids_of(np.arange(3)) == ["a", "b", "c"]
+        engine.ingest([make_event("u1", "c"), make_event("u3", "a")])
+        engine.update_item("b", {"category": "hats"}, None, available=False)
+        engine.ingest([make_event("u2", "d")])
+        live = engine.state.state()
+        types = [entry.event.type for entry in engine.log.read(0, 100)]
+        assert types.count(ITEMS_TYPE) == 2
+        replayed = rebuild_state(engine_settings, engine.log)
+        assert_equal_states(live, replayed.state())
+        assert replayed.available[: len(replayed.items)].tolist() == [True, False, True, True]
+        assert engine.get_item("b") == Item("b", {"category": "hats"}, "", False,
+                                            engine.state.updated_at[1])
+    finally:
+        engine.close()
+
+
+def test_a_restart_restores_the_catalogue_from_the_snapshot_not_the_database(
+    engine_settings: Settings, make_event: EventFactory,
+) -> None:
+    engine = Engine.open(engine_settings)
+    engine.ingest([make_event("u1", "a")])
+    engine.upsert_items([Item("a", {"category": "shoes"}), Item("z", {"category": "hats"})])
+    before = engine.state.state()
+    engine.close()
+    reopened = Engine.open(engine_settings)
+    try:
+        assert_equal_states(reopened.state.state(), before)
+        assert reopened.state.attributes_of(1) == {"category": "hats"}
+    finally:
+        reopened.close()
+
+
+def test_catalogue_items_missing_from_the_log_are_logged_once_at_start(
+    engine_settings: Settings, make_event: EventFactory,
+) -> None:
+    engine = Engine.open(engine_settings)
+    engine.ingest([make_event("u1", "a")])
+    engine.close()
+    # a data dir from before items were logged: the catalogue has items the log lacks
+    catalogue = open_catalogue(engine_settings.catalogue_url)
+    catalogue.upsert([Item("a", {"category": "shoes"}, "", True, 1.0), Item("b")])
+    catalogue.close()
+
+    reopened = Engine.open(engine_settings)
+    try:
+        logged = [e.event for e in reopened.log.read(0, 100) if e.event.type == ITEMS_TYPE]
+        assert [[i["item_id"] for i in e.context["items"]] for e in logged  # type: ignore[index]
+                ] == [["a", "b"]]
+        assert reopened.state.attributes_of(0) == {"category": "shoes"}
+        assert "b" in reopened.state.items
+        replayed = rebuild_state(engine_settings, reopened.log)
+        assert_equal_states(reopened.state.state(), replayed.state())
+    finally:
+        reopened.close()
+    again = Engine.open(engine_settings)  # nothing left to log
+    try:
+        assert [e.event.type for e in again.log.read(0, 100)].count(ITEMS_TYPE) == 1
+    finally:
+        again.close()
