@@ -36,11 +36,13 @@ class Learner:
         self.last_learned_at = time.time()
         # set by an erasure that deleted rows this state learned: the next $erase drops them
         self.rows_deleted = False
+        self.batch = 10_000  # events per read when catching up, an erasure's rebuild included
 
-    def catch_up(self, batch: int = 10_000, progress: Callable[[int], None] | None = None,
+    def catch_up(self, batch: int | None = None, progress: Callable[[int], None] | None = None,
                  before: int | None = None) -> int:
-        """Apply everything in the log after the state's offset (and before ``before``);
-        returns how many events."""
+        """Apply everything in the log after the state's offset (and before ``before``),
+        ``batch`` (default ``self.batch``) events at a time; returns how many events."""
+        batch = batch or self.batch
         total = 0
         # every offset up to here is in the log or was erased (offsets are never reused)
         newest = self.log.last_offset() if before is None else before - 1
@@ -73,7 +75,7 @@ class Learner:
         restored into it. Nothing to drop when the rows were gone before they were learned."""
         if self.rows_deleted and entry.offset > self.state.offset:
             fresh = self.state.empty_copy()
-            Learner(fresh, self.log).catch_up(before=entry.offset)
+            Learner(fresh, self.log).catch_up(self.batch, before=entry.offset)
             self.state.restore_from(fresh)
             self.rows_deleted = False
         self.state.apply([entry])
