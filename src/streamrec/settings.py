@@ -186,6 +186,11 @@ class Settings(BaseSettings):
     def snapshot_dir(self) -> Path:
         return self.data_dir / "snapshots"
 
+    @property
+    def artefact_dir(self) -> Path:
+        """Fitted models that ``$refit-end`` events name (storage/artefacts.py)."""
+        return self.data_dir / "artefacts"
+
     def model_fingerprint(self) -> str:
         """Changes whenever a setting that shapes model state changes, or the registered
         sources and the ranker's features do: a snapshot made under others is not reused,

@@ -23,6 +23,7 @@ from streamrec.errors import Conflict, Misconfigured, NotFound, Unavailable
 from streamrec.events.validation import check_id, validate_events, validate_item
 from streamrec.ranking.rules import Rules
 from streamrec.settings import Settings
+from streamrec.storage.artefacts import ArtefactStore
 from streamrec.storage.base import Catalogue, EventLog, open_catalogue, open_log
 from streamrec.storage.impressions import open_impressions
 from streamrec.storage.integrity import check_at_start, check_pages, sqlite_paths, store_paths
@@ -46,6 +47,7 @@ class Engine:
         self.catalogue = catalogue
         self.snapshots = snapshots
         self.state = EngineState(settings, inline_training=False)
+        self.state.artefacts = ArtefactStore(settings.artefact_dir)
         # outside the state: a rebuild (erasure) keeps every other user's pages and feedback
         self.impressions = open_impressions(settings.serving.impressions_url,
                                             settings.serving.impressions_kept)
@@ -346,6 +348,8 @@ class Engine:
                 for key in erased_keys:  # only theirs: everyone else's pages go on
                     self.impressions.forget_user(key)
                 scrub_log_file(self.settings.log_url)
+                if erased and self.state.artefacts is not None:
+                    self.state.artefacts.delete_all()  # every fit learned from their events
                 if erased:
                     self.learner.rows_deleted = True  # the state holds them: drop them
                     self.log.append([erasure_event(erased, time.time())])

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from streamrec.engine.erasures import is_erasure
+from streamrec.engine.refits import END_TYPE
 from streamrec.engine.state import EngineState
 from streamrec.storage.base import EventLog
 from streamrec.types import LoggedEvent
@@ -60,12 +61,19 @@ class Learner:
                 progress(len(logged))
 
     def _apply(self, logged: Sequence[LoggedEvent]) -> None:
-        """``state.apply``, with each erasure applied here, in its place: it reads the log."""
+        """``state.apply``, with each erasure applied here, in its place (it reads the log),
+        and each refit's end prepared off the state's lock (loading an artefact, or fitting
+        again when it is lost, takes time that queries must not wait for)."""
         start = 0
         for position, entry in enumerate(logged):
             if is_erasure(entry.event):
                 self.state.apply(logged[start:position])
                 self._erase(entry)
+                start = position + 1
+            elif entry.event.type == END_TYPE:
+                self.state.apply(logged[start:position])
+                self.state.prepare_end(entry)
+                self.state.apply([entry])
                 start = position + 1
         self.state.apply(logged[start:])
 

@@ -145,7 +145,8 @@ def _components(state: Any, also: Mapping[str, object]) -> dict[str, object]:
     """The named components of an ``EngineState``, and ``also``; attributes it does not name
     go to ``other`` (read with ``getattr``, so a state without one of them still reports)."""
     named: dict[str, object] = dict(also)
-    taken = {"models", "scorers", "_refittables", "lock", "fit_begun"}
+    # configuration and handles, not learned state
+    taken = {"models", "scorers", "_refittables", "lock", "fit_begun", "settings", "artefacts"}
     for name, attribute in (("vocabulary.users", "users"), ("vocabulary.items", "items"),
                             ("histories", "histories"), ("identities", "identities"),
                             ("ranker", "ranker"),
@@ -155,7 +156,8 @@ def _components(state: Any, also: Mapping[str, object]) -> dict[str, object]:
             taken.add(attribute)
     for model_name, model in getattr(state, "models", {}).items():
         named[f"models.{model_name}"] = model
-    catalogue = {a: getattr(state, a) for a in ("available", "attributes") if hasattr(state, a)}
+    catalogue = {a: getattr(state, a) for a in ("available", "attributes", "updated_at")
+                 if hasattr(state, a)}
     named["catalogue"] = _Grouped(catalogue)
     taken.update(catalogue)
     named["other"] = _Grouped({a: v for a, v in vars(state).items() if a not in taken})

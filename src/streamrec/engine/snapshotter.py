@@ -72,6 +72,13 @@ class Snapshotter:
         self.last_at = time.monotonic()
         return offset, components
 
+    def _forget_covered_fits(self) -> None:
+        """Every snapshot on disk holds the fits begun before the oldest one: only a replay
+        from the start of the log would need their artefacts, and it can fit them again."""
+        offsets = self.store.offsets()
+        if self.state.artefacts is not None and offsets:
+            self.state.artefacts.delete_before(offsets[0])
+
     def _write(self, offset: int, components: dict[str, dict]) -> Path:  # type: ignore[type-arg]
         started = time.perf_counter()
         try:
@@ -81,6 +88,7 @@ class Snapshotter:
             raise storage_unavailable(f"the snapshot at offset {offset} could not be written",
                                       error) from error
         self.last_duration_s = time.perf_counter() - started
+        self._forget_covered_fits()
         self.written_offset = max(self.written_offset, offset)
         self.written_at = time.time()
         self.writes += 1

@@ -19,7 +19,14 @@ from streamrec.engine.erasures import is_erasure
 from streamrec.engine.histories import UserHistories
 from streamrec.engine.identities import Identities, is_merge
 from streamrec.engine.item_changes import is_item_change, items_of
-from streamrec.engine.refits import BEGIN_TYPE, PendingFit, PendingFits, is_refit_marker
+from streamrec.engine.refits import (
+    BEGIN_TYPE,
+    END_TYPE,
+    PendingFit,
+    PendingFits,
+    artefact_of,
+    is_refit_marker,
+)
 from streamrec.engine.rwlock import ReadWriteLock
 from streamrec.events.types import EventTypeConfig, event_weight
 from streamrec.events.vocab import Vocabulary
@@ -29,6 +36,7 @@ from streamrec.ranking.features import CandidateSet
 from streamrec.ranking.hybrid import HybridRanker
 from streamrec.settings import Settings
 from streamrec.sources import SOURCES
+from streamrec.storage.artefacts import ArtefactStore
 from streamrec.types import Event, EventBatch, Item, LoggedEvent, Query
 
 _NO_ATTRIBUTES: Mapping[str, Any] = {}
@@ -75,6 +83,7 @@ class EngineState:
         self._refittables = self.refittables()
         self.pending_fits = PendingFits()  # begun in the log, not ended (engine/refits.py)
         self.fit_begun = threading.Condition()  # the trainer waits on it for new fits
+        self.artefacts: ArtefactStore | None = None  # where fits are saved; None: nowhere
         self.available = np.ones(0, dtype=bool)
         self.attributes: list[Mapping[str, Any]] = []
         self.attribute_names = AttributeNames()  # which attributes items carry
@@ -169,19 +178,26 @@ class EngineState:
         with self.fit_begun:
             self.fit_begun.notify_all()
 
+    def prepare_end(self, entry: LoggedEvent) -> None:
+        """Off the lock, before a ``$refit-end`` is applied: a replay loads the artefact it
+        names (or fits again, if it is lost); nothing to do where a trainer computed it."""
+        event = entry.event
+        if event.type != END_TYPE or not (event.context or {}).get("ok", False):
+            return
+        fit = self.pending_fits.claim(int((event.context or {}).get("begin", -1)))
+        if fit is not None:
+            fit.load(self.artefacts, artefact_of(event))
+
     def _end_fit(self, entry: LoggedEvent) -> None:
-        """Swap the fit begun at ``context.begin`` in here; a replay that meets the end
-        before any trainer computed it computes it now, from the same data."""
+        """Swap the fit begun at ``context.begin`` in here (``prepare_end`` loaded it)."""
         context = entry.event.context or {}
+        self.prepare_end(entry)  # when apply is called without the learner (under the lock)
         fit = self.pending_fits.pop(int(context.get("begin", -1)))
         if fit is None:  # its begin came before the snapshot this state was restored from
             return
         if not context.get("ok", False):
             fit.model.abort_refit()
             return
-        if not fit.claimed:
-            fit.claimed = True
-            fit.compute()
         fit.done.wait()
         if fit.error is not None:  # failed here although it worked when logged
             raise RuntimeError(f"replaying the refit of {fit.model.name} logged at offset "
@@ -327,7 +343,9 @@ class EngineState:
 
     def empty_copy(self) -> EngineState:
         """A state that has learned nothing, configured as this one."""
-        return EngineState(self.settings, self.inline_training)
+        fresh = EngineState(self.settings, self.inline_training)
+        fresh.artefacts = self.artefacts
+        return fresh
 
     def restore_from(self, other: EngineState) -> None:
         """Hold what ``other`` learned, as a snapshot of it would (``state``), keeping this

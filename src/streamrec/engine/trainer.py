@@ -70,7 +70,7 @@ class Trainer:
         """Fit what the learner has begun, then log where each result goes in."""
         while not self._stop.is_set() and (fit := self.state.pending_fits.claim_next()):
             started = time.perf_counter()
-            fit.compute()
+            fit.compute(self.state.artefacts)
             self.state.prepare_swap(fit)
             if fit.error is not None:
                 log.error("refit of %s failed; the previous fit keeps serving",
@@ -87,7 +87,7 @@ class Trainer:
         while self._unlogged:
             fit = self._unlogged[0]
             self.log.append([end_event(fit.model.name, fit.begin_offset, fit.error is None,
-                                       time.time())])
+                                       time.time(), fit.artefact)])
             self._unlogged.pop(0)
 
     def finish(self) -> None:

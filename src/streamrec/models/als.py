@@ -181,6 +181,19 @@ class ALSModel:
         return _folding_solver(np.asarray(bpr.item_factors), np.asarray(bpr.user_factors),
                                config.regularization)
 
+    def fit_arrays(self, fitted: FittedALS) -> dict[str, np.ndarray]:
+        return {"item_factors": np.asarray(fitted.item_factors),
+                "user_factors": np.asarray(fitted.solver.user_factors)}
+
+    def fitted_from(self, arrays: Mapping[str, np.ndarray]) -> FittedALS:
+        """The fit these factors are, folding users in as a fit or a restored snapshot
+        does: one path for the live engine, a replay and a restart."""
+        items = np.array(arrays["item_factors"], dtype=np.float32)
+        users = np.array(arrays["user_factors"], dtype=np.float32)
+        if items.ndim != 2 or users.ndim != 2 or items.shape[1] != users.shape[1]:
+            raise ValueError(f"factors of shapes {items.shape} and {users.shape} are no fit")
+        return FittedALS.of(_folding_solver(items, users, self.config.regularization))
+
     def serving_vectors(self, fitted: FittedALS) -> np.ndarray:
         """The item vectors ``fitted`` will serve once swapped in (``item_vectors()`` then
         returns this very array), so an index of them can be built before the swap."""

@@ -67,9 +67,10 @@ class Refittable(Protocol):
     """Models with a heavy full fit that runs off the learner's thread.
 
     ``begin_refit`` (under the state lock) returns the data to fit and how many events it
-    holds; ``fit`` is pure and may run in another thread; ``swap`` (under the lock) installs
-    the result and brings it up to date with what was learned meanwhile; ``abort_refit``
-    (under the lock) forgets a begun refit whose fit failed."""
+    holds; ``fit`` is pure and may run in another thread; ``fit_arrays`` and ``fitted_from``
+    turn its result into arrays and back (an artefact that a replay loads); ``swap`` (under
+    the lock) installs the result and brings it up to date with what was learned meanwhile;
+    ``abort_refit`` (under the lock) forgets a begun refit whose fit failed."""
 
     name: str
 
@@ -78,6 +79,14 @@ class Refittable(Protocol):
     def begin_refit(self) -> tuple[Any, int]: ...
 
     def fit(self, data: Any) -> Any: ...
+
+    def fit_arrays(self, fitted: Any) -> dict[str, np.ndarray]:
+        """A fit as plain arrays, to save as an artefact (storage/artefacts.py)."""
+        ...
+
+    def fitted_from(self, arrays: Mapping[str, np.ndarray]) -> Any:
+        """The fit that ``fit_arrays`` gave these arrays of, ready for ``swap``."""
+        ...
 
     def swap(self, fitted: Any, fitted_events: int) -> None: ...
 

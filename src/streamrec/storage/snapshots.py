@@ -90,6 +90,10 @@ class SnapshotStore:
         for stale in self.directory.glob(".tmp-*"):
             shutil.rmtree(stale, ignore_errors=True)
 
+    def offsets(self) -> list[int]:
+        """Offsets of the complete snapshots on disk, oldest first."""
+        return [int(path.name.removeprefix(_PREFIX)) for path in self._complete()]
+
     def load_latest(self) -> Snapshot | None:
         """The newest snapshot that reads back whole, or None."""
         return next(self.readable(), None)

@@ -40,7 +40,8 @@ def test_every_component_of_the_state_is_reported(tmp_path: Path) -> None:
     # each attribute of the state is in a component: named, a model, or under "other"
     covered = {"users", "items", "histories", "identities", "ranker",
                "pending_fits", "available", "attributes", "models", "scorers",
-               "_refittables", "lock", "fit_begun", *report.parts["other"]}
+               "_refittables", "lock", "fit_begun", "settings", "artefacts", "updated_at",
+               *report.parts["other"]}
     assert set(vars(state)) <= covered
     body = report.as_dict()
     assert body["total_bytes"] == report.total and body["components"] == report.components
