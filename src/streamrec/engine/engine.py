@@ -348,9 +348,9 @@ class Engine:
                 for key in erased_keys:  # only theirs: everyone else's pages go on
                     self.impressions.forget_user(key)
                 scrub_log_file(self.settings.log_url)
-                if erased and self.state.artefacts is not None:
-                    self.state.artefacts.delete_all()  # every fit learned from their events
                 if erased:
+                    if self.state.artefacts is not None:
+                        self.state.artefacts.delete_all()  # every fit learned from them
                     self.learner.rows_deleted = True  # the state holds them: drop them
                     self.log.append([erasure_event(erased, time.time())])
                     self.learner.catch_up()

@@ -354,11 +354,7 @@ class EngineState:
             raise RuntimeError("a state with a refit under way cannot be replaced")
         with other.lock:
             offset, components = other.offset, other.state()
-        with self.lock:
-            same_items = np.array_equal(self.items.state(), other.items.state())
-            self.restore(offset, components)
-            if not same_items:  # remembered lists hold dense item indices, now others
-                self.impressions = Impressions(self.settings.serving.impressions_kept)
+        self.restore(offset, components)
 
     def restore(self, offset: int, components: Mapping[str, Mapping[str, np.ndarray]]) -> None:
         """The state a snapshot holds (``state``), at ``offset``; exact: replaying the log
