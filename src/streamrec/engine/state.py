@@ -352,7 +352,7 @@ class EngineState:
         state's identity and lock, which the recommender, learner and trainer hold."""
         if len(other.pending_fits) or len(self.pending_fits):
             raise RuntimeError("a state with a refit under way cannot be replaced")
-        with other.lock:
+        with other.lock.reading():
             offset, components = other.offset, other.state()
         self.restore(offset, components)
 
