@@ -195,6 +195,26 @@ def test_metrics_are_prometheus_text(client: httpx.Client) -> None:
     assert learned and float(learned[0].split()[-1]) == stats(client)["learned_events"]
 
 
+def test_stats_and_metrics_show_what_the_engine_measured_on_its_stream(
+        client: httpx.Client) -> None:
+    """Every event of a user with history, for an item new to them, tests each expert and the
+    blend before it is learned (docs/ranking.md); /v1/stats and /metrics show the figures."""
+    before = stats(client)["online_quality"]["blend"]["measured"]
+    for user in range(6):
+        for item in ("t1", "t2", "t3"):
+            assert post(client, {"user_id": f"tester{user}", "item_id": item,
+                                 "type": "view"}).status_code == 200
+    online = stats(client)["online_quality"]
+    # the 2nd and 3rd item of each user: all of them while the ranker is new, then a sample
+    assert 0 < online["blend"]["measured"] - before <= 12
+    assert {"cooccurrence", "popularity_all", "ranker", "blend"} <= online.keys()
+    assert abs(sum(figures.get("weight", 0.0) for figures in online.values()) - 1.0) < 1e-5
+    lines = client.get("/metrics").text.splitlines()
+    blend = [line for line in lines if line.startswith('streamrec_online_hit_rate{expert="blend"}')]
+    assert blend and float(blend[0].split()[-1]) == online["blend"]["hr"]
+    assert any(line.startswith('streamrec_blend_weight{expert="ranker"}') for line in lines)
+
+
 def test_openapi_and_docs_are_served(client: httpx.Client) -> None:
     schema = client.get("/openapi.json")
     assert schema.status_code == 200

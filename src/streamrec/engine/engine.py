@@ -305,7 +305,14 @@ class Engine:
             # the last failure since the last refit that worked: the previous fit serves
             "refit_error": None if (error := self.trainer.error) is None
             else f"{type(error).__name__}: {error}",
+            "online_quality": self.online_quality(),
         }
+
+    def online_quality(self) -> dict[str, dict[str, float]]:
+        """How each source, each popularity expert, the ranker and the blend would have ranked
+        the items users went on to take, measured on the stream (ranking/blend.py)."""
+        with self.state.lock.reading():
+            return self.state.ranker.blend.report()
 
     # -- one user's data -----------------------------------------------------------------
     def erase_user(self, user_id: str) -> int:

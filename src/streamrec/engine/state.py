@@ -212,6 +212,7 @@ class EngineState:
         for model in self.models.values():
             model.learn(batch)
         self.ranker.facts.learn(batch)
+        self.ranker.blend.learn(batch)
         self.offset = logged[-1].offset
         self.learned_events += len(logged)
         self.client_events += len(logged)
@@ -251,6 +252,7 @@ class EngineState:
         user = self.users.lookup(event.user_id)
         item = self.items.lookup(event.item_id)
         if user is None or item is None:  # a brand-new item: no candidate can be it
+            self.ranker.blend.missed()
             return True
         query = self.query_for(user, event.timestamp, exclude_seen=True, serving=False)
         candidates = self.ranker.candidates(query, self.scorers, len(self.items))

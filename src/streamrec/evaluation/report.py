@@ -74,6 +74,8 @@ def _figures(result: ModelResult, evaluation: Evaluation) -> dict[str, Any]:
         "query_ms_p99": _round(percentile_ms(run.latencies_s, 99)),
         "seconds": _round(result.seconds, 2),
     })
+    if result.online:
+        figures["online_quality"] = result.online
     if plan.positions is not None:
         later = run.positions >= plan.tuned_before
         figures["after_tuning_slice"] = {
@@ -148,12 +150,28 @@ def markdown_table(report: dict[str, Any]) -> str:
     for row in report["results"]:
         lines.append("| " + " | ".join(_seconds(row.get(key)) if key == "seconds" else
                                        _cell(row.get(key)) for key, _ in columns) + " |")
+    lines.extend(_online_lines(report["results"]))
     return "\n".join(lines) + "\n"
 
 
 def _seconds(value: Any) -> str:
     """Durations in one format, whatever their size: 0.5, 12.0, 1,234.5."""
     return "-" if value is None else f"{value:,.1f}"
+
+
+def _online_lines(results: list[dict[str, Any]]) -> list[str]:
+    """What streamrec measured itself on the stream (every test, and the blend's weights)."""
+    lines = []
+    for row in results:
+        online = row.get("online_quality")
+        if not online or not online.get("blend", {}).get("measured"):
+            continue
+        parts = ", ".join(f"{name} {figures['total_hr']:.4f}"
+                          + (f" (weight {figures['weight']:.2f})" if "weight" in figures else "")
+                          for name, figures in online.items())
+        lines.append(f"\n{row['model']}, measured on the stream at "
+                     f"{online['blend']['measured']:,} events (online HR@10): {parts}")
+    return lines
 
 
 def _cell(value: Any) -> str:

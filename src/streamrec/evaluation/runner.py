@@ -106,6 +106,8 @@ class ModelResult:
     tuned: Tuned
     learning: str
     seconds: float  # wall time of this model: tuning and run
+    # what the model measured itself on the stream (streamrec: ranking/blend.py), if it can
+    online: dict[str, dict[str, float]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,10 +182,12 @@ def _evaluate_model(name: str, plan: Plan, events: DenseEvents, do_tune: bool,
         assert plan.split is not None
         total = len(plan.split.train) + plan.split.n_queries
         run = run_split(plan.split, model, plan.k, _for(progress, name, total))
+    measured = getattr(model, "online_quality", None)
+    online = measured() if callable(measured) else None
     close = getattr(model, "close", None)
     if callable(close):
         close()
-    return ModelResult(run, tuned, spec.learning, time.perf_counter() - started)
+    return ModelResult(run, tuned, spec.learning, time.perf_counter() - started, online)
 
 
 def _for(progress: Progress | None, name: str, total: int) -> Callable[[int], None] | None:

@@ -16,8 +16,10 @@ from pydantic import BaseModel, Field, field_validator
 
 from streamrec.models.base import DenseScorer
 from streamrec.ranking.ann import ANNConfig, VectorIndexes
+from streamrec.ranking.blend import Blend
 from streamrec.ranking.features import CandidateSet, gather, layout
 from streamrec.ranking.ftrl import FTRLConfig, FTRLRanker
+from streamrec.ranking.hedge import HedgeConfig
 from streamrec.ranking.item_facts import ItemFacts
 from streamrec.types import FloatArray, IntArray, Query
 
@@ -40,6 +42,9 @@ class HybridConfig(BaseModel):
         default=50, ge=1, le=1000,
         description="Recent items of the user that attribute-match features compare with.")
     ftrl: FTRLConfig = Field(default_factory=FTRLConfig)
+    hedge: HedgeConfig = Field(
+        default_factory=HedgeConfig, description="The blend over the sources, popularity at "
+        "the log's pace and the ranker, weighted by their measured quality (ranking/hedge.py).")
     only_source: str | None = Field(
         default=None, description="Candidates from this one source, ranked by its own score: "
         "the source alone, no blend (what `streamrec evaluate --models streamrec-<source>` "
@@ -89,6 +94,8 @@ class HybridRanker:
         self.facts = ItemFacts(self.config.attribute_window, ignored_attributes)
         self.eligible_seen = 0
         self.indexes = VectorIndexes(self.config.ann)
+        # the experts, their online quality, and the weights over them (ranking/blend.py)
+        self.blend = Blend(self.layout.names, self.config.hedge)
 
     def candidates(self, query: Query, scorers: Mapping[str, DenseScorer], n_items: int,
                    also: IntArray | None = None, approximate: bool = False) -> CandidateSet:
@@ -99,6 +106,9 @@ class HybridRanker:
         if only is not None:
             scorers = {only: scorers[only]} if only in scorers else {}
         facts = self.facts if only is None else None
+        if only is None:  # what popularity at the log's pace brings
+            paced = self.blend.also(query.exclude, n_items)
+            also = paced if also is None else np.concatenate((also, paced))
         return gather(query, scorers, n_items, self.config.per_source, also, indexes, facts,
                       self.layout)
 
@@ -106,7 +116,8 @@ class HybridRanker:
         only = self.config.only_source
         if only is not None:
             return candidates.raw[:, self.layout.names.index(only)].copy()
-        return self.ftrl.predict(candidates.features)
+        return self.blend.rank(candidates.items, candidates.raw,
+                               self.ftrl.predict(candidates.features))
 
     def wants_example(self) -> bool:
         """Called once per eligible event, in log order, so the choice replays identically."""
@@ -122,7 +133,9 @@ class HybridRanker:
     def learn_next_item(self, candidates: CandidateSet, target: int) -> None:
         """The user took ``target`` next, out of all these candidates (listwise: pointwise
         updates against sampled negatives, and pairwise ones against the top, measured worse
-        on ML-100K)."""
+        on ML-100K). First, every expert and the blend are measured on it (blend.py)."""
+        self.blend.measure(candidates.items, candidates.raw,
+                           self.ftrl.predict(candidates.features), target)
         where = np.flatnonzero(candidates.items == target)
         if where.size == 0:
             return
@@ -150,10 +163,11 @@ class HybridRanker:
         return candidates.features[:, first:first + 2] @ weights
 
     def state(self) -> dict[str, np.ndarray]:
-        return {**self.ftrl.state(), **self.facts.state(),
+        return {**self.ftrl.state(), **self.facts.state(), **self.blend.state(),
                 "eligible_seen": np.array([self.eligible_seen])}
 
     def restore(self, state: Mapping[str, np.ndarray]) -> None:
         self.ftrl.restore(state)
         self.facts.restore(state)
+        self.blend.restore(state)
         self.eligible_seen = int(state["eligible_seen"][0])

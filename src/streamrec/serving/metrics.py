@@ -52,6 +52,24 @@ class EngineCollector(Collector):
         yield GaugeMetricFamily("streamrec_refit_failing",
                                 "1 while the last refit failed and none has worked since",
                                 value=float(stats["refit_error"] is not None))
+        yield from _online_quality(stats.get("online_quality") or {})
+
+
+def _online_quality(report: dict[str, dict[str, float]]) -> Iterator[GaugeMetricFamily]:
+    """The blend's own measurements (docs/ranking.md), one series per expert."""
+    families = {
+        "hr": GaugeMetricFamily("streamrec_online_hit_rate", "Online HR@10 on the stream "
+                                "(decayed), per expert and the blend", labels=["expert"]),
+        "ndcg": GaugeMetricFamily("streamrec_online_ndcg", "Online NDCG@10 on the stream "
+                                  "(decayed), per expert and the blend", labels=["expert"]),
+        "weight": GaugeMetricFamily("streamrec_blend_weight", "Each expert's share of the blend",
+                                    labels=["expert"]),
+    }
+    for expert, figures in report.items():
+        for key, family in families.items():
+            if key in figures:
+                family.add_metric([expert], figures[key])
+    yield from families.values()
 
 
 class RequestMetrics:

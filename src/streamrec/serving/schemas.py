@@ -158,6 +158,13 @@ class StatsOut(BaseModel):
                                 "log has the traceback).")
     refit_error: str | None = Field(description="The last refit failure, while no refit has "
                                     "worked since; null otherwise.")
+    online_quality: dict[str, dict[str, float]] | None = Field(
+        default=None, description="Per expert of the blend (each source, popularity at the "
+        "log's pace, the learned ranker) and for the blend itself, measured on the stream: "
+        "before a sample of events is learned, where would it have ranked the item the user "
+        "took? hr and ndcg (@10, decayed: each test counts half after 1,000 more), total_hr "
+        "and total_ndcg (every test), measured (tests), weight (the expert's share of the "
+        "blend). See docs/ranking.md.")
 
 
 class SizesOut(BaseModel):

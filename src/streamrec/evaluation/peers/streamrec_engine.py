@@ -58,6 +58,11 @@ class StreamrecPeer:
         known = [index[i] for i in found.item_ids if i in index]
         return np.array(known, dtype=np.int64)
 
+    def online_quality(self) -> dict[str, dict[str, float]]:
+        """What the engine measured itself on the stream (ranking/blend.py)."""
+        with self.state.lock:
+            return self.state.ranker.blend.report()
+
 
 class StreamrecHTTPPeer:
     """A running server: one POST per event (as a live client would), one GET per query,
@@ -89,6 +94,13 @@ class StreamrecHTTPPeer:
         found = [index.setdefault(entry["item_id"], len(index))
                  for entry in response.json()["items"]]
         return np.array(found, dtype=np.int64)
+
+    def online_quality(self) -> dict[str, dict[str, float]] | None:
+        """What the server measured itself on the stream, from GET /v1/stats."""
+        response = self._client.get("/v1/stats")
+        response.raise_for_status()
+        found: dict[str, dict[str, float]] | None = response.json().get("online_quality")
+        return found
 
     def close(self) -> None:
         self._client.close()

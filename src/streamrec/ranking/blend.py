@@ -1,0 +1,89 @@
+"""The self-measuring blend: experts, their online quality, and the Hedge weights over them.
+
+The hybrid ranker (``hybrid.py``) owns one. The experts are, in this order: every source
+ranking by its own score, the popularity counters at the log's pace
+(``paced_popularity.py``), and the learned ranker. At each of the ranker's tests (before an
+event is learned, ``hybrid.py``) every expert and the blend itself are measured
+(``online_quality.py``), and the blend's weights follow what the experts earned
+(``hedge.py``). Everything here changes only at those tests and with learned events, in log
+order: a replay of the log rebuilds it exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from streamrec.ranking.hedge import Hedge, HedgeConfig
+from streamrec.ranking.online_quality import OnlineQuality
+from streamrec.ranking.paced_popularity import PacedPopularity
+from streamrec.types import EMPTY_INTS, EventBatch, FloatArray, IntArray
+
+RANKER = "ranker"
+BLEND = "blend"
+
+
+class Blend:
+    def __init__(self, sources: Sequence[str], config: HedgeConfig | None = None,
+                 k: int = 10) -> None:
+        self.config = config or HedgeConfig()
+        self.sources = tuple(sources)
+        self.paced = PacedPopularity(self.config.paced_half_lives)
+        self.experts = (*self.sources, *self.paced.names, RANKER)
+        self.hedge = Hedge(self.experts, self.config, RANKER)
+        self.quality = OnlineQuality((*self.experts, BLEND), k, self.config.half_life)
+
+    def learn(self, batch: EventBatch) -> None:
+        self.paced.learn(batch)
+
+    def also(self, exclude: IntArray, n_items: int) -> IntArray:
+        """Candidates the paced popularity experts bring (their best items)."""
+        if not self.config.enabled:
+            return EMPTY_INTS
+        excluded = np.unique(exclude[exclude >= 0])  # sorted, as the counters' top wants
+        found = self.paced.top(self.config.paced_candidates, excluded, n_items)
+        return found[found < n_items]
+
+    def expert_scores(self, items: IntArray, raw: FloatArray,
+                      ranker: FloatArray) -> FloatArray:
+        """(candidates, experts): the sources' own scores, the paced counts, the ranker's."""
+        return np.column_stack((raw, self.paced.scores(items), ranker))
+
+    def weights(self) -> FloatArray:
+        earned = self.quality.sums[1, : len(self.experts)]
+        return self.hedge.weights(earned)
+
+    def rank(self, items: IntArray, raw: FloatArray, ranker: FloatArray) -> FloatArray:
+        """The list's scores: the ranker's until anything was measured, then the Hedge mix."""
+        if not self.config.enabled or self.quality.sums[5, 0] == 0:
+            return ranker
+        return self.hedge.mix(self.expert_scores(items, raw, ranker), self.weights())
+
+    def measure(self, items: IntArray, raw: FloatArray, ranker: FloatArray,
+                target: int) -> None:
+        """One online test: the user took ``target``; every expert and the blend are scored
+        as they were just before (the blend with the weights it had then)."""
+        experts = self.expert_scores(items, raw, ranker)
+        blend = self.rank(items, raw, ranker)
+        self.quality.measure(np.column_stack((experts, blend)), items, target)
+
+    def missed(self) -> None:
+        """A test no expert could pass (the item is new to the engine)."""
+        empty = np.zeros((0, len(self.experts) + 1))
+        self.quality.measure(empty, EMPTY_INTS, -1)
+
+    def report(self) -> dict[str, dict[str, float]]:
+        """Per expert and for the blend: online HR and NDCG (decayed and total), and each
+        expert's current weight in the blend."""
+        report = self.quality.report()
+        for name, weight in zip(self.experts, self.weights().tolist(), strict=True):
+            report[name]["weight"] = round(weight, 6)
+        return report
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {**self.paced.state(), **self.quality.state()}
+
+    def restore(self, state: Mapping[str, np.ndarray]) -> None:
+        self.paced.restore(state)
+        self.quality.restore(state)

@@ -1,0 +1,84 @@
+"""The blend: exponential weights (Hedge) over the experts' rankings, from what they earned.
+
+The experts are every source ranking by its own score, popularity at the log's pace
+(``paced_popularity.py``, never-fading popularity among them), and the learned ranker. Each
+online test (``online_quality.py``) pays every expert its NDCG@K for the item the user took;
+an expert's weight is ``exp(learning_rate x its decayed earnings + prior)``, normalised. A
+list is the experts' rankings fused by those weights: each candidate gets, from each expert,
+``1 / log2(2 + rank)`` (0 where the expert does not score it; tied items share their places,
+so nothing depends on item numbering), and the weighted sum orders the list. So when one
+expert is clearly best on a log, the blend is that expert's ranking; where experts are
+close, it fuses them, which is where it can beat each of them.
+
+Why Hedge and not only the ranker: the ranker's features are normalised per query and its
+weights start from a prior that dense logs shaped; on a stream that says otherwise (a sparse,
+slow log where plain popularity is best) it moves too little. Hedge's regret against the best
+expert is bounded whatever the stream, and its weights are a function of the measurements,
+themselves a function of the log: a replay rebuilds them exactly.
+
+>>> hedge = Hedge(("a", "b"), HedgeConfig(learning_rate=1.0, ranker_prior=0.0), "b")
+>>> hedge.weights(np.array([3.0, 1.0])).round(3).tolist()
+[0.881, 0.119]
+>>> hedge.mix(np.array([[0.9, 0.0], [0.5, 0.7]]), np.array([1.0, 0.0])).round(3).tolist()
+[1.0, 0.631]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from pydantic import BaseModel, Field
+from scipy.stats import rankdata
+
+from streamrec.types import FloatArray
+
+
+class HedgeConfig(BaseModel):
+    enabled: bool = Field(
+        default=True, description="Blend the experts by their measured quality (off: the "
+        "learned ranker alone orders lists).")
+    learning_rate: float = Field(
+        default=0.3, gt=0, description="Hedge's rate: weight = exp(rate x decayed NDCG@K "
+        "earned); higher follows the best expert sooner and more completely.")
+    ranker_prior: float = Field(
+        default=2.0, description="The learned ranker's head start, in log-weight, before any "
+        "expert has earned anything.")
+    half_life: float = Field(
+        default=1_000.0, gt=0, description="Measurements after which an earning counts half.")
+    paced_half_lives: list[float | None] = Field(
+        default_factory=lambda: [1_000.0, 10_000.0, None],
+        description="Popularity experts fading per this many events of the log (null: plain "
+        "popularity, never fading).")
+    paced_candidates: int = Field(
+        default=20, ge=0, le=1_000, description="Candidates each popularity expert brings.")
+
+
+class Hedge:
+    """Weights over ``names`` (the ranker among them) from their decayed earnings."""
+
+    def __init__(self, names: Sequence[str], config: HedgeConfig, ranker: str) -> None:
+        self.names = tuple(names)
+        self.config = config
+        self.prior = np.array([config.ranker_prior if n == ranker else 0.0 for n in names])
+
+    def weights(self, earned: FloatArray) -> FloatArray:
+        """Normalised weights from each expert's decayed earnings (NDCG sums)."""
+        logits = self.config.learning_rate * earned + self.prior
+        logits = logits - logits.max()
+        weights = np.exp(logits)
+        return np.asarray(weights / weights.sum(), dtype=np.float64)
+
+    def mix(self, scores: FloatArray, weights: FloatArray) -> FloatArray:
+        """(candidates,) fused scores of ``scores`` (candidates x experts), higher first."""
+        n, experts = scores.shape
+        if n == 0:
+            return np.zeros(0)
+        utility = np.zeros((n, experts), dtype=np.float64)
+        for column in range(experts):
+            if weights[column] < 1e-6:
+                continue
+            own = scores[:, column]
+            rank = rankdata(-own, method="average") - 1.0  # 0: best; ties share places
+            utility[:, column] = np.where(own > 0, 1.0 / np.log2(2.0 + rank), 0.0)
+        return np.asarray(utility @ weights, dtype=np.float64)

@@ -1,0 +1,91 @@
+"""The engine measures itself on its own stream: online HR@K and NDCG@K of every expert.
+
+Every event whose user has history and whose item is new to that user is a free test: before
+it is learned, where would each source, and the blend, have ranked the item the user took?
+The engine asks this at the events the ranker learns from (every eligible one while the
+ranker is new, then a sample; ``hybrid.py``), in log order, so the figures are a function of
+the log and a replay reproduces them exactly.
+
+An expert ranks the candidates by its score; items it scores the same share their places (an
+item tied with 2 others, behind 4, is at place 4 + 2/2 = 5: never an order by item index,
+which a replay that met the catalogue first would number differently); a source that does
+not score the taken item (score 0) has missed it, and so has every expert when the item is
+not among the candidates at all (a brand-new item). Figures are kept twice: decayed (each
+measurement's weight halves every ``half_life`` measurements: what the engine is like now)
+and in total (for comparison with an offline count).
+
+>>> quality = OnlineQuality(("a", "b"), k=2, half_life=None)
+>>> scores = np.array([[0.9, 0.1], [0.5, 0.7], [0.0, 0.3]])  # 3 candidates x 2 experts
+>>> quality.measure(scores, np.array([10, 11, 12]), target=11).tolist()
+[0.6309297535714575, 1.0]
+>>> quality.report()["a"]["hr"], quality.report()["b"]["ndcg"]
+(1.0, 1.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from streamrec.types import FloatArray, IntArray
+
+_COLUMNS = ("hits", "gains", "weight", "total_hits", "total_gains", "measured")
+
+
+class OnlineQuality:
+    """Decayed and total HR@``k`` and NDCG@``k`` per expert (names in a fixed order)."""
+
+    def __init__(self, names: Sequence[str], k: int = 10,
+                 half_life: float | None = 1_000.0) -> None:
+        self.names = tuple(names)
+        self.k = k
+        self.keep = 1.0 if half_life is None else float(np.exp2(-1.0 / half_life))
+        # one row per column of _COLUMNS, one column per expert
+        self.sums = np.zeros((len(_COLUMNS), len(self.names)), dtype=np.float64)
+
+    def measure(self, scores: FloatArray, items: IntArray, target: int) -> FloatArray:
+        """Record one test: ``scores`` (candidates x experts) over ``items``, the user took
+        ``target``. Returns each expert's NDCG@k gain for it (0 for a miss)."""
+        gains = self.gains(scores, items, target)
+        hits = (gains > 0).astype(np.float64)
+        sums = self.sums
+        sums[:3] *= self.keep
+        sums[0] += hits
+        sums[1] += gains
+        sums[2] += 1.0
+        sums[3] += hits
+        sums[4] += gains
+        sums[5] += 1.0
+        return gains
+
+    def gains(self, scores: FloatArray, items: IntArray, target: int) -> FloatArray:
+        """NDCG@k of each expert's ranking for one taken item (1/log2(2 + rank) in the top k)."""
+        where = np.flatnonzero(items == target)
+        if where.size == 0:
+            return np.zeros(len(self.names))
+        mine = scores[int(where[0])]
+        above = (scores > mine).sum(axis=0) + 0.5 * ((scores == mine).sum(axis=0) - 1)
+        ranked = (mine > 0) & (above < self.k)
+        return np.where(ranked, 1.0 / np.log2(2.0 + above), 0.0)
+
+    def report(self) -> dict[str, dict[str, float]]:
+        """Per expert: decayed ``hr`` and ``ndcg``, and ``total_hr``, ``total_ndcg`` and
+        ``measured`` over every measurement."""
+        hits, gains, weight, total_hits, total_gains, measured = self.sums
+        out = {}
+        for n, name in enumerate(self.names):
+            now, ever = max(weight[n], 1e-300), max(measured[n], 1.0)
+            out[name] = {"hr": round(float(hits[n] / now), 6),
+                         "ndcg": round(float(gains[n] / now), 6),
+                         "total_hr": round(float(total_hits[n] / ever), 6),
+                         "total_ndcg": round(float(total_gains[n] / ever), 6),
+                         "measured": int(measured[n])}
+        return out
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {"quality": self.sums.copy()}
+
+    def restore(self, state: Mapping[str, np.ndarray]) -> None:
+        if "quality" in state and state["quality"].shape == self.sums.shape:
+            self.sums = np.array(state["quality"], dtype=np.float64)

@@ -1,0 +1,129 @@
+"""The self-measuring blend (ranking/blend.py): online figures, Hedge weights, replay."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streamrec.engine.state import EngineState
+from streamrec.evaluation.dense_events import DenseEvents
+from streamrec.evaluation.peers.base import PeerContext
+from streamrec.evaluation.peers.streamrec_engine import StreamrecPeer
+from streamrec.evaluation.prequential import run_prequential
+from streamrec.evaluation.queries import query_positions
+from streamrec.ranking.blend import BLEND
+from streamrec.settings import Settings
+from streamrec.types import Event, LoggedEvent
+
+T0 = 1_700_000_000.0
+POPULAR = ("popularity", "popularity_1000_events", "popularity_10000_events",
+           "popularity_all")
+
+
+def measured_everywhere(**hybrid: Any) -> Settings:
+    """Settings whose ranker is tested at every eligible event (its warm-up never ends)."""
+    return Settings(models={"hybrid": {"warmup_events": 10**9, **hybrid}})  # type: ignore[arg-type]
+
+
+def popular_stream(n_users: int, seed: int = 0) -> list[Event]:
+    """Users view a few items drawn from one skewed popularity, independently of each other:
+    what is popular is the best guess, and items seen together say nothing."""
+    rng = np.random.default_rng(seed)
+    chances = 1.0 / np.arange(1, 201) ** 1.2
+    chances /= chances.sum()
+    events, t = [], T0
+    for user in range(n_users):
+        for item in rng.choice(200, size=int(rng.integers(2, 5)), replace=False, p=chances):
+            t += 60.0
+            events.append(Event(f"u{user}", f"i{item}", "view", t))
+    return events
+
+
+def paired_stream(n_users: int, seed: int = 0) -> list[Event]:
+    """Items come in groups of 4, every group as popular as the next; a user views most of one
+    group: what was seen with the user's items is the best guess, popularity says nothing."""
+    rng = np.random.default_rng(seed)
+    events, t = [], T0
+    for user in range(n_users):
+        group = int(rng.integers(0, 60))
+        for item in rng.permutation(4)[: int(rng.integers(2, 5))]:
+            t += 60.0
+            events.append(Event(f"u{user}", f"g{group}-{item}", "view", t))
+    return events
+
+
+def learned(events: list[Event], settings: Settings, batch: int = 256) -> EngineState:
+    state = EngineState(settings)
+    logged = [LoggedEvent(n + 1, event) for n, event in enumerate(events)]
+    for start in range(0, len(logged), batch):
+        state.apply(logged[start:start + batch])
+    return state
+
+
+def test_online_figures_equal_an_offline_count_of_the_same_lists() -> None:
+    """Each online test asks what the engine would have listed just before the event; the
+    prequential evaluation asks the engine for that list: same hits, same count."""
+    events = DenseEvents.from_events(paired_stream(150) + popular_stream(150, seed=1))
+    context = PeerContext(events.user_ids, events.item_ids, refit_every=10**9,
+                          mini_batch=1, seed=0)
+    peer = StreamrecPeer(context, measured_everywhere())
+    positions = query_positions(events.users, events.items)
+    run = run_prequential(events, peer, positions, k=10, block=1)
+    online = peer.online_quality()[BLEND]
+    assert online["measured"] == run.n_queries > 500
+    assert round(online["total_hr"] * online["measured"]) == int(run.score("hit").sum())
+    assert online["total_ndcg"] == pytest.approx(float(run.score("ndcg").mean()), abs=1e-5)
+
+
+def test_on_a_stream_where_popularity_is_best_the_blend_follows_it() -> None:
+    """~2,700 events; the ranker, starting from a prior that trusts co-occurrence, lags."""
+    report = learned(popular_stream(900), measured_everywhere()).ranker.blend.report()
+    assert sum(report[name]["weight"] for name in POPULAR) > 0.5
+    best = max(report[name]["hr"] for name in report if name != BLEND)
+    assert report[BLEND]["hr"] >= 0.95 * best
+    assert report["cooccurrence"]["hr"] < best  # the stream is what the test says it is
+
+
+def test_on_a_stream_where_cooccurrence_is_best_the_blend_follows_it() -> None:
+    report = learned(paired_stream(900), measured_everywhere()).ranker.blend.report()
+    assert sum(report[name]["weight"] for name in POPULAR) < 0.05
+    # the ranker, whose features are mostly co-occurrence's here, is as good and shares it
+    assert report["cooccurrence"]["weight"] + report["ranker"]["weight"] > 0.95
+    assert report[BLEND]["hr"] >= 0.95 * report["cooccurrence"]["hr"]
+    assert report["cooccurrence"]["hr"] > 2 * report["popularity_all"]["hr"]
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.lists(st.integers(1, 300), min_size=1, max_size=6))
+def test_the_weights_are_a_function_of_the_log_whatever_its_batches(
+        cuts: list[int]) -> None:
+    events = popular_stream(120, seed=3) + paired_stream(120, seed=4)
+    whole = learned(events, Settings(), batch=len(events)).ranker.blend
+    state = EngineState(Settings())
+    logged = [LoggedEvent(n + 1, event) for n, event in enumerate(events)]
+    start = 0
+    for size in cuts * 1000:
+        if start >= len(logged):
+            break
+        state.apply(logged[start:start + size])
+        start += size
+    assert state.ranker.blend.report() == whole.report()
+    assert state.ranker.blend.weights().tolist() == whole.weights().tolist()
+    restored = EngineState(Settings())
+    restored.restore(state.offset, state.state())
+    assert restored.ranker.blend.weights().tolist() == whole.weights().tolist()
+
+
+def test_without_measurements_the_ranker_alone_orders_lists() -> None:
+    """Before any test (or with the blend off) lists are the learned ranker's."""
+    state = learned(popular_stream(30), Settings(models={"hybrid": {  # type: ignore[arg-type]
+        "stream_lessons": False}}))
+    assert state.ranker.blend.report()[BLEND]["measured"] == 0
+    query = state.query_for(state.users.lookup("u3"), T0 + 1e6)
+    candidates = state.ranker.candidates(query, state.scorers, len(state.items))
+    assert state.ranker.rank(candidates).tolist() == state.ranker.ftrl.predict(
+        candidates.features).tolist()
