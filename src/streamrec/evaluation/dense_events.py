@@ -134,7 +134,7 @@ def weigh(kinds: IntArray, values: FloatArray, names: Sequence[str],
         chosen = kinds == code
         if config.uses_value:
             given = chosen & ~np.isnan(values)
-            weights[given] = config.weight * values[given]
+            weights[given] = config.weight * (values[given] - config.neutral_value)
             weights[chosen & ~given] = event_weight(config, None)
         else:
             weights[chosen] = event_weight(config, None)

@@ -15,6 +15,10 @@ class EventTypeConfig(BaseModel):
         default=False, description="Multiply the weight by the event's value (e.g. a rating)."
     )
     requires_value: bool = False
+    neutral_value: float = Field(
+        default=0.0, description="With uses_value: the value that says nothing; the weight is "
+        "weight x (value - neutral_value), so values below it are negative signals (a "
+        "1-star rating pushes its item and its neighbours down, as a dislike does).")
 
     @property
     def is_negative(self) -> bool:
@@ -38,5 +42,5 @@ def default_event_types() -> dict[str, EventTypeConfig]:
 
 def event_weight(config: EventTypeConfig, value: float | None) -> float:
     if config.uses_value and value is not None:
-        return config.weight * value
+        return config.weight * (value - config.neutral_value)
     return config.weight

@@ -29,9 +29,10 @@ from collections.abc import Sequence
 
 import numpy as np
 from pydantic import BaseModel, Field
-from scipy.stats import rankdata
 
 from streamrec.types import FloatArray
+
+_NEGLIGIBLE = 0.01
 
 
 class HedgeConfig(BaseModel):
@@ -39,11 +40,15 @@ class HedgeConfig(BaseModel):
         default=True, description="Blend the experts by their measured quality (off: the "
         "learned ranker alone orders lists).")
     learning_rate: float = Field(
-        default=0.3, gt=0, description="Hedge's rate: weight = exp(rate x decayed NDCG@K "
+        default=1.0, gt=0, description="Hedge's rate: weight = exp(rate x decayed NDCG@K "
         "earned); higher follows the best expert sooner and more completely.")
     ranker_prior: float = Field(
-        default=2.0, description="The learned ranker's head start, in log-weight, before any "
+        default=1.0, description="The learned ranker's head start, in log-weight, before any "
         "expert has earned anything.")
+    test_first: int = Field(
+        default=5_000, ge=0, description="Test the experts at every eligible event until this "
+        "many (then at the ranker's sampled lessons): a small shop's log is measured densely "
+        "enough to tell its experts apart.")
     half_life: float = Field(
         default=1_000.0, gt=0, description="Measurements after which an earning counts half.")
     paced_half_lives: list[float | None] = Field(
@@ -71,14 +76,35 @@ class Hedge:
 
     def mix(self, scores: FloatArray, weights: FloatArray) -> FloatArray:
         """(candidates,) fused scores of ``scores`` (candidates x experts), higher first."""
-        n, experts = scores.shape
+        n = scores.shape[0]
         if n == 0:
             return np.zeros(0)
-        utility = np.zeros((n, experts), dtype=np.float64)
-        for column in range(experts):
-            if weights[column] < 1e-6:
-                continue
-            own = scores[:, column]
-            rank = rankdata(-own, method="average") - 1.0  # 0: best; ties share places
-            utility[:, column] = np.where(own > 0, 1.0 / np.log2(2.0 + rank), 0.0)
-        return np.asarray(utility @ weights, dtype=np.float64)
+        used = np.flatnonzero(weights >= _NEGLIGIBLE)  # a hundredth: not worth a sort
+        own = scores[:, used]
+        rank = shared_places(own)
+        utility = np.where(own > 0, 1.0 / np.log2(2.0 + rank), 0.0)
+        return np.asarray(utility @ weights[used], dtype=np.float64)
+
+
+def shared_places(scores: FloatArray) -> FloatArray:
+    """Per column, each row's place when sorted by score, best first (0), tied rows sharing
+    the mean of their places (scipy's ``rankdata(method="average") - 1`` on ``-scores``,
+    a few times faster on the blend's ~300 x 9: it sorts contiguous rows).
+
+    >>> shared_places(np.array([[0.5], [0.9], [0.5], [0.1]])).ravel().tolist()
+    [1.5, 0.0, 1.5, 3.0]
+    """
+    columns = np.ascontiguousarray(scores.T)
+    n = columns.shape[1]
+    order = np.argsort(-columns, axis=1)
+    ranked = np.take_along_axis(columns, order, axis=1)
+    positions = np.arange(n, dtype=np.float64)
+    starts = np.ones_like(ranked, dtype=bool)
+    starts[:, 1:] = ranked[:, 1:] != ranked[:, :-1]
+    ends = np.ones_like(starts)
+    ends[:, :-1] = starts[:, 1:]
+    first = np.maximum.accumulate(np.where(starts, positions, 0.0), axis=1)
+    last = np.minimum.accumulate(np.where(ends, positions, n)[:, ::-1], axis=1)[:, ::-1]
+    places = np.empty_like(first)
+    np.put_along_axis(places, order, (first + last) / 2.0, axis=1)
+    return places.T

@@ -93,6 +93,7 @@ class HybridRanker:
         # learned by the engine state with the models: each event, each catalogue item
         self.facts = ItemFacts(self.config.attribute_window, ignored_attributes)
         self.eligible_seen = 0
+        self.lesson_now = False  # the event wants_example last said yes to teaches the ranker
         self.indexes = VectorIndexes(self.config.ann)
         # the experts, their online quality, and the weights over them (ranking/blend.py)
         self.blend = Blend(self.layout.names, self.config.hedge)
@@ -120,24 +121,27 @@ class HybridRanker:
                                self.ftrl.predict(candidates.features))
 
     def wants_example(self) -> bool:
-        """Called once per eligible event, in log order, so the choice replays identically."""
-        # each lesson costs a full candidate pass (~1 ms at 100k items): every event while
-        # the ranker is new, then a sample, keeping learning near the models' own speed
+        """Called once per eligible event, in log order, so the choice replays identically:
+        whether to test the experts on it (and, when ``lesson_now``, teach the ranker)."""
+        # each test costs a full candidate pass (~1 ms at 100k items): every event while the
+        # engine is new, then a sample, keeping learning near the models' own speed
         self.eligible_seen += 1
-        if not self.config.stream_lessons or self.config.only_source is not None:
+        if self.config.only_source is not None:
             return False
-        if self.eligible_seen <= self.config.warmup_events:
-            return True
-        return self.eligible_seen % self.config.train_every == 0
+        seen, every = self.eligible_seen, self.config.train_every
+        self.lesson_now = self.config.stream_lessons and (
+            seen <= self.config.warmup_events or seen % every == 0)
+        return self.lesson_now or seen <= self.config.hedge.test_first or seen % every == 0
 
     def learn_next_item(self, candidates: CandidateSet, target: int) -> None:
         """The user took ``target`` next, out of all these candidates (listwise: pointwise
         updates against sampled negatives, and pairwise ones against the top, measured worse
-        on ML-100K). First, every expert and the blend are measured on it (blend.py)."""
+        on ML-100K). First, every expert and the blend are measured on it (blend.py); the
+        ranker learns only at its lessons (``wants_example``)."""
         self.blend.measure(candidates.items, candidates.raw,
                            self.ftrl.predict(candidates.features), target)
         where = np.flatnonzero(candidates.items == target)
-        if where.size == 0:
+        if where.size == 0 or not self.lesson_now:
             return
         self.ftrl.learn_choice(candidates.features, int(where[0]))
 

@@ -121,7 +121,7 @@ def test_the_weights_are_a_function_of_the_log_whatever_its_batches(
 def test_without_measurements_the_ranker_alone_orders_lists() -> None:
     """Before any test (or with the blend off) lists are the learned ranker's."""
     state = learned(popular_stream(30), Settings(models={"hybrid": {  # type: ignore[arg-type]
-        "stream_lessons": False}}))
+        "stream_lessons": False, "hedge": {"test_first": 0}}}))
     assert state.ranker.blend.report()[BLEND]["measured"] == 0
     query = state.query_for(state.users.lookup("u3"), T0 + 1e6)
     candidates = state.ranker.candidates(query, state.scorers, len(state.items))
