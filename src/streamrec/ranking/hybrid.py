@@ -131,7 +131,8 @@ class HybridRanker:
         seen, every = self.eligible_seen, self.config.train_every
         self.lesson_now = self.config.stream_lessons and (
             seen <= self.config.warmup_events or seen % every == 0)
-        return self.lesson_now or seen <= self.config.hedge.test_first or seen % every == 0
+        stride = min(every, max(1, seen // self.config.hedge.test_stride))
+        return self.lesson_now or seen % stride == 0
 
     def learn_next_item(self, candidates: CandidateSet, target: int) -> None:
         """The user took ``target`` next, out of all these candidates (listwise: pointwise

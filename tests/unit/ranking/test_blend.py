@@ -118,11 +118,12 @@ def test_the_weights_are_a_function_of_the_log_whatever_its_batches(
     assert restored.ranker.blend.weights().tolist() == whole.weights().tolist()
 
 
-def test_without_measurements_the_ranker_alone_orders_lists() -> None:
-    """Before any test (or with the blend off) lists are the learned ranker's."""
+def test_with_the_blend_off_the_ranker_alone_orders_lists() -> None:
+    """The experts are still measured (the figures are worth showing), but lists are the
+    learned ranker's."""
     state = learned(popular_stream(30), Settings(models={"hybrid": {  # type: ignore[arg-type]
-        "stream_lessons": False, "hedge": {"test_first": 0}}}))
-    assert state.ranker.blend.report()[BLEND]["measured"] == 0
+        "hedge": {"enabled": False}}}))
+    assert state.ranker.blend.report()[BLEND]["measured"] > 0
     query = state.query_for(state.users.lookup("u3"), T0 + 1e6)
     candidates = state.ranker.candidates(query, state.scorers, len(state.items))
     assert state.ranker.rank(candidates).tolist() == state.ranker.ftrl.predict(
