@@ -134,3 +134,22 @@ def test_an_unknown_users_dislike_gives_them_no_neighbours_of_it(world: World) -
     assert "b1" not in found.item_ids
     top = found.item_ids[:3]
     assert not set(top) & set(B_NEIGHBOURS), top
+
+
+def test_a_rating_below_the_neutral_value_is_a_negative_signal() -> None:
+    """With ``neutral_value`` a rating weighs weight x (stars - neutral): a 1-star rating of
+    b1 then turns it down like a dislike; by default every rating is a (weak) positive."""
+    from streamrec.events.types import EventTypeConfig, event_weight
+
+    centred = EventTypeConfig(weight=0.4, uses_value=True, neutral_value=2.5)
+    assert event_weight(centred, 1.0) == pytest.approx(-0.6)
+    assert event_weight(centred, 5.0) == pytest.approx(1.0)
+    types = Settings().events.types
+    assert event_weight(types["rating"], 1.0) == pytest.approx(0.4)  # weak, not negative
+    for neutral, pushed in ((0.0, False), (2.5, True)):
+        world = World()
+        world.state.event_types = {**types, "rating": EventTypeConfig(
+            weight=0.4, uses_value=True, neutral_value=neutral)}
+        before = positions(world.ask("me"))["b2"]
+        world.send(Event("me", "b1", "rating", T0 + 30, value=1.0))
+        assert (positions(world.ask("me"))["b2"] > before) is pushed
