@@ -46,9 +46,9 @@ class HedgeConfig(BaseModel):
         default=1.0, description="The learned ranker's head start, in log-weight, before any "
         "expert has earned anything.")
     test_stride: int = Field(
-        default=250, ge=1, description="Test the experts at every n/test_stride-th eligible "
+        default=500, ge=1, description="Test the experts at every n/test_stride-th eligible "
         "event (n: eligible events so far), never sparser than the ranker's lessons: every "
-        "event at first, then thinning, ~250 tests per e-fold of the log, so a small shop's "
+        "event at first, then thinning, ~500 tests per e-fold of the log, so a small shop's "
         "log is measured densely enough to tell its experts apart.")
     half_life: float = Field(
         default=1_000.0, gt=0, description="Measurements after which an earning counts half.")
