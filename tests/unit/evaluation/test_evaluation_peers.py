@@ -119,3 +119,16 @@ def test_a_source_alone_ranks_by_its_own_score_and_differs_from_the_blend() -> N
     alone_first, blend_first = ranked[:events.n_users], ranked[events.n_users:]
     assert blend_first == [withheld[u] for u in range(events.n_users)]
     assert alone_first != blend_first
+
+
+def test_streamrec_defaults_is_the_server_as_it_starts_and_reports_its_own_figures() -> None:
+    """No starting weights fit to the log: the engine's settings as `streamrec serve` has them,
+    and the figures the engine measured on the stream for the report (ranking/blend.py)."""
+    from streamrec.settings import Settings
+
+    model, _, _ = trained("streamrec-defaults")
+    assert model.name == "streamrec-defaults"  # type: ignore[attr-defined]
+    state = model.state  # type: ignore[attr-defined]
+    assert state.ranker.config == Settings().models.hybrid
+    online = model.online_quality()  # type: ignore[attr-defined]
+    assert online["blend"]["measured"] > 0 and "popularity_all" in online

@@ -112,6 +112,11 @@ PEERS: Mapping[str, PeerSpec] = _Peers((
              "protocol's question on the tuning slice or training part, kept when better on "
              "its held-out end (ranker_fit.py)",
              fit=_fit_streamrec),
+    PeerSpec("streamrec-defaults",
+             lambda params, context: StreamrecPeer(context, name="streamrec-defaults"),
+             "as streamrec, but exactly the server's defaults: no starting weights fit on the "
+             "tuning slice or training part (what `streamrec serve` does unless started with "
+             "fit-ranker's weights); only when named"),
     PeerSpec("pop", lambda params, context: PopularPeer("pop"),
              "every event: counts of positive events"),
     PeerSpec("decay", _decay, "every event: counts fading with a half-life",
