@@ -252,7 +252,7 @@ class EngineState:
         user = self.users.lookup(event.user_id)
         item = self.items.lookup(event.item_id)
         if user is None or item is None:  # a brand-new item: no candidate can be it
-            self.ranker.blend.missed()
+            self.ranker.missed()
             return True
         query = self.query_for(user, event.timestamp, exclude_seen=True, serving=False)
         candidates = self.ranker.candidates(query, self.scorers, len(self.items))

@@ -33,6 +33,7 @@ class Blend:
         self.experts = (*self.sources, *self.paced.names, RANKER)
         self.hedge = Hedge(self.experts, self.config, RANKER)
         self.quality = OnlineQuality((*self.experts, BLEND), k, self.config.half_life)
+        self.last_test = 0  # the eligible event of the last test
 
     def learn(self, batch: EventBatch) -> None:
         self.paced.learn(batch)
@@ -51,27 +52,33 @@ class Blend:
         return np.column_stack((raw, self.paced.scores(items), ranker))
 
     def weights(self) -> FloatArray:
-        earned = self.quality.sums[1, : len(self.experts)]
-        return self.hedge.weights(earned)
+        return self.hedge.weights(self.quality.evidence()[: len(self.experts)])
 
     def rank(self, items: IntArray, raw: FloatArray, ranker: FloatArray) -> FloatArray:
         """The list's scores: the ranker's until anything was measured, then the Hedge mix."""
-        if not self.config.enabled or self.quality.sums[5, 0] == 0:
+        if not self.config.enabled or self.quality.sums[-1, 0] == 0:
             return ranker
         return self.hedge.mix(self.expert_scores(items, raw, ranker), self.weights())
 
     def measure(self, items: IntArray, raw: FloatArray, ranker: FloatArray,
-                target: int) -> None:
-        """One online test: the user took ``target``; every expert and the blend are scored
-        as they were just before (the blend with the weights it had then)."""
+                target: int, eligible: int) -> None:
+        """One online test at the ``eligible``-th eligible event: the user took ``target``;
+        every expert and the blend are scored as they were just before (the blend with the
+        weights it had then). It stands for the eligible events since the last test."""
         experts = self.expert_scores(items, raw, ranker)
         blend = self.rank(items, raw, ranker)
-        self.quality.measure(np.column_stack((experts, blend)), items, target)
+        self.quality.measure(np.column_stack((experts, blend)), items, target,
+                             self._span(eligible))
 
-    def missed(self) -> None:
+    def missed(self, eligible: int) -> None:
         """A test no expert could pass (the item is new to the engine)."""
         empty = np.zeros((0, len(self.experts) + 1))
-        self.quality.measure(empty, EMPTY_INTS, -1)
+        self.quality.measure(empty, EMPTY_INTS, -1, self._span(eligible))
+
+    def _span(self, eligible: int) -> float:
+        span = max(1, eligible - self.last_test)
+        self.last_test = eligible
+        return float(span)
 
     def report(self) -> dict[str, dict[str, float]]:
         """Per expert and for the blend: online HR and NDCG (decayed and total), and each
@@ -82,8 +89,10 @@ class Blend:
         return report
 
     def state(self) -> dict[str, np.ndarray]:
-        return {**self.paced.state(), **self.quality.state()}
+        return {**self.paced.state(), **self.quality.state(),
+                "last_test": np.array([self.last_test])}
 
     def restore(self, state: Mapping[str, np.ndarray]) -> None:
         self.paced.restore(state)
         self.quality.restore(state)
+        self.last_test = int(state["last_test"][0]) if "last_test" in state else 0

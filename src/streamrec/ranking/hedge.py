@@ -3,7 +3,9 @@
 The experts are every source ranking by its own score, popularity at the log's pace
 (``paced_popularity.py``, never-fading popularity among them), and the learned ranker. Each
 online test (``online_quality.py``) pays every expert its NDCG@K for the item the user took;
-an expert's weight is ``exp(learning_rate x its decayed earnings + prior)``, normalised. A
+an expert's weight is ``exp(learning_rate x its earnings + prior)``, normalised, where its
+earnings are its decayed mean NDCG over the stream's time times the (decayed) number of
+tests behind that mean. A
 list is the experts' rankings fused by those weights: each candidate gets, from each expert,
 ``1 / log2(2 + rank)`` (0 where the expert does not score it; tied items share their places,
 so nothing depends on item numbering), and the weighted sum orders the list. So when one
@@ -51,7 +53,8 @@ class HedgeConfig(BaseModel):
         "event at first, then thinning, ~500 tests per e-fold of the log, so a small shop's "
         "log is measured densely enough to tell its experts apart.")
     half_life: float = Field(
-        default=1_000.0, gt=0, description="Measurements after which an earning counts half.")
+        default=50_000.0, gt=0, description="Eligible events (a user's next item, new to "
+        "them) after which a test's earnings count half.")
     paced_half_lives: list[float | None] = Field(
         default_factory=lambda: [1_000.0, 10_000.0, None],
         description="Popularity experts fading per this many events of the log (null: plain "

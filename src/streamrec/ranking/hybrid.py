@@ -140,11 +140,16 @@ class HybridRanker:
         on ML-100K). First, every expert and the blend are measured on it (blend.py); the
         ranker learns only at its lessons (``wants_example``)."""
         self.blend.measure(candidates.items, candidates.raw,
-                           self.ftrl.predict(candidates.features), target)
+                           self.ftrl.predict(candidates.features), target, self.eligible_seen)
         where = np.flatnonzero(candidates.items == target)
         if where.size == 0 or not self.lesson_now:
             return
         self.ftrl.learn_choice(candidates.features, int(where[0]))
+
+    def missed(self) -> None:
+        """The event ``wants_example`` last chose names an item new to the engine: a test
+        every expert failed."""
+        self.blend.missed(self.eligible_seen)
 
     def learn_feedback(self, candidates: CandidateSet, taken: int) -> None:
         """Shown items (``candidates``) of which ``taken`` was engaged with."""

@@ -10,9 +10,8 @@ An expert ranks the candidates by its score; items it scores the same share thei
 item tied with 2 others, behind 4, is at place 4 + 2/2 = 5: never an order by item index,
 which a replay that met the catalogue first would number differently); a source that does
 not score the taken item (score 0) has missed it, and so has every expert when the item is
-not among the candidates at all (a brand-new item). Figures are kept twice: decayed (each
-measurement's weight halves every ``half_life`` measurements: what the engine is like now)
-and in total (for comparison with an offline count).
+not among the candidates at all (a brand-new item). Figures are kept twice: decayed (what
+the engine is like now) and in total (for comparison with an offline count).
 
 >>> quality = OnlineQuality(("a", "b"), k=2, half_life=None)
 >>> scores = np.array([[0.9, 0.1], [0.5, 0.7], [0.0, 0.3]])  # 3 candidates x 2 experts
@@ -30,34 +29,45 @@ import numpy as np
 
 from streamrec.types import FloatArray, IntArray
 
-_COLUMNS = ("hits", "gains", "weight", "total_hits", "total_gains", "measured")
+_COLUMNS = ("hits", "gains", "weight", "tests", "total_hits", "total_gains", "represented",
+            "measured")
 
 
 class OnlineQuality:
-    """Decayed and total HR@``k`` and NDCG@``k`` per expert (names in a fixed order)."""
+    """Decayed and total HR@``k`` and NDCG@``k`` per expert (names in a fixed order).
+
+    Tests thin out as the log grows, so each stands for the eligible events since the one
+    before (its ``span``) and counts that many times: the figures are the stream's, not
+    its beginning's. They fade by half every ``half_life`` eligible events."""
 
     def __init__(self, names: Sequence[str], k: int = 10,
-                 half_life: float | None = 1_000.0) -> None:
+                 half_life: float | None = 50_000.0) -> None:
         self.names = tuple(names)
         self.k = k
-        self.keep = 1.0 if half_life is None else float(np.exp2(-1.0 / half_life))
+        self.half_life = half_life
         # one row per column of _COLUMNS, one column per expert
         self.sums = np.zeros((len(_COLUMNS), len(self.names)), dtype=np.float64)
 
-    def measure(self, scores: FloatArray, items: IntArray, target: int) -> FloatArray:
+    def measure(self, scores: FloatArray, items: IntArray, target: int,
+                span: float = 1.0) -> FloatArray:
         """Record one test: ``scores`` (candidates x experts) over ``items``, the user took
-        ``target``. Returns each expert's NDCG@k gain for it (0 for a miss)."""
+        ``target``; it stands for ``span`` eligible events. Returns each expert's NDCG@k gain
+        for it (0 for a miss)."""
         gains = self.gains(scores, items, target)
         hits = (gains > 0).astype(np.float64)
         sums = self.sums
-        sums[:3] *= self.keep
-        sums[0] += hits
-        sums[1] += gains
-        sums[2] += 1.0
-        sums[3] += hits
-        sums[4] += gains
-        sums[5] += 1.0
+        if self.half_life is not None:
+            sums[:4] *= np.exp2(-span / self.half_life)
+        for row, value in enumerate((hits * span, gains * span, span, 1.0,
+                                     hits * span, gains * span, span, 1.0)):
+            sums[row] += value
         return gains
+
+    def evidence(self) -> FloatArray:
+        """Per expert, its decayed mean NDCG times the decayed number of tests: what Hedge
+        pays it (a mean over the stream's time, on the scale of the tests behind it)."""
+        gains, weight, tests = self.sums[1], self.sums[2], self.sums[3]
+        return np.asarray(gains / np.maximum(weight, 1e-300) * tests, dtype=np.float64)
 
     def gains(self, scores: FloatArray, items: IntArray, target: int) -> FloatArray:
         """NDCG@k of each expert's ranking for one taken item (1/log2(2 + rank) in the top k)."""
@@ -72,10 +82,10 @@ class OnlineQuality:
     def report(self) -> dict[str, dict[str, float]]:
         """Per expert: decayed ``hr`` and ``ndcg``, and ``total_hr``, ``total_ndcg`` and
         ``measured`` over every measurement."""
-        hits, gains, weight, total_hits, total_gains, measured = self.sums
+        hits, gains, weight, _, total_hits, total_gains, represented, measured = self.sums
         out = {}
         for n, name in enumerate(self.names):
-            now, ever = max(weight[n], 1e-300), max(measured[n], 1.0)
+            now, ever = max(weight[n], 1e-300), max(represented[n], 1e-300)
             out[name] = {"hr": round(float(hits[n] / now), 6),
                          "ndcg": round(float(gains[n] / now), 6),
                          "total_hr": round(float(total_hits[n] / ever), 6),
