@@ -52,6 +52,10 @@ class HedgeConfig(BaseModel):
         "event (n: eligible events so far), never sparser than the ranker's lessons: every "
         "event at first, then thinning, ~500 tests per e-fold of the log, so a small shop's "
         "log is measured densely enough to tell its experts apart.")
+    test_until: int = Field(
+        default=20_000, ge=0, description="After this many eligible events, test only at the "
+        "ranker's lessons (every train_every-th): a test costs a candidate pass, ~1-3 ms at "
+        "100k items, and a large log has evidence enough.")
     half_life: float = Field(
         default=50_000.0, gt=0, description="Eligible events (a user's next item, new to "
         "them) after which a test's earnings count half.")

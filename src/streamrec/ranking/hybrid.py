@@ -131,7 +131,9 @@ class HybridRanker:
         seen, every = self.eligible_seen, self.config.train_every
         self.lesson_now = self.config.stream_lessons and (
             seen <= self.config.warmup_events or seen % every == 0)
-        stride = min(every, max(1, seen // self.config.hedge.test_stride))
+        hedge = self.config.hedge
+        thinning = min(every, max(1, seen // hedge.test_stride))
+        stride = every if seen > hedge.test_until else thinning
         return self.lesson_now or seen % stride == 0
 
     def learn_next_item(self, candidates: CandidateSet, target: int) -> None:
