@@ -26,8 +26,11 @@ BLEND = "blend"
 
 class Blend:
     def __init__(self, sources: Sequence[str], config: HedgeConfig | None = None,
-                 k: int = 10) -> None:
+                 k: int = 10, mixes: bool = True) -> None:
+        """``mixes``: False keeps the ranker alone on lists (measuring all the same), for a
+        ranker fit offline to another question than the next item (stream lessons off)."""
         self.config = config or HedgeConfig()
+        self.mixes = self.config.enabled and mixes
         self.sources = tuple(sources)
         self.paced = PacedPopularity(self.config.paced_half_lives)
         self.experts = (*self.sources, *self.paced.names, RANKER)
@@ -56,7 +59,7 @@ class Blend:
 
     def rank(self, items: IntArray, raw: FloatArray, ranker: FloatArray) -> FloatArray:
         """The list's scores: the ranker's until anything was measured, then the Hedge mix."""
-        if not self.config.enabled or self.quality.sums[-1, 0] == 0:
+        if not self.mixes or self.quality.sums[-1, 0] == 0:
             return ranker
         return self.hedge.mix(self.expert_scores(items, raw, ranker), self.weights())
 

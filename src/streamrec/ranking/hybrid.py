@@ -96,7 +96,8 @@ class HybridRanker:
         self.lesson_now = False  # the event wants_example last said yes to teaches the ranker
         self.indexes = VectorIndexes(self.config.ann)
         # the experts, their online quality, and the weights over them (ranking/blend.py)
-        self.blend = Blend(self.layout.names, self.config.hedge)
+        self.blend = Blend(self.layout.names, self.config.hedge,
+                           mixes=self.config.stream_lessons)
 
     def candidates(self, query: Query, scorers: Mapping[str, DenseScorer], n_items: int,
                    also: IntArray | None = None, approximate: bool = False) -> CandidateSet:

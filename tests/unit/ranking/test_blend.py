@@ -118,11 +118,14 @@ def test_the_weights_are_a_function_of_the_log_whatever_its_batches(
     assert restored.ranker.blend.weights().tolist() == whole.weights().tolist()
 
 
-def test_with_the_blend_off_the_ranker_alone_orders_lists() -> None:
+@pytest.mark.parametrize("hybrid", [{"hedge": {"enabled": False}},
+                                    {"stream_lessons": False}])
+def test_with_the_blend_off_the_ranker_alone_orders_lists(hybrid: dict[str, Any]) -> None:
     """The experts are still measured (the figures are worth showing), but lists are the
-    learned ranker's."""
-    state = learned(popular_stream(30), Settings(models={"hybrid": {  # type: ignore[arg-type]
-        "hedge": {"enabled": False}}}))
+    learned ranker's: with the blend off, or with stream lessons off (a ranker fit offline to
+    another question than the next item, e.g. evaluate's temporal split, must not be mixed
+    by next-item evidence)."""
+    state = learned(popular_stream(30), Settings(models={"hybrid": hybrid}))  # type: ignore[arg-type]
     assert state.ranker.blend.report()[BLEND]["measured"] > 0
     query = state.query_for(state.users.lookup("u3"), T0 + 1e6)
     candidates = state.ranker.candidates(query, state.scorers, len(state.items))
