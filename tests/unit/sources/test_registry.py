@@ -188,8 +188,9 @@ def test_an_engine_keeps_the_sources_it_was_built_with() -> None:
     # the ranker's columns, the models and the reasons are fixed when the state is made: a
     # registration after it (or one undone) does not pull them apart
     before = EngineState(Settings())
-    with SOURCES.added(NEWEST):
-        during = EngineState(Settings())
+    with SOURCES.added(NEWEST):  # the ranker alone on lists: the prior puts "fresh" first
+        during = EngineState(Settings(models={"hybrid": {"hedge": {  # type: ignore[arg-type]
+            "enabled": False}}}))
         before.apply(events([*WORLD, ("me", "a1")]))
         assert "newest" not in before.models
         assert Recommender(before).for_user("me", 3, now=T0 + 100).item_ids

@@ -60,7 +60,7 @@ class StreamrecPeer:
 
     def online_quality(self) -> dict[str, dict[str, float]]:
         """What the engine measured itself on the stream (ranking/blend.py)."""
-        with self.state.lock:
+        with self.state.lock.reading():
             return self.state.ranker.blend.report()
 
 
