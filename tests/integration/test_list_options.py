@@ -6,7 +6,6 @@ text, real popularity as scores, and warnings for a filter no item can match."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -40,12 +39,6 @@ def world(base_url: str) -> None:
     events += [view("warm", "22633")]
     response = httpx.post(f"{base_url}/v1/events", json={"events": events}, timeout=30)
     assert response.status_code == 200, response.text
-
-
-@pytest.fixture
-def client(base_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base_url, timeout=30.0) as client:
-        yield client
 
 
 def listed(response: httpx.Response) -> list[dict[str, Any]]:

@@ -4,7 +4,6 @@ unknown ``after`` is a 404 naming it, and an erasure forgets only the erased use
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -12,7 +11,6 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-REQUEST_TIMEOUT_S = 30.0
 
 
 def view(user_id: str, item_id: str, **fields: Any) -> dict[str, Any]:
@@ -28,12 +26,6 @@ def world(base_url: str) -> None:
     events += [view(reader, f"p{n}") for reader in ("bob", "carol", "dave") for n in (0, 5)]
     response = httpx.post(f"{base_url}/v1/events", json={"events": events}, timeout=30)
     assert response.status_code == 200, response.text
-
-
-@pytest.fixture
-def client(base_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S) as client:
-        yield client
 
 
 def page(client: httpx.Client, path: str, **params: Any) -> dict[str, Any]:

@@ -5,7 +5,6 @@ its first event, the merge into a user when they log in, erasure, and refusing b
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +31,6 @@ def world(base_url: str) -> None:
     events += [view("pop", user_id=f"fan{n}") for n in range(30)]
     response = httpx.post(f"{base_url}/v1/events", json={"events": events}, timeout=30)
     assert response.status_code == 200, response.text
-
-
-@pytest.fixture
-def client(base_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S) as client:
-        yield client
 
 
 def post(client: httpx.Client, *events: dict[str, Any]) -> httpx.Response:
