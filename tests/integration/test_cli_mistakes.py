@@ -112,6 +112,8 @@ def test_a_csv_without_a_timestamp_column_imports_as_json_lines_do(
      ["--preset", "online-retail"]),
     (["serve", "--colour"], {}, ["--colour"]),
     (["servee"], {}, ["No such command 'servee'"]),
+    # the root's own options are parsed before any command: the same one line, not a box
+    (["--bogus"], {}, ["No such option: --bogus", "see 'streamrec --help'"]),
 ], ids=lambda value: " ".join(value[:2]) if isinstance(value, list) else "")
 def test_a_mistake_is_a_message_not_a_traceback(
         streamrec_cli: Any, args: list[str], files: dict[str, str], expected: list[str],

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 import typer
 from pydantic import ValidationError
@@ -38,25 +38,36 @@ _USAGE_ERROR = cast(type[Exception], next(
 
 class MistakesAsMessages(TyperGroup):
     """The root command group: runs the command, turns a mistake into a message. Parsing a
-    command's arguments happens in here too, so usage errors come out the same way (rather
-    than in a box of five lines); only the root's own options are parsed before."""
+    command's arguments happens in here too, and the root's own options are parsed in
+    parse_args, so every usage error comes out the same way (rather than in a box of five
+    lines)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        # the root's own options (``streamrec --bogus``) are parsed here, before invoke
+        try:
+            return cast(list[str], super().parse_args(ctx, args))
+        except _USAGE_ERROR as error:
+            _usage_mistake(error)
 
     def invoke(self, ctx: Any) -> Any:  # a click Context (click's, or the copy typer vendors)
         try:
             return super().invoke(ctx)
         except _USAGE_ERROR as error:
-            if type(error).__name__ == "NoArgsIsHelpError":  # a group run bare: its help
-                raise
-            where = getattr(getattr(error, "ctx", None), "command_path", "streamrec")
-            _say([getattr(error, "format_message", error.__str__)(),
-                  f"see '{where} --help'"])
-            raise typer.Exit(USAGE) from None
+            _usage_mistake(error)
         except (StreamrecError, ValidationError, SettingsError, ModuleNotFoundError) as error:
             lines = describe(error)
             if lines is None:
                 raise
             _say(lines)
             raise typer.Exit(1 if isinstance(error, Unavailable) else USAGE) from None
+
+
+def _usage_mistake(error: Exception) -> NoReturn:
+    if type(error).__name__ == "NoArgsIsHelpError":  # a group run bare: its help
+        raise error
+    where = getattr(getattr(error, "ctx", None), "command_path", "streamrec")
+    _say([getattr(error, "format_message", error.__str__)(), f"see '{where} --help'"])
+    raise typer.Exit(USAGE) from None
 
 
 def _say(lines: list[str]) -> None:
