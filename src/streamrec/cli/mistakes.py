@@ -45,7 +45,7 @@ class MistakesAsMessages(TyperGroup):
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         # the root's own options (``streamrec --bogus``) are parsed here, before invoke
         try:
-            return cast(list[str], super().parse_args(ctx, args))
+            return super().parse_args(ctx, args)
         except _USAGE_ERROR as error:
             _usage_mistake(error)
 
