@@ -23,9 +23,13 @@ class EngineCollector(Collector):
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         stats = self._stats()
-        yield CounterMetricFamily("streamrec_events_appended", "Events stored in the log",
+        yield CounterMetricFamily("streamrec_events_appended",
+                                  "Log entries appended: clients' events and the engine's own "
+                                  "control entries (catalogue changes, refits, erasures)",
                                   value=stats["log_offset"])
-        yield CounterMetricFamily("streamrec_events_learned", "Events applied to the models",
+        yield CounterMetricFamily("streamrec_events_learned",
+                                  "Log entries applied to the models (counted as "
+                                  "streamrec_events_appended is)",
                                   value=stats["learned_events"])
         yield GaugeMetricFamily("streamrec_learn_lag_events", "Events durable but not yet learned",
                                 value=stats["learn_lag_events"])
@@ -34,7 +38,8 @@ class EngineCollector(Collector):
                                 value=stats["seconds_since_learned"])
         yield GaugeMetricFamily("streamrec_users", "Known users", value=stats["users"])
         yield GaugeMetricFamily("streamrec_items", "Known items", value=stats["items"])
-        yield GaugeMetricFamily("streamrec_events_stored", "Events in the log",
+        yield GaugeMetricFamily("streamrec_events_stored",
+                                "Clients' events in the log (control entries not counted)",
                                 value=stats["events"])
         yield GaugeMetricFamily("streamrec_snapshot_lag_events",
                                 "Log entries newer than the newest snapshot (a restart "
