@@ -118,3 +118,19 @@ def test_a_circle_through_a_deferred_import_or_between_folders_is_found(tmp_path
     (package / "a" / "three.py").write_text("from pkg.b.two import f\nTHREE = 3\n")
     circle = circle_in(module_graph(modules_under(package)))
     assert circle is not None and set(circle) == {"pkg.a.three", "pkg.b.two"}
+
+
+# The edges depend on the core, never the reverse: HTTP (serving) and the terminal (cli)
+# are how people reach the engine, and the engine, its models and its storage must run,
+# be replayed and be evaluated without either.
+CORE = ("streamrec.engine", "streamrec.models", "streamrec.ranking", "streamrec.sources",
+        "streamrec.storage", "streamrec.events", "streamrec.trust")
+EDGES = ("streamrec.serving", "streamrec.cli")
+
+
+def test_the_core_never_imports_the_http_or_terminal_edges() -> None:
+    graph = module_graph(modules_under(PACKAGE_ROOT))
+    wrong = sorted(f"{source} imports {target}" for source, targets in graph.items()
+                   if _folder(source) in CORE for target in targets if _folder(target) in EDGES)
+    assert any(_folder(source) in CORE for source in graph), "the walk found the core"
+    assert wrong == [], "\n".join(wrong)
