@@ -64,3 +64,111 @@ def settings_in(data_dir: Path, **sections: Any) -> Settings:
 def settings_factory() -> Callable[..., Settings]:
     """``settings_factory(data_dir, models={...})``: settings like ``engine_settings``'s."""
     return settings_in
+
+
+# -- real services: a Kafka-protocol broker and Redis, started per test session ------------
+# Each fixture starts its own server on a free loopback port and stops it by PID, so
+# `python -m pytest` drives the real thing wherever the binary is installed. Without it the
+# tests skip, except under CI=true, where a missing tool fails them (a skip is not a pass).
+
+
+def require_tool(name: str, install: str) -> str:
+    """The path of ``name``; skips the test without it, fails under CI=true."""
+    import os
+    import shutil
+    import sys
+
+    found = shutil.which(name) or shutil.which(str(Path(sys.executable).parent / name))
+    if found is None:
+        message = f"{name} is not installed ({install})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{message}: CI must install it (.ci/run)")
+        pytest.skip(message)
+    return found
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_port(port: int, process: Any, timeout_s: float = 30.0) -> None:
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server on port {port} exited with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout_s} s")
+
+
+def stop_process(process: Any) -> None:
+    import subprocess
+
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+class Broker:
+    """A Kafka-protocol broker (noida-db) that a test may stop and start on its port."""
+
+    def __init__(self, binary: str, data_dir: Path) -> None:
+        self.binary, self.data_dir, self.port = binary, data_dir, free_port()
+        self.process: Any = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        import subprocess
+
+        log = open(self.data_dir.parent / "broker.log", "ab")  # noqa: SIM115 - the child's
+        self.process = subprocess.Popen(
+            [self.binary, "start", "--data-dir", str(self.data_dir), "--only", "kafka",
+             "--kafka-port", str(self.port)], stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        log.close()
+        wait_for_port(self.port, self.process)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process)
+            self.process = None
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A Kafka-protocol broker for the whole session; tests use topics of their own."""
+    binary = require_tool("noida-db", "pip install noida-db: a Kafka-protocol broker")
+    broker = Broker(binary, tmp_path_factory.mktemp("broker") / "data")
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """``redis://127.0.0.1:PORT`` of a redis-server of this session (no persistence)."""
+    import subprocess
+
+    binary = require_tool("redis-server", "Debian: apt-get install redis-server")
+    port, directory = free_port(), tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+         "no", "--dir", str(directory)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port, process)
+    yield f"redis://127.0.0.1:{port}"
+    stop_process(process)

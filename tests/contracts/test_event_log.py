@@ -7,10 +7,12 @@ how it is opened: no test asks which back end it runs on.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable, Iterator
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -313,3 +315,15 @@ class TestSQLiteEventLog(DurableEventLogContract):
 class TestMemoryEventLog(EventLogContract):
     def open_log(self, directory: Path) -> EventLog:
         return open_log("memory:")
+
+
+class TestKafkaEventLog(DurableEventLogContract):
+    """On a Kafka-protocol broker (noida-db in CI); each test its own topic."""
+
+    @pytest.fixture(autouse=True)
+    def _broker(self, kafka_broker: Any) -> None:
+        self.bootstrap = kafka_broker.bootstrap
+
+    def open_log(self, directory: Path) -> EventLog:
+        topic = "t-" + hashlib.sha1(str(directory).encode()).hexdigest()[:16]
+        return open_log(f"kafka://{self.bootstrap}/{topic}")

@@ -55,8 +55,9 @@ class Catalogue(Protocol):
 
 def open_log(url: str, *, synchronous: str = "full",
              max_queued_events: int = 200_000) -> EventLog:
-    """``sqlite:///path/events.db`` (default), ``memory:``. ``max_queued_events`` bounds the
-    sqlite writer's queue (beyond it ``append`` raises ``Unavailable``)."""
+    """``sqlite:///path/events.db`` (default), ``memory:``, ``kafka://HOST:PORT/TOPIC`` (a log
+    replicas share: storage/kafka_log.py). ``max_queued_events`` bounds the sqlite writer's
+    queue (beyond it ``append`` raises ``Unavailable``)."""
     if url.startswith("sqlite:///"):
         from streamrec.storage.sqlite_log import SQLiteEventLog
 
@@ -66,6 +67,10 @@ def open_log(url: str, *, synchronous: str = "full",
         from streamrec.storage.memory_log import MemoryEventLog
 
         return MemoryEventLog()
+    if url.startswith("kafka://"):
+        from streamrec.storage.kafka_log import KafkaEventLog
+
+        return KafkaEventLog(url)
     raise InvalidInput("storage.log_url", f"unsupported event log URL {url!r}")
 
 
