@@ -150,6 +150,15 @@ class TrustSettings(BaseModel):
         return secret
 
 
+class DashboardSettings(BaseModel):
+    """The dashboard (/dashboard): its charts draw from samples the server takes itself."""
+
+    sample_s: float = Field(default=5.0, gt=0, description="How often the server samples its "
+                            "figures for the dashboard's charts (GET /v1/stats/history).")
+    samples_kept: int = Field(default=720, ge=2, description="Samples kept (720 every 5 s: "
+                              "the last hour).")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="STREAMREC_", env_nested_delimiter="__", extra="forbid"
@@ -162,6 +171,7 @@ class Settings(BaseSettings):
     events: EventSettings = Field(default_factory=EventSettings)
     serving: ServingSettings = Field(default_factory=ServingSettings)
     trust: TrustSettings = Field(default_factory=TrustSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
 
     @model_validator(mode="before")
     @classmethod

@@ -10,6 +10,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from streamrec.engine import browsing
+from streamrec.engine.browsing import ActivityDay, ShownEvent
 from streamrec.engine.erasures import erasure_event
 from streamrec.engine.exports import UserExport, export_of
 from streamrec.engine.identities import merge_event, merged_sessions
@@ -281,6 +283,27 @@ class Engine:
     def popular(self, k: int, **options: Any) -> Recommendation:
         """What is popular now, to anyone; per attribute value under a filter."""
         return self.recommender.popular(k, now=time.time(), **options)
+
+    # -- for people looking (the dashboard; engine/browsing.py) ---------------------------
+    def recent_events(self, limit: int, user_id: str | None = None,
+                      session_id: str | None = None) -> tuple[list[ShownEvent], int]:
+        """The log's newest entries, newest first; one user's or session's among the newest
+        100,000 when named. Also how many entries were read."""
+        key = None if user_id is None else self.user_key(user_id)
+        key = key if session_id is None else self.session_key(session_id)
+        return browsing.recent_events(self.log, limit, key)
+
+    def item_activity(self, item_id: str, days: int) -> tuple[list[ActivityDay], int, bool]:
+        self.get_item(item_id)  # NotFound for an unknown item
+        return browsing.item_activity(self.log, item_id, days)
+
+    def search_items(self, text: str, limit: int) -> list[Item]:
+        return browsing.search_items(self.catalogue.scan(), text, limit)
+
+    def proposals(self, user_id: str, k: int,
+                  exclude_seen: bool = True) -> dict[str, list[tuple[str, float]]]:
+        return browsing.proposals(self.state, self.user_key(user_id), k, time.time(),
+                                  exclude_seen)
 
     def stats(self) -> dict[str, Any]:
         state = self.state

@@ -11,15 +11,18 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
 
 from streamrec import __version__
+from streamrec.dashboard import pages
+from streamrec.dashboard.history import StatsHistory, is_counted
 from streamrec.engine.engine import Engine
 from streamrec.serving import allocator, errors, openapi
 from streamrec.serving.auth import DocsNeedKey
 from streamrec.serving.limits import BodySizeLimit, ReadTimeout
-from streamrec.serving.metrics import EngineCollector, RequestMetrics
+from streamrec.serving.metrics import EngineCollector, HttpMetrics, RequestMetrics
 from streamrec.serving.ratelimit import RateLimiter
 from streamrec.serving.request_checks import RequestChecks
 from streamrec.serving.routes import (
     admin,
+    evaluations,
     events,
     items,
     operations,
@@ -50,9 +53,15 @@ def create_app(settings: Settings, engine: Engine | None = None,
         app.state.keys = KeyRing(settings.data_dir / "keys.db")
         app.state.audit = AuditLog(settings.data_dir / "audit.db",
                                    settings.trust.pseudonym_secret)
+        app.state.history = StatsHistory(
+            app.state.engine.stats, lambda: app.state.http_metrics.latency_counts(
+                lambda route: not is_counted(route)),
+            settings.dashboard.sample_s, settings.dashboard.samples_kept)
+        app.state.history.start()
         try:
             yield
         finally:
+            app.state.history.stop()
             trimmer.stop()
             app.state.keys.close()
             app.state.audit.close()
@@ -66,23 +75,25 @@ def create_app(settings: Settings, engine: Engine | None = None,
                          docs_url=DOCS_URL, redoc_url=REDOC_URL, static_url=DOCS_ASSETS_URL,
                          swagger_ui_parameters={"validatorUrl": None})
     app.state.registry = CollectorRegistry()
+    app.state.http_metrics = HttpMetrics(app.state.registry)
     # beyond loopback, keys are always required: revoking the last key must not open it up
     app.state.always_require_keys = not is_loopback(settings.serving.host)
     app.state.rate_limiter = RateLimiter(settings.serving.rate_limit,
                                          settings.serving.rate_limit_by_scope)
     errors.install(app)
     routers = (events.router, items.router, popular.router, users.router, sessions.router,
-               admin.router, operations.router)
+               admin.router, operations.router, evaluations.router)
     for router in routers:
         app.include_router(router)
     openapi.install(app, routers)
+    pages.install(app)
     app.add_middleware(ReadTimeout, timeout_s=settings.serving.read_timeout_s)
     if not settings.serving.open_docs:
         # FastAPIOffline serves the pages itself (app.docs_url and app.redoc_url are None);
         # their assets (/docs/assets) are Swagger UI's and ReDoc's own files, open to all
         described = (DOCS_URL, REDOC_URL, app.openapi_url)
         app.add_middleware(DocsNeedKey, paths=frozenset(p for p in described if p))
-    app.add_middleware(RequestMetrics, registry=app.state.registry)
+    app.add_middleware(RequestMetrics, metrics=app.state.http_metrics)
     app.add_middleware(BodySizeLimit, max_bytes=settings.serving.max_body_bytes)
     app.add_middleware(RequestChecks)
     return app

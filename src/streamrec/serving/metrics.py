@@ -77,17 +77,37 @@ def _online_quality(report: dict[str, dict[str, float]]) -> Iterator[GaugeMetric
     yield from families.values()
 
 
-class RequestMetrics:
-    """Pure ASGI middleware counting requests and timing them per route template (never per
-    raw URL: user ids in paths would explode the label set and leak identities)."""
+class HttpMetrics:
+    """The request counter and latency histogram: the middleware below fills them, Prometheus
+    and the dashboard's sampler (dashboard/history.py) read them."""
 
-    def __init__(self, app: ASGIApp, registry: CollectorRegistry) -> None:
-        self.app = app
+    def __init__(self, registry: CollectorRegistry) -> None:
         self.requests = Counter("streamrec_http_requests", "HTTP requests",
                                 ["method", "route", "status"], registry=registry)
         self.latency = Histogram("streamrec_http_request_seconds", "HTTP request latency",
                                  ["method", "route"], buckets=_LATENCY_BUCKETS,
                                  registry=registry)
+
+    def latency_counts(self, skip: Callable[[str], bool]) -> dict[float, float]:
+        """Cumulative request counts per latency bucket (upper bound in seconds, ``inf``
+        last), summed over the routes ``skip`` does not refuse."""
+        counts: dict[float, float] = {}
+        for family in self.latency.collect():
+            for sample in family.samples:
+                if sample.name.endswith("_bucket") and not skip(sample.labels["route"]):
+                    bound = float(sample.labels["le"])
+                    counts[bound] = counts.get(bound, 0.0) + sample.value
+        return dict(sorted(counts.items()))
+
+
+class RequestMetrics:
+    """Pure ASGI middleware counting requests and timing them per route template (never per
+    raw URL: user ids in paths would explode the label set and leak identities)."""
+
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
+        self.app = app
+        self.requests = metrics.requests
+        self.latency = metrics.latency
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -182,6 +182,93 @@ class SizesOut(BaseModel):
     seconds: float = Field(description="How long the walk over the state took (under its lock).")
 
 
+class SampleOut(BaseModel):
+    """The server's figures at one moment (dashboard/history.py); rates and latencies over the
+    interval since the sample before."""
+
+    time: float = Field(description="Unix seconds.")
+    events: int
+    users: int
+    items: int
+    learn_lag_events: int
+    events_per_s: float = Field(description="Clients' events stored per second.")
+    requests_per_s: float = Field(description="API requests answered per second (not the "
+                                  "dashboard's own).")
+    latency_p50_ms: float | None = Field(description="null: no request in the interval.")
+    latency_p99_ms: float | None
+    refits: int
+    refit_failures: int
+    snapshot_lag_events: int = Field(description="Log entries newer than the newest snapshot.")
+    seconds_since_snapshot: float
+    online_quality: dict[str, dict[str, float]] = Field(
+        description="Per expert and the blend: hr, ndcg (decayed, @10) and weight, as in "
+        "/v1/stats.")
+
+
+class HistoryOut(BaseModel):
+    sample_s: float = Field(description="Seconds between samples (dashboard.sample_s).")
+    samples: list[SampleOut] = Field(description="Oldest first; this process's only.")
+
+
+class RecentEventOut(BaseModel):
+    offset: int
+    type: str = Field(description="Types starting with $ are the engine's own entries.")
+    item_id: str
+    timestamp: float
+    user_id: str | None = Field(default=None, description="As the log stores it: with a "
+                                "pseudonym secret, the user's pseudonym.")
+    session_id: str | None = Field(default=None, description="As the log stores it.")
+    value: float | None = None
+    event_id: str | None = None
+    recommendation_id: str | None = Field(default=None, description="The list this event "
+                                          "is feedback on.")
+
+
+class RecentEventsOut(BaseModel):
+    events: list[RecentEventOut] = Field(description="Newest first.")
+    read_entries: int = Field(description="Log entries read to find them.")
+
+
+class ItemsFoundOut(BaseModel):
+    items: list[ItemOut]
+
+
+class ActivityDayOut(BaseModel):
+    day: str = Field(description="YYYY-MM-DD, UTC.")
+    events: int
+    by_type: dict[str, int]
+
+
+class ItemActivityOut(BaseModel):
+    item_id: str
+    days: list[ActivityDayOut] = Field(description="Oldest first, every day of the span.")
+    read_entries: int = Field(description="Newest log entries read (at most 200,000).")
+    complete: bool = Field(description="Whether those reached the log's start.")
+
+
+class ProposedItem(BaseModel):
+    item_id: str
+    score: float = Field(description="The source's own score.")
+
+
+class ProposalsOut(BaseModel):
+    sources: dict[str, list[ProposedItem]] = Field(
+        description="Per source, its best-scored candidates for this user, best first: what "
+        "it proposed before the ranker and the blend ordered the list. Empty for a user "
+        "without history.")
+
+
+class EvaluationFileOut(BaseModel):
+    path: str = Field(description="Relative to the data directory.")
+    kind: str = Field(description="json, md or png.")
+    bytes: int
+    modified: float = Field(description="Unix seconds.")
+
+
+class EvaluationsOut(BaseModel):
+    files: list[EvaluationFileOut] = Field(description="Newest first.")
+
+
 class ErrorBody(BaseModel):
     code: str
     message: str

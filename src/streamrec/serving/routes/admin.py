@@ -9,9 +9,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from streamrec.engine.sizes import process_rss_bytes, state_sizes
+from streamrec.errors import InvalidInput
+from streamrec.events.validation import check_id
 from streamrec.serving.auth import AdminKey, require
 from streamrec.serving.deps import EngineDep
-from streamrec.serving.schemas import ErrorOut, PathId, SizesOut
+from streamrec.serving.schemas import (
+    ErrorOut,
+    PathId,
+    RecentEventOut,
+    RecentEventsOut,
+    SizesOut,
+)
 from streamrec.trust.audit import AuditLog
 from streamrec.trust.keys import Scope
 
@@ -78,6 +86,36 @@ def read_audit(caller: AdminKey, request: Request,
                limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> dict[str, Any]:
     """The newest `limit` audit entries, newest first."""
     return {"entries": [dataclasses.asdict(e) for e in _audit(request).recent(limit)]}
+
+
+@router.get("/v1/admin/events", response_model=RecentEventsOut,
+            response_model_exclude_none=True)
+def recent_events(engine: EngineDep, caller: AdminKey, request: Request,
+                  limit: Annotated[int, Query(ge=1, le=1_000)] = 50,
+                  user_id: Annotated[str | None, Query(
+                      max_length=256, description="Only this user's, among the log's newest "
+                      "100,000 entries.")] = None,
+                  session_id: Annotated[str | None, Query(
+                      max_length=256, description="Only this anonymous session's, among the "
+                      "log's newest 100,000 entries.")] = None) -> RecentEventsOut:
+    """The log's newest entries, newest first, the engine's own ($-types) among them. Users
+    and sessions appear as the log stores them (pseudonyms with a pseudonym secret). Naming a
+    user or session is recorded in the audit log, as an export is."""
+    if user_id is not None:
+        check_id(user_id, "user_id")
+    if session_id is not None:
+        check_id(session_id, "session_id")
+    if user_id is not None and session_id is not None:
+        raise InvalidInput("session_id", "name at most one of user_id and session_id")
+    events, read = engine.recent_events(limit, user_id, session_id)
+    if user_id is not None or session_id is not None:
+        audit = _audit(request)
+        target = audit.user_target(engine.user_key(user_id)) if user_id is not None else \
+            audit.session_target(engine.session_key(str(session_id)))
+        audit.record(caller.id if caller else None, "events.read", target,
+                     {"events": len(events)})
+    return RecentEventsOut(events=[RecentEventOut(**dataclasses.asdict(e)) for e in events],
+                           read_entries=read)
 
 
 @router.get("/v1/admin/sizes", response_model=SizesOut, dependencies=[require(Scope.ADMIN)])

@@ -15,6 +15,7 @@ from streamrec.serving.schemas import (
     ErrorOut,
     ItemFields,
     ItemOut,
+    ItemsFoundOut,
     ItemsIn,
     PathId,
     SimilarOut,
@@ -48,6 +49,18 @@ def post_items(body: ItemsIn, engine: EngineDep) -> UpsertedOut:
     items = [Item(i.item_id, i.attributes or {}, i.text or "",
                   True if i.available is None else i.available, now) for i in body.items]
     return UpsertedOut(upserted=engine.upsert_items(items))
+
+
+@router.get("", response_model=ItemsFoundOut, dependencies=[require(Scope.READ)],
+            responses={422: {"model": ErrorOut}})
+def search_items(engine: EngineDep,
+                 q: Annotated[str, Query(min_length=1, max_length=200, description="Text "
+                                         "the item's id, text or a string attribute (e.g. "
+                                         "its title) holds; case ignored.")],
+                 limit: Annotated[int, Query(ge=1, le=200)] = 20) -> ItemsFoundOut:
+    """Catalogue items found by id or text: the exact id first, then ids starting with `q`,
+    then the others. Reads the whole catalogue: for people looking, not for serving pages."""
+    return ItemsFoundOut(items=[_out(i) for i in engine.search_items(q, limit)])
 
 
 @router.get("/{item_id:path}/similar", response_model=SimilarOut,

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+import dataclasses
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from streamrec.dashboard.history import StatsHistory
 from streamrec.serving.auth import require
 from streamrec.serving.deps import EngineDep
-from streamrec.serving.schemas import StatsOut
+from streamrec.serving.schemas import HistoryOut, SampleOut, StatsOut
 from streamrec.trust.keys import Scope
 
 router = APIRouter(tags=["operations"])
@@ -22,6 +26,17 @@ def healthz(engine: EngineDep) -> dict[str, str]:
 @router.get("/v1/stats", response_model=StatsOut, dependencies=[require(Scope.READ)])
 def stats(engine: EngineDep) -> StatsOut:
     return StatsOut(**engine.stats())
+
+
+@router.get("/v1/stats/history", response_model=HistoryOut, dependencies=[require(Scope.READ)])
+def stats_history(request: Request, since: Annotated[float, Query(
+        ge=0, allow_inf_nan=False, description="Only samples taken after this time (unix "
+        "seconds), for polling.")] = 0.0) -> HistoryOut:
+    """The server's figures sampled every dashboard.sample_s seconds since it started (the
+    newest dashboard.samples_kept): what the dashboard's charts draw."""
+    history: StatsHistory = request.app.state.history
+    return HistoryOut(sample_s=history.every_s, samples=[
+        SampleOut(**dataclasses.asdict(s)) for s in history.samples(since)])
 
 
 @router.get("/metrics", response_class=Response, dependencies=[require(Scope.READ)])
