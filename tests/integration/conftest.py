@@ -150,6 +150,14 @@ def start_server(tmp_path: Path) -> Iterator[ServerFactory]:
 
 
 @pytest.fixture(scope="module")
+def start_module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerFactory]:
+    """As ``start_server``, the servers kept for the whole module."""
+    factory = ServerFactory(tmp_path_factory.mktemp("servers"))
+    yield factory
+    factory.stop_all()
+
+
+@pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     factory = ServerFactory(tmp_path_factory.mktemp("server"))
     yield factory()
@@ -256,3 +264,21 @@ class StreamrecCommand:
 @pytest.fixture(scope="session")
 def streamrec_cli() -> StreamrecCommand:
     return StreamrecCommand()
+
+
+@pytest.fixture(scope="session")
+def system_tool() -> Callable[[str, str], str]:
+    """``system_tool("chromium", "chromium")``: the program's path; a test needing a program
+    that is not installed skips, but fails in CI (CI=true), where .ci/run installs it (the
+    second argument names the Debian package)."""
+
+    def locate(program: str, package: str) -> str:
+        found = shutil.which(program)
+        if found:
+            return found
+        reason = f"{program} is not installed (Debian: apt-get install {package})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason + "; CI must install it (.ci/run)")
+        pytest.skip(reason)
+
+    return locate

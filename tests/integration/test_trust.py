@@ -66,6 +66,13 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("DELETE", "/v1/sessions/nobody", None, "admin"),
     ("GET", "/v1/admin/audit", None, "admin"),
     ("GET", "/v1/admin/sizes", None, "admin"),
+    # what the dashboard reads
+    ("GET", "/v1/stats/history", None, "read"),
+    ("GET", "/v1/items?q=i1", None, "read"),
+    ("GET", "/v1/popular/history?item_id=i1", None, "read"),
+    ("GET", "/v1/users/scoped/proposals", None, "read"),
+    ("GET", "/v1/evaluations", None, "read"),
+    ("GET", "/v1/admin/events", None, "admin"),
 ]
 ROUTE_IDS = [f"{method} {path}" for method, path, _, _ in ROUTES]
 
