@@ -138,6 +138,18 @@ class ServingSettings(BaseModel):
         "beyond, new requests answer 503.")
 
 
+class ReplicaSettings(BaseModel):
+    """Several servers on one shared log (storage.log_url ``kafka://``): docs/deploy.md."""
+
+    redis_url: str | None = Field(
+        default=None, description="redis://HOST:PORT/DB: what replicas must agree on that is "
+        "not in the log (shown lists, rate-limit buckets, revoked keys, the refit lease); "
+        "unset: this process's own, as embedded.")
+    consistency_wait_s: float = Field(
+        default=5.0, gt=0, description="How long a read sent with a consistency token waits "
+        "for this server to apply the write it names; then 503 with Retry-After.")
+
+
 class TrustSettings(BaseModel):
     pseudonym_secret: SecretStr | None = None
 
@@ -170,6 +182,7 @@ class Settings(BaseSettings):
     models: ModelSettings = Field(default_factory=ModelSettings)
     events: EventSettings = Field(default_factory=EventSettings)
     serving: ServingSettings = Field(default_factory=ServingSettings)
+    replicas: ReplicaSettings = Field(default_factory=ReplicaSettings)
     trust: TrustSettings = Field(default_factory=TrustSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
 

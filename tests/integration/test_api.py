@@ -58,9 +58,10 @@ def test_posting_events_answers_accepted_duplicates_and_last_offset(
     response = post(client, make_event("shape1", "a1"), make_event("shape1", "a2"))
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body.keys() == {"accepted", "duplicates", "last_offset"}
+    assert body.keys() == {"accepted", "duplicates", "last_offset", "token"}
     assert (body["accepted"], body["duplicates"]) == (2, 0)
     assert body["last_offset"] == stats(client)["log_offset"]
+    assert isinstance(body["token"], str)
 
 
 def test_a_repeated_event_id_is_stored_once_over_http(client: httpx.Client) -> None:
@@ -71,7 +72,8 @@ def test_a_repeated_event_id_is_stored_once_over_http(client: httpx.Client) -> N
     assert first.status_code == again.status_code == 200
     assert (first.json()["accepted"], first.json()["duplicates"]) == (1, 1)
     assert again.json() == {"accepted": 0, "duplicates": 1,
-                            "last_offset": first.json()["last_offset"]}
+                            "last_offset": first.json()["last_offset"],
+                            "token": first.json()["token"]}
     assert stats(client)["events"] == before + 1
 
 

@@ -26,6 +26,18 @@ Port = Annotated[
     typer.Option(help="Port to listen on.", show_default="STREAMREC_SERVING__PORT, else 8000"),
 ]
 
+LogUrl = Annotated[
+    str | None,
+    typer.Option("--log", help="Event log: sqlite:///PATH, or kafka://HOST:PORT/TOPIC shared "
+                 "by replicas.", show_default="STREAMREC_STORAGE__LOG_URL, else the data dir's"),
+]
+RedisUrl = Annotated[
+    str | None,
+    typer.Option("--redis", help="redis://HOST:PORT/DB: state replicas share (shown lists, "
+                 "rate limits, revoked keys, the refit lease).",
+                 show_default="STREAMREC_REPLICAS__REDIS_URL, else none"),
+]
+
 
 def build_settings(data_dir: Path | None, **serving: object) -> Settings:
     """Environment first, then flags that were given (checked as the settings they set)."""

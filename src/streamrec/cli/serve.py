@@ -8,9 +8,9 @@ import sqlite3
 import typer
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-from streamrec.cli.options import DataDir, Host, Port, build_settings
+from streamrec.cli.options import DataDir, Host, LogUrl, Port, RedisUrl, build_settings
 from streamrec.engine.engine import Engine
-from streamrec.errors import Damaged, Misconfigured
+from streamrec.errors import Damaged, Misconfigured, Unavailable
 from streamrec.serving import allocator
 from streamrec.settings import Settings
 from streamrec.storage.dir_lock import hold_data_dir
@@ -51,6 +51,9 @@ def run_server(settings: Settings) -> None:
     except Misconfigured as error:  # a setting that does not fit the data dir
         typer.echo(f"error: {error.message}", err=True)
         raise typer.Exit(2) from None
+    except Unavailable as error:  # e.g. the Kafka cluster or Redis cannot be reached
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(1) from None
     except (sqlite3.Error, OSError) as error:
         if not is_read_only(error):
             raise
@@ -69,10 +72,17 @@ def serve(
     data_dir: DataDir = None,
     host: Host = None,
     port: Port = None,
+    log: LogUrl = None,
+    redis: RedisUrl = None,
 ) -> None:
     """Serve the HTTP API (embedded SQLite log and catalogue in --data-dir). Beyond
-    loopback, only with API keys (`streamrec keys create`)."""
+    loopback, only with API keys (`streamrec keys create`). With --log kafka://... this
+    server is one replica of several on that topic (docs/deploy.md)."""
     settings = build_settings(data_dir, host=host, port=port)
+    if log is not None:
+        settings.storage.log_url = log
+    if redis is not None:
+        settings.replicas.redis_url = redis
     refuse_open_public_bind(settings)
     run_server(settings)
 

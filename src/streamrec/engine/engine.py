@@ -15,7 +15,7 @@ from streamrec.engine.browsing import ActivityDay, ShownEvent
 from streamrec.engine.erasures import erasure_event
 from streamrec.engine.exports import UserExport, export_of
 from streamrec.engine.identities import merge_event, merged_sessions
-from streamrec.engine.item_changes import items_event
+from streamrec.engine.item_changes import items_event, items_of
 from streamrec.engine.learner import Learner
 from streamrec.engine.recommender import Recommendation, Recommender
 from streamrec.engine.snapshotter import Snapshotter
@@ -57,7 +57,10 @@ class Engine:
                                        settings.serving.list_depth, self._text_of)
         self.snapshotter = Snapshotter(self.state, snapshots, settings.snapshots,
                                        settings.model_fingerprint())
-        self.learner = Learner(self.state, event_log, self.snapshotter.maybe_snapshot)
+        # on a log replicas share, items upserted through another replica reach this one's
+        # catalogue through the log (the catalogue is each replica's own file)
+        self._shared_log = not settings.log_url.startswith(("sqlite:///", "memory:"))
+        self.learner = self._new_learner()
         self.trainer = Trainer(self.state, event_log, settings.models.trainer_poll_s)
         self.started_at = time.time()
         self._closed = False
@@ -92,6 +95,21 @@ class Engine:
         if start_learner:
             engine._start_workers()
         return engine
+
+    def _new_learner(self) -> Learner:
+        return Learner(self.state, self.log, self.snapshotter.maybe_snapshot,
+                       on_items=self._catalogue_follows if self._shared_log else None)
+
+    def _catalogue_follows(self, changes: Sequence[Event]) -> None:
+        """Items another replica logged, into this replica's catalogue (newer versions only)."""
+        newer = []
+        for event in changes:
+            for item in items_of(event):
+                held = self.catalogue.get(item.item_id)
+                if held is None or held.updated_at < item.updated_at:
+                    newer.append(item)
+        if newer:
+            self.catalogue.upsert(newer)
 
     def _start_workers(self) -> None:
         self.learner.start()
@@ -404,7 +422,7 @@ class Engine:
         if not self._workers_started:
             return
         before = self.trainer
-        self.learner = Learner(self.state, self.log, self.snapshotter.maybe_snapshot)
+        self.learner = self._new_learner()
         self.trainer = Trainer(self.state, self.log, self.settings.models.trainer_poll_s)
         self.trainer.refits, self.trainer.failures = before.refits, before.failures
         self.trainer.error = before.error

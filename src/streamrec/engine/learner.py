@@ -13,10 +13,11 @@ import time
 from collections.abc import Callable, Sequence
 
 from streamrec.engine.erasures import is_erasure
+from streamrec.engine.item_changes import is_item_change
 from streamrec.engine.refits import END_TYPE
 from streamrec.engine.state import EngineState
 from streamrec.storage.base import EventLog
-from streamrec.types import LoggedEvent
+from streamrec.types import Event, LoggedEvent
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +27,11 @@ _BATCH = 256
 
 class Learner:
     def __init__(self, state: EngineState, event_log: EventLog,
-                 maybe_snapshot: Callable[[], None] | None = None) -> None:
+                 maybe_snapshot: Callable[[], None] | None = None,
+                 on_items: Callable[[Sequence[Event]], None] | None = None) -> None:
         self.state = state
+        # told of every $items event learned: a replica's own catalogue follows the shared log
+        self._on_items = on_items
         self.log = event_log
         self._maybe_snapshot = maybe_snapshot
         self._learned = threading.Condition()
@@ -76,6 +80,10 @@ class Learner:
                 self.state.apply([entry])
                 start = position + 1
         self.state.apply(logged[start:])
+        if self._on_items is not None:
+            changes = [entry.event for entry in logged if is_item_change(entry.event)]
+            if changes:
+                self._on_items(changes)
 
     def _erase(self, entry: LoggedEvent) -> None:
         """Drop what the log no longer holds (engine/erasures.py): the state becomes a replay

@@ -16,6 +16,7 @@ from streamrec.dashboard.history import StatsHistory, is_counted
 from streamrec.engine.engine import Engine
 from streamrec.serving import allocator, errors, openapi
 from streamrec.serving.auth import DocsNeedKey
+from streamrec.serving.consistency import ConsistentReads
 from streamrec.serving.limits import BodySizeLimit, ReadTimeout
 from streamrec.serving.metrics import EngineCollector, HttpMetrics, RequestMetrics
 from streamrec.serving.ratelimit import RateLimiter
@@ -87,6 +88,7 @@ def create_app(settings: Settings, engine: Engine | None = None,
         app.include_router(router)
     openapi.install(app, routers)
     pages.install(app)
+    app.add_middleware(ConsistentReads, wait_s=settings.replicas.consistency_wait_s)
     app.add_middleware(ReadTimeout, timeout_s=settings.serving.read_timeout_s)
     if not settings.serving.open_docs:
         # FastAPIOffline serves the pages itself (app.docs_url and app.redoc_url are None);

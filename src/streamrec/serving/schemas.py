@@ -72,6 +72,9 @@ class AppendedOut(BaseModel):
     accepted: int
     duplicates: int
     last_offset: int
+    token: str = Field(description="Send it as the X-Consistency-Token header (or the "
+                       "consistency_token query parameter) with a read, to any replica: the "
+                       "read sees these events, or answers 503 with Retry-After.")
 
 
 class ItemFields(BaseModel):

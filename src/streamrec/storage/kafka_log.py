@@ -16,12 +16,14 @@ sees one sequence of records and applies the same rules to it.
   the last ``dedup_window`` accepted ids is a duplicate: it takes no offset and is never
   read. The window is a function of the topic, so every replica drops the same records. The
   producer is idempotent with ``acks=all``: its own retries never write a record twice.
-- **Appending** produces the records, waits until Kafka acknowledged all of them, then until
-  this process has read them back, and reports the offsets (or duplicates) the reader gave.
+- **Appending** writes the events of one call as one record (up to ~900 KB; a larger call is
+  several), so a request is stored whole or not at all, waits until Kafka acknowledged it,
+  then until this process has read it back, and reports the offsets (or duplicates) the
+  reader gave its events.
 - **Erasure** appends a control record naming the user; readers hide the user's earlier
   events from then on and forget their ids. The bytes stay in the topic (Kafka cannot
   rewrite it): what makes them unreadable is the payload encryption of storage/codec.py.
-- **Memory**: 8 bytes per accepted event (its Kafka offset), the ids of the dedup window,
+- **Memory**: 16 bytes per accepted event (its record's Kafka offset and place), the ids of the dedup window,
   a count per user, and the newest ``tail_kept`` events decoded; older reads (a replay)
   fetch from Kafka.
 - **Retention** must keep every record (the topic is created with ``retention.ms=-1``):
@@ -31,10 +33,11 @@ sees one sequence of records and applies the same rules to it.
 from __future__ import annotations
 
 import logging
+import struct
 import threading
 import time
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -49,9 +52,11 @@ from streamrec.types import Appended, Event, LoggedEvent
 
 log = logging.getLogger(__name__)
 
-_EVENT = b"E"  # an event: E + JSON of the row's fields + b"\n" + context bytes
+_EVENTS = b"B"  # events of one append: B + per event (u32 length + row JSON, u32 + context)
 _ERASE = b"X"  # a control record: X + the user key whose earlier events are erased
+_RECORD_BYTES = 900_000  # below Kafka's default message.max.bytes (1 MB)
 _PARTITION = 0
+_LENGTH = struct.Struct(">I")
 DEFAULT_DEDUP_WINDOW = 1_000_000
 
 
@@ -83,15 +88,41 @@ def parse_kafka_url(url: str) -> KafkaTarget:
     return KafkaTarget(parts.netloc, topic, replication, window)
 
 
-def encode_row(row: EventRow) -> bytes:
-    head = orjson.dumps(list(row[:6]))
-    return _EVENT + head + b"\n" + (row[6] or b"")
+def encode_rows(rows: Sequence[EventRow]) -> bytes:
+    """One record for the rows of one append: stored whole or not at all."""
+    parts = [_EVENTS]
+    for row in rows:
+        head, context = orjson.dumps(list(row[:6])), row[6] or b""
+        parts += [_LENGTH.pack(len(head)), head, _LENGTH.pack(len(context)), context]
+    return b"".join(parts)
 
 
-def decode_row(offset: int, value: bytes) -> LoggedEvent:
-    head, _, context = value[1:].partition(b"\n")
-    fields = orjson.loads(head)
-    return row_to_logged((offset, *fields, context or None))
+def decode_rows(value: bytes) -> list[EventRow]:
+    rows: list[EventRow] = []
+    at = 1
+    while at < len(value):
+        (size,) = _LENGTH.unpack_from(value, at)
+        head = orjson.loads(value[at + 4:at + 4 + size])
+        at += 4 + size
+        (size,) = _LENGTH.unpack_from(value, at)
+        context = value[at + 4:at + 4 + size] or None
+        at += 4 + size
+        rows.append((head[0], head[1], head[2], head[3], head[4], head[5], context))
+    return rows
+
+
+def _chunks(rows: list[EventRow], keys: list[str]) -> list[tuple[str, bytes]]:
+    """Records of at most ~_RECORD_BYTES each (an append beyond that is several records)."""
+    records: list[tuple[str, bytes]] = []
+    start = 0
+    while start < len(rows):
+        end, size = start, 0
+        while end < len(rows) and (end == start or size < _RECORD_BYTES):
+            size += 64 + len(orjson.dumps(list(rows[end][:6]))) + len(rows[end][6] or b"")
+            end += 1
+        records.append((keys[start], encode_rows(rows[start:end])))
+        start = end
+    return records
 
 
 @dataclass
@@ -131,7 +162,9 @@ class KafkaEventLog:
             "message.timeout.ms": int(timeout_s * 1000)})
         # the view every reader derives (see the module's doc), under one condition
         self._changed = threading.Condition()
-        self._kafka_offsets = array("q")  # Kafka offset of accepted event n at [n - 1]
+        # where accepted event n is, at [n - 1]: its record's Kafka offset, its place in it
+        self._kafka_offsets = array("q")
+        self._places = array("l")
         self._recent: list[LoggedEvent] = []  # the newest accepted events, decoded
         self._recent_first = 1  # the offset of _recent[0]
         self._ids: OrderedDict[str, str] = OrderedDict()  # event_id -> user, the dedup window
@@ -245,25 +278,26 @@ class KafkaEventLog:
         if value[:1] == _ERASE:
             self._apply_erasure(value[1:].decode())
             return
-        if value[:1] != _EVENT:
+        if value[:1] != _EVENTS:
             log.warning("kafka log: record %d is not streamrec's; skipped", kafka_offset)
             return
-        offset = len(self._kafka_offsets) + 1
-        entry = decode_row(offset, value)
-        event_id, user = entry.event.event_id, entry.event.user_id
-        if event_id is not None:
-            if event_id in self._ids:
-                return  # a duplicate: no offset, never read
-            self._ids[event_id] = user
-            if len(self._ids) > self.target.dedup_window:
-                self._ids.popitem(last=False)
-        self._kafka_offsets.append(kafka_offset)
-        self._recent.append(entry)
+        for place, row in enumerate(decode_rows(value)):
+            event_id, user = row[0], row[1]
+            if event_id is not None:
+                if event_id in self._ids:
+                    continue  # a duplicate: no offset, never read
+                self._ids[event_id] = user
+                if len(self._ids) > self.target.dedup_window:
+                    self._ids.popitem(last=False)
+            self._kafka_offsets.append(kafka_offset)
+            self._places.append(place)
+            offset = len(self._kafka_offsets)
+            self._recent.append(row_to_logged((offset, *row)))
+            self._per_user[user] = self._per_user.get(user, 0) + 1
+            self._visible += 1
         if len(self._recent) >= 2 * self.tail_kept:
-            self._recent = self._recent[self.tail_kept:]
-            self._recent_first = offset - len(self._recent) + 1
-        self._per_user[user] = self._per_user.get(user, 0) + 1
-        self._visible += 1
+            self._recent = self._recent[-self.tail_kept:]
+            self._recent_first = len(self._kafka_offsets) - len(self._recent) + 1
 
     def _apply_erasure(self, user: str) -> None:
         self._erased[user] = len(self._kafka_offsets)
@@ -291,17 +325,17 @@ class KafkaEventLog:
         if not events:
             return Appended((), 0, self.last_offset())
         try:
-            values = [encode_row(event_to_row(event)) for event in events]
+            rows = [event_to_row(event) for event in events]
+            records = _chunks(rows, [event.user_id for event in events])
         except (TypeError, ValueError) as error:
             raise InvalidInput("events", f"an event cannot be stored: {error}") from None
-        delivery = self._produce([(e.user_id, v) for e, v in zip(events, values, strict=True)])
-        newest = max(delivery.offsets)
-        if not self._wait_consumed(newest + 1, self.timeout_s):
+        delivery = self._produce(records)
+        if not self._wait_consumed(max(delivery.offsets) + 1, self.timeout_s):
             raise Unavailable("the events are durable in Kafka but this replica has not read "
                               "them back in time; do not resend them")
         with self._changed:
-            offsets = tuple(self._offset_of(k) for k in sorted(delivery.offsets))
-            accepted = tuple(offset for offset in offsets if offset)
+            accepted = tuple(offset for k in sorted(delivery.offsets)
+                             for offset in self._offsets_of(k))
             head = len(self._kafka_offsets)
         return Appended(accepted, len(events) - len(accepted), accepted[-1] if accepted else head)
 
@@ -323,12 +357,10 @@ class KafkaEventLog:
                               "event_ids (repeats are dropped)")
         return delivery
 
-    def _offset_of(self, kafka_offset: int) -> int:
-        """The log offset the reader gave the record at ``kafka_offset``; 0 for a duplicate."""
-        position = bisect_left(self._kafka_offsets, kafka_offset)
-        if position < len(self._kafka_offsets) and self._kafka_offsets[position] == kafka_offset:
-            return position + 1
-        return 0
+    def _offsets_of(self, kafka_offset: int) -> range:
+        """The log offsets the reader gave the events of the record at ``kafka_offset``."""
+        return range(bisect_left(self._kafka_offsets, kafka_offset) + 1,
+                     bisect_right(self._kafka_offsets, kafka_offset) + 1)
 
     def delete_user(self, user_id: str) -> int:
         self._check_open()
@@ -353,35 +385,38 @@ class KafkaEventLog:
                     found.extend(e for e in chunk if self._is_visible(e))
                     after = chunk[-1].offset
                     continue
-                wanted = self._kafka_offsets[after:min(after + limit, self._recent_first - 1)]
+                end = min(after + limit, self._recent_first - 1)
+                wanted = list(zip(self._kafka_offsets[after:end], self._places[after:end],
+                                  strict=True))
             fetched = self._fetch(after, wanted)
             with self._changed:
                 found.extend(e for e in fetched if self._is_visible(e))
             after += len(wanted)
         return found[:limit]
 
-    def _fetch(self, after: int, wanted: array[int]) -> list[LoggedEvent]:
-        """Accepted events ``after + 1 ...`` at the Kafka offsets ``wanted``, from Kafka."""
+    def _fetch(self, after: int, wanted: list[tuple[int, int]]) -> list[LoggedEvent]:
+        """Accepted events ``after + 1 ...`` at (record offset, place) ``wanted``, from Kafka."""
         from confluent_kafka import Consumer
 
         with self._readers_lock:
             consumer = self._readers.pop() if self._readers else Consumer(
                 self._consumer_config())
         try:
-            consumer.assign([self._tp(self.target.topic, _PARTITION, wanted[0])])
-            found: list[LoggedEvent] = []
+            first, last = wanted[0][0], wanted[-1][0]
+            consumer.assign([self._tp(self.target.topic, _PARTITION, first)])
+            rows: dict[int, list[EventRow]] = {}
             deadline = time.monotonic() + self.timeout_s
-            position = 0
-            while position < len(wanted):
+            while last not in rows:
                 if time.monotonic() > deadline:
                     raise Unavailable("the Kafka topic did not answer a read in time")
-                for message in consumer.consume(min(1000, len(wanted) - position), 0.5):
-                    if message.error() is not None or position >= len(wanted):
-                        continue
-                    if int(message.offset() or 0) == wanted[position]:
-                        found.append(decode_row(after + 1 + position, message.value() or b""))
-                        position += 1
-            return found
+                remaining = last - (max(rows) if rows else first - 1)
+                for message in consumer.consume(min(500, remaining), 0.5):
+                    offset = int(message.offset() or 0)
+                    if message.error() is None and first <= offset <= last:
+                        value = message.value() or b""
+                        rows[offset] = decode_rows(value) if value[:1] == _EVENTS else []
+            return [row_to_logged((after + 1 + n, *rows[record][place]))
+                    for n, (record, place) in enumerate(wanted)]
         finally:
             with self._readers_lock:
                 self._readers.append(consumer)

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from streamrec.events.validation import parse_timestamp
 from streamrec.serving.auth import require
+from streamrec.serving.consistency import token_of
 from streamrec.serving.deps import EngineDep
 from streamrec.serving.json_body import StrictJsonRoute
 from streamrec.serving.schemas import AppendedOut, ErrorOut, EventsIn
@@ -37,4 +38,4 @@ def post_events(body: EventsIn, engine: EngineDep) -> AppendedOut:
     ]
     appended = engine.ingest(events)
     return AppendedOut(accepted=appended.accepted, duplicates=appended.duplicates,
-                       last_offset=appended.last_offset)
+                       last_offset=appended.last_offset, token=token_of(appended.last_offset))

@@ -1,0 +1,188 @@
+"""Three replicas on one Kafka topic (a Kafka-protocol broker, noida-db) with Redis, over
+real HTTP on loopback: read-your-writes through the consistency token, and writers that go
+on while a replica is SIGKILLed and restarted, round after round: every acknowledged event
+once in the log every replica reads, and each replica's state equal to a fresh replay."""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from streamrec.engine.replay import rebuild_state
+from streamrec.settings import Settings
+from streamrec.storage.base import open_log
+from streamrec.storage.snapshots import SnapshotStore
+
+pytestmark = pytest.mark.integration
+
+ROUNDS = int(os.environ.get("STREAMREC_CRASH_ROUNDS", "3"))
+WRITERS = 8
+
+
+@pytest.fixture
+def cluster(kafka_broker: Any, redis_url: str, start_server: Any) -> dict[str, Any]:
+    topic = f"events-{uuid.uuid4().hex[:10]}"
+    env = {"STREAMREC_STORAGE__LOG_URL": f"kafka://{kafka_broker.bootstrap}/{topic}",
+           "STREAMREC_REPLICAS__REDIS_URL": f"{redis_url}/0",
+           "STREAMREC_REPLICAS__CONSISTENCY_WAIT_S": "2",
+           "STREAMREC_SERVING__RATE_LIMIT__PER_SECOND": "0"}
+    return {"env": env, "log_url": env["STREAMREC_STORAGE__LOG_URL"],
+            "replicas": [start_server(env=env) for _ in range(3)]}
+
+
+def wait_caught_up(replicas: list[Any], timeout_s: float = 60.0) -> int:
+    """Until every replica learned the whole topic; returns the offset they reached."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        stats = [httpx.get(f"{r.url}/v1/stats", timeout=10).json() for r in replicas]
+        head = max(s["log_offset"] for s in stats)
+        if all(s["learned_offset"] == head for s in stats):
+            return int(head)
+        assert time.monotonic() < deadline, f"replicas did not catch up: {stats}"
+        time.sleep(0.1)
+
+
+def test_a_write_on_one_replica_is_read_on_another_with_its_token(
+        cluster: dict[str, Any]) -> None:
+    first, second, third = cluster["replicas"]
+    events = [{"event_id": f"ryw-{n}", "user_id": "reader", "item_id": f"book-{n}",
+               "type": "view"} for n in range(3)]
+    written = httpx.post(f"{first.url}/v1/events", json={"events": events}, timeout=30)
+    assert written.status_code == 200, written.text
+    token = written.json()["token"]
+    for replica in (second, third):
+        read = httpx.get(f"{replica.url}/v1/users/reader/export",
+                         headers={"X-Consistency-Token": token}, timeout=30)
+        assert read.status_code == 200, read.text
+        stats = httpx.get(f"{replica.url}/v1/stats", params={"consistency_token": token},
+                          timeout=30).json()
+        assert stats["learned_offset"] >= written.json()["last_offset"]
+        recommended = httpx.get(f"{replica.url}/v1/users/reader/recommendations",
+                                headers={"X-Consistency-Token": token}, timeout=30).json()
+        # what the reader saw is theirs there too: excluded as seen
+        assert not {i["item_id"] for i in recommended["items"]} & {e["item_id"] for e in events}
+    # the same events sent again to another replica are duplicates there as well
+    again = httpx.post(f"{third.url}/v1/events", json={"events": events}, timeout=30).json()
+    assert (again["accepted"], again["duplicates"]) == (0, 3)
+
+
+def test_a_token_not_yet_applied_answers_503_and_a_garbled_one_422(
+        cluster: dict[str, Any]) -> None:
+    replica = cluster["replicas"][1]
+    ahead = httpx.get(f"{replica.url}/v1/stats", headers={"X-Consistency-Token": "o99999999"},
+                      timeout=30)
+    assert ahead.status_code == 503 and int(ahead.headers["Retry-After"]) >= 1
+    garbled = httpx.get(f"{replica.url}/v1/stats", headers={"X-Consistency-Token": "yesterday"},
+                        timeout=30)
+    assert garbled.status_code == 422
+    assert garbled.json()["error"]["field"] == "X-Consistency-Token"
+
+
+class Traffic:
+    def __init__(self) -> None:
+        self.sent: list[list[dict[str, Any]]] = []
+        self.acknowledged: dict[str, dict[str, Any]] = {}
+        self.lock = threading.Lock()
+
+
+def writer(replicas: list[Any], number: int, traffic: Traffic, stop: threading.Event) -> None:
+    """Batches to the replicas in turn; one refused or cut off goes, the same, to the next."""
+    rng = random.Random(number)
+    with httpx.Client(timeout=15.0) as client:
+        for n in range(10**6):
+            if stop.is_set():
+                return
+            user = f"u{rng.randrange(40)}"
+            batch = [{"event_id": f"w{number}-{n}-{m}", "user_id": user,
+                      "item_id": f"{rng.choice('abcd')}{rng.randrange(20)}",
+                      "type": rng.choice(["view", "view", "click", "cart"])} for m in range(3)]
+            with traffic.lock:
+                traffic.sent.append(batch)
+            for attempt in range(len(replicas) * 3):
+                if stop.is_set() and attempt:
+                    return
+                replica = replicas[(n + attempt) % len(replicas)]
+                try:
+                    response = client.post(f"{replica.url}/v1/events", json={"events": batch})
+                except httpx.TransportError:
+                    time.sleep(0.05)
+                    continue
+                if response.status_code == 200:
+                    with traffic.lock:
+                        traffic.acknowledged.update((e["event_id"], e) for e in batch)
+                    break
+                time.sleep(0.05)
+
+
+def test_writers_go_on_while_a_replica_is_killed_and_every_replica_equals_a_replay(
+        cluster: dict[str, Any], tmp_path: Path) -> None:
+    replicas = cluster["replicas"]
+    rng = random.Random(17)
+    traffic = Traffic()
+    stop = threading.Event()
+    workers = [threading.Thread(target=writer, args=(replicas, n, traffic, stop))
+               for n in range(WRITERS)]
+    for worker in workers:
+        worker.start()
+    try:
+        for _ in range(ROUNDS):
+            victim = replicas[rng.randrange(len(replicas))]
+            target = len(traffic.acknowledged) + rng.randrange(100, 300)
+            deadline = time.monotonic() + 120
+            while len(traffic.acknowledged) < target:
+                assert time.monotonic() < deadline, "the writers got too few acknowledgements"
+                time.sleep(0.01)
+            victim.kill()  # SIGKILL, writers still posting to it
+            time.sleep(rng.uniform(0.1, 0.5))
+            victim.start()  # its snapshot, then the topic's tail
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
+    head = wait_caught_up(replicas)
+    for replica in replicas:
+        assert replica.stop() == 0  # SIGTERM: a final snapshot at the head
+    event_log = open_log(cluster["log_url"])
+    try:
+        logged = [entry.event for entry in event_log.read(0, 10**7)]
+        ids = [e.event_id for e in logged if e.event_id is not None]
+        assert len(ids) == len(set(ids)), "an event was stored twice"
+        missing = set(traffic.acknowledged) - set(ids)
+        assert not missing, f"{len(missing)} acknowledged events lost: {sorted(missing)[:3]}"
+        stored = set(ids)
+        for batch in traffic.sent:  # a request is one record: whole or absent
+            assert sum(e["event_id"] in stored for e in batch) in (0, len(batch))
+        assert len(traffic.acknowledged) >= ROUNDS * 100
+        for replica in replicas:
+            settings = Settings(data_dir=replica.data_dir,
+                                storage={"log_url": cluster["log_url"]})
+            fresh = rebuild_state(settings, event_log)
+            snapshot = SnapshotStore(settings.snapshot_dir).load_latest()
+            assert snapshot is not None and snapshot.offset == fresh.offset == head
+            assert_same_state(snapshot.components, fresh.state())
+    finally:
+        event_log.close()
+
+
+def assert_same_state(found: dict[str, Any], expected: dict[str, Any]) -> None:
+    import numpy as np
+
+    assert sorted(found) == sorted(expected)
+    for component, arrays in expected.items():
+        assert sorted(found[component]) == sorted(arrays), component
+        for key, array in arrays.items():
+            message = f"{component}/{key}"
+            assert found[component][key].shape == array.shape, message
+            if np.issubdtype(array.dtype, np.floating):
+                np.testing.assert_allclose(found[component][key], array, rtol=1e-9,
+                                           atol=1e-12, err_msg=message)
+            else:
+                np.testing.assert_array_equal(found[component][key], array, err_msg=message)
