@@ -23,9 +23,9 @@ sees one sequence of records and applies the same rules to it.
 - **Erasure** appends a control record naming the user; readers hide the user's earlier
   events from then on and forget their ids. The bytes stay in the topic (Kafka cannot
   rewrite it): what makes them unreadable is the payload encryption of storage/codec.py.
-- **Memory**: 16 bytes per accepted event (its record's Kafka offset and place), the ids of the dedup window,
-  a count per user, and the newest ``tail_kept`` events decoded; older reads (a replay)
-  fetch from Kafka.
+- **Memory**: 16 bytes per accepted event (its record's Kafka offset and place), the ids
+  of the dedup window, a count per user, and the newest ``tail_kept`` events decoded; older
+  reads (a replay) fetch from Kafka.
 - **Retention** must keep every record (the topic is created with ``retention.ms=-1``):
   offsets are positions from the topic's start.
 """
