@@ -145,6 +145,12 @@ class ReplicaSettings(BaseModel):
         default=None, description="redis://HOST:PORT/DB: what replicas must agree on that is "
         "not in the log (shown lists, rate-limit buckets, revoked keys, the refit lease); "
         "unset: this process's own, as embedded.")
+    redis_prefix: str = Field(
+        default="streamrec:", min_length=1, description="Start of every Redis key of this "
+        "deployment (several can share one Redis by prefix or by database number).")
+    impressions_ttl_s: float = Field(
+        default=86_400.0, gt=0, description="How long a shown list is kept in Redis for its "
+        "later pages and feedback.")
     consistency_wait_s: float = Field(
         default=5.0, gt=0, description="How long a read sent with a consistency token waits "
         "for this server to apply the write it names; then 503 with Retry-After.")

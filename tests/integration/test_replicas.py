@@ -86,6 +86,37 @@ def test_a_token_not_yet_applied_answers_503_and_a_garbled_one_422(
     assert garbled.json()["error"]["field"] == "X-Consistency-Token"
 
 
+def test_paging_and_feedback_work_across_replicas_through_redis(
+        cluster: dict[str, Any]) -> None:
+    first, second, third = cluster["replicas"]
+    seed = [{"user_id": f"fan{n}", "item_id": f"song-{m}", "type": "view"}
+            for n in range(6) for m in range(12) if (n + m) % 3]
+    token = httpx.post(f"{first.url}/v1/events", json={"events": seed},
+                       timeout=30).json()["token"]
+    read = {"X-Consistency-Token": token}
+    shown = httpx.get(f"{first.url}/v1/users/listener/recommendations", params={"k": 3},
+                      headers=read, timeout=30).json()
+    assert len(shown["items"]) == 3
+    # the next page, on another replica, continues the list the first one showed
+    following = httpx.get(f"{second.url}/v1/users/listener/recommendations", headers=read,
+                          params={"k": 3, "after": shown["recommendation_id"]}, timeout=30)
+    assert following.status_code == 200, following.text
+    assert not {i["item_id"] for i in following.json()["items"]} & {
+        i["item_id"] for i in shown["items"]}
+    # feedback on the first list, sent to the third replica, is logged with what was shown
+    clicked = shown["items"][1]["item_id"]
+    feedback = httpx.post(f"{third.url}/v1/events", timeout=30, json={"events": [
+        {"event_id": "fb-1", "user_id": "listener", "item_id": clicked, "type": "click",
+         "context": {"recommendation_id": shown["recommendation_id"]}}]})
+    assert feedback.status_code == 200, feedback.text
+    event_log = open_log(cluster["log_url"])
+    try:
+        logged = next(e.event for e in event_log.read(0, 10**6) if e.event.event_id == "fb-1")
+    finally:
+        event_log.close()
+    assert (logged.context or {}).get("$shown") == [i["item_id"] for i in shown["items"]]
+
+
 class Traffic:
     def __init__(self) -> None:
         self.sent: list[list[dict[str, Any]]] = []

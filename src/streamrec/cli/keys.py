@@ -7,18 +7,19 @@ from typing import Annotated
 
 import typer
 
-from streamrec.cli.options import DataDir, build_settings
+from streamrec.cli.options import DataDir, RedisUrl, build_settings
 from streamrec.errors import StreamrecError
 from streamrec.settings import Settings
 from streamrec.trust.audit import AuditLog
-from streamrec.trust.keys import KeyRing, parse_scopes
+from streamrec.trust.keys import KeyRing, parse_scopes, revoked_keys
 
 app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys; reopen a "
                   "server whose keys are all revoked.")
 
 
 def _open(settings: Settings) -> tuple[KeyRing, AuditLog]:
-    return KeyRing(settings.data_dir / "keys.db"), AuditLog(settings.data_dir / "audit.db")
+    return (KeyRing(settings.data_dir / "keys.db", revoked_keys(settings)),
+            AuditLog(settings.data_dir / "audit.db"))
 
 
 def _fail(error: StreamrecError) -> typer.Exit:
@@ -56,9 +57,13 @@ def list_keys(data_dir: DataDir = None) -> None:
 
 @app.command()
 def revoke(key_id: Annotated[str, typer.Argument(help="The key's id, from 'keys list'")],
-           data_dir: DataDir = None) -> None:
-    """Revoke a key; running servers refuse it from their next request."""
-    keys, audit = _open(build_settings(data_dir))
+           data_dir: DataDir = None, redis: RedisUrl = None) -> None:
+    """Revoke a key; running servers refuse it from their next request (replicas: with
+    --redis, every replica within a second)."""
+    settings = build_settings(data_dir)
+    if redis is not None:
+        settings.replicas.redis_url = redis
+    keys, audit = _open(settings)
     try:
         record = keys.revoke(key_id)
     except StreamrecError as error:

@@ -27,7 +27,7 @@ from streamrec.ranking.rules import Rules
 from streamrec.settings import Settings
 from streamrec.storage.artefacts import ArtefactStore
 from streamrec.storage.base import Catalogue, EventLog, open_catalogue, open_log
-from streamrec.storage.impressions import open_impressions
+from streamrec.storage.impressions import ImpressionStore, open_impressions
 from streamrec.storage.integrity import check_at_start, check_pages, sqlite_paths, store_paths
 from streamrec.storage.snapshots import SnapshotStore
 from streamrec.trust.pseudonyms import session_key_function, user_key_function
@@ -41,6 +41,17 @@ Progress = Callable[[str, int, int | None], None]  # (phase, done so far, total 
 _ITEMS_PER_EVENT = 10_000  # one $items event per this many items of one upsert
 
 
+def open_shared_impressions(settings: Settings) -> ImpressionStore:
+    """Replicas with Redis share shown lists (storage/redis_shared.py); else this process's."""
+    redis_url = settings.replicas.redis_url
+    if redis_url is not None and settings.serving.impressions_url == "memory:":
+        from streamrec.storage.redis_shared import RedisImpressions
+
+        return RedisImpressions(redis_url, settings.replicas.redis_prefix,
+                                settings.replicas.impressions_ttl_s)
+    return open_impressions(settings.serving.impressions_url, settings.serving.impressions_kept)
+
+
 class Engine:
     def __init__(self, settings: Settings, event_log: EventLog, catalogue: Catalogue,
                  snapshots: SnapshotStore) -> None:
@@ -51,8 +62,7 @@ class Engine:
         self.state = EngineState(settings, inline_training=False)
         self.state.artefacts = ArtefactStore(settings.artefact_dir)
         # outside the state: a rebuild (erasure) keeps every other user's pages and feedback
-        self.impressions = open_impressions(settings.serving.impressions_url,
-                                            settings.serving.impressions_kept)
+        self.impressions = open_shared_impressions(settings)
         self.recommender = Recommender(self.state, self.impressions,
                                        settings.serving.list_depth, self._text_of)
         self.snapshotter = Snapshotter(self.state, snapshots, settings.snapshots,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
@@ -33,9 +34,21 @@ from streamrec.serving.routes import (
 )
 from streamrec.settings import Settings
 from streamrec.trust.audit import AuditLog
-from streamrec.trust.keys import KeyRing, is_loopback
+from streamrec.trust.keys import KeyRing, is_loopback, revoked_keys
+
+if TYPE_CHECKING:
+    from streamrec.storage.redis_shared import RedisBuckets
 
 DOCS_URL, REDOC_URL, DOCS_ASSETS_URL = "/docs", "/redoc", "/docs/assets"
+
+
+def shared_buckets(settings: Settings) -> RedisBuckets | None:
+    """Replicas with Redis: one token bucket per caller for all of them."""
+    if settings.replicas.redis_url is None:
+        return None
+    from streamrec.storage.redis_shared import RedisBuckets
+
+    return RedisBuckets(settings.replicas.redis_url, settings.replicas.redis_prefix)
 
 
 def create_app(settings: Settings, engine: Engine | None = None,
@@ -51,7 +64,7 @@ def create_app(settings: Settings, engine: Engine | None = None,
         trimmer.start()
         app.state.engine = engine or Engine.open(settings)
         app.state.registry.register(EngineCollector(app.state.engine.stats))
-        app.state.keys = KeyRing(settings.data_dir / "keys.db")
+        app.state.keys = KeyRing(settings.data_dir / "keys.db", revoked_keys(settings))
         app.state.audit = AuditLog(settings.data_dir / "audit.db",
                                    settings.trust.pseudonym_secret)
         app.state.history = StatsHistory(
@@ -80,7 +93,8 @@ def create_app(settings: Settings, engine: Engine | None = None,
     # beyond loopback, keys are always required: revoking the last key must not open it up
     app.state.always_require_keys = not is_loopback(settings.serving.host)
     app.state.rate_limiter = RateLimiter(settings.serving.rate_limit,
-                                         settings.serving.rate_limit_by_scope)
+                                         settings.serving.rate_limit_by_scope,
+                                         shared=shared_buckets(settings))
     errors.install(app)
     routers = (events.router, items.router, popular.router, users.router, sessions.router,
                admin.router, operations.router, evaluations.router)

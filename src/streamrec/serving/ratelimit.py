@@ -15,10 +15,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streamrec.errors import RateLimited
 from streamrec.settings import RateLimit
+
+if TYPE_CHECKING:
+    from streamrec.storage.redis_shared import RedisBuckets
 
 
 @dataclass(slots=True)
@@ -32,8 +35,10 @@ class RateLimiter:
 
     def __init__(self, default: RateLimit, by_scope: Mapping[Any, RateLimit] | None = None,
                  max_callers: int = 100_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 shared: RedisBuckets | None = None) -> None:
         self.default = default
+        self.shared = shared  # replicas: the buckets in Redis, one per caller for them all
         self.by_scope: dict[str, RateLimit] = {str(k): v for k, v in (by_scope or {}).items()}
         self.max_callers = max_callers
         self._clock = clock
@@ -48,6 +53,13 @@ class RateLimiter:
         the seconds until a token is back) when it is empty."""
         limit = self.limit_for(scope)
         if limit.per_second <= 0:
+            return
+        if self.shared is not None:
+            wait_s = self.shared.take(caller, scope, limit.per_second, limit.burst)
+            if wait_s > 0:
+                raise RateLimited(
+                    f"rate limit of {limit.per_second:g} requests/s (burst {limit.burst}) for "
+                    f"{scope!r} exceeded; retry after {wait_s:.2f} s", retry_after_s=wait_s)
             return
         now = self._clock()
         with self._lock:

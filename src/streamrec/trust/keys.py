@@ -25,8 +25,13 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from streamrec.errors import Conflict, InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from streamrec.settings import Settings
+    from streamrec.storage.redis_shared import RevokedKeys
 
 KEY_PREFIX = "srk_"
 
@@ -83,9 +88,11 @@ def parse_scopes(names: list[str]) -> frozenset[Scope]:
 class KeyRing:
     """The keys of one data dir. Safe to share between threads."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, revoked: RevokedKeys | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        # replicas: revocations shared through Redis, refused by every replica within ~1 s
+        self.revoked = revoked
         self._connection = sqlite3.connect(str(path), isolation_level=None,
                                            check_same_thread=False, timeout=10.0)
         self._connection.execute("PRAGMA journal_mode=WAL")
@@ -133,6 +140,8 @@ class KeyRing:
         for candidate in self._current():
             if hmac.compare_digest(candidate.hash, digest) and not candidate.is_revoked:
                 found = candidate
+        if found is not None and self.revoked is not None and self.revoked.contains(digest):
+            return None
         return found
 
     def list(self) -> list[ApiKey]:
@@ -179,11 +188,23 @@ class KeyRing:
             self._version = -1
         if cursor.rowcount == 0:
             raise NotFound(f"no API key with id {key_id!r}", field="id")
-        return next(key for key in self._current() if key.id == key_id)
+        record = next(key for key in self._current() if key.id == key_id)
+        if self.revoked is not None:
+            self.revoked.add(record.hash)
+        return record
 
     def close(self) -> None:
         with self._lock:
             self._connection.close()
+
+
+def revoked_keys(settings: Settings) -> RevokedKeys | None:
+    """Replicas with Redis share revocations; None for a server of its own."""
+    if settings.replicas.redis_url is None:
+        return None
+    from streamrec.storage.redis_shared import RevokedKeys
+
+    return RevokedKeys(settings.replicas.redis_url, settings.replicas.redis_prefix)
 
 
 def is_loopback(host: str) -> bool:

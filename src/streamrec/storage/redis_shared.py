@@ -1,0 +1,151 @@
+"""What replicas must agree on that is not in the log, kept in Redis (``--redis``).
+
+- **Impressions** (``RedisImpressions``): the list a recommendation showed, so the next page
+  (``after=``) and feedback on it (``recommendation_id``) work on any replica. One key per
+  list, kept ``ttl_s`` (a list is worth minutes to hours), and a set per user so an erasure
+  forgets theirs on every replica at once.
+- **Rate-limit buckets** (``RedisBuckets``): one token bucket per caller and scope for the
+  whole deployment, taken by one Lua script (atomic, Redis's clock). When Redis cannot be
+  reached, requests are let through (logged): a limiter must not take serving down.
+- **Revoked keys** (``RevokedKeys``): the hashes of revoked API keys; every replica refuses
+  them within ``refresh_s`` of the revocation (``streamrec keys revoke`` with ``--redis``).
+
+Every key starts with ``replicas.redis_prefix`` (``streamrec:``), so deployments can share a
+Redis by prefix or by database number.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import numpy as np
+import orjson
+
+from streamrec.storage.impressions import Impression, RankedList
+from streamrec.storage.redis_conn import calling_redis, redis_client
+
+log = logging.getLogger(__name__)
+
+
+def _encode(impression: Impression) -> bytes:
+    ranked = impression.ranked
+    return orjson.dumps({"u": impression.user_key, "i": list(ranked.item_ids),
+                         "s": [float(s) for s in ranked.scores],
+                         "r": [list(r) for r in ranked.reasons],
+                         "a": impression.start, "b": impression.end})
+
+
+def _decode(value: bytes) -> Impression:
+    fields = orjson.loads(value)
+    ranked = RankedList(tuple(fields["i"]), np.array(fields["s"], dtype=np.float64),
+                        tuple(tuple(r) for r in fields["r"]))
+    return Impression(fields["u"], ranked, int(fields["a"]), int(fields["b"]))
+
+
+class RedisImpressions:
+    """The ImpressionStore replicas share (storage/impressions.py's protocol)."""
+
+    def __init__(self, url: str, prefix: str = "streamrec:", ttl_s: float = 86_400.0) -> None:
+        self.redis = redis_client(url)
+        self.prefix = prefix
+        self.ttl_ms = max(1, int(ttl_s * 1000))
+
+    def _key(self, recommendation_id: str) -> str:
+        return f"{self.prefix}impression:{recommendation_id}"
+
+    def _user(self, user_key: str) -> str:
+        return f"{self.prefix}impressions-of:{user_key}"
+
+    def remember(self, recommendation_id: str, impression: Impression) -> None:
+        def write() -> None:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.set(self._key(recommendation_id), _encode(impression), px=self.ttl_ms)
+            pipe.sadd(self._user(impression.user_key), recommendation_id)
+            pipe.pexpire(self._user(impression.user_key), self.ttl_ms)
+            pipe.execute()
+
+        calling_redis("remember a shown list", write)
+
+    def get(self, recommendation_id: str) -> Impression | None:
+        value = calling_redis("read a shown list",
+                              lambda: self.redis.get(self._key(recommendation_id)))
+        return None if value is None else _decode(value)
+
+    def forget_user(self, user_key: str) -> int:
+        def forget() -> int:
+            ids = [i.decode() for i in self.redis.smembers(self._user(user_key))]
+            pipe = self.redis.pipeline(transaction=False)
+            for recommendation_id in ids:
+                pipe.delete(self._key(recommendation_id))
+            pipe.delete(self._user(user_key))
+            return sum(int(n) for n in pipe.execute()[:-1])
+
+        return calling_redis("forget a user's shown lists", forget)
+
+
+# KEYS[1] the bucket; ARGV: per_second, burst. Returns {1, 0} or {0, ms until a token}.
+_TAKE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local held = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens, at = tonumber(held[1]), tonumber(held[2])
+if tokens == nil then tokens, at = burst, now end
+tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+local allowed, wait = 0, 0
+if tokens >= 1 then tokens, allowed = tokens - 1, 1 else wait = (1 - tokens) / rate end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+return {allowed, math.ceil(wait * 1000)}
+"""
+
+
+class RedisBuckets:
+    """Token buckets shared by every replica: ``take`` is one round trip to Redis."""
+
+    def __init__(self, url: str, prefix: str = "streamrec:") -> None:
+        self.redis = redis_client(url)
+        self.prefix = prefix
+        self._script = self.redis.register_script(_TAKE)
+        self._warned_at = 0.0
+
+    def take(self, caller: str, scope: str, per_second: float, burst: int) -> float:
+        """0 when a token was taken, else the seconds until one is back."""
+        import redis
+
+        try:
+            allowed, wait_ms = self._script(keys=[f"{self.prefix}bucket:{scope}:{caller}"],
+                                            args=[per_second, burst])
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            if time.monotonic() - self._warned_at > 10:
+                self._warned_at = time.monotonic()
+                log.warning("rate limits not applied: Redis cannot be reached (%s)", error)
+            return 0.0
+        return 0.0 if int(allowed) else max(0.001, int(wait_ms) / 1000)
+
+
+class RevokedKeys:
+    """Hashes of revoked API keys, shared; read again at most every ``refresh_s``."""
+
+    def __init__(self, url: str, prefix: str = "streamrec:", refresh_s: float = 1.0) -> None:
+        self.redis = redis_client(url)
+        self.key = f"{prefix}revoked-keys"
+        self.refresh_s = refresh_s
+        self._hashes: frozenset[str] = frozenset()
+        self._read_at = -float("inf")
+        self._lock = threading.Lock()
+
+    def add(self, key_hash: str) -> None:
+        calling_redis("record a revoked key", lambda: self.redis.sadd(self.key, key_hash))
+
+    def contains(self, key_hash: str) -> bool:
+        with self._lock:
+            if time.monotonic() - self._read_at >= self.refresh_s:
+                members: Any = calling_redis("read the revoked keys",
+                                             lambda: self.redis.smembers(self.key))
+                self._hashes = frozenset(m.decode() for m in members)
+                self._read_at = time.monotonic()
+            return key_hash in self._hashes
