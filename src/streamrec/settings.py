@@ -117,6 +117,10 @@ class ServingSettings(BaseModel):
     list_depth: int = Field(
         default=30, ge=1, le=10_000, description="Positions of a list made and kept for its "
         "later pages (after=): paging continues it to this depth (or the first page's k).")
+    max_per_category: int | None = Field(
+        default=None, ge=1, description="Diversity of a list whose request gives no "
+        "max_per_category: at most this many items per value of the diversity attribute "
+        "(null: no limit); e.g. an experiment's variant that diversifies.")
     open_docs: bool = Field(
         default=False, description="Serve /docs, /redoc and /openapi.json to anyone; by "
         "default they need a read key wherever the routes need keys.")

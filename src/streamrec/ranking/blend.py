@@ -41,12 +41,15 @@ class Blend:
     def learn(self, batch: EventBatch) -> None:
         self.paced.learn(batch)
 
-    def also(self, exclude: IntArray, n_items: int) -> IntArray:
-        """Candidates the paced popularity experts bring (their best items)."""
-        if not self.config.enabled:
+    def also(self, exclude: IntArray, n_items: int, count: int | None = None) -> IntArray:
+        """Candidates the paced popularity experts bring (their best ``count``, default
+        ``paced_candidates``)."""
+        count = (self.config.paced_candidates if self.config.enabled else 0) \
+            if count is None else count
+        if count == 0:
             return EMPTY_INTS
         excluded = np.unique(exclude[exclude >= 0])  # sorted, as the counters' top wants
-        found = self.paced.top(self.config.paced_candidates, excluded, n_items)
+        found = self.paced.top(count, excluded, n_items)
         return found[found < n_items]
 
     def expert_scores(self, items: IntArray, raw: FloatArray,
@@ -57,11 +60,15 @@ class Blend:
     def weights(self) -> FloatArray:
         return self.hedge.weights(self.quality.evidence()[: len(self.experts)])
 
-    def rank(self, items: IntArray, raw: FloatArray, ranker: FloatArray) -> FloatArray:
-        """The list's scores: the ranker's until anything was measured, then the Hedge mix."""
-        if not self.mixes or self.quality.sums[-1, 0] == 0:
+    def rank(self, items: IntArray, raw: FloatArray, ranker: FloatArray,
+             hedge: Hedge | None = None, mixes: bool | None = None) -> FloatArray:
+        """The list's scores: the ranker's until anything was measured, then the Hedge mix
+        (by ``hedge``'s rate and prior: a serving plan's; default this blend's)."""
+        hedge = self.hedge if hedge is None else hedge
+        if not (self.mixes if mixes is None else mixes) or self.quality.sums[-1, 0] == 0:
             return ranker
-        return self.hedge.mix(self.expert_scores(items, raw, ranker), self.weights())
+        weights = hedge.weights(self.quality.evidence()[: len(self.experts)])
+        return hedge.mix(self.expert_scores(items, raw, ranker), weights)
 
     def measure(self, items: IntArray, raw: FloatArray, ranker: FloatArray,
                 target: int, eligible: int) -> None:

@@ -16,11 +16,13 @@ from pydantic import BaseModel, Field, field_validator
 
 from streamrec.models.base import DenseScorer
 from streamrec.ranking.ann import ANNConfig, VectorIndexes
-from streamrec.ranking.blend import Blend
+from streamrec.ranking.blend import RANKER, Blend
 from streamrec.ranking.features import CandidateSet, gather, layout
 from streamrec.ranking.ftrl import FTRLConfig, FTRLRanker
-from streamrec.ranking.hedge import HedgeConfig
+from streamrec.ranking.hedge import Hedge, HedgeConfig
 from streamrec.ranking.item_facts import ItemFacts
+from streamrec.ranking.negatives import NegativesConfig
+from streamrec.ranking.plan import ServingPlan
 from streamrec.types import FloatArray, IntArray, Query
 
 
@@ -49,6 +51,12 @@ class HybridConfig(BaseModel):
         default=None, description="Candidates from this one source, ranked by its own score: "
         "the source alone, no blend (what `streamrec evaluate --models streamrec-<source>` "
         "measures against the blend).")
+    # serving only, like ann: not in the model fingerprint
+    disabled_sources: list[str] = Field(
+        default_factory=list, exclude=True,
+        description="Sources left out of the lists served: they bring no candidates and score "
+        "none (their models still learn, and the ranker's lessons and online tests still ask "
+        "them); e.g. an experiment's variant without co-occurrence.")
     # serving only (lessons are taught from exact candidates): not in the model fingerprint,
     # so tuning it does not make a snapshot unusable
     ann: ANNConfig = Field(
@@ -72,6 +80,15 @@ class HybridConfig(BaseModel):
         if only is not None and only not in names:
             raise ValueError(f"unknown source {only!r}; known: {', '.join(names)}")
         return only
+
+    @field_validator("disabled_sources")
+    @classmethod
+    def _known_sources(cls, disabled: list[str]) -> list[str]:
+        names = layout().names
+        unknown = [name for name in disabled if name not in names]
+        if unknown:
+            raise ValueError(f"unknown sources {unknown}; known: {', '.join(names)}")
+        return disabled
 
     def prior_weights(self) -> FloatArray:
         lay = layout()
@@ -99,27 +116,50 @@ class HybridRanker:
         self.blend = Blend(self.layout.names, self.config.hedge,
                            mixes=self.config.stream_lessons)
 
+    def plan(self, config: HybridConfig | None = None,
+             negatives: NegativesConfig | None = None,
+             max_per_category: int | None = None) -> ServingPlan:
+        """How lists are made under ``config`` (default: this ranker's) and the other serving
+        settings given: built once per configuration, never per request (ranking/plan.py)."""
+        config = config or self.config
+        return ServingPlan(
+            per_source=config.per_source, only_source=config.only_source,
+            disabled=frozenset(config.disabled_sources),
+            mixes=config.hedge.enabled and self.config.stream_lessons,
+            hedge=Hedge(self.blend.experts, config.hedge, RANKER),
+            paced_candidates=config.hedge.paced_candidates if config.hedge.enabled else 0,
+            negatives=negatives or NegativesConfig(), max_per_category=max_per_category)
+
     def candidates(self, query: Query, scorers: Mapping[str, DenseScorer], n_items: int,
-                   also: IntArray | None = None, approximate: bool = False) -> CandidateSet:
+                   also: IntArray | None = None, approximate: bool = False,
+                   plan: ServingPlan | None = None) -> CandidateSet:
         """``approximate``: vector sources may bring their candidates from an ANN index
-        (``ann.py``; serving). Lessons must not: what is learned would depend on timing."""
+        (``ann.py``; serving). Lessons must not: what is learned would depend on timing.
+        ``plan``: a list's serving settings (serving; None: the ranker's own)."""
         indexes = self.indexes if approximate else None
-        only = self.config.only_source
+        only = self.config.only_source if plan is None else plan.only_source
+        per_source = self.config.per_source if plan is None else plan.per_source
         if only is not None:
             scorers = {only: scorers[only]} if only in scorers else {}
+        elif plan is not None and plan.disabled:
+            scorers = {name: s for name, s in scorers.items() if name not in plan.disabled}
         facts = self.facts if only is None else None
         if only is None:  # what popularity at the log's pace brings
-            paced = self.blend.also(query.exclude, n_items)
+            paced = self.blend.also(query.exclude, n_items,
+                                    None if plan is None else plan.paced_candidates)
             also = paced if also is None else np.concatenate((also, paced))
-        return gather(query, scorers, n_items, self.config.per_source, also, indexes, facts,
+        return gather(query, scorers, n_items, per_source, also, indexes, facts,
                       self.layout)
 
-    def rank(self, candidates: CandidateSet) -> FloatArray:
-        only = self.config.only_source
+    def rank(self, candidates: CandidateSet, plan: ServingPlan | None = None) -> FloatArray:
+        only = self.config.only_source if plan is None else plan.only_source
         if only is not None:
             return candidates.raw[:, self.layout.names.index(only)].copy()
-        return self.blend.rank(candidates.items, candidates.raw,
-                               self.ftrl.predict(candidates.features))
+        ranker = self.ftrl.predict(candidates.features)
+        if plan is None:
+            return self.blend.rank(candidates.items, candidates.raw, ranker)
+        return self.blend.rank(candidates.items, candidates.raw, ranker, plan.hedge,
+                               plan.mixes)
 
     def wants_example(self) -> bool:
         """Called once per eligible event, in log order, so the choice replays identically:
