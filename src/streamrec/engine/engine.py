@@ -23,6 +23,18 @@ from streamrec.engine.state import SHOWN_KEY, EngineState
 from streamrec.engine.trainer import Trainer
 from streamrec.errors import Conflict, Misconfigured, NotFound, Unavailable
 from streamrec.events.validation import check_id, validate_events, validate_item
+from streamrec.experiments.definitions import (
+    EXPERIMENT_KEY,
+    Definition,
+    check_definition,
+    check_name,
+    start_event,
+    stop_event,
+)
+from streamrec.experiments.exposures import Exposures
+from streamrec.experiments.overrides import plan_of
+from streamrec.experiments.registry import Experiment
+from streamrec.experiments.report import report_of
 from streamrec.ranking.rules import Rules
 from streamrec.settings import Settings
 from streamrec.storage.artefacts import ArtefactStore
@@ -63,8 +75,11 @@ class Engine:
         self.state.artefacts = ArtefactStore(settings.artefact_dir)
         # outside the state: a rebuild (erasure) keeps every other user's pages and feedback
         self.impressions = open_shared_impressions(settings)
+        # lists shown per experiment variant, and to whom (experiments/exposures.py)
+        self.exposures = Exposures(settings.data_dir / "experiments.db")
         self.recommender = Recommender(self.state, self.impressions,
-                                       settings.serving.list_depth, self._text_of)
+                                       settings.serving.list_depth, self._text_of,
+                                       self.exposures)
         self.snapshotter = Snapshotter(self.state, snapshots, settings.snapshots,
                                        settings.model_fingerprint())
         # on a log replicas share, items upserted through another replica reach this one's
@@ -81,6 +96,7 @@ class Engine:
         self._is_pseudonymising = settings.trust.pseudonym_secret is not None
         self._identity_changes = threading.Lock()  # erasures and merges, one at a time
         self._item_writes = threading.Lock()  # the catalogue and the log in the same order
+        self._experiment_changes = threading.Lock()  # starts and stops, one at a time
         self._workers_started = False
 
     @classmethod
@@ -122,6 +138,8 @@ class Engine:
             self.catalogue.upsert(newer)
 
     def _start_workers(self) -> None:
+        if not self._workers_started:
+            self.exposures.start()  # once: it outlives the workers' restarts (erasures)
         self.learner.start()
         self.trainer.start()
         self._workers_started = True
@@ -211,8 +229,12 @@ class Engine:
                 self.state.identities.resolve(impression.user_key) != \
                 self.state.identities.resolve(event.user_id):
             return event
-        shown = list(impression.shown)
-        return replace(event, context={**(event.context or {}), SHOWN_KEY: shown})
+        context = {**(event.context or {}), SHOWN_KEY: list(impression.shown)}
+        if impression.experiment is not None:  # the variant's rates count it (registry.py)
+            context[EXPERIMENT_KEY] = {
+                "experiment": impression.experiment, "variant": impression.variant,
+                "first": self.impressions.first_outcome(shown_in, event.type)}
+        return replace(event, context=context)
 
     def merge_session(self, session_id: str, user_id: str) -> bool:
         """Attach an anonymous session to the user it turned out to be: a merge is logged and
@@ -278,6 +300,67 @@ class Engine:
         )
         self.upsert_items([updated])
         return updated
+
+    # -- experiments ---------------------------------------------------------------------
+    def start_experiment(self, definition: Definition) -> dict[str, Any]:
+        """Check ``definition`` (``InvalidInput`` naming the field), log its start with the
+        assignment rule and return once learned: from then on every user's lists are made
+        in their variant. ``Conflict`` when its name was used, or another one runs."""
+        check_definition(definition, self.state.event_types)
+        for position, variant in enumerate(definition.variants):
+            plan_of(self.settings, self.state.ranker, variant.overrides,
+                    f"variants[{position}].overrides")
+        with self._experiment_changes:
+            self.wait_learned(self.log.last_offset())  # every earlier start and stop known
+            with self.state.lock.reading():
+                known = self.state.experiments.get(definition.name)
+                running = self.state.experiments.running
+            if known is not None:
+                raise Conflict(f"an experiment named {definition.name!r} exists already "
+                               f"({'running' if known.is_running else 'stopped'}); names "
+                               "are never reused, so its results stay readable", field="name")
+            if running is not None:
+                raise Conflict(f"experiment {running.definition.name!r} is running: stop it "
+                               "first (one experiment at a time, so each list has one "
+                               "variant)", field="name")
+            appended = self.log.append([start_event(definition, time.time())])
+            self.wait_learned(appended.last_offset)
+        return self.experiment_report(definition.name)
+
+    def stop_experiment(self, name: str) -> tuple[dict[str, Any], bool]:
+        """Log the experiment's stop (lists are made by the engine's settings again); its
+        results stay. Returns its report and whether it was running (False: nothing
+        logged)."""
+        with self._experiment_changes:
+            self.wait_learned(self.log.last_offset())
+            experiment = self._experiment(name)
+            was_running = experiment.is_running
+            if was_running:
+                appended = self.log.append([stop_event(name, time.time())])
+                self.wait_learned(appended.last_offset)
+        return self.experiment_report(name), was_running
+
+    def _experiment(self, name: str) -> Experiment:
+        check_name(name, "name")
+        with self.state.lock.reading():
+            experiment = self.state.experiments.get(name)
+        if experiment is None:
+            raise NotFound(f"no experiment named {name!r}", field="name")
+        return experiment
+
+    def experiment_report(self, name: str) -> dict[str, Any]:
+        """The experiment with its variants' rates, intervals and verdict
+        (experiments/report.py)."""
+        experiment = self._experiment(name)
+        totals = self.exposures.totals(name)
+        with self.state.lock.reading():
+            return report_of(experiment, totals)
+
+    def experiment_reports(self) -> list[dict[str, Any]]:
+        """Every experiment, newest first."""
+        with self.state.lock.reading():
+            names = [e.definition.name for e in self.state.experiments.all()]
+        return [self.experiment_report(name) for name in reversed(names)]
 
     # -- reads ---------------------------------------------------------------------------
     def _text_of(self, item_id: str) -> str:
@@ -405,6 +488,7 @@ class Engine:
                 erased = sum(self.log.delete_user(key) for key in erased_keys)
                 for key in erased_keys:  # only theirs: everyone else's pages go on
                     self.impressions.forget_user(key)
+                    self.exposures.forget_user(key)
                 scrub_log_file(self.settings.log_url)
                 if erased:
                     if self.state.artefacts is not None:
@@ -473,5 +557,6 @@ class Engine:
                 self.snapshot()
             except Unavailable as error:  # e.g. a read-only disk: close the stores anyway
                 log.error("no final snapshot: %s; the next start replays the log", error)
+        self.exposures.close()
         self.log.close()
         self.catalogue.close()

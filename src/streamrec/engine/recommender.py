@@ -12,8 +12,11 @@ import numpy as np
 
 from streamrec.engine.state import EngineState
 from streamrec.errors import NotFound
+from streamrec.experiments.exposures import Exposures
+from streamrec.experiments.registry import Assignment
 from streamrec.models.base import SimilarItems, top_k
 from streamrec.ranking.negatives import TurnedDown, demote, penalties, turned_down
+from streamrec.ranking.plan import ServingPlan
 from streamrec.ranking.rules import Rules, apply_rules, warnings_about
 from streamrec.storage.impressions import (
     Impression,
@@ -38,12 +41,16 @@ class Recommendation:
     reasons: list[list[str]]
     recommendation_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     warnings: list[str] = field(default_factory=list)  # e.g. a filter no item can match
+    experiment: str | None = None  # the running experiment the list was made in
+    variant: str | None = None  # and the user's variant of it
 
 
 class Recommender:
     def __init__(self, state: EngineState, impressions: ImpressionStore | None = None,
-                 list_depth: int = 30, text_of: Callable[[str], str] | None = None) -> None:
+                 list_depth: int = 30, text_of: Callable[[str], str] | None = None,
+                 exposures: Exposures | None = None) -> None:
         self.state = state
+        self.exposures = exposures  # lists shown per experiment variant; None: not counted
         # an item's text (the catalogue's; ""): reasons name an item without a title by it
         self.text_of = text_of or (lambda item_id: "")
         self.impressions = impressions if impressions is not None else MemoryImpressions()
@@ -63,56 +70,72 @@ class Recommender:
                 raise NotFound(f"after: no list {after!r} was shown to this user, or it is "
                                "forgotten (the newest serving.impressions_kept are kept)",
                                field="after")
-            page = self._page(user_key, previous.ranked, previous.end, k)
+            page = self._page(user_key, previous.ranked, previous.end, k,
+                              previous.experiment, previous.variant)
             if (rules is not None and not rules.is_empty) or exclude_ids:
                 page = replace(page, warnings=[
                     "after: this page continues the list as it was made; the filter, boost, "
                     "max_per_category and exclude given with it are not applied again"])
             return page
-        made, warnings = self._made(user_key, max(k, self.list_depth), exclude_seen,
-                                    exclude_ids or [], rules or Rules(), now)
-        return replace(self._page(user_key, made, 0, k), warnings=warnings)
+        made, warnings, assigned = self._made(user_key, max(k, self.list_depth), exclude_seen,
+                                              exclude_ids or [], rules or Rules(), now)
+        if assigned is None:
+            return replace(self._page(user_key, made, 0, k), warnings=warnings)
+        return replace(self._page(user_key, made, 0, k, assigned.experiment, assigned.variant),
+                       warnings=warnings)
 
     def _same_user(self, shown_to: str, user_key: str) -> bool:
         resolve = self.state.identities.resolve  # a session merged since is its user
         return shown_to == user_key or resolve(shown_to) == resolve(user_key)
 
-    def _page(self, user_key: str, ranked: RankedList, start: int, k: int) -> Recommendation:
-        """Positions ``[start, start + k)`` of ``ranked``, remembered as shown."""
+    def _page(self, user_key: str, ranked: RankedList, start: int, k: int,
+              experiment: str | None = None, variant: str | None = None) -> Recommendation:
+        """Positions ``[start, start + k)`` of ``ranked``, remembered as shown (in
+        ``variant`` of ``experiment``, counted as one of its lists)."""
         end = min(start + k, len(ranked))
         start = min(start, end)
         page = Recommendation(list(ranked.item_ids[start:end]),
                               [round(float(s), 6) for s in ranked.scores[start:end]],
-                              [list(r) for r in ranked.reasons[start:end]])
+                              [list(r) for r in ranked.reasons[start:end]],
+                              experiment=experiment, variant=variant)
         self.impressions.remember(page.recommendation_id,
-                                  Impression(user_key, ranked, start, end))
+                                  Impression(user_key, ranked, start, end, experiment, variant))
+        if experiment is not None and variant is not None and self.exposures is not None:
+            self.exposures.record(experiment, variant, user_key)
         return page
 
     def _made(self, user_key: str, depth: int, exclude_seen: bool, exclude_ids: list[str],
-              rules: Rules, now: float) -> tuple[RankedList, list[str]]:
-        """The whole list to ``depth``: ranked, rules applied, filled from popularity; and
-        what the caller should hear about its rules on this catalogue."""
+              rules: Rules, now: float
+              ) -> tuple[RankedList, list[str], Assignment | None]:
+        """The whole list to ``depth``: ranked, rules applied, filled from popularity; what
+        the caller should hear about its rules on this catalogue; and the user's variant of
+        the running experiment, whose serving plan made the list (else the engine's)."""
         state = self.state
         with state.lock.reading():
+            assigned = None if user_key == _ANYONE else \
+                state.experiments.assign(state.identities.resolve(user_key))
+            plan = state.experiments.default if assigned is None else assigned.plan
             user = state.users.lookup(user_key)
             excluded = (state.items.lookup(i) for i in exclude_ids)
             extra = [np.array([i for i in excluded if i is not None], dtype=np.int64)]
             query = state.query_for(user, now, exclude_seen, extra)
-            down = turned_down(query, state.negatives)
+            down = turned_down(query, plan.negatives)
             if down.hidden.size:
                 query = replace(query, exclude=np.concatenate((query.exclude, down.hidden)))
+            if rules.max_per_category is None and plan.max_per_category is not None:
+                rules = replace(rules, max_per_category=plan.max_per_category)
             if rules.max_per_category is not None and rules.diversity_by is None:
                 rules = replace(rules, diversity_by=state.attribute_names.default_grouping())
             warnings = warnings_about(rules, state.attribute_names)
-            items, scores, sources, pushed, because, matched = self._ranked(query, down)
+            items, scores, sources, pushed, because, matched = self._ranked(query, down, plan)
             items, scores = apply_rules(items, scores, rules, state.attributes_of, depth)
             if items.size < depth:
                 items, scores = self._fill(query, items, scores, rules, depth)
             reasons = self._reasons(query, items, sources, pushed, because, matched,
                                     for_anyone=user_key == _ANYONE)
-            return ranked_list(state.items.ids_of(items), scores, reasons), warnings
+            return ranked_list(state.items.ids_of(items), scores, reasons), warnings, assigned
 
-    def _ranked(self, query: Query, down: TurnedDown) -> tuple[
+    def _ranked(self, query: Query, down: TurnedDown, plan: ServingPlan) -> tuple[
             IntArray, FloatArray, dict[int, str], dict[int, int], dict[str, Because],
             dict[int, int]]:
         """Candidates ordered by the hybrid ranker, pushed down near what the user turned
@@ -125,17 +148,17 @@ class Recommender:
             return np.zeros(0, np.int64), np.zeros(0), {}, {}, {}, {}
         # serving: vector sources may take their candidates from an ANN index (ranking/ann.py)
         candidates = state.ranker.candidates(query, state.scorers, len(state.items),
-                                             approximate=True)
+                                             approximate=True, plan=plan)
         brought_by = {s.name: b for s in state.ranker.layout.sources
                       if (b := getattr(candidates.scored.get(s.name), "because", None))}
         if candidates.items.size == 0:
             return np.zeros(0, np.int64), np.zeros(0), {}, {}, brought_by, {}
-        scores = state.ranker.rank(candidates)
+        scores = state.ranker.rank(candidates, plan)
         # models whose one-item score is an item similarity: the neighbours a dislike pushes down
         neighbours = [m for s in state.ranker.layout.sources
                       if s.neighbours and (m := state.models.get(s.name))]
         penalty, because = penalties(down, candidates.items, neighbours, query.now)
-        demoted = demote(scores, penalty, state.negatives)
+        demoted = demote(scores, penalty, plan.negatives)
         notable = demoted < (1.0 - _NOTABLE_PUSH) * scores
         pushed = dict(zip(candidates.items[notable].tolist(), because[notable].tolist(),
                           strict=True))

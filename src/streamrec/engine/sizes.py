@@ -150,7 +150,7 @@ def _components(state: Any, also: Mapping[str, object]) -> dict[str, object]:
     for name, attribute in (("vocabulary.users", "users"), ("vocabulary.items", "items"),
                             ("histories", "histories"), ("identities", "identities"),
                             ("ranker", "ranker"),
-                            ("pending_fits", "pending_fits")):
+                            ("pending_fits", "pending_fits"), ("experiments", "experiments")):
         if hasattr(state, attribute):
             named[name] = getattr(state, attribute)
             taken.add(attribute)

@@ -30,6 +30,9 @@ from streamrec.engine.refits import (
 from streamrec.engine.rwlock import ReadWriteLock
 from streamrec.events.types import EventTypeConfig, event_weight
 from streamrec.events.vocab import Vocabulary
+from streamrec.experiments.definitions import EXPERIMENT_KEY, is_experiment_event
+from streamrec.experiments.overrides import plan_of
+from streamrec.experiments.registry import Experiments
 from streamrec.models.base import DenseScorer, LearnsItems, MergesUsers, Model, Refittable, grow
 from streamrec.ranking.attribute_names import AttributeNames
 from streamrec.ranking.features import CandidateSet
@@ -47,9 +50,9 @@ SHOWN_KEY = "$shown"
 
 def is_control(event: Event) -> bool:
     """The engine's own log entries (refit markers, session merges, catalogue changes,
-    erasures): not behaviour."""
+    erasures, experiments started and stopped): not behaviour."""
     return (is_merge(event) or is_refit_marker(event) or is_item_change(event)
-            or is_erasure(event))
+            or is_erasure(event) or is_experiment_event(event))
 
 
 def build_models(settings: Settings) -> dict[str, Model]:
@@ -81,6 +84,7 @@ class EngineState:
         self.ranker = HybridRanker(settings.models.hybrid,
                                    settings.models.content.ignored_attributes)
         self._refittables = self.refittables()
+        self.experiments = self._no_experiments()  # started and stopped in the log
         self.pending_fits = PendingFits()  # begun in the log, not ended (engine/refits.py)
         self.fit_begun = threading.Condition()  # the trainer waits on it for new fits
         self.artefacts: ArtefactStore | None = None  # where fits are saved; None: nowhere
@@ -149,6 +153,8 @@ class EngineState:
             self.apply_items(items_of(entry.event))
         elif is_erasure(entry.event):
             pass  # what it dropped, the learner dropped (engine/erasures.py)
+        elif is_experiment_event(entry.event):
+            self.experiments.learn(entry)
         elif entry.event.type == BEGIN_TYPE:
             self._begin_fit(entry)
         else:
@@ -208,6 +214,10 @@ class EngineState:
         if not logged:
             return
         batch = self.batch_of(logged)
+        for entry in logged:  # feedback on a list shown in an experiment: its variant's
+            context = entry.event.context
+            if context and EXPERIMENT_KEY in context:
+                self.experiments.count(context[EXPERIMENT_KEY], entry.event.type)
         self.histories.learn(batch)
         for model in self.models.values():
             model.learn(batch)
@@ -258,6 +268,15 @@ class EngineState:
         candidates = self.ranker.candidates(query, self.scorers, len(self.items))
         self.ranker.learn_next_item(candidates, item)
         return True
+
+    def _no_experiments(self) -> Experiments:
+        """The registry before any experiment: variants' plans are this engine's settings
+        with their overrides (experiments/overrides.py), made for this state's ranker."""
+        settings = self.settings
+        default = self.ranker.plan(None, settings.models.negatives,
+                                   settings.serving.max_per_category)
+        return Experiments(lambda overrides, field: plan_of(settings, self.ranker, overrides,
+                                                             field), default)
 
     def refittables(self) -> list[Refittable]:
         return [m for m in self.models.values() if isinstance(m, Refittable)]
@@ -332,6 +351,7 @@ class EngineState:
                 "ranker": self.ranker.state(),
                 "identities": self.identities.state(),
                 "catalogue": self._catalogue_state(),
+                "experiments": self.experiments.state(),
             }
             for name, model in self.models.items():
                 components[f"model-{name}"] = of_model(model)
@@ -381,6 +401,9 @@ class EngineState:
             self.identities = Identities()
             if "identities" in components:  # absent from snapshots older than sessions
                 self.identities.restore(components["identities"])
+            self.experiments = self._no_experiments()
+            if "experiments" in components:  # absent from snapshots older than experiments
+                self.experiments.restore(components["experiments"])
             for name, model in self.models.items():
                 model.restore(components[f"model-{name}"])
             self.offset = offset

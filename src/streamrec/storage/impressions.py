@@ -39,12 +39,14 @@ class RankedList:
 @dataclass(frozen=True, slots=True)
 class Impression:
     """Positions ``[start, end)`` of ``ranked`` were shown to ``user_key`` (the key the
-    engine stores for a user or session)."""
+    engine stores for a user or session), in ``variant`` of ``experiment`` when one ran."""
 
     user_key: str
     ranked: RankedList
     start: int
     end: int
+    experiment: str | None = None
+    variant: str | None = None
 
     @property
     def shown(self) -> tuple[str, ...]:
@@ -62,6 +64,11 @@ class ImpressionStore(Protocol):
         """Forget every impression shown to ``user_key``; returns how many."""
         ...
 
+    def first_outcome(self, recommendation_id: str, event_type: str) -> bool:
+        """Whether this is the first event of ``event_type`` on the list, noting it (an
+        experiment's rates count lists with at least one)."""
+        ...
+
 
 class MemoryImpressions:
     """The newest ``capacity`` impressions of this process."""
@@ -69,6 +76,7 @@ class MemoryImpressions:
     def __init__(self, capacity: int = 100_000) -> None:
         self.capacity = capacity
         self._entries: OrderedDict[str, Impression] = OrderedDict()
+        self._outcomes: dict[str, set[str]] = {}  # event types seen on a list, by its id
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -78,7 +86,8 @@ class MemoryImpressions:
         with self._lock:
             self._entries[recommendation_id] = impression
             while len(self._entries) > self.capacity:
-                self._entries.popitem(last=False)
+                forgotten, _ = self._entries.popitem(last=False)
+                self._outcomes.pop(forgotten, None)
 
     def get(self, recommendation_id: str) -> Impression | None:
         with self._lock:
@@ -90,7 +99,18 @@ class MemoryImpressions:
             gone = [r for r, i in self._entries.items() if i.user_key == user_key]
             for recommendation_id in gone:
                 del self._entries[recommendation_id]
+                self._outcomes.pop(recommendation_id, None)
         return len(gone)
+
+    def first_outcome(self, recommendation_id: str, event_type: str) -> bool:
+        with self._lock:
+            if recommendation_id not in self._entries:
+                return False
+            seen = self._outcomes.setdefault(recommendation_id, set())
+            if event_type in seen:
+                return False
+            seen.add(event_type)
+            return True
 
 
 def ranked_list(item_ids: list[str], scores: FloatArray,

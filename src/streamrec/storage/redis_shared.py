@@ -35,14 +35,16 @@ def _encode(impression: Impression) -> bytes:
     return orjson.dumps({"u": impression.user_key, "i": list(ranked.item_ids),
                          "s": [float(s) for s in ranked.scores],
                          "r": [list(r) for r in ranked.reasons],
-                         "a": impression.start, "b": impression.end})
+                         "a": impression.start, "b": impression.end,
+                         "x": impression.experiment, "v": impression.variant})
 
 
 def _decode(value: bytes) -> Impression:
     fields = orjson.loads(value)
     ranked = RankedList(tuple(fields["i"]), np.array(fields["s"], dtype=np.float64),
                         tuple(tuple(r) for r in fields["r"]))
-    return Impression(fields["u"], ranked, int(fields["a"]), int(fields["b"]))
+    return Impression(fields["u"], ranked, int(fields["a"]), int(fields["b"]),
+                      fields.get("x"), fields.get("v"))
 
 
 class RedisImpressions:
@@ -58,6 +60,9 @@ class RedisImpressions:
 
     def _user(self, user_key: str) -> str:
         return f"{self.prefix}impressions-of:{user_key}"
+
+    def _outcomes(self, recommendation_id: str) -> str:
+        return f"{self.prefix}outcomes-of:{recommendation_id}"
 
     def remember(self, recommendation_id: str, impression: Impression) -> None:
         def write() -> None:
@@ -80,10 +85,23 @@ class RedisImpressions:
             pipe = self.redis.pipeline(transaction=False)
             for recommendation_id in ids:
                 pipe.delete(self._key(recommendation_id))
+            for recommendation_id in ids:
+                pipe.delete(self._outcomes(recommendation_id))
             pipe.delete(self._user(user_key))
-            return sum(int(n) for n in pipe.execute()[:-1])
+            return sum(int(n) for n in pipe.execute()[:len(ids)])
 
         return calling_redis("forget a user's shown lists", forget)
+
+    def first_outcome(self, recommendation_id: str, event_type: str) -> bool:
+        def mark() -> bool:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.exists(self._key(recommendation_id))
+            pipe.sadd(self._outcomes(recommendation_id), event_type)
+            pipe.pexpire(self._outcomes(recommendation_id), self.ttl_ms)
+            exists, added, _ = pipe.execute()
+            return bool(exists) and bool(added)
+
+        return calling_redis("note feedback on a shown list", mark)
 
 
 # KEYS[1] the bucket; ARGV: per_second, burst. Returns {1, 0} or {0, ms until a token}.
