@@ -26,6 +26,7 @@ from streamrec.serving.routes import (
     admin,
     evaluations,
     events,
+    experiments,
     items,
     operations,
     popular,
@@ -97,7 +98,7 @@ def create_app(settings: Settings, engine: Engine | None = None,
                                          shared=shared_buckets(settings))
     errors.install(app)
     routers = (events.router, items.router, popular.router, users.router, sessions.router,
-               admin.router, operations.router, evaluations.router)
+               admin.router, operations.router, evaluations.router, experiments.router)
     for router in routers:
         app.include_router(router)
     openapi.install(app, routers)

@@ -125,9 +125,12 @@ LIST_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def recommendations_out(found: Recommendation, engine: Engine,
                         fields: tuple[str, ...] = ()) -> RecommendationsOut:
+    # experiment and variant only when one ran: absent from other lists' answers
+    shown_in = {} if found.experiment is None else {"experiment": found.experiment,
+                                                    "variant": found.variant}
     return RecommendationsOut(items=listed_items(found, engine, fields),
                               recommendation_id=found.recommendation_id,
-                              warnings=found.warnings)
+                              warnings=found.warnings, **shown_in)
 
 
 def listed_items(found: Recommendation, engine: Engine,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -127,6 +127,11 @@ class RecommendationsOut(BaseModel):
     warnings: list[str] = Field(default_factory=list, description="What the caller should "
                                 "know about the options, e.g. a filter on an attribute no "
                                 "item has (so nothing matches).")
+    experiment: str | None = Field(default=None, description="The experiment running when "
+                                   "the list was made (absent: none ran).")
+    variant: str | None = Field(default=None, description="The user's variant of it, whose "
+                                "settings made the list; feedback naming recommendation_id "
+                                "counts for it.")
 
 
 class SimilarOut(BaseModel):
@@ -280,3 +285,95 @@ class ErrorBody(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorBody
+
+
+# -- experiments (GET/POST /v1/experiments) ------------------------------------------------
+Name = Annotated[str, Field(strict=True, min_length=1, max_length=64,
+                            pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+
+
+class VariantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    weight: Number = Field(default=1.0, gt=0, description="Its share of users: weight over "
+                           "the sum of the variants' weights.")
+    overrides: dict[str, Any] = Field(
+        default_factory=dict, description="Serving settings for its users, by name as after "
+        "STREAMREC_ (lower case, '.' for '__'), e.g. {\"models.hybrid.hedge.enabled\": false}. "
+        "Allowed: models.hybrid.per_source, only_source, disabled_sources, "
+        "hedge.enabled, hedge.learning_rate, hedge.ranker_prior, hedge.paced_candidates; "
+        "models.negatives.window, half_life_s, strength, hide_at_weight; "
+        "serving.max_per_category. See docs/experiments.md.")
+
+
+class ExperimentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name = Field(description="Never reused: a stopped experiment keeps its results.")
+    variants: list[VariantIn] = Field(min_length=2, max_length=20, description="The first "
+                                      "is the control the others are compared with.")
+    goal: Annotated[str, Field(strict=True, min_length=1, max_length=64)] = Field(
+        default="click", description="The event type whose rate per list (lists with at "
+        "least one such feedback event, over lists shown) is clicks/ctr and the verdict.")
+    description: Annotated[str, Field(strict=True, max_length=1000)] = ""
+
+
+class EventRateOut(BaseModel):
+    lists: int = Field(description="Lists with at least one feedback event of this type.")
+    events: int = Field(description="Feedback events of this type naming the variant's lists.")
+    rate: float = Field(description="lists / impressions.")
+    ci_low: float
+    ci_high: float
+
+
+class VersusControlOut(BaseModel):
+    control: str
+    difference: float = Field(description="This variant's ctr minus the control's.")
+    ci_low: float = Field(description="Newcombe's interval of the difference, at confidence.")
+    ci_high: float
+    confidence: float = Field(description="0.95, raised by Bonferroni's correction with more "
+                              "than one comparison.")
+
+
+class VariantOut(BaseModel):
+    name: str
+    weight: float
+    overrides: dict[str, Any]
+    users: int = Field(description="Users (and sessions) shown at least one of its lists.")
+    impressions: int = Field(description="Lists (pages) shown in it.")
+    clicks: int = Field(description="Lists with at least one feedback event of the goal's "
+                        "type (an event naming the list's recommendation_id).")
+    ctr: float = Field(description="clicks / impressions.")
+    ci_low: float = Field(description="Wilson's 95% interval of ctr.")
+    ci_high: float
+    events: dict[str, EventRateOut] = Field(description="The same per feedback event type "
+                                            "(conversions: cart, purchase, ...).")
+    vs_control: VersusControlOut | None = Field(default=None, description="Absent for the "
+                                                "control (the first variant).")
+
+
+class ExperimentOut(BaseModel):
+    name: str
+    status: Literal["running", "stopped"]
+    description: str
+    goal: str
+    assignment: str = Field(description="The rule putting a user in a variant, as logged "
+                            "with the start: a hash of the experiment's name and the user.")
+    started_at: float
+    started_offset: int = Field(description="The log offset of its start event.")
+    stopped_at: float | None
+    stopped_offset: int | None
+    confidence: float
+    variants: list[VariantOut]
+    verdict: str = Field(description="In plain words: which variant beats which on the goal, "
+                         "by how many points and with what interval; or that there is no "
+                         "clear difference yet and about how many more impressions would "
+                         "tell.")
+    winner: str | None = Field(description="The variant the verdict names as best, if any.")
+    problem: str | None = Field(description="A variant whose overrides no longer fit the "
+                                "settings (it serves the defaults), else null.")
+
+
+class ExperimentsOut(BaseModel):
+    experiments: list[ExperimentOut] = Field(description="Newest first.")

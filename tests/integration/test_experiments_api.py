@@ -1,0 +1,143 @@
+"""An A/B test over real HTTP: two variants, simulated users whose clicks favour one, the
+API naming the better variant with an interval that excludes zero; the same assignments
+from a replay of the log; start and stop audited; bad input refused naming the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from streamrec.engine.replay import rebuild_state
+from streamrec.experiments.exposures import Exposures
+from streamrec.settings import Settings
+from streamrec.storage.base import open_log
+
+pytestmark = pytest.mark.integration
+
+USERS = [f"shopper{n}" for n in range(400)]
+CLICK_RATE = {"control": 0.15, "diverse": 0.30}  # the simulated users prefer "diverse"
+EXPERIMENT = {
+    "name": "diversity-test", "goal": "click",
+    "description": "two per category against the engine's lists",
+    "variants": [
+        {"name": "control"},
+        {"name": "diverse", "overrides": {"serving.max_per_category": 2,
+                                          "models.hybrid.hedge.learning_rate": 2.0}},
+    ],
+}
+
+
+def view(user_id: str, item_id: str) -> dict[str, Any]:
+    return {"user_id": user_id, "item_id": item_id, "type": "view"}
+
+
+@pytest.fixture(scope="module")
+def shop(base_url: str) -> str:
+    """A catalogue in three categories and users who browsed it."""
+    items = [{"item_id": f"{c}{n}", "attributes": {"category": c}}
+             for c in ("coats", "shoes", "bags") for n in range(8)]
+    with httpx.Client(base_url=base_url, timeout=60) as client:
+        assert client.post("/v1/items", json={"items": items}).status_code == 200
+        rng = np.random.default_rng(3)
+        events = [view(user, items[int(i)]["item_id"])
+                  for user in USERS for i in rng.choice(len(items), size=3, replace=False)]
+        response = client.post("/v1/events", json={"events": events})
+        assert response.status_code == 200, response.text
+    return base_url
+
+
+def simulate(client: httpx.Client) -> dict[str, str]:
+    """Every user gets a list and clicks its first item at their variant's rate; returns
+    each user's variant as the API said it."""
+    rng = np.random.default_rng(42)
+    variants, clicks = {}, []
+    for user in USERS:
+        response = client.get(f"/v1/users/{user}/recommendations", params={"k": 6})
+        assert response.status_code == 200, response.text
+        found = response.json()
+        assert found["experiment"] == "diversity-test"
+        variants[user] = found["variant"]
+        if rng.random() < CLICK_RATE[found["variant"]]:
+            clicks.append({"user_id": user, "item_id": found["items"][0]["item_id"],
+                           "type": "click",
+                           "context": {"recommendation_id": found["recommendation_id"]}})
+    response = client.post("/v1/events", json={"events": clicks})
+    assert response.status_code == 200, response.text
+    return variants
+
+
+def test_the_api_names_the_better_variant_and_a_replay_assigns_the_same(
+        shop: str, client: httpx.Client, server: Any) -> None:
+    started = client.post("/v1/experiments", json=EXPERIMENT)
+    assert started.status_code == 201, started.text
+    assert started.json()["status"] == "running"
+    assert started.json()["verdict"] == "no impressions yet"
+
+    variants = simulate(client)
+    assert set(variants.values()) == {"control", "diverse"}
+
+    listed = client.get("/v1/experiments")
+    assert listed.status_code == 200, listed.text
+    report = next(e for e in listed.json()["experiments"] if e["name"] == "diversity-test")
+    control, diverse = report["variants"]
+    assert control["users"] + diverse["users"] == len(USERS)
+    assert diverse["impressions"] == sum(v == "diverse" for v in variants.values())
+    assert diverse["ctr"] > control["ctr"]
+    assert diverse["vs_control"]["ci_low"] > 0, report  # the interval excludes zero
+    assert report["winner"] == "diverse"
+    assert report["verdict"].startswith("diverse beats control on clicks by +"), report
+    assert client.get("/v1/experiments/diversity-test").json() == report
+
+    stopped = client.post("/v1/experiments/diversity-test/stop")
+    assert stopped.status_code == 200 and stopped.json()["status"] == "stopped"
+    after = client.get(f"/v1/users/{USERS[0]}/recommendations").json()
+    assert "variant" not in after and "experiment" not in after
+
+    # a fresh replay of the server's log assigns every user as the server did
+    settings = Settings(data_dir=server.data_dir)
+    replayed = rebuild_state(settings, open_log(settings.log_url))
+    experiment = replayed.experiments.get("diversity-test")
+    assert experiment is not None and not experiment.is_running
+    assert {user: experiment.definition.variants[experiment.variant_of(user)].name
+            for user in USERS} == variants
+    exposures = Exposures(Path(server.data_dir) / "experiments.db")
+    assert exposures.assignments("diversity-test") == variants
+    exposures.close()
+
+    audit = client.get("/v1/admin/audit").json()["entries"]
+    actions = [(e["action"], e["target"]) for e in audit]
+    assert ("experiment.start", "experiment:diversity-test") in actions
+    assert ("experiment.stop", "experiment:diversity-test") in actions
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({**EXPERIMENT, "name": "x", "variants": [{"name": "A"}, {"name": "B", "overrides": {
+        "models.hybrid.nonsense": 1}}]}, "variants[1].overrides.models.hybrid.nonsense"),
+    ({**EXPERIMENT, "name": "x", "variants": [{"name": "A"}, {"name": "B", "overrides": {
+        "models.als.factors": 4}}]}, "variants[1].overrides.models.als.factors"),
+    ({**EXPERIMENT, "name": "x", "variants": [{"name": "A"}, {"name": "A"}]},
+     "variants[1].name"),
+    ({**EXPERIMENT, "name": "x", "variants": [{"name": "A"}]}, "variants"),
+    ({**EXPERIMENT, "name": "x", "variants": [{"name": "A"}, {"name": "B", "weight": -1}]},
+     "variants[1].weight"),
+    ({**EXPERIMENT, "name": "x", "goal": "teleport"}, "goal"),
+    ({**EXPERIMENT, "name": "no spaces"}, "name"),
+    ({**EXPERIMENT, "name": "x", "colour": "red"}, "colour"),
+])
+def test_bad_input_is_refused_naming_the_field(shop: str, client: httpx.Client,
+                                               body: dict[str, Any], field: str) -> None:
+    response = client.post("/v1/experiments", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["field"] == field, response.text
+    assert client.get("/v1/experiments/x").status_code == 404
+
+
+def test_an_unknown_experiment_is_404_naming_it(client: httpx.Client) -> None:
+    for response in (client.get("/v1/experiments/nosuch"),
+                     client.post("/v1/experiments/nosuch/stop")):
+        assert response.status_code == 404, response.text
+        assert response.json()["error"]["field"] == "name"
