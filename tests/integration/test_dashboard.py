@@ -131,3 +131,136 @@ def test_overview_shows_the_figures_the_api_returns(shop: Any, page: Page) -> No
     legend = page.inner_text("[data-chart='Online HR@10']")
     for expert in stats["online_quality"]:
         assert expert in legend
+
+
+def test_live_events_are_the_logs_newest_first(shop: Any, page: Page) -> None:
+    posted = httpx.post(f"{shop.url}/v1/events", timeout=30.0, json={"events": [
+        {"user_id": "watcher", "item_id": "shoes-3", "type": "click"}]})
+    assert posted.status_code == 200
+    open_page(page, shop.url, "events")
+    rows = page.locator("#events-table tbody tr")
+    offsets = [int(str(rows.nth(n).get_attribute("data-offset"))) for n in range(rows.count())]
+    newest = api(shop.url, "/v1/admin/events", limit=100)["events"]
+    # the log may have grown since the page read it (a refit's entries)
+    assert offsets == [e["offset"] for e in newest if e["offset"] <= offsets[0]][:len(offsets)]
+    assert offsets[0] >= posted.json()["last_offset"]
+    watched = page.locator(f"#events-table tr[data-offset='{posted.json()['last_offset']}']")
+    assert "watcher" in watched.inner_text() and "shoes-3" in watched.inner_text()
+
+
+def shown_ids(page: Page, selector: str, attribute: str) -> list[str]:
+    rows = page.locator(selector)
+    return [str(rows.nth(n).get_attribute(attribute)) for n in range(rows.count())]
+
+
+def wait_for_item(page: Page, item_id: str) -> None:
+    page.wait_for_selector(f"#item-detail[data-item-id='{item_id}']",
+                           timeout=LOADED_S * 1000)
+    page.wait_for_selector("main[data-loaded=item]", timeout=LOADED_S * 1000)
+
+
+def test_items_are_found_and_similar_items_click_through(shop: Any, page: Page) -> None:
+    open_page(page, shop.url, "items", "q=wool")
+    found = [i["item_id"] for i in api(shop.url, "/v1/items", q="wool", limit=50)["items"]]
+    assert shown_ids(page, "#item-results a[data-item]", "data-item") == found
+    page.click(f"#item-results a[data-item='{found[0]}']")
+    wait_for_item(page, found[0])
+    item = api(shop.url, f"/v1/items/{found[0]}")
+    assert page.inner_text("[data-attribute=title]") == item["attributes"]["title"]
+    assert page.inner_text("#item-text") == item["text"]
+    similar = api(shop.url, f"/v1/items/{found[0]}/similar", k=10)["items"]
+    assert similar, "the shop's co-occurrences give every item neighbours"
+    assert shown_ids(page, "#similar-table tr[data-similar]", "data-similar") == [
+        s["item_id"] for s in similar]
+    assert page.locator("#similar-table tr").nth(1).inner_text().count(
+        similar[0]["reasons"][0]) == 1
+    # popularity over time: a chart of the item's days
+    assert page.locator("[data-chart='Events per day'] canvas").count() == 1
+    page.click(f"#similar-table a[data-item='{similar[0]['item_id']}']")
+    wait_for_item(page, similar[0]["item_id"])
+
+
+def test_a_users_list_is_the_apis_with_its_options_and_clicks_through(
+        shop: Any, page: Page) -> None:
+    open_page(page, shop.url, "users")
+    page.fill("#user-id", "user-1")
+    page.fill("#user-form textarea[name=filter]", "category=shoes|coats")
+    page.click("#user-form button[type=submit]")
+    page.wait_for_selector("main[data-loaded=user]", timeout=LOADED_S * 1000)
+    listed = api(shop.url, "/v1/users/user-1/recommendations", k=10,
+                 filter="category=shoes|coats")["items"]
+    assert shown_ids(page, "#recommendations-table tr[data-recommended]",
+                     "data-recommended") == [i["item_id"] for i in listed]
+    assert {i["item_id"].split("-")[0] for i in listed} <= {"shoes", "coats"}
+    first = listed[0]
+    assert page.inner_text(f"[data-score='{first['item_id']}']") == f"{first['score']:.4f}".rstrip(
+        "0").rstrip(".")
+    assert first["reasons"][0] in page.inner_text("#recommendations-table")
+    proposed = api(shop.url, "/v1/users/user-1/proposals", k=10)["sources"]
+    assert shown_ids(page, "#sources [data-source]", "data-source") == list(proposed)
+    for name, items in proposed.items():
+        assert shown_ids(page, f"[data-source='{name}'] a[data-item]", "data-item") == [
+            i["item_id"] for i in items]
+    assert page.locator("#user-events tr").count() == 16  # the heading and 15 events
+    page.click(f"#recommendations-table a[data-item='{first['item_id']}']")
+    wait_for_item(page, first["item_id"])
+
+
+def test_evaluation_shows_the_reports_and_plots_in_the_data_dir(shop: Any, page: Page) -> None:
+    open_page(page, shop.url, "evaluation")
+    report = page.locator("[data-report='evaluation-results/shop-prequential.json']")
+    assert "streamrec" in report.inner_text() and "0.2512" in report.inner_text()
+    plot = page.locator("[data-plot='evaluation-results/shop-prequential-hr-over-stream.png'] img")
+    assert plot.evaluate("image => image.complete && image.naturalWidth > 0")
+
+
+def test_experiments_page_opens(shop: Any, page: Page) -> None:
+    open_page(page, shop.url, "experiments")
+    assert page.locator("#no-experiments-api, #no-experiments, [data-experiment]").count() >= 1
+
+
+def test_every_page_loads_and_its_time_is_reported(shop: Any, page: Page, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Time from navigation to the page showing its data, per page: printed, not asserted."""
+    times = {}
+    for name, query in (("overview", ""), ("events", ""), ("items", "id=jackets-1"),
+                        ("users", "id=user-1"), ("evaluation", ""), ("experiments", "")):
+        times[name] = round(open_page(page, shop.url, name, query), 1)
+        page.screenshot(path=tmp_path / f"{name}.png", full_page=True)
+    (tmp_path / "load-times.json").write_text(json.dumps(times, indent=2))
+    with capsys.disabled():
+        print("\ndashboard load times (ms, navigation to the data shown): "
+              + ", ".join(f"{n} {t}" for n, t in times.items()))
+    assert set(times) == set(PAGES)
+
+
+def create_key(cli: Any, data_dir: Path, scope: str) -> str:
+    done = cli(["keys", "create", "--scope", scope, "--data-dir", str(data_dir)],
+               cwd=data_dir.parent)
+    assert done.returncode == 0, done.stderr
+    key: str = done.stdout.strip().splitlines()[-1]
+    return key
+
+
+def use_key(page: Page, key: str) -> None:
+    page.fill("#key-input", key)
+    page.click("#key-form button[type=submit]")
+
+
+def test_pages_need_the_apis_keys_and_scopes(start_module_server: Any, page: Page,
+                                             streamrec_cli: Any) -> None:
+    keyed = start_module_server()
+    read, admin = (create_key(streamrec_cli, keyed.data_dir, s) for s in ("read", "admin"))
+    page.goto(f"{keyed.url}/dashboard#/overview")
+    page.wait_for_selector("[data-error='401']", timeout=LOADED_S * 1000)
+    assert page.locator("[data-figure]").count() == 0
+    use_key(page, read)
+    page.wait_for_selector("main[data-loaded=overview]", timeout=LOADED_S * 1000)
+    assert figure(page, "events") == 0
+    page.goto(f"{keyed.url}/dashboard#/events")  # the tab keeps its key
+    page.wait_for_selector("[data-error='403']", timeout=LOADED_S * 1000)
+    use_key(page, admin)
+    page.wait_for_selector("main[data-loaded=events]", timeout=LOADED_S * 1000)
+    page.click("#key-forget")
+    page.wait_for_selector("[data-error='401']", timeout=LOADED_S * 1000)
+    assert page.evaluate("() => sessionStorage.length") == 0

@@ -69,6 +69,13 @@ function when(seconds) {
   return new Date(seconds * 1000).toISOString().replace("T", " ").slice(0, 19);
 }
 
+// how an item is named: its title, else the start of its text (as the API's reasons do)
+function label(item) {
+  if (typeof item.title === "string" && item.title.trim()) return item.title;
+  const text = item.text || "";
+  return text.length > 60 ? text.slice(0, 57) + "..." : text;
+}
+
 function itemLink(itemId, label) {
   return el("a", {href: `#/items?${query({id: itemId})}`, "data-item": itemId,
                   text: label || itemId});
@@ -257,9 +264,9 @@ async function items() {
     return;
   }
   const rows = found.items.map((i) => el("tr", {},
-    el("td", {}, itemLink(i.item_id)), el("td", {text: i.attributes.title || ""}),
-    el("td", {text: i.attributes.category || ""}), el("td", {text: (i.text || "").slice(0, 120)})));
-  page.append(rows.length ? table(["item", "title", "category", "text"], rows, {id: "item-results"})
+    el("td", {}, itemLink(i.item_id)), el("td", {text: label({title: i.attributes.title, text: i.text})}),
+    el("td", {text: i.attributes.category || ""}), el("td", {text: i.available ? "" : "unavailable"})));
+  page.append(rows.length ? table(["item", "title or text", "category", ""], rows, {id: "item-results"})
               : el("p", {class: "muted", text: "No item holds that text."}));
   loaded("items");
 }
@@ -269,7 +276,7 @@ async function item(itemId) {
   try {
     [found, similar, history] = await Promise.all([
       api(`/v1/items/${encodeURIComponent(itemId)}`),
-      api(`/v1/items/${encodeURIComponent(itemId)}/similar?${query({k: 10, fields: "title"})}`),
+      api(`/v1/items/${encodeURIComponent(itemId)}/similar?${query({k: 10, fields: "title,text"})}`),
       api(`/v1/popular/history?${query({item_id: itemId, days: 30})}`)]);
   } catch (error) {
     page.append(problem(error, `Item ${itemId}`));
@@ -285,10 +292,10 @@ async function item(itemId) {
     el("p", {id: "item-text", text: found.text || ""})));
   const rows = similar.items.map((s, n) => el("tr", {"data-similar": s.item_id},
     el("td", {class: "num", text: n + 1}), el("td", {}, itemLink(s.item_id)),
-    el("td", {text: s.title || ""}), el("td", {class: "num", text: fmt(s.score, 4)}),
+    el("td", {text: label(s)}), el("td", {class: "num", text: fmt(s.score, 4)}),
     el("td", {text: s.reasons.join("; ")})));
   page.append(el("h2", {text: "Similar items"}),
-              rows.length ? table(["#", "item", "title", "score", "reasons"], rows, {id: "similar-table"})
+              rows.length ? table(["#", "item", "title or text", "score", "reasons"], rows, {id: "similar-table"})
               : el("p", {class: "muted", text: "No similar items yet."}));
   page.append(el("h2", {text: "Popularity over time (events per day, UTC)"}));
   const grid = el("div", {class: "charts"});
@@ -337,7 +344,7 @@ async function users() {
   let list, proposed;
   try {
     [list, proposed] = await Promise.all([
-      api(`/v1/users/${path}/recommendations?${query({...options, fields: "title"})}`),
+      api(`/v1/users/${path}/recommendations?${query({...options, fields: "title,text"})}`),
       api(`/v1/users/${path}/proposals?${query({k: 10, exclude_seen: options.exclude_seen})}`)]);
   } catch (error) {
     page.append(problem(error, `Recommendations for ${userId}`));
@@ -346,12 +353,12 @@ async function users() {
   const listed = new Set(list.items.map((i) => i.item_id));
   const rows = list.items.map((i, n) => el("tr", {"data-recommended": i.item_id},
     el("td", {class: "num", text: n + 1}), el("td", {}, itemLink(i.item_id)),
-    el("td", {text: i.title || ""}), el("td", {class: "num", "data-score": i.item_id, text: fmt(i.score, 4)}),
+    el("td", {text: label(i)}), el("td", {class: "num", "data-score": i.item_id, text: fmt(i.score, 4)}),
     el("td", {text: i.reasons.join("; ")})));
   page.append(el("h2", {text: `Recommendations for ${userId}`}),
-              el("p", {class: "note", text: `recommendation_id ${list.recommendation_id}`}),
-              list.warnings.length ? el("p", {class: "error", text: list.warnings.join(" ")}) : null,
-              table(["#", "item", "title", "score", "reasons"], rows, {id: "recommendations-table"}));
+              el("p", {class: "note", text: `recommendation_id ${list.recommendation_id}`}));
+  if (list.warnings.length) page.append(el("p", {class: "error", text: list.warnings.join(" ")}));
+  page.append(table(["#", "item", "title or text", "score", "reasons"], rows, {id: "recommendations-table"}));
   const sources = Object.entries(proposed.sources);
   page.append(el("h2", {text: "What each source proposed (bold: in the list)"}));
   page.append(sources.length ? el("div", {class: "sources", id: "sources"}, sources.map(([name, found]) =>
@@ -420,9 +427,13 @@ async function experiments() {
   try {
     found = await api("/v1/experiments");
   } catch (error) {
-    page.append(error.status === 404
-      ? el("p", {class: "muted", text: "This server has no experiments API."})
-      : problem(error, "Experiments"));
+    if (error.status !== 404) {
+      page.append(problem(error, "Experiments"));
+      return;
+    }
+    page.append(el("p", {class: "muted", id: "no-experiments-api",
+                         text: "This server has no experiments API (GET /v1/experiments)."}));
+    loaded("experiments");
     return;
   }
   const list = found.experiments || [];
