@@ -264,3 +264,13 @@ def test_pages_need_the_apis_keys_and_scopes(start_module_server: Any, page: Pag
     page.click("#key-forget")
     page.wait_for_selector("[data-error='401']", timeout=LOADED_S * 1000)
     assert page.evaluate("() => sessionStorage.length") == 0
+
+
+def test_evaluations_never_list_nor_serve_the_engines_own_files(shop: Any) -> None:
+    (shop.data_dir / "secret.json").write_text("{}")  # beside pseudonyms.json, keys.db
+    listed = [f["path"] for f in api(shop.url, "/v1/evaluations")["files"]]
+    assert listed and all(p.startswith("evaluation-results/") for p in listed)
+    for path in ("secret.json", "pseudonyms.json", "keys.db", "evaluation-results/../secret.json",
+                 "evaluation-results/%2E%2E/secret.json", "snapshots", "tensorboard/x.png"):
+        response = httpx.get(f"{shop.url}/v1/evaluations/{path}", timeout=30.0)
+        assert response.status_code == 404, path

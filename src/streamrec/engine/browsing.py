@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -21,6 +22,16 @@ from streamrec.types import Item, LoggedEvent
 
 _CHUNK = 5_000
 _DAY_S = 86_400.0
+
+
+@runtime_checkable
+class FindsEvents(Protocol):
+    """A log that finds one user's or one item's entries itself (an index, a query in the
+    store) instead of having every entry read and decoded here (the SQLite log)."""
+
+    def user_events(self, user_id: str, after: int, limit: int) -> list[LoggedEvent]: ...
+
+    def item_events(self, item_id: str, after: int) -> list[tuple[float, str]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +87,10 @@ def recent_events(log: EventLog, limit: int, user_key: str | None = None,
                   scan: int = 100_000) -> tuple[list[ShownEvent], int]:
     """The newest ``limit`` entries, newest first (only ``user_key``'s when given, among the
     newest ``scan``), and how many entries were read."""
+    if user_key is not None and isinstance(log, FindsEvents):
+        after = max(0, log.last_offset() - scan)
+        return [shown(e) for e in log.user_events(user_key, after, limit)], \
+            log.last_offset() - after
     found: list[ShownEvent] = []
     read = 0
     for entry in _backwards(log, scan if user_key is not None else limit):
@@ -96,13 +111,20 @@ def item_activity(log: EventLog, item_id: str, days: int, now: float | None = No
     first_day = int(now // _DAY_S) - days + 1
     counts: dict[int, Counter[str]] = {}
     read = 0
-    for entry in _backwards(log, scan):
-        read += 1
-        event = entry.event
-        if event.item_id == item_id and not event.type.startswith("$"):
-            day = int(event.timestamp // _DAY_S)
-            if first_day <= day <= first_day + days - 1:
-                counts.setdefault(day, Counter())[event.type] += 1
+    if isinstance(log, FindsEvents):
+        after = max(0, log.last_offset() - scan)
+        found = log.item_events(item_id, after)
+        read = log.last_offset() - after
+    else:
+        found = []
+        for entry in _backwards(log, scan):
+            read += 1
+            if entry.event.item_id == item_id:
+                found.append((entry.event.timestamp, entry.event.type))
+    for timestamp, kind in found:
+        day = int(timestamp // _DAY_S)
+        if not kind.startswith("$") and first_day <= day <= first_day + days - 1:
+            counts.setdefault(day, Counter())[kind] += 1
     complete = read < scan or log.last_offset() <= scan
     out = [ActivityDay(time.strftime("%Y-%m-%d", time.gmtime(day * _DAY_S)),
                        sum(counts[day].values()) if day in counts else 0,

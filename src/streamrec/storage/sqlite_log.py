@@ -57,6 +57,11 @@ _SELECT = (
     "SELECT log_offset, event_id, user_id, item_id, type, value, timestamp, context"
     " FROM events WHERE log_offset > ? ORDER BY log_offset LIMIT ?"
 )
+_SELECT_USER = (
+    "SELECT log_offset, event_id, user_id, item_id, type, value, timestamp, context"
+    " FROM events WHERE user_id = ? AND log_offset > ? ORDER BY log_offset DESC LIMIT ?"
+)
+_SELECT_ITEM = "SELECT timestamp, type FROM events WHERE item_id = ? AND log_offset > ?"
 _SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}
 
 
@@ -266,6 +271,20 @@ class SQLiteEventLog:
         with self._reader() as reader:
             rows = reader.execute(_SELECT, (after, limit)).fetchall()
         return [row_to_logged(row) for row in rows]
+
+    def user_events(self, user_id: str, after: int, limit: int) -> list[LoggedEvent]:
+        """The user's newest ``limit`` entries after offset ``after``, newest first (by the
+        user index: no scan)."""
+        with self._reader() as reader:
+            rows = reader.execute(_SELECT_USER, (user_id, after, limit)).fetchall()
+        return [row_to_logged(row) for row in rows]
+
+    def item_events(self, item_id: str, after: int) -> list[tuple[float, str]]:
+        """(timestamp, type) of the item's entries after offset ``after``: one pass of
+        SQLite's over that range, without decoding the other entries."""
+        with self._reader() as reader:
+            return [(float(t), str(k)) for t, k in reader.execute(_SELECT_ITEM,
+                                                                   (item_id, after))]
 
     def last_offset(self) -> int:
         return self._last_offset

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from streamrec.engine.browsing import item_activity, recent_events, search_items
+from pathlib import Path
+
+from streamrec.engine.browsing import FindsEvents, item_activity, recent_events, search_items
+from streamrec.storage.base import open_log
 from streamrec.storage.memory_log import MemoryEventLog
 from streamrec.trust.pseudonyms import SESSION_PREFIX
 from streamrec.types import Event, Item
@@ -58,3 +61,21 @@ def test_items_are_found_by_id_first_then_by_text_or_title() -> None:
     assert [i.item_id for i in search_items(items, "COAT", 10)] == ["coat", "coat-2", "shoe"]
     assert [i.item_id for i in search_items(items, "wool", 10)] == ["hat"]
     assert search_items(items, "coat", 1)[0].item_id == "coat"
+
+
+def test_the_sqlite_logs_own_queries_answer_as_the_scan_does(tmp_path: Path) -> None:
+    events = [Event(f"u{n % 5}", f"i{n % 7}", "view" if n % 3 else "cart", NOW - (n % 4) * DAY)
+              for n in range(300)]
+    scanned, indexed = log_of(events), open_log(f"sqlite:///{tmp_path / 'events.db'}")
+    try:
+        indexed.append(events)
+        assert isinstance(indexed, FindsEvents) and not isinstance(scanned, FindsEvents)
+        for user in ("u0", "u3", "nobody"):
+            # the same events (the scan stops reading once it has them)
+            assert recent_events(indexed, 7, user, scan=120)[0] == recent_events(
+                scanned, 7, user, scan=120)[0]
+        for item in ("i0", "i6"):
+            assert item_activity(indexed, item, 5, NOW, scan=200) == item_activity(
+                scanned, item, 5, NOW, scan=200)
+    finally:
+        indexed.close()

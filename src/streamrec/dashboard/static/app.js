@@ -381,8 +381,9 @@ async function users() {
 
 async function evaluation() {
   page.replaceChildren(el("h1", {text: "Evaluation"}),
-    el("p", {class: "note", text: "Reports and plots in the data directory, e.g. of " +
-      "`streamrec evaluate --json DATA_DIR/evaluation-results/NAME.json`."}));
+    el("p", {class: "note", text: "Reports and plots in the data directory: runs of " +
+      "`streamrec evaluate --json DATA_DIR/evaluation-results/NAME.json`, and training " +
+      "curves under DATA_DIR/tensorboard/."}));
   let listed;
   try {
     listed = await api("/v1/evaluations");
@@ -408,10 +409,13 @@ async function evaluation() {
     panel.append(el("details", {}, el("summary", {text: "JSON"}),
                     el("pre", {text: JSON.stringify(report, null, 2)})));
   }
-  const images = listed.files.filter((f) => f.kind === "png");
-  if (images.length) {
+  const groups = [["Evaluation plots", (f) => !f.path.startsWith("tensorboard/")],
+                  ["Training curves", (f) => f.path.startsWith("tensorboard/")]];
+  for (const [title, belongs] of groups) {
+    const images = listed.files.filter((f) => f.kind === "png" && belongs(f));
+    if (!images.length) continue;
     const plots = el("div", {class: "plots charts"});
-    page.append(el("h2", {text: "Plots"}), plots);
+    page.append(el("h2", {text: title}), plots);
     for (const file of images) {
       const blob = await api(url(file));
       plots.append(el("figure", {"data-plot": file.path},
@@ -443,17 +447,36 @@ async function experiments() {
   for (const experiment of list) {
     const variants = experiment.variants || [];
     const high = Math.max(0.0001, ...variants.map((v) => v.ci_high ?? v.ctr ?? 0));
-    const rows = variants.map((v) => el("tr", {"data-variant": v.name},
-      el("td", {text: v.name}), el("td", {}, el("code", {text: JSON.stringify(v.overrides || {})})),
-      el("td", {class: "num", text: fmt(v.users)}), el("td", {class: "num", text: fmt(v.impressions)}),
-      el("td", {class: "num", text: fmt(v.clicks)}), el("td", {class: "num", "data-ctr": v.name, text: fmt(v.ctr, 4)}),
-      el("td", {class: "num", text: `${fmt(v.ci_low, 4)} – ${fmt(v.ci_high, 4)}`}),
-      el("td", {}, el("div", {class: "ci"}, el("span", {style:
-        `left:${100 * Math.max(0, v.ci_low ?? 0) / high}%;width:${Math.max(1, 100 * ((v.ci_high ?? 0) - (v.ci_low ?? 0)) / high)}%`})))));
-    page.append(el("div", {class: "panel", "data-experiment": experiment.name},
+    const interval = (low, top) => `${fmt(low, 4)} – ${fmt(top, 4)}`;
+    const rows = variants.map((v) => {
+      const versus = v.vs_control;
+      return el("tr", {"data-variant": v.name, class: v.name === experiment.winner ? "winner" : null},
+        el("td", {text: v.name + (v.name === experiment.winner ? " ★" : "")}),
+        el("td", {}, el("code", {text: JSON.stringify(v.overrides || {})})),
+        el("td", {class: "num", text: fmt(v.users)}), el("td", {class: "num", text: fmt(v.impressions)}),
+        el("td", {class: "num", text: fmt(v.clicks)}),
+        el("td", {class: "num", "data-ctr": v.name, text: fmt(v.ctr, 4)}),
+        el("td", {class: "num", text: interval(v.ci_low, v.ci_high)}),
+        el("td", {}, el("div", {class: "ci", title: "95% interval of the rate"}, el("span", {style:
+          `left:${100 * Math.max(0, v.ci_low ?? 0) / high}%;width:${Math.max(1, 100 * ((v.ci_high ?? 0) - (v.ci_low ?? 0)) / high)}%`}))),
+        el("td", {class: "num", "data-difference": v.name, text: versus
+          ? `${versus.difference >= 0 ? "+" : ""}${fmt(versus.difference, 4)} (${interval(versus.ci_low, versus.ci_high)})`
+          : "control"}));
+    });
+    const facts = [experiment.goal ? `goal: ${experiment.goal}` : null,
+                   experiment.assignment ? `assignment: ${experiment.assignment}` : null,
+                   experiment.started_at ? `started ${when(experiment.started_at)} UTC` : null,
+                   experiment.stopped_at ? `stopped ${when(experiment.stopped_at)} UTC` : null]
+      .filter(Boolean).join(" · ");
+    const panel = el("div", {class: "panel", "data-experiment": experiment.name},
       el("h2", {text: `${experiment.name} (${experiment.status || "?"})`}),
-      el("p", {class: "verdict", text: experiment.verdict || ""}),
-      table(["variant", "overrides", "users", "impressions", "clicks", "CTR", "95% CI", ""], rows)));
+      experiment.description ? el("p", {text: experiment.description}) : "",
+      el("p", {class: "verdict", "data-verdict": experiment.name, text: experiment.verdict || ""}),
+      el("p", {class: "note", text: facts}),
+      table(["variant", "overrides", "users", "lists shown", "lists clicked", "CTR", "95% CI", "",
+             "vs control (CI)"], rows));
+    if (experiment.problem) panel.append(el("p", {class: "error", text: experiment.problem}));
+    page.append(panel);
   }
   loaded("experiments");
 }

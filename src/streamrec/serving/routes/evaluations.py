@@ -1,6 +1,7 @@
-"""Reports and plots in the data directory: `streamrec evaluate` runs written there
-(``--json DATA_DIR/evaluation-results/NAME.json``), training curves, anything a person wrote
-there to look at. Only JSON, markdown and PNG files, never the engine's own state."""
+"""Reports and plots in the data directory: `streamrec evaluate` runs written to its
+``evaluation-results/`` folder (``--json DATA_DIR/evaluation-results/NAME.json``) and the
+training curves under ``tensorboard/``. Only JSON, markdown and PNG files in those two
+folders: never the engine's own files (its state, keys, pseudonym check, snapshots)."""
 
 from __future__ import annotations
 
@@ -19,21 +20,23 @@ router = APIRouter(prefix="/v1/evaluations", tags=["evaluations"])
 
 _KINDS = {".json": "application/json", ".md": "text/markdown; charset=utf-8",
           ".png": "image/png"}
-_STATE = {"snapshots", "artefacts"}  # the engine's state: never listed nor served
+# an allow-list: the data dir's other files are the engine's, some of them secret
+FOLDERS = ("evaluation-results", "tensorboard")
 _DEPTH = 4
 _MOST = 1_000
 
 
 def _files(root: Path) -> list[Path]:
     found: list[Path] = []
-    folders = [root]
+    folders = [root / name for name in FOLDERS
+               if (root / name).is_dir() and not (root / name).is_symlink()]
     for _ in range(_DEPTH):
         deeper = []
         for folder in folders:
             for path in sorted(folder.iterdir()):
                 if path.is_symlink() or path.name.startswith("."):
                     continue
-                if path.is_dir() and not (folder == root and path.name in _STATE):
+                if path.is_dir():
                     deeper.append(path)
                 elif path.is_file() and path.suffix in _KINDS:
                     found.append(path)
@@ -43,8 +46,8 @@ def _files(root: Path) -> list[Path]:
 
 @router.get("", response_model=EvaluationsOut, dependencies=[require(Scope.READ)])
 def evaluations(engine: EngineDep) -> EvaluationsOut:
-    """JSON, markdown and PNG files in the data directory (four levels deep, not the engine's
-    snapshots or artefacts), newest first."""
+    """JSON, markdown and PNG files in the data directory's evaluation-results/ and
+    tensorboard/ folders (four levels deep), newest first."""
     root = engine.settings.data_dir
     listed = []
     for path in _files(root):
