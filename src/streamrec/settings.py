@@ -19,6 +19,7 @@ from streamrec.models.als import ALSConfig
 from streamrec.models.content import ContentConfig
 from streamrec.models.cooccurrence import CooccurrenceConfig
 from streamrec.models.popularity import PopularityConfig
+from streamrec.models.sequence_config import SequenceConfig
 from streamrec.ranking.features import layout
 from streamrec.ranking.hybrid import HybridConfig
 from streamrec.ranking.negatives import NegativesConfig
@@ -53,6 +54,9 @@ class ModelSettings(BaseModel):
     cooccurrence: CooccurrenceConfig = Field(default_factory=CooccurrenceConfig)
     als: ALSConfig = Field(default_factory=ALSConfig)
     content: ContentConfig = Field(default_factory=ContentConfig)
+    sequence: SequenceConfig = Field(
+        default_factory=SequenceConfig,
+        description="The GRU sequence model (models/sequence.py; training needs torch).")
     hybrid: HybridConfig = Field(default_factory=HybridConfig)
     negatives: NegativesConfig = Field(
         default_factory=NegativesConfig,

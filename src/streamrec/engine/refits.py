@@ -87,7 +87,8 @@ class PendingFit:
             return
         try:
             if store is not None:
-                saved = store.save(self.model.name, self.begin_offset, arrays) \
+                suffix = getattr(self.model, "artefact_format", "npz")
+                saved = store.save(self.model.name, self.begin_offset, arrays, suffix) \
                     if expected is None or checksum(arrays) == expected.sha256 else None
                 self.artefact = saved
         except OSError as error:  # no artefact: a replay fits it again, the log says so

@@ -15,4 +15,5 @@ SOURCES = Registry(import_module(f"{__name__}.{module}").SOURCE for module in (
     "als",
     "content",
     "popularity",
+    "sequence",
 ))

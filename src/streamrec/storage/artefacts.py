@@ -1,11 +1,13 @@
-"""Fitted models on disk: one ``.npz`` per refit, named by the log, checked by a checksum.
+"""Fitted models on disk: one file per refit, named by the log, checked by a checksum.
 
 A refit's result is written here (engine/refits.py) and its ``$refit-end`` event names the
 file and the SHA-256 of its arrays, so a replay loads the fit instead of computing it again
 (a slow or non-deterministic fit can be replayed; another machine can share the directory).
 The checksum is of the arrays (names, dtypes, shapes, bytes), not of the file, so a fit
 computed again from the same data has the same checksum and can stand in for a lost file.
-Files are written aside, fsynced and renamed into place; plain arrays, no pickle.
+Files are written aside, fsynced and renamed into place; plain arrays, no pickle: ``.npz``,
+or ``.safetensors`` for neural network weights (the sequence model's; Hugging Face's format:
+a JSON header and raw little-endian bytes, read without torch).
 
 Which files are kept (``delete_before``): a fit that a snapshot on disk already holds is
 needed only by a replay from the very start of the log, which computes it again when its
@@ -32,8 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import safetensors.numpy
+from safetensors import SafetensorError
 
 log = logging.getLogger(__name__)
+_SUFFIXES = ("npz", "safetensors")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,14 +61,21 @@ class ArtefactStore:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    def save(self, model: str, begin_offset: int, arrays: Mapping[str, np.ndarray]) -> Artefact:
-        """Write the fit of ``model`` begun at ``begin_offset``; durable when it returns."""
+    def save(self, model: str, begin_offset: int, arrays: Mapping[str, np.ndarray],
+             suffix: str = "npz") -> Artefact:
+        """Write the fit of ``model`` begun at ``begin_offset``; durable when it returns.
+        ``suffix``: ``npz`` or ``safetensors``."""
+        if suffix not in _SUFFIXES:
+            raise ValueError(f"an artefact is .npz or .safetensors, not .{suffix}")
         self.directory.mkdir(parents=True, exist_ok=True)
-        name = f"{model}-{begin_offset:020d}.npz"
+        name = f"{model}-{begin_offset:020d}.{suffix}"
         temporary = self.directory / f".tmp-{name}-{os.getpid()}"
         try:
             with open(temporary, "wb") as file:
-                np.savez(file, allow_pickle=False, **arrays)
+                if suffix == "safetensors":
+                    file.write(safetensors_bytes(arrays))
+                else:
+                    np.savez(file, allow_pickle=False, **arrays)
                 file.flush()
                 os.fsync(file.fileno())
             os.rename(temporary, self.directory / name)
@@ -82,9 +94,12 @@ class ArtefactStore:
         if Path(artefact.name).name != artefact.name or not path.is_file():
             return None
         try:
-            with open(path, "rb") as file, np.load(file, allow_pickle=False) as data:
-                arrays = {key: data[key] for key in data.files}
-        except (OSError, ValueError, zipfile.BadZipFile) as error:
+            if path.suffix == ".safetensors":
+                arrays = safetensors_arrays(path.read_bytes())
+            else:
+                with open(path, "rb") as file, np.load(file, allow_pickle=False) as data:
+                    arrays = {key: data[key] for key in data.files}
+        except (OSError, ValueError, zipfile.BadZipFile, SafetensorError) as error:
             log.warning("artefact %s is unreadable (%s): fitting again", artefact.name, error)
             return None
         if checksum(arrays) != artefact.sha256:
@@ -105,7 +120,20 @@ class ArtefactStore:
             path.unlink(missing_ok=True)
 
     def _files(self) -> list[Path]:
-        return sorted(self.directory.glob("*.npz")) if self.directory.is_dir() else []
+        if not self.directory.is_dir():
+            return []
+        return sorted(path for suffix in _SUFFIXES for path in self.directory.glob(f"*.{suffix}"))
+
+
+def safetensors_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
+    """``arrays`` in the safetensors format (contiguous copies: it needs them)."""
+    return bytes(safetensors.numpy.save({name: np.ascontiguousarray(array)
+                                         for name, array in arrays.items()}))
+
+
+def safetensors_arrays(data: bytes) -> dict[str, np.ndarray]:
+    """The arrays of a safetensors file's bytes; raises ``SafetensorError`` when damaged."""
+    return dict(safetensors.numpy.load(data))
 
 
 def _begin_of(path: Path) -> int:

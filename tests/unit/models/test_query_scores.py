@@ -14,6 +14,8 @@ from streamrec.models.content import ContentModel
 from streamrec.models.cooccurrence import CooccurrenceConfig, CooccurrenceModel
 from streamrec.models.popularity import PopularityConfig, PopularityModel
 from streamrec.models.scores import DenseScores, SparseScores, is_excluded
+from streamrec.models.sequence import SequenceModel
+from streamrec.models.sequence_config import SequenceConfig
 from streamrec.models.sparse_rows import SparseRows
 from streamrec.models.text_vectors import TextVectors
 from streamrec.ranking.features import featurise, gather, layout
@@ -141,10 +143,12 @@ def test_gather_matches_a_dense_reference() -> None:
     content.learn_items([(i, Item(f"i{i}", {"category": str(i // 100)}, f"thing {i % 13}"))
                          for i in range(n)])
     models = {"cooccurrence": CooccurrenceModel(), "als": ALSModel(ALSConfig(factors=8)),
-              "content": content, "popularity": PopularityModel()}
+              "content": content, "popularity": PopularityModel(),
+              "sequence": SequenceModel(SequenceConfig(dimensions=8, max_epochs=2))}
     for model in models.values():
         model.learn(batch)
     models["als"].refit()  # type: ignore[attr-defined]
+    models["sequence"].refit()  # type: ignore[attr-defined]
     for user in (0, 7, 50):
         for length in (2, 15):  # content brings candidates below 5 events, re-scores above
             history = items[users == user][:length]

@@ -1,0 +1,339 @@
+"""A sequence model: a GRU over the user's latest items, and an item tower that reads content.
+
+The user's vector is a GRU's last state over the embeddings of their latest ``context`` items
+(GRU4Rec: Hidasi et al., "Session-based Recommendations with Recurrent Neural Networks",
+ICLR 2016), read from ``Query.history`` at request time: every event changes the next answer
+at once, with no weight touched. An item's embedding is its own learned vector plus the mean
+of the vectors of its content tokens (attribute values and words, hashed: ``item_tokens``),
+so an item that only the catalogue knows has an embedding before anyone touches it (id
+dropout in training teaches the content part to stand alone). Scores are inner products.
+
+The weights are refit in the background on the positive events of the log, warm-started from
+the previous fit (``sequence_training.py``: sampled softmax with a logQ correction, dropout,
+early stopping on a held-out tail; seeded, one thread, deterministic on CPU), and swapped in
+at a logged ``$refit-end`` like ALS's (engine/refits.py), whose artefact is a safetensors
+file named by its SHA-256. Serving needs numpy only: the forward pass is written here (one
+pass per request, ~0.1-0.3 ms), so torch is needed to train, never to serve or replay.
+
+Scores are shifted to be positive (a query vector's last entry is ``|u| x max |e|``, an
+item's is 1), because only a positive score makes a candidate: the order is the model's.
+
+>>> from streamrec.types import EventBatch, Query
+>>> model = SequenceModel()
+>>> model.recommend(Query(0, np.array([1, 2]), np.zeros(0, np.int64), 0.0), 3).items.tolist()
+[]
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from streamrec.models.base import top_k
+from streamrec.models.scores import DenseScores, QueryScores, SparseScores
+from streamrec.models.sequence_config import EpochReport, Progress, SequenceConfig, TrainingData
+from streamrec.models.text_vectors import item_tokens
+from streamrec.types import Candidates, EventBatch, FloatArray, IntArray, Item, Query
+
+Float32Array = npt.NDArray[np.float32]
+_WORD = re.compile(r"[^\W_]+")
+# the names of a fit's arrays: the artefact, the snapshot's safetensors blob
+WEIGHT_NAMES = ("item_embeddings", "content_embeddings", "gru_weight_ih", "gru_weight_hh",
+                "gru_bias_ih", "gru_bias_hh", "output_weight", "output_bias")
+
+
+def is_trainable() -> bool:
+    """Whether torch can be imported (the 'deep' extra): without it there are no refits."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def content_token_ids(item: Item, buckets: int, limit: int) -> list[int]:
+    """The item's first ``limit`` distinct content tokens, hashed (CRC-32: the same in every
+    process, unlike ``hash``) into ``buckets`` rows."""
+    found: dict[int, None] = {}
+    for token in item_tokens(item, lambda text: _WORD.findall(text.lower()), frozenset()):
+        found.setdefault(zlib.crc32(token.encode()) % buckets, None)
+        if len(found) >= limit:
+            break
+    return list(found)
+
+
+def content_matrix(tokens: npt.NDArray[np.int32], buckets: int) -> sp.csr_matrix:
+    """(items, buckets): each row the mean over the item's tokens (-1 is padding)."""
+    valid = tokens >= 0
+    counts = valid.sum(axis=1)
+    rows = np.repeat(np.arange(tokens.shape[0]), counts)
+    values = np.repeat(1.0 / np.maximum(counts, 1), counts).astype(np.float32)
+    return sp.csr_matrix((values, (rows, tokens[valid])), shape=(tokens.shape[0], buckets))
+
+
+def item_vectors_of(weights: Mapping[str, np.ndarray], tokens: npt.NDArray[np.int32]
+                    ) -> Float32Array:
+    """Every item's embedding (own vector + mean content vector), with the shift column:
+    1 for items the model knows anything about, 0 (never a candidate) for the others."""
+    own, content = weights["item_embeddings"], weights["content_embeddings"]
+    n = tokens.shape[0]
+    vectors = np.zeros((n, own.shape[1] + 1), dtype=np.float32)
+    fitted = min(n, own.shape[0])
+    vectors[:fitted, :-1] = own[:fitted]
+    vectors[:, :-1] += content_matrix(tokens, content.shape[0]) @ content
+    vectors[:, -1] = (vectors[:, :-1] != 0).any(axis=1)
+    return vectors
+
+
+def _sigmoid(x: Float32Array) -> Float32Array:
+    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * x)), dtype=np.float32)
+
+
+def encode(weights: Mapping[str, np.ndarray], inputs: Float32Array) -> Float32Array:
+    """The user vector for item embeddings ``inputs`` (oldest first): the GRU's last state
+    through the output layer. PyTorch's GRU equations (gates r, z, n), in float32."""
+    w_hh, b_hh = weights["gru_weight_hh"], weights["gru_bias_hh"]
+    hidden = w_hh.shape[1]
+    gates_in = inputs @ weights["gru_weight_ih"].T + weights["gru_bias_ih"]
+    h = np.zeros(hidden, dtype=np.float32)
+    for step in gates_in:
+        gates_h = w_hh @ h + b_hh
+        r = _sigmoid(step[:hidden] + gates_h[:hidden])
+        z = _sigmoid(step[hidden:2 * hidden] + gates_h[hidden:2 * hidden])
+        n = np.tanh(step[2 * hidden:] + r * gates_h[2 * hidden:])
+        h = (1.0 - z) * n + z * h
+    return np.asarray(weights["output_weight"] @ h + weights["output_bias"], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class FittedSequence:
+    weights: Mapping[str, np.ndarray]
+    curves: FloatArray  # per epoch: loss, held-out HR@10, NDCG@10
+
+
+
+
+class SequenceModel:
+    name = "sequence"
+    artefact_format = "safetensors"  # storage/artefacts.py
+
+    def __init__(self, config: SequenceConfig | None = None) -> None:
+        self.config = config or SequenceConfig()
+        self._users = np.zeros(0, dtype=np.int32)  # positive events, log order (the newest)
+        self._items = np.zeros(0, dtype=np.int32)
+        self._size = 0
+        self._tokens = np.full((0, self.config.content_tokens), -1, dtype=np.int32)
+        self._weights: dict[str, np.ndarray] | None = None
+        self._vectors: Float32Array = np.zeros((0, self.config.dimensions + 1), np.float32)
+        self._max_norm = 0.0
+        self.events = 0
+        self.fitted_events = 0
+        self.curves: FloatArray = np.zeros((0, 3))
+        # told how training goes (``streamrec train``'s bar, TensorBoard): not state
+        self.progress: Progress | None = None
+        self.epoch_report: EpochReport | None = None
+
+    @property
+    def is_fitted(self) -> bool:
+        return self._weights is not None
+
+    # -- learning ------------------------------------------------------------------------
+    def learn(self, batch: EventBatch) -> None:
+        liked = batch.weights > 0
+        count = int(liked.sum())
+        self.events += len(batch)
+        self._grow_tokens(int(batch.items.max()) + 1 if len(batch) else 0)
+        if count == 0:
+            return
+        needed = self._size + count
+        if needed > self._users.shape[0]:
+            capacity = max(needed, 2 * self._users.shape[0], 1024)
+            self._users = np.resize(self._users, capacity)
+            self._items = np.resize(self._items, capacity)
+        self._users[self._size:needed] = batch.users[liked]
+        self._items[self._size:needed] = batch.items[liked]
+        self._size = needed
+        keep = self.config.max_training_events
+        if self._size > 2 * keep:  # amortised: drop the oldest once twice as many are held
+            self._users = self._users[self._size - keep:self._size].copy()
+            self._items = self._items[self._size - keep:self._size].copy()
+            self._size = keep
+
+    def learn_items(self, items: Sequence[tuple[int, Item]]) -> None:
+        if not items:
+            return
+        self._grow_tokens(max(index for index, _ in items) + 1)
+        config = self.config
+        changed = np.array([index for index, _ in items], dtype=np.int64)
+        for index, item in items:
+            ids = content_token_ids(item, config.content_buckets, config.content_tokens)
+            self._tokens[index] = -1
+            self._tokens[index, :len(ids)] = ids
+        if self._weights is not None:  # new array: an index built from the old stays right
+            vectors = self._vectors_for(len(self._tokens))
+            vectors[changed] = item_vectors_of(self._weights, self._tokens[changed])
+            self._set_vectors(vectors)
+
+    def _grow_tokens(self, n: int) -> None:
+        if n > self._tokens.shape[0]:
+            grown = np.full((max(n, 2 * self._tokens.shape[0], 16), self._tokens.shape[1]), -1,
+                            dtype=np.int32)
+            grown[: self._tokens.shape[0]] = self._tokens
+            self._tokens = grown
+
+    def merge_users(self, source: int, target: int) -> None:
+        users = self._users[: self._size]
+        users[users == source] = target
+
+    # -- refits (engine/refits.py) -------------------------------------------------------
+    def refit_due(self) -> bool:
+        config = self.config
+        new = self.events - self.fitted_events
+        if not config.enabled or self.events < config.refit_min_events or new <= 0:
+            return False
+        due = not self.is_fitted or new >= config.refit_growth * self.fitted_events
+        return due and is_trainable()
+
+    def begin_refit(self) -> tuple[TrainingData, int]:
+        n_items = self._known_items()
+        previous = dict(self._weights) if self.config.warm_start and self._weights else None
+        data = TrainingData(self._users[: self._size].copy(), self._items[: self._size].copy(),
+                            self._tokens[:n_items].copy(), previous)
+        return data, self.events
+
+    def _known_items(self) -> int:
+        seen = int(self._items[: self._size].max()) + 1 if self._size else 0
+        with_content = np.flatnonzero((self._tokens >= 0).any(axis=1))
+        return max(seen, int(with_content[-1]) + 1 if with_content.size else 0)
+
+    def fit(self, data: TrainingData) -> FittedSequence:
+        """Train (torch: the 'deep' extra); pure, so it runs off the state's lock."""
+        from streamrec.models.sequence_training import train
+
+        weights, curves = train(data, self.config, self.progress, self.epoch_report)
+        return FittedSequence(weights, curves)
+
+    def fit_arrays(self, fitted: FittedSequence) -> dict[str, np.ndarray]:
+        return {**fitted.weights, "curves": fitted.curves}
+
+    def fitted_from(self, arrays: Mapping[str, np.ndarray]) -> FittedSequence:
+        missing = [name for name in WEIGHT_NAMES if name not in arrays]
+        if missing:
+            raise ValueError(f"a sequence fit lacks {missing}")
+        weights = {name: np.array(arrays[name], dtype=np.float32) for name in WEIGHT_NAMES}
+        if weights["item_embeddings"].shape[1] != self.config.dimensions:
+            raise ValueError("a sequence fit of other dimensions than configured")
+        return FittedSequence(weights, np.asarray(arrays.get("curves", np.zeros((0, 3)))))
+
+    def swap(self, fitted: FittedSequence, fitted_events: int) -> None:
+        self._weights = dict(fitted.weights)
+        self.curves = np.array(fitted.curves, dtype=np.float64)
+        self.fitted_events = fitted_events
+        self._set_vectors(item_vectors_of(self._weights, self._tokens))
+
+    def abort_refit(self) -> None:
+        """Nothing was changed by ``begin_refit``: the previous fit keeps serving."""
+
+    def refit(self) -> None:
+        data, events = self.begin_refit()
+        self.swap(self.fit(data), events)
+
+    def _vectors_for(self, n: int) -> Float32Array:
+        vectors = np.zeros((n, self._vectors.shape[1]), dtype=np.float32)
+        kept = min(n, self._vectors.shape[0])
+        vectors[:kept] = self._vectors[:kept]
+        return vectors
+
+    def _set_vectors(self, vectors: Float32Array) -> None:
+        self._vectors = vectors
+        norms = np.linalg.norm(vectors[:, :-1], axis=1) if vectors.size else np.zeros(1)
+        self._max_norm = float(norms.max()) if norms.size else 0.0
+
+    # -- reading -------------------------------------------------------------------------
+    def _latest(self, query: Query) -> IntArray:
+        """The items the encoder reads: the latest positive ones, repeats in a row as one."""
+        items = query.history
+        if query.history_weights.shape == items.shape:
+            items = items[query.history_weights > 0]
+        items = items[(items >= 0) & (items < self._vectors.shape[0])]
+        if items.size > 1:
+            items = items[np.r_[True, items[1:] != items[:-1]]]
+        return np.asarray(items[-self.config.context:], dtype=np.int64)
+
+    def query_vector(self, query: Query) -> Float32Array | None:
+        if self._weights is None:
+            return None
+        items = self._latest(query)
+        if items.size == 0:
+            return None
+        user = encode(self._weights, self._vectors[items, :-1])
+        shift = float(np.linalg.norm(user)) * self._max_norm * 1.0001 + 1e-6
+        return np.append(user, np.float32(shift)).astype(np.float32)
+
+    def item_vectors(self) -> Float32Array:
+        """Replaced, never changed in place (a refit, new content items): ranking/ann.py."""
+        return self._vectors
+
+    def query_scores(self, query: Query, n_items: int) -> QueryScores:
+        vector = self.query_vector(query)
+        if vector is None:
+            return SparseScores(np.zeros(0, np.int64), np.zeros(0))
+        return DenseScores(self._vectors[:n_items] @ vector)
+
+    def dense_scores(self, query: Query, n_items: int) -> FloatArray:
+        out = np.zeros(n_items, dtype=np.float64)
+        vector = self.query_vector(query)
+        if vector is not None:
+            scores = self._vectors[:n_items] @ vector
+            out[: scores.shape[0]] = scores
+        return out
+
+    def recommend(self, query: Query, k: int) -> Candidates:
+        scores = self.dense_scores(query, self._vectors.shape[0])
+        found = top_k(np.where(scores > 0, scores, -np.inf), k, query.exclude)
+        return found
+
+    def score(self, query: Query, items: IntArray) -> FloatArray:
+        scores = self.dense_scores(query, self._vectors.shape[0])
+        out = np.zeros(items.shape[0], dtype=np.float64)
+        known = (items >= 0) & (items < scores.shape[0])
+        out[known] = scores[items[known]]
+        return out
+
+    # -- persistence ---------------------------------------------------------------------
+    def state(self) -> dict[str, np.ndarray]:
+        from streamrec.storage.artefacts import safetensors_bytes
+
+        blob = np.zeros(0, dtype=np.uint8)
+        if self._weights is not None:  # the weights as one safetensors blob: no pickle
+            blob = np.frombuffer(safetensors_bytes({**self._weights, "curves": self.curves}),
+                                 dtype=np.uint8).copy()
+        return {"users": self._users[: self._size].copy(),
+                "items": self._items[: self._size].copy(),
+                "tokens": self._tokens.copy(), "weights": blob,
+                "counters": np.array([self.events, self.fitted_events])}
+
+    def restore(self, state: Mapping[str, np.ndarray]) -> None:
+        from streamrec.storage.artefacts import safetensors_arrays
+
+        self._users = np.array(state["users"], dtype=np.int32)
+        self._items = np.array(state["items"], dtype=np.int32)
+        self._size = self._users.shape[0]
+        self._tokens = np.array(state["tokens"], dtype=np.int32)
+        self.events, self.fitted_events = (int(v) for v in state["counters"])
+        self._weights = None
+        self._set_vectors(np.zeros((0, self.config.dimensions + 1), np.float32))
+        self.curves = np.zeros((0, 3))
+        blob = np.asarray(state["weights"], dtype=np.uint8)
+        if blob.size:
+            fitted = self.fitted_from(safetensors_arrays(blob.tobytes()))
+            self.swap(fitted, self.fitted_events)
+
+    def __repr__(self) -> str:
+        return f"SequenceModel(fitted={self.is_fitted}, events={self.events})"

@@ -1,0 +1,177 @@
+"""The sequence model: online by construction, content for new items, weights in safetensors,
+refits swapped in at their logged place so a replay gives the very same scores."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from streamrec.engine.engine import Engine
+from streamrec.engine.refits import END_TYPE
+from streamrec.engine.replay import rebuild_state
+from streamrec.models.sequence import SequenceModel
+from streamrec.models.sequence_config import SequenceConfig
+from streamrec.settings import Settings
+from streamrec.storage.artefacts import ArtefactStore, safetensors_arrays
+from streamrec.types import Event, EventBatch, Item, Query
+
+if importlib.util.find_spec("torch") is None:  # the 'deep' extra; CI installs it
+    if os.environ.get("CI") == "true":
+        pytest.fail("torch is missing: CI installs streamrec[deep] (via the test extra)",
+                    pytrace=False)
+    pytest.skip("torch (pip install -e '.[deep]') trains the sequence model",
+                allow_module_level=True)
+
+T0 = 1_700_000_000.0
+SMALL = {"dimensions": 16, "context": 5, "content_buckets": 64, "negatives": 16,
+         "batch_size": 32, "max_epochs": 30, "patience": 30, "refit_min_events": 200,
+         "learning_rate": 0.05, "device": "cpu"}
+NOTHING = np.zeros(0, np.int64)
+
+
+def two_worlds(users: int = 60, length: int = 12, seed: int = 0) -> EventBatch:
+    """Users who stay in one of two categories: items 0-19 ('a') or 20-39 ('b'), walking
+    through them in order (so the next item follows from the last)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for user in range(users):
+        base, start = 20 * (user % 2), int(rng.integers(20))
+        rows.extend((user, base + (start + step) % 20) for step in range(length))
+    order = rng.permutation(len(rows))  # interleaved, each user's own order kept below
+    rows = [rows[i] for i in np.sort(order)]
+    array = np.array(rows, dtype=np.int64)
+    n = array.shape[0]
+    return EventBatch(array[:, 0], array[:, 1], np.ones(n), T0 + np.arange(n, dtype=float))
+
+
+def catalogue(n: int = 40) -> list[tuple[int, Item]]:
+    return [(i, Item(f"i{i}", {"category": "a" if i < 20 else "b"})) for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def fitted() -> SequenceModel:
+    model = SequenceModel(SequenceConfig(**SMALL))
+    model.learn_items(catalogue())
+    model.learn(two_worlds())
+    model.refit()
+    return model
+
+
+def query(history: list[int]) -> Query:
+    return Query(0, np.array(history, dtype=np.int64), NOTHING, T0)
+
+
+def test_one_new_event_changes_the_answer_without_a_refit(fitted: SequenceModel) -> None:
+    weights = fitted.state()["weights"].copy()
+    before = fitted.query_vector(query([1, 2, 3]))
+    fitted.learn(EventBatch(np.array([0]), np.array([4]), np.ones(1), np.array([T0])))
+    after = fitted.query_vector(query([1, 2, 3, 4]))  # the history the engine would pass
+    assert before is not None and after is not None
+    assert not np.allclose(before, after)
+    assert fitted.recommend(query([1, 2, 3]), 5).items.tolist() != \
+        fitted.recommend(query([1, 2, 3, 4]), 5).items.tolist()
+    assert np.array_equal(fitted.state()["weights"], weights)  # no weight was touched
+
+
+def test_it_learns_what_comes_next(fitted: SequenceModel) -> None:
+    found = fitted.recommend(query([21, 22, 23]), 5).items.tolist()
+    assert all(item >= 20 for item in found)  # stays in the user's world
+    assert 24 in found
+
+
+def test_an_item_known_only_by_its_content_is_retrieved(fitted: SequenceModel) -> None:
+    model = SequenceModel(SequenceConfig(**SMALL))
+    model.restore(fitted.state())
+    new = 40
+    model.learn_items([(new, Item("new", {"category": "b"}))])
+    scores = model.dense_scores(query([25, 26, 27]), 41)
+    assert scores[new] > 0
+    # among the 41 items, above every item of the other world
+    assert scores[new] > scores[:20].max()
+    assert new in model.recommend(query([25, 26, 27]), 20).items.tolist()
+    other = model.dense_scores(query([5, 6, 7]), 41)
+    assert other[new] < other[:20].max()
+
+
+def test_state_round_trips_through_safetensors(fitted: SequenceModel) -> None:
+    state = fitted.state()
+    blob = state["weights"]
+    assert blob.dtype == np.uint8 and blob.size > 0
+    arrays = safetensors_arrays(blob.tobytes())
+    assert arrays["gru_weight_hh"].shape == (48, 16)
+    restored = SequenceModel(SequenceConfig(**SMALL))
+    restored.restore(state)
+    for history in ([1, 2], [30, 31, 32, 33]):
+        assert np.array_equal(restored.dense_scores(query(history), 40),
+                              fitted.dense_scores(query(history), 40))
+
+
+def test_an_artefact_is_a_safetensors_file_named_by_its_checksum(
+        fitted: SequenceModel, tmp_path: Path) -> None:
+    store = ArtefactStore(tmp_path)
+    data, _ = fitted.begin_refit()
+    own = safetensors_arrays(fitted.state()["weights"].tobytes())
+    arrays = fitted.fit_arrays(fitted.fitted_from(own))
+    saved = store.save("sequence", 9, arrays, "safetensors")
+    assert saved.name == "sequence-00000000000000000009.safetensors"
+    assert (tmp_path / saved.name).read_bytes()[8:9] == b"{"  # a JSON header, no pickle
+    loaded = store.load(saved)
+    assert loaded is not None and loaded.keys() == arrays.keys()
+    assert all(np.array_equal(loaded[name], arrays[name]) for name in arrays)
+    assert data.previous is not None  # a refit warm-starts from the fit serving now
+
+
+def test_training_is_deterministic() -> None:
+    fits = []
+    for _ in range(2):
+        model = SequenceModel(SequenceConfig(**{**SMALL, "max_epochs": 2}))
+        model.learn_items(catalogue())
+        model.learn(two_worlds())
+        model.refit()
+        fits.append(model.state()["weights"])
+    assert np.array_equal(fits[0], fits[1])
+
+
+def events(start: int, count: int) -> list[Event]:
+    batch = two_worlds(users=40, length=15, seed=start)
+    return [Event(f"u{int(u)}", f"i{int(i)}", "view", T0 + start + n)
+            for n, (u, i) in enumerate(zip(batch.users[:count], batch.items[:count],
+                                           strict=True))]
+
+
+def test_replay_after_a_refit_gives_identical_scores(
+        tmp_path: Path, settings_factory: Callable[..., Settings]) -> None:
+    settings = settings_factory(tmp_path / "data", models={"sequence": SMALL})
+    engine = Engine.open(settings, start_learner=False)
+    try:
+        for start in (0, 1000):
+            engine.log.append(events(start, 300))
+            engine.learner.catch_up(batch=7)
+            engine.trainer.begin_due()
+            engine.learner.catch_up(batch=7)
+            engine.trainer.fit_pending()
+            engine.learner.catch_up(batch=7)
+        ends = [e.event.context or {} for e in engine.log.read(0, 10**6)
+                if e.event.type == END_TYPE and e.event.item_id == "sequence"]
+        assert len(ends) == 2 and all(end["ok"] for end in ends)
+        assert all(str(end["artefact"]).endswith(".safetensors") for end in ends)
+        model = engine.state.models["sequence"]
+        assert isinstance(model, SequenceModel) and model.is_fitted
+        replayed = rebuild_state(settings, engine.log, batch=1)
+        again = replayed.models["sequence"]
+        assert isinstance(again, SequenceModel)
+        for user in ("u1", "u2", "u7"):
+            index = engine.state.users.lookup(user)
+            assert index is not None
+            live = engine.state.query_for(index, T0)
+            assert np.array_equal(model.dense_scores(live, 40),
+                                  again.dense_scores(replayed.query_for(index, T0), 40))
+        assert np.array_equal(engine.state.state()["model-sequence"]["weights"],
+                              replayed.state()["model-sequence"]["weights"])
+    finally:
+        engine.close()
