@@ -18,6 +18,7 @@ from streamrec.cli.imports import app as import_app
 from streamrec.cli.keys import app as keys_app
 from streamrec.cli.mistakes import MistakesAsMessages
 from streamrec.cli.serve import serve
+from streamrec.cli.train import train
 from streamrec.setting_names import refuse_unknown_names
 from streamrec.settings import Settings
 
@@ -48,6 +49,7 @@ app.command()(serve)
 app.command()(demo)
 app.command()(evaluate)
 app.command(name="fit-ranker")(fit_ranker)
+app.command()(train)
 app.command()(check)
 app.command(name="reapply-erasures")(reapply_erasures)
 app.add_typer(import_app, name="import")

@@ -73,6 +73,9 @@ class Engine:
         self.snapshots = snapshots
         self.state = EngineState(settings, inline_training=False)
         self.state.artefacts = ArtefactStore(settings.artefact_dir)
+        for model in self.state.models.values():  # models that draw training curves
+            if hasattr(model, "curves_dir"):
+                model.curves_dir = settings.data_dir / "tensorboard"
         # outside the state: a rebuild (erasure) keeps every other user's pages and feedback
         self.impressions = open_shared_impressions(settings)
         # lists shown per experiment variant, and to whom (experiments/exposures.py)

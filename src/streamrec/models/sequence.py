@@ -30,6 +30,7 @@ import re
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -119,6 +120,15 @@ class FittedSequence:
 
 
 
+def _both(first: EpochReport, second: EpochReport | None) -> EpochReport:
+    def report(epoch: int, figures: Mapping[str, float]) -> None:
+        first(epoch, figures)
+        if second is not None:
+            second(epoch, figures)
+
+    return report
+
+
 class SequenceModel:
     name = "sequence"
     artefact_format = "safetensors"  # storage/artefacts.py
@@ -138,6 +148,7 @@ class SequenceModel:
         # told how training goes (``streamrec train``'s bar, TensorBoard): not state
         self.progress: Progress | None = None
         self.epoch_report: EpochReport | None = None
+        self.curves_dir: Path | None = None  # TensorBoard runs and PNGs (sequence_curves.py)
 
     @property
     def is_fitted(self) -> bool:
@@ -216,7 +227,17 @@ class SequenceModel:
         """Train (torch: the 'deep' extra); pure, so it runs off the state's lock."""
         from streamrec.models.sequence_training import train
 
-        weights, curves = train(data, self.config, self.progress, self.epoch_report)
+        report, writer = self.epoch_report, None
+        if self.curves_dir is not None:
+            from streamrec.models.sequence_curves import CurveWriter
+
+            writer = CurveWriter(self.curves_dir, data.users.shape[0])
+            report = _both(writer.epoch, self.epoch_report)
+        try:
+            weights, curves = train(data, self.config, self.progress, report)
+        finally:
+            if writer is not None:
+                writer.close()
         return FittedSequence(weights, curves)
 
     def fit_arrays(self, fitted: FittedSequence) -> dict[str, np.ndarray]:

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from streamrec.cli.main import app
 from streamrec.engine.engine import Engine
 from streamrec.engine.refits import END_TYPE
 from streamrec.engine.replay import rebuild_state
@@ -175,3 +177,32 @@ def test_replay_after_a_refit_gives_identical_scores(
                               replayed.state()["model-sequence"]["weights"])
     finally:
         engine.close()
+
+
+def test_train_refits_from_the_log_and_writes_curves(
+        tmp_path: Path, settings_factory: Callable[..., Settings]) -> None:
+    data_dir = tmp_path / "data"
+    settings = settings_factory(data_dir, models={"sequence": SMALL})
+    engine = Engine.open(settings, start_learner=False)
+    try:
+        engine.log.append(events(0, 300))
+    finally:
+        engine.close()
+    env = {f"STREAMREC_MODELS__SEQUENCE__{k.upper()}": str(v) for k, v in SMALL.items()}
+    result = CliRunner().invoke(app, ["train", "--data-dir", str(data_dir)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "held-out HR@10" in result.output
+    runs = [path for path in (data_dir / "tensorboard").iterdir() if path.is_dir()]
+    assert len(runs) == 1
+    assert list(runs[0].glob("events.out.tfevents.*"))  # what tensorboard --logdir reads
+    assert (runs[0] / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    reopened = Engine.open(settings, start_learner=False)
+    try:
+        ends = [e.event.context or {} for e in reopened.log.read(0, 10**6)
+                if e.event.type == END_TYPE]
+        assert len(ends) == 1 and ends[0]["ok"]
+        model = reopened.state.models["sequence"]
+        assert isinstance(model, SequenceModel) and model.is_fitted
+        assert model.curves.shape[1] == 3 and model.curves.shape[0] >= 1
+    finally:
+        reopened.close()
