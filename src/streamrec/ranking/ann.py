@@ -62,12 +62,20 @@ class ANNConfig(BaseModel):
         default="IVF{lists},Flat",
         description="faiss index_factory string, {lists} replaced by the number of cells; "
         "e.g. 'IVF{lists},SQ8' (8-bit codes), 'IVF{lists},PQ16', 'HNSW32'.")
+    factories: dict[str, str] = Field(
+        default_factory=lambda: {"sequence": "IVF{lists},SQ8"},
+        description="factory per source, instead of 'factory': the sequence model's item "
+        "embeddings in 8-bit scalar-quantized codes (a quarter of float32's memory; "
+        "bench/sequence.py measures the recall).")
     lists: int | None = Field(
         default=None, ge=1, description="k-means cells of an IVF index; null: 1.6 x sqrt(items), "
         "about 500 at 100k items.")
     probes: int = Field(
         default=64, ge=1, description="Cells a query visits (IVF), or the HNSW search breadth: "
         "more finds more of the exact top, and costs more.")
+
+    def factory_for(self, source: str) -> str:
+        return self.factories.get(source, self.factory)
 
     def lists_for(self, n_items: int) -> int:
         return self.lists or max(1, round(1.6 * math.sqrt(n_items)))
@@ -76,10 +84,11 @@ class ANNConfig(BaseModel):
 class VectorIndex:
     """An inner-product index over one matrix of item vectors (row = item index)."""
 
-    def __init__(self, vectors: Float32Array, config: ANNConfig) -> None:
+    def __init__(self, vectors: Float32Array, config: ANNConfig,
+                 factory: str | None = None) -> None:
         faiss = _faiss()
         n, dim = vectors.shape
-        spec = config.factory.format(lists=min(config.lists_for(n), n))
+        spec = (factory or config.factory).format(lists=min(config.lists_for(n), n))
         index = faiss.index_factory(dim, spec, faiss.METRIC_INNER_PRODUCT)
         data = np.ascontiguousarray(vectors, dtype=np.float32)
         ivf = faiss.try_extract_index_ivf(index)
@@ -193,7 +202,7 @@ class VectorIndexes:
 
     def _index_of(self, name: str, vectors: Float32Array) -> VectorIndex | None:
         try:
-            return VectorIndex(vectors, self.config)
+            return VectorIndex(vectors, self.config, self.config.factory_for(name))
         except Exception:  # faiss missing or failing: the exact path keeps serving
             log.exception("building the %s index failed; scoring %s exactly", name, name)
             return None

@@ -34,15 +34,27 @@ def _grid(**choices: Sequence[float | int | None]) -> tuple[Params, ...]:
                  for values in itertools.product(*(choices[n] for n in names)))
 
 
-def _streamrec(params: Params, context: PeerContext) -> Recommender:
+def _streamrec(params: Params, context: PeerContext, peer_name: str = "streamrec",
+               models: dict[str, object] | None = None) -> Recommender:
+    """The engine; ``models``: settings of its models other than the defaults (e.g. the
+    sequence model off, for the blend without it)."""
     if context.url:  # a running server answers with its own settings
         return StreamrecHTTPPeer(context.url, context)
     prior = {name.removeprefix("prior."): float(value)  # type: ignore[arg-type]
              for name, value in params.items() if name.startswith("prior.")}
-    if not prior:
+    models = dict(models or {})
+    if prior:
+        models["hybrid"] = {"prior": prior,
+                            "stream_lessons": bool(params.get("stream_lessons", 1))}
+    if not models:
         return StreamrecPeer(context)
-    hybrid = {"prior": prior, "stream_lessons": bool(params.get("stream_lessons", 1))}
-    return StreamrecPeer(context, Settings(models={"hybrid": hybrid}))  # type: ignore[arg-type]
+    return StreamrecPeer(context, Settings(models=models),  # type: ignore[arg-type]
+                         name=peer_name)
+
+
+def _streamrec_without_sequence(params: Params, context: PeerContext) -> Recommender:
+    return _streamrec(params, context, "streamrec-without-sequence",
+                      {"sequence": {"enabled": False}})
 
 
 def source_models() -> tuple[str, ...]:
@@ -112,6 +124,9 @@ PEERS: Mapping[str, PeerSpec] = _Peers((
              "protocol's question on the tuning slice or training part, kept when better on "
              "its held-out end (ranker_fit.py)",
              fit=_fit_streamrec),
+    PeerSpec("streamrec-without-sequence", _streamrec_without_sequence,
+             "as streamrec, with the sequence model never fitted (silent): the blend without "
+             "it, to measure what it adds; only when named", fit=_fit_streamrec),
     PeerSpec("streamrec-defaults",
              lambda params, context: StreamrecPeer(context, name="streamrec-defaults"),
              "as streamrec, but exactly the server's defaults: no starting weights fit on the "
