@@ -260,6 +260,8 @@ def metrics(walk: Walk, curl: Curl, response: httpx.Response) -> None:
 
 def sizes(walk: Walk, curl: Curl, response: httpx.Response) -> None:
     assert response.json()["total_bytes"] > 0
+    neighbours = response.json()["budgets"]["models.cooccurrence.neighbours"]
+    assert neighbours["largest"] <= neighbours["most"]
 
 
 Check = Callable[[Walk, Curl, httpx.Response], None]

@@ -14,6 +14,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -132,6 +133,24 @@ class UserHistories:
         kept.trimmed += moved.trimmed
         if self._limit is not None and len(kept.items) > self._limit:
             self._trim(kept)
+
+    def budgets(self) -> dict[str, dict[str, Any]]:
+        """The kept events against ``events.history_length`` (``engine/sizes.py``), and the
+        items of trimmed events, bounded by the catalogue only (one int64 per distinct item
+        a user ever touched, for exclude-seen)."""
+        kept = [len(h.items) for h in self._users.values()]
+        older = [h.older.size for h in self._users.values()]
+        return {
+            "histories.events": {
+                "setting": "events.history_length", "budget": self.keep, "per": "user",
+                "count": len(kept), "largest": max(kept, default=0), "most": self._limit,
+                "bytes": 24 * sum(kept),
+                "most_bytes": None if self._limit is None else 24 * self._limit * len(kept)},
+            "histories.older_items": {
+                "setting": None, "budget": None, "per": "user", "count": len(older),
+                "largest": max(older, default=0), "most": None, "bytes": 8 * sum(older),
+                "most_bytes": None},
+        }
 
     def state(self) -> dict[str, np.ndarray]:
         users = np.array(sorted(self._users), dtype=np.int64)

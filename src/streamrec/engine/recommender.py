@@ -31,6 +31,7 @@ _NOTABLE_PUSH = 0.05  # a score cut by at least this share is explained in the r
 _ANYONE = ""  # no user id is empty (validation): the key of lists for no one in particular
 _LABEL_CHARS = 60  # the start of an item's text that names it in a reason
 _NOTABLE_MATCH = 0.25  # attribute matches adding this much to the logit are a reason
+_LABELS_KEPT = 50_000  # item labels remembered between lists (then forgotten, all at once)
 Because = Callable[[IntArray], IntArray]  # items -> the recent item that brought each in
 
 
@@ -55,6 +56,10 @@ class Recommender:
         self.text_of = text_of or (lambda item_id: "")
         self.impressions = impressions if impressions is not None else MemoryImpressions()
         self.list_depth = list_depth  # positions of a list kept for its later pages
+        # item index -> its label in reasons, valid for one catalogue_version of the state:
+        # an item's text is in the catalogue's database, a read per label per list otherwise
+        self._labels: dict[int, str] = {}
+        self._labels_version = -1
 
     def for_user(self, user_key: str, k: int, *, exclude_seen: bool = True,
                  exclude_ids: list[str] | None = None, rules: Rules | None = None,
@@ -258,8 +263,12 @@ class Recommender:
     def _labeller(self) -> Callable[[int], str]:
         """How reasons name an item: its title, else the start of its text (the catalogue's
         description), with its id; its id alone when it has neither. Each item is looked up
-        once per list (reasons name a few recent items many times)."""
-        known: dict[int, str] = {}
+        once until the catalogue changes (reasons name a few recent items many times, and the
+        text is a database read). Call under the state's lock (reading)."""
+        version = self.state.catalogue_version
+        if self._labels_version != version or len(self._labels) > _LABELS_KEPT:
+            self._labels, self._labels_version = {}, version  # a new dict: readers keep theirs
+        known = self._labels
 
         def label(item: int) -> str:
             if item not in known:

@@ -8,6 +8,12 @@ caller names beside it (the engine's impressions). For each
 component it also reports its biggest parts (its attributes), e.g. ``models.als`` ->
 ``_rows``, ``_user_factors``.
 
+Beside the bytes, ``budgets``: each structure that a setting bounds (issue 18), against that
+setting: neighbours per item, items per user in ALS, events per user in histories, recent
+items per user, impressions kept; the largest one now and the most one can hold, and bytes
+now and at most for this many items or users. Past its budget a structure stops growing with
+the stream; it grows only with new items or users.
+
 The figures are estimates of what the objects themselves hold: numpy arrays count their
 buffer (``nbytes``) once however many views share it, scipy sparse matrices their three
 arrays, ``array.array``, strings, lists, dicts and plain objects what ``sys.getsizeof`` says,
@@ -56,6 +62,8 @@ class SizeReport:
     components: dict[str, int] = field(default_factory=dict)
     parts: dict[str, dict[str, int]] = field(default_factory=dict)
     seconds: float = 0.0
+    # each bounded structure against its budget (components that have ``budgets()``)
+    budgets: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -64,6 +72,7 @@ class SizeReport:
     def as_dict(self) -> dict[str, Any]:
         return {"total_bytes": self.total, "components": dict(self.components),
                 "parts": {name: dict(parts) for name, parts in self.parts.items()},
+                "budgets": {name: dict(b) for name, b in self.budgets.items()},
                 "seconds": round(self.seconds, 4)}
 
 
@@ -156,7 +165,8 @@ def _components(state: Any, also: Mapping[str, object]) -> dict[str, object]:
             taken.add(attribute)
     for model_name, model in getattr(state, "models", {}).items():
         named[f"models.{model_name}"] = model
-    catalogue = {a: getattr(state, a) for a in ("available", "attributes", "updated_at")
+    catalogue = {a: getattr(state, a) for a in ("available", "attributes", "updated_at",
+                                                "catalogue_version")
                  if hasattr(state, a)}
     named["catalogue"] = _Grouped(catalogue)
     taken.update(catalogue)
@@ -168,6 +178,22 @@ def _parts(component: object) -> dict[str, object]:
     if isinstance(component, Mapping):
         return {str(k): v for k, v in component.items()}
     return _attributes(component)
+
+
+def _budgets_of(name: str, component: object) -> dict[str, dict[str, Any]]:
+    """What a component reports against its budgets (``budgets()``: a dict per bounded
+    part: setting, budget, per, count, largest, most, bytes, most_bytes); an impression
+    store, its capacity."""
+    report = getattr(component, "budgets", None)
+    if callable(report):
+        return dict(report())
+    capacity = getattr(component, "capacity", None)
+    if isinstance(capacity, int) and hasattr(component, "__len__"):
+        held = len(component)
+        return {name: {"setting": "serving.impressions_kept", "budget": capacity,
+                       "per": "process", "count": held, "largest": held, "most": capacity,
+                       "bytes": None, "most_bytes": None}}
+    return {}
 
 
 def state_sizes(state: Any, also: Mapping[str, object] | None = None) -> SizeReport:
@@ -204,5 +230,6 @@ def state_sizes(state: Any, also: Mapping[str, object] | None = None) -> SizeRep
             if rest:
                 named["(rest)"] = rest
             report.parts[name] = named
+            report.budgets.update(_budgets_of(name, component))
     report.seconds = time.perf_counter() - started
     return report

@@ -92,6 +92,8 @@ class EngineState:
         self.attributes: list[Mapping[str, Any]] = []
         self.attribute_names = AttributeNames()  # which attributes items carry
         self.updated_at = np.zeros(0)  # of the item's version in the log; NaN: none there
+        # changes with every catalogue change applied: what caches of item texts check
+        self.catalogue_version = 0
         self.offset = 0  # every logged event up to here is learned
         self.learned_events = 0  # log entries learned: clients' events and the engine's own
         self.client_events = 0  # clients' events learned (not merges, refit markers, ...)
@@ -300,6 +302,7 @@ class EngineState:
         the models that learn from the catalogue. The engine calls it only for a logged
         ``$items`` event (engine/item_changes.py); evaluation and tests call it directly."""
         with self.lock:
+            self.catalogue_version += 1
             indexed = [(self.items.index(item.item_id), item) for item in items]
             self._grow_items()
             for index, item in indexed:
@@ -382,6 +385,7 @@ class EngineState:
         """The state a snapshot holds (``state``), at ``offset``; exact: replaying the log
         after ``offset`` on it gives what replaying the whole log gives."""
         with self.lock:
+            self.catalogue_version += 1
             self.users = Vocabulary.restore(components["vocabulary"]["users"])
             self.items = Vocabulary.restore(components["vocabulary"]["items"])
             catalogue = components["catalogue"]

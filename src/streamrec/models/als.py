@@ -61,6 +61,11 @@ class ALSConfig(BaseModel):
         default=0.25, gt=0.0, description="Refit when new events reach this share of the fitted."
     )
     seed: int = 0
+    max_items_per_user: int = Field(
+        default=1000, ge=0,
+        description="Items kept per user for fold-ins and refits: after every this many new "
+        "events, a user keeps the items they weigh most (summed event weight, either sign), "
+        "so fold-in costs the same however long a user stays; 0: every item ever touched.")
 
 
 def confidence(weights: FloatArray, alpha: float) -> FloatArray:
@@ -110,7 +115,8 @@ class ALSModel:
 
     def __init__(self, config: ALSConfig | None = None) -> None:
         self.config = config or ALSConfig()
-        self._rows = SparseRows()  # summed event weight per (user, item)
+        # summed event weight per (user, item), each user's strongest items within the budget
+        self._rows = SparseRows(self.config.max_items_per_user or None)
         self._user_factors = np.zeros((0, self.config.factors), dtype=np.float32)
         self._item_factors = np.zeros((0, self.config.factors), dtype=np.float32)
         self._solver: AlternatingLeastSquares | None = None
@@ -288,6 +294,11 @@ class ALSModel:
         if source < self._user_factors.shape[0]:
             self._user_factors[source] = 0.0
         self.fold_in(np.array([target], dtype=np.int64))
+
+    def budgets(self) -> dict[str, dict[str, Any]]:
+        """Each bounded part against its setting (``engine/sizes.py``)."""
+        return {"models.als.items_per_user": self._rows.budget("models.als.max_items_per_user",
+                                                                "user")}
 
     # -- reading -------------------------------------------------------------------------
     # Reads multiply in float32, as the factors are stored: converting a 100k x 64 matrix

@@ -47,6 +47,11 @@ class CooccurrenceConfig(BaseModel):
     recency_decay: float = Field(
         default=0.8, gt=0.0, le=1.0, description="Weight of the n-th newest item: decay^n."
     )
+    max_neighbours: int = Field(
+        default=200, ge=0,
+        description="Neighbours kept per item: after every this many new pairs, an item keeps "
+        "its this many strongest (decayed) co-occurrences, so it never holds more than twice "
+        "as many; 0: every pair ever seen (memory grows with the stream).")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +74,8 @@ class CooccurrenceModel:
     def __init__(self, config: CooccurrenceConfig | None = None) -> None:
         self.config = config or CooccurrenceConfig()
         self._clock = DecayClock(self.config.half_life_s)
-        self._pairs = SparseRows()
+        # the co-occurrence budget: each item's strongest neighbours (models/sparse_rows.py)
+        self._pairs = SparseRows(self.config.max_neighbours or None)
         self._counts: FloatArray = np.zeros(0, dtype=np.float64)
         self._n_items = 0
         self._recent: dict[int, list[int]] = {}
@@ -89,8 +95,13 @@ class CooccurrenceModel:
         np.add.at(self._counts, batch.items[positive], inflation[positive])
         rows, cols, vals = self._pairs_of(batch, inflation, positive)
         if rows.size:
-            self._pairs.add(np.concatenate((rows, cols)), np.concatenate((cols, rows)),
-                            np.concatenate((vals, vals)))
+            # both directions of each pair side by side, so each item's row takes its pairs
+            # in event order whatever the batches: its budget's cuts fall at the same pairs
+            both_rows, both_cols = np.empty(2 * rows.size, np.int64), np.empty(2 * rows.size,
+                                                                                np.int64)
+            both_rows[0::2], both_rows[1::2] = rows, cols
+            both_cols[0::2], both_cols[1::2] = cols, rows
+            self._pairs.add(both_rows, both_cols, np.repeat(vals, 2))
 
     def _pairs_of(
         self, batch: EventBatch, inflation: FloatArray, positive: np.ndarray
@@ -251,6 +262,42 @@ class CooccurrenceModel:
         scores = self._dense_scores(cols, vals / self._counts[item] ** self.config.alpha)
         best = top_k(scores, k, np.r_[exclude, item])
         return Candidates(best.items, best.scores, np.full(len(best), item, dtype=np.int64))
+
+    # -- counts, for scoring that weighs how much evidence a pair has ---------------------
+    def pair_count(self, item: int, other: int) -> float:
+        """How often ``item`` and ``other`` co-occurred (pair-decayed weights), faded to the
+        newest event's time; 0 for a pair not kept (never seen, or cut by the budget)."""
+        cols, vals = self._pairs.row(item)
+        at = int(np.searchsorted(cols, other))
+        found = at < cols.size and int(cols[at]) == other
+        return float(vals[at]) * self._clock.deflation() if found else 0.0
+
+    def support(self, items: IntArray) -> FloatArray:
+        """Each item's (positive) event count, faded to the newest event's time; 0 for an
+        item never seen."""
+        out = np.zeros(items.shape[0], dtype=np.float64)
+        known = (items >= 0) & (items < self._n_items)
+        out[known] = self._counts[items[known]] * self._clock.deflation()
+        return out
+
+    def neighbour_counts(self) -> IntArray:
+        """Per item, the co-occurrence entries its row holds (compacted and pending): at most
+        ``2 * max_neighbours - 1`` each when there is a budget."""
+        return np.fromiter((self._pairs.row_size(r) for r in range(self._pairs.n_rows)),
+                           dtype=np.int64, count=self._pairs.n_rows)
+
+    def budgets(self) -> dict[str, dict[str, Any]]:
+        """Each bounded part against its setting (``engine/sizes.py``)."""
+        window = self.config.window
+        windows = [len(w) for w in self._recent.values()]
+        return {
+            "models.cooccurrence.neighbours": self._pairs.budget(
+                "models.cooccurrence.max_neighbours", "item"),
+            "models.cooccurrence.recent": {
+                "setting": "models.cooccurrence.window", "budget": window, "per": "user",
+                "count": len(windows), "largest": max(windows, default=0), "most": window,
+                "bytes": 8 * sum(windows), "most_bytes": 8 * window * len(windows)},
+        }
 
     def merge_users(self, source: int, target: int) -> None:
         """``target``'s next events pair with ``source``'s recent items too (taken as the

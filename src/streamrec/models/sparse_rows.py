@@ -15,6 +15,13 @@ Reading a row compacts it first, and reads run side by side (engine/rwlock.py: m
 or the one writer), so compaction and the reads that may compact hold ``_compacting``: two
 readers compacting the same row at once would add its pending part twice.
 
+A row may have a budget (``max_per_row``, N): each time a row has taken N more additions since
+it was last cut, it is compacted and cut to its N largest entries by magnitude (ties: the lower
+column). The cuts fall after fixed additions of the row, in the order they were given, whatever
+batches they came in and whenever reads compacted the row, so the rows stay a function of the
+additions: a replay of the same additions, batched otherwise, cuts at the same places. A row
+then never holds more than 2N - 1 entries (compacted or pending), however long the stream.
+
 A row's arrays are never changed in place (compaction and scaling assign new ones), so
 ``frozen`` can share them: a consistent copy costs O(rows) under the owner's lock, and the
 O(non-zeros) work of building CSR arrays from it runs later, off the lock (a snapshot writer,
@@ -25,7 +32,7 @@ from __future__ import annotations
 
 import threading
 from array import array
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -43,7 +50,13 @@ def _pairs(buffer: bytes | array[float]) -> tuple[IntArray, FloatArray]:
 
 
 class SparseRows:
-    def __init__(self) -> None:
+    def __init__(self, max_per_row: int | None = None) -> None:
+        """``max_per_row``: the budget N of each row (see the module's doc); None: none."""
+        if max_per_row is not None and max_per_row < 1:
+            raise ValueError(f"max_per_row must be at least 1, not {max_per_row}")
+        self.max_per_row = max_per_row
+        # per row, additions since it was last cut (rows with a budget only)
+        self._added: list[int] = []
         self._cols: list[IntArray] = []
         self._vals: list[FloatArray] = []
         # None: nothing pending (most rows, most of the time: no buffer is kept for them)
@@ -59,6 +72,19 @@ class SparseRows:
             self._cols.append(EMPTY_INTS)
             self._vals.append(EMPTY_FLOATS)
             self._pending.append(None)
+            self._added.append(0)
+
+    @property
+    def row_limit(self) -> int | None:
+        """The most entries a row can hold (compacted and pending), or None: no budget."""
+        return None if self.max_per_row is None else 2 * self.max_per_row - 1
+
+    def row_size(self, row: int) -> int:
+        """Entries row ``row`` holds, compacted and pending (a pending one may repeat)."""
+        if row >= len(self._cols):
+            return 0
+        pending = self._pending[row]
+        return self._cols[row].size + (0 if pending is None else len(pending) // 2)
 
     def add(self, rows: IntArray, cols: IntArray, vals: FloatArray) -> None:
         """Add ``vals`` at ``(rows, cols)``; repeated coordinates accumulate."""
@@ -77,18 +103,58 @@ class SparseRows:
         starts = np.flatnonzero(boundary)
         ends = np.append(starts[1:], rows.size)
         pair_bytes = pairs.data.cast("B")
-        pending, compacted = self._pending, self._cols
+        segments = zip(rows[starts].tolist(), (starts * _PAIR).tolist(),
+                       (ends * _PAIR).tolist(), strict=True)
+        rest = self._append(segments, pair_bytes)
+        while rest:  # rows that reached their budget: cut them, then add what followed
+            cut = [row for row, _, _ in rest]
+            self._compact_many([row for row in cut if self._pending[row] is not None])
+            for row in cut:
+                self._cut(row)
+            rest = self._append(((r, s, e) for r, s, e in rest if e > s), pair_bytes)
+        del pair_bytes
+
+    def _append(self, segments: Iterable[tuple[int, int, int]],
+                pair_bytes: memoryview) -> list[tuple[int, int, int]]:
+        """Buffer each ``(row, start, end)`` byte range of pending pairs; compact the rows
+        whose pending part outgrew them. A row with a budget takes pairs up to its next cut
+        only: the ranges after those are returned, for after the cut."""
+        pending, compacted, added = self._pending, self._cols, self._added
+        budget = self.max_per_row
         due: list[int] = []
-        for row, start, end in zip(rows[starts].tolist(), (starts * _PAIR).tolist(),
-                                   (ends * _PAIR).tolist(), strict=True):
+        rest: list[tuple[int, int, int]] = []
+        for row, start, end in segments:
+            if budget is not None:
+                taken = added[row] + (end - start) // _PAIR
+                if taken >= budget:
+                    cut = start + (budget - added[row]) * _PAIR
+                    rest.append((row, cut, end))
+                    end, taken = cut, budget
+                added[row] = taken
             buffer = pending[row]
             if buffer is None:
                 buffer = pending[row] = array("d")
             buffer.frombytes(pair_bytes[start:end])
             if len(buffer) > 2 * max(_MIN_PENDING, compacted[row].size):
                 due.append(row)
-        del pair_bytes
         self._compact_many(due)
+        return rest
+
+    def _cut(self, row: int) -> None:
+        """Keep the row's ``max_per_row`` largest entries by magnitude (ties: the lower
+        columns); the row is compacted. Its count of additions starts again."""
+        assert self.max_per_row is not None
+        self._added[row] = 0
+        cols, vals = self._cols[row], self._vals[row]
+        excess = cols.size - self.max_per_row
+        if excess <= 0:
+            return
+        magnitude = np.abs(vals)
+        threshold = np.partition(magnitude, excess)[excess]  # the smallest value kept
+        keep = magnitude > threshold
+        ties = np.flatnonzero(magnitude == threshold)  # by column: rows are sorted
+        keep[ties[: self.max_per_row - int(np.count_nonzero(keep))]] = True
+        self._cols[row], self._vals[row] = cols[keep], vals[keep]
 
     def _pending_rows(self) -> list[int]:
         return [row for row, pending in enumerate(self._pending) if pending is not None]
@@ -201,6 +267,17 @@ class SparseRows:
         for row in range(len(self._cols)):
             self._vals[row] = self._vals[row] * factor
 
+    def budget(self, setting: str, per: str) -> dict[str, Any]:
+        """The rows against their budget, for ``/v1/admin/sizes``: how many rows, the
+        largest now and the most one can hold (entries), and bytes (16 per entry: a column
+        and a float64 value, compacted or pending) now and at most for this many rows."""
+        sizes = [self.row_size(row) for row in range(len(self._cols))]
+        limit = self.row_limit
+        return {"setting": setting, "budget": self.max_per_row, "per": per,
+                "count": len(sizes), "largest": max(sizes, default=0), "most": limit,
+                "bytes": _PAIR * sum(sizes),
+                "most_bytes": None if limit is None else _PAIR * limit * len(sizes)}
+
     def nnz(self) -> int:
         return sum(c.size for c in self._cols) + sum(
             len(p) // 2 for p in self._pending if p is not None)
@@ -208,8 +285,9 @@ class SparseRows:
     def frozen(self) -> FrozenRows:
         """The rows as they are now, for reading later from any thread. Callers hold the
         owner's lock while it is taken, as for a mutation."""
-        copy = SparseRows()
+        copy = SparseRows(self.max_per_row)
         copy._cols, copy._vals = list(self._cols), list(self._vals)
+        copy._added = list(self._added)
         copy._pending = [None if p is None else p[:] for p in self._pending]
         return FrozenRows(copy)
 
@@ -225,17 +303,28 @@ class SparseRows:
         np.cumsum(lengths, out=indptr[1:])
         indices = np.concatenate(self._cols) if self._cols else EMPTY_INTS
         data = np.concatenate(self._vals) if self._vals else EMPTY_FLOATS
-        return {f"{prefix}indptr": indptr, f"{prefix}indices": indices, f"{prefix}data": data}
+        arrays = {f"{prefix}indptr": indptr, f"{prefix}indices": indices, f"{prefix}data": data}
+        if self.max_per_row is not None:  # where the next cuts fall: part of the state
+            arrays[f"{prefix}added"] = np.array(self._added, dtype=np.int64)
+        return arrays
 
     def restore(self, state: Mapping[str, np.ndarray], prefix: str) -> None:
         indptr = np.asarray(state[f"{prefix}indptr"], dtype=np.int64)
         indices = np.asarray(state[f"{prefix}indices"], dtype=np.int64)
         data = np.asarray(state[f"{prefix}data"], dtype=np.float64)
-        self.__init__()  # type: ignore[misc]
+        self.__init__(self.max_per_row)  # type: ignore[misc]
         self._ensure_rows(indptr.shape[0] - 1)
         for row in range(indptr.shape[0] - 1):
             self._cols[row] = indices[indptr[row] : indptr[row + 1]]
             self._vals[row] = data[indptr[row] : indptr[row + 1]]
+        added = state.get(f"{prefix}added")
+        if self.max_per_row is not None:
+            if added is not None and added.shape[0] == len(self._added):
+                self._added = np.minimum(added, self.max_per_row - 1).tolist()
+            limit = self.row_limit or 0
+            for row in range(len(self._cols)):  # saved without this budget: cut to it
+                if self._cols[row].size > limit:
+                    self._cut(row)
 
 
 class FrozenRows:
@@ -247,6 +336,7 @@ class FrozenRows:
         self._arrays: dict[str, np.ndarray] | None = None
         self._lock = threading.Lock()
         self.n_rows = rows.n_rows
+        self._bounded = rows.max_per_row is not None
 
     def csr(self, prefix: str = "") -> dict[str, np.ndarray]:
         with self._lock:
@@ -260,8 +350,8 @@ class FrozenRows:
         """The CSR arrays as placeholders that numpy turns into arrays when it first reads
         them (``np.asarray``, ``np.savez``): a snapshot taken under the lock and written by
         another thread builds them there."""
-        return {f"{prefix}{key}": DeferredArray(self, key) for key in ("indptr", "indices",
-                                                                      "data")}
+        keys = ["indptr", "indices", "data"] + (["added"] if self._bounded else [])
+        return {f"{prefix}{key}": DeferredArray(self, key) for key in keys}
 
 
 class DeferredArray:

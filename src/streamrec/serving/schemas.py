@@ -175,6 +175,21 @@ class StatsOut(BaseModel):
         "blend). See docs/ranking.md.")
 
 
+class BudgetOut(BaseModel):
+    """One bounded structure of the state against its budget."""
+
+    setting: str | None = Field(description="The setting that bounds it; null: only the "
+                                "catalogue bounds it.")
+    budget: int | None = Field(description="The setting's value; null: no budget.")
+    per: str = Field(description="What each one belongs to: item, user, process.")
+    count: int = Field(description="How many there are (items, users, impressions).")
+    largest: int = Field(description="Entries in the largest one now.")
+    most: int | None = Field(description="The most entries one can hold under the budget.")
+    bytes: int | None = Field(description="Bytes held now (estimate).")
+    most_bytes: int | None = Field(description="The most bytes for this many items or "
+                                   "users under the budget.")
+
+
 class SizesOut(BaseModel):
     """Memory held by each component of the engine state (engine/sizes.py), in bytes."""
 
@@ -184,6 +199,10 @@ class SizesOut(BaseModel):
         "each model (models.<name>), the ranker, the catalogue, begun refits, other.")
     parts: dict[str, dict[str, int]] = Field(
         description="Per component, its biggest attributes in bytes.")
+    budgets: dict[str, BudgetOut] = Field(
+        default_factory=dict,
+        description="Each structure a setting bounds, against that setting (issue 18): "
+        "models.cooccurrence.neighbours, models.als.items_per_user, histories.events, ...")
     rss_bytes: int | None = Field(
         description="The server process's resident memory; the difference to total_bytes is "
         "the interpreter, libraries, request buffers and allocator overhead.")

@@ -41,6 +41,7 @@ def test_every_component_of_the_state_is_reported(tmp_path: Path) -> None:
     covered = {"users", "items", "histories", "identities", "ranker", "experiments",
                "pending_fits", "available", "attributes", "models", "scorers",
                "_refittables", "lock", "fit_begun", "settings", "artefacts", "updated_at",
+               "catalogue_version",
                *report.parts["other"]}
     assert set(vars(state)) <= covered
     body = report.as_dict()
@@ -85,3 +86,42 @@ def test_a_view_counts_its_buffer_once(tmp_path: Path) -> None:
 def test_the_process_resident_memory_is_read() -> None:
     rss = process_rss_bytes()
     assert rss is None or rss > 10 * 2**20
+
+
+def test_bounded_parts_are_reported_against_their_budgets_and_stop_growing(
+        tmp_path: Path, make_event: EventFactory) -> None:
+    """Past its budget, a structure stays within it while the stream goes on: a few users
+    and items, many events (neighbours per item, items per user, events per user)."""
+    settings = Settings(data_dir=tmp_path / "data", events={"history_length": 20},
+                        models={"cooccurrence": {"max_neighbours": 5, "window": 10},
+                                "als": {"max_items_per_user": 8,
+                                        "refit_min_events": 10**9}})
+    state = EngineState(settings, inline_training=True)
+    rng = np.random.default_rng(0)
+    impressions = MemoryImpressions(capacity=3)
+    seen: list[dict[str, int | None]] = []
+    for round_ in range(4):
+        learn(state, [make_event(user_id=f"u{rng.integers(6)}", item_id=f"i{rng.integers(40)}",
+                                 timestamp=1_000.0 + round_ * 500 + n) for n in range(500)])
+        budgets = state_sizes(state, also={"impressions": impressions}).budgets
+        seen.append({name: b["largest"] for name, b in budgets.items()})
+        for name, budget in budgets.items():
+            if budget["most"] is not None:
+                assert budget["largest"] <= budget["most"], name
+    neighbours = budgets["models.cooccurrence.neighbours"]
+    assert neighbours["setting"] == "models.cooccurrence.max_neighbours"
+    assert (neighbours["budget"], neighbours["most"]) == (5, 9)
+    assert neighbours["count"] == 40 and neighbours["bytes"] <= neighbours["most_bytes"]
+    assert budgets["models.als.items_per_user"]["most"] == 15
+    assert budgets["histories.events"]["budget"] == 20
+    assert budgets["models.cooccurrence.recent"]["most"] == 10
+    assert budgets["impressions"] == {"setting": "serving.impressions_kept", "budget": 3,
+                                      "per": "process", "count": 0, "largest": 0, "most": 3,
+                                      "bytes": None, "most_bytes": None}
+    # without a budget, the same stream fills rows far past it
+    unbounded = EngineState(Settings(data_dir=tmp_path / "other", models={
+        "cooccurrence": {"max_neighbours": 0}, "als": {"refit_min_events": 10**9}}))
+    learn(unbounded, [make_event(user_id=f"u{rng.integers(6)}", item_id=f"i{rng.integers(40)}",
+                                 timestamp=1_000.0 + n) for n in range(2_000)])
+    free = state_sizes(unbounded).budgets["models.cooccurrence.neighbours"]
+    assert free["budget"] is None and free["most"] is None and free["largest"] > 9
