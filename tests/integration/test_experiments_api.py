@@ -4,6 +4,7 @@ from a replay of the log; start and stop audited; bad input refused naming the f
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +142,52 @@ def test_an_unknown_experiment_is_404_naming_it(client: httpx.Client) -> None:
                      client.post("/v1/experiments/nosuch/stop")):
         assert response.status_code == 404, response.text
         assert response.json()["error"]["field"] == "name"
+
+
+def test_the_command_line_starts_lists_and_stops_on_a_data_dir_and_through_a_server(
+        tmp_path: Path, start_server: Any, streamrec_cli: Any) -> None:
+    data_dir = tmp_path / "data"
+    created = streamrec_cli(["experiments", "create", "cli-test", "--variant", "A",
+                             "--variant", "B=3", "--override",
+                             'B:models.hybrid.disabled_sources=["cooccurrence"]',
+                             "--data-dir", str(data_dir)], cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    assert "started cli-test" in created.stdout
+    listed = streamrec_cli(["experiments", "list", "--json", "--data-dir", str(data_dir)],
+                           cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    (report,) = json.loads(listed.stdout)["experiments"]
+    assert report["status"] == "running" and report["variants"][1]["weight"] == 3.0
+
+    server = start_server(data_dir=data_dir)  # the logged start is running there
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        found = client.get("/v1/users/someone/recommendations").json()
+        assert (found["experiment"], found["variant"] in ("A", "B")) == ("cli-test", True)
+        refused = streamrec_cli(["experiments", "create", "second", "--variant", "A",
+                                 "--url", server.url], cwd=tmp_path)
+        streamrec_cli.assert_refused(refused, "variants")
+        stopped = streamrec_cli(["experiments", "stop", "cli-test", "--url", server.url],
+                                cwd=tmp_path)
+        assert stopped.returncode == 0, stopped.stderr
+        shown = streamrec_cli(["experiments", "show", "cli-test", "--url", server.url],
+                              cwd=tmp_path)
+        assert shown.returncode == 0 and "[stopped]" in shown.stdout, shown.stderr
+        actions = [e["action"] for e in client.get("/v1/admin/audit").json()["entries"]]
+        assert actions[:2] == ["experiment.stop", "experiment.start"]
+
+        # with keys: reading needs read, starting needs admin
+        keys = {scope: streamrec_cli(["keys", "create", "--scope", scope, "--data-dir",
+                                      str(data_dir)], cwd=tmp_path).stdout.strip()
+                for scope in ("read", "admin")}
+        body = {"name": "keyed", "variants": [{"name": "A"}, {"name": "B"}]}
+        as_reader = {"Authorization": f"Bearer {keys['read']}"}
+        assert client.get("/v1/experiments", headers=as_reader).status_code == 200
+        assert client.post("/v1/experiments", json=body, headers=as_reader).status_code == 403
+        refused = streamrec_cli(["experiments", "create", "keyed", "--variant", "A",
+                                 "--variant", "B", "--url", server.url, "--api-key",
+                                 keys["read"]], cwd=tmp_path)
+        streamrec_cli.assert_refused(refused, "'admin'")
+        allowed = streamrec_cli(["experiments", "create", "keyed", "--variant", "A",
+                                 "--variant", "B", "--url", server.url], cwd=tmp_path,
+                                env={"STREAMREC_API_KEY": keys["admin"]})
+        assert allowed.returncode == 0, allowed.stderr

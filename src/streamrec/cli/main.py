@@ -13,6 +13,7 @@ from streamrec.cli.check import check
 from streamrec.cli.demo import demo, generate_app
 from streamrec.cli.erasures import reapply_erasures
 from streamrec.cli.evaluate import evaluate
+from streamrec.cli.experiments import app as experiments_app
 from streamrec.cli.fit_ranker import fit_ranker
 from streamrec.cli.imports import app as import_app
 from streamrec.cli.keys import app as keys_app
@@ -55,6 +56,7 @@ app.command(name="reapply-erasures")(reapply_erasures)
 app.add_typer(import_app, name="import")
 app.add_typer(generate_app, name="generate")
 app.add_typer(keys_app, name="keys")
+app.add_typer(experiments_app, name="experiments")
 
 
 if __name__ == "__main__":

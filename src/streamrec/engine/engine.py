@@ -314,7 +314,7 @@ class Engine:
             plan_of(self.settings, self.state.ranker, variant.overrides,
                     f"variants[{position}].overrides")
         with self._experiment_changes:
-            self.wait_learned(self.log.last_offset())  # every earlier start and stop known
+            self._learned_through(self.log.last_offset())  # every earlier start and stop
             with self.state.lock.reading():
                 known = self.state.experiments.get(definition.name)
                 running = self.state.experiments.running
@@ -327,7 +327,7 @@ class Engine:
                                "first (one experiment at a time, so each list has one "
                                "variant)", field="name")
             appended = self.log.append([start_event(definition, time.time())])
-            self.wait_learned(appended.last_offset)
+            self._learned_through(appended.last_offset)
         return self.experiment_report(definition.name)
 
     def stop_experiment(self, name: str) -> tuple[dict[str, Any], bool]:
@@ -335,13 +335,19 @@ class Engine:
         results stay. Returns its report and whether it was running (False: nothing
         logged)."""
         with self._experiment_changes:
-            self.wait_learned(self.log.last_offset())
+            self._learned_through(self.log.last_offset())
             experiment = self._experiment(name)
             was_running = experiment.is_running
             if was_running:
                 appended = self.log.append([stop_event(name, time.time())])
-                self.wait_learned(appended.last_offset)
+                self._learned_through(appended.last_offset)
         return self.experiment_report(name), was_running
+
+    def _learned_through(self, offset: int) -> None:
+        if self._workers_started:
+            self.wait_learned(offset)
+        else:  # the command line, on a data dir: this thread is the learner
+            self.learner.catch_up()
 
     def _experiment(self, name: str) -> Experiment:
         check_name(name, "name")
