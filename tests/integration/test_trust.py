@@ -59,6 +59,7 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("GET", "/v1/sessions/visit/recommendations", None, "read"),
     ("POST", "/v1/sessions/visit/merge", {"user_id": "scoped"}, "ingest"),
     ("GET", "/v1/stats", None, "read"),
+    ("GET", "/v1/experiments", None, "read"),
     ("GET", "/metrics", None, "read"),
     ("GET", "/v1/users/nobody/export", None, "admin"),
     ("DELETE", "/v1/users/nobody", None, "admin"),

@@ -85,5 +85,7 @@ def store_paths(*urls: str) -> list[Path]:
 
 
 def sqlite_paths(data_dir: Path, *urls: str) -> list[Path]:
-    """The SQLite files of a data dir: those of the given store URLs, keys.db and audit.db."""
-    return [*store_paths(*urls), data_dir / "keys.db", data_dir / "audit.db"]
+    """The SQLite files of a data dir: those of the given store URLs, keys.db, audit.db and
+    experiments.db (lists shown per experiment variant)."""
+    return [*store_paths(*urls), data_dir / "keys.db", data_dir / "audit.db",
+            data_dir / "experiments.db"]
