@@ -2,8 +2,9 @@
 screenshot of each, for docs/dashboard.md.
 
 Serves `streamrec demo` (2,000 items, 1,000 users, 50,000 events) from a temporary data
-directory, writes a small `streamrec evaluate` run into it (for the evaluation page), sends
-some traffic (so the overview's rates and latencies have something to show), then opens each
+directory, writes a small `streamrec evaluate` run into it (for the evaluation page), starts
+an experiment and sends traffic (lists, views, and clicks that favour one variant: the
+overview's rates and the experiments page have something to show), then opens each
 page in headless Chromium (Debian's package, driven by Playwright) several times afresh.
 A page's time is from navigation start to the moment it has drawn the API's data (its
 'dashboard-loaded' performance mark): the median of the loads, and the slowest.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -77,17 +79,34 @@ def evaluation_run(root: Path) -> None:
                    env=environment(), check=True, cwd=root, stdout=subprocess.DEVNULL)
 
 
+EXPERIMENT = {"name": "two-per-category", "goal": "click",
+              "description": "at most two items per category against the engine's lists",
+              "variants": [{"name": "control"},
+                           {"name": "diverse", "overrides": {"serving.max_per_category": 2}}]}
+CLICK_RATE = {"control": 0.10, "diverse": 0.18}  # simulated shoppers who prefer variety
+
+
 def traffic(url: str, seconds: float) -> None:
-    """Bounded: lists for the demo's users and a few events, for `seconds`."""
+    """Bounded: lists for the demo's users, a few views, and clicks on the lists at the
+    rate of the user's variant of an experiment started first, for `seconds`."""
     stop = time.monotonic() + seconds
+    rng = random.Random(7)
     n = 0
     with httpx.Client(base_url=url, timeout=30) as client:
+        client.post("/v1/experiments", json=EXPERIMENT).raise_for_status()
         while time.monotonic() < stop:
-            client.get(f"/v1/users/u{n % 1000}/recommendations", params={"k": 10})
+            user = f"u{n % 1000}"
+            found = client.get(f"/v1/users/{user}/recommendations", params={"k": 10}).json()
+            events = []
+            if found.get("variant") and rng.random() < CLICK_RATE[found["variant"]]:
+                events.append({"user_id": user, "item_id": found["items"][0]["item_id"],
+                               "type": "click",
+                               "context": {"recommendation_id": found["recommendation_id"]}})
             if n % 5 == 0:
-                client.post("/v1/events", json={"events": [
-                    {"user_id": f"u{n % 1000}", "item_id": f"i{(n * 7) % 2000}",
-                     "type": "view"}]})
+                events.append({"user_id": user, "item_id": f"i{(n * 7) % 2000}",
+                               "type": "view"})
+            if events:
+                client.post("/v1/events", json={"events": events}).raise_for_status()
             n += 1
 
 

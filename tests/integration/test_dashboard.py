@@ -9,6 +9,7 @@ measured in the browser (performance marks) and printed, never asserted.
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -274,3 +275,52 @@ def test_evaluations_never_list_nor_serve_the_engines_own_files(shop: Any) -> No
                  "evaluation-results/%2E%2E/secret.json", "snapshots", "tensorboard/x.png"):
         response = httpx.get(f"{shop.url}/v1/evaluations/{path}", timeout=30.0)
         assert response.status_code == 404, path
+
+
+def shown_number(value: float) -> str:
+    """A number as the dashboard writes it (at most four decimals, no trailing zeros)."""
+    return f"{value:.4f}".rstrip("0").rstrip(".")
+
+
+def test_the_experiments_page_names_the_better_variant_as_the_api_does(
+        start_module_server: Any, page: Page) -> None:
+    server = start_module_server()
+    users = [f"shopper{n}" for n in range(400)]
+    click_rate = {"control": 0.15, "diverse": 0.30}  # the simulated users prefer "diverse"
+    items = [{"item_id": f"{c}{n}", "attributes": {"category": c}}
+             for c in ("coats", "shoes", "bags") for n in range(8)]
+    rng = random.Random(3)
+    with httpx.Client(base_url=server.url, timeout=60.0) as client:
+        assert client.post("/v1/items", json={"items": items}).status_code == 200
+        views = [{"user_id": user, "item_id": item["item_id"], "type": "view"}
+                 for user in users for item in rng.sample(items, 3)]
+        assert client.post("/v1/events", json={"events": views}).status_code == 200
+        started = client.post("/v1/experiments", json={
+            "name": "diversity-test", "goal": "click", "variants": [
+                {"name": "control"},
+                {"name": "diverse", "overrides": {"serving.max_per_category": 2}}]})
+        assert started.status_code == 201, started.text
+        clicks = []
+        for user in users:
+            found = client.get(f"/v1/users/{user}/recommendations", params={"k": 6}).json()
+            if rng.random() < click_rate[found["variant"]]:
+                clicks.append({"user_id": user, "item_id": found["items"][0]["item_id"],
+                               "type": "click",
+                               "context": {"recommendation_id": found["recommendation_id"]}})
+        assert client.post("/v1/events", json={"events": clicks}).status_code == 200
+        report = client.get("/v1/experiments").json()["experiments"][0]
+    assert report["winner"] == "diverse", report
+    open_page(page, server.url, "experiments")
+    shown = page.locator("[data-experiment='diversity-test']")
+    assert shown.locator("[data-verdict]").inner_text() == report["verdict"]
+    assert shown.locator("tr.winner").get_attribute("data-variant") == "diverse"
+    for variant in report["variants"]:
+        name = variant["name"]
+        assert page.inner_text(f"[data-ctr='{name}']") == shown_number(variant["ctr"])
+    versus = next(v for v in report["variants"] if v["name"] == "diverse")["vs_control"]
+    assert versus["ci_low"] > 0  # the interval excludes zero, and the page shows it
+    assert (f"({shown_number(versus['ci_low'])} – {shown_number(versus['ci_high'])})"
+            in page.inner_text("[data-difference='diverse']"))
+    # a user's page says which variant their list was made in
+    open_page(page, server.url, "users", "id=shopper1")
+    assert "experiment diversity-test, variant" in page.inner_text("#list-facts")

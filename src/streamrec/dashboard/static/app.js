@@ -356,7 +356,8 @@ async function users() {
     el("td", {text: label(i)}), el("td", {class: "num", "data-score": i.item_id, text: fmt(i.score, 4)}),
     el("td", {text: i.reasons.join("; ")})));
   page.append(el("h2", {text: `Recommendations for ${userId}`}),
-              el("p", {class: "note", text: `recommendation_id ${list.recommendation_id}`}));
+              el("p", {class: "note", id: "list-facts", text: `recommendation_id ${list.recommendation_id}` +
+                (list.experiment ? ` · experiment ${list.experiment}, variant ${list.variant}` : "")}));
   if (list.warnings.length) page.append(el("p", {class: "error", text: list.warnings.join(" ")}));
   page.append(table(["#", "item", "title or text", "score", "reasons"], rows, {id: "recommendations-table"}));
   const sources = Object.entries(proposed.sources);
