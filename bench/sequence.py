@@ -13,6 +13,9 @@ costs in quality. Never collected by pytest; results go to RESULTS.md.
 3. HR@10 with candidates from the SQ8 index of the trained item vectors against exact.
 4. Training throughput: the fit's events per second per epoch (CPU, one thread; CUDA when
    a GPU is at hand: ``--device cuda``).
+5. ``--serve N``: recommendation latency in process at N items (a synthetic world of
+   ``--serve-events`` events, the model fitted in 2 epochs: latency does not depend on
+   quality) with the sequence source serving and silent, rounds alternating in one run.
 
     python bench/sequence.py [--items 100000 1000000] [--data PATH] [--device cpu]
 """
@@ -67,7 +70,7 @@ def recall(found: np.ndarray, exact: np.ndarray) -> float:
     return float(np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact, strict=True)]))
 
 
-def index_part(n: int, n_queries: int) -> None:
+def index_part(n: int, n_queries: int, probes: list[int], flat_ivf: bool) -> None:
     rng = np.random.default_rng(0)
     vectors = clustered(n, 64, rng)
     users = vectors[rng.integers(0, n, n_queries), :-1] + 0.3 * rng.normal(
@@ -81,8 +84,11 @@ def index_part(n: int, n_queries: int) -> None:
     print(f"\n{n:,} items x 65 dims: exact float32 {base / 2**20:.1f} MiB, "
           f"{exact_ms:.2f} ms/query")
     lists = round(1.6 * np.sqrt(n))
-    for spec, nprobe in (("SQ8", None), (f"IVF{lists},SQ8", 64), (f"IVF{lists},SQ8", 16),
-                         (f"IVF{lists},Flat", 64)):
+    flat = [("SQ8", None)] if n <= 200_000 else []  # a pass over every code: slow at 1M
+    ivf: list[tuple[str, int | None]] = [(f"IVF{lists},SQ8", p) for p in probes]
+    if flat_ivf:  # the same cells and probes, float32: what the probing alone costs
+        ivf.append((f"IVF{lists},Flat", probes[0]))
+    for spec, nprobe in (*flat, *ivf):
         index = faiss.index_factory(65, spec, faiss.METRIC_INNER_PRODUCT)
         started = time.perf_counter()
         ivf = faiss.try_extract_index_ivf(index)
@@ -239,6 +245,51 @@ def onnx_runner(net: Any) -> Any:
     return lambda x: session.run(None, {"x": x})[0][0]
 
 
+def serve_part(n_items: int, n_events: int, queries: int) -> None:
+    from common import events_of, items_of, percentiles, world
+
+    from streamrec.engine.engine import Engine
+    from streamrec.engine.recommender import Recommender
+    from streamrec.settings import Settings
+
+    config = world(n_items, n_events)
+    data_dir = Path(tempfile.mkdtemp(prefix="streamrec-bench-")) / "data"
+    settings = Settings(data_dir=data_dir, models={  # type: ignore[arg-type]
+        "sequence": {"max_epochs": 2, "patience": 0, "device": "cpu"}})
+    engine = Engine.open(settings, start_learner=False)
+    engine.upsert_items(items_of(config))
+    events = events_of(config)
+    for start in range(0, len(events), 10_000):
+        engine.log.append(events[start:start + 10_000])
+    engine.learner.catch_up()
+    started = time.perf_counter()
+    for model in engine.state.refittables():
+        model.refit()
+    print(f"\nworld: {n_items:,} items, {n_events:,} events; ALS and sequence fitted in "
+          f"{time.perf_counter() - started:.0f} s")
+    sequence = engine.state.models["sequence"]
+    assert isinstance(sequence, SequenceModel) and sequence.is_fitted
+    weights = sequence._weights
+    users = [f"u{u}" for u in np.random.default_rng(1).integers(0, config.n_users, 500)]
+    recommender = Recommender(engine.state)
+    for _ in range(200):  # warm-up; asks for the ANN indexes (ALS, and the sequence's SQ8)
+        recommender.for_user(users[_ % len(users)], 10, now=time.time())
+    engine.state.ranker.indexes.wait()
+    rounds: dict[str, list[float]] = {"with the sequence source": [],
+                                      "sequence silent (no fit)": []}
+    for round_ in range(4):
+        for label, on in (("with the sequence source", True),
+                          ("sequence silent (no fit)", False)):
+            sequence._weights = weights if on else None
+            for n in range(queries // 4):
+                begun = time.perf_counter()
+                recommender.for_user(users[(round_ * 97 + n) % len(users)], 10, now=time.time())
+                rounds[label].append(time.perf_counter() - begun)
+    for label, seconds in rounds.items():
+        print(f"  in process, {label:<26} {percentiles(seconds)}")
+    engine.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, nargs="*", default=[100_000, 1_000_000])
@@ -246,10 +297,18 @@ def main() -> None:
     parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared"
                                               / "datasets" / "movielens-latest-small"))
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--probes", type=int, nargs="+", default=[64, 16],
+                        help="IVF cells visited (the engine's ann.probes is 64).")
+    parser.add_argument("--no-flat-ivf", action="store_true")
     parser.add_argument("--no-encoder", action="store_true")
+    parser.add_argument("--serve", type=int, default=0, help="Items of the latency world.")
+    parser.add_argument("--serve-events", type=int, default=300_000)
+    parser.add_argument("--serve-queries", type=int, default=2_000)
     args = parser.parse_args()
+    if args.serve:
+        serve_part(args.serve, args.serve_events, args.serve_queries)
     for n in args.items:
-        index_part(n, args.queries)
+        index_part(n, args.queries, args.probes, not args.no_flat_ivf)
     if not args.no_encoder:
         encoder_part(args.data, args.device)
 
