@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from streamrec.engine.replay import rebuild_state
-from streamrec.experiments.exposures import Exposures
+from streamrec.experiments.exposures import SqliteCounts
 from streamrec.settings import Settings
 from streamrec.storage.base import open_log
 
@@ -105,9 +105,9 @@ def test_the_api_names_the_better_variant_and_a_replay_assigns_the_same(
     assert experiment is not None and not experiment.is_running
     assert {user: experiment.definition.variants[experiment.variant_of(user)].name
             for user in USERS} == variants
-    exposures = Exposures(Path(server.data_dir) / "experiments.db")
-    assert exposures.assignments("diversity-test") == variants
-    exposures.close()
+    counts = SqliteCounts(Path(server.data_dir) / "experiments.db")
+    assert counts.assignments("diversity-test") == variants
+    counts.close()
 
     audit = client.get("/v1/admin/audit").json()["entries"]
     actions = [(e["action"], e["target"]) for e in audit]

@@ -31,7 +31,7 @@ from streamrec.experiments.definitions import (
     start_event,
     stop_event,
 )
-from streamrec.experiments.exposures import Exposures
+from streamrec.experiments.exposures import Counts, Exposures, SqliteCounts
 from streamrec.experiments.overrides import plan_of
 from streamrec.experiments.registry import Experiment
 from streamrec.experiments.report import report_of
@@ -51,6 +51,15 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int | None], None]  # (phase, done so far, total or None)
 _ITEMS_PER_EVENT = 10_000  # one $items event per this many items of one upsert
+
+
+def open_exposure_counts(settings: Settings) -> Counts:
+    """Replicas with Redis count the lists they show there; else experiments.db."""
+    if settings.replicas.redis_url is not None:
+        from streamrec.storage.redis_shared import RedisExposureCounts
+
+        return RedisExposureCounts(settings.replicas.redis_url, settings.replicas.redis_prefix)
+    return SqliteCounts(settings.data_dir / "experiments.db")
 
 
 def open_shared_impressions(settings: Settings) -> ImpressionStore:
@@ -79,7 +88,7 @@ class Engine:
         # outside the state: a rebuild (erasure) keeps every other user's pages and feedback
         self.impressions = open_shared_impressions(settings)
         # lists shown per experiment variant, and to whom (experiments/exposures.py)
-        self.exposures = Exposures(settings.data_dir / "experiments.db")
+        self.exposures = Exposures(open_exposure_counts(settings))
         self.recommender = Recommender(self.state, self.impressions,
                                        settings.serving.list_depth, self._text_of,
                                        self.exposures)

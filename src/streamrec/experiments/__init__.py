@@ -6,6 +6,7 @@
 - ``overrides.py``: the settings a variant may override, checked, made into serving plans.
 - ``registry.py``: the experiments the log started and stopped, and the feedback on their
   lists (part of the engine state: a replay rebuilds it).
-- ``exposures.py``: the lists shown per variant and to how many users (``experiments.db``).
+- ``exposures.py``: the lists shown per variant and to how many users (``experiments.db``,
+  or Redis for replicas).
 - ``statistics.py`` and ``report.py``: rates with confidence intervals, and the verdict.
 """

@@ -7,6 +7,8 @@
 - **Rate-limit buckets** (``RedisBuckets``): one token bucket per caller and scope for the
   whole deployment, taken by one Lua script (atomic, Redis's clock). When Redis cannot be
   reached, requests are let through (logged): a limiter must not take serving down.
+- **Exposures** (``RedisExposureCounts``): the lists each replica showed per experiment
+  variant and user (experiments/exposures.py), so every replica's report counts them all.
 - **Revoked keys** (``RevokedKeys``): the hashes of revoked API keys; every replica refuses
   them within ``refresh_s`` of the revocation (``streamrec keys revoke`` with ``--redis``).
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -102,6 +105,69 @@ class RedisImpressions:
             return bool(exists) and bool(added)
 
         return calling_redis("note feedback on a shown list", mark)
+
+
+class RedisExposureCounts:
+    """experiments/exposures.py's ``Counts`` for replicas: per experiment and variant a hash
+    of user key -> lists shown, the variants seen per experiment, and per user the hashes
+    naming them (for erasure). Kept until erased: an experiment's results outlive it."""
+
+    def __init__(self, url: str, prefix: str = "streamrec:") -> None:
+        self.redis = redis_client(url)
+        self.prefix = prefix
+
+    def _hash(self, experiment: str, variant: str) -> str:
+        return f"{self.prefix}exposures:{experiment}:{variant}"
+
+    def _variants(self, experiment: str) -> str:
+        return f"{self.prefix}exposure-variants:{experiment}"
+
+    def _of(self, user_key: str) -> str:
+        return f"{self.prefix}exposures-of:{user_key}"
+
+    def add(self, rows: Sequence[tuple[str, str, str, int, float]]) -> None:
+        def write() -> None:
+            pipe = self.redis.pipeline(transaction=False)
+            for experiment, user, variant, lists, _ in rows:
+                pipe.hincrby(self._hash(experiment, variant), user, lists)
+                pipe.sadd(self._variants(experiment), variant)
+                pipe.sadd(self._of(user), self._hash(experiment, variant))
+            pipe.execute()
+
+        calling_redis("count the lists shown in experiments", write)
+
+    def _each_variant(self, experiment: str) -> list[tuple[str, dict[str, int]]]:
+        def read() -> list[tuple[str, dict[str, int]]]:
+            variants = sorted(v.decode() for v in self.redis.smembers(self._variants(experiment)))
+            pipe = self.redis.pipeline(transaction=False)
+            for variant in variants:
+                pipe.hgetall(self._hash(experiment, variant))
+            return [(variant, {u.decode(): int(n) for u, n in users.items()})
+                    for variant, users in zip(variants, pipe.execute(), strict=True)]
+
+        return calling_redis("read the lists shown in an experiment", read)
+
+    def totals(self, experiment: str) -> dict[str, tuple[int, int]]:
+        return {variant: (len(users), sum(users.values()))
+                for variant, users in self._each_variant(experiment) if users}
+
+    def assignments(self, experiment: str) -> dict[str, str]:
+        return {user: variant for variant, users in self._each_variant(experiment)
+                for user in users}
+
+    def forget_user(self, user_key: str) -> int:
+        def forget() -> int:
+            hashes = [h.decode() for h in self.redis.smembers(self._of(user_key))]
+            pipe = self.redis.pipeline(transaction=False)
+            for name in hashes:
+                pipe.hdel(name, user_key)
+            pipe.delete(self._of(user_key))
+            return sum(int(n) for n in pipe.execute()[:len(hashes)])
+
+        return calling_redis("forget a user's exposures", forget)
+
+    def close(self) -> None:
+        self.redis.close()
 
 
 # KEYS[1] the bucket; ARGV: per_second, burst. Returns {1, 0} or {0, ms until a token}.

@@ -10,10 +10,16 @@ import numpy as np
 import pytest
 
 from streamrec.errors import RateLimited
+from streamrec.experiments.exposures import Exposures
 from streamrec.serving.ratelimit import RateLimiter
 from streamrec.settings import RateLimit
 from streamrec.storage.impressions import Impression, ranked_list
-from streamrec.storage.redis_shared import RedisBuckets, RedisImpressions, RevokedKeys
+from streamrec.storage.redis_shared import (
+    RedisBuckets,
+    RedisExposureCounts,
+    RedisImpressions,
+    RevokedKeys,
+)
 from streamrec.trust.keys import KeyRing, Scope
 
 
@@ -70,3 +76,30 @@ def test_a_key_revoked_with_redis_is_refused_by_another_replicas_ring(
     assert replica.authenticate(key) is not None
     KeyRing(tmp_path / "a" / "keys.db", RevokedKeys(redis_url, prefix)).revoke(record.id)
     assert replica.authenticate(key) is None
+
+
+def test_replicas_count_the_lists_they_show_in_one_place_and_erasure_forgets_a_user(
+        redis_url: str, prefix: str) -> None:
+    one, two = (Exposures(RedisExposureCounts(redis_url, prefix)) for _ in range(2))
+    one.record("colours", "A", "alice")
+    one.record("colours", "A", "alice")
+    two.record("colours", "A", "alice")  # the same user on another replica
+    two.record("colours", "B", "bob")
+    one.flush()
+    assert two.totals("colours") == {"A": (1, 3), "B": (1, 1)}
+    assert one.assignments("colours") == {"alice": "A", "bob": "B"}
+    assert one.forget_user("alice") == 1
+    assert two.totals("colours") == {"B": (1, 1)}
+    one.close()
+    two.close()
+
+
+def test_feedback_is_first_of_its_type_once_per_shown_list_on_any_replica(
+        redis_url: str, prefix: str) -> None:
+    ranked = ranked_list(["a"], np.array([1.0]), [[]])
+    one, two = RedisImpressions(redis_url, prefix), RedisImpressions(redis_url, prefix)
+    one.remember("r1", Impression("alice", ranked, 0, 1, "colours", "B"))
+    assert two.get("r1") is not None and two.get("r1").variant == "B"  # type: ignore[union-attr]
+    assert one.first_outcome("r1", "click") and not two.first_outcome("r1", "click")
+    assert two.first_outcome("r1", "purchase")
+    assert not one.first_outcome("unknown", "click")  # no such list: counts for nothing
