@@ -1,5 +1,6 @@
 """A live engine equals a replay of its log, exactly, whatever happened mid-stream: events,
-catalogue changes (new items, attributes, availability), session merges, refits, erasures.
+catalogue changes (new items, attributes, availability), session merges, refits, erasures,
+experiments started and stopped with feedback on their lists.
 
 The live engine is driven the way its learner drives it (``Engine.open(start_learner=False)``:
 the test thread learns after each step and runs the trainer's steps itself, as the threads
@@ -24,6 +25,7 @@ from streamrec.engine.identities import merge_event
 from streamrec.engine.learner import Learner
 from streamrec.engine.refits import begin_event
 from streamrec.engine.state import EngineState
+from streamrec.experiments.definitions import Definition, Variant
 from streamrec.settings import Settings, SnapshotSettings
 from streamrec.types import Event, Item
 
@@ -48,8 +50,10 @@ flips = st.tuples(st.just("flip"), st.sampled_from(ITEMS + CATALOGUE_ONLY), st.b
 merges = st.tuples(st.just("merge"), st.sampled_from(SESSIONS), users)
 refits = st.tuples(st.just("refit"))
 erasures = st.tuples(st.just("erase"), st.sampled_from(USERS + SESSIONS))
+experiments = st.tuples(st.just("experiment"))  # starts one, or stops the one running
+feedback = st.tuples(st.just("feedback"), users, st.sampled_from(["click", "purchase"]))
 steps = st.lists(st.one_of(events, events, events, session_events, upserts, flips, merges,
-                           refits, erasures), min_size=1, max_size=25)
+                           refits, erasures, experiments, feedback), min_size=1, max_size=25)
 
 
 class Driver:
@@ -95,6 +99,18 @@ class Driver:
                 engine.erase_session(step[1])
             else:
                 engine.erase_user(step[1])
+        elif kind == "experiment":
+            running = engine.state.experiments.running
+            if running is not None:
+                engine.stop_experiment(running.definition.name)
+            else:
+                engine.start_experiment(Definition(f"e{len(engine.state.experiments)}", (
+                    Variant("A"), Variant("B", 2.0, {"models.hybrid.hedge.enabled": False}))))
+        elif kind == "feedback":
+            found = engine.recommend(step[1], 3)
+            if found.item_ids:
+                engine.ingest([Event(step[1], found.item_ids[0], step[2], self.tick(), context={
+                    "recommendation_id": found.recommendation_id})], wait_learned=False)
         self.learn()
 
 
