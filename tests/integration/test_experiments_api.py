@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from streamrec_client import Client
 
 from streamrec.engine.replay import rebuild_state
 from streamrec.experiments.exposures import SqliteCounts
@@ -92,6 +93,10 @@ def test_the_api_names_the_better_variant_and_a_replay_assigns_the_same(
     assert report["winner"] == "diverse"
     assert report["verdict"].startswith("diverse beats control on clicks by +"), report
     assert client.get("/v1/experiments/diversity-test").json() == report
+
+    # the Python client reads the variant too
+    with Client(shop) as typed:
+        assert typed.recommendations(USERS[0]).variant == variants[USERS[0]]
 
     stopped = client.post("/v1/experiments/diversity-test/stop")
     assert stopped.status_code == 200 and stopped.json()["status"] == "stopped"

@@ -34,6 +34,8 @@ class Recommendations:
     items: list[RecommendedItem]
     recommendation_id: str
     warnings: list[str] = field(default_factory=list)
+    experiment: str | None = None  # the A/B test running when the list was made, if any
+    variant: str | None = None  # the user's variant of it, whose settings made the list
 
     @property
     def item_ids(self) -> list[str]:
@@ -43,7 +45,8 @@ class Recommendations:
     def from_json(cls, data: dict[str, Any]) -> Recommendations:
         return cls(items=[RecommendedItem.from_json(i) for i in data["items"]],
                    recommendation_id=str(data["recommendation_id"]),
-                   warnings=[str(w) for w in data.get("warnings", [])])
+                   warnings=[str(w) for w in data.get("warnings", [])],
+                   experiment=data.get("experiment"), variant=data.get("variant"))
 
 
 @dataclass(frozen=True, slots=True)
