@@ -156,6 +156,13 @@ class ReplicaSettings(BaseModel):
     redis_prefix: str = Field(
         default="streamrec:", min_length=1, description="Start of every Redis key of this "
         "deployment (several can share one Redis by prefix or by database number).")
+    shared_dir: Path | None = Field(
+        default=None, description="A directory every replica reads and writes (a volume, "
+        "NFS): refit artefacts go to <shared_dir>/artefacts, so a fit made by the refit "
+        "leader is loaded by the others instead of fitted again; unset: <data_dir>/artefacts.")
+    refit_lease_s: float = Field(
+        default=10.0, gt=0, description="With Redis: the refit leader's lease; one replica at a "
+        "time begins and fits refits, another takes over this long after it stops renewing.")
     impressions_ttl_s: float = Field(
         default=86_400.0, gt=0, description="How long a shown list is kept in Redis for its "
         "later pages and feedback.")
@@ -225,7 +232,10 @@ class Settings(BaseSettings):
 
     @property
     def artefact_dir(self) -> Path:
-        """Fitted models that ``$refit-end`` events name (storage/artefacts.py)."""
+        """Fitted models that ``$refit-end`` events name (storage/artefacts.py); replicas
+        with a shared directory share them."""
+        if self.replicas.shared_dir is not None:
+            return self.replicas.shared_dir / "artefacts"
         return self.data_dir / "artefacts"
 
     def model_fingerprint(self) -> str:

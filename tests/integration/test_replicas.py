@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from streamrec.engine.refits import BEGIN_TYPE, END_TYPE
 from streamrec.engine.replay import rebuild_state
 from streamrec.settings import Settings
 from streamrec.storage.base import open_log
@@ -27,13 +28,18 @@ ROUNDS = int(os.environ.get("STREAMREC_CRASH_ROUNDS", "3"))
 WRITERS = 8
 
 
+def cluster_env(kafka_broker: Any, redis_url: str) -> dict[str, str]:
+    topic = f"events-{uuid.uuid4().hex[:10]}"
+    return {"STREAMREC_STORAGE__LOG_URL": f"kafka://{kafka_broker.bootstrap}/{topic}",
+            "STREAMREC_REPLICAS__REDIS_URL": f"{redis_url}/0",
+            "STREAMREC_REPLICAS__REDIS_PREFIX": f"{topic}:",
+            "STREAMREC_REPLICAS__CONSISTENCY_WAIT_S": "2",
+            "STREAMREC_SERVING__RATE_LIMIT__PER_SECOND": "0"}
+
+
 @pytest.fixture
 def cluster(kafka_broker: Any, redis_url: str, start_server: Any) -> dict[str, Any]:
-    topic = f"events-{uuid.uuid4().hex[:10]}"
-    env = {"STREAMREC_STORAGE__LOG_URL": f"kafka://{kafka_broker.bootstrap}/{topic}",
-           "STREAMREC_REPLICAS__REDIS_URL": f"{redis_url}/0",
-           "STREAMREC_REPLICAS__CONSISTENCY_WAIT_S": "2",
-           "STREAMREC_SERVING__RATE_LIMIT__PER_SECOND": "0"}
+    env = cluster_env(kafka_broker, redis_url)
     return {"env": env, "log_url": env["STREAMREC_STORAGE__LOG_URL"],
             "replicas": [start_server(env=env) for _ in range(3)]}
 
@@ -217,3 +223,85 @@ def assert_same_state(found: dict[str, Any], expected: dict[str, Any]) -> None:
                                            atol=1e-12, err_msg=message)
             else:
                 np.testing.assert_array_equal(found[component][key], array, err_msg=message)
+
+
+LEADER_ENV = {
+    # refits frequent and slow enough to be killed in the middle of one
+    "STREAMREC_MODELS__ALS__FACTORS": "64",
+    "STREAMREC_MODELS__ALS__ITERATIONS": "60",
+    "STREAMREC_MODELS__ALS__REFIT_MIN_EVENTS": "300",
+    "STREAMREC_MODELS__ALS__REFIT_GROWTH": "0.2",
+    "STREAMREC_MODELS__TRAINER_POLL_S": "0.05",
+    "STREAMREC_REPLICAS__REFIT_LEASE_S": "3",
+}
+
+
+def leaders(replicas: list[Any]) -> list[Any]:
+    return [r for r in replicas if r.is_running and
+            httpx.get(f"{r.url}/v1/stats", timeout=10).json()["refit_leader"]]
+
+
+def test_the_refit_leader_killed_mid_refit_another_takes_over(
+        kafka_broker: Any, redis_url: str, start_server: Any, tmp_path: Path) -> None:
+    env = {**cluster_env(kafka_broker, redis_url), **LEADER_ENV,
+           "STREAMREC_REPLICAS__SHARED_DIR": str(tmp_path / "shared")}
+    replicas = [start_server(env=env) for _ in range(3)]
+    assert len(leaders(replicas)) == 1  # one lease, one leader
+    reader = open_log(env["STREAMREC_STORAGE__LOG_URL"])
+    rng = random.Random(3)
+    try:
+        seen: list[Any] = []
+        killed, begin = None, None
+        for _ in range(6):
+            (leader,) = leaders(replicas)
+            writer_replica = next(r for r in replicas if r is not leader and r.is_running)
+            deadline = time.monotonic() + 120
+            begin = None
+            while begin is None:  # write until a refit is begun and not yet ended
+                assert time.monotonic() < deadline, "no refit was begun"
+                batch = [{"user_id": f"u{rng.randrange(300)}", "item_id": f"i{rng.randrange(200)}",
+                          "type": "view"} for _ in range(100)]
+                httpx.post(f"{writer_replica.url}/v1/events", json={"events": batch},
+                           timeout=30).raise_for_status()
+                seen.extend(reader.read(seen[-1].offset if seen else 0, 10**6))
+                ended = {int((e.event.context or {})["begin"]) for e in seen
+                         if e.event.type == END_TYPE}
+                open_begins = [e.offset for e in seen
+                               if e.event.type == BEGIN_TYPE and e.offset not in ended]
+                begin = open_begins[-1] if open_begins else None
+            leader.kill()  # mid-refit, with luck: checked below
+            killed = leader
+            time.sleep(1.0)  # the lease (3 s) cannot have passed to another yet
+            seen.extend(reader.read(seen[-1].offset, 10**6))
+            if not any(e.event.type == END_TYPE and (e.event.context or {})["begin"] == begin
+                       for e in seen):
+                break  # killed before its end: the case under test
+            leader.start()  # it ended the fit before dying: try the next refit
+        else:
+            pytest.fail("the leader finished every refit before it could be killed")
+        survivors = [r for r in replicas if r is not killed]
+        deadline = time.monotonic() + 90
+        while not any(e.event.type == END_TYPE and (e.event.context or {})["begin"] == begin
+                      for e in seen):
+            assert time.monotonic() < deadline, "no replica ended the dead leader's refit"
+            reader.wait_for(seen[-1].offset, 1.0)
+            seen.extend(reader.read(seen[-1].offset, 10**6))
+        (new_leader,) = leaders(survivors)
+        assert new_leader is not killed
+        head = wait_caught_up(survivors)
+        for replica in survivors:
+            assert replica.stop() == 0
+        for replica in survivors:  # every replica swapped in the same fit at the same place
+            settings = Settings(data_dir=replica.data_dir,
+                                storage={"log_url": env["STREAMREC_STORAGE__LOG_URL"]},
+                                replicas={"shared_dir": tmp_path / "shared"},
+                                models={"als": {"factors": 64, "iterations": 60,
+                                                "refit_min_events": 300, "refit_growth": 0.2},
+                                        "trainer_poll_s": 0.05})
+            fresh = rebuild_state(settings, reader)
+            snapshot = SnapshotStore(settings.snapshot_dir).load_latest()
+            assert snapshot is not None and snapshot.offset == fresh.offset == head
+            assert_same_state(snapshot.components, fresh.state())
+        assert list((tmp_path / "shared" / "artefacts").glob("als-*.npz"))
+    finally:
+        reader.close()

@@ -16,6 +16,7 @@ from streamrec.engine.erasures import erasure_event
 from streamrec.engine.exports import UserExport, export_of
 from streamrec.engine.identities import merge_event, merged_sessions
 from streamrec.engine.item_changes import items_event, items_of
+from streamrec.engine.leadership import RefitLease
 from streamrec.engine.learner import Learner
 from streamrec.engine.recommender import Recommendation, Recommender
 from streamrec.engine.snapshotter import Snapshotter
@@ -98,7 +99,8 @@ class Engine:
         # catalogue through the log (the catalogue is each replica's own file)
         self._shared_log = not settings.log_url.startswith(("sqlite:///", "memory:"))
         self.learner = self._new_learner()
-        self.trainer = Trainer(self.state, event_log, settings.models.trainer_poll_s)
+        self.lease = self._refit_lease()
+        self.trainer = self._new_trainer()
         self.started_at = time.time()
         self._closed = False
         # the id the engine stores for a user: raw ids never reach the log or snapshots when
@@ -138,6 +140,18 @@ class Engine:
         return Learner(self.state, self.log, self.snapshotter.maybe_snapshot,
                        on_items=self._catalogue_follows if self._shared_log else None)
 
+    def _refit_lease(self) -> RefitLease | None:
+        """Replicas with Redis: one refit leader at a time (engine/leadership.py)."""
+        if not self._shared_log or self.settings.replicas.redis_url is None:
+            return None
+        return RefitLease(self.settings.replicas.redis_url, self.settings.replicas.redis_prefix,
+                          self.settings.replicas.refit_lease_s)
+
+    def _new_trainer(self) -> Trainer:
+        lease = self.lease
+        return Trainer(self.state, self.log, self.settings.models.trainer_poll_s,
+                       leader=None if lease is None else (lambda: lease.held))
+
     def _catalogue_follows(self, changes: Sequence[Event]) -> None:
         """Items another replica logged, into this replica's catalogue (newer versions only)."""
         newer = []
@@ -152,6 +166,8 @@ class Engine:
     def _start_workers(self) -> None:
         if not self._workers_started:
             self.exposures.start()  # once: it outlives the workers' restarts (erasures)
+            if self.lease is not None:
+                self.lease.start()
         self.learner.start()
         self.trainer.start()
         self._workers_started = True
@@ -454,6 +470,7 @@ class Engine:
             "refits": self.trainer.refits,
             "last_refit_s": round(self.trainer.last_refit_s, 3),
             "refit_failures": self.trainer.failures,
+            "refit_leader": self.lease is None or self.lease.held,
             # the last failure since the last refit that worked: the previous fit serves
             "refit_error": None if (error := self.trainer.error) is None
             else f"{type(error).__name__}: {error}",
@@ -535,7 +552,7 @@ class Engine:
             return
         before = self.trainer
         self.learner = self._new_learner()
-        self.trainer = Trainer(self.state, self.log, self.settings.models.trainer_poll_s)
+        self.trainer = self._new_trainer()
         self.trainer.refits, self.trainer.failures = before.refits, before.failures
         self.trainer.error = before.error
         self._start_workers()
@@ -576,5 +593,7 @@ class Engine:
             except Unavailable as error:  # e.g. a read-only disk: close the stores anyway
                 log.error("no final snapshot: %s; the next start replays the log", error)
         self.exposures.close()
+        if self.lease is not None:
+            self.lease.stop()
         self.log.close()
         self.catalogue.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from streamrec.engine.refits import PendingFit, begin_event, end_event
 from streamrec.engine.state import EngineState
@@ -22,8 +23,12 @@ log = logging.getLogger(__name__)
 
 
 class Trainer:
-    def __init__(self, state: EngineState, event_log: EventLog, poll_s: float) -> None:
+    def __init__(self, state: EngineState, event_log: EventLog, poll_s: float,
+                 leader: Callable[[], bool] | None = None) -> None:
         self.state = state
+        # replicas: only the holder of the refit lease begins and fits refits; the others
+        # learn its markers and load the artefact its end names (engine/leadership.py)
+        self.leader = leader
         self.log = event_log
         self.poll_s = poll_s
         self._stop = threading.Event()
@@ -45,8 +50,11 @@ class Trainer:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.fit_pending()
-                self.begin_due()
+                if self.leader is not None and not self.leader():
+                    self._begun.clear()  # a leader's begins are its own to follow
+                else:
+                    self.fit_pending()
+                    self.begin_due()
             except Exception as error:  # e.g. the log refused a marker: try again later
                 log.exception("trainer step failed; trying again")
                 self.error = error
@@ -91,7 +99,10 @@ class Trainer:
             self._unlogged.pop(0)
 
     def finish(self) -> None:
-        """With the thread stopped: fit and end whatever is begun (a clean shutdown)."""
+        """With the thread stopped: fit and end whatever is begun (a clean shutdown); a
+        replica that is not the refit leader leaves that to the leader."""
+        if self.leader is not None and not self.leader():
+            return
         self._stop.clear()
         self.fit_pending()
 

@@ -166,6 +166,9 @@ class StatsOut(BaseModel):
                                 "log has the traceback).")
     refit_error: str | None = Field(description="The last refit failure, while no refit has "
                                     "worked since; null otherwise.")
+    refit_leader: bool = Field(default=True, description="Whether this process begins and "
+                               "fits refits: always on a server of its own; among replicas "
+                               "with Redis, the one holding the refit lease.")
     online_quality: dict[str, dict[str, float]] | None = Field(
         default=None, description="Per expert of the blend (each source, popularity at the "
         "log's pace, the learned ranker) and for the blend itself, measured on the stream: "
