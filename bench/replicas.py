@@ -282,8 +282,35 @@ def main() -> None:
     results["load_after"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
-    print(f"written {args.out}")
+    plot(results, args.out.with_suffix(".png"))
+    print(f"written {args.out} and {args.out.with_suffix('.png')}")
     shutil.rmtree(work, ignore_errors=True)
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    """Reads/s and writes/s per setup, read p99 and replica lag p99 beside them."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(results["setups"])
+    figures = [results["setups"][n] for n in names]
+    fig, (rates, tails) = plt.subplots(1, 2, figsize=(11, 4))
+    x = np.arange(len(names))
+    rates.bar(x - 0.2, [f["reads_per_s"] for f in figures], 0.4, label="reads/s")
+    rates.bar(x + 0.2, [f["writes_per_s"] for f in figures], 0.4, label="events written/s")
+    rates.set_xticks(x, names)
+    rates.set_title(f"throughput ({results['cores']} cores shared by every process)")
+    rates.legend()
+    tails.bar(x - 0.2, [f["read_p99_ms"] for f in figures], 0.4, label="read p99 (ms)")
+    tails.bar(x + 0.2, [f.get("lag_p99_ms", 0.0) for f in figures], 0.4,
+              label="replica lag p99 (ms)")
+    tails.set_xticks(x, names)
+    tails.set_title("tails")
+    tails.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
 
 
 def wait_learned(urls: list[str], timeout_s: float = 600) -> None:
