@@ -94,7 +94,10 @@ def streamrec(data_dir: Path, env: dict[str, str], logs: Path) -> Iterator[dict[
     port = free_port()
     command = [sys.executable, "-m", "streamrec.cli.main", "serve", "--data-dir",
                str(data_dir), "--port", str(port)]
-    base = {"OPENBLAS_NUM_THREADS": "1", "STREAMREC_SERVING__RATE_LIMIT__PER_SECOND": "0", **env}
+    base = {"OPENBLAS_NUM_THREADS": "1", "STREAMREC_SERVING__RATE_LIMIT__PER_SECOND": "0",
+            # the same models everywhere; the GRU's background refits (tens of seconds on a
+            # busy machine) would land in one setup and not another
+            "STREAMREC_MODELS__SEQUENCE__ENABLED": "false", **env}
     with process(command, port, base, logs / f"{data_dir.name}.log") as started:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 600

@@ -309,3 +309,30 @@ def test_the_refit_leader_killed_mid_refit_another_takes_over(
         assert list((tmp_path / "shared" / "artefacts").glob("als-*.npz"))
     finally:
         reader.close()
+
+
+def test_a_new_replica_starts_from_the_newest_shared_snapshot_and_the_tail(
+        kafka_broker: Any, redis_url: str, start_server: Any, tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    env = {**cluster_env(kafka_broker, redis_url), "STREAMREC_REPLICAS__SHARED_DIR": str(shared),
+           "STREAMREC_SNAPSHOTS__EVERY_EVENTS": "200"}
+    first, second = start_server(env=env), start_server(env=env)
+    rng = random.Random(5)
+    deadline = time.monotonic() + 120
+    while not list((shared / "snapshots").glob("snapshot-*")):  # the leader shares its own
+        assert time.monotonic() < deadline, "the refit leader shared no snapshot"
+        batch = [{"user_id": f"u{rng.randrange(50)}", "item_id": f"i{rng.randrange(80)}",
+                  "type": "view"} for _ in range(100)]
+        httpx.post(f"{first.url}/v1/events", json={"events": batch}, timeout=30
+                   ).raise_for_status()
+    tail = [{"user_id": "late", "item_id": f"i{n}", "type": "view"} for n in range(5)]
+    httpx.post(f"{second.url}/v1/events", json={"events": tail}, timeout=30).raise_for_status()
+    newcomer = start_server(env=env)  # an empty data dir of its own
+    head = wait_caught_up([first, second, newcomer])
+    output = newcomer.output()
+    restored = [int(line.rsplit(" ", 1)[1]) for line in output.splitlines()
+                if "restored snapshot at offset" in line]
+    assert restored and 0 < restored[0] < head, output
+    stats = [httpx.get(f"{r.url}/v1/stats", timeout=10).json() for r in (first, newcomer)]
+    assert [(s["users"], s["items"], s["learned_events"]) for s in stats] == [
+        (stats[0]["users"], stats[0]["items"], stats[0]["learned_events"])] * 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ from streamrec.storage.artefacts import ArtefactStore
 from streamrec.storage.base import Catalogue, EventLog, open_catalogue, open_log
 from streamrec.storage.impressions import ImpressionStore, open_impressions
 from streamrec.storage.integrity import check_at_start, check_pages, sqlite_paths, store_paths
-from streamrec.storage.snapshots import SnapshotStore
+from streamrec.storage.snapshots import Snapshot, SnapshotStore
 from streamrec.trust.pseudonyms import session_key_function, user_key_function
 from streamrec.trust.scrub import scrub_log_file
 from streamrec.trust.secret_check import check_secret
@@ -101,6 +101,11 @@ class Engine:
         self.learner = self._new_learner()
         self.lease = self._refit_lease()
         self.trainer = self._new_trainer()
+        if settings.replicas.shared_dir is not None and self._shared_log:
+            lease = self.lease
+            self.snapshotter.shared = SnapshotStore(settings.replicas.shared_dir / "snapshots",
+                                                    settings.snapshots.keep)
+            self.snapshotter.publishes = lambda: lease is None or lease.held
         self.started_at = time.time()
         self._closed = False
         # the id the engine stores for a user: raw ids never reach the log or snapshots when
@@ -189,10 +194,20 @@ class Engine:
         self.snapshotter.last_events = self.state.learned_events
         log.info("replayed %d events after the snapshot", replayed)
 
+    def _snapshots_to_try(self) -> Iterator[Snapshot]:
+        """This data dir's snapshots, newest first; a replica with none of its own (a new
+        one) tries the newest shared ones (replicas.shared_dir) instead."""
+        own = False
+        for snapshot in self.snapshots.readable():
+            own = True
+            yield snapshot
+        if not own and self.snapshotter.shared is not None:
+            yield from self.snapshotter.shared.readable()
+
     def _restore_newest_snapshot(self) -> None:
         """The newest snapshot that reads back and fits (storage/snapshots.py skips damaged
         ones); none: state stays empty and the whole log is replayed."""
-        for snapshot in self.snapshots.readable():
+        for snapshot in self._snapshots_to_try():
             if snapshot.meta.get("fingerprint") != self.snapshotter.fingerprint:
                 log.warning("model settings changed since the last snapshot: rebuilding from "
                             "the log")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from streamrec.engine.state import EngineState
@@ -42,6 +43,10 @@ class Snapshotter:
         self.writes = 0
         self.busy_s = 0.0  # seconds spent writing, in total
         self._writing: threading.Thread | None = None
+        # replicas with a shared directory: the refit leader also writes its snapshots there,
+        # where a new replica starts from (engine/engine.py)
+        self.shared: SnapshotStore | None = None
+        self.publishes: Callable[[], bool] = lambda: False
 
     def is_due(self) -> bool:
         new_events = self.state.learned_events - self.last_events
@@ -88,6 +93,12 @@ class Snapshotter:
             raise storage_unavailable(f"the snapshot at offset {offset} could not be written",
                                       error) from error
         self.last_duration_s = time.perf_counter() - started
+        if self.shared is not None and self.publishes():
+            try:
+                self.shared.save(offset, components, {"fingerprint": self.fingerprint,
+                                                      "created_at": time.time()})
+            except OSError as error:  # this replica's own snapshot is written: go on
+                log.warning("snapshot at offset %d not shared: %s", offset, error)
         self._forget_covered_fits()
         self.written_offset = max(self.written_offset, offset)
         self.written_at = time.time()
