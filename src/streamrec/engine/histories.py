@@ -178,15 +178,19 @@ class UserHistories:
     def restore(self, state: Mapping[str, np.ndarray]) -> None:
         """From ``state``; one saved before histories were bounded has no ``older`` (every
         event was kept): trimmed to ``keep`` here."""
-        indptr = state["indptr"]
+        indptr = state["indptr"].tolist()
         older_indptr = state.get("older_indptr")
+        # as bytes: array("q", bytes) copies them, no Python int per event
+        items = np.ascontiguousarray(state["items"], dtype=np.int64)
+        weights = np.ascontiguousarray(state["weights"], dtype=np.float64)
+        times = np.ascontiguousarray(state["times"], dtype=np.float64)
         self._users = {}
         for position, user in enumerate(state["users"].tolist()):
             start, end = int(indptr[position]), int(indptr[position + 1])
             history = _History(
-                array("q", state["items"][start:end].tolist()),
-                array("d", state["weights"][start:end].tolist()),
-                array("d", state["times"][start:end].tolist()),
+                array("q", items[start:end].tobytes()),
+                array("d", weights[start:end].tobytes()),
+                array("d", times[start:end].tobytes()),
             )
             if older_indptr is not None:
                 begin, stop = int(older_indptr[position]), int(older_indptr[position + 1])

@@ -53,4 +53,11 @@ class Vocabulary:
 
     @classmethod
     def restore(cls, ids: np.ndarray) -> Vocabulary:
-        return cls(ids.tolist())
+        vocabulary = cls()
+        vocabulary._ids = [str(i) for i in ids.tolist()]
+        # ids are unique in a saved vocabulary: one dict built at once (a restart at 1M
+        # items spent seconds adding them one by one)
+        vocabulary._index = dict(zip(vocabulary._ids, range(len(vocabulary._ids)), strict=True))
+        if len(vocabulary._index) != len(vocabulary._ids):
+            return cls(vocabulary._ids)  # not a saved vocabulary: first index of each wins
+        return vocabulary

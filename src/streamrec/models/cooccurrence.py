@@ -334,9 +334,11 @@ class CooccurrenceModel:
         self._pairs.restore(state, "pairs_")
         self._counts = np.array(state["counts"], dtype=np.float64)
         self._n_items = int(self._counts.shape[0])
-        indptr, flat = state["recent_indptr"], state["recent_items"]
+        # one conversion to Python ints, then list slices: a numpy slice per user cost most
+        # of a restart's time here
+        bounds, flat = state["recent_indptr"].tolist(), state["recent_items"].tolist()
         self._recent = {
-            int(user): flat[indptr[i] : indptr[i + 1]].tolist()
+            user: flat[bounds[i] : bounds[i + 1]]
             for i, user in enumerate(state["recent_users"].tolist())
         }
         self._clock.restore(state["clock"])

@@ -68,11 +68,12 @@ class SparseRows:
         return len(self._cols)
 
     def _ensure_rows(self, n: int) -> None:
-        while len(self._cols) < n:
-            self._cols.append(EMPTY_INTS)
-            self._vals.append(EMPTY_FLOATS)
-            self._pending.append(None)
-            self._added.append(0)
+        more = n - len(self._cols)
+        if more > 0:
+            self._cols.extend([EMPTY_INTS] * more)
+            self._vals.extend([EMPTY_FLOATS] * more)
+            self._pending.extend([None] * more)
+            self._added.extend([0] * more)
 
     @property
     def row_limit(self) -> int | None:

@@ -22,6 +22,16 @@ def _is_categorical(value: Any) -> bool:
     return isinstance(value, str)
 
 
+def _count(counter: Counter[str], name: str, sign: int) -> None:
+    """Add ``sign`` to ``name``'s count, dropping a name no item carries any more. In place:
+    rebuilding the counters per change made a restart at 100k items spend seconds here."""
+    count = counter[name] + sign
+    if count > 0:
+        counter[name] = count
+    else:
+        counter.pop(name, None)
+
+
 class AttributeNames:
     """How many items carry each attribute, and each categorical one (strings, lists of
     strings). O(attributes of the item) per change; every question O(1) or O(names)."""
@@ -38,11 +48,10 @@ class AttributeNames:
         """An item's attributes went from ``before`` to ``after`` (``{}``: it was new)."""
         for attributes, sign in ((before, -1), (after, 1)):
             for name, value in attributes.items():
-                self._all[name] += sign
+                _count(self._all, name, sign)
                 if _is_categorical(value):
-                    self._categorical[name] += sign
-        self._all = +self._all  # drop names no item carries any more
-        self._categorical = +self._categorical
+                    _count(self._categorical, name, sign)
+
 
     def __contains__(self, name: object) -> bool:
         return name in self._all
