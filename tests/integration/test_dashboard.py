@@ -298,11 +298,14 @@ def test_the_experiments_page_names_the_better_variant_as_the_api_does(
         started = client.post("/v1/experiments", json={
             "name": "diversity-test", "goal": "click", "variants": [
                 {"name": "control"},
-                {"name": "diverse", "overrides": {"serving.max_per_category": 2}}]})
+                {"name": "diverse", "overrides": {
+                    "serving.max_per_category": 2,
+                    "models.hybrid.disabled_sources": ["cooccurrence"]}}]})
         assert started.status_code == 201, started.text
-        clicks = []
+        clicks, assigned = [], {}
         for user in users:
             found = client.get(f"/v1/users/{user}/recommendations", params={"k": 6}).json()
+            assigned[user] = found["variant"]
             if rng.random() < click_rate[found["variant"]]:
                 clicks.append({"user_id": user, "item_id": found["items"][0]["item_id"],
                                "type": "click",
@@ -321,6 +324,12 @@ def test_the_experiments_page_names_the_better_variant_as_the_api_does(
     assert versus["ci_low"] > 0  # the interval excludes zero, and the page shows it
     assert (f"({shown_number(versus['ci_low'])} – {shown_number(versus['ci_high'])})"
             in page.inner_text("[data-difference='diverse']"))
-    # a user's page says which variant their list was made in
-    open_page(page, server.url, "users", "id=shopper1")
-    assert "experiment diversity-test, variant" in page.inner_text("#list-facts")
+    # a user's page says which variant their list was made in, and shows what the sources
+    # proposed under that variant's plan (a source it turns off proposes nothing)
+    diverse = next(user for user, variant in assigned.items() if variant == "diverse")
+    open_page(page, server.url, "users", f"id={diverse}")
+    assert "experiment diversity-test, variant diverse" in page.inner_text("#list-facts")
+    assert page.locator("[data-source='cooccurrence'] a[data-item]").count() == 0
+    control = next(user for user, variant in assigned.items() if variant == "control")
+    open_page(page, server.url, "users", f"id={control}")
+    assert page.locator("[data-source='cooccurrence'] a[data-item]").count() > 0

@@ -159,15 +159,20 @@ def proposals(state: EngineState, user_key: str, k: int, now: float,
               exclude_seen: bool = True) -> dict[str, list[tuple[str, float]]]:
     """Per candidate source, the ``k`` items it scores highest for the user among the
     candidates of their list (every source's best, as the ranker gets them), with its own
-    score: what each source proposed before the ranker and the blend ordered them. Empty
-    for a user with no history (their list is popularity's)."""
+    score: what each source proposed before the ranker and the blend ordered them (a source
+    the user's experiment variant turns off proposes nothing). Empty for a user with no
+    history (their list is popularity's)."""
     with state.lock.reading():
         user = state.users.lookup(user_key)
         query = state.query_for(user, now, exclude_seen)
         if user is None or query.history.size == 0:
             return {}
+        # the user's variant of a running experiment gathers by its own plan (sources on,
+        # candidates per source), as their list is made
+        assigned = state.experiments.assign(state.identities.resolve(user_key))
+        plan = state.experiments.default if assigned is None else assigned.plan
         candidates = state.ranker.candidates(query, state.scorers, len(state.items),
-                                             approximate=True)
+                                             approximate=True, plan=plan)
         proposed: dict[str, list[tuple[str, float]]] = {}
         for column, source in enumerate(state.ranker.layout.sources):
             scores = candidates.raw[:, column]
