@@ -21,6 +21,7 @@ from streamrec.serving.errors import error_response
 
 HEADER = "X-Consistency-Token"
 QUERY = "consistency_token"
+_HEADER_BYTES, _QUERY_BYTES = HEADER.lower().encode(), QUERY.encode()
 _PREFIX = "o"
 _MAX_OFFSET = 2**62
 
@@ -73,10 +74,10 @@ class ConsistentReads:
     @staticmethod
     def _token(scope: Scope) -> tuple[str | None, str]:
         for name, value in scope.get("headers", []):
-            if name == b"x-consistency-token":
+            if name == _HEADER_BYTES:
                 return value.decode("latin-1"), HEADER
         query = scope.get("query_string", b"")
-        if QUERY.encode() in query:
+        if _QUERY_BYTES in query:
             values = parse_qs(query.decode("utf-8", "replace")).get(QUERY)
             if values:
                 return values[-1], QUERY
