@@ -203,6 +203,10 @@ def test_a_users_list_is_the_apis_with_its_options_and_clicks_through(
         assert shown_ids(page, f"[data-source='{name}'] a[data-item]", "data-item") == [
             i["item_id"] for i in items]
     assert page.locator("#user-events tr").count() == 16  # the heading and 15 events
+    # reading one user's events is audited, as an export is, naming nobody in clear
+    audit = api(shop.url, "/v1/admin/audit")["entries"]
+    assert any(e["action"] == "events.read" and e["details"] == {"events": 15} for e in audit)
+    assert not any("user-1" in json.dumps(e) for e in audit)
     page.click(f"#recommendations-table a[data-item='{first['item_id']}']")
     wait_for_item(page, first["item_id"])
 
