@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 pytestmark = pytest.mark.integration
 
@@ -126,7 +126,9 @@ def test_overview_shows_the_figures_the_api_returns(shop: Any, page: Page) -> No
     open_page(page, shop.url, "overview")
     stats = api(shop.url, "/v1/stats")
     for name in ("events", "users", "items", "refits"):
-        assert figure(page, name) == stats[name], name
+        # the page refreshes every second: a background refit may land between two reads
+        expect(page.locator(f"[data-figure={name}]")).to_have_text(f"{stats[name]:,}",
+                                                                   timeout=10_000)
     assert page.locator("[data-chart]").count() >= 6
     # one series per expert of the blend, the blend itself among them
     legend = page.inner_text("[data-chart='Online HR@10']")
@@ -171,8 +173,12 @@ def test_items_are_found_and_similar_items_click_through(shop: Any, page: Page) 
     assert page.inner_text("#item-text") == item["text"]
     similar = api(shop.url, f"/v1/items/{found[0]}/similar", k=10)["items"]
     assert similar, "the shop's co-occurrences give every item neighbours"
-    assert shown_ids(page, "#similar-table tr[data-similar]", "data-similar") == [
-        s["item_id"] for s in similar]
+    shown = shown_ids(page, "#similar-table tr[data-similar]", "data-similar")
+    if shown != [s["item_id"] for s in similar]:  # a refit landed between the two reads
+        page.reload()
+        wait_for_item(page, found[0])
+        shown = shown_ids(page, "#similar-table tr[data-similar]", "data-similar")
+    assert shown == [s["item_id"] for s in similar]
     assert page.locator("#similar-table tr").nth(1).inner_text().count(
         similar[0]["reasons"][0]) == 1
     # popularity over time: a chart of the item's days
@@ -186,12 +192,17 @@ def test_a_users_list_is_the_apis_with_its_options_and_clicks_through(
     open_page(page, shop.url, "users")
     page.fill("#user-id", "user-1")
     page.fill("#user-form textarea[name=filter]", "category=shoes|coats")
+    before = api(shop.url, "/v1/users/user-1/recommendations", k=10,
+                 filter="category=shoes|coats")["items"]
     page.click("#user-form button[type=submit]")
     page.wait_for_selector("main[data-loaded=user]", timeout=LOADED_S * 1000)
-    listed = api(shop.url, "/v1/users/user-1/recommendations", k=10,
-                 filter="category=shoes|coats")["items"]
-    assert shown_ids(page, "#recommendations-table tr[data-recommended]",
-                     "data-recommended") == [i["item_id"] for i in listed]
+    after = api(shop.url, "/v1/users/user-1/recommendations", k=10,
+                filter="category=shoes|coats")["items"]
+    shown = shown_ids(page, "#recommendations-table tr[data-recommended]", "data-recommended")
+    # the same list as the API's just before or just after (a background refit may land
+    # between two reads and change it)
+    listed = after if shown == [i["item_id"] for i in after] else before
+    assert shown == [i["item_id"] for i in listed]
     assert {i["item_id"].split("-")[0] for i in listed} <= {"shoes", "coats"}
     first = listed[0]
     assert page.inner_text(f"[data-score='{first['item_id']}']") == f"{first['score']:.4f}".rstrip(
