@@ -23,6 +23,7 @@ RESULTS.md).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -67,18 +68,24 @@ def wait_port(port: int, process: subprocess.Popen[bytes], timeout_s: float = 60
 def process(command: list[str], port: int, env: dict[str, str] | None = None,
             log: Path | None = None) -> Iterator[subprocess.Popen[bytes]]:
     sink = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
+    # a session of its own: noida-db's launcher runs the broker as a child, ended with it
     started = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})})
+                               stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})},
+                               start_new_session=True)
     try:
         wait_port(port, started, 600)
         yield started
     finally:
-        started.terminate()
+        import signal
+
+        os.killpg(started.pid, signal.SIGTERM)
         try:
             started.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            started.kill()
+            os.killpg(started.pid, signal.SIGKILL)
             started.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(started.pid, signal.SIGKILL)  # whatever the process left in its group
 
 
 def tool(name: str) -> str:

@@ -139,13 +139,23 @@ class Broker:
         log = open(self.data_dir.parent / "broker.log", "ab")  # noqa: SIM115 - the child's
         self.process = subprocess.Popen(
             [self.binary, "start", "--data-dir", str(self.data_dir), "--only", "kafka",
-             "--kafka-port", str(self.port)], stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+             "--kafka-port", str(self.port)], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+            start_new_session=True)  # noida-db's launcher runs the broker as its child
         log.close()
         wait_for_port(self.port, self.process)
 
     def stop(self) -> None:
+        """The launcher and the broker it started: their process group, by its id."""
+        import contextlib
+        import os
+        import signal
+
         if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
             stop_process(self.process)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
             self.process = None
 
 
