@@ -36,6 +36,9 @@ class StorageSettings(BaseModel):
         default="full",
         description="SQLite fsync policy: full survives power loss, normal survives kill -9.",
     )
+    key_store_url: str | None = Field(
+        default=None, description="Where each user's data key (the log's encryption at rest, "
+        "erased by destroying it) is kept; default sqlite:///<data_dir>/user_keys.db.")
 
 
 class SnapshotSettings(BaseModel):
@@ -225,6 +228,11 @@ class Settings(BaseSettings):
     @property
     def catalogue_url(self) -> str:
         return self.storage.catalogue_url or f"sqlite:///{self.data_dir / 'catalogue.db'}"
+
+    @property
+    def key_store_url(self) -> str:
+        """The data keys sealing each user's log entries (storage/keystore.py)."""
+        return self.storage.key_store_url or f"sqlite:///{self.data_dir / 'user_keys.db'}"
 
     @property
     def snapshot_dir(self) -> Path:

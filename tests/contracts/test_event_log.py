@@ -18,6 +18,7 @@ import pytest
 
 from streamrec.errors import StreamrecError
 from streamrec.storage.base import EventLog, open_log
+from streamrec.storage.codec import open_cipher
 from streamrec.types import Appended, Event, LoggedEvent
 
 EventFactory = Callable[..., Event]
@@ -327,3 +328,11 @@ class TestKafkaEventLog(DurableEventLogContract):
     def open_log(self, directory: Path) -> EventLog:
         topic = "t-" + hashlib.sha1(str(directory).encode()).hexdigest()[:16]
         return open_log(f"kafka://{self.bootstrap}/{topic}")
+
+
+class TestEncryptedSQLiteEventLog(DurableEventLogContract):
+    """The embedded log as the engine opens it: each user's entries sealed with their key."""
+
+    def open_log(self, directory: Path) -> EventLog:
+        return open_log(f"sqlite:///{directory / 'events.db'}",
+                        cipher=open_cipher(f"sqlite:///{directory / 'user_keys.db'}", "s3cret"))

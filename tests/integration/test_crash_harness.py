@@ -20,10 +20,11 @@ import httpx
 import numpy as np
 import pytest
 
+from streamrec.engine.engine import open_event_log
 from streamrec.engine.refits import BEGIN_TYPE, END_TYPE
 from streamrec.engine.replay import rebuild_state
 from streamrec.settings import Settings, SnapshotSettings
-from streamrec.storage.base import open_catalogue, open_log
+from streamrec.storage.base import open_catalogue
 from streamrec.storage.snapshots import SnapshotStore
 
 pytestmark = pytest.mark.integration
@@ -135,7 +136,7 @@ def check_log_and_state(data_dir: Path, traffic: Traffic) -> list[str]:
     """With the server stopped: acknowledged events once each, requests whole or absent, and
     the final snapshot equal to a fresh replay. Returns the log's event types."""
     settings = settings_of(data_dir)
-    event_log = open_log(settings.log_url)
+    event_log = open_event_log(settings)
     catalogue = open_catalogue(settings.catalogue_url)
     try:
         logged = [entry.event for entry in event_log.read(0, 10**7)]
@@ -173,7 +174,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_recovers_the_replayed_state
     # the rounds did what the harness is about: refits begun and ended mid-stream, and
     # feedback on shown lists logged with the list
     assert types.count(BEGIN_TYPE) >= 2 and types.count(END_TYPE) >= 2
-    event_log = open_log(settings_of(server.data_dir).log_url)
+    event_log = open_event_log(settings_of(server.data_dir))
     try:
         assert any((e.event.context or {}).get("$shown") for e in event_log.read(0, 10**7))
     finally:

@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
+from streamrec.engine.engine import open_event_log
 from streamrec.engine.erasures import ERASE_TYPE
 from streamrec.engine.item_changes import ITEMS_TYPE
 from streamrec.engine.refits import END_TYPE
-from streamrec.storage.base import open_log
+from streamrec.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -93,7 +94,7 @@ def test_a_full_replay_after_items_refits_and_an_erasure_serves_the_same_lists(
     assert before[ERASED] == lists(api)[ERASED]
     server.stop()
 
-    event_log = open_log(f"sqlite:///{server.data_dir / 'events.db'}")
+    event_log = open_event_log(Settings(data_dir=server.data_dir))
     try:
         types = [entry.event.type for entry in event_log.read(0, 10**6)]
     finally:

@@ -342,12 +342,21 @@ def test_a_pseudonymised_data_dir_will_not_start_without_its_secret(start_server
 
 # -- backups and erasures --------------------------------------------------------------------
 
-def test_erasures_are_reapplied_to_a_restored_backup(start_server: Any, tmp_path: Any) -> None:
+@pytest.mark.parametrize("restored", ["log", "log and keys"])
+def test_erasures_are_reapplied_to_a_restored_backup(start_server: Any, tmp_path: Any,
+                                                     restored: str) -> None:
+    """A backup of the log alone holds the erased user sealed under a destroyed key: it reads
+    as erased at once, and reapply-erasures removes the rows. A backup of the key store too
+    brings the key back: the audit log finds the user, who is erased again."""
     secret = {SECRET_SETTING: "backup-test-secret"}
+    names = ["events.db", "catalogue.db", "pseudonyms.json"]
+    if restored == "log and keys":
+        names.append("user_keys.db")
     server = start_server(env=secret)
     with httpx.Client(base_url=server.url, timeout=TIMEOUT_S) as client:
         events = [{"user_id": user, "item_id": item, "type": "view"}
-                  for user in ("alice-7f3a", "bob-91c2") for item in ("i1", "i2")]
+                  for user, item in (("alice-7f3a", "alice-item-2b9d"), ("alice-7f3a", "i2"),
+                                     ("bob-91c2", "i1"), ("bob-91c2", "i2"))]
         events.append({"session_id": "visit-5d", "item_id": "i3", "type": "view"})
         assert client.post("/v1/events", json={"events": events}).status_code == 200
         assert client.post("/v1/sessions/visit-5d/merge",
@@ -355,21 +364,27 @@ def test_erasures_are_reapplied_to_a_restored_backup(start_server: Any, tmp_path
     server.stop()
     backup = tmp_path / "backup"
     backup.mkdir()
-    for name in ("events.db", "catalogue.db", "pseudonyms.json"):
+    for name in names:
         (backup / name).write_bytes((server.data_dir / name).read_bytes())
     server.start()
     with httpx.Client(base_url=server.url, timeout=TIMEOUT_S) as client:
         assert client.delete("/v1/users/alice-7f3a").json() == {"erased_events": 4}
     server.stop()
     # the disk is lost: the backup comes back, the audit log (kept apart) is current
-    for name in ("events.db", "catalogue.db", "pseudonyms.json"):
+    for name in names:
         (server.data_dir / name).write_bytes((backup / name).read_bytes())
     for leftover in server.data_dir.glob("*-wal"):
         leftover.unlink()
     shutil.rmtree(server.data_dir / "snapshots")
     done = cli("reapply-erasures", "--data-dir", str(server.data_dir), env=environment(**secret))
     assert done.returncode == 0, done.stderr
-    assert "erasure of 1 users or sessions: 4 events erased" in done.stdout
+    if restored == "log":
+        assert "removed 4 unreadable entries" in done.stdout
+        assert "erasure of 0 users or sessions whose keys came back with it" in done.stdout
+    else:
+        assert "removed 0 unreadable entries" in done.stdout
+        assert "erasure of 1 users or sessions whose keys came back with it: 4 events " \
+            "erased" in done.stdout
     server.start()
     with httpx.Client(base_url=server.url, timeout=TIMEOUT_S) as client:
         assert client.get("/v1/users/alice-7f3a/export").json()["events"] == []
@@ -379,6 +394,8 @@ def test_erasures_are_reapplied_to_a_restored_backup(start_server: Any, tmp_path
         assert "erasures.reapply" in actions
     stored = b"".join(p.read_bytes() for p in server.data_dir.rglob("*") if p.is_file())
     assert pseudonymise(b"backup-test-secret", "alice-7f3a").encode() not in stored
+    assert b"alice-item-2b9d" not in stored and b"alice-item-2b9d".decode().encode(
+        "utf-32-le") not in stored
     assert b"bob-91c2" not in stored and b"backup-test-secret" not in stored
 
 

@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from streamrec.storage.base import open_log
+from streamrec.engine.engine import open_event_log
+from streamrec.settings import Settings
 from streamrec.storage.snapshots import SnapshotStore
 
 pytestmark = pytest.mark.integration
@@ -148,7 +149,7 @@ def test_acknowledged_events_survive_sigkill_exactly_once(
         assert response.status_code == 200 and len(response.json()["items"]) == 5
     server.stop()
 
-    log = open_log(f"sqlite:///{server.data_dir / 'events.db'}")
+    log = open_event_log(Settings(data_dir=server.data_dir))
     try:
         stored = [entry.event.event_id for entry in log.read(0, 10**7)]
     finally:

@@ -1,6 +1,8 @@
 """A live engine equals a replay of its log, exactly, whatever happened mid-stream: events,
 catalogue changes (new items, attributes, availability), session merges, refits, erasures,
-experiments started and stopped with feedback on their lists.
+experiments started and stopped with feedback on their lists; erasures both as the embedded
+log does them (key destroyed, rows deleted) and as a log that cannot be rewritten must (key
+destroyed, sealed rows left for every reader to skip).
 
 The live engine is driven the way its learner drives it (``Engine.open(start_learner=False)``:
 the test thread learns after each step and runs the trainer's steps itself, as the threads
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
@@ -27,6 +30,7 @@ from streamrec.engine.refits import begin_event
 from streamrec.engine.state import EngineState
 from streamrec.experiments.definitions import Definition, Variant
 from streamrec.settings import Settings, SnapshotSettings
+from streamrec.storage.sqlite_log import SQLiteEventLog
 from streamrec.types import Event, Item
 
 T0 = 1_700_000_000.0
@@ -132,13 +136,32 @@ def assert_equal_states(live: EngineState, replayed: EngineState) -> None:
     assert (live.offset, live.learned_events) == (replayed.offset, replayed.learned_events)
 
 
+def keep_erased_rows(engine: Engine) -> None:
+    """Erase as on a log that cannot be rewritten (a Kafka topic): the user's key is
+    destroyed and their sealed entries stay, unreadable, for every reader to skip."""
+    log = engine.log
+    assert isinstance(log, SQLiteEventLog) and log.cipher is not None
+    cipher = log.cipher
+
+    def shred_only(user_id: str) -> int:
+        readable = sum(1 for entry in log.read(0, 10**6) if entry.event.user_id == user_id)
+        cipher.erase(user_id)
+        return readable
+
+    log.delete_user = shred_only  # type: ignore[method-assign]
+
+
 @settings(max_examples=40)
 @given(plan=steps)
-def test_a_live_engine_equals_a_replay_of_its_log(plan: list[tuple[Any, ...]]) -> None:
+@pytest.mark.parametrize("rows", ["deleted", "kept"])
+def test_a_live_engine_equals_a_replay_of_its_log(plan: list[tuple[Any, ...]],
+                                                  rows: str) -> None:
     with tempfile.TemporaryDirectory() as directory:
         settings = Settings(data_dir=Path(directory), models=MODELS,
                             snapshots=SnapshotSettings(every_events=10**9, every_s=10.0**6))
         engine = Engine.open(settings, start_learner=False)
+        if rows == "kept":
+            keep_erased_rows(engine)
         try:
             engine.learner.batch = 1  # an erasure's rebuild learns as this test does
             driver = Driver(engine)

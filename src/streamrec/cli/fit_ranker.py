@@ -70,14 +70,15 @@ def _load(data_dir: Path | None, data: str | None) -> tuple[DenseEvents, tuple[I
 
         loaded = load_log(data)
         return loaded.events, loaded.items
+    from streamrec.engine.engine import open_event_log
     from streamrec.engine.state import is_control
-    from streamrec.storage.base import open_catalogue, open_log
+    from streamrec.storage.base import open_catalogue
 
     settings = build_settings(data_dir)
     if settings.log_url.startswith("sqlite:///") and not Path(
             settings.log_url.removeprefix("sqlite:///")).exists():
         raise StreamrecError(f"no event log in {settings.data_dir}", field="data_dir")
-    log, catalogue = open_log(settings.log_url), open_catalogue(settings.catalogue_url)
+    log, catalogue = open_event_log(settings), open_catalogue(settings.catalogue_url)
     try:
         behaviour, after = [], 0
         while chunk := log.read(after, 10_000):

@@ -40,11 +40,11 @@ from streamrec.ranking.rules import Rules
 from streamrec.settings import Settings
 from streamrec.storage.artefacts import ArtefactStore
 from streamrec.storage.base import Catalogue, EventLog, open_catalogue, open_log
+from streamrec.storage.codec import open_cipher
 from streamrec.storage.impressions import ImpressionStore, open_impressions
 from streamrec.storage.integrity import check_at_start, check_pages, sqlite_paths, store_paths
 from streamrec.storage.snapshots import Snapshot, SnapshotStore
 from streamrec.trust.pseudonyms import session_key_function, user_key_function
-from streamrec.trust.scrub import scrub_log_file
 from streamrec.trust.secret_check import check_secret
 from streamrec.types import Appended, Event, Item
 
@@ -125,9 +125,9 @@ class Engine:
         learning. ``progress`` is told how the replay goes."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         # a damaged file stops the start, named, rather than being served and written into
-        check_at_start(sqlite_paths(settings.data_dir, settings.log_url, settings.catalogue_url))
-        event_log = open_log(settings.log_url, synchronous=settings.storage.synchronous,
-                             max_queued_events=settings.serving.max_queued_events)
+        check_at_start(sqlite_paths(settings.data_dir, settings.log_url, settings.catalogue_url,
+                                    settings.key_store_url))
+        event_log = open_event_log(settings)
         try:  # the same pseudonym secret as the stored ids were written with (or none)
             check_secret(settings.data_dir, settings.trust.pseudonym_secret,
                          event_log.count() > 0)
@@ -143,7 +143,17 @@ class Engine:
 
     def _new_learner(self) -> Learner:
         return Learner(self.state, self.log, self.snapshotter.maybe_snapshot,
-                       on_items=self._catalogue_follows if self._shared_log else None)
+                       on_items=self._catalogue_follows if self._shared_log else None,
+                       before_erasure=self._forget_derived)
+
+    def _forget_derived(self) -> None:
+        """Before the state drops an erased user (engine/learner.py), on any replica: every
+        snapshot and every fitted model holds their data; the state is rebuilt from the log
+        and snapshotted again."""
+        self.snapshotter.wait_written()  # no snapshot taken before lands after this
+        self.snapshots.delete_all()
+        if self.state.artefacts is not None:
+            self.state.artefacts.delete_all()
 
     def _refit_lease(self) -> RefitLease | None:
         """Replicas with Redis: one refit leader at a time (engine/leadership.py)."""
@@ -500,12 +510,12 @@ class Engine:
 
     # -- one user's data -----------------------------------------------------------------
     def erase_user(self, user_id: str) -> int:
-        """Forget a user: snapshots deleted, their events and those of the sessions merged
-        into them deleted from the log and its file, an erasure logged and applied (the
-        state becomes a replay of the rest: engine/erasures.py), a fresh snapshot written.
-        Returns how many events were erased. Learning pauses meanwhile (a write waiting to be
-        learned may time out with 503, its events durable); costs a replay of the whole
-        log."""
+        """Forget a user: snapshots deleted, the data keys of the user and of the sessions
+        merged into them destroyed (their log entries are unreadable from then on, and the
+        embedded log deletes them too), an erasure logged and applied (the state becomes a
+        replay of the rest: engine/erasures.py), a fresh snapshot written. Returns how many
+        events were erased. Learning pauses meanwhile (a write waiting to be learned may
+        time out with 503, its events durable); costs a replay of the whole log."""
         check_id(user_id, "user_id")
         user = self.user_key(user_id)
         return self._erase(lambda: [user, *merged_sessions(self.log, user)])
@@ -526,7 +536,8 @@ class Engine:
         """Erase the events stored under ``keys()`` (asked once no merge can interleave)."""
         with self._identity_changes:
             # nothing is destroyed unless what the rebuild reads is whole (storage/integrity.py)
-            for path in store_paths(self.settings.log_url, self.settings.catalogue_url):
+            for path in store_paths(self.settings.log_url, self.settings.catalogue_url,
+                                    self.settings.key_store_url):
                 check_pages(path)
             try:
                 self._drain()
@@ -535,16 +546,15 @@ class Engine:
                 # snapshots first: a crash from here on rebuilds from the log alone
                 self.snapshots.delete_all()
                 erased_keys = keys()
+                # each key destroyed: from here on no reader can open their entries
                 erased = sum(self.log.delete_user(key) for key in erased_keys)
                 for key in erased_keys:  # only theirs: everyone else's pages go on
                     self.impressions.forget_user(key)
                     self.exposures.forget_user(key)
-                scrub_log_file(self.settings.log_url)
                 if erased:
-                    if self.state.artefacts is not None:
-                        self.state.artefacts.delete_all()  # every fit learned from them
-                    self.learner.rows_deleted = True  # the state holds them: drop them
-                    self.log.append([erasure_event(erased, time.time())])
+                    # the learner drops them from the state (it holds them) and, before,
+                    # every snapshot and fit (Engine._forget_derived)
+                    self.log.append([erasure_event(erased, erased_keys, time.time())])
                     self.learner.catch_up()
                 self.snapshotter.snapshot_now()
             finally:
@@ -612,3 +622,17 @@ class Engine:
             self.lease.stop()
         self.log.close()
         self.catalogue.close()
+
+
+def open_event_log(settings: Settings) -> EventLog:
+    """The event log of ``settings``, each user's entries sealed with their data key from
+    the key store (storage/codec.py): how the server, the commands and the tests open it."""
+    secret = settings.trust.pseudonym_secret
+    cipher = open_cipher(settings.key_store_url,
+                         secret.get_secret_value() if secret is not None else None)
+    try:
+        return open_log(settings.log_url, synchronous=settings.storage.synchronous,
+                        max_queued_events=settings.serving.max_queued_events, cipher=cipher)
+    except BaseException:
+        cipher.close()
+        raise

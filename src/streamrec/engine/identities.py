@@ -56,6 +56,10 @@ class Identities:
     def owner(self, session_key: str) -> str | None:
         return self._owners.get(session_key)
 
+    def sessions(self) -> list[str]:
+        """The keys of every merged session."""
+        return list(self._owners)
+
     def resolve(self, key: str) -> str:
         """The user a key stands for: a merged session's user, else the key itself."""
         return self._owners.get(key, key)

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from streamrec.engine.erasures import is_erasure
+from streamrec.engine.erasures import erased_digests, erasure_digest, is_erasure
 from streamrec.engine.item_changes import is_item_change
 from streamrec.engine.refits import END_TYPE
 from streamrec.engine.state import EngineState
@@ -28,19 +28,21 @@ _BATCH = 256
 class Learner:
     def __init__(self, state: EngineState, event_log: EventLog,
                  maybe_snapshot: Callable[[], None] | None = None,
-                 on_items: Callable[[Sequence[Event]], None] | None = None) -> None:
+                 on_items: Callable[[Sequence[Event]], None] | None = None,
+                 before_erasure: Callable[[], None] | None = None) -> None:
+        """``before_erasure``: called before the state drops an erased user, to drop what
+        was derived from it elsewhere (snapshots, fitted models)."""
         self.state = state
         # told of every $items event learned: a replica's own catalogue follows the shared log
         self._on_items = on_items
         self.log = event_log
         self._maybe_snapshot = maybe_snapshot
+        self._before_erasure = before_erasure
         self._learned = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
         self.last_learned_at = time.time()
-        # set by an erasure that deleted rows this state learned: the next $erase drops them
-        self.rows_deleted = False
         self.batch = 10_000  # events per read when catching up, an erasure's rebuild included
 
     def catch_up(self, batch: int | None = None, progress: Callable[[int], None] | None = None,
@@ -86,14 +88,16 @@ class Learner:
                 self._on_items(changes)
 
     def _erase(self, entry: LoggedEvent) -> None:
-        """Drop what the log no longer holds (engine/erasures.py): the state becomes a replay
-        of the log before the erasure, built aside (serving goes on from the old one) and
-        restored into it. Nothing to drop when the rows were gone before they were learned."""
-        if self.rows_deleted and entry.offset > self.state.offset:
+        """Drop what the log can no longer read (engine/erasures.py): when the state holds an
+        erased key, it becomes a replay of the log before the erasure, built aside (serving
+        goes on from the old one) and restored into it. Nothing to drop when the entries
+        were unreadable before they were learned (a replay)."""
+        if entry.offset > self.state.offset and holds_erased(self.state, entry):
+            if self._before_erasure is not None:
+                self._before_erasure()
             fresh = self.state.empty_copy()
             Learner(fresh, self.log).catch_up(self.batch, before=entry.offset)
             self.state.restore_from(fresh)
-            self.rows_deleted = False
         self.state.apply([entry])
 
     def start(self) -> None:
@@ -132,3 +136,14 @@ class Learner:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+
+
+def holds_erased(state: EngineState, erasure: LoggedEvent) -> bool:
+    """Whether ``state`` holds a user or session the erasure names (by digest: it digests
+    each of its own stored keys, users and merged sessions)."""
+    digests = erased_digests(erasure.event)
+    if not digests:
+        return False
+    salt = str((erasure.event.context or {})["salt"])
+    return any(erasure_digest(salt, key) in digests
+               for key in (*state.users, *state.identities.sessions()))

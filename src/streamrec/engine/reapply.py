@@ -1,5 +1,10 @@
-"""Re-apply erasures to a restored backup: an erasure does not reach backups, so after
-restoring one, everyone erased since must be erased again.
+"""Re-apply erasures to a restored backup.
+
+Erasure destroys the user's data key (crypto-shredding, storage/codec.py): a backup of the
+log restored beside the current key store (``user_keys.db`` kept, not restored) holds the
+erased users' entries only as ciphertext no one can open; reads skip them, and
+``purge_erased`` deletes them from the file. A key store restored from a backup brings the
+keys of everyone erased since back, though: those users are found and erased again here.
 
 The audit log (kept current, not restored) names each erased user or session by a digest of
 the key the log stores it under (trust/audit.py). Every key in the restored log is digested

@@ -114,6 +114,12 @@ class Snapshotter:
         except Unavailable as error:
             log.error("%s; the event log has every event, a restart replays them", error)
 
+    def wait_written(self) -> None:
+        """Wait for the snapshot write in flight, if any."""
+        writing = self._writing
+        if writing is not None and writing is not threading.current_thread():
+            writing.join()
+
     def snapshot_now(self) -> Path | None:
         """Wait for any write in flight, then write a snapshot synchronously; None while a
         refit begun in the log is not swapped in (its data would not be in the snapshot)."""

@@ -6,7 +6,7 @@ grow. Lookups never add; only the single learner adds (``index``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -25,6 +25,10 @@ class Vocabulary:
 
     def __contains__(self, id_: object) -> bool:
         return id_ in self._index
+
+    def __iter__(self) -> Iterator[str]:
+        """The ids, in index order."""
+        return iter(self._ids)
 
     def index(self, id_: str) -> int:
         """The index of ``id_``, adding it when new."""

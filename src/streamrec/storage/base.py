@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Protocol
 
 from streamrec.errors import InvalidInput
+from streamrec.storage.codec import EntryCipher
 from streamrec.types import Appended, Event, Item, LoggedEvent
 
 
@@ -33,7 +34,10 @@ class EventLog(Protocol):
         ...
 
     def delete_user(self, user_id: str) -> int:
-        """Remove every event of a user; returns how many were removed."""
+        """Erase every event of a user (a stored key): with a cipher, their data key is
+        destroyed, so every copy of their entries is unreadable, and a log that can be
+        rewritten removes the entries too. Reads leave erased entries out. Returns how many
+        entries were erased."""
         ...
 
     def close(self) -> None: ...
@@ -54,15 +58,17 @@ class Catalogue(Protocol):
 
 
 def open_log(url: str, *, synchronous: str = "full",
-             max_queued_events: int = 200_000) -> EventLog:
+             max_queued_events: int = 200_000, cipher: EntryCipher | None = None) -> EventLog:
     """``sqlite:///path/events.db`` (default), ``memory:``, ``kafka://HOST:PORT/TOPIC`` (a log
     replicas share: storage/kafka_log.py). ``max_queued_events`` bounds the sqlite writer's
-    queue (beyond it ``append`` raises ``Unavailable``)."""
+    queue (beyond it ``append`` raises ``Unavailable``). ``cipher`` seals each user's entries
+    with their key (storage/codec.py); the log closes it. A memory log keeps nothing at rest
+    and erases by removing."""
     if url.startswith("sqlite:///"):
         from streamrec.storage.sqlite_log import SQLiteEventLog
 
         return SQLiteEventLog(Path(url.removeprefix("sqlite:///")), synchronous=synchronous,
-                              max_queued_events=max_queued_events)
+                              max_queued_events=max_queued_events, cipher=cipher)
     if url == "memory:":
         from streamrec.storage.memory_log import MemoryEventLog
 

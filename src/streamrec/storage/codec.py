@@ -1,40 +1,283 @@
-"""Row <-> Event conversion shared by the SQL-backed stores."""
+"""Log entries <-> events, sealed per user: the one place the log's encryption at rest lives.
+
+Every event stored under a user or session (``user_id`` not empty: clients' events and session
+merges) is sealed with that user's data key (storage/keystore.py): AES-256-GCM over its
+payload (item, type, value, time, event id, context), a fresh random 96-bit nonce per entry,
+and associated data binding the entry to its user and its position in the log, so a sealed
+entry moved to another user or another offset fails authentication instead of being read.
+What stays in the clear: the user's stored key (a pseudonym with a secret: partitioning and
+erasure need it) and a keyed tag of the event id (deduplication must agree on every replica,
+whether or not the entry can still be read). The engine's own control events (catalogue
+changes, refits, erasures) name nobody and are stored as they are.
+
+Erasing a user destroys their key: their sealed entries read as erased (``None``) and every
+reader skips them the same way. An entry whose key exists but that fails authentication is an
+error (``Damaged``), never skipped; so is one whose key is missing without a tombstone (a lost
+or foreign key store: skipping would silently drop the history).
+
+A log from before encryption keeps its plain rows readable; new entries are sealed (a row is
+sealed when its ``sealed`` column holds the blob). The SQLite log and the Kafka log both store
+entries through this module, so both have the one erasure path.
+
+Sealed blob: ``0x01 | key id (16) | nonce (12) | ciphertext and tag``.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from streamrec.errors import Damaged, Misconfigured
+from streamrec.storage.keystore import KEY_ID_BYTES, KeyStore, open_key_store
 from streamrec.types import Event, LoggedEvent
 
+# the engine's erasure control event (engine/erasures.py): a reader that meets one drops the
+# keys it cached, for another replica may have destroyed one of them
+ERASE_TYPE = "$erase"
+SEALED_FORMAT = 1
+_NONCE_BYTES = 12
+_HEADER_BYTES = 1 + KEY_ID_BYTES + _NONCE_BYTES
+_AAD_LABEL = b"streamrec log entry v1\x00"
+TAG_PREFIX = "#"
+_MAX_CACHED = 200_000  # unwrapped keys kept in memory (a few hundred bytes each)
+SealingKeys = dict[str, tuple[bytes, AESGCM]]
+
+# event_id, user_id, item_id, type, value, timestamp, context: an event in the clear
 EventRow = tuple[str | None, str, str, str, float | None, float, bytes | None]
+# the same and ``sealed``: a stored row, plain (sealed None) or sealed (the rest blank)
+StoredRow = tuple[str | None, str, str, str, float | None, float, bytes | None, bytes | None]
+
+
+class EntryCipher:
+    """Seals and opens log entries with per-user keys; caches unwrapped keys in memory."""
+
+    def __init__(self, keys: KeyStore, where: str = "the event log") -> None:
+        self.keys = keys
+        self._tag_key = keys.tag_key
+        self._where = where
+        self._cache: dict[str, tuple[bytes, AESGCM]] = {}
+        self._destroyed: set[bytes] = set()  # tombstones seen: they never come back
+        self._lock = threading.Lock()
+
+    # -- sealing -------------------------------------------------------------------------
+    def prepare(self, user_keys: Iterable[str]) -> SealingKeys:
+        """Each user's key for sealing, created (durably) when missing. A shared key store is
+        asked every time: another replica may have destroyed a key this one cached."""
+        wanted = set(user_keys)
+        found: SealingKeys = {}
+        if not self.keys.shared:
+            for user in wanted:
+                cached = self._cache.get(user)
+                if cached is not None:
+                    found[user] = cached
+        missing = wanted - found.keys()
+        if missing:
+            created = {user: (data.key_id, AESGCM(data.key)) for user, data in
+                       self.keys.get_or_create(sorted(missing)).items()}
+            self._remember(created)
+            found.update(created)
+        return found
+
+    def _remember(self, keys: SealingKeys) -> None:
+        with self._lock:
+            if len(self._cache) + len(keys) > _MAX_CACHED:
+                self._cache.clear()  # bounded memory; keys are fetched again when needed
+            self._cache.update(keys)
+
+    def seal(self, user_key: str, payload: bytes, position: int,
+             keys: SealingKeys) -> bytes:
+        """``payload`` sealed for the entry of ``user_key`` at ``position``, with the key
+        ``prepare`` gave."""
+        key_id, aead = keys[user_key]
+        nonce = os.urandom(_NONCE_BYTES)
+        return bytes((SEALED_FORMAT,)) + key_id + nonce + \
+            aead.encrypt(nonce, payload, _aad(user_key, position))
+
+    def tag(self, event_id: str) -> str:
+        """The keyed tag stored in the clear for deduplication instead of the event id."""
+        digest = hmac.new(self._tag_key, event_id.encode("utf-8"), hashlib.sha256)
+        return TAG_PREFIX + digest.hexdigest()[:32]
+
+    # -- opening -------------------------------------------------------------------------
+    def open(self, user_key: str, blob: bytes, position: int) -> bytes | None:
+        """The payload of a sealed entry; None when its key was destroyed (erased).
+        Raises ``Damaged`` when it fails authentication, ``Misconfigured`` when its key is
+        missing from the key store without having been destroyed."""
+        if len(blob) < _HEADER_BYTES + 16 or blob[0] != SEALED_FORMAT:
+            raise Damaged(f"the entry at offset {position} of {self._where} is not a sealed "
+                          "entry streamrec wrote (truncated or overwritten)")
+        key_id = blob[1:1 + KEY_ID_BYTES]
+        aead = self._key(user_key, key_id, position)
+        if aead is None:
+            return None
+        nonce = blob[1 + KEY_ID_BYTES:_HEADER_BYTES]
+        try:
+            return aead.decrypt(nonce, blob[_HEADER_BYTES:], _aad(user_key, position))
+        except InvalidTag:
+            raise Damaged(f"the entry at offset {position} of {self._where} fails "
+                          "authentication: it was altered, or moved from another offset or "
+                          "user; restore the log from a backup") from None
+
+    def _key(self, user_key: str, key_id: bytes, position: int) -> AESGCM | None:
+        cached = self._cache.get(user_key)
+        if cached is not None and cached[0] == key_id:
+            return cached[1]
+        if key_id in self._destroyed:
+            return None
+        current = self.keys.get(user_key)
+        if current is not None and current.key_id == key_id:
+            aead = AESGCM(current.key)
+            self._remember({user_key: (key_id, aead)})
+            return aead
+        if self.keys.is_destroyed(key_id):
+            with self._lock:
+                self._destroyed.add(key_id)
+            return None
+        raise Misconfigured(
+            f"the data key of the entry at offset {position} of {self._where} is missing "
+            "from the key store and was never destroyed: the key store is lost or belongs to "
+            "another log; restore it (user_keys.db, or the shared store) from a backup")
+
+    def is_erased(self, user_key: str, key_id: bytes) -> bool:
+        """Whether entries of ``user_key`` sealed under ``key_id`` are erased (a missing key
+        that was never destroyed is not: it is an error left to readers)."""
+        try:
+            return self._key(user_key, key_id, 0) is None
+        except Misconfigured:
+            return False
+
+    # -- erasure -------------------------------------------------------------------------
+    def erase(self, user_key: str) -> bool:
+        """Destroy the user's key (durably); their sealed entries read as erased from now
+        on, here and wherever the key store is shared. False when they had none."""
+        with self._lock:
+            cached = self._cache.pop(user_key, None)
+        if cached is not None:
+            self._destroyed.add(cached[0])
+        return self.keys.destroy(user_key)
+
+    def forget_cached(self) -> None:
+        """Drop every cached key: another replica may have destroyed some (called when an
+        erasure event is read)."""
+        with self._lock:
+            self._cache.clear()
+
+    def close(self) -> None:
+        self.keys.close()
+
+
+def _aad(user_key: str, position: int) -> bytes:
+    return _AAD_LABEL + position.to_bytes(8, "big") + user_key.encode("utf-8")
+
+
+def payload_of(event: Event) -> bytes:
+    """What is sealed of an event; raises ``TypeError`` for a context JSON cannot hold."""
+    return orjson.dumps([event.item_id, event.type, event.value, event.timestamp,
+                         event.event_id, dict(event.context) if event.context else None])
+
+
+def event_of(user_key: str, payload: bytes) -> Event:
+    item_id, type_, value, timestamp, event_id, context = orjson.loads(payload)
+    return Event(user_id=user_key, item_id=item_id, type=type_, timestamp=float(timestamp),
+                 value=None if value is None else float(value), event_id=event_id,
+                 context=context)
+
+
+def is_sealable(event: Event) -> bool:
+    """Events stored under a user or session are sealed; the engine's control events (no
+    user) are not."""
+    return event.user_id != ""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEntry:
+    """An event encoded for the log, before it has an offset (sealing needs one)."""
+
+    event_id: str | None  # as the client sent it: deduplication compares it and its tag
+    tag: str | None  # what the log stores in the clear for it (the id itself when plain)
+    user_id: str
+    payload: bytes | None  # to seal; None: stored plain in ``plain``
+    plain: StoredRow | None
+
+    def dedup_keys(self) -> tuple[str, ...]:
+        """The stored ids an earlier copy of this event may have: its tag (sealed) or the
+        raw id (a plain row from before encryption)."""
+        if self.event_id is None:
+            return ()
+        return (self.event_id,) if self.tag in (None, self.event_id) else \
+            (self.event_id, str(self.tag))
+
+
+def encode(event: Event, cipher: EntryCipher | None) -> PendingEntry:
+    """The entry for ``event``; raises ``TypeError``/``ValueError`` when it cannot be
+    stored (before any transaction: the request is refused alone)."""
+    if cipher is not None and is_sealable(event):
+        tag = None if event.event_id is None else cipher.tag(event.event_id)
+        return PendingEntry(event.event_id, tag, event.user_id, payload_of(event), None)
+    return PendingEntry(event.event_id, event.event_id, event.user_id, None,
+                        (*event_to_row(event), None))
+
+
+def row_of(entry: PendingEntry, position: int, cipher: EntryCipher | None,
+           keys: SealingKeys) -> StoredRow:
+    """The row stored at ``position``: plain, or sealed with no behaviour in the clear."""
+    if entry.plain is not None:
+        return entry.plain
+    assert cipher is not None and entry.payload is not None
+    return (entry.tag, entry.user_id, "", "", None, 0.0, None,
+            cipher.seal(entry.user_id, entry.payload, position, keys))
+
+
+def logged_of(rows: Sequence[tuple[Any, ...]], cipher: EntryCipher | None,
+              where: str = "the event log") -> list[LoggedEvent]:
+    """Rows ``(offset, event_id, user_id, item_id, type, value, timestamp, context, sealed)``
+    in offset order as events; erased entries are left out."""
+    logged: list[LoggedEvent] = []
+    for row in rows:
+        offset, event_id, user_id, item_id, type_, value, timestamp, context, sealed = row
+        if sealed is not None:
+            if cipher is None:
+                raise Misconfigured(f"{where} holds encrypted entries: open it with its key "
+                                    "store (streamrec opens it so from its settings)")
+            payload = cipher.open(user_id, bytes(sealed), int(offset))
+            if payload is not None:
+                logged.append(LoggedEvent(int(offset), event_of(user_id, payload)))
+            continue
+        entry = row_to_logged(row[:8])
+        if cipher is not None and type_ == ERASE_TYPE:
+            cipher.forget_cached()
+        logged.append(entry)
+    return logged
 
 
 def event_to_row(event: Event) -> EventRow:
+    """An event's fields in the clear (a control event, or a log without a cipher)."""
     context = orjson.dumps(dict(event.context)) if event.context else None
-    return (
-        event.event_id,
-        event.user_id,
-        event.item_id,
-        event.type,
-        event.value,
-        event.timestamp,
-        context,
-    )
+    return (event.event_id, event.user_id, event.item_id, event.type, event.value,
+            event.timestamp, context)
 
 
 def row_to_logged(row: tuple[Any, ...]) -> LoggedEvent:
+    """``(offset, *EventRow)`` as a logged event."""
     offset, event_id, user_id, item_id, type_, value, timestamp, context = row
     return LoggedEvent(
         offset=int(offset),
-        event=Event(
-            user_id=user_id,
-            item_id=item_id,
-            type=type_,
-            timestamp=float(timestamp),
-            value=None if value is None else float(value),
-            event_id=event_id,
-            context=orjson.loads(context) if context else None,
-        ),
+        event=Event(user_id=user_id, item_id=item_id, type=type_, timestamp=float(timestamp),
+                    value=None if value is None else float(value), event_id=event_id,
+                    context=orjson.loads(context) if context else None),
     )
+
+
+def open_cipher(key_store_url: str, secret: str | None) -> EntryCipher:
+    """The cipher of the log's entries, its keys in the store at ``key_store_url``
+    (storage/keystore.py ``open_key_store``)."""
+    return EntryCipher(open_key_store(key_store_url, secret))

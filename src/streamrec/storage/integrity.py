@@ -1,8 +1,9 @@
 """Is a SQLite file whole? Cheap checks at every start, a full one on demand.
 
-At start every SQLite file of the data dir (events, catalogue, keys, audit) gets its header
-read (16 bytes) and, up to ``QUICK_CHECK_MAX_BYTES``, SQLite's ``PRAGMA quick_check`` (reads
-every page once, without checking indexes against tables: about a second per few hundred MiB).
+At start every SQLite file of the data dir (events, catalogue, user keys, keys, audit) gets
+its header read (16 bytes) and, up to ``QUICK_CHECK_MAX_BYTES``, SQLite's ``PRAGMA
+quick_check`` (reads every page once, without checking indexes against tables: about a second
+per few hundred MiB).
 Bigger files get the header check only, said in the log; ``streamrec check`` runs
 ``PRAGMA integrity_check`` on each, however big. Erasure checks the log and the catalogue
 before it deletes anything.
@@ -85,7 +86,8 @@ def store_paths(*urls: str) -> list[Path]:
 
 
 def sqlite_paths(data_dir: Path, *urls: str) -> list[Path]:
-    """The SQLite files of a data dir: those of the given store URLs, keys.db, audit.db and
-    experiments.db (lists shown per experiment variant)."""
+    """The SQLite files of a data dir: those of the given store URLs (the log, the catalogue,
+    the log's data keys), keys.db, audit.db and experiments.db (lists shown per experiment
+    variant)."""
     return [*store_paths(*urls), data_dir / "keys.db", data_dir / "audit.db",
             data_dir / "experiments.db"]

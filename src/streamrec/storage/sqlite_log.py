@@ -14,6 +14,11 @@ that commit with ``Unavailable`` and rolled back. Once SQLite has called the fil
 the connections stay so (they opened it, and its shared memory, read-only), so the next write
 closes every connection and opens them again: writes resume as soon as the data dir is
 writable again, without a restart.
+
+With a cipher (storage/codec.py) every user's entries are sealed with their data key; offsets
+are assigned here, in the writer, so that each sealed entry is bound to its own. Erasing a
+user destroys the key, then deletes the rows (``secure_delete``: their bytes are zeroed) and
+empties the WAL; plain rows from before encryption are scrubbed with a VACUUM as well.
 """
 
 from __future__ import annotations
@@ -22,15 +27,23 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from streamrec.errors import Damaged, InvalidInput, Unavailable
-from streamrec.storage.codec import EventRow, event_to_row, row_to_logged
+from streamrec.storage.codec import (
+    EntryCipher,
+    PendingEntry,
+    encode,
+    logged_of,
+    row_of,
+)
 from streamrec.storage.failures import is_read_only, storage_unavailable
 from streamrec.storage.integrity import damaged, is_damage
+from streamrec.storage.keystore import KEY_ID_BYTES
 from streamrec.types import Appended, Event, LoggedEvent
 
 log = logging.getLogger(__name__)
@@ -44,24 +57,26 @@ CREATE TABLE IF NOT EXISTS events (
     type       TEXT NOT NULL,
     value      REAL,
     timestamp  REAL NOT NULL,
-    context    BLOB
+    context    BLOB,
+    sealed     BLOB
 );
 CREATE INDEX IF NOT EXISTS events_by_user ON events(user_id);
 """
 _EXISTS = "SELECT 1 FROM events WHERE event_id = ?"
 _INSERT = (
-    "INSERT INTO events(event_id, user_id, item_id, type, value, timestamp, context)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO events(log_offset, event_id, user_id, item_id, type, value, timestamp,"
+    " context, sealed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _SELECT = (
-    "SELECT log_offset, event_id, user_id, item_id, type, value, timestamp, context"
+    "SELECT log_offset, event_id, user_id, item_id, type, value, timestamp, context, sealed"
     " FROM events WHERE log_offset > ? ORDER BY log_offset LIMIT ?"
 )
 _SELECT_USER = (
-    "SELECT log_offset, event_id, user_id, item_id, type, value, timestamp, context"
+    "SELECT log_offset, event_id, user_id, item_id, type, value, timestamp, context, sealed"
     " FROM events WHERE user_id = ? AND log_offset > ? ORDER BY log_offset DESC LIMIT ?"
 )
 _SELECT_ITEM = "SELECT timestamp, type FROM events WHERE item_id = ? AND log_offset > ?"
+_CHECKPOINT_TRIES = 50
 _SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}
 
 
@@ -83,12 +98,14 @@ def connect(path: Path | str, synchronous: str = "full") -> sqlite3.Connection:
 
 class SQLiteEventLog:
     def __init__(self, path: Path, *, synchronous: str = "full",
-                 max_queued_events: int = 200_000) -> None:
+                 max_queued_events: int = 200_000, cipher: EntryCipher | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._synchronous = synchronous
+        self.cipher = cipher  # None: entries stored plain (tests of the plain format)
         self._writer = connect(path, synchronous)
         self._writer.executescript(_SCHEMA)
+        _add_sealed_column(self._writer)
         # the writer connection, and reconnecting: the writer thread and delete_user
         self._write_lock = threading.Lock()
         self._reconnect_before_writing = False  # a write was refused as read-only
@@ -98,6 +115,10 @@ class SQLiteEventLog:
         self._generation = 0
         row = self._writer.execute("SELECT count(*), coalesce(max(log_offset), 0) FROM events")
         self._count, self._last_offset = (int(v) for v in row.fetchone())
+        # offsets are never reused, not even those of erased rows at the end of the log
+        sequence = self._writer.execute(
+            "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'events'").fetchone()
+        self._next_offset = max(self._last_offset, int(sequence[0])) + 1
         self._new_data = threading.Condition()
         self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
         self.max_queued_events = max_queued_events
@@ -156,10 +177,10 @@ class SQLiteEventLog:
     def _commit(self, group: list[_Request]) -> None:
         # encode first: a request that cannot be stored is refused alone, before the
         # transaction, and never takes the writer thread (and every later caller) down with it
-        encoded: list[tuple[_Request, list[EventRow]]] = []
+        encoded: list[tuple[_Request, list[PendingEntry]]] = []
         for request in group:
             try:
-                encoded.append((request, [event_to_row(e) for e in request.events]))
+                encoded.append((request, [encode(e, self.cipher) for e in request.events]))
             except (TypeError, ValueError) as error:
                 request.error = InvalidInput("events", f"an event cannot be stored: {error}")
                 request.done.set()
@@ -170,20 +191,27 @@ class SQLiteEventLog:
             self._commit_encoded(group, encoded)
 
     def _commit_encoded(self, group: list[_Request],
-                        encoded: list[tuple[_Request, list[EventRow]]]) -> None:
+                        encoded: list[tuple[_Request, list[PendingEntry]]]) -> None:
         results: list[Appended] = []
+        next_offset = self._next_offset
         try:
             self._reconnect_if_read_only()
+            # each user's key exists, durably, before anything sealed with it is
+            keys = {} if self.cipher is None else self.cipher.prepare(
+                {entry.user_id for _, entries in encoded for entry in entries
+                 if entry.payload is not None})
             cursor = self._writer.cursor()
             cursor.execute("BEGIN IMMEDIATE")
             seen: set[str] = set()  # event ids stored by this transaction
-            for request, rows in encoded:
+            for request, entries in encoded:
                 offsets: list[int] = []
-                for row in rows:
-                    if self._is_duplicate(cursor, row[0], seen):
+                for entry in entries:
+                    if self._is_duplicate(cursor, entry, seen):
                         continue
-                    cursor.execute(_INSERT, row)
-                    offsets.append(int(cursor.lastrowid or 0))
+                    cursor.execute(_INSERT, (next_offset,
+                                             *row_of(entry, next_offset, self.cipher, keys)))
+                    offsets.append(next_offset)
+                    next_offset += 1
                 last = offsets[-1] if offsets else self._last_offset
                 results.append(Appended(tuple(offsets), len(request.events) - len(offsets), last))
             cursor.execute("COMMIT")
@@ -196,6 +224,7 @@ class SQLiteEventLog:
                 request.error = failure
                 request.done.set()
             return
+        self._next_offset = next_offset
         stored = sum(r.accepted for r in results)
         with self._new_data:
             self._count += stored
@@ -209,12 +238,15 @@ class SQLiteEventLog:
             request.done.set()
 
     @staticmethod
-    def _is_duplicate(cursor: sqlite3.Cursor, event_id: str | None, seen: set[str]) -> bool:
-        """Looked up before inserting: an insert refused by the UNIQUE index would still use
-        up an AUTOINCREMENT offset, so re-sent events would move the log's head."""
+    def _is_duplicate(cursor: sqlite3.Cursor, entry: PendingEntry, seen: set[str]) -> bool:
+        """Looked up before inserting: an insert refused by the UNIQUE index would end the
+        transaction. A sealed entry stores its id's tag; a plain row from before encryption
+        the id itself: either is a copy."""
+        event_id = entry.event_id
         if event_id is None:
             return False
-        if event_id in seen or cursor.execute(_EXISTS, (event_id,)).fetchone() is not None:
+        if event_id in seen or any(cursor.execute(_EXISTS, (stored,)).fetchone() is not None
+                                   for stored in entry.dedup_keys()):
             return True
         seen.add(event_id)
         return False
@@ -244,6 +276,8 @@ class SQLiteEventLog:
             idle, self._idle_readers = self._idle_readers, []
         for connection in idle:
             connection.close()
+        if self.cipher is not None:
+            self.cipher.close()
         self._writer.close()
         self._writer = connect(self.path, self._synchronous)
         self._reconnect_before_writing = False
@@ -268,23 +302,39 @@ class SQLiteEventLog:
                 connection.close()
 
     def read(self, after: int, limit: int) -> list[LoggedEvent]:
+        """Erased entries (their key destroyed, rows not yet removed: a restored backup) are
+        left out; the read goes on past them until ``limit`` events or the end."""
+        logged: list[LoggedEvent] = []
         with self._reader() as reader:
-            rows = reader.execute(_SELECT, (after, limit)).fetchall()
-        return [row_to_logged(row) for row in rows]
+            while len(logged) < limit:
+                rows = reader.execute(_SELECT, (after, limit - len(logged))).fetchall()
+                if not rows:
+                    break
+                logged.extend(logged_of(rows, self.cipher, str(self.path)))
+                after = int(rows[-1][0])
+        return logged
 
     def user_events(self, user_id: str, after: int, limit: int) -> list[LoggedEvent]:
         """The user's newest ``limit`` entries after offset ``after``, newest first (by the
-        user index: no scan)."""
+        user index: no scan; erased ones left out)."""
         with self._reader() as reader:
             rows = reader.execute(_SELECT_USER, (user_id, after, limit)).fetchall()
-        return [row_to_logged(row) for row in rows]
+        return logged_of(rows, self.cipher, str(self.path))
 
     def item_events(self, item_id: str, after: int) -> list[tuple[float, str]]:
-        """(timestamp, type) of the item's entries after offset ``after``: one pass of
-        SQLite's over that range, without decoding the other entries."""
-        with self._reader() as reader:
-            return [(float(t), str(k)) for t, k in reader.execute(_SELECT_ITEM,
-                                                                   (item_id, after))]
+        """(timestamp, type) of the item's entries after offset ``after``. A plain log asks
+        SQLite; sealed entries keep their item unreadable in the file, so each is opened:
+        a read of that range (encryption at rest costs this look-up its index)."""
+        if self.cipher is None:
+            with self._reader() as reader:
+                return [(float(t), str(k)) for t, k in reader.execute(_SELECT_ITEM,
+                                                                       (item_id, after))]
+        found: list[tuple[float, str]] = []
+        while batch := self.read(after, 10_000):
+            found += [(e.event.timestamp, e.event.type) for e in batch
+                      if e.event.item_id == item_id]
+            after = batch[-1].offset
+        return found
 
     def last_offset(self) -> int:
         return self._last_offset
@@ -297,18 +347,63 @@ class SQLiteEventLog:
             return self._new_data.wait_for(lambda: self._last_offset > after, timeout_s)
 
     def delete_user(self, user_id: str) -> int:
+        """Erase a user: their data key destroyed first (every copy of their sealed entries
+        is unreadable from then on), then their rows deleted with their bytes zeroed and the
+        WAL emptied; plain rows from before encryption need a VACUUM too. Returns how many
+        entries were erased."""
         with self._write_lock:
             try:
                 self._reconnect_if_read_only()
                 connection = connect(self.path, self._synchronous)
                 try:
+                    connection.execute("PRAGMA secure_delete=ON")
+                    plain = int(connection.execute(
+                        "SELECT count(*) FROM events WHERE user_id = ? AND sealed IS NULL",
+                        (user_id,)).fetchone()[0])
+                    if self.cipher is not None:
+                        self.cipher.erase(user_id)
                     cursor = connection.execute("DELETE FROM events WHERE user_id = ?",
                                                 (user_id,))
                     removed = int(cursor.rowcount)
+                    if plain or self.cipher is None:
+                        connection.execute("VACUUM")
+                    _truncate_wal(connection, self.path)  # also when a retry removes none
                 finally:
                     connection.close()
             except sqlite3.Error as error:
                 self._reconnect_before_writing |= is_read_only(error)
+                raise self._failure("the event log could not delete events", error) from error
+        with self._new_data:
+            self._count -= removed
+        return removed
+
+    def purge_erased(self) -> int:
+        """Delete the rows of users whose keys were destroyed (a backup of the log restored
+        beside the current key store): unreadable already, now gone from the file too.
+        Scans the whole log; returns how many rows."""
+        if self.cipher is None:
+            return 0
+        cipher = self.cipher
+        with self._write_lock:
+            try:
+                connection = connect(self.path, self._synchronous)
+                try:
+                    connection.execute("PRAGMA secure_delete=ON")
+                    pairs = connection.execute(
+                        f"SELECT DISTINCT user_id, substr(sealed, 2, {KEY_ID_BYTES}) FROM events"
+                        " WHERE sealed IS NOT NULL").fetchall()
+                    removed = 0
+                    for user, key_id in pairs:
+                        if cipher.is_erased(str(user), bytes(key_id)):
+                            removed += int(connection.execute(
+                                "DELETE FROM events WHERE user_id = ? AND sealed IS NOT NULL"
+                                f" AND substr(sealed, 2, {KEY_ID_BYTES}) = ?",
+                                (user, key_id)).rowcount)
+                    if removed:
+                        _truncate_wal(connection, self.path)
+                finally:
+                    connection.close()
+            except sqlite3.Error as error:
                 raise self._failure("the event log could not delete events", error) from error
         with self._new_data:
             self._count -= removed
@@ -325,3 +420,24 @@ class SQLiteEventLog:
             idle, self._idle_readers = self._idle_readers, []
         for connection in idle:
             connection.close()
+        if self.cipher is not None:
+            self.cipher.close()
+
+
+def _add_sealed_column(connection: sqlite3.Connection) -> None:
+    """A log from before encryption gets the column (its rows stay plain and readable)."""
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(events)")}
+    if "sealed" not in columns:
+        connection.execute("ALTER TABLE events ADD COLUMN sealed BLOB")
+        log.info("event log: new entries will be sealed per user; older rows stay plain")
+
+
+def _truncate_wal(connection: sqlite3.Connection, path: Path) -> None:
+    """Copy the WAL into the file and empty it: the old pages in it keep what was deleted.
+    Waits briefly for readers of older snapshots."""
+    for _ in range(_CHECKPOINT_TRIES):
+        busy, _, _ = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy == 0:
+            return
+        time.sleep(0.02)
+    raise Unavailable(f"could not empty the WAL of {path}: readers stayed busy; retry")

@@ -1,0 +1,178 @@
+"""Sealed log entries (storage/codec.py): what an erasure, a tampered file or a lost key store
+does to a reader of the embedded log."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from streamrec.errors import Damaged, Misconfigured
+from streamrec.storage.base import open_log
+from streamrec.storage.codec import open_cipher
+from streamrec.storage.sqlite_log import SQLiteEventLog
+from streamrec.types import Event
+
+EventFactory = Callable[..., Event]
+SECRET = "pepper"
+
+
+def open_sealed(directory: Path, secret: str | None = SECRET) -> SQLiteEventLog:
+    log = open_log(f"sqlite:///{directory / 'events.db'}",
+                   cipher=open_cipher(f"sqlite:///{directory / 'user_keys.db'}", secret))
+    assert isinstance(log, SQLiteEventLog)
+    return log
+
+
+def raw_rows(directory: Path) -> list[tuple[object, ...]]:
+    connection = sqlite3.connect(directory / "events.db")
+    try:
+        return connection.execute("SELECT * FROM events ORDER BY log_offset").fetchall()
+    finally:
+        connection.close()
+
+
+def test_behaviour_is_never_stored_in_the_clear(tmp_path: Path,
+                                                make_event: EventFactory) -> None:
+    log = open_sealed(tmp_path)
+    event = make_event("alice", "item-7f3a", "purchase", value=2.5, event_id="order-51c0",
+                       context={"coupon": "SPRING-9d1e"})
+    log.append([event])
+    assert log.read(0, 10)[0].event == event
+    log.close()
+    stored = (tmp_path / "events.db").read_bytes() + b"".join(
+        p.read_bytes() for p in tmp_path.glob("events.db-*"))
+    for secret_part in (b"item-7f3a", b"order-51c0", b"SPRING-9d1e", b"purchase"):
+        assert secret_part not in stored
+    assert raw_rows(tmp_path)[0][3:8] == ("", "", None, 0.0, None)  # item .. context
+
+
+def test_a_tampered_entry_is_refused_naming_its_offset(tmp_path: Path,
+                                                       make_event: EventFactory) -> None:
+    log = open_sealed(tmp_path)
+    offset = log.append([make_event("alice", "i1"), make_event("alice", "i2")]).offsets[1]
+    connection = sqlite3.connect(tmp_path / "events.db")
+    blob = bytearray(connection.execute("SELECT sealed FROM events WHERE log_offset = ?",
+                                        (offset,)).fetchone()[0])
+    blob[-3] ^= 0x01
+    connection.execute("UPDATE events SET sealed = ? WHERE log_offset = ?", (bytes(blob), offset))
+    connection.commit()
+    connection.close()
+    with pytest.raises(Damaged, match=f"offset {offset} .* fails authentication"):
+        log.read(0, 10)
+    log.close()
+
+
+def test_an_entry_moved_to_another_offset_or_user_is_refused(
+        tmp_path: Path, make_event: EventFactory) -> None:
+    log = open_sealed(tmp_path)
+    first, second = log.append([make_event("alice", "i1"), make_event("alice", "i2")]).offsets
+    log.append([make_event("bob", "i3")])
+    connection = sqlite3.connect(tmp_path / "events.db")
+    # the first entry's ciphertext copied over the second (a replayed or reordered entry)
+    connection.execute("UPDATE events SET sealed = (SELECT sealed FROM events WHERE log_offset"
+                       " = ?) WHERE log_offset = ?", (first, second))
+    connection.commit()
+    connection.close()
+    with pytest.raises(Damaged, match=f"offset {second}"):
+        log.read(first, 10)
+    log.close()
+
+
+def test_an_erased_users_entries_are_skipped_where_copies_remain(
+        tmp_path: Path, make_event: EventFactory) -> None:
+    """A copy of the log from before the erasure (a backup, a topic that keeps everything)
+    cannot be read past the destroyed key: its entries are skipped, by every reader alike."""
+    log = open_sealed(tmp_path)
+    log.append([make_event(user, f"{user}-i{n}") for n in range(3) for user in ("a", "b")])
+    log.close()
+    backup = (tmp_path / "events.db").read_bytes()
+    log = open_sealed(tmp_path)
+    assert log.delete_user("a") == 3
+    log.close()
+    (tmp_path / "events.db").write_bytes(backup)  # restored beside the current key store
+    log = open_sealed(tmp_path)
+    try:
+        assert [e.event.user_id for e in log.read(0, 100)] == ["b"] * 3
+        assert [e.event.item_id for e in log.read(0, 1)] == ["b-i0"]  # limit counts readable
+        assert log.purge_erased() == 3
+        assert log.purge_erased() == 0
+        assert [row[2] for row in raw_rows(tmp_path)] == ["b"] * 3
+    finally:
+        log.close()
+
+
+def test_a_lost_key_store_is_an_error_not_an_empty_log(tmp_path: Path,
+                                                       make_event: EventFactory) -> None:
+    log = open_sealed(tmp_path)
+    log.append([make_event("alice", "i1")])
+    log.close()
+    for path in tmp_path.glob("user_keys.db*"):
+        path.unlink()
+    log = open_sealed(tmp_path)
+    try:
+        with pytest.raises(Misconfigured, match="missing from the key store"):
+            log.read(0, 10)
+    finally:
+        log.close()
+
+
+def test_an_encrypted_log_opened_without_its_keys_says_so(tmp_path: Path,
+                                                          make_event: EventFactory) -> None:
+    log = open_sealed(tmp_path)
+    log.append([make_event("alice", "i1")])
+    log.close()
+    plain = open_log(f"sqlite:///{tmp_path / 'events.db'}")
+    try:
+        with pytest.raises(Misconfigured, match="encrypted entries"):
+            plain.read(0, 10)
+    finally:
+        plain.close()
+
+
+OLD_SCHEMA = """
+CREATE TABLE events (
+    log_offset INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id   TEXT UNIQUE,
+    user_id    TEXT NOT NULL,
+    item_id    TEXT NOT NULL,
+    type       TEXT NOT NULL,
+    value      REAL,
+    timestamp  REAL NOT NULL,
+    context    BLOB
+);
+CREATE INDEX events_by_user ON events(user_id);
+"""
+
+
+def test_a_log_from_before_encryption_opens_and_is_sealed_from_then_on(
+        tmp_path: Path, make_event: EventFactory) -> None:
+    connection = sqlite3.connect(tmp_path / "events.db")
+    connection.executescript(OLD_SCHEMA)
+    connection.executemany(
+        "INSERT INTO events(event_id, user_id, item_id, type, value, timestamp, context)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [("old-1", "alice", "legacy-item-3e1f", "view", None, 1.0, b'{"k":"legacy-ctx-88a0"}'),
+         (None, "bob", "bob-old", "view", None, 2.0, None)])
+    connection.commit()
+    connection.close()
+    log = open_sealed(tmp_path)
+    try:
+        assert [e.event.item_id for e in log.read(0, 10)] == ["legacy-item-3e1f", "bob-old"]
+        # a re-sent old event is still a duplicate; new events are sealed
+        assert log.append([make_event("alice", "x", event_id="old-1")]).duplicates == 1
+        log.append([make_event("alice", "new-item-b2c4")])
+        assert [e.event.item_id for e in log.read(0, 10)] == \
+            ["legacy-item-3e1f", "bob-old", "new-item-b2c4"]
+        assert [row[8] is None for row in raw_rows(tmp_path)] == [True, True, False]
+        assert log.read(0, 10)[2].offset == 3  # offsets go on from the old ones
+        # erasing a user with plain rows scrubs them from the file
+        assert log.delete_user("alice") == 2
+        stored = b"".join(p.read_bytes() for p in tmp_path.glob("events.db*"))
+        assert b"legacy-item-3e1f" not in stored and b"legacy-ctx-88a0" not in stored
+        assert b"old-1" not in stored
+        assert [e.event.item_id for e in log.read(0, 10)] == ["bob-old"]
+    finally:
+        log.close()
