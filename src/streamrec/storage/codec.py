@@ -30,6 +30,7 @@ import os
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -37,7 +38,14 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from streamrec.errors import Damaged, Misconfigured
-from streamrec.storage.keystore import KEY_ID_BYTES, KeyStore, open_key_store
+from streamrec.storage.keystore import (
+    KEY_ID_BYTES,
+    SECRET_SETTING,
+    KeyStore,
+    KeyWrapper,
+    SQLiteKeyStore,
+    master_key,
+)
 from streamrec.types import Event, LoggedEvent
 
 # the engine's erasure control event (engine/erasures.py): a reader that meets one drops the
@@ -278,6 +286,22 @@ def row_to_logged(row: tuple[Any, ...]) -> LoggedEvent:
 
 
 def open_cipher(key_store_url: str, secret: str | None) -> EntryCipher:
-    """The cipher of the log's entries, its keys in the store at ``key_store_url``
-    (storage/keystore.py ``open_key_store``)."""
+    """The cipher of the log's entries, its keys in the store at ``key_store_url``."""
     return EntryCipher(open_key_store(key_store_url, secret))
+
+
+def open_key_store(url: str, secret: str | None) -> KeyStore:
+    """``sqlite:///path/user_keys.db`` (embedded; without a secret its master key is kept in
+    ``log.key`` beside it) or ``redis://host:port/db`` (shared by replicas; needs the
+    secret, for replicas could not share a key file)."""
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        return SQLiteKeyStore(path, KeyWrapper(master_key(secret, path.parent)))
+    if url.startswith(("redis://", "rediss://")):
+        if not secret:
+            raise Misconfigured(f"a shared key store ({url}) needs {SECRET_SETTING}: every "
+                                "replica unwraps the data keys with the key derived from it")
+        from streamrec.storage.redis_keystore import RedisKeyStore
+
+        return RedisKeyStore(url, KeyWrapper(master_key(secret, Path("."))))
+    raise Misconfigured(f"unsupported key store URL {url!r} (sqlite:///path or redis://...)")

@@ -14,7 +14,8 @@ master key is kept in ``log.key`` beside the key store (mode 0600): erasure stil
 the data for good, but whoever copies the whole data dir can read what is not erased.
 
 Two stores: ``SQLiteKeyStore`` (``<data_dir>/user_keys.db``, embedded) and the shared
-``RedisKeyStore`` (storage/redis_keystore.py) for replicas.
+``RedisKeyStore`` (storage/redis_keystore.py) for replicas; storage/codec.py
+``open_key_store`` opens either by URL.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ _MASTER_LABEL = b"streamrec log master key v1"
 _WRAP_LABEL = b"streamrec data key v1\x00"
 _CHECK_LABEL = b"streamrec key store check v1"
 _TAG_LABEL = b"streamrec event id tag v1"
-_SECRET_SETTING = "STREAMREC_TRUST__PSEUDONYM_SECRET"
+SECRET_SETTING = "STREAMREC_TRUST__PSEUDONYM_SECRET"
 KEY_FILE = "log.key"
 
 
@@ -124,7 +125,7 @@ class KeyWrapper:
                                      _wrap_aad(user_key, key_id))
         except InvalidTag:
             raise Misconfigured(f"a data key in {where} does not unwrap: the store was written "
-                                f"under another {_SECRET_SETTING}, or altered") from None
+                                f"under another {SECRET_SETTING}, or altered") from None
         return DataKey(key_id, key)
 
 
@@ -175,7 +176,7 @@ class SQLiteKeyStore:
                                      (self._wrapper.check,))
         elif not hmac.compare_digest(str(row[0]), self._wrapper.check):
             raise Misconfigured(f"{self.path} was written under another master key: set the "
-                                f"{_SECRET_SETTING} it was written with (or, without one, "
+                                f"{SECRET_SETTING} it was written with (or, without one, "
                                 f"restore its {KEY_FILE} beside it)")
 
     def get(self, user_key: str) -> DataKey | None:
@@ -271,19 +272,3 @@ def _truncate_wal(connection: sqlite3.Connection, path: Path) -> None:
         time.sleep(0.02)
     raise RuntimeError(f"could not checkpoint {path}: readers stayed busy")
 
-
-def open_key_store(url: str, secret: str | None) -> KeyStore:
-    """``sqlite:///path/user_keys.db`` (embedded; without a secret its master key is kept in
-    ``log.key`` beside it) or ``redis://host:port/db`` (shared by replicas; needs the
-    secret, for replicas could not share a key file)."""
-    if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///"))
-        return SQLiteKeyStore(path, KeyWrapper(master_key(secret, path.parent)))
-    if url.startswith(("redis://", "rediss://")):
-        if not secret:
-            raise Misconfigured(f"a shared key store ({url}) needs {_SECRET_SETTING}: every "
-                                "replica unwraps the data keys with the key derived from it")
-        from streamrec.storage.redis_keystore import RedisKeyStore
-
-        return RedisKeyStore(url, KeyWrapper(master_key(secret, Path("."))))
-    raise Misconfigured(f"unsupported key store URL {url!r} (sqlite:///path or redis://...)")

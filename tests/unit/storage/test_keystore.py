@@ -9,13 +9,8 @@ from pathlib import Path
 import pytest
 
 from streamrec.errors import Misconfigured
-from streamrec.storage.keystore import (
-    KEY_FILE,
-    KeyWrapper,
-    SQLiteKeyStore,
-    master_key,
-    open_key_store,
-)
+from streamrec.storage.codec import open_key_store
+from streamrec.storage.keystore import KEY_FILE, KeyWrapper, SQLiteKeyStore, master_key
 
 
 def bytes_under(directory: Path) -> bytes:
