@@ -127,7 +127,11 @@ class Engine:
         # a damaged file stops the start, named, rather than being served and written into
         check_at_start(sqlite_paths(settings.data_dir, settings.log_url, settings.catalogue_url,
                                     settings.key_store_url))
-        event_log = open_event_log(settings)
+        try:
+            event_log = open_event_log(settings)
+        except Misconfigured:  # the key store refuses the secret: say what about the ids
+            _check_secret_without_keys(settings)
+            raise
         try:  # the same pseudonym secret as the stored ids were written with (or none)
             check_secret(settings.data_dir, settings.trust.pseudonym_secret,
                          event_log.count() > 0)
@@ -622,6 +626,16 @@ class Engine:
             self.lease.stop()
         self.log.close()
         self.catalogue.close()
+
+
+def _check_secret_without_keys(settings: Settings) -> None:
+    """``check_secret`` on the log opened without its keys (counting only), so that a
+    missing or wrong secret is named as the ids it concerns."""
+    plain = open_log(settings.log_url, synchronous=settings.storage.synchronous)
+    try:
+        check_secret(settings.data_dir, settings.trust.pseudonym_secret, plain.count() > 0)
+    finally:
+        plain.close()
 
 
 def open_event_log(settings: Settings) -> EventLog:
