@@ -38,7 +38,8 @@ class StorageSettings(BaseModel):
     )
     key_store_url: str | None = Field(
         default=None, description="Where each user's data key (the log's encryption at rest, "
-        "erased by destroying it) is kept; default sqlite:///<data_dir>/user_keys.db.")
+        "erased by destroying it) is kept; default sqlite:///<data_dir>/user_keys.db, or "
+        "replicas.redis_url for a kafka:// log (replicas share the keys of the topic).")
 
 
 class SnapshotSettings(BaseModel):
@@ -232,7 +233,11 @@ class Settings(BaseSettings):
     @property
     def key_store_url(self) -> str:
         """The data keys sealing each user's log entries (storage/keystore.py)."""
-        return self.storage.key_store_url or f"sqlite:///{self.data_dir / 'user_keys.db'}"
+        if self.storage.key_store_url:
+            return self.storage.key_store_url
+        if self.log_url.startswith("kafka://") and self.replicas.redis_url:
+            return self.replicas.redis_url  # replicas share the topic: they share its keys
+        return f"sqlite:///{self.data_dir / 'user_keys.db'}"
 
     @property
     def snapshot_dir(self) -> Path:

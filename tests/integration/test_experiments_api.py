@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from streamrec_client import Client
 
+from streamrec.engine.engine import open_event_log
 from streamrec.engine.replay import rebuild_state
 from streamrec.experiments.exposures import SqliteCounts
 from streamrec.settings import Settings
-from streamrec.storage.base import open_log
 
 pytestmark = pytest.mark.integration
 
@@ -105,7 +105,7 @@ def test_the_api_names_the_better_variant_and_a_replay_assigns_the_same(
 
     # a fresh replay of the server's log assigns every user as the server did
     settings = Settings(data_dir=server.data_dir)
-    replayed = rebuild_state(settings, open_log(settings.log_url))
+    replayed = rebuild_state(settings, open_event_log(settings))
     experiment = replayed.experiments.get("diversity-test")
     assert experiment is not None and not experiment.is_running
     assert {user: experiment.definition.variants[experiment.variant_of(user)].name

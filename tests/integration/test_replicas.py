@@ -16,16 +16,17 @@ from typing import Any
 import httpx
 import pytest
 
+from streamrec.engine.engine import open_event_log
 from streamrec.engine.refits import BEGIN_TYPE, END_TYPE
 from streamrec.engine.replay import rebuild_state
 from streamrec.settings import Settings
-from streamrec.storage.base import open_log
 from streamrec.storage.snapshots import SnapshotStore
 
 pytestmark = pytest.mark.integration
 
 ROUNDS = int(os.environ.get("STREAMREC_CRASH_ROUNDS", "3"))
 WRITERS = 8
+SECRET = "replicas-test-secret"
 
 
 def cluster_env(kafka_broker: Any, redis_url: str) -> dict[str, str]:
@@ -38,13 +39,20 @@ def cluster_env(kafka_broker: Any, redis_url: str) -> dict[str, str]:
             # the GRU's refits take tens of seconds on a busy machine and test nothing here
             "STREAMREC_MODELS__SEQUENCE__ENABLED": "false",
             # a restarted replica reads a short tail, not the whole topic again
-            "STREAMREC_SNAPSHOTS__EVERY_EVENTS": "500"}
+            "STREAMREC_SNAPSHOTS__EVERY_EVENTS": "500",
+            # the topic's entries are sealed per user, keys shared in Redis under the secret
+            "STREAMREC_TRUST__PSEUDONYM_SECRET": SECRET}
 
 
 @pytest.fixture
 def cluster(kafka_broker: Any, redis_url: str, start_server: Any) -> dict[str, Any]:
     env = cluster_env(kafka_broker, redis_url)
     return {"env": env, "log_url": env["STREAMREC_STORAGE__LOG_URL"],
+            "settings": lambda data_dir: Settings(
+                data_dir=data_dir, storage={"log_url": env["STREAMREC_STORAGE__LOG_URL"]},
+                replicas={"redis_url": env["STREAMREC_REPLICAS__REDIS_URL"],
+                          "redis_prefix": env["STREAMREC_REPLICAS__REDIS_PREFIX"]},
+                models={"sequence": {"enabled": False}}, trust={"pseudonym_secret": SECRET}),
             "replicas": [start_server(env=env) for _ in range(3)]}
 
 
@@ -97,7 +105,7 @@ def test_a_token_not_yet_applied_answers_503_and_a_garbled_one_422(
 
 
 def test_paging_and_feedback_work_across_replicas_through_redis(
-        cluster: dict[str, Any]) -> None:
+        cluster: dict[str, Any], tmp_path: Path) -> None:
     first, second, third = cluster["replicas"]
     seed = [{"user_id": f"fan{n}", "item_id": f"song-{m}", "type": "view"}
             for n in range(6) for m in range(12) if (n + m) % 3]
@@ -119,7 +127,7 @@ def test_paging_and_feedback_work_across_replicas_through_redis(
         {"event_id": "fb-1", "user_id": "listener", "item_id": clicked, "type": "click",
          "context": {"recommendation_id": shown["recommendation_id"]}}]})
     assert feedback.status_code == 200, feedback.text
-    event_log = open_log(cluster["log_url"])
+    event_log = open_event_log(cluster["settings"](tmp_path / "reader"))
     try:
         logged = next(e.event for e in event_log.read(0, 10**6) if e.event.event_id == "fb-1")
     finally:
@@ -211,7 +219,7 @@ def test_writers_go_on_while_a_replica_is_killed_and_every_replica_equals_a_repl
     head = wait_caught_up(replicas)
     for replica in replicas:
         assert replica.stop(grace_s=120) == 0  # SIGTERM: a final snapshot at the head
-    event_log = open_log(cluster["log_url"])
+    event_log = open_event_log(cluster["settings"](tmp_path / "reader"))
     try:
         logged = [entry.event for entry in event_log.read(0, 10**7)]
         ids = [e.event_id for e in logged if e.event_id is not None]
@@ -223,9 +231,7 @@ def test_writers_go_on_while_a_replica_is_killed_and_every_replica_equals_a_repl
             assert sum(e["event_id"] in stored for e in batch) in (0, len(batch))
         assert len(traffic.acknowledged) >= ROUNDS * 100
         for replica in replicas:
-            settings = Settings(data_dir=replica.data_dir,
-                                storage={"log_url": cluster["log_url"]},
-                                models={"sequence": {"enabled": False}})
+            settings = cluster["settings"](replica.data_dir)
             fresh = rebuild_state(settings, event_log)
             snapshot = SnapshotStore(settings.snapshot_dir).load_latest()
             assert snapshot is not None and snapshot.offset == fresh.offset == head
@@ -272,7 +278,11 @@ def test_the_refit_leader_killed_mid_refit_another_takes_over(
            "STREAMREC_REPLICAS__SHARED_DIR": str(tmp_path / "shared")}
     replicas = [start_server(env=env) for _ in range(3)]
     assert len(leaders(replicas)) == 1  # one lease, one leader
-    reader = open_log(env["STREAMREC_STORAGE__LOG_URL"])
+    reader = open_event_log(Settings(
+        data_dir=tmp_path / "reader", storage={"log_url": env["STREAMREC_STORAGE__LOG_URL"]},
+        replicas={"redis_url": env["STREAMREC_REPLICAS__REDIS_URL"],
+                  "redis_prefix": env["STREAMREC_REPLICAS__REDIS_PREFIX"]},
+        trust={"pseudonym_secret": SECRET}))
     rng = random.Random(3)
     try:
         seen: list[Any] = []

@@ -643,7 +643,8 @@ def open_event_log(settings: Settings) -> EventLog:
     the key store (storage/codec.py): how the server, the commands and the tests open it."""
     secret = settings.trust.pseudonym_secret
     cipher = open_cipher(settings.key_store_url,
-                         secret.get_secret_value() if secret is not None else None)
+                         secret.get_secret_value() if secret is not None else None,
+                         settings.replicas.redis_prefix)
     try:
         return open_log(settings.log_url, synchronous=settings.storage.synchronous,
                         max_queued_events=settings.serving.max_queued_events, cipher=cipher)

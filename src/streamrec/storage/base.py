@@ -76,7 +76,7 @@ def open_log(url: str, *, synchronous: str = "full",
     if url.startswith("kafka://"):
         from streamrec.storage.kafka_log import KafkaEventLog
 
-        return KafkaEventLog(url)
+        return KafkaEventLog(url, cipher=cipher)
     raise InvalidInput("storage.log_url", f"unsupported event log URL {url!r}")
 
 

@@ -116,22 +116,25 @@ class EntryCipher:
         return TAG_PREFIX + digest.hexdigest()[:32]
 
     # -- opening -------------------------------------------------------------------------
-    def open(self, user_key: str, blob: bytes, position: int) -> bytes | None:
-        """The payload of a sealed entry; None when its key was destroyed (erased).
-        Raises ``Damaged`` when it fails authentication, ``Misconfigured`` when its key is
-        missing from the key store without having been destroyed."""
+    def open(self, user_key: str, blob: bytes, position: int,
+             offset: int | None = None) -> bytes | None:
+        """The payload of a sealed entry bound to ``position``; None when its key was
+        destroyed (erased). Raises ``Damaged`` when it fails authentication, ``Misconfigured``
+        when its key is missing from the key store without having been destroyed; both name
+        the entry's ``offset`` (default: ``position``)."""
+        position_named = position if offset is None else offset
         if len(blob) < _HEADER_BYTES + 16 or blob[0] != SEALED_FORMAT:
-            raise Damaged(f"the entry at offset {position} of {self._where} is not a sealed "
-                          "entry streamrec wrote (truncated or overwritten)")
+            raise Damaged(f"the entry at offset {position_named} of {self._where} is not a "
+                          "sealed entry streamrec wrote (truncated or overwritten)")
         key_id = blob[1:1 + KEY_ID_BYTES]
-        aead = self._key(user_key, key_id, position)
+        aead = self._key(user_key, key_id, position_named)
         if aead is None:
             return None
         nonce = blob[1 + KEY_ID_BYTES:_HEADER_BYTES]
         try:
             return aead.decrypt(nonce, blob[_HEADER_BYTES:], _aad(user_key, position))
         except InvalidTag:
-            raise Damaged(f"the entry at offset {position} of {self._where} fails "
+            raise Damaged(f"the entry at offset {position_named} of {self._where} fails "
                           "authentication: it was altered, or moved from another offset or "
                           "user; restore the log from a backup") from None
 
@@ -246,9 +249,11 @@ def row_of(entry: PendingEntry, position: int, cipher: EntryCipher | None,
 
 
 def logged_of(rows: Sequence[tuple[Any, ...]], cipher: EntryCipher | None,
-              where: str = "the event log") -> list[LoggedEvent]:
+              where: str = "the event log", bound: bool = True) -> list[LoggedEvent]:
     """Rows ``(offset, event_id, user_id, item_id, type, value, timestamp, context, sealed)``
-    in offset order as events; erased entries are left out."""
+    as events; erased entries are left out. ``bound``: sealed entries were bound to their
+    offset (the SQLite log's writer knows it); else to position 0 (the Kafka log's writer
+    cannot know the offset its readers will give)."""
     logged: list[LoggedEvent] = []
     for row in rows:
         offset, event_id, user_id, item_id, type_, value, timestamp, context, sealed = row
@@ -256,7 +261,8 @@ def logged_of(rows: Sequence[tuple[Any, ...]], cipher: EntryCipher | None,
             if cipher is None:
                 raise Misconfigured(f"{where} holds encrypted entries: open it with its key "
                                     "store (streamrec opens it so from its settings)")
-            payload = cipher.open(user_id, bytes(sealed), int(offset))
+            payload = cipher.open(user_id, bytes(sealed), int(offset) if bound else 0,
+                                  int(offset))
             if payload is not None:
                 logged.append(LoggedEvent(int(offset), event_of(user_id, payload)))
             continue
@@ -285,15 +291,17 @@ def row_to_logged(row: tuple[Any, ...]) -> LoggedEvent:
     )
 
 
-def open_cipher(key_store_url: str, secret: str | None) -> EntryCipher:
+def open_cipher(key_store_url: str, secret: str | None,
+                redis_prefix: str = "streamrec:") -> EntryCipher:
     """The cipher of the log's entries, its keys in the store at ``key_store_url``."""
-    return EntryCipher(open_key_store(key_store_url, secret))
+    return EntryCipher(open_key_store(key_store_url, secret, redis_prefix))
 
 
-def open_key_store(url: str, secret: str | None) -> KeyStore:
+def open_key_store(url: str, secret: str | None,
+                   redis_prefix: str = "streamrec:") -> KeyStore:
     """``sqlite:///path/user_keys.db`` (embedded; without a secret its master key is kept in
     ``log.key`` beside it) or ``redis://host:port/db`` (shared by replicas; needs the
-    secret, for replicas could not share a key file)."""
+    secret, for replicas could not share a key file; its keys start with ``redis_prefix``)."""
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         return SQLiteKeyStore(path, KeyWrapper(master_key(secret, path.parent)))
@@ -303,5 +311,5 @@ def open_key_store(url: str, secret: str | None) -> KeyStore:
                                 "replica unwraps the data keys with the key derived from it")
         from streamrec.storage.redis_keystore import RedisKeyStore
 
-        return RedisKeyStore(url, KeyWrapper(master_key(secret, Path("."))))
+        return RedisKeyStore(url, KeyWrapper(master_key(secret, Path("."))), redis_prefix)
     raise Misconfigured(f"unsupported key store URL {url!r} (sqlite:///path or redis://...)")

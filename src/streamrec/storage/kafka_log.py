@@ -20,9 +20,16 @@ sees one sequence of records and applies the same rules to it.
   several), so a request is stored whole or not at all, waits until Kafka acknowledged it,
   then until this process has read it back, and reports the offsets (or duplicates) the
   reader gave its events.
-- **Erasure** appends a control record naming the user; readers hide the user's earlier
-  events from then on and forget their ids. The bytes stay in the topic (Kafka cannot
-  rewrite it): what makes them unreadable is the payload encryption of storage/codec.py.
+- **Encryption** (with a cipher, as the engine opens it): each event stored under a user is
+  sealed with that user's data key by storage/codec.py, the same entry codec as the SQLite
+  log's; in the clear stay the user key and a keyed tag of the event id, which is what the
+  dedup window compares. Sealed entries are bound to their user (a writer does not know the
+  offset the readers will give them). An entry whose key was destroyed still takes its
+  offset, on every replica alike, and is never read.
+- **Erasure** destroys the user's data key in the shared key store, then appends a control
+  record naming the user; readers hide the user's earlier events from then on and forget
+  their ids. The bytes stay in the topic (Kafka cannot rewrite it): with the key gone, no
+  one can read them.
 - **Memory**: 16 bytes per accepted event (its record's Kafka offset and place), the ids
   of the dedup window, a count per user, and the newest ``tail_kept`` events decoded; older
   reads (a replay) fetch from Kafka.
@@ -46,13 +53,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from streamrec.errors import InvalidInput, InvalidSetting, Unavailable
-from streamrec.storage.codec import EventRow, event_to_row, row_to_logged
+from streamrec.errors import InvalidInput, InvalidSetting, StreamrecError, Unavailable
+from streamrec.storage.codec import EntryCipher, StoredRow, encode, logged_of, row_of
 from streamrec.types import Appended, Event, LoggedEvent
 
 log = logging.getLogger(__name__)
 
-_EVENTS = b"B"  # events of one append: B + per event (u32 length + row JSON, u32 + context)
+# events of one append: B + per event (u32 length + row JSON, u32 + context or sealed entry);
+# the row JSON of a sealed entry has a seventh field, 1
+_EVENTS = b"B"
 _ERASE = b"X"  # a control record: X + the user key whose earlier events are erased
 _RECORD_BYTES = 900_000  # below Kafka's default message.max.bytes (1 MB)
 _PARTITION = 0
@@ -88,37 +97,46 @@ def parse_kafka_url(url: str) -> KafkaTarget:
     return KafkaTarget(parts.netloc, topic, replication, window)
 
 
-def encode_rows(rows: Sequence[EventRow]) -> bytes:
+def encode_rows(rows: Sequence[StoredRow]) -> bytes:
     """One record for the rows of one append: stored whole or not at all."""
     parts = [_EVENTS]
     for row in rows:
-        head, context = orjson.dumps(list(row[:6])), row[6] or b""
-        parts += [_LENGTH.pack(len(head)), head, _LENGTH.pack(len(context)), context]
+        sealed = row[7]
+        head = orjson.dumps([*row[:6], 1] if sealed is not None else list(row[:6]))
+        body = sealed if sealed is not None else row[6] or b""
+        parts += [_LENGTH.pack(len(head)), head, _LENGTH.pack(len(body)), body]
     return b"".join(parts)
 
 
-def decode_rows(value: bytes) -> list[EventRow]:
-    rows: list[EventRow] = []
+def decode_rows(value: bytes) -> list[StoredRow]:
+    rows: list[StoredRow] = []
     at = 1
     while at < len(value):
         (size,) = _LENGTH.unpack_from(value, at)
         head = orjson.loads(value[at + 4:at + 4 + size])
         at += 4 + size
         (size,) = _LENGTH.unpack_from(value, at)
-        context = value[at + 4:at + 4 + size] or None
+        body = value[at + 4:at + 4 + size] or None
         at += 4 + size
-        rows.append((head[0], head[1], head[2], head[3], head[4], head[5], context))
+        sealed = len(head) > 6 and head[6] == 1
+        rows.append((head[0], head[1], head[2], head[3], head[4], head[5],
+                     None if sealed else body, body if sealed else None))
     return rows
 
 
-def _chunks(rows: list[EventRow], keys: list[str]) -> list[tuple[str, bytes]]:
+# what a reader holds for an entry it cannot open (its key destroyed): it keeps its offset
+_UNREADABLE = Event(user_id="", item_id="", type="$unreadable", timestamp=0.0)
+
+
+def _chunks(rows: list[StoredRow], keys: list[str]) -> list[tuple[str, bytes]]:
     """Records of at most ~_RECORD_BYTES each (an append beyond that is several records)."""
     records: list[tuple[str, bytes]] = []
     start = 0
     while start < len(rows):
         end, size = start, 0
         while end < len(rows) and (end == start or size < _RECORD_BYTES):
-            size += 64 + len(orjson.dumps(list(rows[end][:6]))) + len(rows[end][6] or b"")
+            size += 64 + len(orjson.dumps(list(rows[end][:6]))) + \
+                len(rows[end][6] or rows[end][7] or b"")
             end += 1
         records.append((keys[start], encode_rows(rows[start:end])))
         start = end
@@ -145,12 +163,14 @@ class _Delivery:
 
 
 class KafkaEventLog:
-    def __init__(self, url: str, *, timeout_s: float = 30.0, tail_kept: int = 50_000) -> None:
+    def __init__(self, url: str, *, timeout_s: float = 30.0, tail_kept: int = 50_000,
+                 cipher: EntryCipher | None = None) -> None:
         from confluent_kafka import Consumer, Producer, TopicPartition
 
         self._tp = TopicPartition
         self.target = parse_kafka_url(url)
         self.url = url
+        self.cipher = cipher  # None: entries in the clear (the contract tests' plain format)
         self.timeout_s = timeout_s
         self.tail_kept = tail_kept
         self._common: dict[str, str | int | float | bool] = {
@@ -270,7 +290,13 @@ class KafkaEventLog:
                     offset = int(message.offset() or 0)
                     if offset < self._consumed:
                         continue
-                    self._apply_record(offset, message.value() or b"")
+                    try:
+                        self._apply_record(offset, message.value() or b"")
+                    except StreamrecError as error:  # an entry that fails authentication
+                        log.error("kafka log reader stopped at record %d: %s", offset, error)
+                        self._failure = error
+                        self._changed.notify_all()
+                        return
                     self._consumed = offset + 1
                 self._changed.notify_all()
 
@@ -292,12 +318,19 @@ class KafkaEventLog:
             self._kafka_offsets.append(kafka_offset)
             self._places.append(place)
             offset = len(self._kafka_offsets)
-            self._recent.append(row_to_logged((offset, *row)))
+            self._recent.append(self._logged(offset, row))
             self._per_user[user] = self._per_user.get(user, 0) + 1
             self._visible += 1
         if len(self._recent) >= 2 * self.tail_kept:
             self._recent = self._recent[-self.tail_kept:]
             self._recent_first = len(self._kafka_offsets) - len(self._recent) + 1
+
+    def _logged(self, offset: int, row: StoredRow) -> LoggedEvent:
+        """The entry at ``offset``; one whose key was destroyed keeps its offset, unreadable.
+        Sealed entries are bound to their user alone (``bound=False``): their writer cannot
+        know the offset the readers give them."""
+        found = logged_of([(offset, *row)], self.cipher, self.url, bound=False)
+        return found[0] if found else LoggedEvent(offset, _UNREADABLE)
 
     def _apply_erasure(self, user: str) -> None:
         self._erased[user] = len(self._kafka_offsets)
@@ -306,7 +339,8 @@ class KafkaEventLog:
             del self._ids[event_id]  # an erased event is gone: its id may come again
 
     def _is_visible(self, entry: LoggedEvent) -> bool:
-        return entry.offset > self._erased.get(entry.event.user_id, 0)
+        return entry.event is not _UNREADABLE and \
+            entry.offset > self._erased.get(entry.event.user_id, 0)
 
     def _wait_consumed(self, kafka_offset: int, timeout_s: float) -> bool:
         """Until every record before ``kafka_offset`` is in the view."""
@@ -325,10 +359,14 @@ class KafkaEventLog:
         if not events:
             return Appended((), 0, self.last_offset())
         try:
-            rows = [event_to_row(event) for event in events]
-            records = _chunks(rows, [event.user_id for event in events])
+            entries = [encode(event, self.cipher) for event in events]
         except (TypeError, ValueError) as error:
             raise InvalidInput("events", f"an event cannot be stored: {error}") from None
+        # each user's key exists, durably, before anything is sealed with it
+        keys = {} if self.cipher is None else self.cipher.prepare(
+            {entry.user_id for entry in entries if entry.payload is not None})
+        rows = [row_of(entry, 0, self.cipher, keys) for entry in entries]
+        records = _chunks(rows, [event.user_id for event in events])
         delivery = self._produce(records)
         if not self._wait_consumed(max(delivery.offsets) + 1, self.timeout_s):
             raise Unavailable("the events are durable in Kafka but this replica has not read "
@@ -366,6 +404,9 @@ class KafkaEventLog:
         self._check_open()
         with self._changed:
             before = self._per_user.get(user_id, 0)
+        if self.cipher is not None:
+            # first: a crash before the record leaves the entries unreadable, not readable
+            self.cipher.erase(user_id)
         delivery = self._produce([(user_id, _ERASE + user_id.encode())])
         if not self._wait_consumed(delivery.offsets[0] + 1, self.timeout_s):
             raise Unavailable("the erasure is durable in Kafka but was not read back in time")
@@ -404,7 +445,7 @@ class KafkaEventLog:
         try:
             first, last = wanted[0][0], wanted[-1][0]
             consumer.assign([self._tp(self.target.topic, _PARTITION, first)])
-            rows: dict[int, list[EventRow]] = {}
+            rows: dict[int, list[StoredRow]] = {}
             deadline = time.monotonic() + self.timeout_s
             while last not in rows:
                 if time.monotonic() > deadline:
@@ -415,7 +456,7 @@ class KafkaEventLog:
                     if message.error() is None and first <= offset <= last:
                         value = message.value() or b""
                         rows[offset] = decode_rows(value) if value[:1] == _EVENTS else []
-            return [row_to_logged((after + 1 + n, *rows[record][place]))
+            return [self._logged(after + 1 + n, rows[record][place])
                     for n, (record, place) in enumerate(wanted)]
         finally:
             with self._readers_lock:
@@ -458,3 +499,5 @@ class KafkaEventLog:
             readers, self._readers = self._readers, []
         for consumer in readers:
             consumer.close()
+        if self.cipher is not None:
+            self.cipher.close()

@@ -1,11 +1,11 @@
 """Data keys in Redis, shared by every replica (storage/keystore.py has the why).
 
-One hash, ``<prefix>:data-keys``, maps each stored user key to ``key id | wrapped key``; a set,
-``<prefix>:destroyed``, holds the tombstones (key ids, random: they name nobody). Creating a
+One hash, ``<prefix>data-keys``, maps each stored user key to ``key id | wrapped key``; a set,
+``<prefix>destroyed``, holds the tombstones (key ids, random: they name nobody). Creating a
 key is ``HSETNX``: when two replicas create one for the same new user at once, the first wins
 and both seal with it. Destroying is one Lua script (read the key id, delete the field, add
 the tombstone), atomic on the server. A check value of the master key under
-``<prefix>:check`` refuses a replica started with another secret before it seals anything.
+``<prefix>key-check`` refuses a replica started with another secret before it seals anything.
 
 Durability is Redis's: run it with ``appendonly yes`` and ``appendfsync always`` (or
 ``everysec``, accepting a second of keys at risk: entries sealed under a lost key are lost).
@@ -33,15 +33,15 @@ return 1
 
 
 class RedisKeyStore:
-    def __init__(self, url: str, wrapper: KeyWrapper, prefix: str = "streamrec") -> None:
+    def __init__(self, url: str, wrapper: KeyWrapper, prefix: str = "streamrec:") -> None:
         self._redis: Any = redis_client(url)
         self._wrapper = wrapper
         self.tag_key = wrapper.tag_key
         self.shared = True
         self._where = f"the key store at {url.split('@')[-1]}"
-        self._keys = f"{prefix}:data-keys"
-        self._destroyed = f"{prefix}:destroyed"
-        self._check = f"{prefix}:check"
+        self._keys = f"{prefix}data-keys"
+        self._destroyed = f"{prefix}destroyed"
+        self._check = f"{prefix}key-check"
         self._destroy = self._redis.register_script(_DESTROY)
         self._check_master()
 

@@ -20,7 +20,7 @@ _prefixes = itertools.count()
 
 @pytest.fixture
 def prefix() -> str:
-    return f"test-{next(_prefixes)}"
+    return f"test-{next(_prefixes)}:"
 
 
 def store(redis_url: str, prefix: str, secret: str = "pepper") -> RedisKeyStore:
@@ -56,10 +56,10 @@ def test_a_destroyed_key_leaves_redis(redis_url: str, prefix: str) -> None:
     shared = store(redis_url, prefix)
     shared.get_or_create(["alice"])
     raw: Any = shared._redis
-    assert raw.hexists(f"{prefix}:data-keys", "alice")
+    assert raw.hexists(f"{prefix}data-keys", "alice")
     shared.destroy("alice")
-    assert not raw.hexists(f"{prefix}:data-keys", "alice")
-    assert raw.hlen(f"{prefix}:data-keys") == 0
+    assert not raw.hexists(f"{prefix}data-keys", "alice")
+    assert raw.hlen(f"{prefix}data-keys") == 0
 
 
 def test_a_replica_stops_reading_an_erased_user_at_the_erasure(redis_url: str,
