@@ -265,7 +265,9 @@ def main() -> None:
                 topic = f"bench-{count}-{uuid.uuid4().hex[:6]}"
                 env = {"STREAMREC_STORAGE__LOG_URL": f"kafka://127.0.0.1:{broker_port}/{topic}",
                        "STREAMREC_REPLICAS__REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-                       "STREAMREC_REPLICAS__REDIS_PREFIX": f"{topic}:"}
+                       "STREAMREC_REPLICAS__REDIS_PREFIX": f"{topic}:",
+                       # entries sealed per user, keys shared in Redis (needs the secret)
+                       "STREAMREC_TRUST__PSEUDONYM_SECRET": "bench-replicas-secret"}
                 with contextlib_stack() as stack:
                     replicas = [stack.enter_context(streamrec(work / f"{topic}-r{n}", env, logs))
                                 for n in range(count)]
