@@ -7,8 +7,13 @@ policy (the floor any durable log pays), and implicit's ALS fit (a batch learner
 with the learner thread) for this tree and for the code at REV (a temporary git worktree), in
 fresh processes, rounds alternating: a change to the learner's path against the code before it.
 
+``--sealing`` measures the log alone: the same events appended to the embedded SQLite log in
+batches of 1,000, plain and sealed per user (storage/codec.py, AES-GCM with each user's key),
+rounds alternating: what encryption at rest costs a durable append.
+
     python bench/ingest.py [--items 100000] [--events 200000]
     python bench/ingest.py --peer-commit main~3 [--rounds 3]
+    python bench/ingest.py --sealing [--rounds 3]
 """
 
 from __future__ import annotations
@@ -64,6 +69,34 @@ def sqlite_floor(events: list, directory: Path) -> float:  # type: ignore[type-a
         connection.executemany("INSERT INTO e VALUES (?,?,?,?,?)", rows[start:start + 1000])
         connection.execute("COMMIT")
     return len(rows) / (time.perf_counter() - started)
+
+
+def log_append(events: list, directory: Path, sealed: bool) -> float:  # type: ignore[type-arg]
+    """Events/s appended to the SQLite log (synchronous=full), batches of 1,000, one thread."""
+    from streamrec.storage.base import open_log
+    from streamrec.storage.codec import open_cipher
+
+    directory.mkdir(parents=True)
+    cipher = open_cipher(f"sqlite:///{directory / 'user_keys.db'}", "bench-secret") \
+        if sealed else None
+    log = open_log(f"sqlite:///{directory / 'events.db'}", cipher=cipher)
+    try:
+        started = time.perf_counter()
+        for start in range(0, len(events), 1000):
+            log.append(events[start:start + 1000])
+        return len(events) / (time.perf_counter() - started)
+    finally:
+        log.close()
+
+
+def sealing(items: int, n_events: int, rounds: int) -> None:
+    events = events_of(world(items, n_events))
+    directory = Path(tempfile.mkdtemp(prefix="streamrec-bench-"))
+    for round_ in range(rounds):
+        plain = log_append(events, directory / f"plain-{round_}", sealed=False)
+        sealed = log_append(events, directory / f"sealed-{round_}", sealed=True)
+        print(f"round {round_ + 1}: SQLite log append, plain {plain:,.0f} events/s, sealed "
+              f"{sealed:,.0f} events/s ({sealed / plain:.2f}x)", flush=True)
 
 
 def engine_ingest(events: list, directory: Path, threads: int) -> float:  # type: ignore[type-arg]
@@ -139,7 +172,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--peer-commit", help="Learning alone, against this commit's code.")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sealing", action="store_true",
+                        help="The log alone: appends plain against sealed per user.")
     args = parser.parse_args()
+    if args.sealing:
+        sealing(args.items, args.events, args.rounds)
+        return
     if args.peer_commit is not None:
         learning_against(args.peer_commit, args.items, args.events, args.rounds)
         return
