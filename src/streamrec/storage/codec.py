@@ -24,7 +24,6 @@ Sealed blob: ``0x01 | key id (16) | nonce (12) | ciphertext and tag``.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import threading
@@ -112,8 +111,8 @@ class EntryCipher:
 
     def tag(self, event_id: str) -> str:
         """The keyed tag stored in the clear for deduplication instead of the event id."""
-        digest = hmac.new(self._tag_key, event_id.encode("utf-8"), hashlib.sha256)
-        return TAG_PREFIX + digest.hexdigest()[:32]
+        return TAG_PREFIX + hmac.digest(self._tag_key, event_id.encode("utf-8"),
+                                         "sha256").hex()[:32]
 
     # -- opening -------------------------------------------------------------------------
     def open(self, user_key: str, blob: bytes, position: int,

@@ -119,6 +119,11 @@ class SQLiteEventLog:
         sequence = self._writer.execute(
             "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'events'").fetchone()
         self._next_offset = max(self._last_offset, int(sequence[0])) + 1
+        # plain rows with event ids (from before encryption): a re-sent one is looked up by
+        # its id as well as by its tag; a log without any looks up tags alone
+        self._plain_ids = self._writer.execute(
+            "SELECT 1 FROM events WHERE sealed IS NULL AND event_id IS NOT NULL LIMIT 1"
+        ).fetchone() is not None
         self._new_data = threading.Condition()
         self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
         self.max_queued_events = max_queued_events
@@ -237,16 +242,17 @@ class SQLiteEventLog:
                                                                      self._last_offset)
             request.done.set()
 
-    @staticmethod
-    def _is_duplicate(cursor: sqlite3.Cursor, entry: PendingEntry, seen: set[str]) -> bool:
+    def _is_duplicate(self, cursor: sqlite3.Cursor, entry: PendingEntry, seen: set[str]) -> bool:
         """Looked up before inserting: an insert refused by the UNIQUE index would end the
         transaction. A sealed entry stores its id's tag; a plain row from before encryption
         the id itself: either is a copy."""
         event_id = entry.event_id
         if event_id is None:
             return False
+        stored_ids = entry.dedup_keys() if self._plain_ids or entry.tag is None \
+            else (entry.tag,)
         if event_id in seen or any(cursor.execute(_EXISTS, (stored,)).fetchone() is not None
-                                   for stored in entry.dedup_keys()):
+                                   for stored in stored_ids):
             return True
         seen.add(event_id)
         return False
