@@ -18,6 +18,7 @@ from streamrec.events.types import EventTypeConfig, default_event_types
 from streamrec.models.als import ALSConfig
 from streamrec.models.content import ContentConfig
 from streamrec.models.cooccurrence import CooccurrenceConfig
+from streamrec.models.ease import EASEConfig
 from streamrec.models.popularity import PopularityConfig
 from streamrec.models.sequence_config import SequenceConfig
 from streamrec.ranking.features import layout
@@ -61,6 +62,7 @@ class ModelSettings(BaseModel):
     sequence: SequenceConfig = Field(
         default_factory=SequenceConfig,
         description="The GRU sequence model (models/sequence.py; training needs torch).")
+    ease: EASEConfig = Field(default_factory=EASEConfig)
     hybrid: HybridConfig = Field(default_factory=HybridConfig)
     negatives: NegativesConfig = Field(
         default_factory=NegativesConfig,

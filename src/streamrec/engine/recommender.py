@@ -158,7 +158,7 @@ class Recommender:
                       if (b := getattr(candidates.scored.get(s.name), "because", None))}
         if candidates.items.size == 0:
             return np.zeros(0, np.int64), np.zeros(0), {}, {}, brought_by, {}
-        scores = state.ranker.rank(candidates, plan)
+        scores = state.ranker.rank(candidates, plan, query.user)
         # models whose one-item score is an item similarity: the neighbours a dislike pushes down
         neighbours = [m for s in state.ranker.layout.sources
                       if s.neighbours and (m := state.models.get(s.name))]

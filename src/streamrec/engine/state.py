@@ -172,6 +172,7 @@ class EngineState:
         if self.identities.learn(entry.event) and source is not None:
             target = self.users.index(user)
             self.histories.merge(source, target)
+            self.ranker.blend.merge_users(source, target)
             for model in self.models.values():
                 if isinstance(model, MergesUsers):
                     model.merge_users(source, target)
@@ -264,11 +265,11 @@ class EngineState:
         user = self.users.lookup(event.user_id)
         item = self.items.lookup(event.item_id)
         if user is None or item is None:  # a brand-new item: no candidate can be it
-            self.ranker.missed()
+            self.ranker.missed(user)
             return True
         query = self.query_for(user, event.timestamp, exclude_seen=True, serving=False)
         candidates = self.ranker.candidates(query, self.scorers, len(self.items))
-        self.ranker.learn_next_item(candidates, item)
+        self.ranker.learn_next_item(candidates, item, user)
         return True
 
     def _no_experiments(self) -> Experiments:

@@ -7,6 +7,14 @@ event is learned, ``hybrid.py``) every expert and the blend itself are measured
 (``online_quality.py``), and the blend's weights follow what the experts earned
 (``hedge.py``). Everything here changes only at those tests and with learned events, in log
 order: a replay of the log rebuilds it exactly.
+
+The weights are kept apart by the asking user's **gap**: how many events of the whole log
+came since their previous one (0, 1-3, 4-15, ... by powers of 4). On a slow shop a user in
+the middle of a visit takes next what is like the item in front of them (content,
+co-occurrence), and a user back after months what is popular or to their long-run taste;
+one set of weights would serve the commoner of the two to both. The gap is counted in the
+log's own events, so it means the same in a busy shop and a slow one, and over HTTP (where
+``now`` is the wall clock) as in a replay.
 """
 
 from __future__ import annotations
@@ -35,11 +43,41 @@ class Blend:
         self.paced = PacedPopularity(self.config.paced_half_lives)
         self.experts = (*self.sources, *self.paced.names, RANKER)
         self.hedge = Hedge(self.experts, self.config, RANKER)
-        self.quality = OnlineQuality((*self.experts, BLEND), k, self.config.half_life)
+        self.quality = OnlineQuality((*self.experts, BLEND), k, self.config.half_life,
+                                     self.config.gap_contexts, self.config.gap_kernel)
         self.last_test = 0  # the eligible event of the last test
+        # per user, 1 + the position in the log (events learned) of their latest event
+        self.last_seen = np.zeros(0, dtype=np.int64)
 
     def learn(self, batch: EventBatch) -> None:
+        if len(batch) and self.config.gap_contexts > 1:
+            size = int(batch.users.max()) + 1
+            if size > self.last_seen.size:
+                grown = np.zeros(max(size, 2 * self.last_seen.size), dtype=np.int64)
+                grown[: self.last_seen.size] = self.last_seen
+                self.last_seen = grown
+            positions = self.paced.learned + np.arange(1, len(batch) + 1, dtype=np.int64)
+            np.maximum.at(self.last_seen, batch.users, positions)
         self.paced.learn(batch)
+
+    def merge_users(self, source: int, target: int) -> None:
+        """``target`` (a user a session turned out to be) was last seen at the later of the
+        two."""
+        if source < self.last_seen.size and target < self.last_seen.size:
+            self.last_seen[target] = max(self.last_seen[target], self.last_seen[source])
+
+    def context(self, user: int | None) -> int:
+        """The user's gap context: events of the log since their latest one, by powers of 4
+        (0: their event was the log's latest); the last context for users never seen."""
+        last = self.config.gap_contexts - 1
+        if user is None or user >= self.last_seen.size or self.last_seen[user] == 0:
+            return last
+        return self.context_of_gap(self.paced.learned - int(self.last_seen[user]))
+
+    def context_of_gap(self, gap: int) -> int:
+        """0 for no event since the user's, then 1-3, 4-15, 16-63, ... (powers of 4)."""
+        power = 0 if gap < 1 else 1 + (int(gap).bit_length() - 1) // 2
+        return min(self.config.gap_contexts - 1, power)
 
     def also(self, exclude: IntArray, n_items: int, count: int | None = None) -> IntArray:
         """Candidates the paced popularity experts bring (their best ``count``, default
@@ -57,33 +95,39 @@ class Blend:
         """(candidates, experts): the sources' own scores, the paced counts, the ranker's."""
         return np.column_stack((raw, self.paced.scores(items), ranker))
 
-    def weights(self) -> FloatArray:
-        return self.hedge.weights(self.quality.evidence()[: len(self.experts)])
+    def weights(self, context: int | None = None, hedge: Hedge | None = None) -> FloatArray:
+        """The experts' weights for users of a gap ``context`` (None: over all users), by
+        ``hedge``'s rate and prior (default this blend's)."""
+        hedge = self.hedge if hedge is None else hedge
+        return hedge.weights(self.quality.evidence(context)[: len(self.experts)])
 
     def rank(self, items: IntArray, raw: FloatArray, ranker: FloatArray,
-             hedge: Hedge | None = None, mixes: bool | None = None) -> FloatArray:
+             hedge: Hedge | None = None, mixes: bool | None = None,
+             user: int | None = None) -> FloatArray:
         """The list's scores: the ranker's until anything was measured, then the Hedge mix
-        (by ``hedge``'s rate and prior: a serving plan's; default this blend's)."""
+        with the weights of the user's gap context (by ``hedge``'s rate and prior: a serving
+        plan's; default this blend's)."""
         hedge = self.hedge if hedge is None else hedge
-        if not (self.mixes if mixes is None else mixes) or self.quality.sums[-1, 0] == 0:
+        mixing = self.mixes if mixes is None else mixes
+        if not mixing or not self.quality.sums[:, -1, 0].any():
             return ranker
-        weights = hedge.weights(self.quality.evidence()[: len(self.experts)])
+        weights = self.weights(self.context(user), hedge)
         return hedge.mix(self.expert_scores(items, raw, ranker), weights)
 
     def measure(self, items: IntArray, raw: FloatArray, ranker: FloatArray,
-                target: int, eligible: int) -> None:
-        """One online test at the ``eligible``-th eligible event: the user took ``target``;
+                target: int, eligible: int, user: int | None = None) -> None:
+        """One online test at the ``eligible``-th eligible event: ``user`` took ``target``;
         every expert and the blend are scored as they were just before (the blend with the
         weights it had then). It stands for the eligible events since the last test."""
         experts = self.expert_scores(items, raw, ranker)
-        blend = self.rank(items, raw, ranker)
+        blend = self.rank(items, raw, ranker, user=user)
         self.quality.measure(np.column_stack((experts, blend)), items, target,
-                             self._span(eligible))
+                             self._span(eligible), self.context(user))
 
-    def missed(self, eligible: int) -> None:
+    def missed(self, eligible: int, user: int | None = None) -> None:
         """A test no expert could pass (the item is new to the engine)."""
         empty = np.zeros((0, len(self.experts) + 1))
-        self.quality.measure(empty, EMPTY_INTS, -1, self._span(eligible))
+        self.quality.measure(empty, EMPTY_INTS, -1, self._span(eligible), self.context(user))
 
     def _span(self, eligible: int) -> float:
         span = max(1, eligible - self.last_test)
@@ -92,17 +136,33 @@ class Blend:
 
     def report(self) -> dict[str, dict[str, float]]:
         """Per expert and for the blend: online HR and NDCG (decayed and total), and each
-        expert's current weight in the blend."""
+        expert's weight in the blend (averaged over the gap contexts, ``mean_weights``)."""
         report = self.quality.report()
-        for name, weight in zip(self.experts, self.weights().tolist(), strict=True):
+        for name, weight in zip(self.experts, self.mean_weights().tolist(), strict=True):
             report[name]["weight"] = round(weight, 6)
         return report
 
+    def mean_weights(self) -> FloatArray:
+        """Each expert's share of the blend, averaged over the gap contexts as the stream's
+        (decayed) tests fall in them: what a list was made of, on average."""
+        tests = self.quality.sums[:, 3, 0]
+        if tests.sum() <= 0:
+            return self.weights(self.config.gap_contexts - 1)
+        per_context = np.array([self.weights(c) for c in range(self.config.gap_contexts)])
+        return np.asarray(tests @ per_context / tests.sum(), dtype=np.float64)
+
     def state(self) -> dict[str, np.ndarray]:
         return {**self.paced.state(), **self.quality.state(),
-                "last_test": np.array([self.last_test])}
+                "last_test": np.array([self.last_test]),
+                "last_seen": self.last_seen[: self._users()].copy()}
+
+    def _users(self) -> int:
+        """Users with a position kept (the array grows by doubling)."""
+        nonzero = np.flatnonzero(self.last_seen)
+        return int(nonzero[-1]) + 1 if nonzero.size else 0
 
     def restore(self, state: Mapping[str, np.ndarray]) -> None:
         self.paced.restore(state)
         self.quality.restore(state)
         self.last_test = int(state["last_test"][0]) if "last_test" in state else 0
+        self.last_seen = np.array(state.get("last_seen", np.zeros(0)), dtype=np.int64)

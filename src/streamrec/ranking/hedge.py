@@ -63,6 +63,17 @@ class HedgeConfig(BaseModel):
         default_factory=lambda: [1_000.0, 10_000.0, None],
         description="Popularity experts fading per this many events of the log (null: plain "
         "popularity, never fading).")
+    gap_contexts: int = Field(
+        default=9, ge=1, le=20, description="Weights kept apart by how long since the user's "
+        "previous event, in events of the whole log (0, 1-3, 4-15, ... by powers of 4; the "
+        "last context: everything longer). A user in the middle of a visit is answered by "
+        "what predicted such users' next item (the item they are looking at), a user back "
+        "after months by what predicted returning users' (what is popular, their tastes): on "
+        "a slow shop the best experts differ between the two. 1: one set of weights.")
+    gap_kernel: float = Field(
+        default=0.25, ge=0.0, le=1.0, description="How much a gap context's weights lean on "
+        "its neighbours' evidence, per step (so a context with few tests of its own follows "
+        "the ones next to it).")
     paced_candidates: int = Field(
         default=20, ge=0, le=1_000, description="Candidates each popularity expert brings.")
 

@@ -151,15 +151,18 @@ class HybridRanker:
         return gather(query, scorers, n_items, per_source, also, indexes, facts,
                       self.layout)
 
-    def rank(self, candidates: CandidateSet, plan: ServingPlan | None = None) -> FloatArray:
+    def rank(self, candidates: CandidateSet, plan: ServingPlan | None = None,
+             user: int | None = None) -> FloatArray:
+        """Scores of ``candidates`` for ``user`` (whose gap since their previous event picks
+        the blend's weights, blend.py), under ``plan`` (serving; None: the ranker's own)."""
         only = self.config.only_source if plan is None else plan.only_source
         if only is not None:
             return candidates.raw[:, self.layout.names.index(only)].copy()
         ranker = self.ftrl.predict(candidates.features)
         if plan is None:
-            return self.blend.rank(candidates.items, candidates.raw, ranker)
+            return self.blend.rank(candidates.items, candidates.raw, ranker, user=user)
         return self.blend.rank(candidates.items, candidates.raw, ranker, plan.hedge,
-                               plan.mixes)
+                               plan.mixes, user)
 
     def wants_example(self) -> bool:
         """Called once per eligible event, in log order, so the choice replays identically:
@@ -177,22 +180,24 @@ class HybridRanker:
         stride = every if seen > hedge.test_until else thinning
         return self.lesson_now or seen % stride == 0
 
-    def learn_next_item(self, candidates: CandidateSet, target: int) -> None:
+    def learn_next_item(self, candidates: CandidateSet, target: int,
+                        user: int | None = None) -> None:
         """The user took ``target`` next, out of all these candidates (listwise: pointwise
         updates against sampled negatives, and pairwise ones against the top, measured worse
         on ML-100K). First, every expert and the blend are measured on it (blend.py); the
         ranker learns only at its lessons (``wants_example``)."""
         self.blend.measure(candidates.items, candidates.raw,
-                           self.ftrl.predict(candidates.features), target, self.eligible_seen)
+                           self.ftrl.predict(candidates.features), target, self.eligible_seen,
+                           user)
         where = np.flatnonzero(candidates.items == target)
         if where.size == 0 or not self.lesson_now:
             return
         self.ftrl.learn_choice(candidates.features, int(where[0]))
 
-    def missed(self) -> None:
+    def missed(self, user: int | None = None) -> None:
         """The event ``wants_example`` last chose names an item new to the engine: a test
         every expert failed."""
-        self.blend.missed(self.eligible_seen)
+        self.blend.missed(self.eligible_seen, user)
 
     def learn_feedback(self, candidates: CandidateSet, taken: int) -> None:
         """Shown items (``candidates``) of which ``taken`` was engaged with."""

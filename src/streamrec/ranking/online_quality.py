@@ -38,35 +38,52 @@ class OnlineQuality:
 
     Tests thin out as the log grows, so each stands for the eligible events since the one
     before (its ``span``) and counts that many times: the figures are the stream's, not
-    its beginning's. They fade by half every ``half_life`` eligible events."""
+    its beginning's. They fade by half every ``half_life`` eligible events.
+
+    Each test falls in one of ``contexts`` (the blend's: how long since the user's previous
+    event, ``blend.py``); the figures are kept per context, and the report sums them. Decay
+    runs on the whole stream's eligible events, so every context fades alike and the sums
+    over contexts are exactly the figures one context would have kept."""
 
     def __init__(self, names: Sequence[str], k: int = 10,
-                 half_life: float | None = 50_000.0) -> None:
+                 half_life: float | None = 50_000.0, contexts: int = 1,
+                 kernel: float = 0.0) -> None:
+        """``kernel``: how much a context's evidence borrows from its neighbours, per step
+        (``evidence``)."""
         self.names = tuple(names)
         self.k = k
         self.half_life = half_life
-        # one row per column of _COLUMNS, one column per expert
-        self.sums = np.zeros((len(_COLUMNS), len(self.names)), dtype=np.float64)
+        self.contexts = contexts
+        steps = np.abs(np.subtract.outer(np.arange(contexts), np.arange(contexts)))
+        self.borrow = np.where(steps == 0, 1.0, kernel ** np.maximum(steps, 1))
+        # per context, one row per column of _COLUMNS, one column per expert
+        self.sums = np.zeros((contexts, len(_COLUMNS), len(self.names)), dtype=np.float64)
 
     def measure(self, scores: FloatArray, items: IntArray, target: int,
-                span: float = 1.0) -> FloatArray:
+                span: float = 1.0, context: int = 0) -> FloatArray:
         """Record one test: ``scores`` (candidates x experts) over ``items``, the user took
         ``target``; it stands for ``span`` eligible events. Returns each expert's NDCG@k gain
         for it (0 for a miss)."""
         gains = self.gains(scores, items, target)
         hits = (gains > 0).astype(np.float64)
-        sums = self.sums
         if self.half_life is not None:
-            sums[:4] *= np.exp2(-span / self.half_life)
+            self.sums[:, :4] *= np.exp2(-span / self.half_life)
+        sums = self.sums[context]
         for row, value in enumerate((hits * span, gains * span, span, 1.0,
                                      hits * span, gains * span, span, 1.0)):
             sums[row] += value
         return gains
 
-    def evidence(self) -> FloatArray:
+    def evidence(self, context: int | None = None) -> FloatArray:
         """Per expert, its decayed mean NDCG times the decayed number of tests: what Hedge
-        pays it (a mean over the stream's time, on the scale of the tests behind it)."""
-        gains, weight, tests = self.sums[1], self.sums[2], self.sums[3]
+        pays it (a mean over the stream's time, on the scale of the tests behind it). For one
+        ``context``: its own tests plus its neighbours' at ``kernel`` per step, so a context
+        with few tests of its own leans on those next to it until it has its own."""
+        if context is None:
+            sums = self.sums.sum(axis=0)
+        else:
+            sums = np.tensordot(self.borrow[context], self.sums, axes=1)
+        gains, weight, tests = sums[1], sums[2], sums[3]
         return np.asarray(gains / np.maximum(weight, 1e-300) * tests, dtype=np.float64)
 
     def gains(self, scores: FloatArray, items: IntArray, target: int) -> FloatArray:
@@ -82,7 +99,8 @@ class OnlineQuality:
     def report(self) -> dict[str, dict[str, float]]:
         """Per expert: decayed ``hr`` and ``ndcg``, and ``total_hr``, ``total_ndcg`` and
         ``measured`` over every measurement."""
-        hits, gains, weight, _, total_hits, total_gains, represented, measured = self.sums
+        sums = self.sums.sum(axis=0)
+        hits, gains, weight, _, total_hits, total_gains, represented, measured = sums
         out = {}
         for n, name in enumerate(self.names):
             now, ever = max(weight[n], 1e-300), max(represented[n], 1e-300)

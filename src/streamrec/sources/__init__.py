@@ -16,4 +16,5 @@ SOURCES = Registry(import_module(f"{__name__}.{module}").SOURCE for module in (
     "content",
     "popularity",
     "sequence",
+    "ease",
 ))

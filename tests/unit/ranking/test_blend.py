@@ -131,3 +131,58 @@ def test_with_the_blend_off_the_ranker_alone_orders_lists(hybrid: dict[str, Any]
     candidates = state.ranker.candidates(query, state.scorers, len(state.items))
     assert state.ranker.rank(candidates).tolist() == state.ranker.ftrl.predict(
         candidates.features).tolist()
+
+
+def visit_then_return_stream(n_users: int, seed: int = 0) -> list[Event]:
+    """Each user views two items of one group back to back (what was seen with the first is
+    the best guess for the second), then comes back much later, after hundreds of other
+    events, for an item drawn from one skewed popularity (the group says nothing then)."""
+    rng = np.random.default_rng(seed)
+    chances = 1.0 / np.arange(1, 201) ** 1.2
+    chances /= chances.sum()
+    visits: list[tuple[float, list[tuple[str, str]]]] = []
+    for user in range(n_users):
+        start = float(rng.uniform(0, 1e6))
+        group = int(rng.integers(0, 60))
+        pair = rng.permutation(4)[:2]
+        visits.append((start, [(f"u{user}", f"g{group}-{pair[0]}"),
+                               (f"u{user}", f"g{group}-{pair[1]}")]))
+        back = start + float(rng.uniform(2e5, 1e6))
+        visits.append((back, [(f"u{user}", f"p{int(rng.choice(200, p=chances))}")]))
+    events = []
+    for start, views in sorted(visits):
+        events.extend(Event(user, item, "view", T0 + start + n)
+                      for n, (user, item) in enumerate(views))
+    return events
+
+
+def test_users_in_a_visit_and_users_back_after_long_get_the_weights_their_gap_earned() -> None:
+    """Within a visit co-occurrence predicts the next item; a user back after hundreds of
+    events takes what is popular. The blend keeps its weights apart by the gap since the
+    user's previous event (in events of the log), so each kind of user gets its best expert,
+    and the blend beats every single expert, which can be right for one kind only."""
+    state = learned(visit_then_return_stream(1500), measured_everywhere())
+    blend = state.ranker.blend
+    in_visit = dict(zip(blend.experts, blend.weights(0).tolist(), strict=True))
+    back = dict(zip(blend.experts, blend.weights(blend.context_of_gap(1000)).tolist(),
+                    strict=True))
+    assert sum(in_visit[name] for name in POPULAR) < 0.05
+    assert in_visit["cooccurrence"] + in_visit["ranker"] > 0.9
+    assert sum(back[name] for name in POPULAR) > 0.9
+    report = blend.report()
+    best = max(report[name]["hr"] for name in report if name != BLEND)
+    assert report[BLEND]["hr"] > 1.05 * best
+    # one set of weights for everyone (the blend before gap contexts) cannot do that
+    single = learned(visit_then_return_stream(1500), measured_everywhere(
+        hedge={"gap_contexts": 1})).ranker.blend.report()
+    assert single[BLEND]["hr"] < report[BLEND]["hr"]
+
+
+def test_a_users_gap_counts_the_logs_events_since_their_latest() -> None:
+    events = [Event("a", "x", "view", T0), Event("b", "y", "view", T0 + 1),
+              *(Event(f"o{n}", "z", "view", T0 + 2 + n) for n in range(20))]
+    blend = learned(events, Settings()).ranker.blend  # users numbered by first appearance
+    assert blend.context(0) == blend.context_of_gap(21) == 3  # 16-63 events since
+    assert blend.context(1) == blend.context_of_gap(20) == 3
+    assert blend.context(21) == blend.context_of_gap(0) == 0  # the log's latest event
+    assert blend.context(None) == blend.config.gap_contexts - 1  # never seen

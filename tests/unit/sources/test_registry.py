@@ -93,13 +93,15 @@ def test_the_built_in_sources_keep_their_feature_columns_and_prior() -> None:
     assert layout().features == (
         "bias", "cooccurrence_score", "cooccurrence_rank", "als_score", "als_rank",
         "content_score", "content_rank", "popularity_score", "popularity_rank",
-        "sequence_score", "sequence_rank",
+        "sequence_score", "sequence_rank", "ease_score", "ease_rank",
         "cooccurrence_top5", "cooccurrence_top20", "als_top5", "als_top20", "sequence_top5",
-        "cooccurrence_x_history", "als_x_history", "recency", "attribute_share",
-        "attribute_last")
+        "ease_top5", "ease_top20",
+        "cooccurrence_x_history", "als_x_history", "ease_x_history", "recency",
+        "attribute_share", "attribute_last")
     np.testing.assert_array_equal(layout().prior, [-3.0, 1.0, 4.0, 0.3, 0.5, 0.3, 0.3, 0.1,
-                                                   0.2, 0.1, 0.5, 0.5, 0.3, 0.2, 0.1, 0.2,
-                                                   0.3, 0.1, 0.1, 0.0, 0.0])
+                                                   0.2, 0.1, 0.5, 0.3, 0.5, 0.5, 0.3, 0.2,
+                                                   0.1, 0.2, 0.2, 0.1, 0.3, 0.1, 0.1, 0.1,
+                                                   0.0, 0.0])
 
 
 def test_a_registered_source_gets_its_model_its_features_and_its_prior(
@@ -107,7 +109,7 @@ def test_a_registered_source_gets_its_model_its_features_and_its_prior(
     assert isinstance(build_models(Settings())["newest"], NewestItems)
     features = layout().features
     # after every source's score and rank, before the steps at the top of the lists
-    assert features.index("newest_score") == features.index("sequence_rank") + 1
+    assert features.index("newest_score") == features.index("ease_rank") + 1
     assert features.index("newest_rank") + 1 == features.index("cooccurrence_top5")
     assert layout().prior[features.index("newest_rank")] == 20.0
     assert HybridConfig(prior={"newest_score": 1.0}).prior_weights()[
