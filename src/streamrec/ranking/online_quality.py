@@ -29,8 +29,11 @@ import numpy as np
 
 from streamrec.types import FloatArray, IntArray
 
-_COLUMNS = ("hits", "gains", "weight", "tests", "total_hits", "total_gains", "represented",
-            "measured")
+# decayed: hits, gains, weight (eligible events represented), tests, and the advantage over
+# the blend while awake; then the same figures in total
+_COLUMNS = ("hits", "gains", "weight", "tests", "advantage", "total_hits", "total_gains",
+            "represented", "measured")
+_DECAYED = 5
 
 
 class OnlineQuality:
@@ -66,25 +69,34 @@ class OnlineQuality:
         for it (0 for a miss)."""
         gains = self.gains(scores, items, target)
         hits = (gains > 0).astype(np.float64)
+        # an expert that scores no candidate at all has no opinion here (a model not fit
+        # yet, content without a catalogue): asleep, it neither earns nor loses against the
+        # blend (the last column) on this test
+        awake = (scores > 0).any(axis=0) if scores.shape[0] else np.zeros(gains.size, bool)
+        advantage = np.where(awake, gains - gains[-1], 0.0)
         if self.half_life is not None:
-            self.sums[:, :4] *= np.exp2(-span / self.half_life)
+            self.sums[:, :_DECAYED] *= np.exp2(-span / self.half_life)
         sums = self.sums[context]
-        for row, value in enumerate((hits * span, gains * span, span, 1.0,
+        for row, value in enumerate((hits * span, gains * span, span, 1.0, advantage * span,
                                      hits * span, gains * span, span, 1.0)):
             sums[row] += value
         return gains
 
     def evidence(self, context: int | None = None) -> FloatArray:
-        """Per expert, its decayed mean NDCG times the decayed number of tests: what Hedge
-        pays it (a mean over the stream's time, on the scale of the tests behind it). For one
-        ``context``: its own tests plus its neighbours' at ``kernel`` per step, so a context
-        with few tests of its own leans on those next to it until it has its own."""
+        """Per expert, what Hedge pays it: its decayed mean NDCG advantage over the blend
+        (the last column) on the tests where it was awake, as a mean over the stream's time,
+        times the decayed number of tests. For experts awake at every test this differs from
+        their mean NDCG by the same amount for all, so the weights are those of their NDCG;
+        an expert asleep for a while (a model before its first fit) is judged by the tests it
+        had an opinion on ("sleeping experts", Freund et al., STOC 1997) instead of losing
+        by its silence. For one ``context``: its own tests plus its neighbours' at ``kernel``
+        per step, so a context with few tests of its own leans on those next to it."""
         if context is None:
             sums = self.sums.sum(axis=0)
         else:
             sums = np.tensordot(self.borrow[context], self.sums, axes=1)
-        gains, weight, tests = sums[1], sums[2], sums[3]
-        return np.asarray(gains / np.maximum(weight, 1e-300) * tests, dtype=np.float64)
+        advantage, weight, tests = sums[4], sums[2], sums[3]
+        return np.asarray(advantage / np.maximum(weight, 1e-300) * tests, dtype=np.float64)
 
     def gains(self, scores: FloatArray, items: IntArray, target: int) -> FloatArray:
         """NDCG@k of each expert's ranking for one taken item (1/log2(2 + rank) in the top k)."""
@@ -100,7 +112,7 @@ class OnlineQuality:
         """Per expert: decayed ``hr`` and ``ndcg``, and ``total_hr``, ``total_ndcg`` and
         ``measured`` over every measurement."""
         sums = self.sums.sum(axis=0)
-        hits, gains, weight, _, total_hits, total_gains, represented, measured = sums
+        hits, gains, weight, _, _, total_hits, total_gains, represented, measured = sums
         out = {}
         for n, name in enumerate(self.names):
             now, ever = max(weight[n], 1e-300), max(represented[n], 1e-300)

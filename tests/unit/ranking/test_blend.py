@@ -16,6 +16,7 @@ from streamrec.evaluation.peers.streamrec_engine import StreamrecPeer
 from streamrec.evaluation.prequential import run_prequential
 from streamrec.evaluation.queries import query_positions
 from streamrec.ranking.blend import BLEND
+from streamrec.ranking.online_quality import OnlineQuality
 from streamrec.settings import Settings
 from streamrec.types import Event, LoggedEvent
 
@@ -186,3 +187,29 @@ def test_a_users_gap_counts_the_logs_events_since_their_latest() -> None:
     assert blend.context(1) == blend.context_of_gap(20) == 3
     assert blend.context(21) == blend.context_of_gap(0) == 0  # the log's latest event
     assert blend.context(None) == blend.config.gap_contexts - 1  # never seen
+
+
+def test_an_expert_asleep_for_a_while_is_judged_by_the_tests_it_had_an_opinion_on() -> None:
+    """A model before its first fit scores nothing: it neither earns nor loses then. Once
+    awake it ranks the taken item first where the other expert ranks it third, so it must
+    lead, though over all tests its NDCG is the lower (it missed every test while asleep)."""
+    quality = OnlineQuality(("late", "early", BLEND), k=10, half_life=None)
+    items = np.arange(5)
+    for test in range(300):
+        late = np.zeros(5) if test < 200 else np.array([5.0, 4, 3, 2, 1])
+        early = np.array([3.0, 4, 5, 2, 1])
+        blend = early if test < 200 else late
+        quality.measure(np.column_stack((late, early, blend)), items, target=0)
+    report = quality.report()
+    assert report["late"]["total_ndcg"] < report["early"]["total_ndcg"]
+    evidence = quality.evidence()
+    assert evidence[0] > evidence[1]
+    # experts awake at every test: the same weights as paying each its NDCG
+    always = OnlineQuality(("a", "b", BLEND), k=10, half_life=None)
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        scores = rng.uniform(0.1, 1.0, size=(6, 3))
+        always.measure(scores, np.arange(6), target=int(rng.integers(0, 6)))
+    sums = always.sums.sum(axis=0)
+    paid = sums[1] / sums[2] * sums[3]
+    np.testing.assert_allclose(always.evidence() - always.evidence()[0], paid - paid[0])
