@@ -113,10 +113,16 @@ def test_the_weights_are_a_function_of_the_log_whatever_its_batches(
         state.apply(logged[start:start + size])
         start += size
     assert state.ranker.blend.report() == whole.report()
-    assert state.ranker.blend.weights().tolist() == whole.weights().tolist()
+    contexts = range(whole.config.gap_contexts)
+    assert [state.ranker.blend.weights(c).tolist() for c in contexts] == [
+        whole.weights(c).tolist() for c in contexts]
     restored = EngineState(Settings())
     restored.restore(state.offset, state.state())
-    assert restored.ranker.blend.weights().tolist() == whole.weights().tolist()
+    assert [restored.ranker.blend.weights(c).tolist() for c in contexts] == [
+        whole.weights(c).tolist() for c in contexts]
+    users = [state.users.lookup(f"u{n}") for n in range(120)]
+    assert [restored.ranker.blend.context(u) for u in users] == [
+        whole.context(u) for u in users]
 
 
 @pytest.mark.parametrize("hybrid", [{"hedge": {"enabled": False}},
