@@ -87,8 +87,11 @@ class Hedge:
         self.prior = np.array([config.ranker_prior if n == ranker else 0.0 for n in names])
 
     def weights(self, earned: FloatArray) -> FloatArray:
-        """Normalised weights from each expert's decayed earnings (NDCG sums)."""
+        """Normalised weights from each expert's decayed earnings (NDCG sums; -inf: no
+        record, no weight)."""
         logits = self.config.learning_rate * earned + self.prior
+        if not np.isfinite(logits).any():  # nobody has a record yet: the prior alone
+            logits = self.prior.copy()
         logits = logits - logits.max()
         weights = np.exp(logits)
         return np.asarray(weights / weights.sum(), dtype=np.float64)

@@ -31,9 +31,9 @@ from streamrec.types import FloatArray, IntArray
 
 # decayed: hits, gains, weight (eligible events represented), tests, and the advantage over
 # the blend while awake; then the same figures in total
-_COLUMNS = ("hits", "gains", "weight", "tests", "advantage", "total_hits", "total_gains",
-            "represented", "measured")
-_DECAYED = 5
+_COLUMNS = ("hits", "gains", "weight", "tests", "advantage", "awake", "total_hits",
+            "total_gains", "represented", "measured")
+_DECAYED = 6
 
 
 class OnlineQuality:
@@ -78,7 +78,7 @@ class OnlineQuality:
             self.sums[:, :_DECAYED] *= np.exp2(-span / self.half_life)
         sums = self.sums[context]
         for row, value in enumerate((hits * span, gains * span, span, 1.0, advantage * span,
-                                     hits * span, gains * span, span, 1.0)):
+                                     awake, hits * span, gains * span, span, 1.0)):
             sums[row] += value
         return gains
 
@@ -89,14 +89,17 @@ class OnlineQuality:
         their mean NDCG by the same amount for all, so the weights are those of their NDCG;
         an expert asleep for a while (a model before its first fit) is judged by the tests it
         had an opinion on ("sleeping experts", Freund et al., STOC 1997) instead of losing
-        by its silence. For one ``context``: its own tests plus its neighbours' at ``kernel``
-        per step, so a context with few tests of its own leans on those next to it."""
+        by its silence; one never awake has no record (-inf: no weight). For one
+        ``context``: its own tests plus its neighbours' at ``kernel`` per step, so a context
+        with few tests of its own leans on those next to it."""
         if context is None:
             sums = self.sums.sum(axis=0)
         else:
             sums = np.tensordot(self.borrow[context], self.sums, axes=1)
-        advantage, weight, tests = sums[4], sums[2], sums[3]
-        return np.asarray(advantage / np.maximum(weight, 1e-300) * tests, dtype=np.float64)
+        advantage, weight, tests, awake = sums[4], sums[2], sums[3], sums[5]
+        earned = advantage / np.maximum(weight, 1e-300) * tests
+        # an expert never awake here has no record to weigh: no weight until it has one
+        return np.asarray(np.where(awake > 0, earned, -np.inf), dtype=np.float64)
 
     def gains(self, scores: FloatArray, items: IntArray, target: int) -> FloatArray:
         """NDCG@k of each expert's ranking for one taken item (1/log2(2 + rank) in the top k)."""
@@ -112,7 +115,7 @@ class OnlineQuality:
         """Per expert: decayed ``hr`` and ``ndcg``, and ``total_hr``, ``total_ndcg`` and
         ``measured`` over every measurement."""
         sums = self.sums.sum(axis=0)
-        hits, gains, weight, _, _, total_hits, total_gains, represented, measured = sums
+        hits, gains, weight, _, _, _, total_hits, total_gains, represented, measured = sums
         out = {}
         for n, name in enumerate(self.names):
             now, ever = max(weight[n], 1e-300), max(represented[n], 1e-300)

@@ -16,6 +16,7 @@ from streamrec.evaluation.peers.streamrec_engine import StreamrecPeer
 from streamrec.evaluation.prequential import run_prequential
 from streamrec.evaluation.queries import query_positions
 from streamrec.ranking.blend import BLEND
+from streamrec.ranking.hedge import Hedge, HedgeConfig
 from streamrec.ranking.online_quality import OnlineQuality
 from streamrec.settings import Settings
 from streamrec.types import Event, LoggedEvent
@@ -199,17 +200,20 @@ def test_an_expert_asleep_for_a_while_is_judged_by_the_tests_it_had_an_opinion_o
     """A model before its first fit scores nothing: it neither earns nor loses then. Once
     awake it ranks the taken item first where the other expert ranks it third, so it must
     lead, though over all tests its NDCG is the lower (it missed every test while asleep)."""
-    quality = OnlineQuality(("late", "early", BLEND), k=10, half_life=None)
+    quality = OnlineQuality(("late", "early", "never", BLEND), k=10, half_life=None)
     items = np.arange(5)
     for test in range(300):
         late = np.zeros(5) if test < 200 else np.array([5.0, 4, 3, 2, 1])
         early = np.array([3.0, 4, 5, 2, 1])
         blend = early if test < 200 else late
-        quality.measure(np.column_stack((late, early, blend)), items, target=0)
+        quality.measure(np.column_stack((late, early, np.zeros(5), blend)), items, target=0)
     report = quality.report()
     assert report["late"]["total_ndcg"] < report["early"]["total_ndcg"]
     evidence = quality.evidence()
     assert evidence[0] > evidence[1]
+    # one that never had an opinion has no record, and no weight
+    hedge = Hedge(("late", "early", "never"), HedgeConfig(ranker_prior=0.0), "early")
+    assert hedge.weights(evidence[:3])[2] == 0.0
     # experts awake at every test: the same weights as paying each its NDCG
     always = OnlineQuality(("a", "b", BLEND), k=10, half_life=None)
     rng = np.random.default_rng(0)
