@@ -31,9 +31,9 @@ from streamrec.types import FloatArray, IntArray
 
 # decayed: hits, gains, weight (eligible events represented), tests, and the advantage over
 # the blend while awake; then the same figures in total
-_COLUMNS = ("hits", "gains", "weight", "tests", "advantage", "awake", "total_hits",
-            "total_gains", "represented", "measured")
-_DECAYED = 6
+_COLUMNS = ("hits", "gains", "weight", "tests", "total_hits", "total_gains", "represented",
+            "measured", "started")
+_DECAYED = 4
 
 
 class OnlineQuality:
@@ -69,37 +69,32 @@ class OnlineQuality:
         for it (0 for a miss)."""
         gains = self.gains(scores, items, target)
         hits = (gains > 0).astype(np.float64)
-        # an expert that scores no candidate at all has no opinion here (a model not fit
-        # yet, content without a catalogue): asleep, it neither earns nor loses against the
-        # blend (the last column) on this test
+        # an expert that has never scored a candidate (content without a catalogue, a
+        # model not fit yet) has no record: no weight in the blend until it has one
         awake = (scores > 0).any(axis=0) if scores.shape[0] else np.zeros(gains.size, bool)
-        advantage = np.where(awake, gains - gains[-1], 0.0)
+        started = awake | (self.sums[:, -1].sum(axis=0) > 0)
         if self.half_life is not None:
             self.sums[:, :_DECAYED] *= np.exp2(-span / self.half_life)
         sums = self.sums[context]
-        for row, value in enumerate((hits * span, gains * span, span, 1.0, advantage * span,
-                                     awake, hits * span, gains * span, span, 1.0)):
+        for row, value in enumerate((hits * span, gains * span, span, 1.0,
+                                     hits * span, gains * span, span, 1.0, started)):
             sums[row] += value
         return gains
 
     def evidence(self, context: int | None = None) -> FloatArray:
-        """Per expert, what Hedge pays it: its decayed mean NDCG advantage over the blend
-        (the last column) on the tests where it was awake, as a mean over the stream's time,
-        times the decayed number of tests. For experts awake at every test this differs from
-        their mean NDCG by the same amount for all, so the weights are those of their NDCG;
-        an expert asleep for a while (a model before its first fit) is judged by the tests it
-        had an opinion on ("sleeping experts", Freund et al., STOC 1997) instead of losing
-        by its silence; one never awake has no record (-inf: no weight). For one
-        ``context``: its own tests plus its neighbours' at ``kernel`` per step, so a context
-        with few tests of its own leans on those next to it."""
+        """Per expert, its decayed mean NDCG times the decayed number of tests: what Hedge
+        pays it (a mean over the stream's time, on the scale of the tests behind it); -inf
+        (no weight) for an expert that never scored a candidate. For one ``context``: its
+        own tests plus its neighbours' at ``kernel`` per step, so a context with few tests
+        of its own leans on those next to it until it has its own."""
         if context is None:
             sums = self.sums.sum(axis=0)
         else:
             sums = np.tensordot(self.borrow[context], self.sums, axes=1)
-        advantage, weight, tests, awake = sums[4], sums[2], sums[3], sums[5]
-        earned = advantage / np.maximum(weight, 1e-300) * tests
-        # an expert never awake here has no record to weigh: no weight until it has one
-        return np.asarray(np.where(awake > 0, earned, -np.inf), dtype=np.float64)
+        gains, weight, tests = sums[1], sums[2], sums[3]
+        earned = gains / np.maximum(weight, 1e-300) * tests
+        started = self.sums[:, -1].sum(axis=0) > 0
+        return np.asarray(np.where(started, earned, -np.inf), dtype=np.float64)
 
     def gains(self, scores: FloatArray, items: IntArray, target: int) -> FloatArray:
         """NDCG@k of each expert's ranking for one taken item (1/log2(2 + rank) in the top k)."""
@@ -115,7 +110,7 @@ class OnlineQuality:
         """Per expert: decayed ``hr`` and ``ndcg``, and ``total_hr``, ``total_ndcg`` and
         ``measured`` over every measurement."""
         sums = self.sums.sum(axis=0)
-        hits, gains, weight, _, _, _, total_hits, total_gains, represented, measured = sums
+        hits, gains, weight, _, total_hits, total_gains, represented, measured, _ = sums
         out = {}
         for n, name in enumerate(self.names):
             now, ever = max(weight[n], 1e-300), max(represented[n], 1e-300)

@@ -25,6 +25,8 @@ from streamrec.types import Event, IntArray, LoggedEvent
 if TYPE_CHECKING:
     import httpx
 
+_SLICE = 1_000
+
 
 class StreamrecPeer:
     """The engine's state and read path in this process; one ``apply`` per learned slice."""
@@ -46,9 +48,14 @@ class StreamrecPeer:
         self._offset = 0
 
     def learn(self, events: DenseEvents) -> None:
+        """In slices of at most ``_SLICE`` events: the state refits a model when due at the
+        end of an ``apply``, as the server's trainer does soon after it is due, so a protocol
+        that hands over its training part in large chunks (the temporal split's 10,000) does
+        not delay the refits to the chunks' ends."""
         first = self._offset + 1
         logged = [LoggedEvent(first + n, events.event(n)) for n in range(len(events))]
-        self.state.apply(logged)
+        for start in range(0, len(logged), _SLICE):
+            self.state.apply(logged[start:start + _SLICE])
         self._offset += len(events)
 
     def recommend(self, user: int, k: int, exclude: IntArray, now: float) -> IntArray:
