@@ -12,6 +12,7 @@ from streamrec.models.als import ALSConfig, ALSModel
 from streamrec.models.base import best
 from streamrec.models.content import ContentModel
 from streamrec.models.cooccurrence import CooccurrenceConfig, CooccurrenceModel
+from streamrec.models.ease import EASEModel
 from streamrec.models.popularity import PopularityConfig, PopularityModel
 from streamrec.models.scores import DenseScores, SparseScores, is_excluded
 from streamrec.models.sequence import SequenceModel
@@ -144,11 +145,13 @@ def test_gather_matches_a_dense_reference() -> None:
                          for i in range(n)])
     models = {"cooccurrence": CooccurrenceModel(), "als": ALSModel(ALSConfig(factors=8)),
               "content": content, "popularity": PopularityModel(),
-              "sequence": SequenceModel(SequenceConfig(dimensions=8, max_epochs=2))}
+              "sequence": SequenceModel(SequenceConfig(dimensions=8, max_epochs=2)),
+              "ease": EASEModel()}
     for model in models.values():
         model.learn(batch)
     models["als"].refit()  # type: ignore[attr-defined]
     models["sequence"].refit()  # type: ignore[attr-defined]
+    models["ease"].refit()  # type: ignore[attr-defined]
     for user in (0, 7, 50):
         for length in (2, 15):  # content brings candidates below 5 events, re-scores above
             history = items[users == user][:length]
