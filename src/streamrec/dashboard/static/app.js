@@ -444,7 +444,7 @@ async function experiments() {
   const list = found.experiments || [];
   if (!list.length)
     page.append(el("p", {class: "muted", id: "no-experiments",
-                         text: "No experiments yet (streamrec experiments start ...)."}));
+                         text: "No experiments yet (streamrec experiments create ...)."}));
   for (const experiment of list) {
     const variants = experiment.variants || [];
     const high = Math.max(0.0001, ...variants.map((v) => v.ci_high ?? v.ctr ?? 0));
