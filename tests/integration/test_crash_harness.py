@@ -22,7 +22,7 @@ import pytest
 
 from streamrec.engine.engine import open_event_log
 from streamrec.engine.refits import BEGIN_TYPE, END_TYPE
-from streamrec.engine.replay import rebuild_state
+from streamrec.engine.replay import rebuild_state, state_differences
 from streamrec.settings import Settings, SnapshotSettings
 from streamrec.storage.base import open_catalogue
 from streamrec.storage.snapshots import SnapshotStore
@@ -117,19 +117,8 @@ def settings_of(data_dir: Path) -> Settings:
 
 def assert_same_state(found: dict[str, dict[str, np.ndarray]],
                       expected: dict[str, dict[str, np.ndarray]]) -> None:
-    """Equal arrays: exactly for ids and counts, to float rounding for sums (the live learner
-    reads the log in other batches than a replay does)."""
-    assert sorted(found) == sorted(expected)
-    for component, arrays in expected.items():
-        assert sorted(found[component]) == sorted(arrays), component
-        for key, array in arrays.items():
-            message = f"{component}/{key}"
-            assert found[component][key].shape == array.shape, message
-            if np.issubdtype(array.dtype, np.floating):
-                np.testing.assert_allclose(found[component][key], array, rtol=1e-9,
-                                           atol=1e-12, err_msg=message)
-            else:
-                np.testing.assert_array_equal(found[component][key], array, err_msg=message)
+    differences = state_differences(found, expected)
+    assert differences == [], "\n".join(differences)
 
 
 def check_log_and_state(data_dir: Path, traffic: Traffic) -> list[str]:

@@ -18,7 +18,7 @@ import pytest
 
 from streamrec.engine.engine import open_event_log
 from streamrec.engine.refits import BEGIN_TYPE, END_TYPE
-from streamrec.engine.replay import rebuild_state
+from streamrec.engine.replay import rebuild_state, state_differences
 from streamrec.settings import Settings
 from streamrec.storage.snapshots import SnapshotStore
 
@@ -241,19 +241,8 @@ def test_writers_go_on_while_a_replica_is_killed_and_every_replica_equals_a_repl
 
 
 def assert_same_state(found: dict[str, Any], expected: dict[str, Any]) -> None:
-    import numpy as np
-
-    assert sorted(found) == sorted(expected)
-    for component, arrays in expected.items():
-        assert sorted(found[component]) == sorted(arrays), component
-        for key, array in arrays.items():
-            message = f"{component}/{key}"
-            assert found[component][key].shape == array.shape, message
-            if np.issubdtype(array.dtype, np.floating):
-                np.testing.assert_allclose(found[component][key], array, rtol=1e-9,
-                                           atol=1e-12, err_msg=message)
-            else:
-                np.testing.assert_array_equal(found[component][key], array, err_msg=message)
+    differences = state_differences(found, expected)
+    assert differences == [], "\n".join(differences)
 
 
 LEADER_ENV = {

@@ -17,13 +17,13 @@ from contextlib import contextmanager
 from itertools import pairwise
 from pathlib import Path
 
-import numpy as np
 import pytest
 from hypothesis import example, given, note, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from streamrec.engine.recommender import Recommender
+from streamrec.engine.replay import state_differences
 from streamrec.engine.state import EngineState
 from streamrec.events.types import default_event_types
 from streamrec.settings import Settings
@@ -126,19 +126,9 @@ def apply_in_chunks(state: EngineState, entries: Sequence[LoggedEvent],
 
 
 def assert_same_state(left: EngineState, right: EngineState) -> None:
-    left_state, right_state = left.state(), right.state()
-    assert left_state.keys() == right_state.keys()
-    for component, arrays in left_state.items():
-        assert arrays.keys() == right_state[component].keys(), component
-        for name, array in arrays.items():
-            other = right_state[component][name]
-            assert array.dtype == other.dtype, f"{component}.{name}"
-            # float sums may differ in the last bit: batching changes the order of additions
-            same = (np.allclose(array, other, rtol=1e-12, atol=0.0, equal_nan=True)
-                    if array.dtype.kind == "f" and array.shape == other.shape
-                    else np.array_equal(array, other))
-            assert same, (
-                f"{component}.{name} differs:\n{array.tolist()}\n{other.tolist()}")
+    # float sums may differ in the last bit: batching changes the order of additions
+    differences = state_differences(left.state(), right.state(), rtol=1e-12, atol=0.0)
+    assert differences == [], "\n".join(differences)
     assert (left.offset, left.learned_events) == (right.offset, right.learned_events)
 
 

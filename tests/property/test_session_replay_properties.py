@@ -8,12 +8,12 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 from streamrec.engine.identities import merge_event
 from streamrec.engine.recommender import Recommender
+from streamrec.engine.replay import state_differences
 from streamrec.engine.state import EngineState
 from streamrec.events.types import default_event_types
 from streamrec.settings import Settings
@@ -50,17 +50,9 @@ def logged(history: Sequence[Event]) -> list[LoggedEvent]:
 
 
 def assert_same_state(left: EngineState, right: EngineState) -> None:
-    left_state, right_state = left.state(), right.state()
-    assert left_state.keys() == right_state.keys()
-    for component, arrays in left_state.items():
-        assert arrays.keys() == right_state[component].keys(), component
-        for name, array in arrays.items():
-            other = right_state[component][name]
-            # float sums may differ in the last bit: batching changes the order of additions
-            same = (np.allclose(array, other, rtol=1e-12, atol=0.0, equal_nan=True)
-                    if array.dtype.kind == "f" and array.shape == other.shape
-                    else np.array_equal(array, other))
-            assert same, f"{component}.{name} differs:\n{array.tolist()}\n{other.tolist()}"
+    # float sums may differ in the last bit: batching changes the order of additions
+    differences = state_differences(left.state(), right.state(), rtol=1e-12, atol=0.0)
+    assert differences == [], "\n".join(differences)
     assert (left.offset, left.learned_events) == (right.offset, right.learned_events)
 
 

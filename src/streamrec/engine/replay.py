@@ -3,6 +3,10 @@ its log says (the tests and the crash harness compare the two)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import numpy as np
+
 from streamrec.engine.learner import Learner
 from streamrec.engine.state import EngineState
 from streamrec.settings import Settings
@@ -18,3 +22,30 @@ def rebuild_state(settings: Settings, event_log: EventLog, batch: int = 10_000) 
     Learner(fresh, event_log).catch_up(batch)
     return fresh
 
+
+
+def state_differences(found: Mapping[str, Mapping[str, np.ndarray]],
+                      expected: Mapping[str, Mapping[str, np.ndarray]],
+                      rtol: float = 1e-9, atol: float = 1e-12) -> list[str]:
+    """Where two states (``EngineState.state()``: component -> array name -> array) differ,
+    one line each; [] when they are the same. Ids and counts must be equal exactly, float
+    arrays to ``rtol``/``atol``: a live learner reads the log in other batches than a
+    replay does, so its sums add up in another order."""
+    if sorted(found) != sorted(expected):
+        return [f"components {sorted(found)} != {sorted(expected)}"]
+    differences = []
+    for component, arrays in expected.items():
+        if sorted(found[component]) != sorted(arrays):
+            differences.append(f"{component}: arrays {sorted(found[component])} != "
+                               f"{sorted(arrays)}")
+            continue
+        for name, array in arrays.items():
+            other = found[component][name]
+            if other.dtype != array.dtype or other.shape != array.shape:
+                differences.append(f"{component}/{name}: {other.dtype}{other.shape} != "
+                                   f"{array.dtype}{array.shape}")
+            elif not (np.allclose(other, array, rtol=rtol, atol=atol, equal_nan=True)
+                      if array.dtype.kind == "f" else np.array_equal(other, array)):
+                differences.append(f"{component}/{name} differs:\n  {other.tolist()!r:.300}"
+                                   f"\n  {array.tolist()!r:.300}")
+    return differences

@@ -14,7 +14,7 @@ import numpy as np
 
 from streamrec.engine.engine import Engine
 from streamrec.engine.refits import BEGIN_TYPE, END_TYPE
-from streamrec.engine.replay import rebuild_state
+from streamrec.engine.replay import rebuild_state, state_differences
 from streamrec.settings import Settings
 from streamrec.storage.snapshots import SnapshotStore
 from streamrec.types import Event
@@ -27,19 +27,8 @@ QUICK_REFITS = {"als": {"factors": 8, "iterations": 4, "refit_min_events": 150,
 
 def assert_same_state(found: dict[str, dict[str, np.ndarray]],
                       expected: dict[str, dict[str, np.ndarray]]) -> None:
-    """Every array equal: exactly for ids and counts, to float rounding for sums (the live
-    learner reads the log in other batches than a replay, so sums add up in another order)."""
-    assert sorted(found) == sorted(expected)
-    for component, arrays in expected.items():
-        assert sorted(found[component]) == sorted(arrays), component
-        for key, array in arrays.items():
-            message = f"{component}/{key}"
-            assert found[component][key].shape == array.shape, message
-            if np.issubdtype(array.dtype, np.floating):
-                np.testing.assert_allclose(found[component][key], array, rtol=1e-9,
-                                           atol=1e-12, err_msg=message)
-            else:
-                np.testing.assert_array_equal(found[component][key], array, err_msg=message)
+    differences = state_differences(found, expected)
+    assert differences == [], "\n".join(differences)
 
 
 def shopper(engine: Engine, worker: int, rounds: int, errors: list[BaseException]) -> None:
@@ -127,3 +116,20 @@ def test_a_replay_fits_a_refit_begun_but_never_ended(
     finally:
         reopened.log.close()
         reopened.catalogue.close()
+
+
+def test_state_differences_names_what_differs_and_allows_only_float_rounding() -> None:
+    state = {"pop": {"counts": np.array([1, 2]), "sums": np.array([0.1 + 0.2, 1.0])}}
+    same = {"pop": {"counts": np.array([1, 2]), "sums": np.array([0.3, 1.0])}}
+    assert state_differences(state, same) == []  # 0.1 + 0.2 != 0.3 in the last bit only
+    assert state_differences(state, {"pop": {"counts": np.array([1, 3]),
+                                             "sums": np.array([0.3, 1.0])}})[0].startswith(
+        "pop/counts differs")
+    assert state_differences(state, {"pop": {"counts": np.array([1, 2]),
+                                             "sums": np.array([0.3, 1.001])}})[0].startswith(
+        "pop/sums differs")
+    assert "int32" in state_differences(
+        {"pop": {"counts": np.array([1, 2], dtype=np.int32), "sums": state["pop"]["sums"]}},
+        state)[0]
+    assert state_differences(state, {"als": {}}) != []
+    assert state_differences(state, {"pop": {"counts": np.array([1, 2])}}) != []
