@@ -14,12 +14,14 @@ from streamrec.storage.artefacts import ArtefactStore
 from streamrec.storage.base import EventLog
 
 
-def rebuild_state(settings: Settings, event_log: EventLog, batch: int = 10_000) -> EngineState:
-    """A fresh state from a replay of the whole log, loading the fits it names from the data
-    dir's artefacts (storage/artefacts.py). Costs a full replay."""
+def rebuild_state(settings: Settings, event_log: EventLog, batch: int = 10_000,
+                  through: int | None = None) -> EngineState:
+    """A fresh state from a replay of the whole log (or of its entries up to offset
+    ``through``: what a state that stopped there learned), loading the fits it names from
+    the data dir's artefacts (storage/artefacts.py). Costs a full replay."""
     fresh = EngineState(settings, inline_training=False)
     fresh.artefacts = ArtefactStore(settings.artefact_dir)
-    Learner(fresh, event_log).catch_up(batch)
+    Learner(fresh, event_log).catch_up(batch, before=None if through is None else through + 1)
     return fresh
 
 
