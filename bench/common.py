@@ -46,13 +46,35 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(data_dir: Path, timeout_s: float = 600.0,
-                 *extra_env: tuple[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    """``streamrec serve`` on a free loopback port; returns once /healthz answers."""
+def unsealed() -> None:
+    """From now on this process opens the embedded event log WITHOUT encryption at rest: the
+    peer that prices sealing (bench/ingest.py, bench/serve.py ``--sealing``). A benchmark
+    hook only; streamrec itself has no setting that turns sealing off."""
+    from streamrec.engine import engine
+    from streamrec.settings import Settings
+    from streamrec.storage.base import EventLog, open_log
+
+    def open_plain(settings: Settings) -> EventLog:
+        return open_log(settings.log_url, synchronous=settings.storage.synchronous,
+                        max_queued_events=settings.serving.max_queued_events)
+
+    engine.open_event_log = open_plain
+
+
+_UNSEALED_SERVE = ("import sys; sys.path.insert(0, {bench!r}); import common; "
+                   "common.unsealed(); from streamrec.cli.main import app; app()")
+
+
+def start_server(data_dir: Path, timeout_s: float = 600.0, *extra_env: tuple[str, str],
+                 sealed: bool = True) -> tuple[subprocess.Popen[bytes], str]:
+    """``streamrec serve`` on a free loopback port; returns once /healthz answers.
+    ``sealed=False``: its log without encryption at rest (``unsealed``)."""
     port = free_port()
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", **dict(extra_env)}
+    program = ["-m", "streamrec.cli.main"] if sealed else \
+        ["-c", _UNSEALED_SERVE.format(bench=str(Path(__file__).parent))]
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamrec.cli.main", "serve", "--data-dir", str(data_dir),
+        [sys.executable, *program, "serve", "--data-dir", str(data_dir),
          "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout_s
@@ -69,8 +91,8 @@ def start_server(data_dir: Path, timeout_s: float = 600.0,
 
 
 @contextmanager
-def server(data_dir: Path, *extra_env: tuple[str, str]) -> Iterator[str]:
-    process, url = start_server(data_dir, 600.0, *extra_env)
+def server(data_dir: Path, *extra_env: tuple[str, str], sealed: bool = True) -> Iterator[str]:
+    process, url = start_server(data_dir, 600.0, *extra_env, sealed=sealed)
     try:
         yield url
     finally:

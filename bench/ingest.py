@@ -7,13 +7,16 @@ policy (the floor any durable log pays), and implicit's ALS fit (a batch learner
 with the learner thread) for this tree and for the code at REV (a temporary git worktree), in
 fresh processes, rounds alternating: a change to the learner's path against the code before it.
 
-``--sealing`` measures the log alone: the same events appended to the embedded SQLite log in
-batches of 1,000, plain and sealed per user (storage/codec.py, AES-GCM with each user's key),
-rounds alternating: what encryption at rest costs a durable append.
+``--sealing`` measures what encryption at rest costs: the log alone (the same events appended
+to the embedded SQLite log in batches of 1,000, plain and sealed per user: storage/codec.py,
+AES-GCM with each user's key), then end to end (``engine.ingest``, 4 threads x 1,000, durable
+and learned; and over HTTP, 8 clients, batches of 100), each in a fresh process with the log
+sealed (streamrec's only mode) and unsealed (a benchmark hook, common.unsealed), rounds
+alternating which goes first.
 
     python bench/ingest.py [--items 100000] [--events 200000]
     python bench/ingest.py --peer-commit main~3 [--rounds 3]
-    python bench/ingest.py --sealing [--rounds 3]
+    python bench/ingest.py --sealing [--rounds 3] [--end-to-end-only]
 """
 
 from __future__ import annotations
@@ -105,6 +108,39 @@ def sealing(items: int, n_events: int, rounds: int) -> None:
               f"{known:,.0f} events/s ({known / plain:.2f}x) with their keys made", flush=True)
 
 
+_END_TO_END = """import sys, tempfile
+sys.path.insert(0, {bench!r})
+from pathlib import Path
+import common, ingest
+if not {sealed}:
+    common.unsealed()
+events = common.events_of(common.world({items}, {events}))
+directory = Path(tempfile.mkdtemp(prefix="streamrec-bench-"))
+print(ingest.engine_ingest(events, directory, 4),
+      ingest.http_ingest(events, directory, 100, 8, sealed={sealed}))
+"""
+
+
+def sealing_end_to_end(items: int, n_events: int, rounds: int) -> None:
+    """Events/s through ``engine.ingest`` and over HTTP, sealed and unsealed, in fresh
+    processes, the order alternating round by round."""
+    for round_ in range(rounds):
+        rates: dict[bool, tuple[float, float]] = {}
+        for sealed in (True, False) if round_ % 2 == 0 else (False, True):
+            code = _END_TO_END.format(bench=str(Path(__file__).parent), items=items,
+                                      events=n_events, sealed=sealed)
+            out = subprocess.run([sys.executable, "-c", code], check=True,
+                                 capture_output=True, text=True).stdout.split()
+            rates[sealed] = float(out[0]), float(out[1])
+        (engine_plain, http_plain), (engine_sealed, http_sealed) = rates[False], rates[True]
+        load = os.getloadavg()[0]
+        print(f"round {round_ + 1} (load {load:.1f}): engine.ingest 4 threads, unsealed "
+              f"{engine_plain:,.0f} events/s, sealed {engine_sealed:,.0f} events/s "
+              f"({engine_sealed / engine_plain:.2f}x); HTTP 8 clients x 100, unsealed "
+              f"{http_plain:,.0f} events/s, sealed {http_sealed:,.0f} events/s "
+              f"({http_sealed / http_plain:.2f}x)", flush=True)
+
+
 def engine_ingest(events: list, directory: Path, threads: int) -> float:  # type: ignore[type-arg]
     engine = Engine.open(Settings(data_dir=directory / "engine"))
     chunks = [events[s:s + 1000] for s in range(0, len(events), 1000)]
@@ -124,11 +160,12 @@ def engine_ingest(events: list, directory: Path, threads: int) -> float:  # type
     return rate
 
 
-def http_ingest(events: list, directory: Path, batch: int, clients: int) -> float:  # type: ignore[type-arg]
+def http_ingest(events: list, directory: Path, batch: int, clients: int,  # type: ignore[type-arg]
+                sealed: bool = True) -> float:
     bodies = [{"events": [{"event_id": e.event_id, "user_id": e.user_id, "item_id": e.item_id,
                            "type": e.type, "timestamp": e.timestamp}
                           for e in events[s:s + batch]]} for s in range(0, len(events), batch)]
-    with server(directory / f"http-{batch}") as url:
+    with server(directory / f"http-{batch}", sealed=sealed) as url:
         started = time.perf_counter()
 
         def worker(mine: list) -> None:  # type: ignore[type-arg]
@@ -179,10 +216,14 @@ def main() -> None:
     parser.add_argument("--peer-commit", help="Learning alone, against this commit's code.")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sealing", action="store_true",
-                        help="The log alone: appends plain against sealed per user.")
+                        help="Sealed against unsealed: the log alone, then end to end.")
+    parser.add_argument("--end-to-end-only", action="store_true",
+                        help="With --sealing: skip the log-alone rounds.")
     args = parser.parse_args()
     if args.sealing:
-        sealing(args.items, args.events, args.rounds)
+        if not args.end_to_end_only:
+            sealing(args.items, args.events, args.rounds)
+        sealing_end_to_end(args.items, args.events, args.rounds)
         return
     if args.peer_commit is not None:
         learning_against(args.peer_commit, args.items, args.events, args.rounds)

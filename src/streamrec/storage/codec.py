@@ -51,6 +51,7 @@ from streamrec.types import Event, LoggedEvent
 # keys it cached, for another replica may have destroyed one of them
 ERASE_TYPE = "$erase"
 SEALED_FORMAT = 1
+_FORMAT_BYTE = bytes((SEALED_FORMAT,))
 _NONCE_BYTES = 12
 _HEADER_BYTES = 1 + KEY_ID_BYTES + _NONCE_BYTES
 _AAD_LABEL = b"streamrec log entry v1\x00"
@@ -71,6 +72,8 @@ class EntryCipher:
         self.keys = keys
         self._tag_key = keys.tag_key
         self._where = where
+        # unwrapped keys, least recently used first (a dict keeps insertion order; a use
+        # moves the key to the end): bounded, and no key store round trip per event
         self._cache: dict[str, tuple[bytes, AESGCM]] = {}
         self._destroyed: set[bytes] = set()  # tombstones seen: they never come back
         self._lock = threading.Lock()
@@ -82,12 +85,14 @@ class EntryCipher:
         wanted = set(user_keys)
         found: SealingKeys = {}
         if not self.keys.shared:
-            for user in wanted:
-                cached = self._cache.get(user)
-                if cached is not None:
-                    found[user] = cached
+            cache = self._cache
+            with self._lock:
+                for user in wanted:
+                    cached = cache.pop(user, None)
+                    if cached is not None:
+                        cache[user] = found[user] = cached  # now the most recently used
         missing = wanted - found.keys()
-        if missing:
+        if missing:  # one key store transaction for every user new to this batch
             created = {user: (data.key_id, AESGCM(data.key)) for user, data in
                        self.keys.get_or_create(sorted(missing)).items()}
             self._remember(created)
@@ -96,18 +101,33 @@ class EntryCipher:
 
     def _remember(self, keys: SealingKeys) -> None:
         with self._lock:
-            if len(self._cache) + len(keys) > _MAX_CACHED:
-                self._cache.clear()  # bounded memory; keys are fetched again when needed
-            self._cache.update(keys)
+            cache = self._cache
+            cache.update(keys)
+            # bounded memory: the least recently used go; they are fetched again when needed
+            while len(cache) > _MAX_CACHED:
+                del cache[next(iter(cache))]
 
     def seal(self, user_key: str, payload: bytes, position: int,
              keys: SealingKeys) -> bytes:
         """``payload`` sealed for the entry of ``user_key`` at ``position``, with the key
         ``prepare`` gave."""
-        key_id, aead = keys[user_key]
-        nonce = os.urandom(_NONCE_BYTES)
-        return bytes((SEALED_FORMAT,)) + key_id + nonce + \
-            aead.encrypt(nonce, payload, _aad(user_key, position))
+        return self.seal_all([(user_key, payload, position)], keys)[0]
+
+    def seal_all(self, entries: Sequence[tuple[str, bytes, int]],
+                 keys: SealingKeys) -> list[bytes]:
+        """Each ``(user_key, payload, position)`` sealed with the key ``prepare`` gave. Every
+        entry has its own random 96-bit nonce, drawn from the system's CSPRNG in one call for
+        the batch (no state kept between calls: a forked process cannot repeat one)."""
+        randomness = os.urandom(_NONCE_BYTES * len(entries))
+        sealed: list[bytes] = []
+        start = 0
+        for user_key, payload, position in entries:
+            key_id, aead = keys[user_key]
+            nonce = randomness[start:start + _NONCE_BYTES]
+            start += _NONCE_BYTES
+            sealed.append(b"".join((_FORMAT_BYTE, key_id, nonce, aead.encrypt(
+                nonce, payload, _aad(user_key, position)))))
+        return sealed
 
     def tag(self, event_id: str) -> str:
         """The keyed tag stored in the clear for deduplication instead of the event id."""
@@ -138,7 +158,7 @@ class EntryCipher:
                           "user; restore the log from a backup") from None
 
     def _key(self, user_key: str, key_id: bytes, position: int) -> AESGCM | None:
-        cached = self._cache.get(user_key)
+        cached = self._cache.get(user_key)  # a read leaves the order (writes keep it fresh)
         if cached is not None and cached[0] == key_id:
             return cached[1]
         if key_id in self._destroyed:
@@ -186,7 +206,7 @@ class EntryCipher:
 
 
 def _aad(user_key: str, position: int) -> bytes:
-    return _AAD_LABEL + position.to_bytes(8, "big") + user_key.encode("utf-8")
+    return b"".join((_AAD_LABEL, position.to_bytes(8, "big"), user_key.encode("utf-8")))
 
 
 def payload_of(event: Event) -> bytes:
@@ -237,14 +257,19 @@ def encode(event: Event, cipher: EntryCipher | None) -> PendingEntry:
                         (*event_to_row(event), None))
 
 
-def row_of(entry: PendingEntry, position: int, cipher: EntryCipher | None,
-           keys: SealingKeys) -> StoredRow:
-    """The row stored at ``position``: plain, or sealed with no behaviour in the clear."""
-    if entry.plain is not None:
-        return entry.plain
-    assert cipher is not None and entry.payload is not None
-    return (entry.tag, entry.user_id, "", "", None, 0.0, None,
-            cipher.seal(entry.user_id, entry.payload, position, keys))
+def rows_of(entries: Sequence[tuple[PendingEntry, int]], cipher: EntryCipher | None,
+            keys: SealingKeys) -> list[StoredRow]:
+    """The rows stored for ``(entry, position)``: plain, or sealed with no behaviour in the
+    clear (sealed as one batch)."""
+    to_seal = [(entry.user_id, entry.payload, position) for entry, position in entries
+               if entry.payload is not None]
+    if not to_seal:
+        return [entry.plain for entry, _ in entries if entry.plain is not None]
+    assert cipher is not None
+    sealed = iter(cipher.seal_all(to_seal, keys))
+    return [entry.plain if entry.plain is not None else
+            (entry.tag, entry.user_id, "", "", None, 0.0, None, next(sealed))
+            for entry, _ in entries]
 
 
 def logged_of(rows: Sequence[tuple[Any, ...]], cipher: EntryCipher | None,

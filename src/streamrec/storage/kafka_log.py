@@ -54,7 +54,7 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 
 from streamrec.errors import InvalidInput, InvalidSetting, StreamrecError, Unavailable
-from streamrec.storage.codec import EntryCipher, StoredRow, encode, logged_of, row_of
+from streamrec.storage.codec import EntryCipher, StoredRow, encode, logged_of, rows_of
 from streamrec.types import Appended, Event, LoggedEvent
 
 log = logging.getLogger(__name__)
@@ -365,7 +365,7 @@ class KafkaEventLog:
         # each user's key exists, durably, before anything is sealed with it
         keys = {} if self.cipher is None else self.cipher.prepare(
             {entry.user_id for entry in entries if entry.payload is not None})
-        rows = [row_of(entry, 0, self.cipher, keys) for entry in entries]
+        rows = rows_of([(entry, 0) for entry in entries], self.cipher, keys)
         records = _chunks(rows, [event.user_id for event in events])
         delivery = self._produce(records)
         if not self._wait_consumed(max(delivery.offsets) + 1, self.timeout_s):

@@ -39,7 +39,7 @@ from streamrec.storage.codec import (
     PendingEntry,
     encode,
     logged_of,
-    row_of,
+    rows_of,
 )
 from streamrec.storage.failures import is_read_only, storage_unavailable
 from streamrec.storage.integrity import damaged, is_damage
@@ -62,7 +62,7 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_by_user ON events(user_id);
 """
-_EXISTS = "SELECT 1 FROM events WHERE event_id = ?"
+_LOOKUP_CHUNK = 500  # ids per duplicate look-up (SQLite allows 32,766 parameters)
 _INSERT = (
     "INSERT INTO events(log_offset, event_id, user_id, item_id, type, value, timestamp,"
     " context, sealed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -207,18 +207,22 @@ class SQLiteEventLog:
                  if entry.payload is not None})
             cursor = self._writer.cursor()
             cursor.execute("BEGIN IMMEDIATE")
+            known_ids = self._stored_ids(cursor, encoded)
             seen: set[str] = set()  # event ids stored by this transaction
+            placed: list[tuple[PendingEntry, int]] = []
             for request, entries in encoded:
                 offsets: list[int] = []
                 for entry in entries:
-                    if self._is_duplicate(cursor, entry, seen):
+                    if self._is_duplicate(entry, known_ids, seen):
                         continue
-                    cursor.execute(_INSERT, (next_offset,
-                                             *row_of(entry, next_offset, self.cipher, keys)))
+                    placed.append((entry, next_offset))
                     offsets.append(next_offset)
                     next_offset += 1
                 last = offsets[-1] if offsets else self._last_offset
                 results.append(Appended(tuple(offsets), len(request.events) - len(offsets), last))
+            rows = rows_of(placed, self.cipher, keys)
+            cursor.executemany(_INSERT, [(offset, *row) for (_, offset), row
+                                         in zip(placed, rows, strict=True)])
             cursor.execute("COMMIT")
         except Exception as error:  # refused, not lost: every waiting caller is told
             log.error("event log commit failed: %s", error)
@@ -242,17 +246,35 @@ class SQLiteEventLog:
                                                                      self._last_offset)
             request.done.set()
 
-    def _is_duplicate(self, cursor: sqlite3.Cursor, entry: PendingEntry, seen: set[str]) -> bool:
-        """Looked up before inserting: an insert refused by the UNIQUE index would end the
-        transaction. A sealed entry stores its id's tag; a plain row from before encryption
-        the id itself: either is a copy."""
+    def _dedup_keys(self, entry: PendingEntry) -> tuple[str, ...]:
+        """The stored ids an earlier copy of ``entry`` may have: a sealed entry stores its
+        id's tag, a plain row from before encryption the id itself (a log without such rows
+        looks up the tag alone)."""
+        if entry.event_id is None:
+            return ()
+        return entry.dedup_keys() if self._plain_ids or entry.tag is None else (entry.tag,)
+
+    def _stored_ids(self, cursor: sqlite3.Cursor,
+                    encoded: list[tuple[_Request, list[PendingEntry]]]) -> set[str]:
+        """Which of the group's ids the log holds already: looked up in the transaction,
+        before inserting (an insert refused by the UNIQUE index would end it), a few hundred
+        ids a query rather than one query an event."""
+        wanted = list({key for _, entries in encoded for entry in entries
+                       for key in self._dedup_keys(entry)})
+        found: set[str] = set()
+        for start in range(0, len(wanted), _LOOKUP_CHUNK):
+            chunk = wanted[start:start + _LOOKUP_CHUNK]
+            found.update(str(row[0]) for row in cursor.execute(
+                f"SELECT event_id FROM events WHERE event_id IN ({', '.join('?' * len(chunk))})",
+                chunk))
+        return found
+
+    def _is_duplicate(self, entry: PendingEntry, stored: set[str], seen: set[str]) -> bool:
+        """A copy of an event the log held before this transaction, or of one earlier in it."""
         event_id = entry.event_id
         if event_id is None:
             return False
-        stored_ids = entry.dedup_keys() if self._plain_ids or entry.tag is None \
-            else (entry.tag,)
-        if event_id in seen or any(cursor.execute(_EXISTS, (stored,)).fetchone() is not None
-                                   for stored in stored_ids):
+        if event_id in seen or any(key in stored for key in self._dedup_keys(entry)):
             return True
         seen.add(event_id)
         return False

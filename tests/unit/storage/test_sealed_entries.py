@@ -176,3 +176,65 @@ def test_a_log_from_before_encryption_opens_and_is_sealed_from_then_on(
         assert [e.event.item_id for e in log.read(0, 10)] == ["bob-old"]
     finally:
         log.close()
+
+
+def test_every_entry_has_its_own_nonce_within_a_batch_and_across(
+        tmp_path: Path, make_event: EventFactory) -> None:
+    """Nonces are drawn for a whole group commit at once: none may repeat under a key (GCM
+    with a repeated nonce leaks the plaintexts' XOR and its authentication key)."""
+    log = open_sealed(tmp_path)
+    try:
+        same = [make_event("alice", "i1", timestamp=1.0) for _ in range(300)]
+        log.append(same)
+        log.append(same)
+    finally:
+        log.close()
+    blobs = [bytes(row[8]) for row in raw_rows(tmp_path)]
+    nonces = {blob[17:29] for blob in blobs}
+    assert len(blobs) == 600 and len(nonces) == 600
+    assert len({blob[29:] for blob in blobs}) == 600  # the same event never seals the same
+
+
+def test_the_key_cache_keeps_the_recently_used_keys(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bounded: past the bound the least recently used key goes, not every key."""
+    from streamrec.storage import codec
+
+    monkeypatch.setattr(codec, "_MAX_CACHED", 2)
+    cipher = open_cipher(f"sqlite:///{tmp_path / 'user_keys.db'}", SECRET)
+    asked: list[list[str]] = []
+    get_or_create = cipher.keys.get_or_create
+
+    def counted(users):  # type: ignore[no-untyped-def]
+        users = list(users)
+        asked.append(users)
+        return get_or_create(users)
+
+    monkeypatch.setattr(cipher.keys, "get_or_create", counted)
+    try:
+        first = cipher.prepare(["a", "b"])
+        assert cipher.prepare(["a"]) == {"a": first["a"]}  # a hit: a is the most recent
+        cipher.prepare(["c"])  # b, the least recently used, goes
+        cipher.prepare(["a", "c"])
+        assert asked == [["a", "b"], ["c"]]
+        assert cipher.prepare(["b"])["b"][0] == first["b"][0]  # fetched again: the same key
+        assert asked[-1] == ["b"]
+    finally:
+        cipher.close()
+
+
+def test_duplicates_are_found_past_one_look_up_of_ids(
+        tmp_path: Path, make_event: EventFactory) -> None:
+    """Duplicate ids are looked up a few hundred at a time: every one of a large batch is
+    found, earlier in the log and earlier in the same batch."""
+    log = open_sealed(tmp_path)
+    try:
+        first = [make_event(f"u{n % 7}", f"i{n}", event_id=f"e{n}") for n in range(1_200)]
+        assert log.append(first).accepted == 1_200
+        again = [*first[::-1], *(make_event("u1", f"n{n}", event_id=f"new{n}")
+                                 for n in range(5)), first[3]]
+        appended = log.append(again)
+        assert (appended.accepted, appended.duplicates) == (5, 1_201)
+        assert log.count() == 1_205
+    finally:
+        log.close()
