@@ -92,12 +92,27 @@ def start_server(data_dir: Path, timeout_s: float = 600.0, *extra_env: tuple[str
 
 @contextmanager
 def server(data_dir: Path, *extra_env: tuple[str, str], sealed: bool = True) -> Iterator[str]:
+    with served(data_dir, *extra_env, sealed=sealed) as (url, _):
+        yield url
+
+
+@contextmanager
+def served(data_dir: Path, *extra_env: tuple[str, str],
+           sealed: bool = True) -> Iterator[tuple[str, int]]:
+    """``server``, also giving the server's process id (for ``cpu_seconds``)."""
     process, url = start_server(data_dir, 600.0, *extra_env, sealed=sealed)
     try:
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         process.wait(timeout=120)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system, every thread) process ``pid`` has used so far: a cost the
+    machine's other load changes much less than wall-clock rates (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import common  # noqa: E402,F401  (pins BLAS to one thread before numpy loads)
 import httpx  # noqa: E402
-from common import events_of, server, worktree_at, world  # noqa: E402
+from common import cpu_seconds, events_of, served, worktree_at, world  # noqa: E402
 
 from streamrec.engine.engine import Engine  # noqa: E402
 from streamrec.engine.state import EngineState  # noqa: E402
@@ -116,35 +117,49 @@ if not {sealed}:
     common.unsealed()
 events = common.events_of(common.world({items}, {events}))
 directory = Path(tempfile.mkdtemp(prefix="streamrec-bench-"))
-print(ingest.engine_ingest(events, directory, 4),
-      ingest.http_ingest(events, directory, 100, 8, sealed={sealed}))
+print(*ingest.engine_ingest_measured(events, directory, 4),
+      *ingest.http_ingest_measured(events, directory, 100, 8, sealed={sealed}))
 """
 
 
 def sealing_end_to_end(items: int, n_events: int, rounds: int) -> None:
     """Events/s through ``engine.ingest`` and over HTTP, sealed and unsealed, in fresh
-    processes, the order alternating round by round."""
+    processes, the order alternating round by round; with the CPU each spent per event,
+    which the machine's other load moves much less than the rates."""
+    ratios: dict[str, list[float]] = {"engine rate": [], "engine cpu": [], "http rate": [],
+                                      "http cpu": []}
     for round_ in range(rounds):
-        rates: dict[bool, tuple[float, float]] = {}
+        runs: dict[bool, list[float]] = {}
         for sealed in (True, False) if round_ % 2 == 0 else (False, True):
             code = _END_TO_END.format(bench=str(Path(__file__).parent), items=items,
                                       events=n_events, sealed=sealed)
             out = subprocess.run([sys.executable, "-c", code], check=True,
                                  capture_output=True, text=True).stdout.split()
-            rates[sealed] = float(out[0]), float(out[1])
-        (engine_plain, http_plain), (engine_sealed, http_sealed) = rates[False], rates[True]
-        load = os.getloadavg()[0]
-        print(f"round {round_ + 1} (load {load:.1f}): engine.ingest 4 threads, unsealed "
-              f"{engine_plain:,.0f} events/s, sealed {engine_sealed:,.0f} events/s "
-              f"({engine_sealed / engine_plain:.2f}x); HTTP 8 clients x 100, unsealed "
-              f"{http_plain:,.0f} events/s, sealed {http_sealed:,.0f} events/s "
-              f"({http_sealed / http_plain:.2f}x)", flush=True)
+            runs[sealed] = [float(value) for value in out]
+        plain, sealed_ = runs[False], runs[True]
+        for n, name in enumerate(ratios):
+            ratios[name].append(sealed_[n] / plain[n])
+        print(f"round {round_ + 1} (load {os.getloadavg()[0]:.1f}): engine.ingest 4 threads "
+              f"{plain[0]:,.0f} -> {sealed_[0]:,.0f} events/s ({sealed_[0] / plain[0]:.2f}x), "
+              f"CPU {plain[1]:.0f} -> {sealed_[1]:.0f} us/event; HTTP 8 clients x 100 "
+              f"{plain[2]:,.0f} -> {sealed_[2]:,.0f} events/s ({sealed_[2] / plain[2]:.2f}x), "
+              f"server CPU {plain[3]:.0f} -> {sealed_[3]:.0f} us/event (unsealed -> sealed)",
+              flush=True)
+    print("median sealed / unsealed: " + ", ".join(
+        f"{name} {statistics.median(values):.2f}x" for name, values in ratios.items()))
 
 
 def engine_ingest(events: list, directory: Path, threads: int) -> float:  # type: ignore[type-arg]
+    return engine_ingest_measured(events, directory, threads)[0]
+
+
+def engine_ingest_measured(events: list, directory: Path,  # type: ignore[type-arg]
+                           threads: int) -> tuple[float, float]:
+    """Events/s through ``engine.ingest`` and the process's CPU microseconds per event (every
+    thread: callers, the log's writer, the learner)."""
     engine = Engine.open(Settings(data_dir=directory / "engine"))
     chunks = [events[s:s + 1000] for s in range(0, len(events), 1000)]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
 
     def worker(mine: list) -> None:  # type: ignore[type-arg]
         for chunk in mine:
@@ -156,17 +171,24 @@ def engine_ingest(events: list, directory: Path, threads: int) -> float:  # type
     for thread in pool:
         thread.join()
     rate = len(events) / (time.perf_counter() - started)
+    cpu_us = (time.process_time() - cpu) / len(events) * 1e6
     engine.close()
-    return rate
+    return rate, cpu_us
 
 
 def http_ingest(events: list, directory: Path, batch: int, clients: int,  # type: ignore[type-arg]
                 sealed: bool = True) -> float:
+    return http_ingest_measured(events, directory, batch, clients, sealed)[0]
+
+
+def http_ingest_measured(events: list, directory: Path, batch: int,  # type: ignore[type-arg]
+                         clients: int, sealed: bool = True) -> tuple[float, float]:
+    """Events/s over HTTP and the server's CPU microseconds per event."""
     bodies = [{"events": [{"event_id": e.event_id, "user_id": e.user_id, "item_id": e.item_id,
                            "type": e.type, "timestamp": e.timestamp}
                           for e in events[s:s + batch]]} for s in range(0, len(events), batch)]
-    with server(directory / f"http-{batch}", sealed=sealed) as url:
-        started = time.perf_counter()
+    with served(directory / f"http-{batch}", sealed=sealed) as (url, pid):
+        started, cpu = time.perf_counter(), cpu_seconds(pid)
 
         def worker(mine: list) -> None:  # type: ignore[type-arg]
             with httpx.Client(base_url=url, timeout=60) as client:
@@ -179,7 +201,8 @@ def http_ingest(events: list, directory: Path, batch: int, clients: int,  # type
             thread.start()
         for thread in pool:
             thread.join()
-        return len(events) / (time.perf_counter() - started)
+        return len(events) / (time.perf_counter() - started), \
+            (cpu_seconds(pid) - cpu) / len(events) * 1e6
 
 
 _LEARNING = """import sys, tempfile
