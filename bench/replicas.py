@@ -263,7 +263,7 @@ def main() -> None:
             else:
                 count = int(setup.rsplit("-", 1)[1])
                 topic = f"bench-{count}-{uuid.uuid4().hex[:6]}"
-                env = {"STREAMREC_STORAGE__LOG_URL": f"kafka://127.0.0.1:{broker_port}/{topic}",
+                env = {"STREAMREC_STORAGE__LOG": f"kafka://127.0.0.1:{broker_port}/{topic}",
                        "STREAMREC_REPLICAS__REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
                        "STREAMREC_REPLICAS__REDIS_PREFIX": f"{topic}:",
                        # entries sealed per user, keys shared in Redis (needs the secret)

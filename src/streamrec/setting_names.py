@@ -14,7 +14,7 @@ import typing
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import AliasChoices, BaseModel
 
 from streamrec.errors import InvalidSetting
 
@@ -36,12 +36,20 @@ def _inner(annotation: Any) -> list[Any]:
     return [annotation]
 
 
+def _other_names(name: str, alias: object) -> list[str]:
+    """The names a field is also read under (``validation_alias``: a string or choices)."""
+    choices = alias.choices if isinstance(alias, AliasChoices) else [alias]
+    return [str(choice) for choice in choices if isinstance(choice, str) and choice != name]
+
+
 def _children(annotation: Any) -> Iterator[tuple[str | None, Any]]:
     """(segment, annotation below it) for each name one level down; None: any key."""
     for option in _inner(annotation):
         if isinstance(option, type) and issubclass(option, BaseModel):
             for name, field in option.model_fields.items():
                 yield name, field.annotation
+                for alias in _other_names(name, field.validation_alias):
+                    yield alias, field.annotation
         elif typing.get_origin(option) in (dict, Mapping):
             key, value = typing.get_args(option)
             keys = typing.get_args(key) if typing.get_origin(key) is typing.Literal else None

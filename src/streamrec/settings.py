@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streamrec.events.types import EventTypeConfig, default_event_types
@@ -27,9 +27,12 @@ from streamrec.ranking.negatives import NegativesConfig
 
 
 class StorageSettings(BaseModel):
+    # STREAMREC_STORAGE__LOG is the name issue 17 gave it; STREAMREC_STORAGE__LOG_URL, its
+    # first name, stays accepted (deployments set it)
     log_url: str | None = Field(
-        default=None, description="Event log URL; default sqlite:///<data_dir>/events.db"
-    )
+        default=None, validation_alias=AliasChoices("log", "log_url"),
+        description="Event log URL (STREAMREC_STORAGE__LOG, or STREAMREC_STORAGE__LOG_URL); "
+                    "default sqlite:///<data_dir>/events.db")
     catalogue_url: str | None = Field(
         default=None, description="Catalogue URL; default sqlite:///<data_dir>/catalogue.db"
     )
@@ -41,6 +44,19 @@ class StorageSettings(BaseModel):
         default=None, description="Where each user's data key (the log's encryption at rest, "
         "erased by destroying it) is kept; default sqlite:///<data_dir>/user_keys.db, or "
         "replicas.redis_url for a kafka:// log (replicas share the keys of the topic).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_log(cls, data: Any) -> Any:
+        """The log's two names given two different URLs: which one was meant is unknown."""
+        if isinstance(data, dict):
+            given = {str(key).lower(): value for key, value in data.items()
+                     if str(key).lower() in ("log", "log_url")}
+            if len(given) == 2 and given["log"] != given["log_url"]:
+                raise ValueError("STREAMREC_STORAGE__LOG and STREAMREC_STORAGE__LOG_URL (its "
+                                 f"older name) name different logs ({given['log']!r}, "
+                                 f"{given['log_url']!r}): set one")
+        return data
 
 
 class SnapshotSettings(BaseModel):

@@ -31,7 +31,7 @@ SECRET = "replicas-test-secret"
 
 def cluster_env(kafka_broker: Any, redis_url: str) -> dict[str, str]:
     topic = f"events-{uuid.uuid4().hex[:10]}"
-    return {"STREAMREC_STORAGE__LOG_URL": f"kafka://{kafka_broker.bootstrap}/{topic}",
+    return {"STREAMREC_STORAGE__LOG": f"kafka://{kafka_broker.bootstrap}/{topic}",
             "STREAMREC_REPLICAS__REDIS_URL": f"{redis_url}/0",
             "STREAMREC_REPLICAS__REDIS_PREFIX": f"{topic}:",
             "STREAMREC_REPLICAS__CONSISTENCY_WAIT_S": "2",
@@ -47,9 +47,9 @@ def cluster_env(kafka_broker: Any, redis_url: str) -> dict[str, str]:
 @pytest.fixture
 def cluster(kafka_broker: Any, redis_url: str, start_server: Any) -> dict[str, Any]:
     env = cluster_env(kafka_broker, redis_url)
-    return {"env": env, "log_url": env["STREAMREC_STORAGE__LOG_URL"],
+    return {"env": env, "log_url": env["STREAMREC_STORAGE__LOG"],
             "settings": lambda data_dir: Settings(
-                data_dir=data_dir, storage={"log_url": env["STREAMREC_STORAGE__LOG_URL"]},
+                data_dir=data_dir, storage={"log_url": env["STREAMREC_STORAGE__LOG"]},
                 replicas={"redis_url": env["STREAMREC_REPLICAS__REDIS_URL"],
                           "redis_prefix": env["STREAMREC_REPLICAS__REDIS_PREFIX"]},
                 models={"sequence": {"enabled": False}}, trust={"pseudonym_secret": SECRET}),
@@ -272,7 +272,7 @@ def test_the_refit_leader_killed_mid_refit_another_takes_over(
     replicas = [start_server(env=env) for _ in range(3)]
     assert len(leaders(replicas)) == 1  # one lease, one leader
     reader = open_event_log(Settings(
-        data_dir=tmp_path / "reader", storage={"log_url": env["STREAMREC_STORAGE__LOG_URL"]},
+        data_dir=tmp_path / "reader", storage={"log_url": env["STREAMREC_STORAGE__LOG"]},
         replicas={"redis_url": env["STREAMREC_REPLICAS__REDIS_URL"],
                   "redis_prefix": env["STREAMREC_REPLICAS__REDIS_PREFIX"]},
         trust={"pseudonym_secret": SECRET}))
@@ -321,7 +321,7 @@ def test_the_refit_leader_killed_mid_refit_another_takes_over(
             assert replica.stop(grace_s=120) == 0
         for replica in survivors:  # every replica swapped in the same fit at the same place
             settings = Settings(data_dir=replica.data_dir,
-                                storage={"log_url": env["STREAMREC_STORAGE__LOG_URL"]},
+                                storage={"log_url": env["STREAMREC_STORAGE__LOG"]},
                                 replicas={"shared_dir": tmp_path / "shared"},
                                 models={"als": {"factors": 64, "iterations": 60,
                                                 "refit_min_events": 300, "refit_growth": 0.2},

@@ -105,3 +105,29 @@ def test_known_keys_in_json_values_and_arguments_pass(monkeypatch: pytest.Monkey
     settings = Settings(serving={"port": 9000})  # type: ignore[arg-type]
     assert settings.events.types["like"].weight == 3
     assert settings.models.als.factors == 8
+
+
+def test_the_log_is_read_under_its_issue_name_and_its_older_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """STREAMREC_STORAGE__LOG (issue 17's interface) and STREAMREC_STORAGE__LOG_URL (what
+    deployments set before it) both choose the log; two different URLs are refused."""
+    assert "STREAMREC_STORAGE__LOG" in KNOWN and "STREAMREC_STORAGE__LOG_URL" in KNOWN
+    monkeypatch.setenv("STREAMREC_STORAGE__LOG", "kafka://127.0.0.1:9092/events")
+    assert Settings().log_url == "kafka://127.0.0.1:9092/events"
+    monkeypatch.delenv("STREAMREC_STORAGE__LOG")
+    monkeypatch.setenv("STREAMREC_STORAGE__LOG_URL", "kafka://127.0.0.1:9092/older")
+    assert Settings().log_url == "kafka://127.0.0.1:9092/older"
+    monkeypatch.setenv("STREAMREC_STORAGE__LOG", "kafka://127.0.0.1:9092/older")
+    assert Settings().log_url == "kafka://127.0.0.1:9092/older"  # the same: no conflict
+    monkeypatch.setenv("STREAMREC_STORAGE__LOG", "kafka://127.0.0.1:9092/events")
+    with pytest.raises(ValueError, match="STREAMREC_STORAGE__LOG and STREAMREC_STORAGE__LOG_URL"):
+        Settings()
+    monkeypatch.delenv("STREAMREC_STORAGE__LOG_URL")
+    monkeypatch.setenv("STREAMREC_STORAGE__LOGURL", "x")
+    with pytest.raises(InvalidSetting, match="STREAMREC_STORAGE__LOG"):
+        Settings()
+
+
+def test_the_log_settings_argument_takes_either_name() -> None:
+    assert Settings(storage={"log": "memory:"}).log_url == "memory:"
+    assert Settings(storage={"log_url": "memory:"}).log_url == "memory:"

@@ -29,7 +29,7 @@ Port = Annotated[
 LogUrl = Annotated[
     str | None,
     typer.Option("--log", help="Event log: sqlite:///PATH, or kafka://HOST:PORT/TOPIC shared "
-                 "by replicas.", show_default="STREAMREC_STORAGE__LOG_URL, else the data dir's"),
+                 "by replicas.", show_default="STREAMREC_STORAGE__LOG, else the data dir's"),
 ]
 RedisUrl = Annotated[
     str | None,
