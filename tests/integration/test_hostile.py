@@ -308,12 +308,12 @@ def test_a_damaged_newest_snapshot_is_skipped_naming_it_and_the_server_serves_th
         expected = again.get("/v1/users/u1/recommendations").json()["items"]
     server.stop()
     newest = sorted((server.data_dir / "snapshots").glob("snapshot-*"))[-1]
-    (newest / "histories.npz").write_bytes(b"PK\x03\x04 truncated")
+    (newest / "histories.json").write_bytes(b"{\"truncated")
     server.start()
     with httpx.Client(base_url=server.url, timeout=TIMEOUT_S) as restarted:
         assert restarted.get("/v1/users/u1/recommendations").json()["items"] == expected
     warnings = [line for line in server.output().splitlines() if "is damaged" in line]
-    assert len(warnings) == 1 and str(newest / "histories.npz") in warnings[0]
+    assert len(warnings) == 1 and str(newest / "histories.json") in warnings[0]
     assert "pickle" not in server.output()
 
 
@@ -407,7 +407,7 @@ def test_the_data_dir_and_every_file_in_it_are_private(http: tuple[Any, httpx.Cl
     server.start()  # the -wal and -shm files exist while it runs
     found = [server.data_dir, *server.data_dir.rglob("*")]
     assert any(p.name.endswith("-wal") for p in found)
-    assert any(p.suffix == ".npz" for p in found)
+    assert any(p.suffix == ".bin" for p in found)  # snapshot chunks
     for path in found:
         mode = path.stat().st_mode & 0o777
         assert mode == (0o700 if path.is_dir() else 0o600), f"{path}: {oct(mode)}"

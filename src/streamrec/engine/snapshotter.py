@@ -42,6 +42,8 @@ class Snapshotter:
         self.last_duration_s = 0.0
         self.writes = 0
         self.busy_s = 0.0  # seconds spent writing, in total
+        self.written_bytes = 0  # chunks written, in total (storage/snapshots.py)
+        self.reused_bytes = 0  # chunks an older snapshot had written: not written again
         self._writing: threading.Thread | None = None
         # replicas with a shared directory: the refit leader also writes its snapshots there,
         # where a new replica starts from (engine/engine.py)
@@ -71,7 +73,9 @@ class Snapshotter:
         self._writing.start()
 
     def _capture(self) -> tuple[int, dict[str, dict]]:  # type: ignore[type-arg]
-        with self.state.lock:
+        # a read: it excludes the learner's writes (a consistent cut) but not the readers,
+        # so recommendations are served while the snapshot's copies are taken
+        with self.state.lock.reading():
             offset, components = self.state.offset, self.state.capture()
         self.last_offset, self.last_events = offset, self.state.learned_events
         self.last_at = time.monotonic()
@@ -99,12 +103,16 @@ class Snapshotter:
                                                       "created_at": time.time()})
             except OSError as error:  # this replica's own snapshot is written: go on
                 log.warning("snapshot at offset %d not shared: %s", offset, error)
+        self.written_bytes += self.store.last_written_bytes
+        self.reused_bytes += self.store.last_reused_bytes
         self._forget_covered_fits()
         self.written_offset = max(self.written_offset, offset)
         self.written_at = time.time()
         self.writes += 1
         self.busy_s += self.last_duration_s
-        log.info("snapshot at offset %d written in %.2fs", offset, self.last_duration_s)
+        log.info("snapshot at offset %d written in %.2fs (%.1f MiB new, %.1f MiB an older "
+                 "snapshot had)", offset, self.last_duration_s,
+                 self.store.last_written_bytes / 2**20, self.store.last_reused_bytes / 2**20)
         return path
 
     def _write_or_log(self, offset: int,

@@ -2,15 +2,28 @@
 
 A snapshot is complete or absent: files are written into a temporary folder, fsynced, and the
 folder is renamed to its final name (an atomic step on POSIX), then the parent is fsynced.
-State is plain arrays (``np.savez``, no pickle), one file per component.
+State is plain arrays, no pickle.
+
+Incremental: each array's bytes are cut into chunks of ``CHUNK_BYTES``, stored once under
+their BLAKE2b digest in ``chunks/``; a snapshot folder holds one manifest per component
+(``<component>.json``: each array's dtype, shape and chunk digests). A chunk that an older
+snapshot already wrote (the catalogue, content vectors, the vocabularies' settled prefix,
+item factors between refits) is not written again, so every snapshot reads back whole on its
+own while the disk sees only what changed. A chunk is checked against its digest when read:
+a torn or overwritten one makes its snapshot damaged, and the previous one (or a replay of
+the log) is used. Chunks no kept snapshot names are deleted after each save.
+
+Snapshots written before this format (``<component>.npz``, ``np.savez``) still read back.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import shutil
+import time
 import zipfile
 import zlib
 from collections.abc import Iterator, Mapping
@@ -23,6 +36,14 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 _PREFIX = "snapshot-"
+_CHUNKS = "chunks"
+_FORMAT = "chunks-1"
+CHUNK_BYTES = 4 * 1024 * 1024
+
+
+def _digest(data: np.ndarray) -> str:
+    # hashlib releases the GIL on big buffers: serving goes on while a snapshot is hashed
+    return hashlib.blake2b(memoryview(data.data), digest_size=20).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,25 +66,35 @@ class SnapshotStore:
         self.directory = directory
         self.keep = keep
         directory.mkdir(parents=True, exist_ok=True)
+        self.last_written_bytes = 0  # of the last save: chunks written
+        self.last_reused_bytes = 0  # and chunks an older snapshot had written already
 
     def save(
         self, offset: int, components: Mapping[str, Mapping[str, np.ndarray]],
         meta: Mapping[str, Any],
     ) -> Path:
+        """Write a snapshot at ``offset``; chunks already on disk are not written again
+        (``last_written_bytes`` and ``last_reused_bytes`` say how much was which)."""
+        started = time.time()
         final = self.directory / f"{_PREFIX}{offset:020d}"
         temporary = self.directory / f".tmp-{offset:020d}-{os.getpid()}"
+        chunks = self.directory / _CHUNKS
+        chunks.mkdir(exist_ok=True)
         shutil.rmtree(temporary, ignore_errors=True)
         temporary.mkdir()
+        written = reused = 0
         try:
             for name, arrays in components.items():
-                with open(temporary / f"{name}.npz", "wb") as file:
-                    np.savez(file, allow_pickle=False, **arrays)
-                    file.flush()
-                    os.fsync(file.fileno())
-            with open(temporary / "meta.json", "w") as file:
-                json.dump({**meta, "offset": offset, "components": sorted(components)}, file)
-                file.flush()
-                os.fsync(file.fileno())
+                manifest = {}
+                for key, value in arrays.items():
+                    entry, fresh, old = self._save_array(np.asarray(value), chunks)
+                    manifest[key] = entry
+                    written, reused = written + fresh, reused + old
+                _write_synced(temporary / f"{name}.json", json.dumps(manifest).encode())
+            _write_synced(temporary / "meta.json", json.dumps(
+                {**meta, "offset": offset, "components": sorted(components),
+                 "format": _FORMAT}).encode())
+            _fsync_dir(chunks)
             _fsync_dir(temporary)
         except BaseException:  # e.g. the disk filled up: give back what was written
             shutil.rmtree(temporary, ignore_errors=True)
@@ -72,8 +103,36 @@ class SnapshotStore:
             shutil.rmtree(final)
         os.rename(temporary, final)
         _fsync_dir(self.directory)
-        self._prune()
+        self._prune(started)
+        self.last_written_bytes, self.last_reused_bytes = written, reused
         return final
+
+    def _save_array(self, array: np.ndarray,
+                    chunks: Path) -> tuple[dict[str, Any], int, int]:
+        """One array's manifest entry, and the bytes written and reused for it."""
+        if array.dtype.hasobject or array.dtype.fields is not None:
+            raise ValueError(f"a snapshot holds plain arrays, not {array.dtype}")
+        flat = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
+        digests, written, reused = [], 0, 0
+        for start in range(0, flat.size, CHUNK_BYTES):
+            piece = flat[start:start + CHUNK_BYTES]
+            digest = _digest(piece)
+            digests.append(digest)
+            path = chunks / f"{digest}.bin"
+            try:
+                if path.stat().st_size == piece.size:
+                    os.utime(path)  # in use again: not a stale chunk of a failed save
+                    reused += piece.size
+                    continue
+            except FileNotFoundError:
+                pass
+            temporary = chunks / f".tmp-{digest}-{os.getpid()}"
+            _write_synced(temporary, piece)
+            os.rename(temporary, path)
+            written += piece.size
+        entry = {"dtype": array.dtype.str, "shape": list(array.shape), "bytes": int(flat.size),
+                 "chunks": digests}
+        return entry, written, reused
 
     def folders(self) -> list[Path]:
         """Complete snapshot folders, oldest first."""
@@ -84,11 +143,30 @@ class SnapshotStore:
             p for p in self.directory.glob(f"{_PREFIX}*") if (p / "meta.json").exists()
         )
 
-    def _prune(self) -> None:
+    def _prune(self, started: float = 0.0) -> None:
+        """Keep the newest ``keep`` snapshots and the chunks they name; chunks touched since
+        ``started`` (this save's) are kept whatever happens."""
         for old in self._complete()[: -self.keep]:
             shutil.rmtree(old, ignore_errors=True)
         for stale in self.directory.glob(".tmp-*"):
             shutil.rmtree(stale, ignore_errors=True)
+        chunks = self.directory / _CHUNKS
+        if not chunks.is_dir():
+            return
+        named: set[str] = set()
+        for folder in self._complete():
+            try:
+                named.update(_chunk_names(folder))
+            except DamagedSnapshot:
+                continue  # its chunks go; it would not read back anyway
+        for path in chunks.iterdir():
+            if path.name in named:
+                continue
+            try:
+                if path.stat().st_mtime < started or path.name.startswith(".tmp-"):
+                    path.unlink()
+            except FileNotFoundError:
+                pass
 
     def offsets(self) -> list[int]:
         """Offsets of the complete snapshots on disk, oldest first."""
@@ -113,6 +191,7 @@ class SnapshotStore:
         """Forget every snapshot (after an erasure, state is rebuilt from the log)."""
         for path in self.directory.glob(f"{_PREFIX}*"):
             shutil.rmtree(path, ignore_errors=True)
+        shutil.rmtree(self.directory / _CHUNKS, ignore_errors=True)
 
 
 class DamagedSnapshot(Exception):
@@ -131,8 +210,78 @@ def read_snapshot(path: Path) -> Snapshot:
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise DamagedSnapshot(meta_file, f"unreadable meta.json: {type(error).__name__}: "
                               f"{error}") from None
-    components = {name: _read_arrays(path / f"{name}.npz") for name in names}
+    if meta.get("format") == _FORMAT:
+        chunks = path.parent / _CHUNKS
+        components = {name: _read_manifest(path / f"{name}.json", chunks) for name in names}
+    else:  # written before incremental snapshots
+        components = {name: _read_arrays(path / f"{name}.npz") for name in names}
     return Snapshot(offset, meta, components)
+
+
+def _write_synced(path: Path, data: bytes | np.ndarray) -> None:
+    with open(path, "wb") as file:
+        file.write(data if isinstance(data, bytes) else memoryview(data.data))
+        file.flush()
+        os.fsync(file.fileno())
+
+
+def _load_manifest(file: Path) -> dict[str, dict[str, Any]]:
+    try:
+        manifest = json.loads(file.read_bytes())
+        if not isinstance(manifest, dict):
+            raise TypeError("not an object")
+        return manifest
+    except FileNotFoundError:
+        raise DamagedSnapshot(file, "missing") from None
+    except (OSError, ValueError, TypeError) as error:
+        raise DamagedSnapshot(file, f"unreadable manifest: {type(error).__name__}: "
+                              f"{error}") from None
+
+
+def _chunk_names(folder: Path) -> set[str]:
+    """The chunk files a snapshot folder's manifests name (none for an .npz snapshot)."""
+    names: set[str] = set()
+    for file in folder.glob("*.json"):
+        if file.name == "meta.json":
+            continue
+        for entry in _load_manifest(file).values():
+            names.update(f"{digest}.bin" for digest in entry.get("chunks", []))
+    return names
+
+
+def _read_manifest(file: Path, chunks: Path) -> dict[str, np.ndarray]:
+    """One component's arrays: each array's chunks read once into its own buffer, each
+    checked against its digest."""
+    arrays = {}
+    for key, entry in _load_manifest(file).items():
+        try:
+            dtype, shape = np.dtype(str(entry["dtype"])), tuple(int(n) for n in entry["shape"])
+            size, digests = int(entry["bytes"]), [str(d) for d in entry["chunks"]]
+            if dtype.hasobject or size != int(np.prod(shape)) * dtype.itemsize:
+                raise ValueError(f"{size} bytes cannot be {dtype}{list(shape)}")
+        except (KeyError, ValueError, TypeError) as error:
+            raise DamagedSnapshot(file, f"array {key!r}: {type(error).__name__}: "
+                                  f"{error}") from None
+        buffer = np.empty(size, dtype=np.uint8)
+        start = 0
+        for digest in digests:
+            chunk = chunks / f"{digest}.bin"
+            end = min(start + CHUNK_BYTES, size)
+            try:
+                with open(chunk, "rb") as stream:
+                    read = stream.readinto(memoryview(buffer[start:end].data))
+                    extra = stream.read(1)
+            except OSError as error:
+                reason = "missing" if isinstance(error, FileNotFoundError) else str(error)
+                raise DamagedSnapshot(chunk, f"{reason} (array {key!r} of {file.name})") from None
+            if read != end - start or extra or _digest(buffer[start:end]) != digest:
+                raise DamagedSnapshot(chunk, f"torn or overwritten: its bytes do not match "
+                                      f"its digest (array {key!r} of {file.name})")
+            start = end
+        if start != size:
+            raise DamagedSnapshot(file, f"array {key!r}: chunks hold {start} of {size} bytes")
+        arrays[key] = buffer.view(dtype).reshape(shape) if size else np.zeros(shape, dtype)
+    return arrays
 
 
 def _read_arrays(file: Path) -> dict[str, np.ndarray]:

@@ -200,7 +200,7 @@ def test_a_damaged_snapshot_falls_back_to_an_older_one_then_to_the_log(
         (folders[1] / "meta.json").write_text(json.dumps(meta))
     for folder in folders[1:] if damage == "garbage newest" else folders:
         if damage != "component left out of newest":
-            (folder / "histories.npz").write_bytes(b"not a zip archive")
+            (folder / "histories.json").write_bytes(b"not a manifest")
     reopened = engines.open(engine_settings)
     replayed = 1 if damage != "every snapshot garbage" else len(world) + 1
     assert engines.replayed(reopened) == replayed

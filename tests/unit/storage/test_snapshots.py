@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from streamrec.storage.snapshots import SnapshotStore
+from streamrec.storage.snapshots import CHUNK_BYTES, SnapshotStore, read_snapshot
 
 
 def components(value: float) -> dict[str, dict[str, np.ndarray]]:
@@ -71,15 +72,41 @@ def test_delete_all_forgets_every_snapshot(tmp_path: Path) -> None:
     assert store.load_latest() is None
 
 
+def _mass_chunk(folder: Path) -> Path:
+    """The chunk of model-x's ``mass``: the newest snapshot's alone (its values differ)."""
+    digest = json.loads((folder / "model-x.json").read_text())["mass"]["chunks"][0]
+    return folder.parent / "chunks" / f"{digest}.bin"
+
+
 def _damage_truncated(folder: Path) -> Path:
-    target = folder / "model-x.npz"
-    target.write_bytes(target.read_bytes()[:40])
+    target = _mass_chunk(folder)
+    target.write_bytes(target.read_bytes()[:7])
     return target
 
 
 def _damage_garbage(folder: Path) -> Path:
-    target = folder / "model-x.npz"
-    target.write_bytes(b"\x80\x04garbage that numpy would offer to unpickle" * 10)
+    target = _mass_chunk(folder)  # the same size, other bytes: only the digest tells
+    target.write_bytes(b"\x80\x04garbage that numpy would offer to unpickle"[:16])
+    return target
+
+
+def _damage_missing_chunk(folder: Path) -> Path:
+    target = _mass_chunk(folder)
+    target.unlink()
+    return target
+
+
+def _damage_garbage_manifest(folder: Path) -> Path:
+    target = folder / "model-x.json"
+    target.write_bytes(b"\x80\x04garbage")
+    return target
+
+
+def _damage_wrong_shape(folder: Path) -> Path:
+    target = folder / "model-x.json"
+    manifest = json.loads(target.read_text())
+    manifest["mass"]["shape"] = [3]
+    target.write_text(json.dumps(manifest))
     return target
 
 
@@ -94,12 +121,14 @@ def _damage_bad_meta(folder: Path) -> Path:
 
 
 def _damage_missing_component(folder: Path) -> Path:
-    (folder / "counters.npz").unlink()
-    return folder / "counters.npz"
+    (folder / "counters.json").unlink()
+    return folder / "counters.json"
 
 
-@pytest.mark.parametrize("damage", [_damage_truncated, _damage_garbage, _damage_empty_meta,
-                                    _damage_bad_meta, _damage_missing_component])
+@pytest.mark.parametrize("damage", [_damage_truncated, _damage_garbage, _damage_missing_chunk,
+                                    _damage_garbage_manifest, _damage_wrong_shape,
+                                    _damage_empty_meta, _damage_bad_meta,
+                                    _damage_missing_component])
 def test_a_damaged_newest_snapshot_falls_back_to_the_previous_with_one_line_naming_the_file(
     tmp_path: Path, damage: Callable[[Path], Path], caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -119,5 +148,66 @@ def test_a_damaged_newest_snapshot_falls_back_to_the_previous_with_one_line_nami
 def test_when_every_snapshot_is_damaged_there_is_none(tmp_path: Path) -> None:
     store = SnapshotStore(tmp_path / "snapshots", keep=2)
     for offset in (10, 20):
-        _damage_truncated(store.save(offset, components(1.0), {}))
+        _damage_garbage_manifest(store.save(offset, components(float(offset)), {}))
     assert store.load_latest() is None
+
+
+def test_a_snapshot_writes_only_the_chunks_an_older_one_has_not(tmp_path: Path) -> None:
+    big = np.arange(3 * CHUNK_BYTES // 8 + 5, dtype=np.int64)  # four chunks, the last short
+    store = SnapshotStore(tmp_path / "snapshots", keep=2)
+    store.save(1, {"c": {"big": big, "small": np.array([1.0])}}, {})
+    assert store.last_reused_bytes == 0 and store.last_written_bytes == big.nbytes + 8
+    changed = big.copy()
+    changed[CHUNK_BYTES // 8 + 1] = -1  # in the second chunk only
+    store.save(2, {"c": {"big": changed, "small": np.array([1.0])}}, {})
+    assert store.last_written_bytes == CHUNK_BYTES
+    assert store.last_reused_bytes == big.nbytes + 8 - CHUNK_BYTES
+    loaded = store.load_latest()
+    assert loaded is not None and loaded.offset == 2
+    np.testing.assert_array_equal(loaded.components["c"]["big"], changed)
+    # both read back whole, each on its own
+    older = read_snapshot(store.folders()[0])
+    np.testing.assert_array_equal(older.components["c"]["big"], big)
+
+
+def test_chunks_no_kept_snapshot_names_are_deleted(tmp_path: Path) -> None:
+    store = SnapshotStore(tmp_path / "snapshots", keep=1)
+    store.save(1, {"c": {"a": np.array([1.0, 2.0])}}, {})
+    store.save(2, {"c": {"a": np.array([3.0, 4.0])}}, {})
+    chunks = list((tmp_path / "snapshots" / "chunks").iterdir())
+    assert len(chunks) == 1
+    assert np.frombuffer(chunks[0].read_bytes()).tolist() == [3.0, 4.0]
+    store.delete_all()
+    assert not (tmp_path / "snapshots" / "chunks").exists()
+
+
+def test_shapes_dtypes_and_empty_arrays_read_back(tmp_path: Path) -> None:
+    arrays = {"matrix": np.arange(12, dtype=np.float32).reshape(3, 4),
+              "empty": np.zeros((0, 8), dtype=np.float32), "flags": np.array([True, False]),
+              "scalar": np.array(5, dtype=np.int32), "ids": np.array(["é", "xyz"])}
+    store = SnapshotStore(tmp_path / "snapshots")
+    store.save(3, {"c": arrays}, {})
+    loaded = store.load_latest()
+    assert loaded is not None
+    for key, array in arrays.items():
+        found = loaded.components["c"][key]
+        assert found.dtype == array.dtype and found.shape == array.shape
+        np.testing.assert_array_equal(found, array)
+
+
+def test_an_object_array_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="plain arrays"):
+        SnapshotStore(tmp_path / "snapshots").save(1, {"c": {"o": np.array([{}], dtype=object)}},
+                                                   {})
+
+
+def test_a_snapshot_of_the_npz_format_before_chunks_still_reads_back(tmp_path: Path) -> None:
+    folder = tmp_path / "snapshots" / f"snapshot-{9:020d}"
+    folder.mkdir(parents=True)
+    for name, arrays in components(4.0).items():
+        np.savez(folder / f"{name}.npz", **arrays)
+    (folder / "meta.json").write_text(json.dumps({"offset": 9,
+                                                  "components": sorted(components(4.0))}))
+    loaded = SnapshotStore(tmp_path / "snapshots").load_latest()
+    assert loaded is not None and loaded.offset == 9
+    np.testing.assert_array_equal(loaded.components["model-x"]["mass"], [4.0, 2.0])

@@ -1,0 +1,134 @@
+"""Restarts from incremental snapshots (storage/snapshots.py): each snapshot writes only the
+chunks its predecessors have not, and a restart from the newest, plus the log after it, holds
+exactly what a fresh replay of the whole log holds; a torn or missing chunk falls back to the
+previous snapshot, then to a replay, with a line saying so."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from streamrec.engine.engine import Engine
+from streamrec.engine.replay import rebuild_state, state_differences
+from streamrec.settings import Settings
+from streamrec.types import Event, Item
+
+T0 = 1_700_000_000.0
+
+
+def events(start: int, count: int) -> list[Event]:
+    return [Event(f"u{n % 23}", f"i{(n * 7) % 41}", "view" if n % 5 else "click", T0 + n,
+                  event_id=f"e{n}") for n in range(start, start + count)]
+
+
+def stopped(engine: Engine) -> None:
+    """The process dies: no final snapshot."""
+    engine.log.close()
+    engine.catalogue.close()
+
+
+def chain(settings: Settings) -> tuple[list[Path], list[int]]:
+    """Three snapshots with events between them, and a tail the last did not see; the bytes
+    each later snapshot found already on disk."""
+    engine = Engine.open(settings, start_learner=False)
+    engine.upsert_items([Item(f"i{n}", {"category": f"c{n % 3}", "title": f"thing {n}"})
+                         for n in range(41)])
+    engine.learner.catch_up()
+    folders, reused = [], []
+    for part in range(4):
+        engine.log.append(events(part * 150, 150))
+        engine.learner.catch_up()
+        if part < 3:
+            folder = engine.snapshot()
+            assert folder is not None
+            folders.append(folder)
+            reused.append(engine.snapshots.last_reused_bytes)
+    stopped(engine)
+    return folders, reused
+
+
+def replay_differences(settings: Settings, engine: Engine) -> list[str]:
+    fresh = rebuild_state(settings, engine.log)
+    return state_differences(engine.state.state(), fresh.state())
+
+
+def reopened(settings: Settings) -> Engine:
+    return Engine.open(settings, start_learner=False)
+
+
+def only_in(newest: Path, older: Path) -> Path:
+    """A chunk the newest snapshot names and the older does not."""
+    def names(folder: Path) -> set[str]:
+        found = set()
+        for manifest in folder.glob("*.json"):
+            if manifest.name != "meta.json":
+                for entry in json.loads(manifest.read_text()).values():
+                    found.update(entry["chunks"])
+        return found
+    digest = sorted(names(newest) - names(older))[0]
+    return newest.parent / "chunks" / f"{digest}.bin"
+
+
+def test_a_restart_from_an_incremental_chain_equals_a_replay_of_the_log(
+    tmp_path: Path, settings_factory: Callable[..., Settings]
+) -> None:
+    settings = settings_factory(tmp_path / "data")
+    folders, reused = chain(settings)
+    assert all(r > reused[0] for r in reused[1:])  # the catalogue, at least, is not rewritten
+    engine = reopened(settings)
+    try:
+        assert engine.snapshotter.written_offset == int(folders[-1].name.split("-")[1])
+        assert engine.state.offset > engine.snapshotter.written_offset  # the tail replayed
+        assert replay_differences(settings, engine) == []
+    finally:
+        stopped(engine)
+
+
+@pytest.mark.parametrize("damage", ["torn", "missing"])
+def test_a_torn_or_missing_chunk_falls_back_to_the_previous_snapshot_saying_so(
+    tmp_path: Path, settings_factory: Callable[..., Settings], damage: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = settings_factory(tmp_path / "data")
+    folders, _ = chain(settings)
+    chunk = only_in(folders[-1], folders[-2])
+    if damage == "torn":
+        chunk.write_bytes(chunk.read_bytes()[: chunk.stat().st_size // 2])
+    else:
+        chunk.unlink()
+    with caplog.at_level(logging.WARNING):
+        engine = reopened(settings)
+    try:
+        lines = [r.getMessage() for r in caplog.records if "is damaged" in r.getMessage()]
+        assert len(lines) == 1 and str(chunk) in lines[0]
+        assert engine.snapshotter.written_offset == int(folders[-2].name.split("-")[1])
+        assert replay_differences(settings, engine) == []
+    finally:
+        stopped(engine)
+
+
+def test_with_every_snapshot_damaged_the_log_is_replayed_saying_so(
+    tmp_path: Path, settings_factory: Callable[..., Settings],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = settings_factory(tmp_path / "data")
+    chain(settings)
+    for chunk in (settings.snapshot_dir / "chunks").iterdir():
+        chunk.write_bytes(b"\0" * chunk.stat().st_size)  # the size is right, the bytes not
+    with caplog.at_level(logging.WARNING):
+        engine = reopened(settings)
+    try:
+        lines = [r.getMessage() for r in caplog.records if "is damaged" in r.getMessage()]
+        assert len(lines) == len(list(settings.snapshot_dir.glob("snapshot-*")))
+        assert all("a replay of the log" in line for line in lines)
+        assert engine.snapshotter.written_offset == 0
+        assert engine.state.offset == engine.log.last_offset()
+        assert replay_differences(settings, engine) == []
+        assert np.all(engine.state.histories.state()["users"] >= 0)
+    finally:
+        stopped(engine)
