@@ -54,16 +54,20 @@ def index_memory(index: Any) -> int:
     return int(faiss.serialize_index(index).nbytes)
 
 
-def top10(index: Any, queries: np.ndarray, nprobe: int | None = None) -> tuple[np.ndarray, float]:
-    if nprobe is not None:
-        faiss.extract_index_ivf(index).nprobe = nprobe
+def timed(search: Any, queries: np.ndarray) -> tuple[np.ndarray, list[float]]:
     found, seconds = [], []
     for query in queries:
         started = time.perf_counter()
-        _, labels = index.search(query.reshape(1, -1), 10)
+        found.append(search(query))
         seconds.append(time.perf_counter() - started)
-        found.append(labels[0])
-    return np.array(found), float(np.percentile(seconds, 50) * 1e3)
+    return np.array(found), seconds
+
+
+def top10(index: Any, queries: np.ndarray, nprobe: int | None = None) -> tuple[np.ndarray, float]:
+    if nprobe is not None:
+        faiss.extract_index_ivf(index).nprobe = nprobe
+    found, seconds = timed(lambda q: index.search(q.reshape(1, -1), 10)[1][0], queries)
+    return found, float(np.percentile(seconds, 50) * 1e3)
 
 
 def recall(found: np.ndarray, exact: np.ndarray) -> float:
@@ -71,6 +75,10 @@ def recall(found: np.ndarray, exact: np.ndarray) -> float:
 
 
 def index_part(n: int, n_queries: int, probes: list[int], flat_ivf: bool) -> None:
+    """The engine's index (ranking/ann.py's VectorIndex, its default settings) against exact
+    float32 search, then the same cells at other probes, and references."""
+    from streamrec.ranking.ann import ANNConfig, VectorIndex
+
     rng = np.random.default_rng(0)
     vectors = clustered(n, 64, rng)
     users = vectors[rng.integers(0, n, n_queries), :-1] + 0.3 * rng.normal(
@@ -82,26 +90,36 @@ def index_part(n: int, n_queries: int, probes: list[int], flat_ivf: bool) -> Non
     truth, exact_ms = top10(exact, queries)
     base = index_memory(exact)
     print(f"\n{n:,} items x 65 dims: exact float32 {base / 2**20:.1f} MiB, "
-          f"{exact_ms:.2f} ms/query")
-    lists = round(1.6 * np.sqrt(n))
-    flat = [("SQ8", None)] if n <= 200_000 else []  # a pass over every code: slow at 1M
-    ivf: list[tuple[str, int | None]] = [(f"IVF{lists},SQ8", p) for p in probes]
-    if flat_ivf:  # the same cells and probes, float32: what the probing alone costs
-        ivf.append((f"IVF{lists},Flat", probes[0]))
-    for spec, nprobe in (*flat, *ivf):
-        index = faiss.index_factory(65, spec, faiss.METRIC_INNER_PRODUCT)
+          f"{exact_ms:.2f} ms/query (p50)")
+    nothing = np.zeros(0, np.int64)
+    config = ANNConfig()
+    for factory in ("IVF{lists},SQ8", *(["IVF{lists},Flat"] if flat_ivf else [])):
         started = time.perf_counter()
-        ivf = faiss.try_extract_index_ivf(index)
-        if ivf is not None:
-            ivf.cp.max_points_per_centroid = 64
+        # as the engine builds the sequence model's (for the Flat row: its cells, float32)
+        engine = VectorIndex(vectors, config, factory, config.probe_shares["sequence"])
+        build_s = time.perf_counter() - started
+        default = engine.probes
+        for nprobe in (default, *[p for p in probes if p != default]):
+            engine._probes = nprobe  # the same cells, visited more or less
+            found, seconds = timed(lambda q, index=engine: np.pad(
+                index.search(q, 10, nothing), (0, 10), constant_values=-1)[:10], queries)
+            label = "(engine default)" if nprobe == default else ""
+            print(f"  {factory.format(lists=config.lists_for(n)):<16} {nprobe:>4} probes "
+                  f"{label:<16}: {engine.memory / 2**20:7.1f} MiB "
+                  f"({base / engine.memory:4.2f}x less), recall@10 {recall(found, truth):.3f}, "
+                  f"p50 {np.percentile(seconds, 50) * 1e3:.2f} ms, "
+                  f"p99 {np.percentile(seconds, 99) * 1e3:.2f} ms/query, built in {build_s:.1f} s")
+            if factory.endswith("Flat"):
+                break
+    if n <= 200_000:  # a pass over every code: slow at 1M
+        index = faiss.index_factory(65, "SQ8", faiss.METRIC_INNER_PRODUCT)
         index.train(vectors)
         index.add(vectors)
-        build_s = time.perf_counter() - started
-        found, ms = top10(index, queries, nprobe)
+        found, ms = top10(index, queries)
         memory = index_memory(index)
-        print(f"  {spec:<16} nprobe {str(nprobe):>4}: {memory / 2**20:7.1f} MiB "
-              f"({base / memory:4.1f}x less), recall@10 {recall(found, truth):.3f}, "
-              f"{ms:.2f} ms/query, built in {build_s:.1f} s")
+        print(f"  SQ8 (flat codes)                        : {memory / 2**20:7.1f} MiB "
+              f"({base / memory:4.2f}x less), recall@10 {recall(found, truth):.3f}, "
+              f"p50 {ms:.2f} ms/query")
 
 
 def held_out(data: str, context: int) -> tuple[Any, int, list[tuple[np.ndarray, int]]]:
@@ -297,8 +315,9 @@ def main() -> None:
     parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared"
                                               / "datasets" / "movielens-latest-small"))
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--probes", type=int, nargs="+", default=[64, 16],
-                        help="IVF cells visited (the engine's ann.probes is 64).")
+    parser.add_argument("--probes", type=int, nargs="*", default=[64],
+                        help="IVF cells visited besides the engine's default (ann.probes, "
+                        "at least ann.probe_share of the cells).")
     parser.add_argument("--no-flat-ivf", action="store_true")
     parser.add_argument("--no-encoder", action="store_true")
     parser.add_argument("--serve", type=int, default=0, help="Items of the latency world.")

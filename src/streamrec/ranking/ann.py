@@ -14,6 +14,10 @@ features as on the exact path. ``factory`` can ask for quantized codes (``IVF{li
 - At or above it, the index of a source's current vectors is built in a background thread
   (about a second at 100k items x 64). Until it is ready, for instance just after a refit
   swapped new vectors in, queries use the exact product: serving never waits for an index.
+- A query visits ``probes`` cells, or for a source in ``probe_shares`` that share of the
+  cells if more (the sequence model's: a sixth, so that its recall holds as the catalogue
+  and its number of cells grow). 8-bit codes (``SQ8``) are padded with zero columns to a
+  multiple of 8 dimensions, which faiss reads with SIMD (4x faster at 65 dimensions).
 - Serving only: the ranker's lessons in the learner use the exact path, so what is learned
   does not depend on when an index happened to be ready.
 """
@@ -36,6 +40,12 @@ log = logging.getLogger(__name__)
 
 _FAISS: Any = None
 _TRAIN_PER_CELL = 64
+# measured (bench/RESULTS.md, synthetic clustered vectors): 64 of 506 cells (100k items)
+# found 0.98 of the exact top 10 with 8-bit codes, 64 of 1,600 (1M) only 0.87
+PROBE_SHARE = 1 / 6
+# faiss's SIMD scalar quantizer reads codes 8 dimensions at a time; other widths take a
+# scalar loop, 4x slower (65 dimensions: the sequence model's 64 and its shift column)
+_SQ_WIDTH = 8
 _FAISS_LOCK = threading.Lock()
 
 
@@ -65,14 +75,20 @@ class ANNConfig(BaseModel):
     factories: dict[str, str] = Field(
         default_factory=lambda: {"sequence": "IVF{lists},SQ8"},
         description="factory per source, instead of 'factory': the sequence model's item "
-        "embeddings in 8-bit scalar-quantized codes (a quarter of float32's memory; "
-        "bench/sequence.py measures the recall).")
+        "embeddings in 8-bit scalar-quantized codes (with the ids, 3.2x less memory than "
+        "float32; bench/sequence.py measures the recall).")
     lists: int | None = Field(
         default=None, ge=1, description="k-means cells of an IVF index; null: 1.6 x sqrt(items), "
         "about 500 at 100k items.")
     probes: int = Field(
-        default=64, ge=1, description="Cells a query visits (IVF), or the HNSW search breadth: "
-        "more finds more of the exact top, and costs more.")
+        default=64, ge=1, description="Cells a query visits (IVF), at least, or the HNSW "
+        "search breadth: more finds more of the exact top, and costs more.")
+    probe_shares: dict[str, float] = Field(
+        default_factory=lambda: {"sequence": PROBE_SHARE},
+        description="Per source: its IVF queries visit at least this share of the cells. The "
+        "cells grow with the catalogue (``lists``), so a fixed number of probes finds less of "
+        "the exact top in a larger one: the sequence model's 8-bit codes need a sixth of the "
+        "cells for 0.95 of the exact top 10 at 1M items (bench/sequence.py).")
 
     def factory_for(self, source: str) -> str:
         return self.factories.get(source, self.factory)
@@ -80,17 +96,25 @@ class ANNConfig(BaseModel):
     def lists_for(self, n_items: int) -> int:
         return self.lists or max(1, round(1.6 * math.sqrt(n_items)))
 
+    def probes_for(self, lists: int, share: float = 0.0) -> int:
+        """Cells an IVF query visits among ``lists``: ``probes``, or ``share`` of them."""
+        return min(lists, max(self.probes, math.ceil(share * lists)))
+
 
 class VectorIndex:
     """An inner-product index over one matrix of item vectors (row = item index)."""
 
     def __init__(self, vectors: Float32Array, config: ANNConfig,
-                 factory: str | None = None) -> None:
+                 factory: str | None = None, probe_share: float = 0.0) -> None:
+        """``probe_share``: an IVF query visits at least this share of the cells."""
         faiss = _faiss()
         n, dim = vectors.shape
-        spec = (factory or config.factory).format(lists=min(config.lists_for(n), n))
-        index = faiss.index_factory(dim, spec, faiss.METRIC_INNER_PRODUCT)
-        data = np.ascontiguousarray(vectors, dtype=np.float32)
+        lists = min(config.lists_for(n), n)
+        spec = (factory or config.factory).format(lists=lists)
+        # zero columns change no inner product; they let SQ codes take the SIMD path
+        self._width = dim + (-dim % _SQ_WIDTH if "SQ" in spec else 0)
+        index = faiss.index_factory(self._width, spec, faiss.METRIC_INNER_PRODUCT)
+        data = self._padded(vectors)
         ivf = faiss.try_extract_index_ivf(index)
         if ivf is not None:
             # k-means on 64 items per cell (faiss samples them): 3x faster than its default
@@ -103,7 +127,26 @@ class VectorIndex:
         self._index = index
         self._is_ivf = ivf is not None
         self._is_hnsw = hasattr(index, "hnsw")
-        self._probes = config.probes
+        self._probes = (config.probes_for(ivf.nlist, probe_share) if ivf is not None
+                        else config.probes)
+
+    def _padded(self, vectors: Float32Array) -> Float32Array:
+        rows = vectors.reshape(-1, vectors.shape[-1])
+        if rows.shape[1] == self._width:
+            return np.ascontiguousarray(rows, dtype=np.float32)
+        out = np.zeros((rows.shape[0], self._width), dtype=np.float32)
+        out[:, : rows.shape[1]] = rows
+        return out
+
+    @property
+    def probes(self) -> int:
+        """Cells a query visits (IVF), or the HNSW search breadth."""
+        return self._probes
+
+    @property
+    def memory(self) -> int:
+        """Bytes of the index as faiss serialises it (its codes, ids and centroids)."""
+        return int(_faiss().serialize_index(self._index).nbytes)
 
     def search(self, vector: Float32Array, k: int, exclude: IntArray) -> IntArray:
         """Up to ``k`` items with the largest inner product with ``vector`` (above 0), not in
@@ -123,7 +166,7 @@ class VectorIndex:
             params = faiss.SearchParametersHNSW(efSearch=max(self._probes, k), sel=selector)
         else:
             params = faiss.SearchParameters(sel=selector)
-        query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
+        query = self._padded(vector)
         distances, labels = self._index.search(query, k, params=params)
         found = (labels[0] >= 0) & (distances[0] > 0)
         return np.asarray(labels[0][found], dtype=np.int64)
@@ -202,7 +245,8 @@ class VectorIndexes:
 
     def _index_of(self, name: str, vectors: Float32Array) -> VectorIndex | None:
         try:
-            return VectorIndex(vectors, self.config, self.config.factory_for(name))
+            return VectorIndex(vectors, self.config, self.config.factory_for(name),
+                               self.config.probe_shares.get(name, 0.0))
         except Exception:  # faiss missing or failing: the exact path keeps serving
             log.exception("building the %s index failed; scoring %s exactly", name, name)
             return None

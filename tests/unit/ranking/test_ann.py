@@ -62,6 +62,32 @@ def test_other_index_kinds_by_factory_string(factory: str) -> None:
     assert len(set(found.tolist()) & set(truth.tolist())) >= 16
 
 
+def test_an_odd_width_is_padded_for_8_bit_codes() -> None:
+    # 13 dimensions (like the sequence model's 64 and its shift column, not a multiple of 8)
+    vectors = clustered_vectors(3_000, 13, seed=4)
+    index = VectorIndex(vectors, ANNConfig(min_items=1, factory="IVF{lists},SQ8", probes=32))
+    query = vectors[11]
+    truth = exact_top(vectors, query, 20)
+    found = index.search(query, 20, NOTHING)
+    assert len(set(found.tolist()) & set(truth.tolist())) >= 16
+
+
+def test_probes_grow_with_the_cells() -> None:
+    vectors = clustered_vectors(4_000, 8, seed=5)
+    few = VectorIndex(vectors, ANNConfig(min_items=1, lists=40, probes=4), probe_share=0.25)
+    many = VectorIndex(vectors, ANNConfig(min_items=1, lists=200, probes=4), probe_share=0.25)
+    assert (few.probes, many.probes) == (10, 50)
+    floor = VectorIndex(vectors, ANNConfig(min_items=1, lists=40, probes=16), probe_share=0.25)
+    assert floor.probes == 16
+    assert VectorIndex(vectors, ANNConfig(min_items=1, lists=200, probes=4)).probes == 4
+    # the engine's indexes: the sequence model's by its share, the others by probes alone
+    indexes = VectorIndexes(ANNConfig(min_items=1, lists=120, probes=4,
+                                      probe_shares={"sequence": 0.25}), background=False)
+    built = {name: indexes.ready(name, vectors) for name in ("sequence", "als")}
+    assert {name: index.probes for name, index in built.items() if index} == {
+        "sequence": 30, "als": 4}
+
+
 def test_excluded_and_non_positive_items_are_never_candidates() -> None:
     vectors = clustered_vectors(2_000, 8, seed=3)
     index = VectorIndex(vectors, ANNConfig(min_items=1, probes=64))
