@@ -70,7 +70,7 @@ class EntryCipher:
 
     def __init__(self, keys: KeyStore, where: str = "the event log") -> None:
         self.keys = keys
-        self._tag_key = keys.tag_key
+        self._tag_mac = hmac.new(keys.tag_key, digestmod="sha256")
         self._where = where
         # unwrapped keys, least recently used first (a dict keeps insertion order; a use
         # moves the key to the end): bounded, and no key store round trip per event
@@ -130,9 +130,12 @@ class EntryCipher:
         return sealed
 
     def tag(self, event_id: str) -> str:
-        """The keyed tag stored in the clear for deduplication instead of the event id."""
-        return TAG_PREFIX + hmac.digest(self._tag_key, event_id.encode("utf-8"),
-                                         "sha256").hex()[:32]
+        """The keyed tag stored in the clear for deduplication instead of the event id:
+        HMAC-SHA256 under the tag key (from a copy of the keyed state: no key schedule per
+        event)."""
+        mac = self._tag_mac.copy()
+        mac.update(event_id.encode("utf-8"))
+        return TAG_PREFIX + mac.hexdigest()[:32]
 
     # -- opening -------------------------------------------------------------------------
     def open(self, user_key: str, blob: bytes, position: int,
@@ -295,6 +298,15 @@ def logged_of(rows: Sequence[tuple[Any, ...]], cipher: EntryCipher | None,
             cipher.forget_cached()
         logged.append(entry)
     return logged
+
+
+def logged_entry(entry: PendingEntry, offset: int) -> LoggedEvent:
+    """The event a reader of the entry stored at ``offset`` gets (built as ``logged_of``
+    builds it from the stored row: the same types and values), without opening it again."""
+    if entry.payload is not None:
+        return LoggedEvent(offset, event_of(entry.user_id, entry.payload))
+    assert entry.plain is not None
+    return row_to_logged((offset, *entry.plain[:7]))
 
 
 def event_to_row(event: Event) -> EventRow:

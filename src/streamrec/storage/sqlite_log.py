@@ -28,6 +28,7 @@ import queue
 import sqlite3
 import threading
 import time
+from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,9 +36,11 @@ from pathlib import Path
 
 from streamrec.errors import Damaged, InvalidInput, Unavailable
 from streamrec.storage.codec import (
+    ERASE_TYPE,
     EntryCipher,
     PendingEntry,
     encode,
+    logged_entry,
     logged_of,
     rows_of,
 )
@@ -62,6 +65,7 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_by_user ON events(user_id);
 """
+_TAIL_KEPT = 20_000  # committed entries kept in memory for readers at the head
 _LOOKUP_CHUNK = 500  # ids per duplicate look-up (SQLite allows 32,766 parameters)
 _INSERT = (
     "INSERT INTO events(log_offset, event_id, user_id, item_id, type, value, timestamp,"
@@ -125,6 +129,12 @@ class SQLiteEventLog:
             "SELECT 1 FROM events WHERE sealed IS NULL AND event_id IS NOT NULL LIMIT 1"
         ).fetchone() is not None
         self._new_data = threading.Condition()
+        # the entries of the last commits, in offset order, for readers at the head (the
+        # learner): served from memory, neither read back from SQLite nor opened again. It
+        # holds every stored entry after ``_tail_after`` (guarded by ``_new_data``).
+        self._tail_after = self._last_offset
+        self._tail_offsets: list[int] = []
+        self._tail_entries: list[PendingEntry] = []
         self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
         self.max_queued_events = max_queued_events
         self._queued_events = 0  # handed to the writer and not yet committed or refused
@@ -235,8 +245,12 @@ class SQLiteEventLog:
             return
         self._next_offset = next_offset
         stored = sum(r.accepted for r in results)
+        if self.cipher is not None and any(entry.plain is not None and entry.plain[3] ==
+                                           ERASE_TYPE for entry, _ in placed):
+            self.cipher.forget_cached()  # as a reader meeting the erasure would
         with self._new_data:
             self._count += stored
+            self._remember_tail(placed)
             if stored:
                 self._last_offset = max(r.last_offset for r in results)
             self._new_data.notify_all()
@@ -245,6 +259,33 @@ class SQLiteEventLog:
             request.result = result if result.offsets else Appended((), result.duplicates,
                                                                      self._last_offset)
             request.done.set()
+
+    def _remember_tail(self, placed: list[tuple[PendingEntry, int]]) -> None:
+        """Keep the committed entries for readers at the head; the oldest half goes past the
+        bound (called holding ``_new_data``, before the head moves)."""
+        self._tail_offsets += [offset for _, offset in placed]
+        self._tail_entries += [entry for entry, _ in placed]
+        if len(self._tail_offsets) > _TAIL_KEPT:
+            cut = len(self._tail_offsets) - _TAIL_KEPT // 2
+            self._tail_after = self._tail_offsets[cut - 1]
+            del self._tail_offsets[:cut], self._tail_entries[:cut]
+
+    def _forget_tail(self) -> None:
+        """Rows were deleted: readers go back to the file for everything stored so far."""
+        with self._new_data:
+            self._tail_after = self._last_offset
+            self._tail_offsets, self._tail_entries = [], []
+
+    def _read_tail(self, after: int, limit: int) -> list[LoggedEvent] | None:
+        """Entries after ``after`` from memory; None when the tail does not hold them all."""
+        with self._new_data:
+            if after < self._tail_after:
+                return None
+            start = bisect_right(self._tail_offsets, after)
+            offsets = self._tail_offsets[start:start + limit]
+            entries = self._tail_entries[start:start + limit]
+        return [logged_entry(entry, offset) for entry, offset in zip(entries, offsets,
+                                                                      strict=True)]
 
     def _dedup_keys(self, entry: PendingEntry) -> tuple[str, ...]:
         """The stored ids an earlier copy of ``entry`` may have: a sealed entry stores its
@@ -332,6 +373,9 @@ class SQLiteEventLog:
     def read(self, after: int, limit: int) -> list[LoggedEvent]:
         """Erased entries (their key destroyed, rows not yet removed: a restored backup) are
         left out; the read goes on past them until ``limit`` events or the end."""
+        from_memory = self._read_tail(after, limit)
+        if from_memory is not None:
+            return from_memory
         logged: list[LoggedEvent] = []
         with self._reader() as reader:
             while len(logged) < limit:
@@ -379,7 +423,8 @@ class SQLiteEventLog:
         is unreadable from then on), then their rows deleted with their bytes zeroed and the
         WAL emptied; plain rows from before encryption need a VACUUM too. Returns how many
         entries were erased."""
-        with self._write_lock:
+        with self._write_lock:  # no commit adds to the tail until the rows are gone
+            self._forget_tail()
             try:
                 self._reconnect_if_read_only()
                 connection = connect(self.path, self._synchronous)
@@ -413,6 +458,7 @@ class SQLiteEventLog:
             return 0
         cipher = self.cipher
         with self._write_lock:
+            self._forget_tail()
             try:
                 connection = connect(self.path, self._synchronous)
                 try:

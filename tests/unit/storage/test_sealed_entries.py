@@ -53,6 +53,7 @@ def test_a_tampered_entry_is_refused_naming_its_offset(tmp_path: Path,
                                                        make_event: EventFactory) -> None:
     log = open_sealed(tmp_path)
     offset = log.append([make_event("alice", "i1"), make_event("alice", "i2")]).offsets[1]
+    log.close()  # altered at rest (an open log serves its newest entries from memory)
     connection = sqlite3.connect(tmp_path / "events.db")
     blob = bytearray(connection.execute("SELECT sealed FROM events WHERE log_offset = ?",
                                         (offset,)).fetchone()[0])
@@ -60,6 +61,7 @@ def test_a_tampered_entry_is_refused_naming_its_offset(tmp_path: Path,
     connection.execute("UPDATE events SET sealed = ? WHERE log_offset = ?", (bytes(blob), offset))
     connection.commit()
     connection.close()
+    log = open_sealed(tmp_path)
     with pytest.raises(Damaged, match=f"offset {offset} .* fails authentication"):
         log.read(0, 10)
     log.close()
@@ -70,12 +72,14 @@ def test_an_entry_moved_to_another_offset_or_user_is_refused(
     log = open_sealed(tmp_path)
     first, second = log.append([make_event("alice", "i1"), make_event("alice", "i2")]).offsets
     log.append([make_event("bob", "i3")])
+    log.close()  # altered at rest (an open log serves its newest entries from memory)
     connection = sqlite3.connect(tmp_path / "events.db")
     # the first entry's ciphertext copied over the second (a replayed or reordered entry)
     connection.execute("UPDATE events SET sealed = (SELECT sealed FROM events WHERE log_offset"
                        " = ?) WHERE log_offset = ?", (first, second))
     connection.commit()
     connection.close()
+    log = open_sealed(tmp_path)
     with pytest.raises(Damaged, match=f"offset {second}"):
         log.read(first, 10)
     log.close()
@@ -236,5 +240,35 @@ def test_duplicates_are_found_past_one_look_up_of_ids(
         appended = log.append(again)
         assert (appended.accepted, appended.duplicates) == (5, 1_201)
         assert log.count() == 1_205
+    finally:
+        log.close()
+
+
+def test_reads_at_the_head_from_memory_equal_reads_from_the_file(
+        tmp_path: Path, make_event: EventFactory) -> None:
+    """The newest entries are served from the writer's memory: exactly the events a reader
+    of the file gets (types included), and none of an erased user's."""
+    log = open_sealed(tmp_path)
+    try:
+        log.append([make_event("alice", "i1", value=3, context={"k": [1, "x"]}, event_id="a1"),
+                    make_event("bob", "i2", timestamp=1_700_000_000)])
+        log.append([make_event("", "catalogue-change", "$items", context={"n": 1})])
+        from_memory = log.read(0, 10)
+        assert log._read_tail(0, 10) is not None  # served from memory indeed
+    finally:
+        log.close()
+    log = open_sealed(tmp_path)
+    try:
+        assert log._read_tail(0, 10) is None  # a fresh open reads the file
+        from_file = log.read(0, 10)
+        assert from_file == from_memory
+        assert [type(e.event.timestamp) for e in from_memory] == [float] * 3
+        assert from_memory[0].event.value == 3.0 and isinstance(from_memory[0].event.value,
+                                                                float)
+        log.append([make_event("alice", "i3")])
+        assert log.delete_user("alice") == 2
+        assert [e.event.user_id for e in log.read(0, 10)] == ["bob", ""]
+        log.append([make_event("alice", "i4")])
+        assert [e.event.item_id for e in log.read(0, 10)] == ["i2", "catalogue-change", "i4"]
     finally:
         log.close()
