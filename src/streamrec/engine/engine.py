@@ -12,7 +12,7 @@ from typing import Any
 
 from streamrec.engine import browsing
 from streamrec.engine.browsing import ActivityDay, ShownEvent
-from streamrec.engine.erasures import erasure_event
+from streamrec.engine.erasures import clear_pending, erasure_event, pending_keys, record_pending
 from streamrec.engine.exports import UserExport, export_of
 from streamrec.engine.identities import merge_event, merged_sessions
 from streamrec.engine.item_changes import items_event, items_of
@@ -143,6 +143,13 @@ class Engine:
         engine._recover(progress)
         if start_learner:
             engine._start_workers()
+        if pending_keys(settings.data_dir):  # an erasure a crash interrupted: finish it
+            log.warning("finishing an erasure that was interrupted")
+            try:
+                engine._erase(list)
+            except BaseException:  # not served while it holds what it was asked to erase
+                engine.close()
+                raise
         return engine
 
     def _new_learner(self) -> Learner:
@@ -537,7 +544,8 @@ class Engine:
                                     for stored in (key, *merged_sessions(self.log, key))])
 
     def _erase(self, keys: Callable[[], list[str]]) -> int:
-        """Erase the events stored under ``keys()`` (asked once no merge can interleave)."""
+        """Erase the events stored under ``keys()`` (asked once no merge can interleave), and
+        those of an erasure a crash left unfinished (engine/erasures.py ``record_pending``)."""
         with self._identity_changes:
             # nothing is destroyed unless what the rebuild reads is whole (storage/integrity.py)
             for path in store_paths(self.settings.log_url, self.settings.catalogue_url,
@@ -549,18 +557,23 @@ class Engine:
                 self.snapshotter.snapshot_now()
                 # snapshots first: a crash from here on rebuilds from the log alone
                 self.snapshots.delete_all()
-                erased_keys = keys()
+                unfinished = pending_keys(self.settings.data_dir)
+                erased_keys = list(dict.fromkeys([*unfinished, *keys()]))
+                # durable before any key is destroyed: a crash from here on is finished at
+                # the next start, so no replica keeps what the keys held
+                record_pending(self.settings.data_dir, erased_keys)
                 # each key destroyed: from here on no reader can open their entries
                 erased = sum(self.log.delete_user(key) for key in erased_keys)
                 for key in erased_keys:  # only theirs: everyone else's pages go on
                     self.impressions.forget_user(key)
                     self.exposures.forget_user(key)
-                if erased:
+                if erased or unfinished:  # unfinished: the crash may have come before it
                     # the learner drops them from the state (it holds them) and, before,
                     # every snapshot and fit (Engine._forget_derived)
                     self.log.append([erasure_event(erased, erased_keys, time.time())])
                     self.learner.catch_up()
                 self.snapshotter.snapshot_now()
+                clear_pending(self.settings.data_dir)
             finally:
                 self._restart_workers()
         log.info("erased %d events and rebuilt state at offset %d", erased,

@@ -30,13 +30,18 @@ False
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Iterable
+from pathlib import Path
 
 from streamrec.storage.codec import ERASE_TYPE
 from streamrec.types import Event
 
-__all__ = ["ERASE_TYPE", "erased_digests", "erasure_digest", "erasure_event", "is_erasure"]
+__all__ = ["ERASE_TYPE", "clear_pending", "erased_digests", "erasure_digest", "erasure_event",
+           "is_erasure", "pending_keys", "record_pending"]
+
+PENDING_FILE = "erasure.pending"
 
 
 def erasure_digest(salt: str, stored_key: str) -> str:
@@ -59,3 +64,47 @@ def erased_digests(event: Event) -> set[str]:
 
 def is_erasure(event: Event) -> bool:
     return event.type == ERASE_TYPE
+
+
+# -- an erasure under way, kept durably until it is in the log ------------------------------
+# Erasing is several steps (each key destroyed, the shared log's erasure record, the $erase
+# event): a process that dies between them leaves a key destroyed while the log says nothing,
+# and other replicas, which learned the user's events before, keep them. The keys are written
+# here, fsync'd, before anything is destroyed, and removed once the $erase event is learned;
+# a start that finds the file finishes the erasure (engine/engine.py).
+
+
+def record_pending(data_dir: Path, stored_keys: Iterable[str]) -> None:
+    """Write the stored keys of an erasure under way, durably (atomic replace, fsync'd)."""
+    path = data_dir / PENDING_FILE
+    temporary = path.with_name(f".{PENDING_FILE}.{os.getpid()}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(descriptor, json.dumps(sorted(set(stored_keys))).encode())
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    os.replace(temporary, path)
+    _sync_directory(data_dir)
+
+
+def pending_keys(data_dir: Path) -> list[str]:
+    """The stored keys of an erasure that did not finish; none when none is under way."""
+    path = data_dir / PENDING_FILE
+    if not path.exists():
+        return []
+    return [str(key) for key in json.loads(path.read_text())]
+
+
+def clear_pending(data_dir: Path) -> None:
+    """The erasure is in the log and learned: nothing left to finish."""
+    (data_dir / PENDING_FILE).unlink(missing_ok=True)
+    _sync_directory(data_dir)
+
+
+def _sync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
