@@ -263,7 +263,7 @@ def onnx_runner(net: Any) -> Any:
     return lambda x: session.run(None, {"x": x})[0][0]
 
 
-def serve_part(n_items: int, n_events: int, queries: int) -> None:
+def serve_part(n_items: int, n_events: int, queries: int, profile: bool = False) -> None:
     from common import events_of, items_of, percentiles, world
 
     from streamrec.engine.engine import Engine
@@ -305,6 +305,17 @@ def serve_part(n_items: int, n_events: int, queries: int) -> None:
                 rounds[label].append(time.perf_counter() - begun)
     for label, seconds in rounds.items():
         print(f"  in process, {label:<26} {percentiles(seconds)}")
+    if profile:  # where a request's time goes with the model on
+        import cProfile
+        import pstats
+
+        sequence._weights = weights
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for n in range(queries // 4):
+            recommender.for_user(users[n % len(users)], 10, now=time.time())
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
     engine.close()
 
 
@@ -323,9 +334,11 @@ def main() -> None:
     parser.add_argument("--serve", type=int, default=0, help="Items of the latency world.")
     parser.add_argument("--serve-events", type=int, default=300_000)
     parser.add_argument("--serve-queries", type=int, default=2_000)
+    parser.add_argument("--profile", action="store_true",
+                        help="With --serve: profile a quarter of the queries, model on.")
     args = parser.parse_args()
     if args.serve:
-        serve_part(args.serve, args.serve_events, args.serve_queries)
+        serve_part(args.serve, args.serve_events, args.serve_queries, args.profile)
     for n in args.items:
         index_part(n, args.queries, args.probes, not args.no_flat_ivf)
     if not args.no_encoder:
