@@ -4,8 +4,10 @@ would disagree with the state that learned them."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,3 +73,54 @@ def test_an_erasure_still_pending_is_finished_with_the_next_one(
         assert not (engine_settings.data_dir / PENDING_FILE).exists()
     finally:
         engine.close()
+
+
+def test_replicas_drop_a_user_once_the_replica_that_died_mid_erasure_restarts(
+        kafka_broker: Any, redis_url: str, tmp_path: Path, make_event: EventFactory,
+        settings_factory: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two replicas on one topic: the one taking the erasure dies after destroying the key
+    and before the erasure record; the other keeps the user's state until the first starts
+    again and finishes the erasure, then holds exactly a replay of the topic."""
+    topic = f"erase-{uuid.uuid4().hex[:10]}"
+
+    def replica(name: str) -> Settings:
+        return settings_factory(tmp_path / name, storage={"log": f"kafka://{kafka_broker.bootstrap}/"
+                                                            f"{topic}"},
+                           replicas={"redis_url": f"{redis_url}/0", "redis_prefix": f"{topic}:"},
+                           models={"sequence": {"enabled": False}},
+                           trust={"pseudonym_secret": "interrupted-erasure-secret"})
+
+    first, second = Engine.open(replica("one")), Engine.open(replica("two"))
+    try:
+        appended = first.ingest([make_event("alice", f"a{n}") for n in range(3)] +
+                                [make_event("bob", f"b{n}") for n in range(2)])
+        second.wait_learned(appended.last_offset)
+        alice = first.user_key("alice")
+        assert second.state.users.lookup(alice) is not None
+        real_produce = first.log._produce  # type: ignore[attr-defined]
+
+        def dies_before_the_erasure_record(records: list[tuple[str, bytes]]) -> object:
+            if any(value[:1] == b"X" for _, value in records):
+                raise Unavailable("the process died here")
+            return real_produce(records)
+
+        monkeypatch.setattr(first.log, "_produce", dies_before_the_erasure_record)
+        with pytest.raises(Unavailable):
+            first.erase_user("alice")
+        monkeypatch.undo()
+        first.close()
+        later = second.ingest([make_event("bob", "b9")])
+        assert second.state.users.lookup(alice) is not None  # the other replica keeps her
+
+        first = Engine.open(replica("one"))  # finishes the erasure
+        assert not (tmp_path / "one" / PENDING_FILE).exists()
+        head = first.log.last_offset()
+        assert head > later.last_offset
+        second.wait_learned(head)
+        assert second.state.users.lookup(alice) is None
+        for engine in (first, second):
+            replayed = rebuild_state(engine.settings, engine.log, through=head)
+            assert state_differences(engine.state.state(), replayed.state()) == []
+    finally:
+        first.close()
+        second.close()
