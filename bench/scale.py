@@ -48,6 +48,7 @@ from streamrec.engine.engine import Engine  # noqa: E402
 from streamrec.engine.sizes import state_sizes  # noqa: E402
 from streamrec.serving import allocator  # noqa: E402
 from streamrec.settings import Settings  # noqa: E402
+from streamrec.storage.snapshots import SnapshotStore, read_snapshot  # noqa: E402
 from streamrec.types import Event  # noqa: E402
 
 MIB = 1024 * 1024
@@ -66,6 +67,8 @@ class Checkpoint:
     refits: int
     snapshots: int = 0  # written so far
     snapshot_busy_s: float = 0.0  # seconds spent writing them, so far
+    snapshot_written_mib: float = 0.0  # chunks written by them, so far
+    snapshot_reused_mib: float = 0.0  # chunks an older snapshot had: not written again
 
 
 def directory_mib(path: Path) -> float:
@@ -201,13 +204,17 @@ def main() -> None:
                     query_ms_p50=float(np.percentile(latencies, 50)),
                     query_ms_p99=float(np.percentile(latencies, 99)),
                     refits=engine.trainer.refits, snapshots=engine.snapshotter.writes,
-                    snapshot_busy_s=engine.snapshotter.busy_s))
+                    snapshot_busy_s=engine.snapshotter.busy_s,
+                    snapshot_written_mib=engine.snapshotter.written_bytes / MIB,
+                    snapshot_reused_mib=engine.snapshotter.reused_bytes / MIB))
                 c = checkpoints[-1]
                 bar.console.print(
                     f"{c.events:>11,} events  {c.events_per_s:>8,.0f} ev/s  RSS {c.rss_mib:>7,.0f}"
                     f" MiB  state {c.state_mib:>6,.0f} MiB  disk {c.log_mib:>6,.0f} MiB  "
                     f"recommend p50 {c.query_ms_p50:.2f} ms p99 {c.query_ms_p99:.2f} ms  "
-                    f"refits {c.refits}  snapshots {c.snapshots} ({c.snapshot_busy_s:,.0f} s)",
+                    f"refits {c.refits}  snapshots {c.snapshots} ({c.snapshot_busy_s:,.0f} s, "
+                    f"{c.snapshot_written_mib:,.0f} MiB written, {c.snapshot_reused_mib:,.0f} "
+                    "MiB reused)",
                     soft_wrap=True)
                 stretch_started, stretch_generating_s = time.perf_counter(), 0.0
             bar.update(task, completed=done,
@@ -228,6 +235,16 @@ def main() -> None:
           f"{done / ingest_s / floor:.2f}x the floor (durable + learned)")
 
     engine.close()
+    # the floor of a restart: reading the newest snapshot once (from the page cache, as the
+    # restart right after it will)
+    store = SnapshotStore(directory / "engine" / "snapshots")
+    started = time.perf_counter()
+    newest = read_snapshot(store.folders()[-1])
+    read_s = time.perf_counter() - started
+    snapshot_mib = sum(a.nbytes for arrays in newest.components.values()
+                       for a in arrays.values()) / MIB
+    del newest
+    print(f"newest snapshot: {snapshot_mib:,.0f} MiB of arrays, read once in {read_s:,.1f} s")
     started = time.perf_counter()
     engine = Engine.open(Settings(data_dir=directory / "engine"))
     restart_s = time.perf_counter() - started
@@ -245,6 +262,7 @@ def main() -> None:
         args.json.write_text(json.dumps({
             "items": args.items, "users": config.n_users, "events": done,
             "ingest_s": ingest_s, "generating_s": generating_s, "restart_s": restart_s,
+            "snapshot_read_s": read_s, "snapshot_mib": snapshot_mib,
             "implicit_fit_s": fit_s, "implicit_nnz": nnz, "sqlite_floor_events_per_s": floor,
             "checkpoints": [asdict(c) for c in checkpoints]}, indent=1))
     if not args.keep:
