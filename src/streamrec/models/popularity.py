@@ -16,12 +16,13 @@ log always rebuilds the same state.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 
 import numpy as np
 from pydantic import BaseModel, Field
 
-from streamrec.models.base import grow, top_k
+from streamrec.models.base import best, grow
 from streamrec.models.decay import DecayClock
 from streamrec.models.scores import DenseScores, is_excluded
 from streamrec.types import EMPTY_INTS, Candidates, EventBatch, FloatArray, IntArray, Query
@@ -43,8 +44,12 @@ class PopularityModel:
         self._clock = DecayClock(self.config.half_life_s)
         self._mass: FloatArray = np.zeros(0, dtype=np.float64)
         self._n_items = 0
-        self._version = 0  # changes whenever the order of items may have changed
-        self._ranking: tuple[int, IntArray] | None = None  # (version, best items)
+        # the best items by stored (inflated) mass, and the items whose mass grew since:
+        # mass only grows between rescales, so the next ranking is among those two
+        self._ranking: IntArray | None = None  # None: rank every item again
+        self._grown: list[IntArray] = []
+        self._grown_size = 0
+        self._ranking_lock = threading.Lock()  # readers update the ranking side by side
 
     def learn(self, batch: EventBatch) -> None:
         if len(batch) == 0:
@@ -58,7 +63,14 @@ class PopularityModel:
         np.add.at(mass, batch.items, inflated)
         self._mass = mass
         self._n_items = max(self._n_items, size)
-        self._version += 1
+        grown = batch.items[inflated > 0]
+        if factor is not None or self._grown_size + grown.size > max(self._n_items, _RANKED):
+            # a rescale can round two masses equal (ties go to the lower item); and past
+            # this many, one pass over every item is cheaper than the pile
+            self._ranking, self._grown, self._grown_size = None, [], 0
+        elif grown.size:
+            self._grown.append(grown)
+            self._grown_size += grown.size
 
     def scores(self) -> FloatArray:
         """Decayed popularity of every item, indexed by item (a read-only view)."""
@@ -82,11 +94,21 @@ class PopularityModel:
 
     def ranking(self) -> IntArray:
         """The ``_RANKED`` most popular items (or all with a positive score), best first, ties
-        to the lower index; computed once per change, not once per query."""
-        if self._ranking is None or self._ranking[0] != self._version:
-            items = top_k(self._positive(), _RANKED).items
-            self._ranking = (self._version, items)
-        return self._ranking[1]
+        to the lower index; computed once per change, not once per query. Ranked by the
+        stored mass (the decayed score times one factor for all items): between rescales
+        mass only grows, so an item outside the last ranking that did not grow cannot pass
+        any item in it, and the new ranking is the best of the old one and the grown items,
+        the same as ranking every item (a test compares the two)."""
+        with self._ranking_lock:
+            mass = self._mass[: self._n_items]
+            if self._ranking is None:
+                positive = np.flatnonzero(mass > 0)
+                self._ranking = best(positive, mass[positive], _RANKED)
+            elif self._grown:
+                candidates = np.union1d(self._ranking, np.concatenate(self._grown))
+                self._ranking = best(candidates, mass[candidates], _RANKED)
+            self._grown, self._grown_size = [], 0
+            return self._ranking
 
     def score(self, query: Query, items: IntArray) -> FloatArray:
         known = items < self._n_items
@@ -94,18 +116,13 @@ class PopularityModel:
         out[known] = self._mass[items[known]] * self._clock.deflation()  # as ``scores()``
         return out
 
-    def _positive(self) -> FloatArray:
-        scores = np.array(self.scores())
-        scores[scores <= 0] = -np.inf  # never recommend what nobody engaged with
-        return scores
-
     def state(self) -> dict[str, np.ndarray]:
         return {"mass": self._mass[: self._n_items].copy(), **self._clock.state()}
 
     def restore(self, state: Mapping[str, np.ndarray]) -> None:
         self._mass = np.array(state["mass"], dtype=np.float64)
         self._n_items = int(self._mass.shape[0])
-        self._version += 1
+        self._ranking, self._grown, self._grown_size = None, [], 0
         self._clock.restore(state["clock"])
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from streamrec.models.popularity import PopularityConfig, PopularityModel
+from streamrec.models.popularity import _RANKED, PopularityConfig, PopularityModel
 from streamrec.types import EventBatch, Query
 
 ANYONE = Query(None, np.zeros(0, np.int64), np.zeros(0, np.int64), 0.0)
@@ -41,3 +41,32 @@ def test_decay_across_many_half_lives_keeps_the_order_of_recency() -> None:
         learn_one(model, item, 1_600_000_000.0 + step * 400 * 86400.0)
     assert np.isfinite(model.state()["mass"]).all()
     assert model.recommend(ANYONE, 10).items.tolist() == [2, 1, 3]
+
+
+def full_ranking(model: PopularityModel) -> list[int]:
+    """Every item ranked again: the best ``_RANKED`` by mass, ties to the lower item."""
+    mass = model.state()["mass"]
+    positive = np.flatnonzero(mass > 0)
+    order = np.lexsort((positive, -mass[positive]))
+    return positive[order][:_RANKED].tolist()
+
+
+def test_the_ranking_kept_between_batches_is_the_ranking_of_every_item() -> None:
+    # a catalogue larger than the ranking, batches of few items with repeated weights (ties
+    # at the ranking's edge), dislikes (no growth), and a half-life short enough to rescale
+    rng = np.random.default_rng(3)
+    model = PopularityModel(PopularityConfig(half_life_s=5.0))
+    n_items, now, rescaled = 3 * _RANKED, 0.0, 0
+    for step in range(300):
+        size = int(rng.integers(1, 40))
+        now += float(rng.exponential(12.0 if step % 50 else 2_000.0))
+        t_ref = model.state()["clock"][0]
+        model.learn(EventBatch(rng.integers(0, 50, size),
+                               rng.integers(0, n_items if step % 7 else 20, size),
+                               rng.choice([1.0, 1.0, 2.0, -1.0], size),
+                               np.full(size, now)))
+        rescaled += int(model.state()["clock"][0] != t_ref and not np.isnan(t_ref))
+        if step % 3 == 0:  # read now and then: several batches grow between two rankings
+            assert model.ranking().tolist() == full_ranking(model), step
+    assert model.ranking().tolist() == full_ranking(model)
+    assert rescaled >= 2 and len(full_ranking(model)) == _RANKED
