@@ -267,7 +267,12 @@ class Engine:
     # -- writes --------------------------------------------------------------------------
     def ingest(self, events: Sequence[Event], wait_learned: bool = True) -> Appended:
         """Validate, make durable, and (by default) wait until learned: read-your-writes."""
-        appended = self.log.append(self.stored(events))
+        stored = self.stored(events)
+        try:
+            appended = self.log.append(stored)
+        except BaseException:
+            self._unmark_first_outcomes(stored)  # not stored: a retry must count as first
+            raise
         if wait_learned and appended.accepted:
             self.wait_learned(appended.last_offset)
         return appended
@@ -299,6 +304,13 @@ class Engine:
                 "experiment": impression.experiment, "variant": impression.variant,
                 "first": self.impressions.first_outcome(shown_in, event.type)}
         return replace(event, context=context)
+
+    def _unmark_first_outcomes(self, events: Sequence[Event]) -> None:
+        for event in events:
+            tag = (event.context or {}).get(EXPERIMENT_KEY)
+            if isinstance(tag, dict) and tag.get("first"):
+                self.impressions.unmark_outcome(
+                    str((event.context or {})["recommendation_id"]), event.type)
 
     def merge_session(self, session_id: str, user_id: str) -> bool:
         """Attach an anonymous session to the user it turned out to be: a merge is logged and

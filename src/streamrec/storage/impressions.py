@@ -69,6 +69,10 @@ class ImpressionStore(Protocol):
         experiment's rates count lists with at least one)."""
         ...
 
+    def unmark_outcome(self, recommendation_id: str, event_type: str) -> None:
+        """Undo ``first_outcome``'s note: the event it was for was not stored."""
+        ...
+
 
 class MemoryImpressions:
     """The newest ``capacity`` impressions of this process."""
@@ -111,6 +115,10 @@ class MemoryImpressions:
                 return False
             seen.add(event_type)
             return True
+
+    def unmark_outcome(self, recommendation_id: str, event_type: str) -> None:
+        with self._lock:
+            self._outcomes.get(recommendation_id, set()).discard(event_type)
 
 
 def ranked_list(item_ids: list[str], scores: FloatArray,

@@ -106,6 +106,10 @@ class RedisImpressions:
 
         return calling_redis("note feedback on a shown list", mark)
 
+    def unmark_outcome(self, recommendation_id: str, event_type: str) -> None:
+        calling_redis("undo a note of feedback on a shown list",
+                      lambda: self.redis.srem(self._outcomes(recommendation_id), event_type))
+
 
 class RedisExposureCounts:
     """experiments/exposures.py's ``Counts`` for replicas: per experiment and variant a hash

@@ -186,3 +186,22 @@ def test_an_unknown_experiment_is_not_found_naming_it(engine: Engine) -> None:
     with pytest.raises(NotFound) as missing:
         engine.experiment_report("nosuch")
     assert missing.value.field == "name"
+
+
+def test_a_click_whose_write_failed_counts_as_the_lists_first_when_sent_again(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine.start_experiment(BY_SOURCE)
+    found = engine.recommend(NEWCOMERS[0], 3)
+    sent = click(engine, NEWCOMERS[0], found)
+
+    def disk_full(events: Any) -> Any:
+        raise OSError("no space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(engine.log, "append", disk_full)
+        with pytest.raises(OSError):
+            engine.ingest([sent])
+    engine.ingest([sent])  # the client's retry once the disk has room again
+    variant = next(v for v in engine.experiment_report("by-source")["variants"]
+                   if v["name"] == found.variant)
+    assert variant["clicks"] == 1 and variant["events"]["click"]["lists"] == 1

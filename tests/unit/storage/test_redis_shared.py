@@ -103,3 +103,5 @@ def test_feedback_is_first_of_its_type_once_per_shown_list_on_any_replica(
     assert one.first_outcome("r1", "click") and not two.first_outcome("r1", "click")
     assert two.first_outcome("r1", "purchase")
     assert not one.first_outcome("unknown", "click")  # no such list: counts for nothing
+    two.unmark_outcome("r1", "click")  # that click was not stored: its retry is the first
+    assert one.first_outcome("r1", "click") and not two.first_outcome("r1", "click")
