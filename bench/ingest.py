@@ -16,7 +16,7 @@ alternating which goes first.
 
     python bench/ingest.py [--items 100000] [--events 200000]
     python bench/ingest.py --peer-commit main~3 [--rounds 3]
-    python bench/ingest.py --sealing [--rounds 3] [--end-to-end-only]
+    python bench/ingest.py --sealing [--rounds 3] [--end-to-end-only] [--random-ids]
 """
 
 from __future__ import annotations
@@ -120,13 +120,28 @@ import common, ingest
 if not {sealed}:
     common.unsealed()
 events = common.events_of(common.world({items}, {events}))
+if {random_ids}:
+    events = ingest.with_random_ids(events)
 directory = Path(tempfile.mkdtemp(prefix="streamrec-bench-"))
 print(*ingest.engine_ingest_measured(events, directory, 4),
       *ingest.http_ingest_measured(events, directory, 100, 8, sealed={sealed}))
 """
 
 
-def sealing_end_to_end(items: int, n_events: int, rounds: int) -> None:
+def with_random_ids(events: list) -> list:  # type: ignore[type-arg]
+    """The events with random 128-bit hex event ids (seeded: the same in every run), as
+    clients that send UUIDs have them, instead of the generator's sequential ``e{n}``: a
+    sealed log stores a keyed tag of each id, which scatters its UNIQUE index as random ids
+    scatter a plain log's."""
+    import dataclasses
+    import random
+
+    rng = random.Random(17)
+    return [dataclasses.replace(e, event_id=f"{rng.getrandbits(128):032x}") for e in events]
+
+
+def sealing_end_to_end(items: int, n_events: int, rounds: int,
+                       random_ids: bool = False) -> None:
     """Events/s through ``engine.ingest`` and over HTTP, sealed and unsealed, in fresh
     processes, the order alternating round by round; with the CPU each spent per event,
     which the machine's other load moves much less than the rates."""
@@ -136,7 +151,7 @@ def sealing_end_to_end(items: int, n_events: int, rounds: int) -> None:
         runs: dict[bool, list[float]] = {}
         for sealed in (True, False) if round_ % 2 == 0 else (False, True):
             code = _END_TO_END.format(bench=str(Path(__file__).parent), items=items,
-                                      events=n_events, sealed=sealed)
+                                      events=n_events, sealed=sealed, random_ids=random_ids)
             out = subprocess.run([sys.executable, "-c", code], check=True,
                                  capture_output=True, text=True).stdout.split()
             runs[sealed] = [float(value) for value in out]
@@ -246,11 +261,13 @@ def main() -> None:
                         help="Sealed against unsealed: the log alone, then end to end.")
     parser.add_argument("--end-to-end-only", action="store_true",
                         help="With --sealing: skip the log-alone rounds.")
+    parser.add_argument("--random-ids", action="store_true",
+                        help="With --sealing: random event ids (as UUIDs), not e1, e2, ...")
     args = parser.parse_args()
     if args.sealing:
         if not args.end_to_end_only:
             sealing(args.items, args.events, args.rounds)
-        sealing_end_to_end(args.items, args.events, args.rounds)
+        sealing_end_to_end(args.items, args.events, args.rounds, args.random_ids)
         return
     if args.peer_commit is not None:
         learning_against(args.peer_commit, args.items, args.events, args.rounds)

@@ -17,6 +17,7 @@ change to the read path is measured against the code before it on the same machi
     python bench/serve.py [--items 100000] [--events 1000000] [--clients 16] [--no-http]
     python bench/serve.py --http-only --peer-commit main~3 [--rounds 3]
     python bench/serve.py --data-dir /tmp/world-100k [...]   # built once, reused after
+    python bench/serve.py --sealing [--rounds 4]   # encryption at rest against none
 
 ``--data-dir DIR``: build the world there the first time (and keep it), and on later runs with
 the same ``--items`` and ``--events`` reopen it from its snapshot instead of building it again
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -153,28 +155,42 @@ def http(url: str, n_users: int, clients: int, requests: int) -> tuple[float, fl
 
 
 def over_http(data_dir: Path, n_users: int, clients: int, queries: int, rounds: int,
-              peer_commit: str | None) -> None:
+              peer_commit: str | None, unsealed_dir: Path | None = None) -> None:
     """Requests/s and p99 of ``clients`` concurrent clients, this code and (``peer_commit``)
-    the code at that commit on a copy of the same data, rounds alternating."""
-    servers = {"this tree": (data_dir, ())}
+    the code at that commit on a copy of the same data, or (``unsealed_dir``) this code on
+    the same world stored without encryption at rest, rounds alternating."""
+    servers: dict[str, tuple[Path, tuple[tuple[str, str], ...], bool]] = {
+        "this tree": (data_dir, (), True)}
     with ExitStack() as stack:
         if peer_commit is not None:
             peer_dir = data_dir.with_name(data_dir.name + "-peer")
             shutil.copytree(data_dir, peer_dir)
             tree = stack.enter_context(worktree_at(peer_commit))
-            servers[f"{peer_commit} (peer)"] = (peer_dir, (("PYTHONPATH", str(tree / "src")),))
-        urls = {name: stack.enter_context(server(directory, *env))
-                for name, (directory, env) in servers.items()}
+            servers[f"{peer_commit} (peer)"] = (peer_dir, (("PYTHONPATH", str(tree / "src")),),
+                                                True)
+        if unsealed_dir is not None:
+            servers["this tree, log unsealed (peer)"] = (unsealed_dir, (), False)
+        urls = {name: stack.enter_context(server(directory, *env, sealed=sealed))
+                for name, (directory, env, sealed) in servers.items()}
         for url in urls.values():
             http(url, n_users, 4, 50)  # warm-up
         results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in urls}
-        for _ in range(rounds):
-            for name, url in urls.items():
+        for round_ in range(rounds):
+            order = list(urls.items())
+            for name, url in order if round_ % 2 == 0 else order[::-1]:
                 results[name].append(http(url, n_users, clients, queries // clients))
     for name, runs in results.items():
         for p50, p99_ms, rate in runs:
             print(f"over HTTP    {name}, {clients} clients: p50 {p50:.2f} ms  "
                   f"p99 {p99_ms:.2f} ms  {rate:,.0f} req/s")
+    if unsealed_dir is not None:
+        ours, peer = results["this tree"], results["this tree, log unsealed (peer)"]
+        ratios = [[mine[n] / theirs[n] for mine, theirs in zip(ours, peer, strict=True)]
+                  for n in range(3)]
+        print(f"sealed / unsealed, round by round (load {os.getloadavg()[0]:.1f}): p50 "
+              + ", ".join(f"{r:.2f}x" for r in ratios[0]) + "; p99 "
+              + ", ".join(f"{r:.2f}x" for r in ratios[1]) + "; req/s "
+              + ", ".join(f"{r:.2f}x" for r in ratios[2]))
 
 
 def built_world(items: int, n_events: int, keep_in: Path | None = None
@@ -235,8 +251,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="HTTP rounds per server.")
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="Build the world here once and reuse it on later runs.")
+    parser.add_argument("--sealing", action="store_true",
+                        help="Over HTTP only: the same world stored sealed (streamrec's only "
+                             "mode) and unsealed (a benchmark hook), rounds alternating.")
     args = parser.parse_args()
     engine, data_dir, n_users = built_world(args.items, args.events, args.data_dir)
+    if args.sealing:
+        engine.close()
+        common.unsealed()  # from here on this process builds a world with its log unsealed
+        plain_engine, plain_dir, _ = built_world(args.items, args.events)
+        plain_engine.close()
+        over_http(data_dir, n_users, args.clients, args.queries, args.rounds, None, plain_dir)
+        return
     if args.http_only:
         engine.close()
         over_http(data_dir, n_users, args.clients, args.queries, args.rounds, args.peer_commit)
