@@ -45,6 +45,11 @@ class Blend:
         self.hedge = Hedge(self.experts, self.config, RANKER)
         self.quality = OnlineQuality((*self.experts, BLEND), k, self.config.half_life,
                                      self.config.gap_contexts, self.config.gap_kernel)
+        # the blend as it would rank at each multiple of the learning rate, measured at the
+        # same tests: lists use the multiple that has done best (``multiplier``)
+        self.multipliers = tuple(self.config.rate_multipliers) or (1.0,)
+        self.rates = OnlineQuality(tuple(f"rate_{m:g}" for m in self.multipliers), k,
+                                   self.config.half_life, state_key="rate_quality")
         self.last_test = 0  # the eligible event of the last test
         # per user, 1 + the position in the log (events learned) of their latest event
         self.last_seen = np.zeros(0, dtype=np.int64)
@@ -95,11 +100,26 @@ class Blend:
         """(candidates, experts): the sources' own scores, the paced counts, the ranker's."""
         return np.column_stack((raw, self.paced.scores(items), ranker))
 
-    def weights(self, context: int | None = None, hedge: Hedge | None = None) -> FloatArray:
+    def weights(self, context: int | None = None, hedge: Hedge | None = None,
+                multiplier: float | None = None) -> FloatArray:
         """The experts' weights for users of a gap ``context`` (None: over all users), by
-        ``hedge``'s rate and prior (default this blend's)."""
+        ``hedge``'s rate (default this blend's) times ``multiplier`` (default the one that
+        has done best on the stream) and its prior."""
         hedge = self.hedge if hedge is None else hedge
-        return hedge.weights(self.quality.evidence(context)[: len(self.experts)])
+        multiplier = self.multiplier() if multiplier is None else multiplier
+        return hedge.weights(self.quality.evidence(context)[: len(self.experts)],
+                             hedge.config.learning_rate * multiplier)
+
+    def multiplier(self) -> float:
+        """The multiple of the learning rate whose blend has the best decayed mean NDCG on
+        the stream's tests so far: 1 (or the first) before any test and on a tie, so the
+        rate moves only on evidence."""
+        if len(self.multipliers) == 1:
+            return self.multipliers[0]
+        means = self.rates.mean_gains()
+        base = self.multipliers.index(1.0) if 1.0 in self.multipliers else 0
+        best = int(np.argmax(means))
+        return self.multipliers[base if means[base] >= means[best] else best]
 
     def rank(self, items: IntArray, raw: FloatArray, ranker: FloatArray,
              hedge: Hedge | None = None, mixes: bool | None = None,
@@ -121,13 +141,22 @@ class Blend:
         weights it had then). It stands for the eligible events since the last test."""
         experts = self.expert_scores(items, raw, ranker)
         blend = self.rank(items, raw, ranker, user=user)
-        self.quality.measure(np.column_stack((experts, blend)), items, target,
-                             self._span(eligible), self.context(user))
+        context, span = self.context(user), self._span(eligible)
+        if len(self.multipliers) > 1:  # one multiple: nothing to choose, nothing to pay
+            evidence = self.quality.evidence(context)[: len(self.experts)]
+            rate = self.hedge.config.learning_rate
+            weights = np.array([self.hedge.weights(evidence, rate * m)
+                                for m in self.multipliers])
+            self.rates.measure(self.hedge.mix_many(experts, weights), items, target, span)
+        self.quality.measure(np.column_stack((experts, blend)), items, target, span, context)
 
     def missed(self, eligible: int, user: int | None = None) -> None:
         """A test no expert could pass (the item is new to the engine)."""
         empty = np.zeros((0, len(self.experts) + 1))
-        self.quality.measure(empty, EMPTY_INTS, -1, self._span(eligible), self.context(user))
+        context, span = self.context(user), self._span(eligible)
+        if len(self.multipliers) > 1:
+            self.rates.measure(np.zeros((0, len(self.multipliers))), EMPTY_INTS, -1, span)
+        self.quality.measure(empty, EMPTY_INTS, -1, span, context)
 
     def _span(self, eligible: int) -> float:
         span = max(1, eligible - self.last_test)
@@ -140,6 +169,7 @@ class Blend:
         report = self.quality.report()
         for name, weight in zip(self.experts, self.mean_weights().tolist(), strict=True):
             report[name]["weight"] = round(weight, 6)
+        report[BLEND]["rate"] = self.hedge.config.learning_rate * self.multiplier()
         return report
 
     def mean_weights(self) -> FloatArray:
@@ -152,7 +182,7 @@ class Blend:
         return np.asarray(tests @ per_context / tests.sum(), dtype=np.float64)
 
     def state(self) -> dict[str, np.ndarray]:
-        return {**self.paced.state(), **self.quality.state(),
+        return {**self.paced.state(), **self.quality.state(), **self.rates.state(),
                 "last_test": np.array([self.last_test]),
                 "last_seen": self.last_seen[: self._users()].copy()}
 
@@ -164,5 +194,6 @@ class Blend:
     def restore(self, state: Mapping[str, np.ndarray]) -> None:
         self.paced.restore(state)
         self.quality.restore(state)
+        self.rates.restore(state)
         self.last_test = int(state["last_test"][0]) if "last_test" in state else 0
         self.last_seen = np.array(state.get("last_seen", np.zeros(0)), dtype=np.int64)

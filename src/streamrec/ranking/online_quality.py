@@ -50,9 +50,9 @@ class OnlineQuality:
 
     def __init__(self, names: Sequence[str], k: int = 10,
                  half_life: float | None = 50_000.0, contexts: int = 1,
-                 kernel: float = 0.0) -> None:
+                 kernel: float = 0.0, state_key: str = "quality") -> None:
         """``kernel``: how much a context's evidence borrows from its neighbours, per step
-        (``evidence``)."""
+        (``evidence``); ``state_key``: the figures' name in snapshots."""
         self.names = tuple(names)
         self.k = k
         self.half_life = half_life
@@ -61,12 +61,15 @@ class OnlineQuality:
         self.borrow = np.where(steps == 0, 1.0, kernel ** np.maximum(steps, 1))
         # per context, one row per column of _COLUMNS, one column per expert
         self.sums = np.zeros((contexts, len(_COLUMNS), len(self.names)), dtype=np.float64)
+        self.state_key = state_key
+        self._evidence: dict[int, FloatArray] = {}  # by context (-1: pooled) until a test
 
     def measure(self, scores: FloatArray, items: IntArray, target: int,
                 span: float = 1.0, context: int = 0) -> FloatArray:
         """Record one test: ``scores`` (candidates x experts) over ``items``, the user took
         ``target``; it stands for ``span`` eligible events. Returns each expert's NDCG@k gain
         for it (0 for a miss)."""
+        self._evidence.clear()
         gains = self.gains(scores, items, target)
         hits = (gains > 0).astype(np.float64)
         # an expert that has never scored a candidate (content without a catalogue, a
@@ -84,17 +87,54 @@ class OnlineQuality:
     def evidence(self, context: int | None = None) -> FloatArray:
         """Per expert, its decayed mean NDCG times the decayed number of tests: what Hedge
         pays it (a mean over the stream's time, on the scale of the tests behind it); -inf
-        (no weight) for an expert that never scored a candidate. For one ``context``: its
-        own tests plus its neighbours' at ``kernel`` per step, so a context with few tests
-        of its own leans on those next to it until it has its own."""
-        if context is None:
-            sums = self.sums.sum(axis=0)
-        else:
-            sums = np.tensordot(self.borrow[context], self.sums, axes=1)
-        gains, weight, tests = sums[1], sums[2], sums[3]
-        earned = gains / np.maximum(weight, 1e-300) * tests
+        (no weight) for an expert that never scored a candidate.
+
+        For one ``context``: its own tests plus its neighbours' at ``kernel`` per step, and
+        then the pooled figures of all contexts, worth ``pooled_worth()`` tests (no more
+        than the pool has beyond the context's own): a context's mean is shrunk towards the
+        pooled mean until its own tests outnumber what the pool is worth. How much the pool
+        is worth is measured: little where the contexts' means differ by more than their
+        tests' noise explains, all of it where they do not (a sparse log, whose contexts
+        each hold a few hundred tests, then weighs its experts as one context would)."""
+        key = -1 if context is None else context
+        cached = self._evidence.get(key)
+        if cached is not None:
+            return cached
+        pooled = self.sums.sum(axis=0)
         started = self.sums[:, -1].sum(axis=0) > 0
-        return np.asarray(np.where(started, earned, -np.inf), dtype=np.float64)
+        if context is None:
+            earned = _mean(pooled) * pooled[3]
+        else:
+            own = np.tensordot(self.borrow[context], self.sums, axes=1)
+            worth = min(self.pooled_worth(), max(float(pooled[3].max() - own[3].max()), 0.0))
+            earned = _mean(own) * own[3] + worth * _mean(pooled)
+        found = np.asarray(np.where(started, earned, -np.inf), dtype=np.float64)
+        self._evidence[key] = found
+        return found
+
+    def pooled_worth(self) -> float:
+        """How many of a context's own tests the pooled mean is worth: the tests' noise over
+        the spread of the contexts' true means (sigma^2 / tau^2 of a normal-normal model;
+        DerSimonian and Laird's moment estimate of tau^2 per expert, summed over experts;
+        sigma^2 = m(1 - m), the most a [0, 1] figure of mean m can vary). inf when the
+        contexts differ by no more than noise."""
+        tests = self.sums[:, 3, 0]
+        held = np.flatnonzero(tests >= 1.0)
+        if held.size < 2:
+            return np.inf
+        sums = self.sums[held]
+        means = sums[:, 1] / np.maximum(sums[:, 2], 1e-300)  # contexts x experts
+        pooled = _mean(sums.sum(axis=0))
+        noise = np.maximum(pooled * (1.0 - pooled), 1e-9)
+        weights = tests[held, None] / noise[None, :]  # contexts x experts
+        total = weights.sum(axis=0)
+        centre = (weights * means).sum(axis=0) / total
+        q = (weights * (means - centre) ** 2).sum(axis=0)
+        scale = total - (weights ** 2).sum(axis=0) / total
+        spread = np.maximum(0.0, (q - (held.size - 1)) / np.maximum(scale, 1e-300))
+        if spread.sum() <= 0.0:
+            return np.inf
+        return float(noise.sum() / spread.sum())
 
     def gains(self, scores: FloatArray, items: IntArray, target: int) -> FloatArray:
         """NDCG@k of each expert's ranking for one taken item (1/log2(2 + rank) in the top k)."""
@@ -121,9 +161,19 @@ class OnlineQuality:
                          "measured": int(measured[n])}
         return out
 
+    def mean_gains(self) -> FloatArray:
+        """Per name, its decayed mean NDCG over every context (0 before any test)."""
+        return _mean(self.sums.sum(axis=0))
+
     def state(self) -> dict[str, np.ndarray]:
-        return {"quality": self.sums.copy()}
+        return {self.state_key: self.sums.copy()}
 
     def restore(self, state: Mapping[str, np.ndarray]) -> None:
-        if "quality" in state and state["quality"].shape == self.sums.shape:
-            self.sums = np.array(state["quality"], dtype=np.float64)
+        self._evidence.clear()
+        if self.state_key in state and state[self.state_key].shape == self.sums.shape:
+            self.sums = np.array(state[self.state_key], dtype=np.float64)
+
+
+def _mean(sums: FloatArray) -> FloatArray:
+    """Decayed mean NDCG per expert from one context's (or the pool's) rows."""
+    return np.asarray(sums[1] / np.maximum(sums[2], 1e-300), dtype=np.float64)

@@ -4,7 +4,8 @@ The popularity source fades with a half-life in seconds (a week by default): rig
 shop whose tempo is days, wrong for one whose tempo is months, where a week holds a handful
 of events. These counters fade with a half-life counted in *events of the whole log*, so the
 same settings mean "the last few thousand events" in a busy shop and in a slow one, plus one
-that never fades (plain popularity, the baseline every recommender must beat). They are
+that never fades (plain popularity, the baseline every recommender must beat: it counts each
+positive event once, whatever its type or stars, as that baseline does). They are
 experts of the blend (``hedge.py``), which learns online which one this log rewards; each
 brings its best items as candidates.
 
@@ -50,8 +51,12 @@ class PacedPopularity:
             return
         positions = self.learned + np.arange(len(batch), dtype=np.float64)
         paced = EventBatch(batch.users, batch.items, batch.weights, positions)
-        for counter in self.counters:
-            counter.learn(paced)
+        # plain popularity counts each positive event once, as the baseline does: a rating's
+        # stars say how much a user liked an item, not how likely the next user takes it
+        counted = EventBatch(batch.users, batch.items,
+                             (batch.weights > 0).astype(np.float64), positions)
+        for counter, half_life in zip(self.counters, self.half_lives, strict=True):
+            counter.learn(counted if half_life is None else paced)
         self.learned += len(batch)
 
     def top(self, per_counter: int, exclude: IntArray, n_items: int) -> IntArray:

@@ -211,3 +211,51 @@ def test_an_expert_that_never_scored_a_candidate_has_no_weight() -> None:
     weights = Hedge(("good", "poor", "never"), HedgeConfig(ranker_prior=0.0),
                     "good").weights(evidence[:3])
     assert weights[2] == 0.0 and weights[0] > 0.999
+
+
+def quality_of(contexts: list[tuple[int, float, float]]) -> OnlineQuality:
+    """Tests of two experts in gap contexts: (context, chance "a" ranks the item first,
+    chance "b" does), 400 tests each, drawn with a fixed seed."""
+    quality = OnlineQuality(("a", "b"), k=10, half_life=None, contexts=4, kernel=0.0)
+    rng = np.random.default_rng(7)
+    items = np.arange(20)
+    for context, a, b in contexts:
+        for _ in range(400):
+            first = np.linspace(2.0, 1.0, 20)
+            a_scores = first if rng.random() < a else first[::-1]
+            b_scores = first if rng.random() < b else first[::-1]
+            quality.measure(np.column_stack((a_scores, b_scores)), items, 0, 1.0, context)
+    return quality
+
+
+def test_a_context_leans_on_the_pool_unless_its_own_tests_say_it_differs() -> None:
+    """Contexts that differ only by noise get the pooled evidence, all of it (as one context
+    would); contexts whose experts truly differ keep their own, the pool worth only a few
+    tests."""
+    alike = quality_of([(context, 0.3, 0.25) for context in range(4)])
+    assert alike.pooled_worth() > 1_200  # the other contexts' tests, all of them
+    # its own tests, and the others at the pooled mean: about the pool's evidence
+    np.testing.assert_allclose(alike.evidence(1), alike.evidence(), rtol=0.01)
+    apart = quality_of([(0, 0.6, 0.1), (1, 0.6, 0.1), (2, 0.1, 0.6), (3, 0.1, 0.6)])
+    assert apart.pooled_worth() < 40  # of the context's own 400 tests
+    assert apart.evidence(0)[0] > apart.evidence(0)[1]
+    assert apart.evidence(3)[1] > apart.evidence(3)[0]
+    assert apart.evidence()[0] == pytest.approx(apart.evidence()[1], rel=0.1)
+
+
+def test_the_rate_follows_the_evidence_and_the_blend_keeps_up_with_the_best_expert() -> None:
+    """The blend is measured at each multiple of the learning rate at every test; lists use
+    the best. Where one expert is best, a rate that makes the blend its ranking does at
+    least as well as the default fusion, and the blend stays level with that expert."""
+    rates = {"rate_multipliers": [0.25, 1.0, 4.0, 16.0, 64.0]}
+    blend = learned(popular_stream(900), measured_everywhere(hedge=rates)).ranker.blend
+    means = blend.rates.mean_gains()
+    chosen = blend.multipliers.index(blend.multiplier())
+    assert means[chosen] == means.max()
+    report = blend.report()
+    assert report[BLEND]["rate"] == blend.config.learning_rate * blend.multiplier()
+    best = max(report[name]["ndcg"] for name in blend.experts)
+    assert report[BLEND]["ndcg"] >= 0.97 * best
+    fresh = learned(popular_stream(3), measured_everywhere(hedge=rates)).ranker.blend
+    assert EngineState(Settings()).ranker.blend.multiplier() == 1.0  # before any test
+    assert fresh.rates.report()["rate_1"]["measured"] > 0
