@@ -98,10 +98,9 @@ def test_the_built_in_sources_keep_their_feature_columns_and_prior() -> None:
         "ease_top5", "ease_top20",
         "cooccurrence_x_history", "als_x_history", "ease_x_history", "recency",
         "attribute_share", "attribute_last")
-    # the sequence model's features start at 0: an unproven source must not move lists
     np.testing.assert_array_equal(layout().prior, [-3.0, 1.0, 4.0, 0.3, 0.5, 0.3, 0.3, 0.1,
-                                                   0.2, 0.0, 0.0, 0.3, 0.5, 0.5, 0.3, 0.2,
-                                                   0.1, 0.0, 0.2, 0.1, 0.3, 0.1, 0.1, 0.1,
+                                                   0.2, 0.1, 0.5, 0.3, 0.5, 0.5, 0.3, 0.2,
+                                                   0.1, 0.2, 0.2, 0.1, 0.3, 0.1, 0.1, 0.1,
                                                    0.0, 0.0])
 
 
