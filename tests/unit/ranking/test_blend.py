@@ -229,13 +229,16 @@ def quality_of(contexts: list[tuple[int, float, float]]) -> OnlineQuality:
 
 
 def test_a_context_leans_on_the_pool_unless_its_own_tests_say_it_differs() -> None:
-    """Contexts that differ only by noise get the pooled evidence, all of it (as one context
-    would); contexts whose experts truly differ keep their own, the pool worth only a few
+    """Contexts that differ only by noise lean on the pooled evidence as far as their own
+    tests go; contexts whose experts truly differ keep their own, the pool worth only a few
     tests."""
     alike = quality_of([(context, 0.3, 0.25) for context in range(4)])
     assert alike.pooled_worth() > 1_200  # the other contexts' tests, all of them
-    # its own tests, and the others at the pooled mean: about the pool's evidence
-    np.testing.assert_allclose(alike.evidence(1), alike.evidence(), rtol=0.01)
+    # its own tests, and as many again at the pooled mean: the pool doubles a context's
+    # evidence, never outvotes it (on MovieLens-100K's temporal split it did, and lost)
+    own = alike.sums[1, 1] / alike.sums[1, 2]
+    pooled = alike.sums[:, 1].sum(axis=0) / alike.sums[:, 2].sum(axis=0)
+    np.testing.assert_allclose(alike.evidence(1), 400 * own + 400 * pooled)
     apart = quality_of([(0, 0.6, 0.1), (1, 0.6, 0.1), (2, 0.1, 0.6), (3, 0.1, 0.6)])
     assert apart.pooled_worth() < 40  # of the context's own 400 tests
     assert apart.evidence(0)[0] > apart.evidence(0)[1]
