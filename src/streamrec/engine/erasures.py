@@ -36,6 +36,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from streamrec.storage.codec import ERASE_TYPE
+from streamrec.storage.snapshots import fsync_directory
 from streamrec.types import Event
 
 __all__ = ["ERASE_TYPE", "clear_pending", "erased_digests", "erasure_digest", "erasure_event",
@@ -85,7 +86,7 @@ def record_pending(data_dir: Path, stored_keys: Iterable[str]) -> None:
     finally:
         os.close(descriptor)
     os.replace(temporary, path)
-    _sync_directory(data_dir)
+    fsync_directory(data_dir)
 
 
 def pending_keys(data_dir: Path) -> list[str]:
@@ -99,12 +100,5 @@ def pending_keys(data_dir: Path) -> list[str]:
 def clear_pending(data_dir: Path) -> None:
     """The erasure is in the log and learned: nothing left to finish."""
     (data_dir / PENDING_FILE).unlink(missing_ok=True)
-    _sync_directory(data_dir)
+    fsync_directory(data_dir)
 
-
-def _sync_directory(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

@@ -37,6 +37,8 @@ import numpy as np
 import safetensors.numpy
 from safetensors import SafetensorError
 
+from streamrec.storage.snapshots import fsync_directory
+
 log = logging.getLogger(__name__)
 _SUFFIXES = ("npz", "safetensors")
 
@@ -81,11 +83,7 @@ class ArtefactStore:
             os.rename(temporary, self.directory / name)
         finally:
             temporary.unlink(missing_ok=True)
-        descriptor = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+        fsync_directory(self.directory)
         return Artefact(name, checksum(arrays))
 
     def load(self, artefact: Artefact) -> dict[str, np.ndarray] | None:

@@ -53,7 +53,9 @@ class Snapshot:
     components: dict[str, dict[str, np.ndarray]]
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_directory(path: Path) -> None:
+    """Make a rename or an unlink in ``path`` durable (the directory's entry, not a file's
+    data)."""
     descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)
@@ -94,15 +96,15 @@ class SnapshotStore:
             _write_synced(temporary / "meta.json", json.dumps(
                 {**meta, "offset": offset, "components": sorted(components),
                  "format": _FORMAT}).encode())
-            _fsync_dir(chunks)
-            _fsync_dir(temporary)
+            fsync_directory(chunks)
+            fsync_directory(temporary)
         except BaseException:  # e.g. the disk filled up: give back what was written
             shutil.rmtree(temporary, ignore_errors=True)
             raise
         if final.exists():
             shutil.rmtree(final)
         os.rename(temporary, final)
-        _fsync_dir(self.directory)
+        fsync_directory(self.directory)
         self._prune(started)
         self.last_written_bytes, self.last_reused_bytes = written, reused
         return final
