@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import quote
@@ -91,3 +92,15 @@ def sqlite_paths(data_dir: Path, *urls: str) -> list[Path]:
     variant)."""
     return [*store_paths(*urls), data_dir / "keys.db", data_dir / "audit.db",
             data_dir / "experiments.db"]
+
+
+def wal_emptied(connection: sqlite3.Connection, tries: int = 50) -> bool:
+    """Copy the WAL into its database file and empty it, so no old page (what was deleted)
+    stays in it; retried briefly while readers of older snapshots hold it. False when they
+    stayed busy (the caller says what that means for it)."""
+    for _ in range(tries):
+        busy, _, _ = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy == 0:
+            return True
+        time.sleep(0.02)
+    return False

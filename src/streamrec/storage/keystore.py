@@ -25,7 +25,6 @@ import hmac
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from streamrec.errors import Misconfigured
+from streamrec.storage.integrity import wal_emptied
 
 KEY_BYTES = 32
 KEY_ID_BYTES = 16
@@ -146,7 +146,6 @@ CREATE TABLE IF NOT EXISTS data_keys (
 CREATE TABLE IF NOT EXISTS destroyed (key_id BLOB PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
-_CHECKPOINT_TRIES = 50
 
 
 class SQLiteKeyStore:
@@ -263,12 +262,6 @@ def _select_many(connection: sqlite3.Connection,
 
 
 def _truncate_wal(connection: sqlite3.Connection, path: Path) -> None:
-    """Copy the WAL into the file and empty it, so no old page (a destroyed key's) stays in
-    it; waits briefly for readers of older snapshots."""
-    for _ in range(_CHECKPOINT_TRIES):
-        busy, _, _ = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        if busy == 0:
-            return
-        time.sleep(0.02)
-    raise RuntimeError(f"could not checkpoint {path}: readers stayed busy")
-
+    """Empty the WAL, so no old page (a destroyed key's) stays in it."""
+    if not wal_emptied(connection):
+        raise RuntimeError(f"could not checkpoint {path}: readers stayed busy")

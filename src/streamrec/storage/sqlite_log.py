@@ -27,7 +27,6 @@ import logging
 import queue
 import sqlite3
 import threading
-import time
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -45,7 +44,7 @@ from streamrec.storage.codec import (
     rows_of,
 )
 from streamrec.storage.failures import is_read_only, storage_unavailable
-from streamrec.storage.integrity import damaged, is_damage
+from streamrec.storage.integrity import damaged, is_damage, wal_emptied
 from streamrec.storage.keystore import KEY_ID_BYTES
 from streamrec.types import Appended, Event, LoggedEvent
 
@@ -80,7 +79,6 @@ _SELECT_USER = (
     " FROM events WHERE user_id = ? AND log_offset > ? ORDER BY log_offset DESC LIMIT ?"
 )
 _SELECT_ITEM = "SELECT timestamp, type FROM events WHERE item_id = ? AND log_offset > ?"
-_CHECKPOINT_TRIES = 50
 _SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}
 
 
@@ -507,11 +505,6 @@ def _add_sealed_column(connection: sqlite3.Connection) -> None:
 
 
 def _truncate_wal(connection: sqlite3.Connection, path: Path) -> None:
-    """Copy the WAL into the file and empty it: the old pages in it keep what was deleted.
-    Waits briefly for readers of older snapshots."""
-    for _ in range(_CHECKPOINT_TRIES):
-        busy, _, _ = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        if busy == 0:
-            return
-        time.sleep(0.02)
-    raise Unavailable(f"could not empty the WAL of {path}: readers stayed busy; retry")
+    """Empty the WAL: the old pages in it keep what was deleted."""
+    if not wal_emptied(connection):
+        raise Unavailable(f"could not empty the WAL of {path}: readers stayed busy; retry")
