@@ -29,8 +29,8 @@ import numpy as np
 
 from streamrec.types import FloatArray, IntArray
 
-# decayed: hits, gains, weight (eligible events represented), tests, and the advantage over
-# the blend while awake; then the same figures in total
+# decayed: hits, gains, weight (eligible events represented), tests; then hits, gains, events
+# represented and tests in total; and whether the expert has ever scored a candidate
 _COLUMNS = ("hits", "gains", "weight", "tests", "total_hits", "total_gains", "represented",
             "measured", "started")
 _DECAYED = 4
@@ -112,10 +112,11 @@ class OnlineQuality:
             # each expert's mean shrunk by its own spread across contexts (one that does
             # well in a visit and badly after months keeps its context's mean), on the
             # scale of the tests the context and what the pool is worth overall stand for
-            worth = np.minimum(self.pooled_worths(), room)
+            noise, spread = self._noise_and_spread()
+            worth = np.minimum(_worths(noise, spread), room)
             mean = (_mean(own) * tests + worth * _mean(pooled)) / np.maximum(
                 tests + worth, 1e-300)
-            earned = mean * (tests + min(self.pooled_worth(), room))
+            earned = mean * (tests + min(_worth(noise, spread), room))
         found = np.asarray(np.where(started, earned, -np.inf), dtype=np.float64)
         self._evidence[key] = found
         return found
@@ -123,14 +124,11 @@ class OnlineQuality:
     def pooled_worth(self) -> float:
         """``pooled_worths`` over all experts at once: their noise summed over their spread
         summed (inf when no expert's contexts differ beyond noise)."""
-        noise, spread = self._noise_and_spread()
-        return np.inf if spread.sum() <= 0.0 else float(noise.sum() / spread.sum())
+        return _worth(*self._noise_and_spread())
 
     def pooled_worths(self) -> FloatArray:
         """Per expert, how many of a context's tests its pooled mean is worth (below)."""
-        noise, spread = self._noise_and_spread()
-        return np.asarray(np.where(spread > 0.0, noise / np.maximum(spread, 1e-300), np.inf),
-                          dtype=np.float64)
+        return _worths(*self._noise_and_spread())
 
     def _noise_and_spread(self) -> tuple[FloatArray, FloatArray]:
         """How many of a context's own tests the pooled mean is worth: the tests' noise over
@@ -196,3 +194,12 @@ class OnlineQuality:
 def _mean(sums: FloatArray) -> FloatArray:
     """Decayed mean NDCG per expert from one context's (or the pool's) rows."""
     return np.asarray(sums[1] / np.maximum(sums[2], 1e-300), dtype=np.float64)
+
+
+def _worth(noise: FloatArray, spread: FloatArray) -> float:
+    return np.inf if spread.sum() <= 0.0 else float(noise.sum() / spread.sum())
+
+
+def _worths(noise: FloatArray, spread: FloatArray) -> FloatArray:
+    return np.asarray(np.where(spread > 0.0, noise / np.maximum(spread, 1e-300), np.inf),
+                      dtype=np.float64)
