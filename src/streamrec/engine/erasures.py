@@ -36,7 +36,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from streamrec.storage.codec import ERASE_TYPE
-from streamrec.storage.snapshots import fsync_directory
+from streamrec.storage.snapshots import fsync_directory, write_private
 from streamrec.types import Event
 
 __all__ = ["ERASE_TYPE", "clear_pending", "erased_digests", "erasure_digest", "erasure_event",
@@ -77,16 +77,7 @@ def is_erasure(event: Event) -> bool:
 
 def record_pending(data_dir: Path, stored_keys: Iterable[str]) -> None:
     """Write the stored keys of an erasure under way, durably (atomic replace, fsync'd)."""
-    path = data_dir / PENDING_FILE
-    temporary = path.with_name(f".{PENDING_FILE}.{os.getpid()}")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(descriptor, json.dumps(sorted(set(stored_keys))).encode())
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-    os.replace(temporary, path)
-    fsync_directory(data_dir)
+    write_private(data_dir / PENDING_FILE, json.dumps(sorted(set(stored_keys))).encode())
 
 
 def pending_keys(data_dir: Path) -> list[str]:

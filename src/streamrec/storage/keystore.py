@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from streamrec.errors import Misconfigured
 from streamrec.storage.integrity import wal_emptied
+from streamrec.storage.snapshots import write_private
 
 KEY_BYTES = 32
 KEY_ID_BYTES = 16
@@ -91,14 +92,7 @@ def master_key(secret: str | None, key_dir: Path) -> bytes:
     path = key_dir / KEY_FILE
     if not path.exists():
         key_dir.mkdir(parents=True, exist_ok=True)
-        temporary = key_dir / f".{KEY_FILE}.{os.getpid()}"
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(descriptor, os.urandom(KEY_BYTES))
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-        os.replace(temporary, path)  # atomic: two openers end with one key
+        write_private(path, os.urandom(KEY_BYTES))  # atomic: two openers end with one key
     key = path.read_bytes()
     if len(key) != KEY_BYTES:
         raise Misconfigured(f"{path} is not a streamrec log key ({len(key)} bytes, not "

@@ -63,6 +63,20 @@ def fsync_directory(path: Path) -> None:
         os.close(descriptor)
 
 
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all, readable by the owner only, and durably: a
+    temporary file fsync'd, renamed over ``path``, the directory fsync'd."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(descriptor, data)
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    os.replace(temporary, path)
+    fsync_directory(path.parent)
+
+
 class SnapshotStore:
     def __init__(self, directory: Path, keep: int = 2) -> None:
         self.directory = directory
