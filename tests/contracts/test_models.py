@@ -293,6 +293,25 @@ class TestEveryRefittableModel:
                       T0 + 1e7)
         assert len(cast(Model, model).recommend(query, 5)) == 5
 
+    def test_a_pending_fit_restored_from_arrays_swaps_in_as_the_live_one(
+        self, make: Callable[[], Refittable]
+    ) -> None:
+        """A snapshot taken between ``begin_refit`` and ``swap`` holds the model's state and
+        the fit's data as arrays (engine/refits.py): restored, the fit and its swap give the
+        state the live model reaches, users learned meanwhile included."""
+        first, second = chunks(seeded_history(), 2)
+        live = make()
+        self.learned(live, [first])
+        data, events = live.begin_refit()
+        self.learned(live, [second])  # while the fit is pending
+        restored = make()
+        cast(Model, restored).restore(snapshot_round_trip(cast(Model, live).state()))
+        restored_data = restored.data_from(snapshot_round_trip(
+            {key: np.asarray(value) for key, value in live.data_arrays(data).items()}))
+        live.swap(live.fit(data), events)
+        restored.swap(restored.fit(restored_data), events)
+        assert_same_state(cast(Model, restored).state(), cast(Model, live).state())
+
     def test_an_aborted_fit_leaves_the_serving_one(self, make: Callable[[], Refittable]) -> None:
         first, second = chunks(seeded_history(), 2)
         model = make()

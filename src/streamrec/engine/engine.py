@@ -625,8 +625,8 @@ class Engine:
         return export_of(self.state, self.log, self.session_key(session_id))
 
     # -- lifecycle -----------------------------------------------------------------------
-    def snapshot(self) -> Path | None:
-        """A snapshot now; None while a refit is under way (engine/refits.py)."""
+    def snapshot(self) -> Path:
+        """A snapshot now, with the data of any refit under way (engine/refits.py)."""
         return self.snapshotter.snapshot_now()
 
     def close(self) -> None:

@@ -17,8 +17,14 @@ the fit again; the live engine swaps in the fit as read back from those same arr
 serve the very same one. Only an artefact that is missing or not the one named (its checksum)
 is fitted again at this point, from the data taken at the begin: deterministic for a fixed
 seed and one thread. A begin with no end yet (the process died mid-fit) is fitted by the next
-trainer, which then logs the end. Control events have an empty ``user_id``, which no client
-event can have, so erasing a user never touches them.
+trainer, which then logs the end.
+
+A snapshot taken between the two holds each pending fit (its begin's offset, events and data,
+as ``Refittable.data_arrays``; engine/state.py), so restoring it gives what a replay holds at
+that offset: an end in the log's tail loads the named artefact, no end is fitted again.
+
+Control events have an empty ``user_id``, which no client event can have, so erasing a user
+never touches them.
 """
 
 from __future__ import annotations
@@ -132,6 +138,11 @@ class PendingFits:
     def get(self, begin_offset: int) -> PendingFit | None:
         with self._lock:
             return self._fits.get(begin_offset)
+
+    def all(self) -> list[PendingFit]:
+        """Every pending fit, oldest begin first."""
+        with self._lock:
+            return [self._fits[begin] for begin in sorted(self._fits)]
 
     def claim(self, begin_offset: int) -> PendingFit | None:
         """The fit begun at ``begin_offset`` if no one is computing it, now the caller's."""

@@ -16,8 +16,9 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from streamrec.engine.state import EngineState
+from streamrec.engine.state import PENDING_FIT, EngineState
 from streamrec.errors import Unavailable
 from streamrec.settings import SnapshotSettings
 from streamrec.storage.failures import storage_unavailable
@@ -63,8 +64,6 @@ class Snapshotter:
         """Called by the learner between batches: the state is a consistent cut right now."""
         if not self.is_due() or (self._writing is not None and self._writing.is_alive()):
             return
-        if len(self.state.pending_fits):
-            return  # a begun refit's data is not in a snapshot: wait until it is swapped in
         offset, components = self._capture()
         self._writing = threading.Thread(
             target=self._write_or_log, args=(offset, components), name="snapshot-writer",
@@ -82,25 +81,37 @@ class Snapshotter:
         return offset, components
 
     def _forget_covered_fits(self) -> None:
-        """Every snapshot on disk holds the fits begun before the oldest one: only a replay
-        from the start of the log would need their artefacts, and it can fit them again."""
-        offsets = self.store.offsets()
-        if self.state.artefacts is not None and offsets:
-            self.state.artefacts.delete_before(offsets[0])
+        """Every snapshot on disk holds the fits begun before the oldest one, swapped in or
+        pending (with their data): only a replay from the start of the log would need the
+        artefacts of fits begun before the oldest snapshot and not pending in it, and it can
+        fit them again. The shared snapshots new replicas start from count too."""
+        if self.state.artefacts is None:
+            return
+        metas = [*self.store.metas(), *(self.shared.metas() if self.shared else [])]
+        needed = [min([int(meta["offset"]), *(int(b) for b in meta.get("pending_fits", []))])
+                  for meta in metas]
+        if needed:
+            self.state.artefacts.delete_before(min(needed))
+
+    def _meta(self, components: dict[str, dict]) -> dict[str, Any]:  # type: ignore[type-arg]
+        """What a snapshot says of itself: the settings it was made with, and the begins of
+        the fits pending in it (their artefacts are kept while it is)."""
+        pending = sorted(int(name.removeprefix(PENDING_FIT)) for name in components
+                         if name.startswith(PENDING_FIT))
+        return {"fingerprint": self.fingerprint, "created_at": time.time(),
+                "pending_fits": pending}
 
     def _write(self, offset: int, components: dict[str, dict]) -> Path:  # type: ignore[type-arg]
         started = time.perf_counter()
         try:
-            path = self.store.save(offset, components, {"fingerprint": self.fingerprint,
-                                                        "created_at": time.time()})
+            path = self.store.save(offset, components, self._meta(components))
         except OSError as error:
             raise storage_unavailable(f"the snapshot at offset {offset} could not be written",
                                       error) from error
         self.last_duration_s = time.perf_counter() - started
         if self.shared is not None and self.publishes():
             try:
-                self.shared.save(offset, components, {"fingerprint": self.fingerprint,
-                                                      "created_at": time.time()})
+                self.shared.save(offset, components, self._meta(components))
             except OSError as error:  # this replica's own snapshot is written: go on
                 log.warning("snapshot at offset %d not shared: %s", offset, error)
         self.written_bytes += self.store.last_written_bytes
@@ -128,13 +139,10 @@ class Snapshotter:
         if writing is not None and writing is not threading.current_thread():
             writing.join()
 
-    def snapshot_now(self) -> Path | None:
-        """Wait for any write in flight, then write a snapshot synchronously; None while a
-        refit begun in the log is not swapped in (its data would not be in the snapshot)."""
+    def snapshot_now(self) -> Path:
+        """Wait for any write in flight, then write a snapshot synchronously (with the data
+        of any refit under way: engine/refits.py)."""
         if self._writing is not None:
             self._writing.join()
-        if len(self.state.pending_fits):
-            log.info("no snapshot while a refit is under way")
-            return None
         offset, components = self._capture()
         return self._write(offset, components)

@@ -43,6 +43,8 @@ from streamrec.storage.artefacts import ArtefactStore
 from streamrec.types import Event, EventBatch, Item, LoggedEvent, Query
 
 _NO_ATTRIBUTES: Mapping[str, Any] = {}
+# a snapshot's component for a fit begun and not ended, by its begin's offset
+PENDING_FIT = "pending-fit-"
 # the engine's own key in an event's context: the item ids of the list the event is feedback
 # on, written at ingestion from the remembered impression (clients cannot send "$" keys)
 SHOWN_KEY = "$shown"
@@ -338,14 +340,17 @@ class EngineState:
 
     # -- persistence ---------------------------------------------------------------------
     def state(self) -> dict[str, dict[str, np.ndarray]]:
-        return self._components(lambda model: model.state())
+        return self._components(lambda model: model.state(), deferred=False)
 
     def capture(self) -> dict[str, dict[str, Any]]:
         """``state`` for a snapshot: models that can (``capture``) defer their largest arrays,
-        which numpy builds when the snapshot writer saves them, off the lock."""
-        return self._components(lambda model: getattr(model, "capture", model.state)())
+        which numpy builds when the snapshot writer saves them, off the lock, and so do
+        pending fits' data."""
+        return self._components(lambda model: getattr(model, "capture", model.state)(),
+                                deferred=True)
 
-    def _components(self, of_model: Callable[[Any], dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    def _components(self, of_model: Callable[[Any], dict[str, Any]],
+                    deferred: bool) -> dict[str, dict[str, Any]]:
         with self.lock.reading():
             components = {
                 "vocabulary": {"users": self.users.state(), "items": self.items.state()},
@@ -359,6 +364,12 @@ class EngineState:
             }
             for name, model in self.models.items():
                 components[f"model-{name}"] = of_model(model)
+            for fit in self.pending_fits.all():
+                components[f"{PENDING_FIT}{fit.begin_offset:020d}"] = {
+                    "model": np.array([fit.model.name]),
+                    "counters": np.array([fit.begin_offset, fit.events]),
+                    **{f"data_{key}": value if deferred else np.asarray(value)
+                       for key, value in fit.model.data_arrays(fit.data).items()}}
             return components
 
     def _catalogue_state(self) -> dict[str, np.ndarray]:
@@ -411,7 +422,30 @@ class EngineState:
                 self.experiments.restore(components["experiments"])
             for name, model in self.models.items():
                 model.restore(components[f"model-{name}"])
+            pending = self._pending_fits_of(components)
             self.offset = offset
+            self.pending_fits = pending
+        if len(pending):
+            with self.fit_begun:
+                self.fit_begun.notify_all()
+
+    def _pending_fits_of(self, components: Mapping[str, Mapping[str, np.ndarray]]
+                         ) -> PendingFits:
+        """The fits a snapshot holds as begun and not ended, each with the data its begin
+        took: as a replay holds them at this offset (their ends may be in the log after it,
+        or not written yet)."""
+        pending = PendingFits()
+        for component in sorted(c for c in components if c.startswith(PENDING_FIT)):
+            arrays = components[component]
+            model = self.models[str(arrays["model"][0])]
+            if not isinstance(model, Refittable):
+                raise ValueError(f"{component}: {model.name} has no refits")
+            begin, events = (int(n) for n in arrays["counters"])
+            data = model.data_from({key.removeprefix("data_"): value
+                                    for key, value in arrays.items()
+                                    if key.startswith("data_")})
+            pending.add(PendingFit(begin, model, data, events))
+        return pending
 
 
 def _subset(candidates: CandidateSet, mask: np.ndarray) -> CandidateSet:

@@ -212,6 +212,12 @@ class ALSModel:
         self._touched_during_fit = set()
         return self._rows.frozen(), self.events
 
+    def data_arrays(self, data: FrozenRows) -> dict[str, Any]:
+        return dict(data.deferred("rows_"))
+
+    def data_from(self, arrays: Mapping[str, np.ndarray]) -> FrozenRows:
+        return FrozenRows.from_csr(arrays, "rows_")
+
     def swap(self, fitted: FittedALS, fitted_events: int) -> None:
         """Serve from a new fit, then re-fold users whose events came after it was taken.
         Call under the state lock."""
@@ -368,18 +374,24 @@ class ALSModel:
         return self._state_with(self._rows.frozen().deferred("rows_"))
 
     def _state_with(self, rows: Mapping[str, Any]) -> dict[str, Any]:
-        return {
+        state = {
             **rows,
             "user_factors": self._user_factors.copy(),
             "item_factors": self._item_factors.copy(),
             "counters": np.array([self.events, self.fitted_events, int(self.is_fitted)]),
         }
+        if self._touched_during_fit is not None:  # a fit is pending: who to re-fold at its swap
+            state["touched_during_fit"] = np.array(sorted(self._touched_during_fit),
+                                                   dtype=np.int64)
+        return state
 
     def restore(self, state: Mapping[str, np.ndarray]) -> None:
         self._rows.restore(state, "rows_")
         self.events, self.fitted_events, fitted = (int(v) for v in state["counters"])
         self._user_factors = np.array(state["user_factors"], dtype=np.float32)
         self._item_factors = np.array(state["item_factors"], dtype=np.float32)
+        touched = state.get("touched_during_fit")
+        self._touched_during_fit = None if touched is None else set(touched.tolist())
         self._solver = None
         if fitted:
             self._solver = _folding_solver(self._item_factors, self._user_factors,

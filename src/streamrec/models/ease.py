@@ -139,6 +139,12 @@ class EASEModel:
                              "items")
         return FittedEASE(items, weights)
 
+    def data_arrays(self, data: FrozenRows) -> dict[str, Any]:
+        return dict(data.deferred("rows_"))
+
+    def data_from(self, arrays: Mapping[str, np.ndarray]) -> FrozenRows:
+        return FrozenRows.from_csr(arrays, "rows_")
+
     def swap(self, fitted: FittedEASE, fitted_events: int) -> None:
         self._install(fitted)
         self.fitted_events = fitted_events

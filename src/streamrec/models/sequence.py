@@ -252,6 +252,18 @@ class SequenceModel:
             raise ValueError("a sequence fit of other dimensions than configured")
         return FittedSequence(weights, np.asarray(arrays.get("curves", np.zeros((0, 3)))))
 
+    def data_arrays(self, data: TrainingData) -> dict[str, np.ndarray]:
+        previous = {} if data.previous is None else {
+            f"previous_{name}": np.asarray(array) for name, array in data.previous.items()}
+        return {"users": data.users, "items": data.items, "tokens": data.tokens, **previous}
+
+    def data_from(self, arrays: Mapping[str, np.ndarray]) -> TrainingData:
+        previous = {name.removeprefix("previous_"): np.array(array)
+                    for name, array in arrays.items() if name.startswith("previous_")}
+        return TrainingData(np.array(arrays["users"], dtype=np.int32),
+                            np.array(arrays["items"], dtype=np.int32),
+                            np.array(arrays["tokens"], dtype=np.int32), previous or None)
+
     def swap(self, fitted: FittedSequence, fitted_events: int) -> None:
         self._weights = dict(fitted.weights)
         self.curves = np.array(fitted.curves, dtype=np.float64)

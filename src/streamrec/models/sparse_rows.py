@@ -347,6 +347,19 @@ class FrozenRows:
                 self._rows = None  # the copy's row lists are no longer needed
         return {f"{prefix}{key}": value for key, value in self._arrays.items()}
 
+    @classmethod
+    def from_csr(cls, arrays: Mapping[str, np.ndarray], prefix: str = "") -> FrozenRows:
+        """The frozen rows whose ``csr(prefix)`` gave ``arrays`` (a begun fit's data, read
+        back from a snapshot): ``csr`` returns them as they are."""
+        frozen = cls(SparseRows())
+        names = ("indptr", "indices", "data", "added")
+        frozen._arrays = {key: np.asarray(arrays[f"{prefix}{key}"]) for key in names
+                          if f"{prefix}{key}" in arrays}
+        frozen._rows = None
+        frozen.n_rows = int(frozen._arrays["indptr"].shape[0]) - 1
+        frozen._bounded = "added" in frozen._arrays
+        return frozen
+
     def deferred(self, prefix: str) -> dict[str, DeferredArray]:
         """The CSR arrays as placeholders that numpy turns into arrays when it first reads
         them (``np.asarray``, ``np.savez``): a snapshot taken under the lock and written by

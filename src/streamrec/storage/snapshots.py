@@ -188,6 +188,19 @@ class SnapshotStore:
         """Offsets of the complete snapshots on disk, oldest first."""
         return [int(path.name.removeprefix(_PREFIX)) for path in self._complete()]
 
+    def metas(self) -> list[dict[str, Any]]:
+        """The ``meta.json`` of each complete snapshot, oldest first, with its ``offset``;
+        unreadable ones left out."""
+        found = []
+        for path in self._complete():
+            try:
+                meta = json.loads((path / "meta.json").read_text())
+            except (OSError, ValueError):
+                continue
+            if isinstance(meta, dict) and isinstance(meta.get("offset"), int):
+                found.append(meta)
+        return found
+
     def load_latest(self) -> Snapshot | None:
         """The newest snapshot that reads back whole, or None."""
         return next(self.readable(), None)

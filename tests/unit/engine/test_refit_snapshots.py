@@ -1,0 +1,160 @@
+"""A snapshot is written while a refit is pending: it holds the fit's begin and data, and a
+restart from it plus the log's tail is a replay of the whole log, whether the fit's end is in
+the tail (its artefact is loaded, never fitted again) or was never written (the next trainer
+fits it and logs the end)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from streamrec.engine.engine import Engine
+from streamrec.engine.refits import BEGIN_TYPE, END_TYPE
+from streamrec.engine.replay import rebuild_state, state_differences
+from streamrec.engine.state import PENDING_FIT
+from streamrec.models.als import ALSModel
+from streamrec.settings import Settings
+from streamrec.storage.snapshots import SnapshotStore
+from streamrec.types import Event
+
+T0 = 1_700_000_000.0
+QUICK = {"als": {"factors": 4, "iterations": 3, "refit_min_events": 50, "refit_growth": 0.5}}
+
+
+def assert_same_state(found: dict[str, dict[str, np.ndarray]],
+                      expected: dict[str, dict[str, np.ndarray]]) -> None:
+    differences = state_differences(found, expected)
+    assert differences == [], "\n".join(differences)
+
+
+def learn(engine: Engine, start: int, count: int) -> None:
+    """``count`` views logged and learned; users come back, and new ones arrive."""
+    engine.log.append([Event(f"u{n % (11 + start // 100)}", f"i{(n * 7) % 23}", "view",
+                             T0 + n) for n in range(start, start + count)])
+    engine.learner.catch_up(batch=7)
+
+
+def begun(settings: Settings) -> Engine:
+    """An engine (no threads: the fit is held back until the test fits it) with a fitted ALS
+    and a second refit begun, and events learned after the begin."""
+    engine = Engine.open(settings, start_learner=False)
+    learn(engine, 0, 100)
+    engine.trainer.begin_due()
+    engine.learner.catch_up()
+    engine.trainer.fit_pending()
+    engine.learner.catch_up()
+    learn(engine, 100, 100)
+    engine.trainer.begin_due()
+    engine.learner.catch_up()
+    assert len(engine.state.pending_fits) == 1
+    learn(engine, 200, 60)  # users learned while the fit is pending: re-folded at its swap
+    return engine
+
+
+def crash(engine: Engine) -> None:
+    """The process dies: no final snapshot, no end for a fit under way."""
+    engine.log.close()
+    engine.catalogue.close()
+
+
+def replayed(settings: Settings) -> tuple[Engine, dict[str, dict[str, np.ndarray]]]:
+    """An engine restarted from the newest snapshot and the tail (no threads), and the state
+    a replay of the whole log gives."""
+    reopened = Engine.open(settings, start_learner=False)
+    return reopened, rebuild_state(settings, reopened.log, batch=5).state()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, settings_factory: Callable[..., Settings]) -> Settings:
+    return settings_factory(tmp_path / "data", models=QUICK)
+
+
+def test_a_snapshot_taken_while_a_refit_is_pending_holds_its_begin_and_data(
+    settings: Settings,
+) -> None:
+    engine = begun(settings)
+    try:
+        begin = next(e.offset for e in reversed(engine.log.read(0, 10**6))
+                     if e.event.type == BEGIN_TYPE)
+        path = engine.snapshot()
+        snapshot = SnapshotStore(settings.snapshot_dir).load_latest()
+        assert snapshot is not None and path.name.endswith(f"{snapshot.offset:020d}")
+        assert snapshot.offset > begin
+        assert snapshot.meta["pending_fits"] == [begin]
+        held = snapshot.components[f"{PENDING_FIT}{begin:020d}"]
+        assert held["model"].tolist() == ["als"] and int(held["counters"][0]) == begin
+        assert "touched_during_fit" in snapshot.components["model-als"]
+    finally:
+        engine.close()
+
+
+def test_restored_mid_fit_with_the_end_in_the_tail_loads_the_artefact_as_a_replay_does(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine = begun(settings)
+    engine.snapshot()
+    engine.trainer.fit_pending()  # the end goes into the log after the snapshot
+    engine.learner.catch_up()
+    learn(engine, 260, 40)
+    live = engine.state.state()
+    crash(engine)
+
+    def no_fit(self: ALSModel, data: Any) -> Any:
+        raise AssertionError("the fit was computed again instead of loaded")
+
+    monkeypatch.setattr(ALSModel, "fit", no_fit)
+    reopened = Engine.open(settings, start_learner=False)
+    monkeypatch.undo()  # a replay from the start fits the first refit again: its file is gone
+    expected = rebuild_state(settings, reopened.log, batch=5).state()
+    try:
+        assert reopened.snapshotter.written_offset < reopened.state.offset  # a tail replayed
+        assert len(reopened.state.pending_fits) == 0
+        assert_same_state(reopened.state.state(), expected)
+        assert_same_state(live, expected)
+    finally:
+        reopened.close()
+
+
+def test_restored_mid_fit_with_no_end_written_is_fitted_and_ended_by_the_next_trainer(
+    settings: Settings,
+) -> None:
+    engine = begun(settings)
+    engine.snapshot()
+    learn(engine, 260, 40)
+    crash(engine)  # mid-fit: the begin has no end
+
+    reopened, expected = replayed(settings)
+    try:
+        assert len(reopened.state.pending_fits) == 1  # as the replay holds it
+        assert_same_state(reopened.state.state(), expected)
+        reopened.trainer.fit_pending()
+        reopened.learner.catch_up()
+        types = [e.event.type for e in reopened.log.read(0, 10**6)]
+        assert types.count(END_TYPE) == types.count(BEGIN_TYPE) == 2
+        assert_same_state(reopened.state.state(),
+                          rebuild_state(settings, reopened.log, batch=3).state())
+    finally:
+        reopened.close()
+
+
+def test_the_artefact_of_a_fit_pending_in_a_kept_snapshot_is_kept(settings: Settings) -> None:
+    """Artefacts of fits begun before the oldest snapshot are deleted, except a fit pending
+    in it: a restart from that snapshot loads it when it meets the end."""
+    engine = begun(settings)
+    try:
+        engine.snapshot()  # the fit is pending in it
+        engine.trainer.fit_pending()
+        engine.learner.catch_up()
+        learn(engine, 260, 10)
+        engine.snapshot()  # keep=2: both kept
+        artefacts = sorted(p.name for p in settings.artefact_dir.glob("*.npz"))
+        assert len(artefacts) == 1  # the first refit's went: no kept snapshot needs it
+        learn(engine, 270, 10)
+        engine.snapshot()  # the snapshot that held the fit pending is gone: so is its file
+        assert list(settings.artefact_dir.glob("*.npz")) == []
+    finally:
+        engine.close()
