@@ -46,15 +46,37 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def create_log_as_before_sealing(path: Path) -> None:
+    """An empty embedded log file as streamrec made it before sealing: its event ids in a
+    UNIQUE index (each id looked up there, however old; storage/sqlite_log.py keeps doing so
+    for such a file). The peer a sealed log's ingest is measured against."""
+    import sqlite3
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path)
+    try:
+        connection.executescript("""
+            CREATE TABLE IF NOT EXISTS events (
+                log_offset INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT UNIQUE,
+                user_id TEXT NOT NULL, item_id TEXT NOT NULL, type TEXT NOT NULL, value REAL,
+                timestamp REAL NOT NULL, context BLOB, sealed BLOB);
+            CREATE INDEX IF NOT EXISTS events_by_user ON events(user_id);""")
+    finally:
+        connection.close()
+
+
 def unsealed() -> None:
-    """From now on this process opens the embedded event log WITHOUT encryption at rest: the
-    peer that prices sealing (bench/ingest.py, bench/serve.py ``--sealing``). A benchmark
-    hook only; streamrec itself has no setting that turns sealing off."""
+    """From now on this process opens the embedded event log as streamrec did before
+    encryption at rest: plain rows, ids in a UNIQUE index (``create_log_as_before_sealing``).
+    The peer that prices sealing (bench/ingest.py, bench/serve.py ``--sealing``); a benchmark
+    hook only: streamrec itself has no setting that turns sealing off."""
     from streamrec.engine import engine
     from streamrec.settings import Settings
-    from streamrec.storage.base import EventLog, open_log
+    from streamrec.storage.base import EventLog, open_log, sqlite_path
 
     def open_plain(settings: Settings) -> EventLog:
+        if not sqlite_path(settings.log_url).exists():
+            create_log_as_before_sealing(sqlite_path(settings.log_url))
         return open_log(settings.log_url, synchronous=settings.storage.synchronous,
                         max_queued_events=settings.serving.max_queued_events)
 
@@ -73,14 +95,23 @@ def start_server(data_dir: Path, timeout_s: float = 600.0, *extra_env: tuple[str
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", **dict(extra_env)}
     program = ["-m", "streamrec.cli.main"] if sealed else \
         ["-c", _UNSEALED_SERVE.format(bench=str(Path(__file__).parent))]
-    process = subprocess.Popen(
-        [sys.executable, *program, "serve", "--data-dir", str(data_dir),
-         "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    output = data_dir / "bench-server.log"  # what the server said, for when it stops early
+    with output.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, *program, "serve", "--data-dir", str(data_dir),
+             "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=sink)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode}")
+            said = output.read_text(errors="replace")
+            if "address already in use" in said and time.monotonic() < deadline:
+                # another process took the free port before the server bound it: a new one
+                return start_server(data_dir, deadline - time.monotonic(), *extra_env,
+                                    sealed=sealed)
+            raise RuntimeError(f"the server exited with {process.returncode}: "
+                               f"{said.strip().splitlines()[-3:]}")
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                 return process, url

@@ -11,8 +11,9 @@ fresh processes, rounds alternating: a change to the learner's path against the 
 to the embedded SQLite log in batches of 1,000, plain and sealed per user: storage/codec.py,
 AES-GCM with each user's key), then end to end (``engine.ingest``, 4 threads x 1,000, durable
 and learned; and over HTTP, 8 clients, batches of 100), each in a fresh process with the log
-sealed (streamrec's only mode) and unsealed (a benchmark hook, common.unsealed), rounds
-alternating which goes first.
+sealed (streamrec's only mode, ids deduplicated by the window of storage/dedup.py) and as the
+embedded log was before sealing (a benchmark hook, common.unsealed: plain rows, ids in a
+UNIQUE index), rounds alternating which goes first.
 
     python bench/ingest.py [--items 100000] [--events 200000]
     python bench/ingest.py --peer-commit main~3 [--rounds 3]
@@ -36,7 +37,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import common  # noqa: E402,F401  (pins BLAS to one thread before numpy loads)
 import httpx  # noqa: E402
-from common import cpu_seconds, events_of, served, worktree_at, world  # noqa: E402
+from common import (  # noqa: E402
+    cpu_seconds,
+    create_log_as_before_sealing,
+    events_of,
+    served,
+    worktree_at,
+    world,
+)
 
 from streamrec.engine.engine import Engine  # noqa: E402
 from streamrec.engine.state import EngineState  # noqa: E402
@@ -84,6 +92,8 @@ def log_append(events: list, directory: Path, sealed: bool,  # type: ignore[type
     from streamrec.storage.codec import open_cipher
 
     directory.mkdir(parents=True)
+    if not sealed:
+        create_log_as_before_sealing(directory / "events.db")
     cipher = open_cipher(f"sqlite:///{keys or directory / 'user_keys.db'}", "bench-secret") \
         if sealed else None
     log = open_log(f"sqlite:///{directory / 'events.db'}", cipher=cipher)

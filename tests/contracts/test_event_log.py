@@ -55,9 +55,10 @@ def _call_with_deadline(call: Callable[[], Appended]) -> Appended | BaseExceptio
 
 
 class EventLogContract:
-    """Subclasses define ``open_log(directory)``."""
+    """Subclasses define ``open_log(directory, query)``: ``query`` (e.g. ``dedup_window=3``)
+    goes after the log's URL."""
 
-    def open_log(self, directory: Path) -> EventLog:
+    def open_log(self, directory: Path, query: str = "") -> EventLog:
         raise NotImplementedError
 
     @pytest.fixture
@@ -81,6 +82,17 @@ class EventLogContract:
     @pytest.fixture
     def log(self, open_again: Opener) -> EventLog:
         return open_again()
+
+    @pytest.fixture
+    def open_windowed(self, tmp_path: Path, opened: list[EventLog]) -> Callable[[int], EventLog]:
+        """Opens the log in ``tmp_path`` (again) with a dedup window of the size given."""
+
+        def open_(size: int) -> EventLog:
+            log = self.open_log(tmp_path / "log", f"dedup_window={size}")
+            opened.append(log)
+            return log
+
+        return open_
 
     # -- append and read ---------------------------------------------------------------
     def test_an_empty_log_has_offset_zero_and_no_events(self, log: EventLog) -> None:
@@ -167,6 +179,27 @@ class EventLogContract:
         log.append([make_event("u1", "i1", event_id="a")] * 5)
         assert log.last_offset() == first.last_offset
         assert log.append([make_event("u2", "i2")]).offsets == (first.last_offset + 1,)
+
+    def test_an_id_is_a_duplicate_within_the_window_and_new_after_it(
+        self, open_windowed: Callable[[int], EventLog], make_event: EventFactory
+    ) -> None:
+        log = open_windowed(3)
+        log.append([make_event("u1", "i1", event_id="a"), make_event("u1", "i2", event_id="b")])
+        log.append([make_event("u2", "i3", event_id="c"), make_event("u2", "i4")])  # no id
+        assert log.append([make_event("u1", "i1", event_id="a")]).duplicates == 1
+        log.append([make_event("u2", "i5", event_id="d")])  # "a" leaves the window
+        assert log.append([make_event("u1", "i1", event_id="b")]).duplicates == 1
+        again = log.append([make_event("u1", "i1", event_id="a")])
+        assert (again.accepted, again.duplicates) == (1, 0)  # stored anew, as documented
+        assert [e.event.event_id for e in _events(log)] == ["a", "b", "c", None, "d", "a"]
+
+    def test_a_bad_or_unknown_log_parameter_is_refused_with_its_name(
+        self, tmp_path: Path
+    ) -> None:
+        for query, named in (("dedup_window=0", "dedup_window"),
+                             ("dedup_window=many", "dedup_window"), ("windw=3", "windw")):
+            with pytest.raises(StreamrecError, match=named):
+                self.open_log(tmp_path / "refused", query).close()
 
     def test_events_without_event_id_are_never_deduplicated(
         self, log: EventLog, make_event: EventFactory
@@ -296,6 +329,17 @@ class DurableEventLogContract(EventLogContract):
         assert reopened.append([make_event("u1", "i1", event_id="a")]).duplicates == 1
         assert reopened.count() == 1
 
+    def test_reopening_rebuilds_the_window_from_the_newest_ids(
+        self, open_windowed: Callable[[int], EventLog], make_event: EventFactory
+    ) -> None:
+        log = open_windowed(2)
+        log.append([make_event("u1", "i1", event_id=name) for name in "abc"])
+        log.close()
+        reopened = open_windowed(2)
+        assert reopened.append([make_event("u1", "i1", event_id="c"),
+                                make_event("u1", "i1", event_id="b")]).duplicates == 2
+        assert reopened.append([make_event("u1", "i1", event_id="a")]).accepted == 1
+
     def test_offsets_after_reopening_exceed_every_earlier_one(
         self, log: EventLog, open_again: Opener, make_event: EventFactory
     ) -> None:
@@ -309,13 +353,13 @@ class DurableEventLogContract(EventLogContract):
 
 
 class TestSQLiteEventLog(DurableEventLogContract):
-    def open_log(self, directory: Path) -> EventLog:
-        return open_log(f"sqlite:///{directory / 'events.db'}")
+    def open_log(self, directory: Path, query: str = "") -> EventLog:
+        return open_log(f"sqlite:///{directory / 'events.db'}?{query}")
 
 
 class TestMemoryEventLog(EventLogContract):
-    def open_log(self, directory: Path) -> EventLog:
-        return open_log("memory:")
+    def open_log(self, directory: Path, query: str = "") -> EventLog:
+        return open_log(f"memory:?{query}")
 
 
 class TestKafkaEventLog(DurableEventLogContract):
@@ -325,14 +369,14 @@ class TestKafkaEventLog(DurableEventLogContract):
     def _broker(self, kafka_broker: Any) -> None:
         self.bootstrap = kafka_broker.bootstrap
 
-    def open_log(self, directory: Path) -> EventLog:
+    def open_log(self, directory: Path, query: str = "") -> EventLog:
         topic = "t-" + hashlib.sha1(str(directory).encode()).hexdigest()[:16]
-        return open_log(f"kafka://{self.bootstrap}/{topic}")
+        return open_log(f"kafka://{self.bootstrap}/{topic}?{query}")
 
 
 class TestEncryptedSQLiteEventLog(DurableEventLogContract):
     """The embedded log as the engine opens it: each user's entries sealed with their key."""
 
-    def open_log(self, directory: Path) -> EventLog:
-        return open_log(f"sqlite:///{directory / 'events.db'}",
+    def open_log(self, directory: Path, query: str = "") -> EventLog:
+        return open_log(f"sqlite:///{directory / 'events.db'}?{query}",
                         cipher=open_cipher(f"sqlite:///{directory / 'user_keys.db'}", "s3cret"))

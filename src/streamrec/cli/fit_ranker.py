@@ -72,11 +72,10 @@ def _load(data_dir: Path | None, data: str | None) -> tuple[DenseEvents, tuple[I
         return loaded.events, loaded.items
     from streamrec.engine.engine import open_event_log
     from streamrec.engine.state import is_control
-    from streamrec.storage.base import open_catalogue
+    from streamrec.storage.base import open_catalogue, sqlite_path
 
     settings = build_settings(data_dir)
-    if settings.log_url.startswith("sqlite:///") and not Path(
-            settings.log_url.removeprefix("sqlite:///")).exists():
+    if settings.log_url.startswith("sqlite:///") and not sqlite_path(settings.log_url).exists():
         raise StreamrecError(f"no event log in {settings.data_dir}", field="data_dir")
     log, catalogue = open_event_log(settings), open_catalogue(settings.catalogue_url)
     try:

@@ -6,8 +6,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from streamrec.errors import InvalidInput
+from streamrec.errors import InvalidInput, InvalidSetting
 from streamrec.storage.codec import EntryCipher
+from streamrec.storage.dedup import DEFAULT_DEDUP_WINDOW
 from streamrec.types import Appended, Event, Item, LoggedEvent
 
 
@@ -60,24 +61,49 @@ class Catalogue(Protocol):
 def open_log(url: str, *, synchronous: str = "full",
              max_queued_events: int = 200_000, cipher: EntryCipher | None = None) -> EventLog:
     """``sqlite:///path/events.db`` (default), ``memory:``, ``kafka://HOST:PORT/TOPIC`` (a log
-    replicas share: storage/kafka_log.py). ``max_queued_events`` bounds the sqlite writer's
-    queue (beyond it ``append`` raises ``Unavailable``). ``cipher`` seals each user's entries
-    with their key (storage/codec.py); the log closes it. A memory log keeps nothing at rest
-    and erases by removing."""
+    replicas share: storage/kafka_log.py), each with ``?dedup_window=N`` (how many of the
+    newest ids a re-sent event is compared with: storage/dedup.py). ``max_queued_events``
+    bounds the sqlite writer's queue (beyond it ``append`` raises ``Unavailable``).
+    ``cipher`` seals each user's entries with their key (storage/codec.py); the log closes
+    it. A memory log keeps nothing at rest and erases by removing."""
     if url.startswith("sqlite:///"):
         from streamrec.storage.sqlite_log import SQLiteEventLog
 
-        return SQLiteEventLog(Path(url.removeprefix("sqlite:///")), synchronous=synchronous,
-                              max_queued_events=max_queued_events, cipher=cipher)
-    if url == "memory:":
+        return SQLiteEventLog(sqlite_path(url), synchronous=synchronous,
+                              max_queued_events=max_queued_events, cipher=cipher,
+                              dedup_window=dedup_window_of(url))
+    if url.partition("?")[0] == "memory:":
         from streamrec.storage.memory_log import MemoryEventLog
 
-        return MemoryEventLog()
+        return MemoryEventLog(dedup_window_of(url))
     if url.startswith("kafka://"):
         from streamrec.storage.kafka_log import KafkaEventLog
 
         return KafkaEventLog(url, cipher=cipher)
     raise InvalidInput("storage.log_url", f"unsupported event log URL {url!r}")
+
+
+def sqlite_path(url: str) -> Path:
+    """The file of a ``sqlite:///path[?query]`` URL."""
+    return Path(url.removeprefix("sqlite:///").partition("?")[0])
+
+
+def dedup_window_of(url: str) -> int:
+    """The ``dedup_window`` of an embedded or memory log's URL (storage/dedup.py), its only
+    parameter; a bad or unknown one stops the start with its name."""
+    from urllib.parse import parse_qs
+
+    query = {key: values[-1] for key, values in
+             parse_qs(url.partition("?")[2], keep_blank_values=True).items()}
+    try:
+        window = int(query.pop("dedup_window", str(DEFAULT_DEDUP_WINDOW)))
+    except ValueError:
+        window = 0
+    if query:
+        raise InvalidSetting(f"storage.log_url: unknown parameter(s) {sorted(query)} in {url!r}")
+    if window < 1:
+        raise InvalidSetting(f"storage.log_url: {url!r}: dedup_window is a whole number >= 1")
+    return window
 
 
 def open_catalogue(url: str) -> Catalogue:

@@ -83,7 +83,8 @@ def check_at_start(paths: Iterable[Path]) -> None:
 
 def store_paths(*urls: str) -> list[Path]:
     """The files of the given store URLs that are SQLite files (``sqlite:///path``)."""
-    return [Path(url.removeprefix("sqlite:///")) for url in urls if url.startswith("sqlite:///")]
+    return [Path(url.removeprefix("sqlite:///").partition("?")[0]) for url in urls
+            if url.startswith("sqlite:///")]
 
 
 def sqlite_paths(data_dir: Path, *urls: str) -> list[Path]:

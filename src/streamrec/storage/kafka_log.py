@@ -45,7 +45,6 @@ import threading
 import time
 from array import array
 from bisect import bisect_left, bisect_right
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +54,7 @@ import orjson
 
 from streamrec.errors import InvalidInput, InvalidSetting, StreamrecError, Unavailable
 from streamrec.storage.codec import EntryCipher, StoredRow, encode, logged_of, rows_of
+from streamrec.storage.dedup import DEFAULT_DEDUP_WINDOW, DedupWindow
 from streamrec.types import Appended, Event, LoggedEvent
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,6 @@ _ERASE = b"X"  # a control record: X + the user key whose earlier events are era
 _RECORD_BYTES = 900_000  # below Kafka's default message.max.bytes (1 MB)
 _PARTITION = 0
 _LENGTH = struct.Struct(">I")
-DEFAULT_DEDUP_WINDOW = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -187,7 +186,7 @@ class KafkaEventLog:
         self._places = array("l")
         self._recent: list[LoggedEvent] = []  # the newest accepted events, decoded
         self._recent_first = 1  # the offset of _recent[0]
-        self._ids: OrderedDict[str, str] = OrderedDict()  # event_id -> user, the dedup window
+        self._ids = DedupWindow(self.target.dedup_window)  # storage/dedup.py
         self._per_user: dict[str, int] = {}  # visible events per user
         self._erased: dict[str, int] = {}  # user -> offset up to which theirs are hidden
         self._visible = 0
@@ -312,9 +311,7 @@ class KafkaEventLog:
             if event_id is not None:
                 if event_id in self._ids:
                     continue  # a duplicate: no offset, never read
-                self._ids[event_id] = user
-                if len(self._ids) > self.target.dedup_window:
-                    self._ids.popitem(last=False)
+                self._ids.add(event_id, user)
             self._kafka_offsets.append(kafka_offset)
             self._places.append(place)
             offset = len(self._kafka_offsets)
@@ -335,8 +332,7 @@ class KafkaEventLog:
     def _apply_erasure(self, user: str) -> None:
         self._erased[user] = len(self._kafka_offsets)
         self._visible -= self._per_user.pop(user, 0)
-        for event_id in [i for i, owner in self._ids.items() if owner == user]:
-            del self._ids[event_id]  # an erased event is gone: its id may come again
+        self._ids.forget_owner(user)  # an erased event is gone: its id may come again
 
     def _is_visible(self, entry: LoggedEvent) -> bool:
         return entry.event is not _UNREADABLE and \

@@ -5,13 +5,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
+from streamrec.storage.dedup import DEFAULT_DEDUP_WINDOW, DedupWindow
 from streamrec.types import Appended, Event, LoggedEvent
 
 
 class MemoryEventLog:
-    def __init__(self) -> None:
+    def __init__(self, dedup_window: int = DEFAULT_DEDUP_WINDOW) -> None:
         self._events: list[LoggedEvent] = []
-        self._ids: set[str] = set()
+        self._ids = DedupWindow(dedup_window)  # as the other logs' (storage/dedup.py)
         self._next_offset = 1
         self._new_data = threading.Condition()
 
@@ -22,7 +23,7 @@ class MemoryEventLog:
                 if event.event_id is not None:
                     if event.event_id in self._ids:
                         continue
-                    self._ids.add(event.event_id)
+                    self._ids.add(event.event_id, event.user_id)
                 self._events.append(LoggedEvent(self._next_offset, event))
                 offsets.append(self._next_offset)
                 self._next_offset += 1
@@ -55,9 +56,7 @@ class MemoryEventLog:
         with self._new_data:
             kept = [e for e in self._events if e.event.user_id != user_id]
             removed = len(self._events) - len(kept)
-            # an erased event is gone entirely: its id may be used again
-            self._ids -= {e.event.event_id for e in self._events
-                          if e.event.user_id == user_id and e.event.event_id is not None}
+            self._ids.forget_owner(user_id)  # an erased event is gone: its id may come again
             self._events = kept
             return removed
 

@@ -15,6 +15,12 @@ the connections stay so (they opened it, and its shared memory, read-only), so t
 closes every connection and opens them again: writes resume as soon as the data dir is
 writable again, without a restart.
 
+Deduplication by ``event_id`` is over a window of the newest accepted ids (storage/dedup.py),
+the same rule as the Kafka log's, held in memory and read back from the newest rows at open:
+no index over the stored ids, whose keyed tags are random and would make every insert dirty
+another B-tree page. A log created before the window keeps its UNIQUE index, and with it
+the look-up of every id it ever stored.
+
 With a cipher (storage/codec.py) every user's entries are sealed with their data key; offsets
 are assigned here, in the writer, so that each sealed entry is bound to its own. Erasing a
 user destroys the key, then deletes the rows (``secure_delete``: their bytes are zeroed) and
@@ -43,6 +49,7 @@ from streamrec.storage.codec import (
     logged_of,
     rows_of,
 )
+from streamrec.storage.dedup import DEFAULT_DEDUP_WINDOW, DedupWindow
 from streamrec.storage.failures import is_read_only, storage_unavailable
 from streamrec.storage.integrity import damaged, is_damage, wal_emptied
 from streamrec.storage.keystore import KEY_ID_BYTES
@@ -53,7 +60,7 @@ log = logging.getLogger(__name__)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     log_offset INTEGER PRIMARY KEY AUTOINCREMENT,
-    event_id   TEXT UNIQUE,
+    event_id   TEXT,
     user_id    TEXT NOT NULL,
     item_id    TEXT NOT NULL,
     type       TEXT NOT NULL,
@@ -100,7 +107,8 @@ def connect(path: Path | str, synchronous: str = "full") -> sqlite3.Connection:
 
 class SQLiteEventLog:
     def __init__(self, path: Path, *, synchronous: str = "full",
-                 max_queued_events: int = 200_000, cipher: EntryCipher | None = None) -> None:
+                 max_queued_events: int = 200_000, cipher: EntryCipher | None = None,
+                 dedup_window: int = DEFAULT_DEDUP_WINDOW) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._synchronous = synchronous
@@ -126,6 +134,11 @@ class SQLiteEventLog:
         self._plain_ids = self._writer.execute(
             "SELECT 1 FROM events WHERE sealed IS NULL AND event_id IS NOT NULL LIMIT 1"
         ).fetchone() is not None
+        # a log from before the window looks ids up in its UNIQUE index (None); else the
+        # window, rebuilt from the newest rows
+        self.dedup_window = dedup_window
+        self._window = None if _ids_indexed(self._writer) else \
+            _window_of(self._writer, dedup_window)
         self._new_data = threading.Condition()
         # the entries of the last commits, in offset order, for readers at the head (the
         # learner): served from memory, neither read back from SQLite nor opened again. It
@@ -215,7 +228,7 @@ class SQLiteEventLog:
                  if entry.payload is not None})
             cursor = self._writer.cursor()
             cursor.execute("BEGIN IMMEDIATE")
-            known_ids = self._stored_ids(cursor, encoded)
+            known_ids = set() if self._window is not None else self._stored_ids(cursor, encoded)
             seen: set[str] = set()  # event ids stored by this transaction
             placed: list[tuple[PendingEntry, int]] = []
             for request, entries in encoded:
@@ -242,6 +255,10 @@ class SQLiteEventLog:
                 request.done.set()
             return
         self._next_offset = next_offset
+        if self._window is not None:  # what was committed, never what was rolled back
+            for entry, _ in placed:
+                if entry.tag is not None:
+                    self._window.add(entry.tag, entry.user_id)
         stored = sum(r.accepted for r in results)
         if self.cipher is not None and any(entry.plain is not None and entry.plain[3] ==
                                            ERASE_TYPE for entry, _ in placed):
@@ -313,7 +330,8 @@ class SQLiteEventLog:
         event_id = entry.event_id
         if event_id is None:
             return False
-        if event_id in seen or any(key in stored for key in self._dedup_keys(entry)):
+        known = stored if self._window is None else self._window
+        if event_id in seen or any(key in known for key in self._dedup_keys(entry)):
             return True
         seen.add(event_id)
         return False
@@ -436,6 +454,8 @@ class SQLiteEventLog:
                     cursor = connection.execute("DELETE FROM events WHERE user_id = ?",
                                                 (user_id,))
                     removed = int(cursor.rowcount)
+                    if self._window is not None:  # erased events are gone: ids may come again
+                        self._window.forget_owner(user_id)
                     if plain or self.cipher is None:
                         connection.execute("VACUUM")
                     _truncate_wal(connection, self.path)  # also when a retry removes none
@@ -473,6 +493,8 @@ class SQLiteEventLog:
                                 (user, key_id)).rowcount)
                     if removed:
                         _truncate_wal(connection, self.path)
+                        if self._window is not None:  # the ids left are those of the rows left
+                            self._window = _window_of(connection, self.dedup_window)
                 finally:
                     connection.close()
             except sqlite3.Error as error:
@@ -502,6 +524,26 @@ def _add_sealed_column(connection: sqlite3.Connection) -> None:
     if "sealed" not in columns:
         connection.execute("ALTER TABLE events ADD COLUMN sealed BLOB")
         log.info("event log: new entries will be sealed per user; older rows stay plain")
+
+
+def _ids_indexed(connection: sqlite3.Connection) -> bool:
+    """Whether the log's ids have a UNIQUE index (a log created before the window)."""
+    for _, name, unique, *_ in connection.execute("PRAGMA index_list(events)"):
+        columns = [row[2] for row in connection.execute(f"PRAGMA index_info('{name}')")]
+        if unique and columns == ["event_id"]:
+            return True
+    return False
+
+
+def _window_of(connection: sqlite3.Connection, size: int) -> DedupWindow:
+    """The window as the log's newest ``size`` stored ids make it, oldest first."""
+    window = DedupWindow(size)
+    rows = connection.execute(
+        "SELECT event_id, user_id FROM events WHERE event_id IS NOT NULL"
+        " ORDER BY log_offset DESC LIMIT ?", (size,)).fetchall()
+    for key, user in reversed(rows):
+        window.add(str(key), str(user))
+    return window
 
 
 def _truncate_wal(connection: sqlite3.Connection, path: Path) -> None:

@@ -182,6 +182,38 @@ def test_a_log_from_before_encryption_opens_and_is_sealed_from_then_on(
         log.close()
 
 
+def test_a_log_with_the_old_unique_index_still_finds_ids_older_than_the_window(
+        tmp_path: Path, make_event: EventFactory) -> None:
+    """A log created before the window keeps its UNIQUE index: a re-sent id is a duplicate
+    however old, and never an insert the index refuses (which would fail the whole commit)."""
+    connection = sqlite3.connect(tmp_path / "events.db")
+    connection.executescript(OLD_SCHEMA)
+    connection.close()
+    log = open_log(f"sqlite:///{tmp_path / 'events.db'}?dedup_window=2",
+                   cipher=open_cipher(f"sqlite:///{tmp_path / 'user_keys.db'}", SECRET))
+    try:
+        log.append([make_event("alice", f"i{n}", event_id=f"e{n}") for n in range(5)])
+        again = log.append([make_event("alice", "i0", event_id="e0"),
+                            make_event("bob", "i9", event_id="e9")])
+        assert (again.accepted, again.duplicates) == (1, 1)
+        assert log.count() == 6
+    finally:
+        log.close()
+
+
+def test_a_new_log_has_no_index_over_its_ids(tmp_path: Path) -> None:
+    """Ids are deduplicated by the window (storage/dedup.py): an index over keyed tags,
+    random by design, would dirty a B-tree page for nearly every insert."""
+    open_sealed(tmp_path).close()
+    connection = sqlite3.connect(tmp_path / "events.db")
+    try:
+        indexed = [connection.execute(f"PRAGMA index_info('{row[1]}')").fetchall()
+                   for row in connection.execute("PRAGMA index_list(events)")]
+    finally:
+        connection.close()
+    assert all(column[2] != "event_id" for columns in indexed for column in columns)
+
+
 def test_every_entry_has_its_own_nonce_within_a_batch_and_across(
         tmp_path: Path, make_event: EventFactory) -> None:
     """Nonces are drawn for a whole group commit at once: none may repeat under a key (GCM

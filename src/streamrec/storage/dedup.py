@@ -1,0 +1,50 @@
+"""The deduplication window both event logs apply: the ids of the newest accepted events.
+
+An event re-sent with an ``event_id`` among the last ``size`` ids the log accepted is a
+duplicate and is not stored again; one re-sent later than that is stored as a new event.
+The window is a function of the log alone (the ids it accepted, in order, less those of
+erased users), so the Kafka log's replicas drop the same records, and the embedded log
+rebuilds the same window when it opens.
+
+Why a window and not an index over every id ever stored: keyed tags (storage/codec.py) are
+uniformly random, and a UNIQUE index over random keys dirties a different B-tree page for
+nearly every insert, which made each sealed event cost the embedded log more than the rest
+of its write. The window costs no I/O, and about 160 bytes of memory per id it holds.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+DEFAULT_DEDUP_WINDOW = 1_000_000
+
+
+class DedupWindow:
+    """Accepted ids, oldest first, each with the user it was stored under (an erasure
+    forgets the user's ids: an erased event is gone, and its id may come again)."""
+
+    def __init__(self, size: int = DEFAULT_DEDUP_WINDOW) -> None:
+        if size < 1:
+            raise ValueError(f"a dedup window holds at least one id, not {size}")
+        self.size = size
+        self._owners: OrderedDict[str, str] = OrderedDict()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._owners
+
+    def __len__(self) -> int:
+        return len(self._owners)
+
+    def add(self, key: str, owner: str) -> None:
+        """``key`` (not in the window) was accepted now; the oldest id leaves once the window
+        is full."""
+        self._owners[key] = owner
+        if len(self._owners) > self.size:
+            self._owners.popitem(last=False)
+
+    def forget_owner(self, owner: str) -> int:
+        """Forget every id stored under ``owner``; returns how many."""
+        gone = [key for key, holder in self._owners.items() if holder == owner]
+        for key in gone:
+            del self._owners[key]
+        return len(gone)
