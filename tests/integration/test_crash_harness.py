@@ -156,7 +156,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_recovers_the_replayed_state
     for round_ in range(ROUNDS):
         run_until_killed(server, round_, traffic, kill_after=rng.randrange(60, 600))
         server.start()  # recovers: the last snapshot, then the log after it
-        server.stop()  # SIGTERM: ends any refit under way, writes a final snapshot
+        server.stop()  # SIGTERM: ends the refits computed, writes a final snapshot
         types = check_log_and_state(server.data_dir, traffic)
         server.start()
     server.stop()

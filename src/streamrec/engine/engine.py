@@ -634,14 +634,15 @@ class Engine:
         if self._closed:
             return
         self._closed = True
-        self.trainer.stop()
+        self.trainer.stop()  # returns with a fit still computing (engine/trainer.py)
         self.learner.stop()
         if self.learner.error is None:
             self.learner.catch_up()
             try:
-                # a begun refit is finished and ended in the log, so the final snapshot can
-                # be taken (and the next start need not fit it again)
-                self.trainer.finish()
+                # fits already computed are ended in the log; one still computing is given
+                # up, its begin left without an end as after a crash: the final snapshot
+                # holds it pending and the next start fits it (engine/refits.py)
+                self.trainer.end_finished()
                 self.learner.catch_up()
                 self.snapshot()
             except Unavailable as error:  # e.g. a read-only disk: close the stores anyway

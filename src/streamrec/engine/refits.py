@@ -79,6 +79,10 @@ class PendingFit:
     result: Any = None
     error: BaseException | None = None
     artefact: Artefact | None = None  # where the result was saved, for the end marker
+    seconds: float = 0.0  # the fit's computing time
+    # given up at a clean shutdown (engine/trainer.py): its end is never logged, so nothing
+    # it computes from then on is saved
+    abandoned: bool = False
 
     def compute(self, store: ArtefactStore | None, expected: Artefact | None = None) -> None:
         """Fit the data (any thread) and save it in ``store``; the outcome is kept for the
@@ -92,7 +96,7 @@ class PendingFit:
             self.done.set()
             return
         try:
-            if store is not None:
+            if store is not None and not self.abandoned:
                 suffix = getattr(self.model, "artefact_format", "npz")
                 saved = store.save(self.model.name, self.begin_offset, arrays, suffix) \
                     if expected is None or checksum(arrays) == expected.sha256 else None

@@ -6,6 +6,11 @@ unlocked (implicit's solver releases the GIL), so serving and learning go on mea
 builds the ANN index of the new vectors, then logs ``$refit-end``, where the learner swaps the
 result in. Both moments are in the log, so a
 replay rebuilds the same state (engine/refits.py).
+
+Each fit is computed in a thread of its own, which the trainer waits for: stopping the trainer
+never waits for a fit (the sequence model's take tens of minutes). A clean shutdown ends the
+fits that are done and leaves one still computing as a begin without an end, exactly what a
+crash mid-fit leaves: the final snapshot holds it pending and the next trainer fits it again.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ class Trainer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._begun: dict[str, int] = {}  # model -> offset of a begin marker not learned yet
+        self._fitting: list[PendingFit] = []  # claimed by this trainer, computing or done
         self._unlogged: list[PendingFit] = []  # fitted, the end marker not yet appended
         self.refits = 0
         self.failures = 0  # refits whose fit failed (the previous fit kept serving)
@@ -75,10 +81,31 @@ class Trainer:
                 self._begun[model.name] = appended.last_offset
 
     def fit_pending(self) -> None:
-        """Fit what the learner has begun, then log where each result goes in."""
+        """Fit what the learner has begun, one at a time, then log where each result goes
+        in. Returns once the trainer is stopped, leaving a fit under way computing."""
+        for left in self._fitting:  # one left computing by a stop, when started again
+            self._wait(left)
         while not self._stop.is_set() and (fit := self.state.pending_fits.claim_next()):
-            started = time.perf_counter()
-            fit.compute(self.state.artefacts)
+            self._fitting.append(fit)
+            threading.Thread(target=self._compute, args=(fit,), daemon=True,
+                             name=f"refit-{fit.model.name}").start()
+            self._wait(fit)
+        self._end_done()
+
+    def _compute(self, fit: PendingFit) -> None:
+        started = time.perf_counter()
+        fit.compute(self.state.artefacts)
+        fit.seconds = time.perf_counter() - started
+
+    def _wait(self, fit: PendingFit) -> None:
+        """Until ``fit`` is computed or the trainer is stopped."""
+        while not fit.done.wait(self.poll_s) and not self._stop.is_set():
+            pass
+
+    def _end_done(self) -> None:
+        """Log the end of every fit this trainer computed, in the order it began them."""
+        while self._fitting and self._fitting[0].done.is_set():
+            fit = self._fitting.pop(0)
             self.state.prepare_swap(fit)
             if fit.error is not None:
                 log.error("refit of %s failed; the previous fit keeps serving",
@@ -88,9 +115,9 @@ class Trainer:
             else:
                 self.refits += 1
                 self.error = None
-                self.last_refit_s = time.perf_counter() - started
+                self.last_refit_s = fit.seconds
                 log.info("refit %s on %d events in %.1fs", fit.model.name, fit.events,
-                         self.last_refit_s)
+                         fit.seconds)
             self._unlogged.append(fit)
         while self._unlogged:
             fit = self._unlogged[0]
@@ -99,12 +126,23 @@ class Trainer:
             self._unlogged.pop(0)
 
     def finish(self) -> None:
-        """With the thread stopped: fit and end whatever is begun (a clean shutdown); a
-        replica that is not the refit leader leaves that to the leader."""
+        """With the thread stopped: fit and end whatever is begun (an erasure's rebuild
+        needs no fit under way); a replica that is not the refit leader leaves that to the
+        leader."""
         if self.leader is not None and not self.leader():
             return
         self._stop.clear()
         self.fit_pending()
+
+    def end_finished(self) -> None:
+        """With the thread stopped, at a clean shutdown: log the ends of the fits already
+        computed, and give up the one still computing without waiting for it. Its begin has
+        no end in the log, as after a crash mid-fit: the final snapshot holds it pending,
+        and the next trainer fits it again (engine/refits.py)."""
+        self._end_done()
+        for fit in self._fitting:
+            fit.abandoned = True  # its thread dies with the process; it saves nothing
+        self._fitting.clear()
 
     def stop(self) -> None:
         self._stop.set()

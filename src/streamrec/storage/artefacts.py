@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -71,7 +72,8 @@ class ArtefactStore:
             raise ValueError(f"an artefact is .npz or .safetensors, not .{suffix}")
         self.directory.mkdir(parents=True, exist_ok=True)
         name = f"{model}-{begin_offset:020d}.{suffix}"
-        temporary = self.directory / f".tmp-{name}-{os.getpid()}"
+        # a thread of its own: a fit given up at a shutdown may still be saving its own
+        temporary = self.directory / f".tmp-{name}-{os.getpid()}-{threading.get_ident()}"
         try:
             with open(temporary, "wb") as file:
                 if suffix == "safetensors":

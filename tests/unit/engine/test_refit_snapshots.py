@@ -5,6 +5,9 @@ fits it and logs the end)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -158,3 +161,63 @@ def test_the_artefact_of_a_fit_pending_in_a_kept_snapshot_is_kept(settings: Sett
         assert list(settings.artefact_dir.glob("*.npz")) == []
     finally:
         engine.close()
+
+
+# A server's process: a refit begins and its fit never returns; the process closes the engine
+# (a clean shutdown) and must exit, not wait for the fit.
+HELD_FIT_PROCESS = """
+import json, sys, threading
+from pathlib import Path
+from streamrec.engine.engine import Engine
+from streamrec.models.als import ALSModel
+from streamrec.settings import Settings, SnapshotSettings
+from streamrec.types import Event
+
+fitting = threading.Event()
+
+def held_fit(self, data):
+    fitting.set()
+    threading.Event().wait()  # never computed in this process
+
+ALSModel.fit = held_fit
+settings = Settings(data_dir=Path(sys.argv[1]), models=json.loads(sys.argv[2]),
+                    snapshots=SnapshotSettings(every_events=10**9, every_s=10.0**6))
+engine = Engine.open(settings)
+engine.ingest([Event(f"u{n % 11}", f"i{(n * 7) % 23}", "view", 1_700_000_000.0 + n)
+               for n in range(120)])
+assert fitting.wait(timeout=120), "no refit began"
+engine.ingest([Event(f"u{n % 13}", f"i{n % 23}", "view", 1_700_000_000.0 + n)
+               for n in range(120, 150)])  # learned while the fit is under way
+engine.close()
+print("closed")
+"""
+
+
+def test_a_clean_shutdown_does_not_wait_for_a_fit_and_the_next_start_fits_it(
+    tmp_path: Path, settings_factory: Callable[..., Settings],
+) -> None:
+    """The process exits with its fit still computing, its final snapshot holding the fit
+    pending; the next start fits it, logs the end, and equals a replay of the log."""
+    models = {**QUICK, "trainer_poll_s": 0.01}
+    settings = settings_factory(tmp_path / "data", models=models)
+    ran = subprocess.run([sys.executable, "-c", HELD_FIT_PROCESS, str(settings.data_dir),
+                          json.dumps(models)], capture_output=True, text=True, timeout=180)
+    assert ran.returncode == 0 and "closed" in ran.stdout, ran.stderr[-3000:]
+
+    snapshot = SnapshotStore(settings.snapshot_dir).load_latest()
+    assert snapshot is not None and len(snapshot.meta["pending_fits"]) == 1
+    restarted = Engine.open(settings, start_learner=False)
+    try:
+        types = [e.event.type for e in restarted.log.read(0, 10**6)]
+        assert types.count(BEGIN_TYPE) == 1 and types.count(END_TYPE) == 0
+        assert restarted.state.offset == snapshot.offset  # the final snapshot: no tail
+        assert_same_state(restarted.state.state(),
+                          rebuild_state(settings, restarted.log, batch=9).state())
+        restarted.trainer.fit_pending()
+        restarted.learner.catch_up()
+        assert len(restarted.state.pending_fits) == 0
+        assert [e.event.type for e in restarted.log.read(0, 10**6)].count(END_TYPE) == 1
+        assert_same_state(restarted.state.state(),
+                          rebuild_state(settings, restarted.log, batch=9).state())
+    finally:
+        restarted.close()

@@ -69,7 +69,7 @@ def test_a_live_engine_and_a_replay_of_its_log_hold_the_same_state(
     for writer in writers:
         writer.join()
     assert not errors, errors
-    engine.close()  # ends any refit under way and snapshots
+    engine.close()  # ends the refits computed, leaves one under way pending, snapshots
 
     snapshot = SnapshotStore(settings.snapshot_dir).load_latest()
     assert snapshot is not None
@@ -83,7 +83,7 @@ def test_a_live_engine_and_a_replay_of_its_log_hold_the_same_state(
         reopened.log.close()
         reopened.catalogue.close()
     # the run did what the test is about: refits mid-stream, and feedback on shown lists
-    assert types.count(BEGIN_TYPE) >= 2 and types.count(END_TYPE) == types.count(BEGIN_TYPE)
+    assert types.count(BEGIN_TYPE) >= 2 and types.count(END_TYPE) >= 1
     assert len(feedback) >= 10
     assert fresh.offset == snapshot.offset
     assert_same_state(snapshot.components, fresh.state())
@@ -105,7 +105,8 @@ def test_a_replay_fits_a_refit_begun_but_never_ended(
     engine.log.close()  # ...and the process dies before the fit ends
     engine.catalogue.close()
 
-    recovered = Engine.open(settings)  # replays the begin; its trainer fits and ends it
+    recovered = Engine.open(settings, start_learner=False)  # replays the begin...
+    recovered.trainer.fit_pending()  # ...and its trainer fits and ends it
     recovered.close()
     reopened = Engine.open(settings, start_learner=False)
     try:
