@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 from streamrec.engine.refits import PendingFit, begin_event, end_event
 from streamrec.engine.state import EngineState
+from streamrec.models.base import StopsFitting
 from streamrec.storage.base import EventLog
 
 log = logging.getLogger(__name__)
@@ -136,13 +137,20 @@ class Trainer:
 
     def end_finished(self) -> None:
         """With the thread stopped, at a clean shutdown: log the ends of the fits already
-        computed, and give up the one still computing without waiting for it. Its begin has
-        no end in the log, as after a crash mid-fit: the final snapshot holds it pending,
-        and the next trainer fits it again (engine/refits.py)."""
+        computed, and give up the one still computing without waiting for it to finish
+        (a model that can stop part way, ``StopsFitting``, is stopped at its next step and
+        waited for that long). Its begin has no end in the log, as after a crash mid-fit:
+        the final snapshot holds it pending, and the next trainer fits it again
+        (engine/refits.py)."""
         self._end_done()
         for fit in self._fitting:
-            fit.abandoned = True  # its thread dies with the process; it saves nothing
-        self._fitting.clear()
+            fit.abandoned = True  # it saves nothing from now on
+            if isinstance(fit.model, StopsFitting):
+                # stopped at its next step and waited for: a thread left inside torch
+                # aborts the interpreter's exit (std::terminate, status 134)
+                fit.model.stop_fitting()
+                fit.done.wait()
+        self._fitting.clear()  # the others' threads die with the process
 
     def stop(self) -> None:
         self._stop.set()

@@ -62,6 +62,21 @@ class MergesUsers(Protocol):
     def merge_users(self, source: int, target: int) -> None: ...
 
 
+class FitStopped(Exception):
+    """A fit given up part way (``StopsFitting``): there is no result."""
+
+
+@runtime_checkable
+class StopsFitting(Protocol):
+    """Refittable models whose fit can stop part way, between its steps: a shutdown gives a
+    fit under way up (engine/trainer.py) and waits only until it has stopped."""
+
+    def stop_fitting(self) -> None:
+        """From now on, a fit under way or to come raises ``FitStopped`` at its next step
+        (for good: the model's process is shutting down)."""
+        ...
+
+
 @runtime_checkable
 class Refittable(Protocol):
     """Models with a heavy full fit that runs off the learner's thread.

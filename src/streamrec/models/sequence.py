@@ -27,6 +27,7 @@ item's is 1), because only a positive score makes a candidate: the order is the 
 from __future__ import annotations
 
 import re
+import threading
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from streamrec.models.base import top_k
+from streamrec.models.base import FitStopped, top_k
 from streamrec.models.scores import DenseScores, QueryScores, SparseScores
 from streamrec.models.sequence_config import EpochReport, Progress, SequenceConfig, TrainingData
 from streamrec.models.text_vectors import item_tokens
@@ -149,6 +150,7 @@ class SequenceModel:
         self.progress: Progress | None = None
         self.epoch_report: EpochReport | None = None
         self.curves_dir: Path | None = None  # TensorBoard runs and PNGs (sequence_curves.py)
+        self._stopping = threading.Event()  # set for good by ``stop_fitting``
 
     @property
     def is_fitted(self) -> bool:
@@ -233,12 +235,25 @@ class SequenceModel:
 
             writer = CurveWriter(self.curves_dir, data.users.shape[0])
             report = _both(writer.epoch, self.epoch_report)
+        told, stopping = self.progress, self._stopping
+
+        def progress(what: str, done: int, total: int) -> None:  # after every batch
+            if stopping.is_set():
+                raise FitStopped(f"the sequence fit stopped at {what}, batch {done}")
+            if told is not None:
+                told(what, done, total)
+
         try:
-            weights, curves = train(data, self.config, self.progress, report)
+            weights, curves = train(data, self.config, progress, report)
         finally:
             if writer is not None:
                 writer.close()
         return FittedSequence(weights, curves)
+
+    def stop_fitting(self) -> None:
+        """A fit under way stops after its current batch (a GRU refit takes tens of minutes,
+        a batch milliseconds); so does every later one."""
+        self._stopping.set()
 
     def fit_arrays(self, fitted: FittedSequence) -> dict[str, np.ndarray]:
         return {**fitted.weights, "curves": fitted.curves}

@@ -4,7 +4,10 @@ refits swapped in at their logged place so a replay gives the very same scores."
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +18,8 @@ from typer.testing import CliRunner
 from streamrec.cli.main import app
 from streamrec.engine.engine import Engine
 from streamrec.engine.refits import END_TYPE
-from streamrec.engine.replay import rebuild_state
+from streamrec.engine.replay import rebuild_state, state_differences
+from streamrec.models.base import FitStopped
 from streamrec.models.sequence import SequenceModel
 from streamrec.models.sequence_config import SequenceConfig
 from streamrec.settings import Settings
@@ -204,5 +208,75 @@ def test_train_refits_from_the_log_and_writes_curves(
         model = reopened.state.models["sequence"]
         assert isinstance(model, SequenceModel) and model.is_fitted
         assert model.curves.shape[1] == 3 and model.curves.shape[0] >= 1
+    finally:
+        reopened.close()
+
+
+def test_a_stopped_model_gives_up_a_fit_at_its_next_batch() -> None:
+    model = SequenceModel(SequenceConfig.model_validate(SMALL))
+    model.learn_items(catalogue())
+    model.learn(two_worlds())
+    data, _ = model.begin_refit()
+    batches: list[int] = []
+
+    def stop_at_the_third(what: str, done: int, total: int) -> None:
+        batches.append(done)
+        if len(batches) == 3:
+            model.stop_fitting()
+
+    model.progress = stop_at_the_third
+    with pytest.raises(FitStopped):
+        model.fit(data)
+    assert len(batches) == 3  # not one batch more
+    assert not model.is_fitted
+
+
+# A server's process whose GRU refit is under way when it shuts down: the fit is stopped (its
+# thread has ended when close returns) and the process exits 0. A thread left inside torch
+# made the exit abort (std::terminate, status 134) on most runs.
+GRU_SHUTDOWN_PROCESS = """
+import json, sys, threading
+from pathlib import Path
+from streamrec.engine.engine import Engine
+from streamrec.models.sequence import SequenceModel
+from streamrec.settings import Settings, SnapshotSettings
+from streamrec.types import Event
+
+batches = threading.Semaphore(0)
+real_fit = SequenceModel.fit
+
+def fit(self, data):
+    self.progress = lambda what, done, total: batches.release()
+    return real_fit(self, data)
+
+SequenceModel.fit = fit
+settings = Settings(data_dir=Path(sys.argv[1]), models=json.loads(sys.argv[2]),
+                    snapshots=SnapshotSettings(every_events=10**9, every_s=10.0**6))
+engine = Engine.open(settings)
+engine.ingest([Event(f"u{n % 40}", f"i{(n * 7) % 97}", "view", 1_700_000_000.0 + n)
+               for n in range(600)])
+for _ in range(5):  # well inside the fit: five batches done
+    assert batches.acquire(timeout=120), "no refit began"
+engine.close()
+print("closed; threads alive:", [thread.name for thread in threading.enumerate()])
+"""
+
+
+def test_a_shutdown_stops_a_gru_fit_under_way_and_the_process_exits_0(
+        tmp_path: Path, settings_factory: Callable[..., Settings]) -> None:
+    models = {"sequence": {**SMALL, "max_epochs": 10_000, "patience": 10_000},
+              "als": {"refit_min_events": 10**9}, "ease": {"refit_min_events": 10**9},
+              "trainer_poll_s": 0.01}
+    settings = settings_factory(tmp_path / "data", models=models)
+    ran = subprocess.run([sys.executable, "-c", GRU_SHUTDOWN_PROCESS, str(settings.data_dir),
+                          json.dumps(models)], capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0 and "closed" in ran.stdout, ran.stderr[-3000:]
+    assert "refit-sequence" not in ran.stdout, ran.stdout
+    reopened = Engine.open(settings, start_learner=False)
+    try:  # the begin is pending in the final snapshot, as a replay holds it
+        assert [f.model.name for f in reopened.state.pending_fits.all()] == ["sequence"]
+        assert not [e for e in reopened.log.read(0, 10**6) if e.event.type == END_TYPE]
+        assert state_differences(reopened.state.state(),
+                                 rebuild_state(settings, reopened.log).state()) == []
     finally:
         reopened.close()
