@@ -189,7 +189,7 @@ class SequenceModel:
             self._tokens[index] = -1
             self._tokens[index, :len(ids)] = ids
         if self._weights is not None:  # new array: an index built from the old stays right
-            vectors = self._vectors_for(len(self._tokens))
+            vectors = self._vectors_for(max(self._vectors.shape[0], int(changed.max()) + 1))
             vectors[changed] = item_vectors_of(self._weights, self._tokens[changed])
             self._set_vectors(vectors)
 
@@ -283,7 +283,9 @@ class SequenceModel:
         self._weights = dict(fitted.weights)
         self.curves = np.array(fitted.curves, dtype=np.float64)
         self.fitted_events = fitted_events
-        self._set_vectors(item_vectors_of(self._weights, self._tokens))
+        # rows up to the last item known to the model: the token table's spare capacity
+        # would be zero rows in the ANN index (60% more to search at 100k items)
+        self._set_vectors(item_vectors_of(self._weights, self._tokens[:self._known_items()]))
 
     def abort_refit(self) -> None:
         """Nothing was changed by ``begin_refit``: the previous fit keeps serving."""
@@ -309,7 +311,7 @@ class SequenceModel:
         items = query.history
         if query.history_weights.shape == items.shape:
             items = items[query.history_weights > 0]
-        items = items[(items >= 0) & (items < self._vectors.shape[0])]
+        items = items[items >= 0]
         if items.size > 1:
             items = items[np.r_[True, items[1:] != items[:-1]]]
         return np.asarray(items[-self.config.context:], dtype=np.int64)
@@ -320,7 +322,10 @@ class SequenceModel:
         items = self._latest(query)
         if items.size == 0:
             return None
-        user = encode(self._weights, self._vectors[items, :-1])
+        inputs = np.zeros((items.size, self._vectors.shape[1] - 1), dtype=np.float32)
+        has_row = items < self._vectors.shape[0]  # an item without one reads as zeros
+        inputs[has_row] = self._vectors[items[has_row], :-1]
+        user = encode(self._weights, inputs)
         shift = float(np.linalg.norm(user)) * self._max_norm * 1.0001 + 1e-6
         return np.append(user, np.float32(shift)).astype(np.float32)
 

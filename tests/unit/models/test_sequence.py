@@ -280,3 +280,18 @@ def test_a_shutdown_stops_a_gru_fit_under_way_and_the_process_exits_0(
                                  rebuild_state(settings, reopened.log).state()) == []
     finally:
         reopened.close()
+
+
+def test_item_vectors_stop_at_the_last_known_item_not_at_the_token_tables_capacity() -> None:
+    """The ANN index is built over every row of ``item_vectors``: spare capacity of the token
+    table would be rows of zeros searched on every query."""
+    model = SequenceModel(SequenceConfig(**SMALL))
+    model.learn_items(catalogue(33))  # the token table grows past 33 rows (doubling)
+    model.learn(two_worlds())  # items 0-39
+    model.refit()
+    assert model.item_vectors().shape[0] == 40
+    model.learn_items([(45, Item("i45", {"category": "b"}))])  # content: a row of its own
+    assert model.item_vectors().shape[0] == 46
+    assert model.item_vectors()[45].any() and not model.item_vectors()[40:45].any()
+    # an item with no row yet reads as zeros: the encoder still answers
+    assert model.query_vector(query([1, 2, 50])) is not None
