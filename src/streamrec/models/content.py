@@ -165,13 +165,15 @@ class ContentModel:
         history, weights = self._profile_weights(query)
         if history.size == 0:
             return None
-        profile = np.asarray(self._vectors.rows(history).T @ weights.astype(np.float32))
+        rows = self._vectors.rows(history)
+        profile = np.asarray(rows.T @ weights.astype(np.float32))
         norm = float(np.sqrt(np.dot(profile, profile)))
         has_profile = norm > 0.0
         scores = np.zeros(self.n_items, dtype=np.float64)
         if has_profile:
             unit = (profile / norm).astype(np.float32, copy=False)
-            scores = self._vectors.dot(unit).astype(np.float64)
+            # the profile's nonzeros are among its items' columns
+            scores = self._vectors.dot(unit, np.unique(rows.indices)).astype(np.float64)
         if self._uses_embeddings:
             target = weights @ self._embedding_rows(history)
             has_profile = has_profile or bool(np.any(target))
@@ -258,7 +260,7 @@ class ContentModel:
         row = self._vectors.rows(np.array([item], dtype=np.int64))
         vector = np.zeros(self._vectors.n_features, dtype=np.float32)
         vector[row.indices] = row.data
-        scores = self._vectors.dot(vector).astype(np.float64)
+        scores = self._vectors.dot(vector, np.unique(row.indices)).astype(np.float64)
         if self._uses_embeddings:
             scores = self._blend(scores, self._embedding_rows(np.array([item]))[0])
         scores[scores <= 0] = -np.inf

@@ -250,12 +250,14 @@ class TextVectors:
         columns = np.union1d(a.indices, b.indices)
         return _on_columns(a, columns) @ _on_columns(b, columns).T
 
-    def dot(self, vector: Float32Array) -> Float32Array:
+    def dot(self, vector: Float32Array, within: IntArray | None = None) -> Float32Array:
         """Every row times a dense ``n_features`` vector: length ``n_rows``. A vector with few
         nonzeros (a profile of a few items) reads only those columns' postings: the same
-        float32 sums, in the same order, without a pass over every item's row."""
+        float32 sums, in the same order, without a pass over every item's row. ``within``:
+        columns that hold every nonzero of ``vector`` (a profile's items' columns), so they
+        are not searched for over all ``n_features`` (half a millisecond at 2^18)."""
         out = np.zeros(self.n_rows, dtype=np.float32)
-        nonzero = np.flatnonzero(vector)
+        nonzero = np.flatnonzero(vector) if within is None else within[vector[within] != 0]
         by_column = self._base_by_column
         if by_column is not None and by_column.shape == self._base.shape and (
                 2 * int((by_column.indptr[nonzero + 1] - by_column.indptr[nonzero]).sum())

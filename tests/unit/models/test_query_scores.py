@@ -129,6 +129,10 @@ def test_text_vectors_by_column_match_the_row_by_row_product() -> None:
         postings = int(np.diff(by_column.indptr)[row.indices].sum())
         assert 2 * postings < vectors._base.nnz  # the column path is taken
         np.testing.assert_array_equal(vectors.dot(profile), vectors._base @ profile)
+        # told which columns hold the nonzeros (a superset, with a zero among them): the same
+        within = np.union1d(row.indices, [0, 1])
+        profile[within[0]] = 0.0
+        np.testing.assert_array_equal(vectors.dot(profile, within), vectors.dot(profile))
     everything = np.ones(vectors.n_features, dtype=np.float32)  # the row-by-row path
     np.testing.assert_allclose(vectors.dot(everything), vectors._base @ everything)
 
