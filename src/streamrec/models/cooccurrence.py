@@ -52,6 +52,11 @@ class CooccurrenceConfig(BaseModel):
         description="Neighbours kept per item: after every this many new pairs, an item keeps "
         "its this many strongest (decayed) co-occurrences, so it never holds more than twice "
         "as many; 0: every pair ever seen (memory grows with the stream).")
+    support_shrinkage: float = Field(
+        default=1.0, ge=0.0, description="A pair's similarity is multiplied by c / (c + this), "
+        "c its (faded, pair-decayed) count: a pair one user made weighs half, one ten users "
+        "made ~0.9; 0: no shrinkage. The unit is one user's pair, so it means the same on "
+        "any log.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,9 +165,19 @@ class CooccurrenceModel:
         used = np.flatnonzero(sizes)
         factors = recency[used] / self._counts[history[used]] ** self.config.alpha
         cols = np.concatenate([rows[n][0] for n in used.tolist()])
-        vals = np.concatenate([rows[n][1] for n in used.tolist()])
+        vals = self._shrunk(np.concatenate([rows[n][1] for n in used.tolist()]))
         return (cols, vals * np.repeat(factors, sizes[used]),
                 np.repeat(history[used], sizes[used]))
+
+    def _shrunk(self, vals: FloatArray) -> FloatArray:
+        """Stored (inflated) pair counts times their support, c / (c + shrinkage) with c
+        faded to now: on a sparse log most pairs were made by one user, and a cosine over
+        counts of 1 ranks a pair of two rare items above one that many users made."""
+        shrinkage = self.config.support_shrinkage
+        if shrinkage <= 0.0:
+            return vals
+        counts = vals * self._clock.deflation()
+        return np.asarray(vals * (counts / (counts + shrinkage)), dtype=np.float64)
 
     def _sparse_scores(self, cols: IntArray, vals: FloatArray) -> tuple[IntArray, FloatArray]:
         """Normalised scores of the items that co-occur at all: only those are touched, so
@@ -259,7 +274,8 @@ class CooccurrenceModel:
         if item >= self._pairs.n_rows or self._counts[item] <= 0:
             return Candidates.empty()
         cols, vals = self._pairs.row(item)
-        scores = self._dense_scores(cols, vals / self._counts[item] ** self.config.alpha)
+        scores = self._dense_scores(cols,
+                                    self._shrunk(vals) / self._counts[item] ** self.config.alpha)
         best = top_k(scores, k, np.r_[exclude, item])
         return Candidates(best.items, best.scores, np.full(len(best), item, dtype=np.int64))
 

@@ -4,9 +4,12 @@ the accessors that stay when the storage changes (issue 18's budget)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streamrec.models.cooccurrence import CooccurrenceConfig, CooccurrenceModel
-from streamrec.types import EventBatch
+from streamrec.types import EventBatch, Query
 
 
 def test_pair_counts_and_support_are_the_faded_sums() -> None:
@@ -33,3 +36,48 @@ def test_a_pair_cut_by_the_budget_counts_zero() -> None:
     assert model.pair_count(0, 3) == 0.0  # cut
     assert model.pair_count(0, 4) == 1.0  # taken since the last cut
     assert model.neighbour_counts()[0] == 3
+
+
+def _pairs_made_by(users_of: dict[int, int], shrinkage: float) -> CooccurrenceModel:
+    """Item 0 paired with each item ``i`` of ``users_of`` by that many users, each user
+    having only the two: every candidate's count equals its own support."""
+    model = CooccurrenceModel(CooccurrenceConfig(half_life_s=None, pair_decay=1.0, alpha=0.0,
+                                                 support_shrinkage=shrinkage))
+    users, items, user = [], [], 0
+    for item, count in sorted(users_of.items()):
+        for _ in range(count):
+            users += [user, user]
+            items += [0, item]
+            user += 1
+    model.learn(EventBatch(np.array(users), np.array(items), np.ones(len(users)),
+                           np.arange(float(len(users)))))
+    return model
+
+
+def _scores_after_item_0(model: CooccurrenceModel, items: list[int]) -> list[float]:
+    query = Query(99, history=np.array([0]), exclude=np.array([0]), now=0.0)
+    return [float(score) for score in model.score(query, np.array(items))]
+
+
+def test_a_pair_one_user_made_weighs_less_than_one_many_made_at_the_same_ratio() -> None:
+    # alpha 0: similarity = count / the candidate's support, 1 for both candidates
+    once, many = _scores_after_item_0(_pairs_made_by({1: 1, 2: 9}, 1.0), [1, 2])
+    assert once == pytest.approx(0.5) and many == pytest.approx(0.9)
+    assert _scores_after_item_0(_pairs_made_by({1: 1, 2: 9}, 0.0), [1, 2]) == [1.0, 1.0]
+
+
+@settings(max_examples=30, deadline=None)
+@given(fewer=st.integers(1, 6), more=st.integers(1, 6), shrinkage=st.floats(0.01, 100.0))
+def test_more_support_at_the_same_ratio_always_ranks_higher(fewer: int, more: int,
+                                                              shrinkage: float) -> None:
+    model = _pairs_made_by({1: fewer, 2: fewer + more}, shrinkage)
+    low, high = _scores_after_item_0(model, [1, 2])
+    assert 0.0 < low < high <= 1.0
+    assert model.recommend(Query(99, np.array([0]), np.array([0]), 0.0), 1).items.tolist() == [2]
+
+
+def test_similar_items_are_shrunk_as_a_users_scores_are() -> None:
+    model = _pairs_made_by({1: 1, 2: 3}, 1.0)
+    found = model.similar(0, 2, np.zeros(0, np.int64))
+    assert found.items.tolist() == [2, 1]
+    np.testing.assert_allclose(found.scores, [0.75, 0.5])
