@@ -4,8 +4,10 @@ When a user engages with item j, every item among their last ``window`` items co
 (both directions). Counts fade with half-life ``half_life_s``. Similarity is an asymmetric
 cosine, C[h, j] / (n_h^alpha * n_j^(1 - alpha)), as in Aiolli's asymmetric cosine
 (RecSys Challenge 2013) and classic item-based CF (Sarwar et al., WWW 2001; Linden et al.,
-IEEE Internet Computing 2003). A user is scored from their recent items, the newest
-weighing most: real-time intent.
+IEEE Internet Computing 2003), times the pair's support ``c / (c + support_shrinkage)``
+(the shrunk similarity of Koren, KDD 2008, and Bell and Koren, ICDM 2007): on a sparse log
+most pairs were made by one user, and that says little. A user is scored from their recent
+items, the newest weighing most: real-time intent.
 
 >>> from streamrec.types import EventBatch, Query
 >>> model = CooccurrenceModel(CooccurrenceConfig(half_life_s=None))
