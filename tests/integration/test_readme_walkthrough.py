@@ -262,6 +262,8 @@ def sizes(walk: Walk, curl: Curl, response: httpx.Response) -> None:
     assert response.json()["total_bytes"] > 0
     neighbours = response.json()["budgets"]["models.cooccurrence.neighbours"]
     assert neighbours["largest"] <= neighbours["most"]
+    window = response.json()["budgets"]["dedup_window"]  # the log's, e1 and e2 among its ids
+    assert 2 <= window["count"] <= window["most"] == 1_000_000
 
 
 Check = Callable[[Walk, Curl, httpx.Response], None]

@@ -458,6 +458,11 @@ class KafkaEventLog:
             with self._readers_lock:
                 self._readers.append(consumer)
 
+    @property
+    def dedup_ids(self) -> DedupWindow | None:
+        """The ids a re-sent event is compared with (storage/dedup.py)."""
+        return self._ids
+
     def last_offset(self) -> int:
         return len(self._kafka_offsets)
 

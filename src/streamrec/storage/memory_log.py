@@ -42,6 +42,11 @@ class MemoryEventLog:
                 high = middle
         return events[low : low + limit]
 
+    @property
+    def dedup_ids(self) -> DedupWindow | None:
+        """The ids a re-sent event is compared with (storage/dedup.py)."""
+        return self._ids
+
     def last_offset(self) -> int:
         return self._next_offset - 1
 

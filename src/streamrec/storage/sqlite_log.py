@@ -424,6 +424,12 @@ class SQLiteEventLog:
             after = batch[-1].offset
         return found
 
+    @property
+    def dedup_ids(self) -> DedupWindow | None:
+        """The ids a re-sent event is compared with (storage/dedup.py); None: a log from
+        before the window, whose UNIQUE index finds them."""
+        return self._window
+
     def last_offset(self) -> int:
         return self._last_offset
 

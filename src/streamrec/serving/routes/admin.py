@@ -125,4 +125,7 @@ def sizes(engine: EngineDep) -> SizesOut:
     under its lock (learning and reads wait ~0.1 s per million objects): not for polling
     every second."""
     report = state_sizes(engine.state, also={"impressions": engine.impressions})
+    window = getattr(engine.log, "dedup_ids", None)  # the log's, beside the state
+    if window is not None:
+        report.budgets["dedup_window"] = window.budget()
     return SizesOut(**report.as_dict(), rss_bytes=process_rss_bytes())
