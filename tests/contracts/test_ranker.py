@@ -107,11 +107,15 @@ def test_a_lesson_about_an_item_not_in_the_list_teaches_nothing(taught: HybridRa
 def test_the_sources_contributions_and_the_rest_add_up_to_the_score(
         taught: HybridRanker) -> None:
     candidates = candidate_list(3)
-    weights = taught.ftrl.weights()
-    logit = candidates.features @ weights
+    ranker, admitted = taught.serving()  # a source on probation adds nothing while out
+    weights = ranker.weights()
+    features = candidates.features.copy()
+    if not admitted:
+        features[:, list(layout().probation_features)] = 0.0
+    logit = features @ weights
     own = np.zeros(len(layout().features), dtype=bool)
     own[[column for _, _, column in layout().source_features]] = True
-    rest = candidates.features[:, ~own] @ weights[~own]
+    rest = features[:, ~own] @ weights[~own]
     contributions = taught.contributions(candidates)
     assert contributions.shape == (candidates.items.size, len(layout().sources))
     np.testing.assert_allclose(contributions.sum(axis=1) + rest, logit, rtol=1e-12, atol=1e-12)

@@ -26,6 +26,7 @@ import numpy as np
 from streamrec.ranking.hedge import Hedge, HedgeConfig
 from streamrec.ranking.online_quality import OnlineQuality
 from streamrec.ranking.paced_popularity import PacedPopularity
+from streamrec.ranking.probation import Probation
 from streamrec.types import EMPTY_INTS, EventBatch, FloatArray, IntArray
 
 RANKER = "ranker"
@@ -34,9 +35,11 @@ BLEND = "blend"
 
 class Blend:
     def __init__(self, sources: Sequence[str], config: HedgeConfig | None = None,
-                 k: int = 10, mixes: bool = True) -> None:
+                 k: int = 10, mixes: bool = True, probation: Sequence[int] = ()) -> None:
         """``mixes``: False keeps the ranker alone on lists (measuring all the same), for a
-        ranker fit offline to another question than the next item (stream lessons off)."""
+        ranker fit offline to another question than the next item (stream lessons off).
+        ``probation``: the source columns that serve only once the blend is better with them
+        (``probation.py``)."""
         self.config = config or HedgeConfig()
         self.mixes = self.config.enabled and mixes
         self.sources = tuple(sources)
@@ -50,6 +53,7 @@ class Blend:
         self.multipliers = tuple(self.config.rate_multipliers) or (1.0,)
         self.rates = OnlineQuality(tuple(f"rate_{m:g}" for m in self.multipliers), k,
                                    self.config.half_life, state_key="rate_quality")
+        self.probation = Probation(probation, k, self.config.half_life)
         self.last_test = 0  # the eligible event of the last test
         # per user, 1 + the position in the log (events learned) of their latest event
         self.last_seen = np.zeros(0, dtype=np.int64)
@@ -134,14 +138,31 @@ class Blend:
         weights = self.weights(self.context(user), hedge)
         return hedge.mix(self.expert_scores(items, raw, ranker), weights)
 
+    def served(self, raw: FloatArray, ranker: FloatArray,
+               without: FloatArray | None) -> tuple[FloatArray, FloatArray]:
+        """The sources' scores and the ranker's that lists use: with the sources on
+        probation, or (``without``: the ranker's scores without their features) silent."""
+        if without is None or self.probation.admits():
+            return raw, ranker
+        return self.probation.without(raw), without
+
     def measure(self, items: IntArray, raw: FloatArray, ranker: FloatArray,
-                target: int, eligible: int, user: int | None = None) -> None:
+                target: int, eligible: int, user: int | None = None,
+                without: FloatArray | None = None) -> None:
         """One online test at the ``eligible``-th eligible event: ``user`` took ``target``;
         every expert and the blend are scored as they were just before (the blend with the
-        weights it had then). It stands for the eligible events since the last test."""
-        experts = self.expert_scores(items, raw, ranker)
-        blend = self.rank(items, raw, ranker, user=user)
+        weights it had then). It stands for the eligible events since the last test.
+        ``without``: the ranker's scores without the features of the sources on probation;
+        then the blend is also measured with and without them (``probation.py``), and the
+        ranker expert is the one lists used."""
+        served_raw, served_ranker = self.served(raw, ranker, without)
+        experts = self.expert_scores(items, raw, served_ranker)
+        blend = self.rank(items, served_raw, served_ranker, user=user)
         context, span = self.context(user), self._span(eligible)
+        if without is not None and self.probation.on_trial(raw):
+            self.probation.measure(self.rank(items, raw, ranker, user=user),
+                                   self.rank(items, self.probation.without(raw), without,
+                                             user=user), items, target, span)
         if len(self.multipliers) > 1:  # one multiple: nothing to choose, nothing to pay
             evidence = self.quality.evidence(context)[: len(self.experts)]
             rate = self.hedge.config.learning_rate
@@ -170,6 +191,8 @@ class Blend:
         for name, weight in zip(self.experts, self.mean_weights().tolist(), strict=True):
             report[name]["weight"] = round(weight, 6)
         report[BLEND]["rate"] = self.hedge.config.learning_rate * self.multiplier()
+        for column in self.probation.columns:
+            report[self.sources[column]].update(self.probation.report())
         return report
 
     def mean_weights(self) -> FloatArray:
@@ -183,6 +206,7 @@ class Blend:
 
     def state(self) -> dict[str, np.ndarray]:
         return {**self.paced.state(), **self.quality.state(), **self.rates.state(),
+                **self.probation.state(),
                 "last_test": np.array([self.last_test]),
                 "last_seen": self.last_seen[: self._users()].copy()}
 
@@ -195,5 +219,6 @@ class Blend:
         self.paced.restore(state)
         self.quality.restore(state)
         self.rates.restore(state)
+        self.probation.restore(state)
         self.last_test = int(state["last_test"][0]) if "last_test" in state else 0
         self.last_seen = np.array(state.get("last_seen", np.zeros(0)), dtype=np.int64)

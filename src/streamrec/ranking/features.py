@@ -55,6 +55,18 @@ class Layout:
     first_fact: int
 
     @property
+    def probation(self) -> tuple[int, ...]:
+        """The source columns of the sources on probation (``Source.on_probation``)."""
+        return tuple(n for n, source in enumerate(self.sources) if source.on_probation)
+
+    @property
+    def probation_features(self) -> tuple[int, ...]:
+        """The feature columns of the sources on probation."""
+        probation = set(self.probation)
+        return tuple(column for source, _, column in self.source_features
+                     if source in probation)
+
+    @property
     def names(self) -> tuple[str, ...]:
         return tuple(source.name for source in self.sources)
 

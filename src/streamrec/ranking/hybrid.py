@@ -107,6 +107,11 @@ class HybridRanker:
         self.layout = layout()  # the registered sources' feature columns, fixed from here
         self.ftrl = FTRLRanker(self.config.ftrl, len(self.layout.features),
                                self.config.prior_weights())
+        # the ranker without the features of the sources on probation (probation.py): the
+        # same lessons, those columns left out; it ranks while they stay out
+        self.probation_features = list(self.layout.probation_features)
+        self.ftrl_without = FTRLRanker(self.config.ftrl, len(self.layout.features),
+                                       self.config.prior_weights())
         # learned by the engine state with the models: each event, each catalogue item
         self.facts = ItemFacts(self.config.attribute_window, ignored_attributes)
         self.eligible_seen = 0
@@ -114,7 +119,7 @@ class HybridRanker:
         self.indexes = VectorIndexes(self.config.ann)
         # the experts, their online quality, and the weights over them (ranking/blend.py)
         self.blend = Blend(self.layout.names, self.config.hedge,
-                           mixes=self.config.stream_lessons)
+                           mixes=self.config.stream_lessons, probation=self.layout.probation)
 
     def plan(self, config: HybridConfig | None = None,
              negatives: NegativesConfig | None = None,
@@ -158,11 +163,33 @@ class HybridRanker:
         only = self.config.only_source if plan is None else plan.only_source
         if only is not None:
             return candidates.raw[:, self.layout.names.index(only)].copy()
-        ranker = self.ftrl.predict(candidates.features)
+        raw, ranker = self._served(candidates)
         if plan is None:
-            return self.blend.rank(candidates.items, candidates.raw, ranker, user=user)
-        return self.blend.rank(candidates.items, candidates.raw, ranker, plan.hedge,
-                               plan.mixes, user)
+            return self.blend.rank(candidates.items, raw, ranker, user=user)
+        return self.blend.rank(candidates.items, raw, ranker, plan.hedge, plan.mixes, user)
+
+    def _without(self, features: FloatArray) -> FloatArray:
+        """``features`` with the columns of the sources on probation at 0."""
+        if not self.probation_features:
+            return features
+        left_out = features.copy()
+        left_out[:, self.probation_features] = 0.0
+        return left_out
+
+    def serving(self) -> tuple[FTRLRanker, bool]:
+        """The ranker lists use, and whether the sources on probation serve (if not, it is
+        the one without their features, and their columns are left out)."""
+        if not self.probation_features or self.blend.probation.admits():
+            return self.ftrl, True
+        return self.ftrl_without, False
+
+    def _served(self, candidates: CandidateSet) -> tuple[FloatArray, FloatArray]:
+        """The sources' scores and the ranker's that lists use (``Blend.served``)."""
+        ranker, admitted = self.serving()
+        if admitted:
+            return candidates.raw, ranker.predict(candidates.features)
+        return (self.blend.probation.without(candidates.raw),
+                ranker.predict(self._without(candidates.features)))
 
     def wants_example(self) -> bool:
         """Called once per eligible event, in log order, so the choice replays identically:
@@ -186,13 +213,18 @@ class HybridRanker:
         updates against sampled negatives, and pairwise ones against the top, measured worse
         on ML-100K). First, every expert and the blend are measured on it (blend.py); the
         ranker learns only at its lessons (``wants_example``)."""
+        without = None
+        if self.probation_features:
+            without = self.ftrl_without.predict(self._without(candidates.features))
         self.blend.measure(candidates.items, candidates.raw,
                            self.ftrl.predict(candidates.features), target, self.eligible_seen,
-                           user)
+                           user, without)
         where = np.flatnonzero(candidates.items == target)
         if where.size == 0 or not self.lesson_now:
             return
         self.ftrl.learn_choice(candidates.features, int(where[0]))
+        if self.probation_features:
+            self.ftrl_without.learn_choice(self._without(candidates.features), int(where[0]))
 
     def missed(self, user: int | None = None) -> None:
         """The event ``wants_example`` last chose names an item new to the engine: a test
@@ -204,11 +236,15 @@ class HybridRanker:
         labels = (candidates.items == taken).astype(np.float64)
         if labels.any():
             self.ftrl.learn(candidates.features, labels)
+            if self.probation_features:
+                self.ftrl_without.learn(self._without(candidates.features), labels)
 
     def contributions(self, candidates: CandidateSet) -> FloatArray:
-        """Per candidate and source, how much that source added to the score (for reasons)."""
-        weights = self.ftrl.weights()
-        features = candidates.features
+        """Per candidate and source, how much that source added to the score (for reasons;
+        nothing from the sources on probation while they stay out)."""
+        ranker, admitted = self.serving()
+        weights = ranker.weights()
+        features = candidates.features if admitted else self._without(candidates.features)
         parts = np.zeros((features.shape[0], len(self.layout.sources)))
         for source, _, column in self.layout.source_features:
             parts[:, source] += features[:, column] * weights[column]
@@ -221,11 +257,15 @@ class HybridRanker:
         return candidates.features[:, first:first + 2] @ weights
 
     def state(self) -> dict[str, np.ndarray]:
-        return {**self.ftrl.state(), **self.facts.state(), **self.blend.state(),
+        without = {f"without_{key}": value for key, value in self.ftrl_without.state().items()}
+        return {**self.ftrl.state(), **without, **self.facts.state(), **self.blend.state(),
                 "eligible_seen": np.array([self.eligible_seen])}
 
     def restore(self, state: Mapping[str, np.ndarray]) -> None:
         self.ftrl.restore(state)
+        # a snapshot from before the probation: its ranker, which had every feature
+        self.ftrl_without.restore({key: state.get(f"without_{key}", state[key])
+                                   for key in ("z", "n", "examples")})
         self.facts.restore(state)
         self.blend.restore(state)
         self.eligible_seen = int(state["eligible_seen"][0])

@@ -35,7 +35,10 @@ class Source:
     naming the item asked about; weight 0: not asked. ``neighbours``: its one-item score is an
     item similarity, so a dislike pushes the disliked item's neighbours down.
     ``candidates_below``: brings candidates only for users with fewer events than this (it
-    still scores everyone's candidates); None: always."""
+    still scores everyone's candidates); None: always. ``on_probation``: its ranker features
+    and its own ranking enter lists only while the blend's online tests, counted from its
+    first scores, find the blend better with it than without it (``ranking/blend.py``); it
+    is measured all the same."""
 
     name: str
     # its model from ``settings.models`` (``ModelSettings``; typed loosely here: the settings
@@ -47,6 +50,7 @@ class Source:
     similar_weight: float = 0.0
     neighbours: bool = False
     candidates_below: int | None = None
+    on_probation: bool = False
     description: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:

@@ -1,0 +1,74 @@
+"""Sources on probation (ranking/probation.py): a source that adds nothing stays out of lists,
+one that helps is let in, and the decision is made from the tests since its first scores."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from streamrec.ranking.blend import BLEND
+from streamrec.ranking.features import CandidateSet, featurise, layout
+from streamrec.ranking.hybrid import HybridConfig, HybridRanker
+
+SEQUENCE = layout().names.index("sequence")
+COOCCURRENCE = layout().names.index("cooccurrence")
+
+
+def stream(ranker: HybridRanker, n: int, sequence: str, fitted_at: int = 0,
+           seed: int = 0) -> None:
+    """``n`` next-item tests of 40 candidates: co-occurrence puts the taken item first half
+    the time; the sequence source is silent before test ``fitted_at``, then scores at
+    random (``noise``), puts the taken item first 9 times in 10 (``telling``) or a wrong one
+    first and the taken one nowhere (``misleading``)."""
+    rng = np.random.default_rng(seed)
+    for test in range(n):
+        raw = rng.exponential(1.0, (40, len(layout().sources))) * (rng.random((40, 1)) < 0.9)
+        items = rng.permutation(5_000)[:40].astype(np.int64)
+        taken = int(rng.integers(0, 40))
+        if rng.random() < 0.5:
+            raw[taken, COOCCURRENCE] = raw[:, COOCCURRENCE].max() + 1.0
+        if test < fitted_at:
+            raw[:, SEQUENCE] = 0.0
+        elif sequence == "telling" and rng.random() < 0.9:
+            raw[taken, SEQUENCE] = raw[:, SEQUENCE].max() + 1.0
+        elif sequence == "misleading":  # sure of one wrong item, and never of the taken one
+            raw[(taken + 1) % 40, SEQUENCE] = raw[:, SEQUENCE].max() + 1.0
+            raw[taken, SEQUENCE] = 0.0
+        ranker.wants_example()
+        candidates = CandidateSet(items, raw, featurise(raw, int(rng.integers(1, 100))))
+        ranker.learn_next_item(candidates, int(items[taken]))
+
+
+def test_a_misleading_source_stays_out_and_costs_the_blend_nothing() -> None:
+    # started with a strong weight on its ranks, as an unproven prior might
+    ranker = HybridRanker(HybridConfig(prior={"sequence_rank": 2.0}))
+    stream(ranker, 600, "misleading")
+    figures = ranker.blend.report()
+    sequence = figures["sequence"]
+    assert sequence["admitted"] == 0.0 and sequence["trials"] == 600
+    assert sequence["ndcg_with"] < sequence["ndcg_without"] - 0.003  # it would have cost
+    # lists were the blend without it all along (closed from the start: no evidence yet)
+    assert figures[BLEND]["ndcg"] == sequence["ndcg_without"]
+    assert ranker.serving() == (ranker.ftrl_without, False)
+    assert not ranker.contributions(candidates_of(ranker))[:, SEQUENCE].any()
+
+
+def candidates_of(ranker: HybridRanker) -> CandidateSet:
+    raw = np.random.default_rng(1).exponential(1.0, (20, len(layout().sources)))
+    return CandidateSet(np.arange(20, dtype=np.int64), raw, featurise(raw, 10))
+
+
+def test_a_source_that_tells_the_next_item_is_let_in_once_fitted() -> None:
+    ranker = HybridRanker()
+    stream(ranker, 600, "telling", fitted_at=300)
+    figures = ranker.blend.report()["sequence"]
+    # the 300 tests before its first fit are no evidence either way
+    assert figures["trials"] == 300 and figures["admitted"] == 1.0
+    assert figures["ndcg_with"] > figures["ndcg_without"]
+    assert ranker.serving() == (ranker.ftrl, True)
+
+
+def test_before_its_first_fit_the_two_rankers_are_one() -> None:
+    ranker = HybridRanker(HybridConfig(prior={"sequence_rank": 2.0}))
+    stream(ranker, 200, "telling", fitted_at=10**6)
+    np.testing.assert_array_equal(ranker.ftrl_without.weights(), ranker.ftrl.weights())
+    assert ranker.blend.report()["sequence"]["trials"] == 0
