@@ -38,7 +38,7 @@ class Blend:
                  k: int = 10, mixes: bool = True, probation: Sequence[int] = ()) -> None:
         """``mixes``: False keeps the ranker alone on lists (measuring all the same), for a
         ranker fit offline to another question than the next item (stream lessons off).
-        ``probation``: the source columns that serve only once the blend is better with them
+        ``probation``: the source columns that serve only once each has earned its place
         (``probation.py``)."""
         self.config = config or HedgeConfig()
         self.mixes = self.config.enabled and mixes
@@ -153,16 +153,16 @@ class Blend:
         every expert and the blend are scored as they were just before (the blend with the
         weights it had then). It stands for the eligible events since the last test.
         ``without``: the ranker's scores without the features of the sources on probation;
-        then the blend is also measured with and without them (``probation.py``), and the
-        ranker expert is the one lists used."""
+        then their trial goes on (``probation.py``), and the ranker expert is the one lists
+        used."""
         served_raw, served_ranker = self.served(raw, ranker, without)
         experts = self.expert_scores(items, raw, served_ranker)
         blend = self.rank(items, served_raw, served_ranker, user=user)
         context, span = self.context(user), self._span(eligible)
         if without is not None and self.probation.on_trial(raw):
-            self.probation.measure(self.rank(items, raw, ranker, user=user),
+            self.probation.measure(raw, items, target, self.rank(items, raw, ranker, user=user),
                                    self.rank(items, self.probation.without(raw), without,
-                                             user=user), items, target, span)
+                                             user=user), span)
         if len(self.multipliers) > 1:  # one multiple: nothing to choose, nothing to pay
             evidence = self.quality.evidence(context)[: len(self.experts)]
             rate = self.hedge.config.learning_rate

@@ -1,5 +1,6 @@
-"""Sources on probation (ranking/probation.py): a source that adds nothing stays out of lists,
-one that helps is let in, and the decision is made from the tests since its first scores."""
+"""Sources on probation (ranking/probation.py): a source that knows nothing of the next item
+stays out of lists, one that does is let in, and the decision is made from the tests since
+its first scores."""
 
 from __future__ import annotations
 
@@ -45,9 +46,10 @@ def test_a_misleading_source_stays_out_and_costs_the_blend_nothing() -> None:
     figures = ranker.blend.report()
     sequence = figures["sequence"]
     assert sequence["admitted"] == 0.0 and sequence["trials"] == 600
-    assert sequence["ndcg_with"] < sequence["ndcg_without"] - 0.003  # it would have cost
-    # lists were the blend without it all along (closed from the start: no evidence yet)
-    assert figures[BLEND]["ndcg"] == sequence["ndcg_without"]
+    assert sequence["ndcg_on_trial"] < sequence["ndcg_chance"]
+    assert sequence["blend_ndcg_with"] < sequence["blend_ndcg_without"] - 0.003  # its cost
+    # lists were the blend without it all along (out from the start: no evidence yet)
+    assert figures[BLEND]["ndcg"] == sequence["blend_ndcg_without"]
     assert ranker.serving() == (ranker.ftrl_without, False)
     assert not ranker.contributions(candidates_of(ranker))[:, SEQUENCE].any()
 
@@ -63,7 +65,8 @@ def test_a_source_that_tells_the_next_item_is_let_in_once_fitted() -> None:
     figures = ranker.blend.report()["sequence"]
     # the 300 tests before its first fit are no evidence either way
     assert figures["trials"] == 300 and figures["admitted"] == 1.0
-    assert figures["ndcg_with"] > figures["ndcg_without"]
+    assert figures["ndcg_on_trial"] > figures["ndcg_chance"]
+    assert figures["blend_ndcg_with"] > figures["blend_ndcg_without"]
     assert ranker.serving() == (ranker.ftrl, True)
 
 
