@@ -160,9 +160,13 @@ class Blend:
         blend = self.rank(items, served_raw, served_ranker, user=user)
         context, span = self.context(user), self._span(eligible)
         if without is not None and self.probation.on_trial(raw):
-            self.probation.measure(raw, items, target, self.rank(items, raw, ranker, user=user),
-                                   self.rank(items, self.probation.without(raw), without,
-                                             user=user), span)
+            # the blend lists used is one of the two: only the other is ranked again
+            if self.probation.admits():
+                with_them = blend
+                without_them = self.rank(items, self.probation.without(raw), without, user=user)
+            else:
+                with_them, without_them = self.rank(items, raw, ranker, user=user), blend
+            self.probation.measure(raw, items, target, with_them, without_them, span)
         if len(self.multipliers) > 1:  # one multiple: nothing to choose, nothing to pay
             evidence = self.quality.evidence(context)[: len(self.experts)]
             rate = self.hedge.config.learning_rate
