@@ -157,7 +157,7 @@ def visit_then_return_stream(n_users: int, seed: int = 0) -> list[Event]:
                                (f"u{user}", f"g{group}-{pair[1]}")]))
         back = start + float(rng.uniform(2e5, 1e6))
         visits.append((back, [(f"u{user}", f"p{int(rng.choice(200, p=chances))}")]))
-    events = []
+    events: list[Event] = []
     for start, views in sorted(visits):
         events.extend(Event(user, item, "view", T0 + start + n)
                       for n, (user, item) in enumerate(views))
