@@ -146,8 +146,8 @@ class HybridRanker:
         per_source = self.config.per_source if plan is None else plan.per_source
         if only is not None:
             scorers = {only: scorers[only]} if only in scorers else {}
-        elif plan is not None and plan.disabled:
-            scorers = {name: s for name, s in scorers.items() if name not in plan.disabled}
+        elif plan is not None and (left_out := self._left_out_of_lists(plan)):
+            scorers = {name: s for name, s in scorers.items() if name not in left_out}
         facts = self.facts if only is None else None
         if only is None:  # what popularity at the log's pace brings
             paced = self.blend.also(query.exclude, n_items,
@@ -155,6 +155,15 @@ class HybridRanker:
             also = paced if also is None else np.concatenate((also, paced))
         return gather(query, scorers, n_items, per_source, also, indexes, facts,
                       self.layout)
+
+    def _left_out_of_lists(self, plan: ServingPlan) -> frozenset[str]:
+        """The sources a list asks nothing of: those ``plan`` disables, and the sources on
+        probation while they are out (probation.py): their candidates as well as their
+        scores, so a list is then the blend without them, and their encoder pass and index
+        search are not paid for."""
+        if not self.probation_features or self.serving()[1]:
+            return plan.disabled
+        return plan.disabled | {self.layout.names[column] for column in self.layout.probation}
 
     def rank(self, candidates: CandidateSet, plan: ServingPlan | None = None,
              user: int | None = None) -> FloatArray:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from streamrec.models.scores import SparseScores
 from streamrec.ranking.blend import BLEND
 from streamrec.ranking.features import CandidateSet, featurise, layout
 from streamrec.ranking.hybrid import HybridConfig, HybridRanker
+from streamrec.types import FloatArray, Query
 
 SEQUENCE = layout().names.index("sequence")
 COOCCURRENCE = layout().names.index("cooccurrence")
@@ -75,3 +77,34 @@ def test_before_its_first_fit_the_two_rankers_are_one() -> None:
     stream(ranker, 200, "telling", fitted_at=10**6)
     np.testing.assert_array_equal(ranker.ftrl_without.weights(), ranker.ftrl.weights())
     assert ranker.blend.report()["sequence"]["trials"] == 0
+
+
+class SparseScorer:
+    """A source with an opinion on a few items only."""
+
+    def __init__(self, scores: dict[int, float]) -> None:
+        self.scores = scores
+
+    def query_scores(self, query: Query, n_items: int) -> SparseScores:
+        items = sorted(self.scores)
+        return SparseScores(np.array(items, dtype=np.int64),
+                            np.array([self.scores[i] for i in items]))
+
+    def dense_scores(self, query: Query, n_items: int) -> FloatArray:
+        out = np.zeros(n_items)
+        out[list(self.scores)] = list(self.scores.values())
+        return out
+
+
+def test_a_source_out_of_lists_brings_them_no_candidates_either() -> None:
+    """Out, a source on probation is asked nothing for a list (plan given: serving), as a
+    disabled one; lessons and trials (no plan) still ask it, to measure it."""
+    ranker = HybridRanker(HybridConfig(prior={"sequence_rank": 2.0}))
+    stream(ranker, 300, "misleading")
+    assert ranker.serving()[1] is False
+    scorers = {"popularity": SparseScorer({3: 1.0}), "sequence": SparseScorer({7: 5.0})}
+    query = Query(0, np.array([1], dtype=np.int64), np.array([1], dtype=np.int64), 1e9)
+    served = ranker.candidates(query, scorers, 10, plan=ranker.plan())
+    assert 7 not in served.items and 3 in served.items and "sequence" not in served.scored
+    learning = ranker.candidates(query, scorers, 10)
+    assert 7 in learning.items and "sequence" in learning.scored
