@@ -72,7 +72,8 @@ def unsealed() -> None:
     hook only: streamrec itself has no setting that turns sealing off."""
     from streamrec.engine import engine
     from streamrec.settings import Settings
-    from streamrec.storage.base import EventLog, open_log, sqlite_path
+    from streamrec.storage.base import EventLog, open_log
+    from streamrec.storage.integrity import sqlite_path
 
     def open_plain(settings: Settings) -> EventLog:
         if not sqlite_path(settings.log_url).exists():

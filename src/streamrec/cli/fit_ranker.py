@@ -72,7 +72,8 @@ def _load(data_dir: Path | None, data: str | None) -> tuple[DenseEvents, tuple[I
         return loaded.events, loaded.items
     from streamrec.engine.engine import open_event_log
     from streamrec.engine.state import is_control
-    from streamrec.storage.base import open_catalogue, sqlite_path
+    from streamrec.storage.base import open_catalogue
+    from streamrec.storage.integrity import sqlite_path
 
     settings = build_settings(data_dir)
     if settings.log_url.startswith("sqlite:///") and not sqlite_path(settings.log_url).exists():

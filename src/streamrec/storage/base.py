@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
 from typing import Protocol
 
 from streamrec.errors import InvalidInput, InvalidSetting
 from streamrec.storage.codec import EntryCipher
-from streamrec.storage.dedup import DEFAULT_DEDUP_WINDOW
+from streamrec.storage.dedup import pop_dedup_window
+from streamrec.storage.integrity import sqlite_path
 from streamrec.types import Appended, Event, Item, LoggedEvent
 
 
@@ -83,11 +83,6 @@ def open_log(url: str, *, synchronous: str = "full",
     raise InvalidInput("storage.log_url", f"unsupported event log URL {url!r}")
 
 
-def sqlite_path(url: str) -> Path:
-    """The file of a ``sqlite:///path[?query]`` URL."""
-    return Path(url.removeprefix("sqlite:///").partition("?")[0])
-
-
 def dedup_window_of(url: str) -> int:
     """The ``dedup_window`` of an embedded or memory log's URL (storage/dedup.py), its only
     parameter; a bad or unknown one stops the start with its name."""
@@ -95,14 +90,9 @@ def dedup_window_of(url: str) -> int:
 
     query = {key: values[-1] for key, values in
              parse_qs(url.partition("?")[2], keep_blank_values=True).items()}
-    try:
-        window = int(query.pop("dedup_window", str(DEFAULT_DEDUP_WINDOW)))
-    except ValueError:
-        window = 0
+    window = pop_dedup_window(query, url)
     if query:
         raise InvalidSetting(f"storage.log_url: unknown parameter(s) {sorted(query)} in {url!r}")
-    if window < 1:
-        raise InvalidSetting(f"storage.log_url: {url!r}: dedup_window is a whole number >= 1")
     return window
 
 

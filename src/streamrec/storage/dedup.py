@@ -17,8 +17,22 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
+from streamrec.errors import InvalidSetting
+
 DEFAULT_DEDUP_WINDOW = 1_000_000
 _BYTES_PER_ID = 160  # a 34-character tag and the dict's entry; the owner strings are shared
+
+
+def pop_dedup_window(query: dict[str, str], url: str) -> int:
+    """Take ``dedup_window`` out of a log URL's parsed ``query`` (the default when absent);
+    a value that is not a whole number >= 1 stops the start with its name."""
+    try:
+        window = int(query.pop("dedup_window", str(DEFAULT_DEDUP_WINDOW)))
+    except ValueError:
+        window = 0
+    if window < 1:
+        raise InvalidSetting(f"storage.log_url: {url!r}: dedup_window is a whole number >= 1")
+    return window
 
 
 class DedupWindow:

@@ -81,10 +81,14 @@ def check_at_start(paths: Iterable[Path]) -> None:
         check_pages(path)
 
 
+def sqlite_path(url: str) -> Path:
+    """The file of a ``sqlite:///path[?query]`` URL."""
+    return Path(url.removeprefix("sqlite:///").partition("?")[0])
+
+
 def store_paths(*urls: str) -> list[Path]:
     """The files of the given store URLs that are SQLite files (``sqlite:///path``)."""
-    return [Path(url.removeprefix("sqlite:///").partition("?")[0]) for url in urls
-            if url.startswith("sqlite:///")]
+    return [sqlite_path(url) for url in urls if url.startswith("sqlite:///")]
 
 
 def sqlite_paths(data_dir: Path, *urls: str) -> list[Path]:

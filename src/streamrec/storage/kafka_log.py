@@ -54,7 +54,7 @@ import orjson
 
 from streamrec.errors import InvalidInput, InvalidSetting, StreamrecError, Unavailable
 from streamrec.storage.codec import EntryCipher, StoredRow, encode, logged_of, rows_of
-from streamrec.storage.dedup import DEFAULT_DEDUP_WINDOW, DedupWindow
+from streamrec.storage.dedup import DedupWindow, pop_dedup_window
 from streamrec.types import Appended, Event, LoggedEvent
 
 log = logging.getLogger(__name__)
@@ -83,16 +83,15 @@ def parse_kafka_url(url: str) -> KafkaTarget:
     if parts.scheme != "kafka" or not parts.netloc or not topic or "/" in topic:
         raise InvalidSetting(f"storage.log_url: {url!r} is not kafka://HOST:PORT/TOPIC")
     query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    window = pop_dedup_window(query, url)
     try:
         replication = int(query.pop("replication", "1"))
-        window = int(query.pop("dedup_window", str(DEFAULT_DEDUP_WINDOW)))
     except ValueError:
-        raise InvalidSetting(f"storage.log_url: {url!r}: replication and dedup_window are "
-                             "whole numbers") from None
+        replication = 0
     if query:
         raise InvalidSetting(f"storage.log_url: unknown parameter(s) {sorted(query)} in {url!r}")
-    if replication < 1 or window < 1:
-        raise InvalidSetting(f"storage.log_url: {url!r}: replication and dedup_window are >= 1")
+    if replication < 1:
+        raise InvalidSetting(f"storage.log_url: {url!r}: replication is a whole number >= 1")
     return KafkaTarget(parts.netloc, topic, replication, window)
 
 
