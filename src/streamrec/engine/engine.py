@@ -593,12 +593,13 @@ class Engine:
         return erased
 
     def _drain(self) -> None:
-        """Stop the workers, with everything logged learned and every begun refit fitted,
-        ended in the log and swapped in."""
+        """Stop the workers, with everything logged learned. A fit under way goes on
+        computing: the erasure's rebuild gives it up if it held the erased events (its data
+        is taken again from the rebuilt state, EngineState.restore_from), and the next
+        trainer ends it otherwise (``_restart_workers``). An erasure never waits for a fit
+        (the sequence model's take minutes)."""
         self.trainer.stop()
         self.learner.stop()
-        self.learner.catch_up()
-        self.trainer.finish()
         self.learner.catch_up()
 
     def _restart_workers(self) -> None:
@@ -607,8 +608,7 @@ class Engine:
         before = self.trainer
         self.learner = self._new_learner()
         self.trainer = self._new_trainer()
-        self.trainer.refits, self.trainer.failures = before.refits, before.failures
-        self.trainer.error = before.error
+        self.trainer.adopt(before)
         self._start_workers()
 
     def export_user(self, user_id: str) -> UserExport:

@@ -80,8 +80,9 @@ class PendingFit:
     error: BaseException | None = None
     artefact: Artefact | None = None  # where the result was saved, for the end marker
     seconds: float = 0.0  # the fit's computing time
-    # given up at a clean shutdown (engine/trainer.py): its end is never logged, so nothing
-    # it computes from then on is saved
+    # given up at a clean shutdown (engine/trainer.py), or replaced by an erasure's rebuild
+    # (EngineState.restore_from): its end is never logged, so nothing it computes from then
+    # on is saved
     abandoned: bool = False
 
     def compute(self, store: ArtefactStore | None, expected: Artefact | None = None) -> None:

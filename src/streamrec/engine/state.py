@@ -386,11 +386,16 @@ class EngineState:
 
     def restore_from(self, other: EngineState) -> None:
         """Hold what ``other`` learned, as a snapshot of it would (``state``), keeping this
-        state's identity and lock, which the recommender, learner and trainer hold."""
-        if len(other.pending_fits) or len(self.pending_fits):
-            raise RuntimeError("a state with a refit under way cannot be replaced")
+        state's identity and lock, which the recommender, learner and trainer hold.
+
+        Fits begun and not ended come from ``other``, with the data its replay took at their
+        begins (an erasure's rebuild: without the erased events). This state's own are given
+        up: a trainer computing one saves nothing more and logs no end for it
+        (engine/trainer.py), and fits ``other``'s instead, unclaimed."""
         with other.lock.reading():
             offset, components = other.offset, other.state()
+        for fit in self.pending_fits.all():
+            fit.abandoned = True
         self.restore(offset, components)
 
     def restore(self, offset: int, components: Mapping[str, Mapping[str, np.ndarray]]) -> None:

@@ -107,6 +107,10 @@ class Trainer:
         """Log the end of every fit this trainer computed, in the order it began them."""
         while self._fitting and self._fitting[0].done.is_set():
             fit = self._fitting.pop(0)
+            if fit.abandoned:  # an erasure's rebuild replaced it (EngineState.restore_from)
+                log.info("the %s fit begun at %d was given up: an erasure rebuilt its data",
+                         fit.model.name, fit.begin_offset)
+                continue
             self.state.prepare_swap(fit)
             if fit.error is not None:
                 log.error("refit of %s failed; the previous fit keeps serving",
@@ -126,14 +130,12 @@ class Trainer:
                                        time.time(), fit.artefact)])
             self._unlogged.pop(0)
 
-    def finish(self) -> None:
-        """With the thread stopped: fit and end whatever is begun (an erasure's rebuild
-        needs no fit under way); a replica that is not the refit leader leaves that to the
-        leader."""
-        if self.leader is not None and not self.leader():
-            return
-        self._stop.clear()
-        self.fit_pending()
+    def adopt(self, before: Trainer) -> None:
+        """Take over from the stopped trainer ``before`` (an erasure restarts the workers):
+        its counts, and the fits it left computing or unlogged, whose ends this one logs."""
+        self.refits, self.failures, self.error = before.refits, before.failures, before.error
+        self._fitting, self._unlogged = before._fitting, before._unlogged
+        before._fitting, before._unlogged = [], []
 
     def end_finished(self) -> None:
         """With the thread stopped, at a clean shutdown: log the ends of the fits already

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ import numpy as np
 import pytest
 
 from streamrec.engine.engine import Engine
+from streamrec.engine.erasures import erasure_event
 from streamrec.engine.refits import BEGIN_TYPE, END_TYPE
 from streamrec.engine.replay import rebuild_state, state_differences
 from streamrec.engine.state import PENDING_FIT
@@ -221,3 +224,93 @@ def test_a_clean_shutdown_does_not_wait_for_a_fit_and_the_next_start_fits_it(
                           rebuild_state(settings, restarted.log, batch=9).state())
     finally:
         restarted.close()
+
+
+# An erasure learned while a refit is pending (a replica that did not drain it: a follower,
+# or the refit leader when another replica took the request): the state becomes a replay of
+# the log without the erased events, the pending fit's data included, and the fit that ends
+# it is computed from that data. Before, the rebuild refused a state with a refit under way
+# and the learner stopped.
+
+ERASED = "u3"
+
+
+
+def erase_as_another_replica(engine: Engine, user_id: str) -> None:
+    """What the replica that took the request leaves in the shared log: the user's key
+    destroyed and the erasure logged; this engine's workers are not drained."""
+    key = engine.user_key(user_id)
+    erased = engine.log.delete_user(key)
+    assert erased > 0
+    engine.log.append([erasure_event(erased, [key], time.time())])
+
+
+def ends(engine: Engine) -> list[int]:
+    return [int((e.event.context or {})["begin"]) for e in engine.log.read(0, 10**6)
+            if e.event.type == END_TYPE]
+
+
+def test_learned_while_a_fit_is_pending_the_rebuild_keeps_it_pending_without_the_user(
+    settings: Settings,
+) -> None:
+    engine = begun(settings)
+    try:
+        begin = max(e.offset for e in engine.log.read(0, 10**6) if e.event.type == BEGIN_TYPE)
+        erase_as_another_replica(engine, ERASED)
+        engine.learner.catch_up()  # raised "a state with a refit under way cannot be replaced"
+        assert [fit.begin_offset for fit in engine.state.pending_fits.all()] == [begin]
+        assert engine.state.users.lookup(engine.user_key(ERASED)) is None
+        assert_same_state(engine.state.state(),
+                          rebuild_state(settings, engine.log, batch=5).state())
+        engine.trainer.fit_pending()  # fits the rebuilt data, and logs the end
+        engine.learner.catch_up()
+        learn(engine, 260, 20)
+        assert len(engine.state.pending_fits) == 0 and ends(engine)[-1] == begin
+        assert_same_state(engine.state.state(),
+                          rebuild_state(settings, engine.log, batch=3).state())
+    finally:
+        engine.close()
+
+
+def test_a_fit_computing_on_the_erased_data_is_given_up_and_the_rebuilt_one_ends_it(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The trainer is computing the fit when the erasure is learned: that fit saves nothing
+    and logs no end; the trainer fits the rebuilt data instead, and one end is logged."""
+    engine = begun(settings)
+    computing, release = threading.Event(), threading.Event()
+    fitted: list[int] = []
+    real_fit = ALSModel.fit
+
+    def held_fit(self: ALSModel, data: Any) -> Any:
+        fitted.append(len(fitted))
+        if len(fitted) == 1:
+            computing.set()
+            assert release.wait(60)
+        return real_fit(self, data)
+
+    monkeypatch.setattr(ALSModel, "fit", held_fit)
+    try:
+        begin = max(e.offset for e in engine.log.read(0, 10**6) if e.event.type == BEGIN_TYPE)
+        engine.trainer.start()
+        assert computing.wait(60)
+        claimed = engine.state.pending_fits.get(begin)
+        assert claimed is not None and claimed.claimed
+        erase_as_another_replica(engine, ERASED)
+        engine.learner.catch_up()
+        assert claimed.abandoned and engine.state.pending_fits.get(begin) is not claimed
+        release.set()
+        deadline = time.monotonic() + 60
+        while begin not in ends(engine) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        engine.trainer.stop()
+        engine.learner.catch_up()
+        # fits: the one given up; the first refit's, again, in the rebuild (the erasure
+        # deleted every artefact); the rebuilt data's
+        assert ends(engine).count(begin) == 1 and len(fitted) == 3
+        assert len(engine.state.pending_fits) == 0
+        assert_same_state(engine.state.state(),
+                          rebuild_state(settings, engine.log, batch=4).state())
+    finally:
+        release.set()
+        engine.close()
