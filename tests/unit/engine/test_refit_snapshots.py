@@ -235,7 +235,6 @@ def test_a_clean_shutdown_does_not_wait_for_a_fit_and_the_next_start_fits_it(
 ERASED = "u3"
 
 
-
 def erase_as_another_replica(engine: Engine, user_id: str) -> None:
     """What the replica that took the request leaves in the shared log: the user's key
     destroyed and the erasure logged; this engine's workers are not drained."""
@@ -309,6 +308,48 @@ def test_a_fit_computing_on_the_erased_data_is_given_up_and_the_rebuilt_one_ends
         # deleted every artefact); the rebuilt data's
         assert ends(engine).count(begin) == 1 and len(fitted) == 3
         assert len(engine.state.pending_fits) == 0
+        assert_same_state(engine.state.state(),
+                          rebuild_state(settings, engine.log, batch=4).state())
+    finally:
+        release.set()
+        engine.close()
+
+
+def test_the_replica_that_takes_an_erasure_does_not_wait_for_its_fit(
+    tmp_path: Path, settings_factory: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``erase_user`` returns while the engine's own fit is still computing (it waited for
+    it before: minutes for the sequence model's); that fit is given up, and the next
+    trainer fits the rebuilt data and ends it."""
+    settings = settings_factory(tmp_path / "data", models={**QUICK, "trainer_poll_s": 0.01})
+    computing, release = threading.Event(), threading.Event()
+    real_fit = ALSModel.fit
+
+    def held_fit(self: ALSModel, data: Any) -> Any:
+        if not computing.is_set():
+            computing.set()
+            assert release.wait(120)
+        return real_fit(self, data)
+
+    monkeypatch.setattr(ALSModel, "fit", held_fit)
+    engine = Engine.open(settings)
+    try:
+        engine.ingest([Event(f"u{n % 11}", f"i{(n * 7) % 23}", "view", T0 + n)
+                       for n in range(120)])
+        assert computing.wait(60)
+        erased: list[int] = []
+        erasing = threading.Thread(target=lambda: erased.append(engine.erase_user(ERASED)))
+        erasing.start()
+        erasing.join(timeout=30)  # the fit is held for up to 120 s
+        assert not erasing.is_alive() and erased[0] > 0
+        release.set()
+        deadline = time.monotonic() + 60
+        while len(engine.state.pending_fits) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        engine.trainer.stop()
+        engine.learner.stop()
+        engine.learner.catch_up()
+        assert len(engine.state.pending_fits) == 0 and len(ends(engine)) == 1
         assert_same_state(engine.state.state(),
                           rebuild_state(settings, engine.log, batch=4).state())
     finally:
