@@ -138,42 +138,50 @@ class Blend:
         weights = self.weights(self.context(user), hedge)
         return hedge.mix(self.expert_scores(items, raw, ranker), weights)
 
-    def served(self, raw: FloatArray, ranker: FloatArray,
-               without: FloatArray | None) -> tuple[FloatArray, FloatArray]:
-        """The sources' scores and the ranker's that lists use: with the sources on
-        probation, or (``without``: the ranker's scores without their features) silent."""
-        if without is None or self.probation.admits():
-            return raw, ranker
-        return self.probation.without(raw), without
-
     def measure(self, items: IntArray, raw: FloatArray, ranker: FloatArray,
                 target: int, eligible: int, user: int | None = None,
-                without: FloatArray | None = None) -> None:
+                without: FloatArray | None = None, kept: np.ndarray | None = None) -> None:
         """One online test at the ``eligible``-th eligible event: ``user`` took ``target``;
         every expert and the blend are scored as they were just before (the blend with the
         weights it had then). It stands for the eligible events since the last test.
-        ``without``: the ranker's scores without the features of the sources on probation;
-        then their trial goes on (``probation.py``), and the ranker expert is the one lists
-        used."""
-        served_raw, served_ranker = self.served(raw, ranker, without)
-        experts = self.expert_scores(items, raw, served_ranker)
-        blend = self.rank(items, served_raw, served_ranker, user=user)
+
+        ``without``: the ranker's scores without the features of the sources on probation,
+        over the candidates the other sources brought (``kept``; None: all); then their
+        trial goes on (``probation.py``). While they are out, the experts and the blend are
+        measured as lists have them: over those candidates, silent, the ranker expert the one
+        without their features, so the weights learned are those of a blend that never had
+        them (exactly, while they have never served)."""
+        admitted = without is None or self.probation.admits()
+        listed, served_raw, listed_ranker = items, raw, ranker
+        if not admitted:
+            assert without is not None
+            if kept is not None:
+                listed = items[kept]
+            served_raw = self.probation.without(raw if kept is None else raw[kept])
+            listed_ranker = without
+        experts = self.expert_scores(listed, served_raw, listed_ranker)
+        blend = self.rank(listed, served_raw, listed_ranker, user=user)
         context, span = self.context(user), self._span(eligible)
         if without is not None and self.probation.on_trial(raw):
-            # the blend lists used is one of the two: only the other is ranked again
-            if self.probation.admits():
+            if admitted:
                 with_them = blend
-                without_them = self.rank(items, self.probation.without(raw), without, user=user)
+                left_out = self.rank(items if kept is None else items[kept],
+                                     self.probation.without(raw if kept is None else raw[kept]),
+                                     without, user=user)
             else:
-                with_them, without_them = self.rank(items, raw, ranker, user=user), blend
+                with_them, left_out = self.rank(items, raw, ranker, user=user), blend
+            without_them = left_out
+            if kept is not None:  # the others are not in such a list: misses
+                without_them = np.full(items.size, -np.inf)
+                without_them[kept] = left_out
             self.probation.measure(raw, items, target, with_them, without_them, span)
         if len(self.multipliers) > 1:  # one multiple: nothing to choose, nothing to pay
             evidence = self.quality.evidence(context)[: len(self.experts)]
             rate = self.hedge.config.learning_rate
             weights = np.array([self.hedge.weights(evidence, rate * m)
                                 for m in self.multipliers])
-            self.rates.measure(self.hedge.mix_many(experts, weights), items, target, span)
-        self.quality.measure(np.column_stack((experts, blend)), items, target, span, context)
+            self.rates.measure(self.hedge.mix_many(experts, weights), listed, target, span)
+        self.quality.measure(np.column_stack((experts, blend)), listed, target, span, context)
 
     def missed(self, eligible: int, user: int | None = None) -> None:
         """A test no expert could pass (the item is new to the engine)."""

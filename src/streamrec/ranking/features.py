@@ -112,6 +112,11 @@ class CandidateSet:
     # per candidate, its attribute value most of the user's recent items have (a code of
     # ``ItemFacts.value_name``), -1 when none: for the reasons
     shared_values: IntArray | None = None
+    # per candidate, whether a source not on probation (or ``also``) brought it: the
+    # candidates a list has while the sources on probation are out (probation.py); None:
+    # every candidate (no source on probation was asked)
+    without_probation: np.ndarray | None = None
+    history_length: int = 0  # of the user asked for (the features' ``x_history``)
 
 
 _KINDS: dict[type, tuple[bool, bool]] = {}  # runtime protocol checks cost ~10 us each
@@ -161,6 +166,7 @@ def gather(query: Query, scorers: Mapping[str, DenseScorer], n_items: int,
     scored: dict[str, QueryScores] = {}
     chosen = [] if also is None else [also[(also >= 0) & (also < n_items)]]
     sources = lay.sources
+    kept = list(chosen)  # what the sources not on probation brought
     for source in sources:
         scorer = scorers.get(source.name)
         if scorer is None:
@@ -171,7 +177,13 @@ def gather(query: Query, scorers: Mapping[str, DenseScorer], n_items: int,
         scores = _scores_of(source.name, scorer, query, n_items, indexes)
         scored[source.name] = scores
         chosen.append(scores.top(per_source, exclude))
+        if not source.on_probation:
+            kept.append(chosen[-1])
     items = np.unique(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)
+    without_probation = None
+    if len(kept) < len(chosen):
+        without_probation = (np.isin(items, np.concatenate(kept)) if kept
+                             else np.zeros(items.size, dtype=bool))
     raw = np.zeros((items.size, len(sources)), dtype=np.float64)
     for row, source in enumerate(sources):
         if source.name in scored:
@@ -180,7 +192,7 @@ def gather(query: Query, scorers: Mapping[str, DenseScorer], n_items: int,
             raw[:, row] = np.maximum(model.score(query, items), 0.0)
     columns, values = (None, None) if facts is None else facts.columns_and_values(query, items)
     return CandidateSet(items, raw, featurise(raw, query.history.size, columns, lay), scored,
-                        values)
+                        values, without_probation, int(query.history.size))
 
 
 def featurise(raw: FloatArray, history_length: int, fact_columns: FloatArray | None = None,

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, field_validator
 from streamrec.models.base import DenseScorer
 from streamrec.ranking.ann import ANNConfig, VectorIndexes
 from streamrec.ranking.blend import RANKER, Blend
-from streamrec.ranking.features import CandidateSet, gather, layout
+from streamrec.ranking.features import CandidateSet, featurise, gather, layout
 from streamrec.ranking.ftrl import FTRLConfig, FTRLRanker
 from streamrec.ranking.hedge import Hedge, HedgeConfig
 from streamrec.ranking.item_facts import ItemFacts
@@ -222,18 +222,35 @@ class HybridRanker:
         updates against sampled negatives, and pairwise ones against the top, measured worse
         on ML-100K). First, every expert and the blend are measured on it (blend.py); the
         ranker learns only at its lessons (``wants_example``)."""
-        without = None
+        kept, out, without = None, None, None
         if self.probation_features:
-            without = self.ftrl_without.predict(self._without(candidates.features))
+            kept, out = self._left_out(candidates)
+            without = self.ftrl_without.predict(out.features)
         self.blend.measure(candidates.items, candidates.raw,
                            self.ftrl.predict(candidates.features), target, self.eligible_seen,
-                           user, without)
+                           user, without, kept)
         where = np.flatnonzero(candidates.items == target)
         if where.size == 0 or not self.lesson_now:
             return
         self.ftrl.learn_choice(candidates.features, int(where[0]))
-        if self.probation_features:
-            self.ftrl_without.learn_choice(self._without(candidates.features), int(where[0]))
+        if out is not None:  # the lesson a list without them teaches: none if it lacked it
+            mine = np.flatnonzero(out.items == target)
+            if mine.size:
+                self.ftrl_without.learn_choice(out.features, int(mine[0]))
+
+    def _left_out(self, candidates: CandidateSet) -> tuple[np.ndarray | None, CandidateSet]:
+        """The candidates a list has while the sources on probation are out, and which they
+        are (``kept``; None: all): those the other sources brought, with the probation
+        columns silent and the features made again over them alone (a source's rank among
+        the candidates is then what it is in such a list)."""
+        kept = candidates.without_probation
+        raw = self.blend.probation.without(candidates.raw)
+        if kept is None or kept.all():
+            return None, CandidateSet(candidates.items, raw, self._without(candidates.features))
+        raw = raw[kept]
+        facts = candidates.features[kept, self.layout.first_fact:]
+        features = featurise(raw, candidates.history_length, facts, self.layout)
+        return kept, CandidateSet(candidates.items[kept], raw, features)
 
     def missed(self, user: int | None = None) -> None:
         """The event ``wants_example`` last chose names an item new to the engine: a test

@@ -108,3 +108,70 @@ def test_a_source_out_of_lists_brings_them_no_candidates_either() -> None:
     assert 7 not in served.items and 3 in served.items and "sequence" not in served.scored
     learning = ranker.candidates(query, scorers, 10)
     assert 7 in learning.items and "sequence" in learning.scored
+
+
+def test_candidates_say_which_only_the_sources_on_probation_brought() -> None:
+    scorers = {"popularity": SparseScorer({3: 1.0, 4: 0.5}),
+               "sequence": SparseScorer({4: 2.0, 7: 5.0})}
+    query = Query(0, np.array([1], dtype=np.int64), np.array([1], dtype=np.int64), 1e9)
+    asked = HybridRanker().candidates(query, scorers, 10)
+    assert asked.without_probation is not None
+    assert dict(zip(asked.items.tolist(), asked.without_probation.tolist(), strict=True)) \
+        == {3: True, 4: True, 7: False}
+    alone = HybridRanker().candidates(query, {"popularity": scorers["popularity"]}, 10)
+    assert alone.without_probation is None
+
+
+def test_the_blend_without_a_source_has_none_of_the_items_only_it_brought() -> None:
+    """The taken item is one only the sequence source brought (the others scored it, but
+    below the best they brought): a list without the source would not have held it, so the
+    blend without it misses every time, and the source is let in. Ranked over every
+    candidate, the blend without it would have scored it as the others did, a hit at times."""
+    ranker = HybridRanker()
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        raw = rng.exponential(1.0, (40, len(layout().sources)))
+        raw[:, SEQUENCE] = 0.0
+        taken = int(rng.integers(0, 40))
+        raw[taken, SEQUENCE] = 1.0  # the source's only opinion: the taken item
+        kept = np.ones(40, dtype=bool)
+        kept[taken] = False
+        items = rng.permutation(5_000)[:40].astype(np.int64)
+        ranker.wants_example()
+        candidates = CandidateSet(items, raw, featurise(raw, 10), without_probation=kept)
+        ranker.learn_next_item(candidates, int(items[taken]))
+    figures = ranker.blend.report()["sequence"]
+    assert figures["blend_ndcg_without"] == 0.0 < figures["blend_ndcg_with"]
+    assert figures["admitted"] == 1.0
+
+
+def test_while_a_source_has_never_served_the_blend_learns_as_if_it_did_not_exist() -> None:
+    """Two rankers take the same tests: one with a misleading sequence source that brings
+    candidates of its own, one that never had the source (only the candidates the others
+    brought). The first never lets it in, and its lists, lessons and blend weights are the
+    second's exactly."""
+    with_it, never = HybridRanker(), HybridRanker()
+    rng = np.random.default_rng(5)
+    for _ in range(400):
+        raw = rng.exponential(1.0, (40, len(layout().sources))) * (rng.random((40, 1)) < 0.9)
+        kept = rng.random(40) < 0.8  # the rest only the sequence source brought
+        raw[~kept] = 0.0
+        raw[:, SEQUENCE] = rng.exponential(1.0, 40)
+        items = rng.permutation(5_000)[:40].astype(np.int64)
+        taken = int(rng.choice(np.flatnonzero(kept)))
+        raw[taken, SEQUENCE] = 0.0  # misleading: never the taken item
+        history = int(rng.integers(1, 100))
+        with_it.wants_example()
+        with_it.learn_next_item(CandidateSet(items, raw, featurise(raw, history),
+                                             without_probation=kept, history_length=history),
+                                int(items[taken]))
+        alone = raw[kept].copy()
+        alone[:, SEQUENCE] = 0.0
+        never.wants_example()
+        never.learn_next_item(CandidateSet(items[kept], alone, featurise(alone, history)),
+                              int(items[taken]))
+    assert with_it.blend.report()["sequence"]["trials"] == 400
+    assert not with_it.serving()[1] and not never.serving()[1]
+    np.testing.assert_array_equal(with_it.ftrl_without.weights(), never.ftrl_without.weights())
+    np.testing.assert_array_equal(with_it.blend.quality.sums, never.blend.quality.sums)
+    np.testing.assert_array_equal(with_it.blend.rates.sums, never.blend.rates.sums)
