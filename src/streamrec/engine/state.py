@@ -376,7 +376,8 @@ class EngineState:
         n = len(self.items)
         attributes = [orjson.dumps(dict(a)).decode() for a in self.attributes[:n]]
         return {"available": self.available[:n].copy(), "updated_at": self.updated_at[:n].copy(),
-                "attributes": np.array(attributes, dtype=np.str_)}
+                "attributes": np.array(attributes, dtype=np.str_),
+                **self.attribute_names.state()}
 
     def empty_copy(self) -> EngineState:
         """A state that has learned nothing, configured as this one."""
@@ -409,9 +410,12 @@ class EngineState:
             self.available = np.array(catalogue["available"], dtype=bool)
             self.updated_at = np.array(catalogue["updated_at"], dtype=np.float64)
             self.attributes = [orjson.loads(str(a)) for a in catalogue["attributes"].tolist()]
-            self.attribute_names = AttributeNames()
-            for attributes in self.attributes:
-                self.attribute_names.change({}, attributes)
+            counted = AttributeNames.restore(catalogue)
+            if counted is None:  # a snapshot from before the counts were kept
+                counted = AttributeNames()
+                for attributes in self.attributes:
+                    counted.change({}, attributes)
+            self.attribute_names = counted
             self._grow_items()
             self.histories.restore(components["histories"])
             counters = components["counters"]

@@ -14,6 +14,8 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 
 def _is_categorical(value: Any) -> bool:
     """A value a list can be diversified over: a string, or a list of strings."""
@@ -52,6 +54,27 @@ class AttributeNames:
                 if _is_categorical(value):
                     _count(self._categorical, name, sign)
 
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The counts, names sorted (for a snapshot: counting again at a restart cost ~8 us
+        per item, 8 s at 1M items)."""
+        names = sorted(self._all)
+        counts = [(self._all[name], self._categorical.get(name, 0)) for name in names]
+        return {"attribute_names": np.array(names, dtype=np.str_),
+                "attribute_counts": np.array(counts, dtype=np.int64).reshape(-1, 2)}
+
+    @classmethod
+    def restore(cls, state: Mapping[str, np.ndarray]) -> AttributeNames | None:
+        """The counts ``state`` holds; None when it holds none (an older snapshot)."""
+        if "attribute_names" not in state or "attribute_counts" not in state:
+            return None
+        names = cls()
+        for name, (every, categorical) in zip(state["attribute_names"].tolist(),
+                                               state["attribute_counts"].tolist(), strict=True):
+            names._all[str(name)] = int(every)
+            if categorical:
+                names._categorical[str(name)] = int(categorical)
+        return names
 
     def __contains__(self, name: object) -> bool:
         return name in self._all

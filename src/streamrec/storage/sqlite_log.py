@@ -547,8 +547,7 @@ def _window_of(connection: sqlite3.Connection, size: int) -> DedupWindow:
     rows = connection.execute(
         "SELECT event_id, user_id FROM events WHERE event_id IS NOT NULL"
         " ORDER BY log_offset DESC LIMIT ?", (size,)).fetchall()
-    for key, user in reversed(rows):
-        window.add(str(key), str(user))
+    window.extend(reversed(rows))  # TEXT columns: str already
     return window
 
 

@@ -55,3 +55,14 @@ def test_a_catalogue_file_damaged_under_it_is_named_not_a_bare_error(tmp_path: P
         catalogue.upsert([Item("b")])
     with pytest.raises(Damaged, match="is damaged"):
         catalogue.get("a")
+
+
+def test_versions_are_every_item_id_with_its_updated_at(tmp_path: Path) -> None:
+    catalogue = SQLiteCatalogue(str(tmp_path / "catalogue.db"))
+    try:
+        catalogue.upsert([Item(f"i{n:05d}", {"n": n}, "", True, float(n)) for n in range(12_345)])
+        assert list(catalogue.versions()) == [(item.item_id, item.updated_at)
+                                             for item in catalogue.scan()]
+        assert len(list(catalogue.versions())) == 12_345
+    finally:
+        catalogue.close()
