@@ -268,6 +268,10 @@ def main() -> None:
         over_http(data_dir, n_users, args.clients, args.queries, args.rounds, args.peer_commit)
         return
     users = [f"u{u}" for u in np.random.default_rng(1).integers(0, n_users, 500)]
+    sequence = engine.online_quality().get("sequence", {})
+    if "admitted" in sequence:  # the sequence model serves only once let in (probation.py)
+        print(f"sequence model: {'serving' if sequence['admitted'] else 'kept out'} "
+              f"(trials {sequence['trials']:,.0f}, margin {sequence['blend_margin']})")
     recommender = Recommender(engine.state)
     in_process(recommender, users, 200)  # warm-up; asks for the ANN index of ALS
     engine.state.ranker.indexes.wait()
