@@ -20,6 +20,7 @@ log's own events, so it means the same in a busy shop and a slow one, and over H
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -31,6 +32,19 @@ from streamrec.types import EMPTY_INTS, EventBatch, FloatArray, IntArray
 
 RANKER = "ranker"
 BLEND = "blend"
+
+
+@dataclass(frozen=True, slots=True)
+class LeftOut:
+    """A test's candidates as a list without the sources on probation has them
+    (``HybridRanker``): the items the other sources brought, their raw scores with the
+    probation columns silent, the scores of the ranker taught without those sources'
+    features, and which of the test's candidates they are (``kept``; None: all)."""
+
+    items: IntArray
+    raw: FloatArray
+    ranker: FloatArray
+    kept: np.ndarray | None
 
 
 class Blend:
@@ -140,40 +154,34 @@ class Blend:
 
     def measure(self, items: IntArray, raw: FloatArray, ranker: FloatArray,
                 target: int, eligible: int, user: int | None = None,
-                without: FloatArray | None = None, kept: np.ndarray | None = None) -> None:
+                left_out: LeftOut | None = None) -> None:
         """One online test at the ``eligible``-th eligible event: ``user`` took ``target``;
         every expert and the blend are scored as they were just before (the blend with the
         weights it had then). It stands for the eligible events since the last test.
 
-        ``without``: the ranker's scores without the features of the sources on probation,
-        over the candidates the other sources brought (``kept``; None: all); then their
+        ``left_out``: the test as a list without the sources on probation has it; then their
         trial goes on (``probation.py``). While they are out, the experts and the blend are
-        measured as lists have them: over those candidates, silent, the ranker expert the one
-        without their features, so the weights learned are those of a blend that never had
-        them (exactly, while they have never served)."""
-        admitted = without is None or self.probation.admits()
+        measured as lists have them (``left_out``'s candidates, scores and ranker), so the
+        weights learned are those of a blend that never had them (exactly, while they have
+        never served)."""
+        admitted = left_out is None or self.probation.admits()
         listed, served_raw, listed_ranker = items, raw, ranker
-        if not admitted:
-            assert without is not None
-            if kept is not None:
-                listed = items[kept]
-            served_raw = self.probation.without(raw if kept is None else raw[kept])
-            listed_ranker = without
+        if left_out is not None and not admitted:
+            listed, served_raw, listed_ranker = left_out.items, left_out.raw, left_out.ranker
         experts = self.expert_scores(listed, served_raw, listed_ranker)
         blend = self.rank(listed, served_raw, listed_ranker, user=user)
         context, span = self.context(user), self._span(eligible)
-        if without is not None and self.probation.on_trial(raw):
+        if left_out is not None and self.probation.on_trial(raw):
             if admitted:
                 with_them = blend
-                left_out = self.rank(items if kept is None else items[kept],
-                                     self.probation.without(raw if kept is None else raw[kept]),
-                                     without, user=user)
+                without_them = self.rank(left_out.items, left_out.raw, left_out.ranker,
+                                         user=user)
             else:
-                with_them, left_out = self.rank(items, raw, ranker, user=user), blend
-            without_them = left_out
-            if kept is not None:  # the others are not in such a list: misses
-                without_them = np.full(items.size, -np.inf)
-                without_them[kept] = left_out
+                with_them, without_them = self.rank(items, raw, ranker, user=user), blend
+            if left_out.kept is not None:  # the others are not in such a list: misses
+                spread = np.full(items.size, -np.inf)
+                spread[left_out.kept] = without_them
+                without_them = spread
             self.probation.measure(raw, items, target, with_them, without_them, span)
         if len(self.multipliers) > 1:  # one multiple: nothing to choose, nothing to pay
             evidence = self.quality.evidence(context)[: len(self.experts)]

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from streamrec.models.base import DenseScorer
 from streamrec.ranking.ann import ANNConfig, VectorIndexes
-from streamrec.ranking.blend import RANKER, Blend
+from streamrec.ranking.blend import RANKER, Blend, LeftOut
 from streamrec.ranking.features import CandidateSet, featurise, gather, layout
 from streamrec.ranking.ftrl import FTRLConfig, FTRLRanker
 from streamrec.ranking.hedge import Hedge, HedgeConfig
@@ -222,13 +222,13 @@ class HybridRanker:
         updates against sampled negatives, and pairwise ones against the top, measured worse
         on ML-100K). First, every expert and the blend are measured on it (blend.py); the
         ranker learns only at its lessons (``wants_example``)."""
-        kept, out, without = None, None, None
+        out, left_out = None, None
         if self.probation_features:
             kept, out = self._left_out(candidates)
-            without = self.ftrl_without.predict(out.features)
+            left_out = LeftOut(out.items, out.raw, self.ftrl_without.predict(out.features), kept)
         self.blend.measure(candidates.items, candidates.raw,
                            self.ftrl.predict(candidates.features), target, self.eligible_seen,
-                           user, without, kept)
+                           user, left_out)
         where = np.flatnonzero(candidates.items == target)
         if where.size == 0 or not self.lesson_now:
             return
