@@ -61,6 +61,10 @@ def begun(settings: Settings) -> Engine:
     return engine
 
 
+def newest_begin(engine: Engine) -> int:
+    return max(e.offset for e in engine.log.read(0, 10**6) if e.event.type == BEGIN_TYPE)
+
+
 def crash(engine: Engine) -> None:
     """The process dies: no final snapshot, no end for a fit under way."""
     engine.log.close()
@@ -84,8 +88,7 @@ def test_a_snapshot_taken_while_a_refit_is_pending_holds_its_begin_and_data(
 ) -> None:
     engine = begun(settings)
     try:
-        begin = next(e.offset for e in reversed(engine.log.read(0, 10**6))
-                     if e.event.type == BEGIN_TYPE)
+        begin = newest_begin(engine)
         path = engine.snapshot()
         snapshot = SnapshotStore(settings.snapshot_dir).load_latest()
         assert snapshot is not None and path.name.endswith(f"{snapshot.offset:020d}")
@@ -249,12 +252,36 @@ def ends(engine: Engine) -> list[int]:
             if e.event.type == END_TYPE]
 
 
+def wait_until(condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+class FirstFitHeld:
+    """ALS's next fit waits for ``release`` (at most ``hold_s``); every fit is counted."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, hold_s: float) -> None:
+        self.computing, self.release = threading.Event(), threading.Event()
+        self.fits = 0
+        real_fit = ALSModel.fit
+
+        def held_fit(model: ALSModel, data: Any) -> Any:
+            self.fits += 1
+            if self.fits == 1:
+                self.computing.set()
+                assert self.release.wait(hold_s)
+            return real_fit(model, data)
+
+        monkeypatch.setattr(ALSModel, "fit", held_fit)
+
+
 def test_learned_while_a_fit_is_pending_the_rebuild_keeps_it_pending_without_the_user(
     settings: Settings,
 ) -> None:
     engine = begun(settings)
     try:
-        begin = max(e.offset for e in engine.log.read(0, 10**6) if e.event.type == BEGIN_TYPE)
+        begin = newest_begin(engine)
         erase_as_another_replica(engine, ERASED)
         engine.learner.catch_up()  # raised "a state with a refit under way cannot be replaced"
         assert [fit.begin_offset for fit in engine.state.pending_fits.all()] == [begin]
@@ -277,41 +304,28 @@ def test_a_fit_computing_on_the_erased_data_is_given_up_and_the_rebuilt_one_ends
     """The trainer is computing the fit when the erasure is learned: that fit saves nothing
     and logs no end; the trainer fits the rebuilt data instead, and one end is logged."""
     engine = begun(settings)
-    computing, release = threading.Event(), threading.Event()
-    fitted: list[int] = []
-    real_fit = ALSModel.fit
-
-    def held_fit(self: ALSModel, data: Any) -> Any:
-        fitted.append(len(fitted))
-        if len(fitted) == 1:
-            computing.set()
-            assert release.wait(60)
-        return real_fit(self, data)
-
-    monkeypatch.setattr(ALSModel, "fit", held_fit)
+    held = FirstFitHeld(monkeypatch, hold_s=60)
     try:
-        begin = max(e.offset for e in engine.log.read(0, 10**6) if e.event.type == BEGIN_TYPE)
+        begin = newest_begin(engine)
         engine.trainer.start()
-        assert computing.wait(60)
+        assert held.computing.wait(60)
         claimed = engine.state.pending_fits.get(begin)
         assert claimed is not None and claimed.claimed
         erase_as_another_replica(engine, ERASED)
         engine.learner.catch_up()
         assert claimed.abandoned and engine.state.pending_fits.get(begin) is not claimed
-        release.set()
-        deadline = time.monotonic() + 60
-        while begin not in ends(engine) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        held.release.set()
+        wait_until(lambda: begin in ends(engine))
         engine.trainer.stop()
         engine.learner.catch_up()
         # fits: the one given up; the first refit's, again, in the rebuild (the erasure
         # deleted every artefact); the rebuilt data's
-        assert ends(engine).count(begin) == 1 and len(fitted) == 3
+        assert ends(engine).count(begin) == 1 and held.fits == 3
         assert len(engine.state.pending_fits) == 0
         assert_same_state(engine.state.state(),
                           rebuild_state(settings, engine.log, batch=4).state())
     finally:
-        release.set()
+        held.release.set()
         engine.close()
 
 
@@ -322,30 +336,19 @@ def test_the_replica_that_takes_an_erasure_does_not_wait_for_its_fit(
     it before: minutes for the sequence model's); that fit is given up, and the next
     trainer fits the rebuilt data and ends it."""
     settings = settings_factory(tmp_path / "data", models={**QUICK, "trainer_poll_s": 0.01})
-    computing, release = threading.Event(), threading.Event()
-    real_fit = ALSModel.fit
-
-    def held_fit(self: ALSModel, data: Any) -> Any:
-        if not computing.is_set():
-            computing.set()
-            assert release.wait(120)
-        return real_fit(self, data)
-
-    monkeypatch.setattr(ALSModel, "fit", held_fit)
+    held = FirstFitHeld(monkeypatch, hold_s=120)
     engine = Engine.open(settings)
     try:
         engine.ingest([Event(f"u{n % 11}", f"i{(n * 7) % 23}", "view", T0 + n)
                        for n in range(120)])
-        assert computing.wait(60)
+        assert held.computing.wait(60)
         erased: list[int] = []
         erasing = threading.Thread(target=lambda: erased.append(engine.erase_user(ERASED)))
         erasing.start()
         erasing.join(timeout=30)  # the fit is held for up to 120 s
         assert not erasing.is_alive() and erased[0] > 0
-        release.set()
-        deadline = time.monotonic() + 60
-        while len(engine.state.pending_fits) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        held.release.set()
+        wait_until(lambda: len(engine.state.pending_fits) == 0)
         engine.trainer.stop()
         engine.learner.stop()
         engine.learner.catch_up()
@@ -353,5 +356,5 @@ def test_the_replica_that_takes_an_erasure_does_not_wait_for_its_fit(
         assert_same_state(engine.state.state(),
                           rebuild_state(settings, engine.log, batch=4).state())
     finally:
-        release.set()
+        held.release.set()
         engine.close()
