@@ -118,8 +118,9 @@ def main() -> None:
             write_json(report, done)
             rows.append(row(name, protocol, report, time.perf_counter() - started))
             print(rows[-1], file=sys.stderr, flush=True)
-    print("| benchmark | protocol | streamrec-defaults | best peer | ratio | queries |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("| benchmark | protocol | streamrec-defaults | best peer | ratio | difference "
+          "[95% interval] | queries |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     for line in rows:
         print(line)
 
@@ -135,8 +136,12 @@ def row(name: str, protocol: str, report: dict[str, object], seconds: float) -> 
     ratio = ours / theirs if theirs else float("nan")
     queries = json.dumps(report["settings"]["queries"])  # type: ignore[index]
     label = f"{'HR' if metric == 'hr' else 'NDCG'}@10"
+    versus = next((r.get("versus_best_peer") for r in results
+                   if r["model"] == "streamrec-defaults"), None)
+    interval = "-" if not versus else (f"{versus['difference']:+.4f} "
+                                       f"[{versus['low']:+.4f}, {versus['high']:+.4f}]")
     return (f"| {name} | {protocol} {label} | {ours:.4f} | {theirs:.4f} {best} | "
-            f"**{ratio:.2f}x** | {queries} ({seconds:.0f} s) |")
+            f"**{ratio:.2f}x** | {interval} | {queries} ({seconds:.0f} s) |")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from streamrec.evaluation.metrics import (
     percentile_ms,
     windowed_mean,
 )
+from streamrec.evaluation.paired import MAIN_METRIC, paired
 from streamrec.evaluation.runner import Evaluation, ModelResult, config_settings
 from streamrec.types import FloatArray
 
@@ -76,6 +77,9 @@ def _figures(result: ModelResult, evaluation: Evaluation) -> dict[str, Any]:
     })
     if result.online:
         figures["online_quality"] = result.online
+    versus = _versus_best_peer(result, evaluation)
+    if versus is not None:
+        figures["versus_best_peer"] = versus
     if plan.positions is not None:
         later = run.positions >= plan.tuned_before
         figures["after_tuning_slice"] = {
@@ -91,6 +95,23 @@ def _figures(result: ModelResult, evaluation: Evaluation) -> dict[str, Any]:
     figures["latency_histogram"] = {"edges_ms": [_round(e, 6) for e in LATENCY_EDGES_MS],
                                     "counts": counts.tolist()}
     return figures
+
+
+def _versus_best_peer(result: ModelResult, evaluation: Evaluation) -> dict[str, Any] | None:
+    """For one of streamrec's models: the protocol's main figure against the best peer's
+    (not streamrec's) on the same queries, with how sure the difference is (paired.py)."""
+    if not result.run.model.startswith("streamrec"):
+        return None
+    metric = MAIN_METRIC[evaluation.config.protocol]
+    peers = [r.run for r in evaluation.results if not r.run.model.startswith("streamrec")
+             and np.array_equal(r.run.positions, result.run.positions)
+             and np.array_equal(r.run.users, result.run.users)]
+    if not peers or result.run.n_queries == 0:
+        return None
+    best = max(peers, key=lambda run: float(run.score(metric).mean()))
+    found = paired(result.run.score(metric), best.score(metric))
+    name = {"hit": "hr", "reciprocal_rank": "mrr"}.get(metric, metric)
+    return {"model": best.model, "metric": f"{name}@{evaluation.config.k}", **found.as_dict()}
 
 
 def _tuned_on(evaluation: Evaluation) -> str:
@@ -150,8 +171,23 @@ def markdown_table(report: dict[str, Any]) -> str:
     for row in report["results"]:
         lines.append("| " + " | ".join(_seconds(row.get(key)) if key == "seconds" else
                                        _cell(row.get(key)) for key, _ in columns) + " |")
+    lines.extend(_versus_lines(report["results"]))
     lines.extend(_online_lines(report["results"]))
     return "\n".join(lines) + "\n"
+
+
+def _versus_lines(results: list[dict[str, Any]]) -> list[str]:
+    """streamrec's models against the best peer, with how sure each difference is."""
+    lines = []
+    for row in results:
+        versus = row.get("versus_best_peer")
+        if not versus:
+            continue
+        lines.append(f"\n{row['model']} - {versus['model']} (the best peer), "
+                     f"{versus['metric'].upper()}: {versus['difference']:+.4f}, 95% interval "
+                     f"[{versus['low']:+.4f}, {versus['high']:+.4f}] over "
+                     f"{versus['queries']:,} paired queries")
+    return lines
 
 
 def _seconds(value: Any) -> str:

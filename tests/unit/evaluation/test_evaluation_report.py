@@ -76,3 +76,19 @@ def test_the_api_key_is_never_reported() -> None:
     config = EvaluationConfig(data="small", k=5, models=("pop",), tune=False, api_key="s3cret")
     report = to_report(evaluate(config, events=small_log(200)))
     assert "s3cret" not in json.dumps(report) and "s3cret" not in repr(config)
+
+
+@pytest.mark.parametrize("protocol,metric", [("prequential", "hr@5"), ("temporal", "ndcg@5")])
+def test_the_report_sets_streamrec_against_the_best_peer(protocol: str, metric: str) -> None:
+    config = EvaluationConfig(data="small", protocol=protocol, k=5, tune=False,
+                              models=("streamrec-defaults", "pop", "cooc"))
+    report = to_report(evaluate(config, events=small_log()))
+    rows = {row["model"]: row for row in report["results"]}
+    best = max(("pop", "cooc"), key=lambda model: rows[model][metric])
+    versus = rows["streamrec-defaults"]["versus_best_peer"]
+    assert versus["model"] == best and versus["metric"] == metric
+    assert versus["difference"] == pytest.approx(
+        rows["streamrec-defaults"][metric] - rows[best][metric], abs=2e-5)
+    assert versus["low"] <= versus["difference"] <= versus["high"]
+    assert "versus_best_peer" not in rows["pop"]
+    assert f"(the best peer), {metric.upper()}" in markdown_table(report)
