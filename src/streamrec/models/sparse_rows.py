@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import threading
 from array import array
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -55,8 +55,12 @@ class SparseRows:
         if max_per_row is not None and max_per_row < 1:
             raise ValueError(f"max_per_row must be at least 1, not {max_per_row}")
         self.max_per_row = max_per_row
-        # per row, additions since it was last cut (rows with a budget only)
-        self._added: list[int] = []
+        # per row (arrays with room to grow: their first n_rows count): additions since it
+        # was last cut (rows with a budget only), entries compacted, and entries pending.
+        # Arrays, so that a batch's bookkeeping is a few numpy calls, not a loop over rows
+        self._added = np.zeros(0, dtype=np.int64)
+        self._sizes = np.zeros(0, dtype=np.int64)
+        self._pending_n = np.zeros(0, dtype=np.int64)
         self._cols: list[IntArray] = []
         self._vals: list[FloatArray] = []
         # None: nothing pending (most rows, most of the time: no buffer is kept for them)
@@ -73,7 +77,17 @@ class SparseRows:
             self._cols.extend([EMPTY_INTS] * more)
             self._vals.extend([EMPTY_FLOATS] * more)
             self._pending.extend([None] * more)
-            self._added.extend([0] * more)
+            if n > self._sizes.size:  # room for twice as many: growing is amortised O(1)
+                room = max(n, 2 * self._sizes.size)
+                self._added, self._sizes, self._pending_n = (
+                    np.concatenate((a, np.zeros(room - a.size, dtype=np.int64)))
+                    for a in (self._added, self._sizes, self._pending_n))
+
+    def _set_row(self, row: int, cols: IntArray, vals: FloatArray) -> None:
+        """A row's compacted entries, new arrays (never changed in place: see the module's
+        doc)."""
+        self._cols[row], self._vals[row] = cols, vals
+        self._sizes[row] = cols.size
 
     @property
     def row_limit(self) -> int | None:
@@ -84,8 +98,7 @@ class SparseRows:
         """Entries row ``row`` holds, compacted and pending (a pending one may repeat)."""
         if row >= len(self._cols):
             return 0
-        pending = self._pending[row]
-        return self._cols[row].size + (0 if pending is None else len(pending) // 2)
+        return int(self._sizes[row] + self._pending_n[row])
 
     def add(self, rows: IntArray, cols: IntArray, vals: FloatArray) -> None:
         """Add ``vals`` at ``(rows, cols)``; repeated coordinates accumulate."""
@@ -104,41 +117,45 @@ class SparseRows:
         starts = np.flatnonzero(boundary)
         ends = np.append(starts[1:], rows.size)
         pair_bytes = pairs.data.cast("B")
-        segments = zip(rows[starts].tolist(), (starts * _PAIR).tolist(),
-                       (ends * _PAIR).tolist(), strict=True)
-        rest = self._append(segments, pair_bytes)
-        while rest:  # rows that reached their budget: cut them, then add what followed
-            cut = [row for row, _, _ in rest]
-            self._compact_many([row for row in cut if self._pending[row] is not None])
-            for row in cut:
-                self._cut(row)
-            rest = self._append(((r, s, e) for r, s, e in rest if e > s), pair_bytes)
+        segment_rows = rows[starts]
+        while segment_rows.size:
+            segment_rows, starts, ends = self._append(segment_rows, starts, ends, pair_bytes)
+            if segment_rows.size:  # rows that reached their budget: cut them, then add
+                cut = segment_rows.tolist()  # what followed
+                self._compact_many([row for row in cut if self._pending[row] is not None])
+                for row in cut:
+                    self._cut(row)
+                more = ends > starts
+                segment_rows, starts, ends = segment_rows[more], starts[more], ends[more]
         del pair_bytes
 
-    def _append(self, segments: Iterable[tuple[int, int, int]],
-                pair_bytes: memoryview) -> list[tuple[int, int, int]]:
-        """Buffer each ``(row, start, end)`` byte range of pending pairs; compact the rows
-        whose pending part outgrew them. A row with a budget takes pairs up to its next cut
-        only: the ranges after those are returned, for after the cut."""
-        pending, compacted, added = self._pending, self._cols, self._added
+    def _append(self, rows: IntArray, starts: IntArray, ends: IntArray,
+                pair_bytes: memoryview) -> tuple[IntArray, IntArray, IntArray]:
+        """Buffer the pending pairs ``starts[n]:ends[n]`` of each of ``rows`` (distinct);
+        compact the rows whose pending part outgrew them. A row with a budget takes pairs up
+        to its next cut only: those that reached it are returned with the ranges after,
+        for after the cut."""
         budget = self.max_per_row
-        due: list[int] = []
-        rest: list[tuple[int, int, int]] = []
-        for row, start, end in segments:
-            if budget is not None:
-                taken = added[row] + (end - start) // _PAIR
-                if taken >= budget:
-                    cut = start + (budget - added[row]) * _PAIR
-                    rest.append((row, cut, end))
-                    end, taken = cut, budget
-                added[row] = taken
+        taken = ends - starts
+        if budget is not None:
+            added = self._added[rows]
+            room = budget - added  # at least 1: a row is cut when it reaches its budget
+            full = taken >= room
+            taken = np.minimum(taken, room)
+            self._added[rows] = added + taken
+            rest = rows[full], starts[full] + room[full], ends[full]
+        else:
+            rest = EMPTY_INTS, EMPTY_INTS, EMPTY_INTS
+        pending = self._pending
+        for row, start, end in zip(rows.tolist(), (starts * _PAIR).tolist(),
+                                   ((starts + taken) * _PAIR).tolist(), strict=True):
             buffer = pending[row]
             if buffer is None:
                 buffer = pending[row] = array("d")
             buffer.frombytes(pair_bytes[start:end])
-            if len(buffer) > 2 * max(_MIN_PENDING, compacted[row].size):
-                due.append(row)
-        self._compact_many(due)
+        waiting = self._pending_n[rows] + taken
+        self._pending_n[rows] = waiting
+        self._compact_many(rows[waiting > np.maximum(self._sizes[rows], _MIN_PENDING)].tolist())
         return rest
 
     def _cut(self, row: int) -> None:
@@ -155,13 +172,14 @@ class SparseRows:
         keep = magnitude > threshold
         ties = np.flatnonzero(magnitude == threshold)  # by column: rows are sorted
         keep[ties[: self.max_per_row - int(np.count_nonzero(keep))]] = True
-        self._cols[row], self._vals[row] = cols[keep], vals[keep]
+        self._set_row(row, cols[keep], vals[keep])
 
     def _pending_rows(self) -> list[int]:
         return [row for row, pending in enumerate(self._pending) if pending is not None]
 
     def _clear_pending(self, row: int) -> None:
         self._pending[row] = None
+        self._pending_n[row] = 0
 
     def _compact_many(self, rows: list[int]) -> None:
         """Compact several rows (each with pending additions) in one vectorised pass."""
@@ -189,7 +207,7 @@ class SparseRows:
             at = np.searchsorted(cols, new_cols)
             cols, vals = np.insert(cols, at, new_cols), np.insert(vals, at, new_vals)
         # assign new arrays rather than mutate: a concurrent reader keeps a consistent row
-        self._cols[row], self._vals[row] = cols, vals
+        self._set_row(row, cols, vals)
         self._clear_pending(row)
 
     def row(self, row: int) -> tuple[IntArray, FloatArray]:
@@ -245,8 +263,8 @@ class SparseRows:
         cols = keys - np.repeat(ranks, np.diff(edges))
         for n, row in enumerate(rows):
             # copies: a row never pins the others' arrays in memory
-            self._cols[row] = cols[edges[n]:edges[n + 1]].copy()
-            self._vals[row] = vals[edges[n]:edges[n + 1]].copy()
+            self._set_row(row, cols[edges[n]:edges[n + 1]].copy(),
+                          vals[edges[n]:edges[n + 1]].copy())
             self._clear_pending(row)
 
     def row_parts(self, row: int) -> tuple[IntArray, FloatArray]:
@@ -272,23 +290,24 @@ class SparseRows:
         """The rows against their budget, for ``/v1/admin/sizes``: how many rows, the
         largest now and the most one can hold (entries), and bytes (16 per entry: a column
         and a float64 value, compacted or pending) now and at most for this many rows."""
-        sizes = [self.row_size(row) for row in range(len(self._cols))]
+        n = self.n_rows
+        sizes = self._sizes[:n] + self._pending_n[:n]
         limit = self.row_limit
         return {"setting": setting, "budget": self.max_per_row, "per": per,
-                "count": len(sizes), "largest": max(sizes, default=0), "most": limit,
-                "bytes": _PAIR * sum(sizes),
-                "most_bytes": None if limit is None else _PAIR * limit * len(sizes)}
+                "count": n, "largest": int(sizes.max()) if n else 0, "most": limit,
+                "bytes": _PAIR * int(sizes.sum()),
+                "most_bytes": None if limit is None else _PAIR * limit * n}
 
     def nnz(self) -> int:
-        return sum(c.size for c in self._cols) + sum(
-            len(p) // 2 for p in self._pending if p is not None)
+        return int(self._sizes.sum() + self._pending_n.sum())
 
     def frozen(self) -> FrozenRows:
         """The rows as they are now, for reading later from any thread. Callers hold the
         owner's lock while it is taken, as for a mutation."""
         copy = SparseRows(self.max_per_row)
         copy._cols, copy._vals = list(self._cols), list(self._vals)
-        copy._added = list(self._added)
+        copy._added, copy._sizes = self._added.copy(), self._sizes.copy()
+        copy._pending_n = self._pending_n.copy()
         copy._pending = [None if p is None else p[:] for p in self._pending]
         return FrozenRows(copy)
 
@@ -306,7 +325,7 @@ class SparseRows:
         data = np.concatenate(self._vals) if self._vals else EMPTY_FLOATS
         arrays = {f"{prefix}indptr": indptr, f"{prefix}indices": indices, f"{prefix}data": data}
         if self.max_per_row is not None:  # where the next cuts fall: part of the state
-            arrays[f"{prefix}added"] = np.array(self._added, dtype=np.int64)
+            arrays[f"{prefix}added"] = self._added[: self.n_rows].copy()
         return arrays
 
     def restore(self, state: Mapping[str, np.ndarray], prefix: str) -> None:
@@ -314,18 +333,19 @@ class SparseRows:
         indices = np.asarray(state[f"{prefix}indices"], dtype=np.int64)
         data = np.asarray(state[f"{prefix}data"], dtype=np.float64)
         self.__init__(self.max_per_row)  # type: ignore[misc]
-        self._ensure_rows(indptr.shape[0] - 1)
-        for row in range(indptr.shape[0] - 1):
+        n = indptr.shape[0] - 1
+        self._ensure_rows(n)
+        for row in range(n):
             self._cols[row] = indices[indptr[row] : indptr[row + 1]]
             self._vals[row] = data[indptr[row] : indptr[row + 1]]
+        self._sizes[:n] = np.diff(indptr)
         added = state.get(f"{prefix}added")
         if self.max_per_row is not None:
-            if added is not None and added.shape[0] == len(self._added):
-                self._added = np.minimum(added, self.max_per_row - 1).tolist()
+            if added is not None and added.shape[0] == n:
+                self._added[:n] = np.minimum(added, self.max_per_row - 1)
             limit = self.row_limit or 0
-            for row in range(len(self._cols)):  # saved without this budget: cut to it
-                if self._cols[row].size > limit:
-                    self._cut(row)
+            for row in np.flatnonzero(self._sizes > limit).tolist():  # saved without this
+                self._cut(row)  # budget: cut to it
 
 
 class FrozenRows:
