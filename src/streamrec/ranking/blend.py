@@ -60,14 +60,15 @@ class Blend:
         self.paced = PacedPopularity(self.config.paced_half_lives)
         self.experts = (*self.sources, *self.paced.names, RANKER)
         self.hedge = Hedge(self.experts, self.config, RANKER)
-        self.quality = OnlineQuality((*self.experts, BLEND), k, self.config.half_life,
+        # fading per test (``fade=1`` below): see ``HedgeConfig.half_life_tests``
+        self.quality = OnlineQuality((*self.experts, BLEND), k, self.config.half_life_tests,
                                      self.config.gap_contexts, self.config.gap_kernel)
         # the blend as it would rank at each multiple of the learning rate, measured at the
         # same tests: lists use the multiple that has done best (``multiplier``)
         self.multipliers = tuple(self.config.rate_multipliers) or (1.0,)
         self.rates = OnlineQuality(tuple(f"rate_{m:g}" for m in self.multipliers), k,
-                                   self.config.half_life, state_key="rate_quality")
-        self.probation = Probation(probation, k, self.config.half_life)
+                                   self.config.half_life_tests, state_key="rate_quality")
+        self.probation = Probation(probation, k, self.config.probation_half_life)
         self.last_test = 0  # the eligible event of the last test
         # per user, 1 + the position in the log (events learned) of their latest event
         self.last_seen = np.zeros(0, dtype=np.int64)
@@ -188,16 +189,19 @@ class Blend:
             rate = self.hedge.config.learning_rate
             weights = np.array([self.hedge.weights(evidence, rate * m)
                                 for m in self.multipliers])
-            self.rates.measure(self.hedge.mix_many(experts, weights), listed, target, span)
-        self.quality.measure(np.column_stack((experts, blend)), listed, target, span, context)
+            self.rates.measure(self.hedge.mix_many(experts, weights), listed, target, span,
+                               fade=1.0)
+        self.quality.measure(np.column_stack((experts, blend)), listed, target, span, context,
+                             fade=1.0)
 
     def missed(self, eligible: int, user: int | None = None) -> None:
         """A test no expert could pass (the item is new to the engine)."""
         empty = np.zeros((0, len(self.experts) + 1))
         context, span = self.context(user), self._span(eligible)
         if len(self.multipliers) > 1:
-            self.rates.measure(np.zeros((0, len(self.multipliers))), EMPTY_INTS, -1, span)
-        self.quality.measure(empty, EMPTY_INTS, -1, span, context)
+            self.rates.measure(np.zeros((0, len(self.multipliers))), EMPTY_INTS, -1, span,
+                               fade=1.0)
+        self.quality.measure(empty, EMPTY_INTS, -1, span, context, fade=1.0)
 
     def _span(self, eligible: int) -> float:
         span = max(1, eligible - self.last_test)

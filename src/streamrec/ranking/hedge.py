@@ -56,9 +56,15 @@ class HedgeConfig(BaseModel):
         default=20_000, ge=0, description="After this many eligible events, test only at the "
         "ranker's lessons (every train_every-th): a test costs a candidate pass, ~1-3 ms at "
         "100k items, and a large log has evidence enough.")
-    half_life: float = Field(
+    half_life_tests: float = Field(
+        default=500.0, gt=0, description="Tests after which a test counts half in the "
+        "experts' measured quality, and so in the blend's weights: the weights follow the "
+        "last ~700 tests' evidence whatever the shop's size and pace, and what an expert "
+        "earned while it had little to learn from (EASE or ALS fit on a shop's first "
+        "thousand events) fades as it learns more.")
+    probation_half_life: float = Field(
         default=50_000.0, gt=0, description="Eligible events (a user's next item, new to "
-        "them) after which a test's earnings count half.")
+        "them) after which a trial of a source on probation counts half.")
     paced_half_lives: list[float | None] = Field(
         default_factory=lambda: [1_000.0, 10_000.0, None],
         description="Popularity experts fading per this many events of the log (null: plain "

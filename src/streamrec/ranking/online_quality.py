@@ -41,12 +41,15 @@ class OnlineQuality:
 
     Tests thin out as the log grows, so each stands for the eligible events since the one
     before (its ``span``) and counts that many times: the figures are the stream's, not
-    its beginning's. They fade by half every ``half_life`` eligible events.
+    its beginning's. They fade by half every ``half_life`` of what each test's ``fade``
+    counts: by default the eligible events it stands for; the blend counts tests
+    (``HedgeConfig.half_life_tests``), so its figures always rest on about as many tests,
+    whether a test stands for one event (a new shop) or two hundred (a large one).
 
     Each test falls in one of ``contexts`` (the blend's: how long since the user's previous
     event, ``blend.py``); the figures are kept per context, and the report sums them. Decay
-    runs on the whole stream's eligible events, so every context fades alike and the sums
-    over contexts are exactly the figures one context would have kept."""
+    runs on the whole stream, so every context fades alike and the sums over contexts are
+    exactly the figures one context would have kept."""
 
     def __init__(self, names: Sequence[str], k: int = 10,
                  half_life: float | None = 50_000.0, contexts: int = 1,
@@ -65,10 +68,11 @@ class OnlineQuality:
         self._evidence: dict[int, FloatArray] = {}  # by context (-1: pooled) until a test
 
     def measure(self, scores: FloatArray, items: IntArray, target: int,
-                span: float = 1.0, context: int = 0) -> FloatArray:
+                span: float = 1.0, context: int = 0, fade: float | None = None) -> FloatArray:
         """Record one test: ``scores`` (candidates x experts) over ``items``, the user took
-        ``target``; it stands for ``span`` eligible events. Returns each expert's NDCG@k gain
-        for it (0 for a miss)."""
+        ``target``; it stands for ``span`` eligible events, and the figures fade by ``fade``
+        of ``half_life`` first (default ``span``). Returns each expert's NDCG@k gain for it
+        (0 for a miss)."""
         self._evidence.clear()
         gains = self.gains(scores, items, target)
         hits = (gains > 0).astype(np.float64)
@@ -77,7 +81,8 @@ class OnlineQuality:
         awake = (scores > 0).any(axis=0) if scores.shape[0] else np.zeros(gains.size, bool)
         started = awake | (self.sums[:, -1].sum(axis=0) > 0)
         if self.half_life is not None:
-            self.sums[:, :_DECAYED] *= np.exp2(-span / self.half_life)
+            self.sums[:, :_DECAYED] *= np.exp2(-(span if fade is None else fade)
+                                               / self.half_life)
         sums = self.sums[context]
         for row, value in enumerate((hits * span, gains * span, span, 1.0,
                                      hits * span, gains * span, span, 1.0, started)):

@@ -15,11 +15,11 @@ from streamrec.evaluation.peers.base import PeerContext
 from streamrec.evaluation.peers.streamrec_engine import StreamrecPeer
 from streamrec.evaluation.prequential import run_prequential
 from streamrec.evaluation.queries import query_positions
-from streamrec.ranking.blend import BLEND
+from streamrec.ranking.blend import BLEND, Blend
 from streamrec.ranking.hedge import Hedge, HedgeConfig
 from streamrec.ranking.online_quality import OnlineQuality
 from streamrec.settings import Settings
-from streamrec.types import Event, LoggedEvent
+from streamrec.types import Event, FloatArray, LoggedEvent
 
 T0 = 1_700_000_000.0
 POPULAR = ("popularity", "popularity_1000_events", "popularity_10000_events",
@@ -262,3 +262,34 @@ def test_the_rate_follows_the_evidence_and_the_blend_keeps_up_with_the_best_expe
     fresh = learned(popular_stream(3), measured_everywhere(hedge=rates)).ranker.blend
     assert EngineState(Settings()).ranker.blend.multiplier() == 1.0  # before any test
     assert fresh.rates.report()["rate_1"]["measured"] > 0
+
+
+def test_the_blend_follows_the_expert_that_got_better_within_a_few_hundred_tests() -> None:
+    """EASE or ALS fit on a shop's first thousand events loses to popularity there and
+    wins once it has more to learn from: what it lost then must fade, in tests, however
+    many events each test stands for (two hundred on a large log, one on a new shop)."""
+    def weights_after(span: float) -> tuple[FloatArray, FloatArray]:
+        blend = Blend(("early", "late"), HedgeConfig(ranker_prior=0.0, paced_half_lives=[]))
+        quality, items = blend.quality, np.arange(5)
+        first, last = np.array([5.0, 4, 3, 2, 1]), np.array([1.0, 2, 3, 4, 5])
+        silent = np.zeros(5)  # the ranker: no record, no weight
+        scores = {"early": np.column_stack((first, last, silent, first)),
+                  "late": np.column_stack((last, first, silent, first))}
+        for _ in range(2_000):  # "early" finds the item first, "late" last
+            quality.measure(scores["early"], items, 0, span, 0, fade=1.0)
+        before = blend.weights(0)
+        for _ in range(700):  # then the other way round
+            quality.measure(scores["late"], items, 0, span, 0, fade=1.0)
+        return before, blend.weights(0)
+
+    for span in (1.0, 200.0):
+        before, after = weights_after(span)
+        assert before[0] > 0.99  # "early" had it all
+        assert after[1] > 0.99  # 700 tests later, "late" has it all
+    # fading per event instead (the default of a figure that is not the blend's), 2,000
+    # tests of one event each would barely have faded in 700 more
+    plain = OnlineQuality(("early", "late"), k=10, half_life=50_000.0)
+    for target_first in (True,) * 2_000 + (False,) * 700:
+        ranked = np.array([5.0, 4, 3, 2, 1]) if target_first else np.array([1.0, 2, 3, 4, 5])
+        plain.measure(np.column_stack((ranked, ranked[::-1])), np.arange(5), 0)
+    assert plain.evidence()[0] > plain.evidence()[1]
