@@ -170,6 +170,32 @@ def test_a_snapshot_writes_only_the_chunks_an_older_one_has_not(tmp_path: Path) 
     np.testing.assert_array_equal(older.components["c"]["big"], big)
 
 
+def test_chunks_read_side_by_side_land_in_place_and_a_torn_one_is_named(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A snapshot's chunks are read by several threads at once: each lands at its own place
+    in its array, and the one torn chunk among many is the one the log line names."""
+    big = np.arange(5 * CHUNK_BYTES // 8 + 3, dtype=np.int64)  # six chunks
+    other = np.arange(CHUNK_BYTES // 4 + 1, dtype=np.float32)[::-1].copy()  # two
+    store = SnapshotStore(tmp_path / "snapshots", keep=2)
+    store.save(1, {"a": {"big": big}, "b": {"other": other}}, {})
+    changed = big.copy()
+    changed[4 * CHUNK_BYTES // 8 + 1] = -1  # in the fifth chunk only
+    newest = store.save(2, {"a": {"big": changed}, "b": {"other": other}}, {})
+    loaded = read_snapshot(newest)
+    np.testing.assert_array_equal(loaded.components["a"]["big"], changed)
+    np.testing.assert_array_equal(loaded.components["b"]["other"], other)
+    digest = json.loads((newest / "a.json").read_text())["big"]["chunks"][4]
+    torn = tmp_path / "snapshots" / "chunks" / f"{digest}.bin"
+    torn.write_bytes(torn.read_bytes()[:-8] + b"\x00" * 8)
+    with caplog.at_level(logging.WARNING):
+        fallback = store.load_latest()
+    assert fallback is not None and fallback.offset == 1
+    np.testing.assert_array_equal(fallback.components["a"]["big"], big)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and str(torn) in lines[0] and "'big'" in lines[0]
+
+
 def test_chunks_no_kept_snapshot_names_are_deleted(tmp_path: Path) -> None:
     store = SnapshotStore(tmp_path / "snapshots", keep=1)
     store.save(1, {"c": {"a": np.array([1.0, 2.0])}}, {})
