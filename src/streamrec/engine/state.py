@@ -91,7 +91,9 @@ class EngineState:
         self.fit_begun = threading.Condition()  # the trainer waits on it for new fits
         self.artefacts: ArtefactStore | None = None  # where fits are saved; None: nowhere
         self.available = np.ones(0, dtype=bool)
-        self.attributes: list[Mapping[str, Any]] = []
+        # per item; a str is the item's attributes as a snapshot holds them (JSON), parsed
+        # the first time they are read (attributes_of): a restart parses none of them
+        self.attributes: list[Mapping[str, Any] | str] = []
         self.attribute_names = AttributeNames()  # which attributes items carry
         self.updated_at = np.zeros(0)  # of the item's version in the log; NaN: none there
         # changes with every catalogue change applied: what caches of item texts check
@@ -310,7 +312,7 @@ class EngineState:
             self._grow_items()
             for index, item in indexed:
                 self.available[index] = item.is_available
-                self.attribute_names.change(self.attributes[index], item.attributes)
+                self.attribute_names.change(self.attributes_of(index), item.attributes)
                 self.attributes[index] = dict(item.attributes)
                 self.updated_at[index] = item.updated_at
             for model in self.models.values():
@@ -336,7 +338,13 @@ class EngineState:
         return Query(user, items, np.concatenate(parts).astype(np.int64), now, weights, times)
 
     def attributes_of(self, item: int) -> Mapping[str, Any]:
-        return self.attributes[item] if item < len(self.attributes) else _NO_ATTRIBUTES
+        if item >= len(self.attributes):
+            return _NO_ATTRIBUTES
+        attributes = self.attributes[item]
+        if isinstance(attributes, str):  # as restored: parsed once, on first use (readers
+            # side by side may both parse it; either result is the same, kept as it is)
+            attributes = self.attributes[item] = orjson.loads(attributes)
+        return attributes
 
     # -- persistence ---------------------------------------------------------------------
     def state(self) -> dict[str, dict[str, np.ndarray]]:
@@ -374,7 +382,8 @@ class EngineState:
 
     def _catalogue_state(self) -> dict[str, np.ndarray]:
         n = len(self.items)
-        attributes = [orjson.dumps(dict(a)).decode() for a in self.attributes[:n]]
+        attributes = [a if isinstance(a, str) else orjson.dumps(dict(a)).decode()
+                      for a in self.attributes[:n]]
         return {"available": self.available[:n].copy(), "updated_at": self.updated_at[:n].copy(),
                 "attributes": np.array(attributes, dtype=np.str_),
                 **self.attribute_names.state()}
@@ -409,12 +418,13 @@ class EngineState:
             catalogue = components["catalogue"]
             self.available = np.array(catalogue["available"], dtype=bool)
             self.updated_at = np.array(catalogue["updated_at"], dtype=np.float64)
-            self.attributes = [orjson.loads(str(a)) for a in catalogue["attributes"].tolist()]
+            # as JSON, the snapshot's own text: parsed when read (attributes_of)
+            self.attributes = catalogue["attributes"].tolist()
             counted = AttributeNames.restore(catalogue)
             if counted is None:  # a snapshot from before the counts were kept
                 counted = AttributeNames()
-                for attributes in self.attributes:
-                    counted.change({}, attributes)
+                for item in range(len(self.attributes)):
+                    counted.change({}, self.attributes_of(item))
             self.attribute_names = counted
             self._grow_items()
             self.histories.restore(components["histories"])
