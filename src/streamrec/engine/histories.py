@@ -7,6 +7,12 @@ A user then holds at most ~1.25 x ``keep`` events (24 bytes each) and 8 bytes pe
 older item: in a world of bounded users and items, histories stop growing. Queries and
 exports read the last ``keep`` events at most, so they see the same as with every event kept.
 Trimming happens at fixed lengths, per event, so the state does not depend on batching.
+
+Histories as a snapshot holds them (flat arrays, one slice per user) are read in place: a
+restart builds no per-user object (at 200,000 users that was seconds of every restart), and
+a user's history becomes a ``_History`` only when the learner first changes it. Each
+snapshot's ``state`` takes the place of both again, so what was copied out since the last
+one is not held twice for long.
 """
 
 from __future__ import annotations
@@ -34,16 +40,92 @@ class _History:
     trimmed: int = 0
 
 
+def _ranges(starts: IntArray, lengths: IntArray) -> IntArray:
+    """The indices ``starts[n] .. starts[n] + lengths[n] - 1`` for each ``n``, concatenated."""
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.cumsum(lengths) - lengths
+    indices: IntArray = np.arange(total, dtype=np.int64) + np.repeat(starts - offsets, lengths)
+    return indices
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """Histories as ``UserHistories.state`` gives them, read in place; never changed but
+    for ``rows``, from which the learner removes a user it takes out (``_take``)."""
+
+    users: IntArray  # sorted: the user of each row
+    rows: dict[int, int]  # user -> their row, for the users not taken out
+    indptr: IntArray
+    items: IntArray
+    weights: FloatArray
+    times: FloatArray
+    older_indptr: IntArray
+    older_items: IntArray
+    trimmed: IntArray
+
+    @classmethod
+    def of(cls, state: Mapping[str, np.ndarray]) -> _Stored:
+        users = np.asarray(state["users"], dtype=np.int64)
+        older_indptr = state.get("older_indptr")
+        return cls(
+            users, dict(zip(users.tolist(), range(users.size), strict=True)),
+            np.asarray(state["indptr"], dtype=np.int64),
+            np.asarray(state["items"], dtype=np.int64),
+            np.asarray(state["weights"], dtype=np.float64),
+            np.asarray(state["times"], dtype=np.float64),
+            # a snapshot from before histories were bounded: nothing trimmed
+            np.zeros(users.size + 1, dtype=np.int64) if older_indptr is None
+            else np.asarray(older_indptr, dtype=np.int64),
+            np.asarray(state.get("older_items", _NO_ITEMS), dtype=np.int64),
+            np.zeros(users.size, dtype=np.int64) if older_indptr is None
+            else np.asarray(state["trimmed"], dtype=np.int64))
+
+    def events(self, row: int) -> tuple[int, int]:
+        return int(self.indptr[row]), int(self.indptr[row + 1])
+
+    def older(self, row: int) -> IntArray:
+        return self.older_items[int(self.older_indptr[row]):int(self.older_indptr[row + 1])]
+
+    def history(self, row: int) -> _History:
+        """A user's events, copied out into a history of their own."""
+        start, end = self.events(row)
+        older = self.older(row)
+        return _History(array("q", self.items[start:end].tobytes()),
+                        array("d", self.weights[start:end].tobytes()),
+                        array("d", self.times[start:end].tobytes()),
+                        older.copy() if older.size else _NO_ITEMS, int(self.trimmed[row]))
+
+
 class UserHistories:
     def __init__(self, keep: int | None = None) -> None:
         """``keep``: recent events kept per user (None: every event)."""
-        self._users: dict[int, _History] = {}
+        self._users: dict[int, _History] = {}  # users the learner changed since ``_stored``
+        self._stored: _Stored | None = None  # the others, as the last state or restore had them
         self.keep = keep
         # trim in steps of a quarter: amortised O(1) per event
         self._limit = None if keep is None else keep + max(16, keep // 4)
 
     def __len__(self) -> int:
-        return len(self._users)
+        return len(self._users) + (0 if self._stored is None else len(self._stored.rows))
+
+    def _row(self, user: int) -> int | None:
+        """The user's row in ``_stored`` when their history is still there (read side by
+        side by readers: ``_stored`` and its rows change only under the writer's lock)."""
+        stored = self._stored
+        return None if stored is None else stored.rows.get(user)
+
+    def _take(self, user: int) -> _History | None:
+        """The learner is about to change the user's history: it becomes their own, out of
+        ``_stored``."""
+        history = self._users.get(user)
+        if history is None and self._stored is not None:
+            row = self._stored.rows.get(user)
+            if row is not None:
+                history = self._users[user] = self._stored.history(row)
+                del self._stored.rows[user]
+        return history
 
     def learn(self, batch: EventBatch) -> None:
         users, limit = self._users, self._limit
@@ -53,7 +135,9 @@ class UserHistories:
         ):
             history = users.get(user)
             if history is None:
-                history = users[user] = _History()
+                history = self._take(user)
+                if history is None:
+                    history = users[user] = _History()
             history.items.append(item)
             history.weights.append(weight)
             history.times.append(time)
@@ -78,7 +162,15 @@ class UserHistories:
         """The user's last ``n`` events (items, weights, times), oldest first."""
         history = self._users.get(user)
         if history is None:
-            return np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
+            row = self._row(user)
+            if row is None:
+                return np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
+            assert self._stored is not None
+            stored = self._stored
+            first, end = stored.events(row)
+            first = max(first, end - n)
+            return (stored.items[first:end].copy(), stored.weights[first:end].copy(),
+                    stored.times[first:end].copy())
         start = max(0, len(history.items) - n)
         return (
             np.frombuffer(history.items, dtype=np.int64)[start:].copy(),
@@ -89,22 +181,36 @@ class UserHistories:
     def seen(self, user: int) -> IntArray:
         """Every item the user had an event with, sorted, each once (trimmed events too)."""
         history = self._users.get(user)
-        if history is None:
-            return np.zeros(0, np.int64)
-        recent = np.frombuffer(history.items, dtype=np.int64)
-        if history.older.size == 0:
+        if history is not None:
+            recent, older = np.frombuffer(history.items, dtype=np.int64), history.older
+        else:
+            row = self._row(user)
+            if row is None:
+                return np.zeros(0, np.int64)
+            assert self._stored is not None
+            start, end = self._stored.events(row)
+            recent, older = self._stored.items[start:end], self._stored.older(row)
+        if older.size == 0:
             return np.unique(recent)
-        return np.union1d(history.older, recent)
+        return np.union1d(older, recent)
 
     def has_seen(self, user: int, item: int) -> bool:
         """Whether the user had an event with ``item`` (a C-level scan of the kept events,
         a binary search of the trimmed ones; no array built)."""
         history = self._users.get(user)
-        if history is None:
-            return False
-        if item in history.items:
-            return True
-        older = history.older
+        if history is not None:
+            if item in history.items:
+                return True
+            older = history.older
+        else:
+            row = self._row(user)
+            if row is None:
+                return False
+            assert self._stored is not None
+            start, end = self._stored.events(row)
+            if bool((self._stored.items[start:end] == item).any()):
+                return True
+            older = self._stored.older(row)
         if older.size == 0:
             return False
         at = int(older.searchsorted(item))
@@ -113,15 +219,25 @@ class UserHistories:
     def event_count(self, user: int) -> int:
         """Every event the user had, trimmed ones included."""
         history = self._users.get(user)
-        return 0 if history is None else history.trimmed + len(history.items)
+        if history is not None:
+            return history.trimmed + len(history.items)
+        row = self._row(user)
+        if row is None:
+            return 0
+        assert self._stored is not None
+        start, end = self._stored.events(row)
+        return int(self._stored.trimmed[row]) + end - start
 
     def merge(self, source: int, target: int) -> None:
         """Move ``source``'s events into ``target``'s history, in time order (events at the
         same second: ``target``'s first); ``source`` is left with none."""
-        moved = self._users.pop(source, None)
+        moved = self._take(source)
         if moved is None:
             return
-        kept = self._users.setdefault(target, _History())
+        del self._users[source]
+        kept = self._take(target)
+        if kept is None:
+            kept = self._users[target] = _History()
         times = np.concatenate((np.frombuffer(kept.times), np.frombuffer(moved.times)))
         order = np.argsort(times, kind="stable")
         for name, code in (("items", "q"), ("weights", "d"), ("times", "d")):
@@ -140,6 +256,10 @@ class UserHistories:
         a user ever touched, for exclude-seen)."""
         kept = [len(h.items) for h in self._users.values()]
         older = [h.older.size for h in self._users.values()]
+        if self._stored is not None and self._stored.rows:
+            rows = np.fromiter(self._stored.rows.values(), dtype=np.int64)
+            kept += np.diff(self._stored.indptr)[rows].tolist()
+            older += np.diff(self._stored.older_indptr)[rows].tolist()
         return {
             "histories.events": {
                 "setting": "events.history_length", "budget": self.keep, "per": "user",
@@ -153,50 +273,94 @@ class UserHistories:
         }
 
     def state(self) -> dict[str, np.ndarray]:
-        users = np.array(sorted(self._users), dtype=np.int64)
-        histories = [self._users[u] for u in users.tolist()]
+        """Flat arrays, users sorted. They also take the place of ``_stored`` and of the
+        histories changed since (``_users``), which are dropped: one copy, not two. Readers
+        side by side see the user in one or the other (``_stored`` is replaced first), and
+        the arrays are never changed in place, so the caller may keep them."""
+        stored, changed = self._stored, self._users
+        if not changed and stored is not None and len(stored.rows) == stored.users.size:
+            return self._arrays_of(stored)
+        # every user's events, from where they are: the stored rows and the changed histories
+        # (those flattened here in the order of ``changed``), placed in order of user
+        histories = list(changed.values())
+        own = {"items": self._flat(histories, "items", np.int64),
+               "weights": self._flat(histories, "weights", np.float64),
+               "times": self._flat(histories, "times", np.float64),
+               "older_items": self._flat(histories, "older", np.int64)}
+        own_indptr = _indptr([len(h.items) for h in histories])
+        own_older_indptr = _indptr([h.older.size for h in histories])
+        own_trimmed = np.array([h.trimmed for h in histories], dtype=np.int64)
+        stored_users = np.zeros(0, np.int64) if stored is None else \
+            np.fromiter(stored.rows, dtype=np.int64, count=len(stored.rows))
+        stored_rows = np.zeros(0, np.int64) if stored is None else \
+            np.fromiter(stored.rows.values(), dtype=np.int64, count=len(stored.rows))
+        users = np.concatenate((stored_users, np.fromiter(changed, dtype=np.int64,
+                                                          count=len(changed))))
+        order = np.argsort(users, kind="stable")
+        users = users[order]
+        n_stored = stored_users.size
+        lengths = np.concatenate((np.diff(stored.indptr)[stored_rows] if stored is not None
+                                  else np.zeros(0, np.int64), np.diff(own_indptr)))[order]
+        older_lengths = np.concatenate((
+            np.diff(stored.older_indptr)[stored_rows] if stored is not None
+            else np.zeros(0, np.int64), np.diff(own_older_indptr)))[order]
+        indptr, older_indptr = _indptr(lengths), _indptr(older_lengths)
+        # where each source's users went in the order of user
+        placed = np.empty(users.size, dtype=np.int64)
+        placed[order] = np.arange(users.size, dtype=np.int64)
+        from_stored, from_own = placed[:n_stored], placed[n_stored:]
+        result: dict[str, np.ndarray] = {"users": users, "indptr": indptr,
+                                         "older_indptr": older_indptr}
+        for name, dtype, out_indptr, src_indptr_of in (
+                ("items", np.int64, indptr, "indptr"), ("weights", np.float64, indptr, "indptr"),
+                ("times", np.float64, indptr, "indptr"),
+                ("older_items", np.int64, older_indptr, "older_indptr")):
+            out = np.empty(int(out_indptr[-1]), dtype=dtype)
+            sources: list[tuple[np.ndarray, np.ndarray, IntArray, IntArray]] = [
+                (own[name], own_indptr if src_indptr_of == "indptr" else own_older_indptr,
+                 np.arange(len(histories), dtype=np.int64), from_own)]
+            if stored is not None:
+                sources.append((getattr(stored, name), getattr(stored, src_indptr_of),
+                                stored_rows, from_stored))
+            for values, src_indptr, rows, at in sources:
+                sizes = src_indptr[rows + 1] - src_indptr[rows]
+                out[_ranges(out_indptr[at], sizes)] = values[_ranges(src_indptr[rows], sizes)]
+            result[name] = out
+        trimmed = np.empty(users.size, dtype=np.int64)
+        trimmed[from_own] = own_trimmed
+        if stored is not None:
+            trimmed[from_stored] = stored.trimmed[stored_rows]
+        result["trimmed"] = trimmed
+        self._stored = _Stored.of(result)
+        self._users = {}
+        return self._arrays_of(self._stored)
 
-        def offsets(lengths: list[int]) -> np.ndarray:
-            indptr = np.zeros(users.size + 1, dtype=np.int64)
-            np.cumsum(lengths, out=indptr[1:])
-            return indptr
+    @staticmethod
+    def _flat(histories: list[_History], name: str, dtype: type) -> np.ndarray:
+        parts: list[np.ndarray] = [np.frombuffer(getattr(h, name), dtype=dtype)
+                                   for h in histories]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype)
 
-        def flat(name: str, dtype: type) -> np.ndarray:
-            parts: list[np.ndarray] = [np.frombuffer(getattr(h, name), dtype=dtype)
-                                       for h in histories]
-            return np.concatenate(parts) if parts else np.zeros(0, dtype)
-
-        return {
-            "users": users, "indptr": offsets([len(h.items) for h in histories]),
-            "items": flat("items", np.int64), "weights": flat("weights", np.float64),
-            "times": flat("times", np.float64),
-            "older_indptr": offsets([h.older.size for h in histories]),
-            "older_items": flat("older", np.int64),
-            "trimmed": np.array([h.trimmed for h in histories], dtype=np.int64),
-        }
+    @staticmethod
+    def _arrays_of(stored: _Stored) -> dict[str, np.ndarray]:
+        return {"users": stored.users, "indptr": stored.indptr, "items": stored.items,
+                "weights": stored.weights, "times": stored.times,
+                "older_indptr": stored.older_indptr, "older_items": stored.older_items,
+                "trimmed": stored.trimmed}
 
     def restore(self, state: Mapping[str, np.ndarray]) -> None:
-        """From ``state``; one saved before histories were bounded has no ``older`` (every
-        event was kept): trimmed to ``keep`` here."""
-        indptr = state["indptr"].tolist()
-        older_indptr = state.get("older_indptr")
-        # as bytes: array("q", bytes) copies them, no Python int per event
-        items = np.ascontiguousarray(state["items"], dtype=np.int64)
-        weights = np.ascontiguousarray(state["weights"], dtype=np.float64)
-        times = np.ascontiguousarray(state["times"], dtype=np.float64)
-        self._users = {}
-        for position, user in enumerate(state["users"].tolist()):
-            start, end = int(indptr[position]), int(indptr[position + 1])
-            history = _History(
-                array("q", items[start:end].tobytes()),
-                array("d", weights[start:end].tobytes()),
-                array("d", times[start:end].tobytes()),
-            )
-            if older_indptr is not None:
-                begin, stop = int(older_indptr[position]), int(older_indptr[position + 1])
-                if stop > begin:
-                    history.older = np.array(state["older_items"][begin:stop], dtype=np.int64)
-                history.trimmed = int(state["trimmed"][position])
-            if self._limit is not None and len(history.items) > self._limit:
+        """From ``state``, read in place (see the module's doc); one saved before histories
+        were bounded has no ``older`` (every event was kept): trimmed to ``keep`` here."""
+        stored = _Stored.of(state)
+        self._users, self._stored = {}, stored
+        if self._limit is not None:
+            for row in np.flatnonzero(np.diff(stored.indptr) > self._limit).tolist():
+                history = self._take(int(stored.users[row]))
+                assert history is not None
                 self._trim(history)
-            self._users[user] = history
+
+
+def _indptr(lengths: list[int] | IntArray) -> IntArray:
+    indptr = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    return indptr

@@ -89,3 +89,48 @@ def test_a_merge_joins_trimmed_items_and_counts() -> None:
     assert histories.event_count(1) == 200 and histories.event_count(0) == 0
     assert histories.recent(1, KEEP)[0].tolist() == list(range(180, 200))
     assert len(histories.state()["items"]) <= LIMIT
+
+
+def assert_same_histories(found: UserHistories, expected: UserHistories, users: int,
+                          items: int) -> None:
+    assert len(found) == len(expected)
+    for user in range(users):
+        for n in (KEEP // 2, 10**6):
+            for got, want in zip(found.recent(user, n), expected.recent(user, n), strict=True):
+                assert got.tolist() == want.tolist()
+        assert found.seen(user).tolist() == expected.seen(user).tolist()
+        assert found.event_count(user) == expected.event_count(user)
+        assert [found.has_seen(user, i) for i in range(items)] == \
+            [expected.has_seen(user, i) for i in range(items)]
+    assert found.budgets() == expected.budgets()
+
+
+def test_histories_read_in_place_after_a_restore_or_a_snapshot_equal_those_never_saved() -> None:
+    """A restore reads the saved arrays in place and a snapshot's ``state`` takes the place
+    of the histories changed since: between them, reads (of users the learner has changed
+    since and of users it has not), merges and the next state are what they are in
+    histories never saved."""
+    rng = np.random.default_rng(7)
+    users, items = 9, 70
+    expected, found = UserHistories(KEEP), UserHistories(KEEP)
+    start = 0.0
+    for step in range(40):
+        size = int(rng.integers(1, 60))
+        learned = batch(rng.integers(0, users, size).tolist(),
+                        rng.integers(0, items, size).tolist(), start=start)
+        start += size
+        expected.learn(learned)
+        found.learn(learned)
+        if step % 7 == 3:
+            source, target = (int(u) for u in rng.choice(users, 2, replace=False))
+            expected.merge(source, target)
+            found.merge(source, target)
+        if step % 3 == 0:  # a restart from the state saved now
+            restarted = UserHistories(KEEP)
+            restarted.restore(found.state())
+            found = restarted
+        elif step % 3 == 1:  # a snapshot
+            found.state()
+        assert_same_histories(found, expected, users, items)
+    for key, array in expected.state().items():  # its first state: it was never saved
+        np.testing.assert_array_equal(found.state()[key], array, err_msg=key)
