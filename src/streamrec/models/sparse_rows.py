@@ -335,9 +335,12 @@ class SparseRows:
         self.__init__(self.max_per_row)  # type: ignore[misc]
         n = indptr.shape[0] - 1
         self._ensure_rows(n)
-        for row in range(n):
-            self._cols[row] = indices[indptr[row] : indptr[row + 1]]
-            self._vals[row] = data[indptr[row] : indptr[row + 1]]
+        # each row a view of the saved arrays, made in one pass over the bounds as Python
+        # ints (indexing ``indptr`` per row: 0.1 s per 100k rows, for each of three such)
+        bounds = indptr.tolist()
+        spans = list(zip(bounds[:-1], bounds[1:], strict=True))
+        self._cols = [indices[start:end] for start, end in spans]
+        self._vals = [data[start:end] for start, end in spans]
         self._sizes[:n] = np.diff(indptr)
         added = state.get(f"{prefix}added")
         if self.max_per_row is not None:

@@ -110,3 +110,24 @@ def test_readers_compacting_the_same_rows_side_by_side_add_each_addition_once() 
             thread.join()
         for dense in [*seen, dense_of(rows, compact=True)]:
             np.testing.assert_allclose(dense, expected, atol=1e-9)
+
+
+def test_a_restore_views_each_saved_row_and_cuts_only_those_over_a_new_budget() -> None:
+    """Rows saved without a budget, restored with one: each row reads back as saved, but
+    those over the new budget's limit, which keep their ``max_per_row`` largest entries."""
+    rows = SparseRows()
+    sizes = [0, 3, 5, 6, 2, 9]  # limit 2 * 3 - 1 = 5: rows 3 and 5 are over it
+    for row, size in enumerate(sizes):
+        if size:
+            cols = np.arange(size, dtype=np.int64) * 3
+            rows.add(np.full(size, row, dtype=np.int64), cols, (cols + 1.0) * (-1.0) ** cols)
+    saved = rows.state("r_")
+    restored = SparseRows(3)
+    restored.restore(saved, "r_")
+    assert restored.n_rows == len(sizes)
+    for row, size in enumerate(sizes):
+        cols, vals = restored.row(row)
+        want_cols, want_vals = rows.row(row)
+        if size > 5:  # the three largest by magnitude: the last three columns
+            want_cols, want_vals = want_cols[-3:], want_vals[-3:]
+        assert cols.tolist() == want_cols.tolist() and vals.tolist() == want_vals.tolist()
