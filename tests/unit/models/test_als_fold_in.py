@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from streamrec.models.als import ALSConfig, ALSModel, confidence
+from streamrec.models.als import ALSConfig, ALSModel, _norms_of, confidence
 from streamrec.types import EventBatch, Query
 
 
@@ -98,3 +98,14 @@ def test_with_bpr_a_new_users_first_event_folds_them_in_at_once() -> None:
     restored.restore(model.state())
     np.testing.assert_array_equal(restored.score(query, np.arange(10)),
                                   model.score(query, np.arange(10)))
+
+
+def test_item_norms_are_each_rows_float64_norm_whatever_the_number_of_items() -> None:
+    """The norms cosine scores divide by (computed at a fit's swap and at a restart, a few
+    thousand rows at a time) are each row's float64 norm, 1 for a zero row, bit for bit."""
+    factors = np.random.default_rng(5).standard_normal((3 * 4096 + 17, 8)).astype(np.float32)
+    factors[[0, 4096, 9000]] = 0.0
+    whole = np.linalg.norm(factors.astype(np.float64), axis=1)
+    expected = np.where(whole > 0, whole, 1.0)
+    found = _norms_of(factors)
+    assert found.dtype == np.float64 and np.array_equal(found, expected)
