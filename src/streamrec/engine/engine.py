@@ -249,17 +249,17 @@ class Engine:
         """Append, once, the catalogue's items that the log does not hold in that version
         (by ``updated_at``): a data dir from before items were logged, or a crash between the
         catalogue's write and the log's. Then state and catalogue agree, through the log."""
+        # the log's versions as Python floats, once: a numpy comparison per item cost more
+        # than reading the catalogue's (0.1 s per 100k items)
+        lookup = self.state.items.lookup
+        logged = self.state.updated_at[: len(self.state.items)].tolist()
         unlogged = [item for item_id, updated_at in self.catalogue.versions()
-                    if not self._is_logged(item_id, updated_at)
+                    if ((index := lookup(item_id)) is None or logged[index] != updated_at)
                     and (item := self.catalogue.get(item_id)) is not None]
         if unlogged:
             self._append_items(unlogged)
             self.learner.catch_up()
             log.info("logged %d catalogue items the log did not hold", len(unlogged))
-
-    def _is_logged(self, item_id: str, updated_at: float) -> bool:
-        index = self.state.items.lookup(item_id)
-        return index is not None and bool(self.state.updated_at[index] == updated_at)
 
     def _append_items(self, items: Sequence[Item]) -> Appended:
         events = [items_event(items[start:start + _ITEMS_PER_EVENT], time.time())

@@ -125,3 +125,28 @@ def test_catalogue_items_missing_from_the_log_are_logged_once_at_start(
         assert [e.event.type for e in again.log.read(0, 100)].count(ITEMS_TYPE) == 1
     finally:
         again.close()
+
+
+def test_an_item_newer_in_the_catalogue_than_in_the_log_is_logged_at_start(
+    engine_settings: Settings, make_event: EventFactory,
+) -> None:
+    """A crash between the catalogue's write and the log's: the catalogue's version of an
+    item the log holds older is logged at the next start; the items whose versions agree
+    are not logged again."""
+    engine = Engine.open(engine_settings)
+    engine.upsert_items([Item("a", {"category": "shoes"}, "", True, 5.0),
+                         Item("b", {"category": "hats"}, "", True, 5.0)])
+    engine.ingest([make_event("u1", "a")])
+    engine.close()
+    catalogue = open_catalogue(engine_settings.catalogue_url)
+    catalogue.upsert([Item("b", {"category": "coats"}, "", True, 6.0)])
+    catalogue.close()
+    reopened = Engine.open(engine_settings)
+    try:
+        logged = [e.event for e in reopened.log.read(0, 100) if e.event.type == ITEMS_TYPE]
+        assert [[i["item_id"] for i in e.context["items"]] for e in logged  # type: ignore[index]
+                ] == [["a", "b"], ["b"]]
+        b = reopened.state.items.lookup("b")
+        assert b is not None and reopened.state.attributes_of(b) == {"category": "coats"}
+    finally:
+        reopened.close()
