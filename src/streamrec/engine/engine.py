@@ -43,7 +43,7 @@ from streamrec.storage.base import Catalogue, EventLog, open_catalogue, open_log
 from streamrec.storage.codec import open_cipher
 from streamrec.storage.impressions import ImpressionStore, open_impressions
 from streamrec.storage.integrity import check_at_start, check_pages, sqlite_paths, store_paths
-from streamrec.storage.snapshots import Snapshot, SnapshotStore
+from streamrec.storage.snapshots import ReadAhead, Snapshot, SnapshotStore
 from streamrec.trust.pseudonyms import session_key_function, user_key_function
 from streamrec.trust.secret_check import check_secret
 from streamrec.types import Appended, Event, Item
@@ -117,6 +117,7 @@ class Engine:
         self._item_writes = threading.Lock()  # the catalogue and the log in the same order
         self._experiment_changes = threading.Lock()  # starts and stops, one at a time
         self._workers_started = False
+        self._read_ahead: ReadAhead | None = None  # the snapshots ``open`` began to read
 
     @classmethod
     def open(cls, settings: Settings, progress: Progress | None = None,
@@ -127,6 +128,10 @@ class Engine:
         # a damaged file stops the start, named, rather than being served and written into
         check_at_start(sqlite_paths(settings.data_dir, settings.log_url, settings.catalogue_url,
                                     settings.key_store_url))
+        snapshots = SnapshotStore(settings.snapshot_dir, settings.snapshots.keep)
+        # the newest snapshot is read while the log opens (both take ~1 s at millions of
+        # events; reading chunks and SQLite's scans overlap on two cores)
+        read_ahead = snapshots.read_ahead()
         try:
             event_log = open_event_log(settings)
         except Misconfigured:  # the key store refuses the secret: say what about the ids
@@ -138,8 +143,8 @@ class Engine:
         except Misconfigured:
             event_log.close()
             raise
-        engine = cls(settings, event_log, open_catalogue(settings.catalogue_url),
-                     SnapshotStore(settings.snapshot_dir, settings.snapshots.keep))
+        engine = cls(settings, event_log, open_catalogue(settings.catalogue_url), snapshots)
+        engine._read_ahead = read_ahead
         engine._recover(progress)
         if start_learner:
             engine._start_workers()
@@ -219,7 +224,8 @@ class Engine:
         """This data dir's snapshots, newest first; a replica with none of its own (a new
         one) tries the newest shared ones (replicas.shared_dir) instead."""
         own = False
-        for snapshot in self.snapshots.readable():
+        ahead, self._read_ahead = self._read_ahead, None  # begun by ``open``: used once
+        for snapshot in ahead if ahead is not None else self.snapshots.readable():
             own = True
             yield snapshot
         if not own and self.snapshotter.shared is not None:

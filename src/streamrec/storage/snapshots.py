@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 import time
 import zipfile
 import zlib
@@ -220,11 +221,47 @@ class SnapshotStore:
                 log.warning("snapshot file %s is damaged (%s): trying an older snapshot, then "
                             "a replay of the log", damaged.file, damaged.reason)
 
+    def read_ahead(self) -> ReadAhead:
+        """``readable``, its first (newest) snapshot read in a thread from now on."""
+        return ReadAhead(self.readable())
+
     def delete_all(self) -> None:
         """Forget every snapshot (after an erasure, state is rebuilt from the log)."""
         for path in self.directory.glob(f"{_PREFIX}*"):
             shutil.rmtree(path, ignore_errors=True)
         shutil.rmtree(self.directory / _CHUNKS, ignore_errors=True)
+
+
+class ReadAhead:
+    """Snapshots newest first, as ``SnapshotStore.readable`` gives them, the newest read in a
+    thread of its own as soon as this is made: a start reads it while it opens the event log
+    (reading and hashing chunks release the GIL, and so does much of SQLite's work). Iterate
+    once; an error of the read is raised there."""
+
+    def __init__(self, snapshots: Iterator[Snapshot]) -> None:
+        self._rest = snapshots
+        self._first: Snapshot | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._read_first, name="snapshot-read-ahead",
+                                        daemon=True)
+        self._thread.start()
+
+    def _read_first(self) -> None:
+        try:
+            self._first = next(self._rest, None)
+        except BaseException as error:  # for the caller to meet, in its own thread
+            self._error = error
+
+    def __iter__(self) -> Iterator[Snapshot]:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        first, self._first = self._first, None  # held by the caller alone from here
+        if first is None:
+            return
+        yield first
+        del first
+        yield from self._rest
 
 
 class DamagedSnapshot(Exception):

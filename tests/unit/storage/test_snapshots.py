@@ -237,3 +237,28 @@ def test_a_snapshot_of_the_npz_format_before_chunks_still_reads_back(tmp_path: P
     loaded = SnapshotStore(tmp_path / "snapshots").load_latest()
     assert loaded is not None and loaded.offset == 9
     np.testing.assert_array_equal(loaded.components["model-x"]["mass"], [4.0, 2.0])
+
+
+def test_a_read_ahead_gives_what_readable_gives_and_raises_its_error_in_the_caller(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The newest snapshot read in a thread (``read_ahead``, begun before a start opens its
+    log): the same snapshots, newest first, a damaged one skipped with its line; an error
+    the thread met is raised where the snapshots are asked for, not lost with the thread."""
+    store = SnapshotStore(tmp_path / "snapshots", keep=3)
+    for offset in (10, 20, 30):
+        store.save(offset, components(float(offset)), {})
+    torn = _damage_truncated(store.folders()[-1])
+    with caplog.at_level(logging.WARNING):
+        ahead = store.read_ahead()
+        found = [(s.offset, s.components["model-x"]["mass"].tolist()) for s in ahead]
+    assert found == [(20, [20.0, 2.0]), (10, [10.0, 2.0])]
+    assert len(caplog.records) == 1 and str(torn) in caplog.messages[0]
+    assert list(SnapshotStore(tmp_path / "empty").read_ahead()) == []
+
+    def unreadable(folder: Path) -> None:
+        raise PermissionError(f"{folder}: not allowed")
+
+    monkeypatch.setattr("streamrec.storage.snapshots.read_snapshot", unreadable)
+    with pytest.raises(PermissionError, match="not allowed"):
+        list(store.read_ahead())
