@@ -280,30 +280,46 @@ class UserHistories:
         stored, changed = self._stored, self._users
         if not changed and stored is not None and len(stored.rows) == stored.users.size:
             return self._arrays_of(stored)
-        # every user's events, from where they are: the stored rows and the changed histories
-        # (those flattened here in the order of ``changed``), placed in order of user
+        if stored is None or not stored.rows:  # every history is its own: in order of user
+            users = np.array(sorted(changed), dtype=np.int64)
+            ordered = [changed[user] for user in users.tolist()]
+            result = {"users": users, "indptr": _indptr([len(h.items) for h in ordered]),
+                      "items": self._flat(ordered, "items", np.int64),
+                      "weights": self._flat(ordered, "weights", np.float64),
+                      "times": self._flat(ordered, "times", np.float64),
+                      "older_indptr": _indptr([h.older.size for h in ordered]),
+                      "older_items": self._flat(ordered, "older", np.int64),
+                      "trimmed": np.array([h.trimmed for h in ordered], dtype=np.int64)}
+        else:
+            result = self._merged(stored, changed)
+        self._stored = _Stored.of(result)
+        self._users = {}
+        return self._arrays_of(self._stored)
+
+    @staticmethod
+    def _merged(stored: _Stored, changed: dict[int, _History]) -> dict[str, np.ndarray]:
+        """The flat arrays of every user's events, from where they are: the stored rows not
+        taken out and the changed histories (flattened in the order of ``changed``), placed
+        in order of user."""
         histories = list(changed.values())
-        own = {"items": self._flat(histories, "items", np.int64),
-               "weights": self._flat(histories, "weights", np.float64),
-               "times": self._flat(histories, "times", np.float64),
-               "older_items": self._flat(histories, "older", np.int64)}
+        own = {"items": UserHistories._flat(histories, "items", np.int64),
+               "weights": UserHistories._flat(histories, "weights", np.float64),
+               "times": UserHistories._flat(histories, "times", np.float64),
+               "older_items": UserHistories._flat(histories, "older", np.int64)}
         own_indptr = _indptr([len(h.items) for h in histories])
         own_older_indptr = _indptr([h.older.size for h in histories])
         own_trimmed = np.array([h.trimmed for h in histories], dtype=np.int64)
-        stored_users = np.zeros(0, np.int64) if stored is None else \
-            np.fromiter(stored.rows, dtype=np.int64, count=len(stored.rows))
-        stored_rows = np.zeros(0, np.int64) if stored is None else \
-            np.fromiter(stored.rows.values(), dtype=np.int64, count=len(stored.rows))
+        stored_users = np.fromiter(stored.rows, dtype=np.int64, count=len(stored.rows))
+        stored_rows = np.fromiter(stored.rows.values(), dtype=np.int64, count=len(stored.rows))
         users = np.concatenate((stored_users, np.fromiter(changed, dtype=np.int64,
                                                           count=len(changed))))
         order = np.argsort(users, kind="stable")
         users = users[order]
         n_stored = stored_users.size
-        lengths = np.concatenate((np.diff(stored.indptr)[stored_rows] if stored is not None
-                                  else np.zeros(0, np.int64), np.diff(own_indptr)))[order]
-        older_lengths = np.concatenate((
-            np.diff(stored.older_indptr)[stored_rows] if stored is not None
-            else np.zeros(0, np.int64), np.diff(own_older_indptr)))[order]
+        lengths = np.concatenate((np.diff(stored.indptr)[stored_rows],
+                                  np.diff(own_indptr)))[order]
+        older_lengths = np.concatenate((np.diff(stored.older_indptr)[stored_rows],
+                                        np.diff(own_older_indptr)))[order]
         indptr, older_indptr = _indptr(lengths), _indptr(older_lengths)
         # where each source's users went in the order of user
         placed = np.empty(users.size, dtype=np.int64)
@@ -318,22 +334,18 @@ class UserHistories:
             out = np.empty(int(out_indptr[-1]), dtype=dtype)
             sources: list[tuple[np.ndarray, np.ndarray, IntArray, IntArray]] = [
                 (own[name], own_indptr if src_indptr_of == "indptr" else own_older_indptr,
-                 np.arange(len(histories), dtype=np.int64), from_own)]
-            if stored is not None:
-                sources.append((getattr(stored, name), getattr(stored, src_indptr_of),
-                                stored_rows, from_stored))
+                 np.arange(len(histories), dtype=np.int64), from_own),
+                (getattr(stored, name), getattr(stored, src_indptr_of), stored_rows,
+                 from_stored)]
             for values, src_indptr, rows, at in sources:
                 sizes = src_indptr[rows + 1] - src_indptr[rows]
                 out[_ranges(out_indptr[at], sizes)] = values[_ranges(src_indptr[rows], sizes)]
             result[name] = out
         trimmed = np.empty(users.size, dtype=np.int64)
         trimmed[from_own] = own_trimmed
-        if stored is not None:
-            trimmed[from_stored] = stored.trimmed[stored_rows]
+        trimmed[from_stored] = stored.trimmed[stored_rows]
         result["trimmed"] = trimmed
-        self._stored = _Stored.of(result)
-        self._users = {}
-        return self._arrays_of(self._stored)
+        return result
 
     @staticmethod
     def _flat(histories: list[_History], name: str, dtype: type) -> np.ndarray:
