@@ -110,11 +110,13 @@ class UserHistories:
     def __len__(self) -> int:
         return len(self._users) + (0 if self._stored is None else len(self._stored.rows))
 
-    def _row(self, user: int) -> int | None:
-        """The user's row in ``_stored`` when their history is still there (read side by
-        side by readers: ``_stored`` and its rows change only under the writer's lock)."""
+    def _stored_row(self, user: int) -> tuple[_Stored, int] | None:
+        """The stored arrays and the user's row in them, when their history is still there.
+        Readers side by side read ``_stored`` once: a snapshot's ``state`` may replace it
+        meanwhile (rows are only removed under the writer's lock)."""
         stored = self._stored
-        return None if stored is None else stored.rows.get(user)
+        row = None if stored is None else stored.rows.get(user)
+        return None if stored is None or row is None else (stored, row)
 
     def _take(self, user: int) -> _History | None:
         """The learner is about to change the user's history: it becomes their own, out of
@@ -162,11 +164,10 @@ class UserHistories:
         """The user's last ``n`` events (items, weights, times), oldest first."""
         history = self._users.get(user)
         if history is None:
-            row = self._row(user)
-            if row is None:
+            found = self._stored_row(user)
+            if found is None:
                 return np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
-            assert self._stored is not None
-            stored = self._stored
+            stored, row = found
             first, end = stored.events(row)
             first = max(first, end - n)
             return (stored.items[first:end].copy(), stored.weights[first:end].copy(),
@@ -184,12 +185,12 @@ class UserHistories:
         if history is not None:
             recent, older = np.frombuffer(history.items, dtype=np.int64), history.older
         else:
-            row = self._row(user)
-            if row is None:
+            found = self._stored_row(user)
+            if found is None:
                 return np.zeros(0, np.int64)
-            assert self._stored is not None
-            start, end = self._stored.events(row)
-            recent, older = self._stored.items[start:end], self._stored.older(row)
+            stored, row = found
+            start, end = stored.events(row)
+            recent, older = stored.items[start:end], stored.older(row)
         if older.size == 0:
             return np.unique(recent)
         return np.union1d(older, recent)
@@ -203,14 +204,14 @@ class UserHistories:
                 return True
             older = history.older
         else:
-            row = self._row(user)
-            if row is None:
+            found = self._stored_row(user)
+            if found is None:
                 return False
-            assert self._stored is not None
-            start, end = self._stored.events(row)
-            if bool((self._stored.items[start:end] == item).any()):
+            stored, row = found
+            start, end = stored.events(row)
+            if bool((stored.items[start:end] == item).any()):
                 return True
-            older = self._stored.older(row)
+            older = stored.older(row)
         if older.size == 0:
             return False
         at = int(older.searchsorted(item))
@@ -221,12 +222,12 @@ class UserHistories:
         history = self._users.get(user)
         if history is not None:
             return history.trimmed + len(history.items)
-        row = self._row(user)
-        if row is None:
+        found = self._stored_row(user)
+        if found is None:
             return 0
-        assert self._stored is not None
-        start, end = self._stored.events(row)
-        return int(self._stored.trimmed[row]) + end - start
+        stored, row = found
+        start, end = stored.events(row)
+        return int(stored.trimmed[row]) + end - start
 
     def merge(self, source: int, target: int) -> None:
         """Move ``source``'s events into ``target``'s history, in time order (events at the

@@ -3,6 +3,9 @@ leave only their items behind for exclude-seen, and nothing depends on batching.
 
 from __future__ import annotations
 
+import sys
+import threading
+
 import numpy as np
 
 from streamrec.engine.histories import UserHistories
@@ -134,3 +137,38 @@ def test_histories_read_in_place_after_a_restore_or_a_snapshot_equal_those_never
         assert_same_histories(found, expected, users, items)
     for key, array in expected.state().items():  # its first state: it was never saved
         np.testing.assert_array_equal(found.state()[key], array, err_msg=key)
+
+
+def test_readers_beside_a_snapshots_state_read_every_history_whole() -> None:
+    """A snapshot's ``state`` runs beside readers (both under the read lock) and replaces
+    the stored arrays, where rows move as users come: a reader meanwhile reads each history
+    from one version of them, never a row of one with the arrays of the other."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch between nearly any two bytecodes
+    try:
+        histories = UserHistories(KEEP)
+        known: list[int] = []
+        for round_ in range(150):
+            # a new user sorting before all the others (every stored row moves by one), and
+            # a few of the others changed; each user's events are all of one item, their own
+            known.append(1_000 - round_)
+            some = known[-1:] + known[round_ % 3::3]
+            histories.learn(batch(some * 2, some * 2, start=100.0 * round_))
+            wrong: list[int] = []
+
+            def read(users: list[int], wrong: list[int]) -> None:
+                for user in users:
+                    if set(histories.recent(user, KEEP)[0].tolist()) != {user} or \
+                            histories.seen(user).tolist() != [user]:
+                        wrong.append(user)
+
+            readers = [threading.Thread(target=read, args=(list(known), wrong))
+                       for _ in range(3)]
+            for reader in readers:
+                reader.start()
+            histories.state()
+            for reader in readers:
+                reader.join()
+            assert wrong == []
+    finally:
+        sys.setswitchinterval(interval)
