@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -147,6 +149,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def scratch_dir(prefix: str = "streamrec-bench-") -> Path:
+    """A temporary folder, removed when the process exits: a benchmark's data directories
+    are ~100 MB each, one per round, and were left in /tmp."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
 @contextmanager
 def worktree_at(commit: str) -> Iterator[Path]:
     """The repository's code at ``commit`` in a temporary git worktree."""
@@ -159,3 +169,4 @@ def worktree_at(commit: str) -> Iterator[Path]:
     finally:
         subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(where)],
                        check=False, capture_output=True)
+        shutil.rmtree(where.parent, ignore_errors=True)

@@ -28,7 +28,6 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -41,6 +40,7 @@ from common import (  # noqa: E402
     cpu_seconds,
     create_log_as_before_sealing,
     events_of,
+    scratch_dir,
     served,
     worktree_at,
     world,
@@ -109,7 +109,7 @@ def log_append(events: list, directory: Path, sealed: bool,  # type: ignore[type
 
 def sealing(items: int, n_events: int, rounds: int) -> None:
     events = events_of(world(items, n_events))
-    directory = Path(tempfile.mkdtemp(prefix="streamrec-bench-"))
+    directory = scratch_dir()
     for round_ in range(rounds):
         plain = log_append(events, directory / f"plain-{round_}", sealed=False)
         sealed = log_append(events, directory / f"sealed-{round_}", sealed=True)
@@ -123,16 +123,15 @@ def sealing(items: int, n_events: int, rounds: int) -> None:
               f"{known[1]:.1f} us) with their keys made", flush=True)
 
 
-_END_TO_END = """import sys, tempfile
+_END_TO_END = """import sys
 sys.path.insert(0, {bench!r})
-from pathlib import Path
 import common, ingest
 if not {sealed}:
     common.unsealed()
 events = common.events_of(common.world({items}, {events}))
 if {random_ids}:
     events = ingest.with_random_ids(events)
-directory = Path(tempfile.mkdtemp(prefix="streamrec-bench-"))
+directory = common.scratch_dir()
 print(*ingest.engine_ingest_measured(events, directory, 4),
       *ingest.http_ingest_measured(events, directory, 100, 8, sealed={sealed}))
 """
@@ -252,14 +251,12 @@ def http_ingest_measured(events: list, directory: Path, batch: int,  # type: ign
             (cpu_seconds(pid) - cpu) / len(events) * 1e6
 
 
-_LEARNING = """import sys, tempfile
+_LEARNING = """import sys
 sys.path.insert(0, {bench!r})
-from pathlib import Path
 import ingest
-from common import events_of, world
+from common import events_of, scratch_dir, world
 events = events_of(world({items}, {events}))
-print(ingest.learn_in_process(events, 1000),
-      ingest.engine_ingest(events, Path(tempfile.mkdtemp(prefix="streamrec-bench-")), 4))
+print(ingest.learn_in_process(events, 1000), ingest.engine_ingest(events, scratch_dir(), 4))
 """
 
 
@@ -302,7 +299,7 @@ def main() -> None:
         return
     config = world(args.items, args.events)
     events = events_of(config)
-    directory = Path(tempfile.mkdtemp(prefix="streamrec-bench-"))
+    directory = scratch_dir()
     print(f"world: {args.items:,} items, {config.n_users:,} users, {len(events):,} events")
     learned = learn_in_process(events, 1000)
     print(f"learned in process (all online models, ALS fold-in, batches of 1000): "
