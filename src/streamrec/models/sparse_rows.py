@@ -175,7 +175,7 @@ class SparseRows:
         self._set_row(row, cols[keep], vals[keep])
 
     def _pending_rows(self) -> list[int]:
-        return [row for row, pending in enumerate(self._pending) if pending is not None]
+        return np.flatnonzero(self._pending_n[: self.n_rows]).tolist()
 
     def _clear_pending(self, row: int) -> None:
         self._pending[row] = None
@@ -318,9 +318,8 @@ class SparseRows:
 
     def _csr(self, prefix: str) -> dict[str, np.ndarray]:
         self._compact_many(self._pending_rows())
-        lengths = np.array([c.size for c in self._cols], dtype=np.int64)
         indptr = np.zeros(len(self._cols) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=indptr[1:])
+        np.cumsum(self._sizes[: self.n_rows], out=indptr[1:])
         indices = np.concatenate(self._cols) if self._cols else EMPTY_INTS
         data = np.concatenate(self._vals) if self._vals else EMPTY_FLOATS
         arrays = {f"{prefix}indptr": indptr, f"{prefix}indices": indices, f"{prefix}data": data}
