@@ -59,11 +59,14 @@ def to_report(evaluation: Evaluation) -> dict[str, Any]:
             "results": [_figures(r, evaluation) for r in evaluation.results]}
 
 
+# each per-query score (runs.SCORE_NAMES) by its key in the report
+_KEYS = {"hit": "hr", "recall": "recall", "ndcg": "ndcg", "reciprocal_rank": "mrr"}
+
+
 def _figures(result: ModelResult, evaluation: Evaluation) -> dict[str, Any]:
     run, k, plan = result.run, evaluation.config.k, evaluation.plan
     figures: dict[str, Any] = {"model": run.model}
-    for name, key in (("hit", "hr"), ("recall", "recall"), ("ndcg", "ndcg"),
-                      ("reciprocal_rank", "mrr")):
+    for name, key in _KEYS.items():
         figures[f"{key}@{k}"] = _mean(run.score(name))
     figures.update({
         "coverage": _round(catalogue_coverage(run.recommended, evaluation.n_items)),
@@ -110,8 +113,8 @@ def _versus_best_peer(result: ModelResult, evaluation: Evaluation) -> dict[str, 
         return None
     best = max(peers, key=lambda run: float(run.score(metric).mean()))
     found = paired(result.run.score(metric), best.score(metric))
-    name = {"hit": "hr", "reciprocal_rank": "mrr"}.get(metric, metric)
-    return {"model": best.model, "metric": f"{name}@{evaluation.config.k}", **found.as_dict()}
+    return {"model": best.model, "metric": f"{_KEYS[metric]}@{evaluation.config.k}",
+            **found.as_dict()}
 
 
 def _tuned_on(evaluation: Evaluation) -> str:
