@@ -303,12 +303,16 @@ class SparseRows:
 
     def frozen(self) -> FrozenRows:
         """The rows as they are now, for reading later from any thread. Callers hold the
-        owner's lock while it is taken, as for a mutation."""
+        owner's lock while it is taken, as for a mutation; readers may go on beside it (a
+        snapshot is taken under the read lock), so it holds ``_compacting`` too: a reader's
+        compaction between the copies of the row arrays and of their sizes and buffers made a
+        copy whose pending rows had no buffer, and whose sizes did not match its rows."""
         copy = SparseRows(self.max_per_row)
-        copy._cols, copy._vals = list(self._cols), list(self._vals)
-        copy._added, copy._sizes = self._added.copy(), self._sizes.copy()
-        copy._pending_n = self._pending_n.copy()
-        copy._pending = [None if p is None else p[:] for p in self._pending]
+        with self._compacting:
+            copy._cols, copy._vals = list(self._cols), list(self._vals)
+            copy._added, copy._sizes = self._added.copy(), self._sizes.copy()
+            copy._pending_n = self._pending_n.copy()
+            copy._pending = [None if p is None else p[:] for p in self._pending]
         return FrozenRows(copy)
 
     def state(self, prefix: str) -> dict[str, np.ndarray]:

@@ -8,7 +8,7 @@ import threading
 import numpy as np
 
 from streamrec.engine.sizes import _Walker
-from streamrec.models.sparse_rows import SparseRows
+from streamrec.models.sparse_rows import FrozenRows, SparseRows
 
 N = 50
 
@@ -110,6 +110,49 @@ def test_readers_compacting_the_same_rows_side_by_side_add_each_addition_once() 
             thread.join()
         for dense in [*seen, dense_of(rows, compact=True)]:
             np.testing.assert_allclose(dense, expected, atol=1e-9)
+
+
+class _PausingRows(SparseRows):
+    """Rows whose reader stops in the middle of a compaction: a row's new arrays are set, its
+    pending buffer not yet cleared (until ``go``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pause_in: threading.Thread | None = None
+        self.midway, self.go = threading.Event(), threading.Event()
+
+    def _clear_pending(self, row: int) -> None:
+        if threading.current_thread() is self.pause_in and not self.midway.is_set():
+            self.midway.set()
+            self.go.wait(10)
+        super()._clear_pending(row)
+
+
+def test_a_frozen_copy_taken_beside_a_compacting_reader_waits_for_it() -> None:
+    """A snapshot is taken under the read lock, so readers compact beside it: the copy
+    must not see a row half compacted (its new arrays with its old pending part: counted
+    twice). It once did, and a snapshot writer then failed building its arrays."""
+    rng = np.random.default_rng(11)
+    rows, expected = _PausingRows(), np.zeros((N, N))
+    for _ in range(40):
+        r, c, v = rng.integers(0, N, 30), rng.integers(0, N, 30), rng.normal(size=30)
+        rows.add(r, c, v)
+        np.add.at(expected, (r, c), v)
+    assert len(rows._pending_rows()) > 1
+    reader = threading.Thread(target=rows.rows, args=(list(range(N)),))
+    rows.pause_in = reader
+    reader.start()
+    assert rows.midway.wait(10)
+    copies: list[FrozenRows] = []
+    taker = threading.Thread(target=lambda: copies.append(rows.frozen()))
+    taker.start()
+    taker.join(1.0)  # the broken copy was taken at once, mid-compaction
+    rows.go.set()
+    reader.join()
+    taker.join()
+    at_the_time = SparseRows()
+    at_the_time.restore(copies[0].csr("p_"), "p_")
+    np.testing.assert_allclose(dense_of(at_the_time, compact=True), expected, atol=1e-9)
 
 
 def test_a_restore_views_each_saved_row_and_cuts_only_those_over_a_new_budget() -> None:
