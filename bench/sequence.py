@@ -13,7 +13,10 @@ costs in quality. Never collected by pytest; results go to RESULTS.md.
 3. HR@10 with candidates from the SQ8 index of the trained item vectors against exact.
 4. Training throughput: the fit's events per second per epoch (CPU, one thread; CUDA when
    a GPU is at hand: ``--device cuda``).
-5. ``--serve N``: recommendation latency in process at N items (a synthetic world of
+5. ``--train N``: training at N items (a synthetic world of ``--train-events`` events): per
+   epoch, events per second and held-out NDCG@10, with lazy Adam on the embedding tables
+   (the default, ``sparse_embeddings``) and with dense Adam over every row, in one run.
+6. ``--serve N``: recommendation latency in process at N items (a synthetic world of
    ``--serve-events`` events, the model fitted in 2 epochs: latency does not depend on
    quality) with the sequence source serving and silent, rounds alternating in one run.
 
@@ -319,6 +322,43 @@ def serve_part(n_items: int, n_events: int, queries: int, profile: bool = False)
     engine.close()
 
 
+def train_part(n_items: int, n_events: int, epochs: int) -> None:
+    from common import items_of, world
+
+    from streamrec.datagen import generate_events
+
+    config = world(n_items, n_events, None)
+    items = items_of(config)
+    index = {item.item_id: i for i, item in enumerate(items)}
+    users: dict[str, int] = {}
+    user_ids, item_ids = [], []
+    for chunk in generate_events(config):
+        for event in chunk:
+            user_ids.append(users.setdefault(event.user_id, len(users)))
+            item_ids.append(index[event.item_id])
+    batch = EventBatch(np.array(user_ids, np.int32), np.array(item_ids, np.int32),
+                       np.ones(len(user_ids)), np.arange(len(user_ids), dtype=np.float64))
+    print(f"\ntraining at {n_items:,} items, {len(user_ids):,} events, {epochs} epochs "
+          "(no early stop), CPU, one thread:")
+    for sparse in (True, False):
+        model = SequenceModel(SequenceConfig(max_epochs=epochs, patience=epochs, device="cpu",
+                                             sparse_embeddings=sparse))
+        model.learn_items(list(enumerate(items)))
+        model.learn(batch)
+        speeds: list[float] = []
+
+        def note(epoch: int, figures: Any, into: list[float] = speeds) -> None:
+            into.append(figures["events_per_s"])
+
+        model.epoch_report = note
+        started = time.perf_counter()
+        model.refit()
+        ndcg = " ".join(f"{value:.4f}" for value in model.curves[:, 2])
+        print(f"  {'lazy Adam on embeddings' if sparse else 'dense Adam, every row':<24} "
+              f"{time.perf_counter() - started:6.1f} s, {np.median(speeds):,.0f} events/s per "
+              f"epoch (median); held-out NDCG@10 by epoch: {ndcg}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, nargs="*", default=[100_000, 1_000_000])
@@ -331,12 +371,17 @@ def main() -> None:
                         "at least ann.probe_share of the cells).")
     parser.add_argument("--no-flat-ivf", action="store_true")
     parser.add_argument("--no-encoder", action="store_true")
+    parser.add_argument("--train", type=int, default=0, help="Items of the training world.")
+    parser.add_argument("--train-events", type=int, default=300_000)
+    parser.add_argument("--train-epochs", type=int, default=6)
     parser.add_argument("--serve", type=int, default=0, help="Items of the latency world.")
     parser.add_argument("--serve-events", type=int, default=300_000)
     parser.add_argument("--serve-queries", type=int, default=2_000)
     parser.add_argument("--profile", action="store_true",
                         help="With --serve: profile a quarter of the queries, model on.")
     args = parser.parse_args()
+    if args.train:
+        train_part(args.train, args.train_events, args.train_epochs)
     if args.serve:
         serve_part(args.serve, args.serve_events, args.serve_queries, args.profile)
     for n in args.items:

@@ -27,7 +27,12 @@ class SequenceConfig(BaseModel):
     id_dropout: float = Field(default=0.2, ge=0.0, le=1.0, description="Share of items whose "
                               "own vector is dropped in a batch, so content learns alone.")
     learning_rate: float = Field(default=3e-3, gt=0.0)
-    weight_decay: float = Field(default=0.0, ge=0.0)
+    weight_decay: float = Field(default=0.0, ge=0.0, description="On the GRU and output "
+                                "layer; with sparse_embeddings, not on the embedding tables.")
+    sparse_embeddings: bool = Field(
+        default=True, description="Each batch updates only the item and content rows it "
+        "touched (sparse gradients, lazy Adam): a batch's cost does not grow with the "
+        "catalogue. Off: dense Adam over every row, every batch.")
     batch_size: int = Field(default=128, ge=1)
     max_epochs: int = Field(default=8, ge=1)
     patience: int = Field(default=1, ge=0, description="Epochs without a better held-out "
