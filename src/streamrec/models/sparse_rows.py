@@ -312,7 +312,11 @@ class SparseRows:
             copy._cols, copy._vals = list(self._cols), list(self._vals)
             copy._added, copy._sizes = self._added.copy(), self._sizes.copy()
             copy._pending_n = self._pending_n.copy()
-            copy._pending = [None if p is None else p[:] for p in self._pending]
+            copy._pending = [None] * len(self._pending)  # most rows have nothing pending
+            for row in self._pending_rows():
+                buffer = self._pending[row]
+                if buffer is not None:
+                    copy._pending[row] = buffer[:]
         return FrozenRows(copy)
 
     def state(self, prefix: str) -> dict[str, np.ndarray]:
