@@ -181,7 +181,8 @@ class Engine:
     def _new_trainer(self) -> Trainer:
         lease = self.lease
         return Trainer(self.state, self.log, self.settings.models.trainer_poll_s,
-                       leader=None if lease is None else (lambda: lease.held))
+                       leader=None if lease is None else (lambda: lease.held),
+                       nice=self.settings.models.trainer_nice)
 
     def _catalogue_follows(self, changes: Sequence[Event]) -> None:
         """Items another replica logged, into this replica's catalogue (newer versions only)."""

@@ -7,7 +7,10 @@ builds the ANN index of the new vectors, then logs ``$refit-end``, where the lea
 result in. Both moments are in the log, so a
 replay rebuilds the same state (engine/refits.py).
 
-Each fit is computed in a thread of its own, which the trainer waits for: stopping the trainer
+Each fit is computed in a thread of its own (at ``models.trainer_nice``: on Linux a thread has
+its own niceness, so a fit takes the CPU that learning and serving leave; at 100k items the
+GRU's refits, always due on a growing log, took a core from the learner), which the trainer
+waits for: stopping the trainer
 never waits for a fit (the sequence model's take tens of minutes). A clean shutdown ends the
 fits that are done and leaves one still computing as a begin without an end, exactly what a
 crash mid-fit leaves: the final snapshot holds it pending and the next trainer fits it again.
@@ -16,6 +19,8 @@ crash mid-fit leaves: the final snapshot holds it pending and the next trainer f
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -30,8 +35,9 @@ log = logging.getLogger(__name__)
 
 class Trainer:
     def __init__(self, state: EngineState, event_log: EventLog, poll_s: float,
-                 leader: Callable[[], bool] | None = None) -> None:
+                 leader: Callable[[], bool] | None = None, nice: int = 0) -> None:
         self.state = state
+        self.nice = nice
         # replicas: only the holder of the refit lease begins and fits refits; the others
         # learn its markers and load the artefact its end names (engine/leadership.py)
         self.leader = leader
@@ -94,6 +100,8 @@ class Trainer:
         self._end_done()
 
     def _compute(self, fit: PendingFit) -> None:
+        if self.nice:
+            lower_priority(self.nice)
         started = time.perf_counter()
         fit.compute(self.state.artefacts)
         fit.seconds = time.perf_counter() - started
@@ -161,3 +169,15 @@ class Trainer:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+
+
+def lower_priority(nice: int) -> None:
+    """This thread's niceness, raised by ``nice`` (Linux: ``setpriority`` on a thread id sets
+    that thread's alone). Elsewhere, or where it is refused, the fit runs as it is."""
+    if not sys.platform.startswith("linux"):  # elsewhere a thread id is no process id
+        return
+    thread = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + nice)
+    except OSError as error:  # pragma: no cover - a sandbox that refuses it
+        log.debug("refit niceness not set: %s", error)
