@@ -26,7 +26,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -69,6 +69,7 @@ class Checkpoint:
     snapshot_busy_s: float = 0.0  # seconds spent writing them, so far
     snapshot_written_mib: float = 0.0  # chunks written by them, so far
     snapshot_reused_mib: float = 0.0  # chunks an older snapshot had: not written again
+    components_mib: dict[str, float] = field(default_factory=dict)  # the state, by part
 
 
 def directory_mib(path: Path) -> float:
@@ -206,7 +207,9 @@ def main() -> None:
                     refits=engine.trainer.refits, snapshots=engine.snapshotter.writes,
                     snapshot_busy_s=engine.snapshotter.busy_s,
                     snapshot_written_mib=engine.snapshotter.written_bytes / MIB,
-                    snapshot_reused_mib=engine.snapshotter.reused_bytes / MIB))
+                    snapshot_reused_mib=engine.snapshotter.reused_bytes / MIB,
+                    components_mib={name: round(size / MIB, 1)
+                                    for name, size in sizes.components.items()}))
                 c = checkpoints[-1]
                 bar.console.print(
                     f"{c.events:>11,} events  {c.events_per_s:>8,.0f} ev/s  RSS {c.rss_mib:>7,.0f}"
@@ -216,6 +219,9 @@ def main() -> None:
                     f"{c.snapshot_written_mib:,.0f} MiB written, {c.snapshot_reused_mib:,.0f} "
                     "MiB reused)",
                     soft_wrap=True)
+                largest = sorted(c.components_mib.items(), key=lambda kv: -kv[1])[:6]
+                bar.console.print("    state by part: " + ", ".join(
+                    f"{name} {mib:,.0f}" for name, mib in largest) + " MiB", soft_wrap=True)
                 stretch_started, stretch_generating_s = time.perf_counter(), 0.0
             bar.update(task, completed=done,
                        rate=f"{checkpoints[-1].events_per_s:,.0f}" if checkpoints else "-")
