@@ -31,6 +31,12 @@ class HybridConfig(BaseModel):
     train_every: int = Field(
         default=200, ge=1, description="After warm-up, learn from every n-th eligible event."
     )
+    thin_after: int = Field(
+        default=1_000_000, ge=0, description="Lessons (and the tests at them) thin out with "
+        "the log past this many eligible events: every train_every x 2-th from twice as many, "
+        "x 4-th from four times, and so on. A test is a candidate pass over every item (~10 ms at "
+        "100k items with every source on), and a log of millions has evidence enough. "
+        "0: never thin.")
     warmup_events: int = Field(default=500, ge=0,
                                description="Learn from every eligible event until this many.")
     negatives: int = Field(default=10, ge=1, description="Negatives per positive.")
@@ -203,12 +209,16 @@ class HybridRanker:
     def wants_example(self) -> bool:
         """Called once per eligible event, in log order, so the choice replays identically:
         whether to test the experts on it (and, when ``lesson_now``, teach the ranker)."""
-        # each test costs a full candidate pass (~1 ms at 100k items): every event while the
-        # engine is new, then a sample, keeping learning near the models' own speed
+        # each test costs a full candidate pass (~10 ms at 100k items, every source on): every
+        # event while the engine is new, then a sample, keeping learning near the models'
+        # own speed
         self.eligible_seen += 1
         if self.config.only_source is not None:
             return False
         seen, every = self.eligible_seen, self.config.train_every
+        if self.config.thin_after and seen >= 2 * self.config.thin_after:
+            # doubling at 2x, 4x, 8x ... thin_after: each stride's events are among the last's
+            every <<= (seen // self.config.thin_after).bit_length() - 1
         self.lesson_now = self.config.stream_lessons and (
             seen <= self.config.warmup_events or seen % every == 0)
         hedge = self.config.hedge
