@@ -86,6 +86,8 @@ class Engine:
         for model in self.state.models.values():  # models that draw training curves
             if hasattr(model, "curves_dir"):
                 model.curves_dir = settings.data_dir / "tensorboard"
+            if hasattr(model, "fit_in_child"):  # background refits: off this process's GIL
+                model.fit_in_child = settings.models.sequence.separate_process
         # outside the state: a rebuild (erasure) keeps every other user's pages and feedback
         self.impressions = open_shared_impressions(settings)
         # lists shown per experiment variant, and to whom (experiments/exposures.py)

@@ -151,6 +151,8 @@ class SequenceModel:
         self.epoch_report: EpochReport | None = None
         self.curves_dir: Path | None = None  # TensorBoard runs and PNGs (sequence_curves.py)
         self._stopping = threading.Event()  # set for good by ``stop_fitting``
+        # fits in a spawned process (sequence_process.py): the engine's background refits
+        self.fit_in_child = False
 
     @property
     def is_fitted(self) -> bool:
@@ -226,7 +228,17 @@ class SequenceModel:
         return max(seen, int(with_content[-1]) + 1 if with_content.size else 0)
 
     def fit(self, data: TrainingData) -> FittedSequence:
-        """Train (torch: the 'deep' extra); pure, so it runs off the state's lock."""
+        """Train (torch: the 'deep' extra); pure, so it runs off the state's lock. In a
+        child process where ``fit_in_child`` (the server's background refits, unless told
+        to be heard per batch: ``sequence_process.py``), else in the calling thread."""
+        if self.fit_in_child and self.progress is None and self.epoch_report is None:
+            from streamrec.models.sequence_process import fit_in_child
+
+            if self._stopping.is_set():
+                raise FitStopped("the sequence fit stopped before it began")
+            weights, curves = fit_in_child(data, self.config, self.curves_dir,
+                                           self._stopping)
+            return FittedSequence(weights, curves)
         from streamrec.models.sequence_training import train
 
         report, writer = self.epoch_report, None

@@ -46,6 +46,10 @@ class SequenceConfig(BaseModel):
     refit_growth: float = Field(default=0.5, gt=0.0, description="Refit when new events "
                                 "reach this share of the fitted.")
     warm_start: bool = True
+    separate_process: bool = Field(
+        default=True, description="The server fits in a spawned child process, so a fit's "
+        "Python work never holds the server's interpreter lock (learning and requests wait "
+        "behind it otherwise). Off: in a thread of the server.")
     device: Literal["auto", "cpu", "cuda"] = Field(
         default="auto", description="'auto': CUDA when torch sees one, else CPU.")
     seed: int = 0

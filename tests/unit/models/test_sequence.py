@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -295,3 +298,59 @@ def test_item_vectors_stop_at_the_last_known_item_not_at_the_token_tables_capaci
     assert model.item_vectors()[45].any() and not model.item_vectors()[40:45].any()
     # an item with no row yet reads as zeros: the encoder still answers
     assert model.query_vector(query([1, 2, 50])) is not None
+
+
+# The server fits in a spawned child process (models/sequence_process.py), so a fit's Python
+# work never holds the server's interpreter lock: the same bytes, stopped at once, failing
+# as a failed fit.
+def test_a_fit_in_a_child_process_gives_the_very_same_weights_as_in_a_thread() -> None:
+    weights = []
+    for in_child in (False, True):
+        model = SequenceModel(SequenceConfig(**{**SMALL, "max_epochs": 2}))
+        model.fit_in_child = in_child
+        model.learn_items(catalogue())
+        model.learn(two_worlds())
+        model.refit()
+        weights.append(model.state()["weights"])
+    assert np.array_equal(weights[0], weights[1])
+
+
+def test_a_stop_ends_a_fit_in_a_child_process_and_the_child_with_it() -> None:
+    model = SequenceModel(SequenceConfig(**{**SMALL, "max_epochs": 10_000,
+                                            "patience": 10_000}))
+    model.fit_in_child = True
+    model.learn_items(catalogue())
+    model.learn(two_worlds())
+    data, _ = model.begin_refit()
+    outcome: list[BaseException] = []
+
+    def fit() -> None:
+        try:
+            model.fit(data)
+        except BaseException as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=fit)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [p.name for p in multiprocessing.active_children()] == ["streamrec-sequence-fit"]
+    model.stop_fitting()
+    thread.join(60)
+    assert not thread.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], FitStopped)
+    assert multiprocessing.active_children() == []
+    assert not model.is_fitted
+
+
+def test_a_fit_that_fails_in_its_child_process_fails_with_the_childs_reason() -> None:
+    model = SequenceModel(SequenceConfig(**SMALL))
+    model.fit_in_child = True
+    model.learn_items(catalogue())
+    model.learn(EventBatch(np.arange(10), np.arange(10), np.ones(10),
+                           T0 + np.arange(10, dtype=float)))  # nobody has two events
+    data, _ = model.begin_refit()
+    with pytest.raises(RuntimeError, match="no user has two positive events"):
+        model.fit(data)
+    assert multiprocessing.active_children() == []
