@@ -18,7 +18,9 @@ the restart time (snapshot + log tail) and the peers, measured in the same run:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import multiprocessing
 import os
 import random
 import shutil
@@ -70,6 +72,16 @@ class Checkpoint:
     snapshot_written_mib: float = 0.0  # chunks written by them, so far
     snapshot_reused_mib: float = 0.0  # chunks an older snapshot had: not written again
     components_mib: dict[str, float] = field(default_factory=dict)  # the state, by part
+    # child processes' resident memory (a sequence fit under way: sequence_process.py)
+    children_rss_mib: float = 0.0
+
+
+def children_rss_bytes() -> int:
+    total = 0
+    for child in multiprocessing.active_children():
+        with contextlib.suppress(OSError, RuntimeError):  # it ended meanwhile
+            total += rss_bytes(child.pid or 0)
+    return total
 
 
 def directory_mib(path: Path) -> float:
@@ -208,12 +220,14 @@ def main() -> None:
                     snapshot_busy_s=engine.snapshotter.busy_s,
                     snapshot_written_mib=engine.snapshotter.written_bytes / MIB,
                     snapshot_reused_mib=engine.snapshotter.reused_bytes / MIB,
+                    children_rss_mib=children_rss_bytes() / MIB,
                     components_mib={name: round(size / MIB, 1)
                                     for name, size in sizes.components.items()}))
                 c = checkpoints[-1]
                 bar.console.print(
                     f"{c.events:>11,} events  {c.events_per_s:>8,.0f} ev/s  RSS {c.rss_mib:>7,.0f}"
-                    f" MiB  state {c.state_mib:>6,.0f} MiB  disk {c.log_mib:>6,.0f} MiB  "
+                    f" MiB (+{c.children_rss_mib:,.0f} in a fit's process)  state "
+                    f"{c.state_mib:>6,.0f} MiB  disk {c.log_mib:>6,.0f} MiB  "
                     f"recommend p50 {c.query_ms_p50:.2f} ms p99 {c.query_ms_p99:.2f} ms  "
                     f"refits {c.refits}  snapshots {c.snapshots} ({c.snapshot_busy_s:,.0f} s, "
                     f"{c.snapshot_written_mib:,.0f} MiB written, {c.snapshot_reused_mib:,.0f} "
