@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import multiprocessing
 import os
 import random
 import shutil
@@ -48,6 +47,7 @@ from soak import rss_bytes  # noqa: E402
 from streamrec.datagen import generate_events  # noqa: E402
 from streamrec.engine.engine import Engine  # noqa: E402
 from streamrec.engine.sizes import state_sizes  # noqa: E402
+from streamrec.models.sequence_process import running_fits  # noqa: E402
 from streamrec.serving import allocator  # noqa: E402
 from streamrec.settings import Settings  # noqa: E402
 from streamrec.storage.snapshots import SnapshotStore, read_snapshot  # noqa: E402
@@ -78,9 +78,9 @@ class Checkpoint:
 
 def children_rss_bytes() -> int:
     total = 0
-    for child in multiprocessing.active_children():
+    for pid in running_fits():
         with contextlib.suppress(OSError, RuntimeError):  # it ended meanwhile
-            total += rss_bytes(child.pid or 0)
+            total += rss_bytes(pid)
     return total
 
 

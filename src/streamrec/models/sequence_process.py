@@ -4,84 +4,116 @@ A GRU fit is thousands of small PyTorch steps, each a Python loop of autograd an
 calls between short kernels. In a thread of the server those loops hold the interpreter's
 lock a large share of the time: on two cores, at 100k items and 4M events, the learner got
 the lock only about two thirds of the time it wanted it, and requests waited behind it too.
-In a process of its own the fit competes for a core, at the refit threads' niceness (a
-spawned child keeps the niceness of the thread that started it), and for nothing else.
+In a process of its own the fit competes for a core, at the refit threads' niceness (a child
+keeps the niceness of the thread that started it), and for nothing else.
 
-The child is spawned (not forked: the server has threads), trains exactly what a thread would
-(``sequence_training.train``: seeded, one thread, deterministic on CPU, so the same bytes),
-draws its curves where the model would, and sends the weights back through a pipe. A stop
-(``SequenceModel.stop_fitting``) ends the child at once; a child that dies without an answer
-(killed, out of memory) is a failed fit, and the previous one keeps serving.
+The child is ``python -m streamrec.models.sequence_process JOB OUT``, a fresh interpreter
+that imports nothing of the parent's program: a ``multiprocessing`` spawn would import the
+parent's main script again, and a script without an ``if __name__ == "__main__"`` guard
+then fails every fit. It trains exactly what a thread would (``sequence_training.train``:
+seeded, one thread, deterministic on CPU, so the same bytes), draws its curves where the
+model would, and writes the weights to ``OUT``. A stop (``SequenceModel.stop_fitting``) kills
+the child at once; a child that ends without a result (killed, out of memory, an error) is a
+failed fit with the end of its error output, and the previous fit keeps serving.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
 import threading
-from multiprocessing.connection import Connection
 from pathlib import Path
 
 import numpy as np
 
+import streamrec
 from streamrec.models.base import FitStopped
 from streamrec.models.sequence_config import SequenceConfig, TrainingData
 from streamrec.types import FloatArray
 
 _POLL_S = 0.2
+_ERROR_TAIL = 2_000  # characters of a failed child's error output kept in the message
 
 Weights = dict[str, np.ndarray]
+
+_running: set[int] = set()  # process ids of the fits under way (``running_fits``)
+_running_lock = threading.Lock()
+
+
+def running_fits() -> list[int]:
+    """The process ids of the sequence fits under way (a benchmark counts their memory)."""
+    with _running_lock:
+        return sorted(_running)
 
 
 def fit_in_child(data: TrainingData, config: SequenceConfig, curves_dir: Path | None,
                  stopping: threading.Event) -> tuple[Weights, FloatArray]:
-    """``sequence_training.train(data, config)`` run in a spawned process: the weights and
+    """``sequence_training.train(data, config)`` run in a child process: the weights and
     curves. Raises ``FitStopped`` once ``stopping`` is set (the child is killed), and
     ``RuntimeError`` if the fit failed or its process ended without a result."""
-    context = multiprocessing.get_context("spawn")
-    receiving, sending = context.Pipe(duplex=False)
-    process = context.Process(target=_train, args=(sending, data, config, curves_dir),
-                              name="streamrec-sequence-fit", daemon=True)
-    process.start()
-    sending.close()  # the child's end: the parent's copy would keep the pipe open for ever
-    try:
-        while not receiving.poll(_POLL_S):
-            if stopping.is_set():
-                raise FitStopped("the sequence fit stopped: its process was ended")
-            if not process.is_alive() and not receiving.poll(0):
-                raise RuntimeError("the sequence fit's process ended (exit code "
-                                   f"{process.exitcode}) without a result")
+    with tempfile.TemporaryDirectory(prefix="streamrec-sequence-fit-") as folder:
+        job, out, errors = (Path(folder) / name for name in ("job.pickle", "fit.pickle",
+                                                              "stderr.txt"))
+        with job.open("wb") as stream:
+            pickle.dump((data, config, curves_dir), stream, protocol=pickle.HIGHEST_PROTOCOL)
+        package_root = str(Path(streamrec.__file__).resolve().parents[1])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            [package_root, *filter(None, [os.environ.get("PYTHONPATH")])])}
+        with errors.open("wb") as error_output:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "streamrec.models.sequence_process", str(job), str(out)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=error_output,
+                env=env)
+        with _running_lock:
+            _running.add(process.pid)
         try:
-            outcome, payload = receiving.recv()
-        except EOFError:
-            raise RuntimeError("the sequence fit's process ended (exit code "
-                               f"{process.exitcode}) without a result") from None
-    finally:
-        if process.is_alive() and stopping.is_set():
-            process.kill()
-        process.join()
-        receiving.close()
-    if outcome != "fitted":
-        raise RuntimeError(f"the sequence fit failed in its process: {payload}")
-    weights, curves = payload
-    return weights, curves
+            while True:
+                try:
+                    code = process.wait(_POLL_S)
+                    break
+                except subprocess.TimeoutExpired:
+                    if stopping.is_set():
+                        raise FitStopped("the sequence fit stopped: its process was ended")\
+                            from None
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            with _running_lock:
+                _running.discard(process.pid)
+        if code != 0 or not out.exists():
+            tail = errors.read_text(errors="replace").strip()[-_ERROR_TAIL:]
+            raise RuntimeError(f"the sequence fit's process ended with exit code {code} and "
+                               f"no result: {tail or 'no error output'}")
+        with out.open("rb") as stream:
+            weights, curves = pickle.load(stream)
+        return weights, curves
 
 
-def _train(sending: Connection, data: TrainingData, config: SequenceConfig,
-           curves_dir: Path | None) -> None:  # pragma: no cover - runs in the child
-    writer = None
+def _main(job: Path, out: Path) -> None:  # pragma: no cover - runs in the child
+    from streamrec.models.sequence_training import train
+
+    with job.open("rb") as stream:
+        data, config, curves_dir = pickle.load(stream)
+    writer, report = None, None
+    if curves_dir is not None:
+        from streamrec.models.sequence_curves import CurveWriter
+
+        writer = CurveWriter(curves_dir, data.users.shape[0])
+        report = writer.epoch
     try:
-        from streamrec.models.sequence_training import train
-
-        report = None
-        if curves_dir is not None:
-            from streamrec.models.sequence_curves import CurveWriter
-
-            writer = CurveWriter(curves_dir, data.users.shape[0])
-            report = writer.epoch
-        sending.send(("fitted", train(data, config, None, report)))
-    except BaseException as error:  # told to the parent, which fails the fit
-        sending.send(("failed", f"{type(error).__name__}: {error}"))
+        fitted = train(data, config, None, report)
     finally:
         if writer is not None:
             writer.close()
-        sending.close()
+    partial = out.with_suffix(".partial")
+    with partial.open("wb") as stream:
+        pickle.dump(fitted, stream, protocol=pickle.HIGHEST_PROTOCOL)
+    partial.replace(out)  # whole or absent: a child killed while writing leaves no result
+
+
+if __name__ == "__main__":  # pragma: no cover - the child
+    _main(Path(sys.argv[1]), Path(sys.argv[2]))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import multiprocessing
 import os
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from streamrec.engine.replay import rebuild_state, state_differences
 from streamrec.models.base import FitStopped
 from streamrec.models.sequence import SequenceModel
 from streamrec.models.sequence_config import SequenceConfig
+from streamrec.models.sequence_process import running_fits
 from streamrec.settings import Settings
 from streamrec.storage.artefacts import ArtefactStore, safetensors_arrays
 from streamrec.types import Event, EventBatch, Item, Query
@@ -300,9 +300,9 @@ def test_item_vectors_stop_at_the_last_known_item_not_at_the_token_tables_capaci
     assert model.query_vector(query([1, 2, 50])) is not None
 
 
-# The server fits in a spawned child process (models/sequence_process.py), so a fit's Python
-# work never holds the server's interpreter lock: the same bytes, stopped at once, failing
-# as a failed fit.
+# The server fits in a child process (models/sequence_process.py), so a fit's Python work
+# never holds the server's interpreter lock: the same bytes, stopped at once, failing as a
+# failed fit with the child's reason.
 def test_a_fit_in_a_child_process_gives_the_very_same_weights_as_in_a_thread() -> None:
     weights = []
     for in_child in (False, True):
@@ -333,14 +333,16 @@ def test_a_stop_ends_a_fit_in_a_child_process_and_the_child_with_it() -> None:
     thread = threading.Thread(target=fit)
     thread.start()
     deadline = time.monotonic() + 60
-    while not multiprocessing.active_children() and time.monotonic() < deadline:
+    while not running_fits() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert [p.name for p in multiprocessing.active_children()] == ["streamrec-sequence-fit"]
+    (child,) = running_fits()
     model.stop_fitting()
     thread.join(60)
     assert not thread.is_alive()
     assert len(outcome) == 1 and isinstance(outcome[0], FitStopped)
-    assert multiprocessing.active_children() == []
+    assert running_fits() == []
+    with pytest.raises(ProcessLookupError):  # killed and reaped, not left behind
+        os.kill(child, 0)
     assert not model.is_fitted
 
 
@@ -353,4 +355,4 @@ def test_a_fit_that_fails_in_its_child_process_fails_with_the_childs_reason() ->
     data, _ = model.begin_refit()
     with pytest.raises(RuntimeError, match="no user has two positive events"):
         model.fit(data)
-    assert multiprocessing.active_children() == []
+    assert running_fits() == []
