@@ -21,6 +21,16 @@ def dense_of(rows: SparseRows, compact: bool) -> np.ndarray:
     return dense
 
 
+def fill(rows: SparseRows, rng: np.random.Generator, batches: int, size: int) -> np.ndarray:
+    """``batches`` random additions of ``size`` entries to ``rows``; their dense sum."""
+    expected = np.zeros((N, N))
+    for _ in range(batches):
+        r, c, v = rng.integers(0, N, size), rng.integers(0, N, size), rng.normal(size=size)
+        rows.add(r, c, v)
+        np.add.at(expected, (r, c), v)
+    return expected
+
+
 def test_additions_sum_like_a_dense_matrix_through_compactions_and_state() -> None:
     rng = np.random.default_rng(3)
     rows, expected = SparseRows(), np.zeros((N, N))
@@ -61,11 +71,8 @@ def test_a_frozen_copy_keeps_the_moment_it_was_taken_and_leaves_the_rows_alone()
     """What a snapshot or a refit takes under the lock: later additions, compactions and
     scaling of the live rows never reach it, and taking it compacts nothing live."""
     rng = np.random.default_rng(5)
-    rows, expected = SparseRows(), np.zeros((N, N))
-    for _ in range(100):
-        r, c, v = rng.integers(0, N, 50), rng.integers(0, N, 50), rng.normal(size=50)
-        rows.add(r, c, v)
-        np.add.at(expected, (r, c), v)
+    rows = SparseRows()
+    expected = fill(rows, rng, 100, 50)
     pending_before = rows._pending_rows()
     assert pending_before  # the copy must carry pending additions too
     frozen = rows.frozen()
@@ -86,12 +93,8 @@ def test_readers_compacting_the_same_rows_side_by_side_add_each_addition_once() 
     # reads compact (models/sparse_rows.py) and run side by side (engine/rwlock.py): many
     # rows with small pending parts, read by several threads released at the same moment
     for seed in range(20):
-        rng = np.random.default_rng(seed)
-        rows, expected = SparseRows(), np.zeros((N, N))
-        for _ in range(40):
-            r, c, v = rng.integers(0, N, 30), rng.integers(0, N, 30), rng.normal(size=30)
-            rows.add(r, c, v)
-            np.add.at(expected, (r, c), v)
+        rows = SparseRows()
+        expected = fill(rows, np.random.default_rng(seed), 40, 30)
         start = threading.Barrier(4)
         seen: list[np.ndarray] = []
 
@@ -132,12 +135,8 @@ def test_a_frozen_copy_taken_beside_a_compacting_reader_waits_for_it() -> None:
     """A snapshot is taken under the read lock, so readers compact beside it: the copy
     must not see a row half compacted (its new arrays with its old pending part: counted
     twice). It once did, and a snapshot writer then failed building its arrays."""
-    rng = np.random.default_rng(11)
-    rows, expected = _PausingRows(), np.zeros((N, N))
-    for _ in range(40):
-        r, c, v = rng.integers(0, N, 30), rng.integers(0, N, 30), rng.normal(size=30)
-        rows.add(r, c, v)
-        np.add.at(expected, (r, c), v)
+    rows = _PausingRows()
+    expected = fill(rows, np.random.default_rng(11), 40, 30)
     assert len(rows._pending_rows()) > 1
     reader = threading.Thread(target=rows.rows, args=(list(range(N)),))
     rows.pause_in = reader
