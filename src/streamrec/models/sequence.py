@@ -151,7 +151,7 @@ class SequenceModel:
         self.epoch_report: EpochReport | None = None
         self.curves_dir: Path | None = None  # TensorBoard runs and PNGs (sequence_curves.py)
         self._stopping = threading.Event()  # set for good by ``stop_fitting``
-        # fits in a spawned process (sequence_process.py): the engine's background refits
+        # fits in a child process (sequence_process.py): the engine's background refits
         self.fit_in_child = False
 
     @property

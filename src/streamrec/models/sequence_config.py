@@ -47,7 +47,7 @@ class SequenceConfig(BaseModel):
                                 "reach this share of the fitted.")
     warm_start: bool = True
     separate_process: bool = Field(
-        default=True, description="The server fits in a spawned child process, so a fit's "
+        default=True, description="The server fits in a child process, so a fit's "
         "Python work never holds the server's interpreter lock (learning and requests wait "
         "behind it otherwise). Off: in a thread of the server.")
     device: Literal["auto", "cpu", "cuda"] = Field(

@@ -7,13 +7,14 @@ the lock only about two thirds of the time it wanted it, and requests waited beh
 In a process of its own the fit competes for a core, at the refit threads' niceness (a child
 keeps the niceness of the thread that started it), and for nothing else.
 
-The child is ``python -m streamrec.models.sequence_process JOB OUT``, a fresh interpreter
+The child is ``python -m streamrec.models.sequence_process JOB OUT SERVER_PID``, a fresh interpreter
 that imports nothing of the parent's program: a ``multiprocessing`` spawn would import the
 parent's main script again, and a script without an ``if __name__ == "__main__"`` guard
 then fails every fit. It trains exactly what a thread would (``sequence_training.train``:
 seeded, one thread, deterministic on CPU, so the same bytes), draws its curves where the
 model would, and writes the weights to ``OUT``. A stop (``SequenceModel.stop_fitting``) kills
-the child at once; a child that ends without a result (killed, out of memory, an error) is a
+the child at once, and a child whose server is gone (killed) stops at its next batch; a child
+that ends without a result (killed, out of memory, an error) is a
 failed fit with the end of its error output, and the previous fit keeps serving.
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -64,7 +66,8 @@ def fit_in_child(data: TrainingData, config: SequenceConfig, curves_dir: Path | 
             [package_root, *filter(None, [os.environ.get("PYTHONPATH")])])}
         with errors.open("wb") as error_output:
             process = subprocess.Popen(
-                [sys.executable, "-m", "streamrec.models.sequence_process", str(job), str(out)],
+                [sys.executable, "-m", "streamrec.models.sequence_process", str(job), str(out),
+                 str(os.getpid())],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=error_output,
                 env=env)
         with _running_lock:
@@ -76,8 +79,8 @@ def fit_in_child(data: TrainingData, config: SequenceConfig, curves_dir: Path | 
                     break
                 except subprocess.TimeoutExpired:
                     if stopping.is_set():
-                        raise FitStopped("the sequence fit stopped: its process was ended")\
-                            from None
+                        stopped = FitStopped("the sequence fit stopped: its process was ended")
+                        raise stopped from None
         finally:
             if process.poll() is None:
                 process.kill()
@@ -93,11 +96,19 @@ def fit_in_child(data: TrainingData, config: SequenceConfig, curves_dir: Path | 
         return weights, curves
 
 
-def _main(job: Path, out: Path) -> None:  # pragma: no cover - runs in the child
+def _main(job: Path, out: Path, server: int) -> None:  # pragma: no cover - in the child
+    """``server``: the parent's process id, given (not read here: the server may be gone
+    before this interpreter has started)."""
     from streamrec.models.sequence_training import train
 
     with job.open("rb") as stream:
         data, config, curves_dir = pickle.load(stream)
+
+    def progress(what: str, done: int, total: int) -> None:  # after every batch
+        if os.getppid() != server:  # the server is gone (kill -9): no one wants the fit,
+            shutil.rmtree(job.parent, ignore_errors=True)  # and no one removes its folder
+            raise SystemExit(f"the server's process ended; the fit stops at {what}")
+
     writer, report = None, None
     if curves_dir is not None:
         from streamrec.models.sequence_curves import CurveWriter
@@ -105,15 +116,15 @@ def _main(job: Path, out: Path) -> None:  # pragma: no cover - runs in the child
         writer = CurveWriter(curves_dir, data.users.shape[0])
         report = writer.epoch
     try:
-        fitted = train(data, config, None, report)
+        fitted = train(data, config, progress, report)
     finally:
         if writer is not None:
             writer.close()
     partial = out.with_suffix(".partial")
-    with partial.open("wb") as stream:
-        pickle.dump(fitted, stream, protocol=pickle.HIGHEST_PROTOCOL)
+    with partial.open("wb") as sink:
+        pickle.dump(fitted, sink, protocol=pickle.HIGHEST_PROTOCOL)
     partial.replace(out)  # whole or absent: a child killed while writing leaves no result
 
 
 if __name__ == "__main__":  # pragma: no cover - the child
-    _main(Path(sys.argv[1]), Path(sys.argv[2]))
+    _main(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]))

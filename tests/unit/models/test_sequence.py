@@ -356,3 +356,45 @@ def test_a_fit_that_fails_in_its_child_process_fails_with_the_childs_reason() ->
     with pytest.raises(RuntimeError, match="no user has two positive events"):
         model.fit(data)
     assert running_fits() == []
+
+
+ORPHANED_FIT_PROCESS = """
+import sys, threading, time
+from streamrec.models.sequence import SequenceModel
+from streamrec.models.sequence_config import SequenceConfig
+from streamrec.models.sequence_process import running_fits
+sys.path.insert(0, sys.argv[1])
+from test_sequence import SMALL, catalogue, two_worlds
+
+model = SequenceModel(SequenceConfig(**{**SMALL, "max_epochs": 10_000, "patience": 10_000}))
+model.fit_in_child = True
+model.learn_items(catalogue())
+model.learn(two_worlds())
+data, _ = model.begin_refit()
+threading.Thread(target=model.fit, args=(data,), daemon=True).start()
+while not running_fits():
+    time.sleep(0.05)
+print(running_fits()[0], flush=True)
+time.sleep(600)  # killed (-9) by the test meanwhile
+"""
+
+
+def test_a_fit_whose_server_was_killed_stops_and_its_process_ends() -> None:
+    server = subprocess.Popen([sys.executable, "-c", ORPHANED_FIT_PROCESS,
+                               str(Path(__file__).parent)], stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None
+    try:
+        child = int(server.stdout.readline())
+    finally:
+        server.kill()
+        server.wait()
+        server.stdout.close()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return  # gone: it noticed at its next batch
+        time.sleep(0.1)
+    os.kill(child, 9)
+    raise AssertionError("the fit's process outlived its killed server by a minute")
