@@ -36,6 +36,7 @@ from streamrec.experiments.exposures import Counts, Exposures, SqliteCounts
 from streamrec.experiments.overrides import plan_of
 from streamrec.experiments.registry import Experiment
 from streamrec.experiments.report import report_of
+from streamrec.models.sequence import SequenceModel
 from streamrec.ranking.rules import Rules
 from streamrec.settings import Settings
 from streamrec.storage.artefacts import ArtefactStore
@@ -86,8 +87,9 @@ class Engine:
         for model in self.state.models.values():  # models that draw training curves
             if hasattr(model, "curves_dir"):
                 model.curves_dir = settings.data_dir / "tensorboard"
-            if hasattr(model, "fit_in_child"):  # background refits: off this process's GIL
+            if isinstance(model, SequenceModel):  # background refits: off this process's GIL
                 model.fit_in_child = settings.models.sequence.separate_process
+                model.fit_dir = settings.data_dir / "fits"
         # outside the state: a rebuild (erasure) keeps every other user's pages and feedback
         self.impressions = open_shared_impressions(settings)
         # lists shown per experiment variant, and to whom (experiments/exposures.py)

@@ -153,6 +153,7 @@ class SequenceModel:
         self._stopping = threading.Event()  # set for good by ``stop_fitting``
         # fits in a child process (sequence_process.py): the engine's background refits
         self.fit_in_child = False
+        self.fit_dir: Path | None = None  # where a child's job files go (None: temp dir)
 
     @property
     def is_fitted(self) -> bool:
@@ -237,7 +238,7 @@ class SequenceModel:
             if self._stopping.is_set():
                 raise FitStopped("the sequence fit stopped before it began")
             weights, curves = fit_in_child(data, self.config, self.curves_dir,
-                                           self._stopping)
+                                           self._stopping, self.fit_dir)
             return FittedSequence(weights, curves)
         from streamrec.models.sequence_training import train
 

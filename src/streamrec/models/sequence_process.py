@@ -52,11 +52,16 @@ def running_fits() -> list[int]:
 
 
 def fit_in_child(data: TrainingData, config: SequenceConfig, curves_dir: Path | None,
-                 stopping: threading.Event) -> tuple[Weights, FloatArray]:
+                 stopping: threading.Event, work_dir: Path | None = None
+                 ) -> tuple[Weights, FloatArray]:
     """``sequence_training.train(data, config)`` run in a child process: the weights and
     curves. Raises ``FitStopped`` once ``stopping`` is set (the child is killed), and
-    ``RuntimeError`` if the fit failed or its process ended without a result."""
-    with tempfile.TemporaryDirectory(prefix="streamrec-sequence-fit-") as folder:
+    ``RuntimeError`` if the fit failed or its process ended without a result. The job and
+    its result are files in a folder made under ``work_dir`` (the server's data dir: the
+    system's temp dir may be small or read-only in a container), removed after."""
+    if work_dir is not None:
+        work_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="sequence-fit-", dir=work_dir) as folder:
         job, out, errors = (Path(folder) / name for name in ("job.pickle", "fit.pickle",
                                                               "stderr.txt"))
         with job.open("wb") as stream:

@@ -315,10 +315,10 @@ def test_a_fit_in_a_child_process_gives_the_very_same_weights_as_in_a_thread() -
     assert np.array_equal(weights[0], weights[1])
 
 
-def test_a_stop_ends_a_fit_in_a_child_process_and_the_child_with_it() -> None:
+def test_a_stop_ends_a_fit_in_a_child_process_and_the_child_with_it(tmp_path: Path) -> None:
     model = SequenceModel(SequenceConfig(**{**SMALL, "max_epochs": 10_000,
                                             "patience": 10_000}))
-    model.fit_in_child = True
+    model.fit_in_child, model.fit_dir = True, tmp_path / "fits"
     model.learn_items(catalogue())
     model.learn(two_worlds())
     data, _ = model.begin_refit()
@@ -336,6 +336,8 @@ def test_a_stop_ends_a_fit_in_a_child_process_and_the_child_with_it() -> None:
     while not running_fits() and time.monotonic() < deadline:
         time.sleep(0.05)
     (child,) = running_fits()
+    (job,) = (tmp_path / "fits").iterdir()  # the job's files: in the folder given
+    assert (job / "job.pickle").is_file()
     model.stop_fitting()
     thread.join(60)
     assert not thread.is_alive()
@@ -343,6 +345,7 @@ def test_a_stop_ends_a_fit_in_a_child_process_and_the_child_with_it() -> None:
     assert running_fits() == []
     with pytest.raises(ProcessLookupError):  # killed and reaped, not left behind
         os.kill(child, 0)
+    assert list((tmp_path / "fits").iterdir()) == []
     assert not model.is_fitted
 
 
