@@ -86,8 +86,8 @@ class ModelSettings(BaseModel):
     trainer_poll_s: float = Field(default=1.0, gt=0, description="How often refits are checked.")
     trainer_nice: int = Field(
         default=10, ge=0, le=19, description="Niceness of the threads that compute refits "
-        "(Linux: per thread): a refit takes what CPU learning and serving leave, so on a "
-        "machine of few cores a GRU or ALS fit never slows the learner. 0: as the rest.")
+        "(Linux: per thread, and a GRU fit's child process keeps it): on a machine of few "
+        "cores a refit takes the CPU learning and serving leave first. 0: as the rest.")
 
 
 class EventSettings(BaseModel):

@@ -121,15 +121,6 @@ class FittedSequence:
 
 
 
-def _both(first: EpochReport, second: EpochReport | None) -> EpochReport:
-    def report(epoch: int, figures: Mapping[str, float]) -> None:
-        first(epoch, figures)
-        if second is not None:
-            second(epoch, figures)
-
-    return report
-
-
 class SequenceModel:
     name = "sequence"
     artefact_format = "safetensors"  # storage/artefacts.py
@@ -242,12 +233,6 @@ class SequenceModel:
             return FittedSequence(weights, curves)
         from streamrec.models.sequence_training import train
 
-        report, writer = self.epoch_report, None
-        if self.curves_dir is not None:
-            from streamrec.models.sequence_curves import CurveWriter
-
-            writer = CurveWriter(self.curves_dir, data.users.shape[0])
-            report = _both(writer.epoch, self.epoch_report)
         told, stopping = self.progress, self._stopping
 
         def progress(what: str, done: int, total: int) -> None:  # after every batch
@@ -256,11 +241,8 @@ class SequenceModel:
             if told is not None:
                 told(what, done, total)
 
-        try:
-            weights, curves = train(data, self.config, progress, report)
-        finally:
-            if writer is not None:
-                writer.close()
+        weights, curves = train(data, self.config, progress, self.epoch_report,
+                                self.curves_dir)
         return FittedSequence(weights, curves)
 
     def stop_fitting(self) -> None:

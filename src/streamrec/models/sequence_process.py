@@ -114,17 +114,7 @@ def _main(job: Path, out: Path, server: int) -> None:  # pragma: no cover - in t
             shutil.rmtree(job.parent, ignore_errors=True)  # and no one removes its folder
             raise SystemExit(f"the server's process ended; the fit stops at {what}")
 
-    writer, report = None, None
-    if curves_dir is not None:
-        from streamrec.models.sequence_curves import CurveWriter
-
-        writer = CurveWriter(curves_dir, data.users.shape[0])
-        report = writer.epoch
-    try:
-        fitted = train(data, config, progress, report)
-    finally:
-        if writer is not None:
-            writer.close()
+    fitted = train(data, config, progress, None, curves_dir)
     partial = out.with_suffix(".partial")
     with partial.open("wb") as sink:
         pickle.dump(fitted, sink, protocol=pickle.HIGHEST_PROTOCOL)

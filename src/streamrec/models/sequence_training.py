@@ -26,6 +26,8 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -83,9 +85,35 @@ class SequenceNet(nn.Module):
 
 
 def train(data: TrainingData, config: SequenceConfig, progress: Progress | None = None,
-          epoch_report: EpochReport | None = None) -> tuple[dict[str, np.ndarray], FloatArray]:
+          epoch_report: EpochReport | None = None, curves_dir: Path | None = None
+          ) -> tuple[dict[str, np.ndarray], FloatArray]:
     """The fitted weights (``sequence.WEIGHT_NAMES``) and per-epoch curves (loss, held-out
-    HR@10 and NDCG@10); ``epoch_report`` also hears the training events per second."""
+    HR@10 and NDCG@10); ``epoch_report`` also hears the training events per second. With a
+    ``curves_dir``, each epoch's figures are drawn there too (``sequence_curves.py``)."""
+    writer = None
+    if curves_dir is not None:
+        from streamrec.models.sequence_curves import CurveWriter
+
+        writer = CurveWriter(curves_dir, data.users.shape[0])
+        epoch_report = _both(writer.epoch, epoch_report)
+    try:
+        return _train(data, config, progress, epoch_report)
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def _both(first: EpochReport, second: EpochReport | None) -> EpochReport:
+    def report(epoch: int, figures: Mapping[str, float]) -> None:
+        first(epoch, figures)
+        if second is not None:
+            second(epoch, figures)
+
+    return report
+
+
+def _train(data: TrainingData, config: SequenceConfig, progress: Progress | None,
+           epoch_report: EpochReport | None) -> tuple[dict[str, np.ndarray], FloatArray]:
     device = _device(config)
     torch.manual_seed(config.seed)
     n_items = data.tokens.shape[0]

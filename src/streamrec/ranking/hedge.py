@@ -54,8 +54,8 @@ class HedgeConfig(BaseModel):
         "log is measured densely enough to tell its experts apart.")
     test_until: int = Field(
         default=20_000, ge=0, description="After this many eligible events, test only at the "
-        "ranker's lessons (every train_every-th): a test costs a candidate pass, ~1-3 ms at "
-        "100k items, and a large log has evidence enough.")
+        "ranker's lessons (every train_every-th): a test costs a candidate pass, ~10 ms at "
+        "100k items with every source on, and a large log has evidence enough.")
     half_life_tests: float = Field(
         default=500.0, gt=0, description="Tests after which a test counts half in the "
         "experts' measured quality, and so in the blend's weights: the weights follow the "
