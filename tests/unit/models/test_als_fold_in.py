@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streamrec.models.als import ALSConfig, ALSModel, _norms_of, confidence
 from streamrec.types import EventBatch, Query
+
+EMPTY = np.zeros(0, dtype=np.int64)
 
 
 def normal_equations_solve(item_factors: np.ndarray, items: np.ndarray, weights: np.ndarray,
@@ -48,7 +52,7 @@ def test_a_new_users_fold_in_is_the_closed_form_solve(weights: list[float]) -> N
     model.learn(batch)
     item_factors = model.state()["item_factors"]
     expected = normal_equations_solve(item_factors, items, np.array(weights), config)
-    got = model.state()["user_factors"][user]
+    got = model.query_vector(Query(user, items, items, 0.0))
     np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-5)
 
 
@@ -63,7 +67,8 @@ def test_repeated_events_sum_before_the_solve_and_the_item_factors_stay_fixed() 
     # user 5 had events before: its row is everything it did, the new events summed in
     rows = model.matrix().tocsr()[5]
     expected = normal_equations_solve(before, rows.indices, rows.data, config)
-    np.testing.assert_allclose(state["user_factors"][5], expected, rtol=1e-3, atol=1e-5)
+    got = model.query_vector(Query(5, rows.indices, rows.indices, 0.0))
+    np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-5)
 
 
 def test_with_bpr_a_new_users_first_event_folds_them_in_at_once() -> None:
@@ -109,3 +114,67 @@ def test_item_norms_are_each_rows_float64_norm_whatever_the_number_of_items() ->
     expected = np.where(whole > 0, whole, 1.0)
     found = _norms_of(factors)
     assert found.dtype == np.float64 and np.array_equal(found, expected)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 45), st.integers(0, 29),
+                          st.sampled_from([1.0, 2.0, -4.0]), st.booleans()),
+                min_size=1, max_size=40),
+       st.sampled_from(["als", "bpr"]))
+def test_reading_a_vector_never_changes_the_state_or_the_vector(
+        stream: list[tuple[int, int, float, bool]], algorithm: str) -> None:
+    """Fold-ins are lazy (solved when a vector is read): a model whose users are asked for
+    between their events and one never asked hold the same state, bit for bit, and serve
+    the same vectors; a restored model serves them too, and a swap's users learned during
+    the fit are solved against the new fit."""
+    config = ALSConfig(factors=8, iterations=5, algorithm=algorithm, bpr_iterations=20,
+                       regularization=0.1)
+    asked, quiet = fitted_model(config), fitted_model(config)
+    pending = asked.begin_refit(), quiet.begin_refit()  # a fit runs while events come
+    for step, (user, item, weight, read) in enumerate(stream):
+        batch = EventBatch(np.array([user]), np.array([item]), np.array([weight]),
+                           np.zeros(1))
+        asked.learn(batch)
+        quiet.learn(batch)
+        if read:
+            asked.query_vector(Query(user, EMPTY, EMPTY, 0.0))
+        if step == len(stream) // 2:
+            for model, (data, events) in zip((asked, quiet), pending, strict=True):
+                model.swap(model.fit(data), events)
+    assert_same_state(asked.state(), quiet.state())
+    restored = ALSModel(config)
+    restored.restore(quiet.state())
+    for user in sorted({user for user, *_ in stream}):
+        query = Query(user, EMPTY, EMPTY, 0.0)
+        vectors = [m.query_vector(query) for m in (asked, quiet, restored)]
+        if vectors[0] is None:
+            assert vectors[1] is None and vectors[2] is None
+            continue
+        np.testing.assert_array_equal(vectors[0], vectors[1])
+        np.testing.assert_array_equal(vectors[0], vectors[2])
+        if algorithm == "als":  # every user of the stream learned after the fit's data
+            row = quiet.matrix().tocsr()[user]
+            expected = normal_equations_solve(quiet.item_vectors(), row.indices, row.data,
+                                              config)
+            np.testing.assert_allclose(vectors[0], expected, rtol=1e-3, atol=1e-4)
+    assert_same_state(asked.state(), quiet.state())
+
+
+def test_a_merged_away_users_vector_is_zero_and_the_targets_is_their_sum() -> None:
+    config = ALSConfig(factors=8, iterations=10)
+    model = fitted_model(config)
+    model.learn(EventBatch(np.array([50, 50]), np.array([3, 4]), np.array([1.0, 2.0]),
+                           np.zeros(2)))
+    model.learn(EventBatch(np.array([51]), np.array([9]), np.array([1.0]), np.zeros(1)))
+    model.merge_users(50, 51)
+    assert model.query_vector(Query(50, EMPTY, EMPTY, 0.0)) is None
+    expected = normal_equations_solve(model.item_vectors(), np.array([3, 4, 9]),
+                                      np.array([1.0, 2.0, 1.0]), config)
+    np.testing.assert_allclose(model.query_vector(Query(51, EMPTY, EMPTY, 0.0)), expected,
+                               rtol=1e-3, atol=1e-5)
+
+
+def assert_same_state(one: dict[str, np.ndarray], other: dict[str, np.ndarray]) -> None:
+    assert one.keys() == other.keys()
+    for key in one:
+        assert np.array_equal(one[key], other[key]), key
