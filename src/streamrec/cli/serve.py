@@ -11,6 +11,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 from streamrec.cli.options import DataDir, Host, LogUrl, Port, RedisUrl, build_settings
 from streamrec.engine.engine import Engine
 from streamrec.errors import Damaged, Misconfigured, Unavailable
+from streamrec.models.sequence_process import FITS_FOLDER, sweep_leftover_fits
 from streamrec.serving import allocator
 from streamrec.settings import Settings
 from streamrec.storage.dir_lock import hold_data_dir
@@ -22,6 +23,11 @@ def open_engine_with_progress(settings: Settings, start_learner: bool = True) ->
     """Open the engine, drawing a progress bar while the log replays. This process becomes
     the data directory's one writer (storage/dir_lock.py) until it ends."""
     hold_data_dir(settings.data_dir)
+    removed = sweep_leftover_fits(settings.data_dir)  # this process's alone from now on
+    if removed:
+        logging.getLogger(__name__).info(
+            "removed %d leftover sequence fit folder(s) under %s", removed,
+            settings.data_dir / FITS_FOLDER)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}"
                   "/{task.total:,} events"), TimeRemainingColumn(), transient=True) as bar:
         task: TaskID | None = None

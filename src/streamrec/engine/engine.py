@@ -37,6 +37,7 @@ from streamrec.experiments.overrides import plan_of
 from streamrec.experiments.registry import Experiment
 from streamrec.experiments.report import report_of
 from streamrec.models.sequence import SequenceModel
+from streamrec.models.sequence_process import FITS_FOLDER
 from streamrec.ranking.rules import Rules
 from streamrec.settings import Settings
 from streamrec.storage.artefacts import ArtefactStore
@@ -89,7 +90,7 @@ class Engine:
                 model.curves_dir = settings.data_dir / "tensorboard"
             if isinstance(model, SequenceModel):  # background refits: off this process's GIL
                 model.fit_in_child = settings.models.sequence.separate_process
-                model.fit_dir = settings.data_dir / "fits"
+                model.fit_dir = settings.data_dir / FITS_FOLDER
         # outside the state: a rebuild (erasure) keeps every other user's pages and feedback
         self.impressions = open_shared_impressions(settings)
         # lists shown per experiment variant, and to whom (experiments/exposures.py)

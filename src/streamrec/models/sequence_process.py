@@ -41,6 +41,9 @@ _ERROR_TAIL = 2_000  # characters of a failed child's error output kept in the m
 
 Weights = dict[str, np.ndarray]
 
+FITS_FOLDER = "fits"  # a fit's job and result: ``<data dir>/fits/sequence-fit-*``
+_JOB_PREFIX = "sequence-fit-"
+
 _running: set[int] = set()  # process ids of the fits under way (``running_fits``)
 _running_lock = threading.Lock()
 
@@ -61,7 +64,7 @@ def fit_in_child(data: TrainingData, config: SequenceConfig, curves_dir: Path | 
     system's temp dir may be small or read-only in a container), removed after."""
     if work_dir is not None:
         work_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="sequence-fit-", dir=work_dir) as folder:
+    with tempfile.TemporaryDirectory(prefix=_JOB_PREFIX, dir=work_dir) as folder:
         job, out, errors = (Path(folder) / name for name in ("job.pickle", "fit.pickle",
                                                               "stderr.txt"))
         with job.open("wb") as stream:
@@ -99,6 +102,23 @@ def fit_in_child(data: TrainingData, config: SequenceConfig, curves_dir: Path | 
         with out.open("rb") as stream:
             weights, curves = pickle.load(stream)
         return weights, curves
+
+
+def sweep_leftover_fits(data_dir: Path) -> int:
+    """Remove the job folders of fits no server is waiting for (how many were removed).
+
+    A server removes a fit's folder when the fit ends, and a child whose server was killed
+    removes its own; a server killed while its child was starting leaves one behind. Call
+    only holding the data dir's lock (``storage/dir_lock.py``): then no server in another
+    process is fitting in this directory, and an orphaned child, if one still runs, ends
+    at its next batch whatever happens to its folder."""
+    folder = data_dir / FITS_FOLDER
+    if not folder.is_dir():
+        return 0
+    leftovers = [path for path in folder.iterdir() if path.name.startswith(_JOB_PREFIX)]
+    for path in leftovers:
+        shutil.rmtree(path, ignore_errors=True)
+    return len(leftovers)
 
 
 def _main(job: Path, out: Path, server: int) -> None:  # pragma: no cover - in the child
