@@ -157,6 +157,20 @@ def scratch_dir(prefix: str = "streamrec-bench-") -> Path:
     return path
 
 
+def code_version() -> str:
+    """The commit the benchmark's code is at, with ``-dirty`` when files differ from it: a
+    result file says what it measured, since a rerun under the same name replaces it."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+                              check=False)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
 @contextmanager
 def worktree_at(commit: str) -> Iterator[Path]:
     """The repository's code at ``commit`` in a temporary git worktree."""

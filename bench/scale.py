@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import common  # noqa: E402,F401  (pins BLAS to one thread before numpy loads)
 import numpy as np  # noqa: E402
-from common import items_of, world  # noqa: E402
+from common import code_version, items_of, world  # noqa: E402
 from rich.progress import (  # noqa: E402
     BarColumn,
     MofNCompleteColumn,
@@ -274,12 +274,13 @@ def main() -> None:
     trimmer.stop()
 
     title = (f"streamrec scale: {args.items:,} items, {config.n_users:,} users, "
-             f"{args.events:,} events")
+             f"{args.events:,} events ({code_version()})")
     if args.plot:
         plot(checkpoints, args.plot, title)
         print(f"wrote {args.plot}")
     if args.json:
         args.json.write_text(json.dumps({
+            "commit": code_version(),
             "items": args.items, "users": config.n_users, "events": done,
             "ingest_s": ingest_s, "generating_s": generating_s, "restart_s": restart_s,
             "snapshot_read_s": read_s, "snapshot_mib": snapshot_mib,
