@@ -89,6 +89,32 @@ def test_a_frozen_copy_keeps_the_moment_it_was_taken_and_leaves_the_rows_alone()
     assert frozen.csr()["data"] is np.asarray(deferred["p_data"])  # built once
 
 
+def test_frozen_copies_share_pending_buffers_until_the_live_rows_add_to_them() -> None:
+    """Copy-on-write: a copy takes O(rows), sharing the pending buffers; the live row's next
+    addition copies its buffer first, so each of several copies keeps its own moment (the
+    rows as the same additions up to then, never frozen, have them), cuts included."""
+    rng = np.random.default_rng(9)
+    rows = SparseRows(max_per_row=30)
+    copies = []
+    for _ in range(3):
+        fill(rows, rng, 40, 20)
+        copies.append(rows.frozen())
+        row = rows._pending_rows()[0]
+        assert copies[-1]._rows._pending[row] is rows._pending[row]  # shared, not copied
+    fill(rows, rng, 40, 20)
+    for n, copy in enumerate(copies, start=1):
+        at_the_time = SparseRows(max_per_row=30)
+        at_the_time.restore(copy.csr("p_"), "p_")
+        never_frozen = SparseRows(max_per_row=30)
+        fill(never_frozen, np.random.default_rng(9), 40 * n, 20)
+        np.testing.assert_allclose(dense_of(at_the_time, compact=True),
+                                   dense_of(never_frozen, compact=True), atol=1e-9)
+    never_frozen = SparseRows(max_per_row=30)
+    fill(never_frozen, np.random.default_rng(9), 160, 20)
+    np.testing.assert_allclose(dense_of(rows, compact=True),
+                               dense_of(never_frozen, compact=True), atol=1e-9)
+
+
 def test_readers_compacting_the_same_rows_side_by_side_add_each_addition_once() -> None:
     # reads compact (models/sparse_rows.py) and run side by side (engine/rwlock.py): many
     # rows with small pending parts, read by several threads released at the same moment
