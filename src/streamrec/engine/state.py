@@ -98,6 +98,9 @@ class EngineState:
         self.updated_at = np.zeros(0)  # of the item's version in the log; NaN: none there
         # changes with every catalogue change applied: what caches of item texts check
         self.catalogue_version = 0
+        # the attributes as a snapshot holds them, for (catalogue_version, items): encoding
+        # 100k items' attributes took 0.2 s of every snapshot's capture, under the read lock
+        self._encoded_attributes: tuple[int, int, np.ndarray] | None = None
         self.offset = 0  # every logged event up to here is learned
         self.learned_events = 0  # log entries learned: clients' events and the engine's own
         self.client_events = 0  # clients' events learned (not merges, refit markers, ...)
@@ -382,11 +385,19 @@ class EngineState:
 
     def _catalogue_state(self) -> dict[str, np.ndarray]:
         n = len(self.items)
-        attributes = [a if isinstance(a, str) else orjson.dumps(dict(a)).decode()
-                      for a in self.attributes[:n]]
         return {"available": self.available[:n].copy(), "updated_at": self.updated_at[:n].copy(),
-                "attributes": np.array(attributes, dtype=np.str_),
-                **self.attribute_names.state()}
+                "attributes": self._attributes_encoded(n), **self.attribute_names.state()}
+
+    def _attributes_encoded(self, n: int) -> np.ndarray:
+        """The first ``n`` items' attributes as JSON text, built again only after a catalogue
+        change (the array is shared by the snapshots taken in between; nothing changes it)."""
+        cached = self._encoded_attributes
+        if cached is not None and cached[:2] == (self.catalogue_version, n):
+            return cached[2]
+        encoded = np.array([a if isinstance(a, str) else orjson.dumps(dict(a)).decode()
+                            for a in self.attributes[:n]], dtype=np.str_)
+        self._encoded_attributes = (self.catalogue_version, n, encoded)
+        return encoded
 
     def empty_copy(self) -> EngineState:
         """A state that has learned nothing, configured as this one."""

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
+import orjson
 
 from streamrec.engine.engine import Engine
 from streamrec.engine.item_changes import ITEMS_TYPE
 from streamrec.engine.replay import rebuild_state
+from streamrec.engine.state import EngineState
 from streamrec.settings import Settings
 from streamrec.storage.base import open_catalogue
 from streamrec.types import Event, Item
@@ -150,3 +153,21 @@ def test_an_item_newer_in_the_catalogue_than_in_the_log_is_logged_at_start(
         assert b is not None and reopened.state.attributes_of(b) == {"category": "coats"}
     finally:
         reopened.close()
+
+
+def test_a_snapshot_after_a_catalogue_change_holds_the_new_attributes(tmp_path: Path) -> None:
+    """The snapshot's encoded attributes are kept between catalogue changes (encoding 100k
+    items' took 0.2 s of every capture); a change, or a new item, encodes them again."""
+    state = EngineState(Settings(data_dir=tmp_path / "data"), inline_training=True)
+    state.apply_items([Item("a", {"colour": "red"}), Item("b", {"size": 3})])
+    first = state.capture()["catalogue"]["attributes"]
+    assert state.capture()["catalogue"]["attributes"] is first  # nothing changed: kept
+    state.apply_items([Item("a", {"colour": "blue"})])
+    changed = state.capture()["catalogue"]["attributes"]
+    assert [orjson.loads(text) for text in changed.tolist()] == [{"colour": "blue"},
+                                                                  {"size": 3}]
+    state.items.index("c")  # an item known from an event: no attributes, one more row
+    state._grow_items()
+    grown = state.capture()["catalogue"]["attributes"]
+    assert [orjson.loads(text) for text in grown.tolist()] == [{"colour": "blue"},
+                                                                {"size": 3}, {}]
