@@ -98,9 +98,11 @@ class EngineState:
         self.updated_at = np.zeros(0)  # of the item's version in the log; NaN: none there
         # changes with every catalogue change applied: what caches of item texts check
         self.catalogue_version = 0
-        # the attributes as a snapshot holds them, for (catalogue_version, items): encoding
-        # 100k items' attributes took 0.2 s of every snapshot's capture, under the read lock
-        self._encoded_attributes: tuple[int, int, np.ndarray] | None = None
+        # the attributes as JSON text, for (catalogue_version, items): encoding 100k items'
+        # took 0.2 s of every snapshot's capture, under the read lock. Kept as Python text
+        # (~15 MB at 100k items), not as the snapshot's fixed-width array (~50 MB); making
+        # that array from it takes ~20 ms
+        self._encoded_attributes: tuple[int, int, list[str]] | None = None
         self.offset = 0  # every logged event up to here is learned
         self.learned_events = 0  # log entries learned: clients' events and the engine's own
         self.client_events = 0  # clients' events learned (not merges, refit markers, ...)
@@ -389,15 +391,14 @@ class EngineState:
                 "attributes": self._attributes_encoded(n), **self.attribute_names.state()}
 
     def _attributes_encoded(self, n: int) -> np.ndarray:
-        """The first ``n`` items' attributes as JSON text, built again only after a catalogue
-        change (the array is shared by the snapshots taken in between; nothing changes it)."""
+        """The first ``n`` items' attributes as JSON text, encoded again only after a
+        catalogue change."""
         cached = self._encoded_attributes
-        if cached is not None and cached[:2] == (self.catalogue_version, n):
-            return cached[2]
-        encoded = np.array([a if isinstance(a, str) else orjson.dumps(dict(a)).decode()
-                            for a in self.attributes[:n]], dtype=np.str_)
-        self._encoded_attributes = (self.catalogue_version, n, encoded)
-        return encoded
+        if cached is None or cached[:2] != (self.catalogue_version, n):
+            texts = [a if isinstance(a, str) else orjson.dumps(dict(a)).decode()
+                     for a in self.attributes[:n]]
+            cached = self._encoded_attributes = (self.catalogue_version, n, texts)
+        return np.array(cached[2], dtype=np.str_)
 
     def empty_copy(self) -> EngineState:
         """A state that has learned nothing, configured as this one."""
