@@ -47,6 +47,7 @@ from streamrec.types import EMPTY_FLOATS, EMPTY_INTS, FloatArray, IntArray
 
 _MIN_PENDING = 64
 _PAIR = 16  # bytes per pending (column, value) pair: two float64
+_CSR_BLOCK = 4096  # rows merged at a time when CSR arrays are built (``_csr``)
 
 
 def _pairs(buffer: bytes | array[float]) -> tuple[IntArray, FloatArray]:
@@ -348,31 +349,44 @@ class SparseRows:
 
     def _csr(self, prefix: str) -> dict[str, np.ndarray]:
         """The rows with their pending parts summed in, as compaction sums them (the same
-        additions in the same order), in one pass over all rows: compacting each pending
-        row first, then joining them, was a Python loop over every row (200k at 1M events)
-        in the thread that builds a snapshot's or a refit's arrays, holding the interpreter's
-        lock from the readers beside it. The rows themselves are left as they are."""
+        additions in the same order), a block of rows at a time: compacting each pending row
+        first was a Python loop over every row (200k at 1M events) in the thread that builds
+        a snapshot's or a refit's arrays, and one pass over all rows at once made numpy calls
+        over tens of millions of entries, each holding the interpreter's lock from the
+        readers beside it for up to ~100 ms. The rows themselves are left as they are."""
         n = self.n_rows
-        indices = np.concatenate(self._cols) if n else EMPTY_INTS
-        data = np.concatenate(self._vals) if n else EMPTY_FLOATS  # new arrays: changed below
-        sizes = self._sizes[:n]
-        due = self._pending_rows()
-        if due:
-            added_cols, added_vals = _pairs(b"".join([self._pending[r] or b"" for r in due]))
-            width = max(int(added_cols.max()), int(indices.max()) if indices.size else 0) + 1
-            keys = np.repeat(np.arange(n, dtype=np.int64) * width, sizes) + indices
-            added = np.repeat(np.asarray(due, dtype=np.int64) * width,
-                              self._pending_n[due]) + added_cols
-            keys, data = _merged(keys, data, added, added_vals)
-            rows = keys // width
-            indices = keys - rows * width
-            sizes = np.bincount(rows, minlength=n)
+        due = np.asarray(self._pending_rows(), dtype=np.int64)
+        parts = [self._csr_block(start, min(n, start + _CSR_BLOCK), due)
+                 for start in range(0, n, _CSR_BLOCK)]
+        sizes = np.concatenate([size for _, _, size in parts]) if parts else EMPTY_INTS
         indptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(sizes, out=indptr[1:])
+        indices = np.concatenate([cols for cols, _, _ in parts]) if parts else EMPTY_INTS
+        data = np.concatenate([vals for _, vals, _ in parts]) if parts else EMPTY_FLOATS
         arrays = {f"{prefix}indptr": indptr, f"{prefix}indices": indices, f"{prefix}data": data}
         if self.max_per_row is not None:  # where the next cuts fall: part of the state
             arrays[f"{prefix}added"] = self._added[: self.n_rows].copy()
         return arrays
+
+    def _csr_block(self, start: int, stop: int,
+                   due: IntArray) -> tuple[IntArray, FloatArray, IntArray]:
+        """Rows ``start:stop``'s columns, values and sizes, pending parts summed in
+        (``due``: the rows with pending parts, sorted)."""
+        indices = np.concatenate(self._cols[start:stop])
+        data = np.concatenate(self._vals[start:stop])  # a new array: changed below
+        sizes = self._sizes[start:stop]
+        block_due = due[(due >= start) & (due < stop)].tolist()
+        if not block_due:
+            return indices, data, sizes.copy()
+        added_cols, added_vals = _pairs(b"".join([self._pending[r] or b""
+                                                  for r in block_due]))
+        width = max(int(added_cols.max()), int(indices.max()) if indices.size else 0) + 1
+        keys = np.repeat(np.arange(stop - start, dtype=np.int64) * width, sizes) + indices
+        added = np.repeat((np.asarray(block_due, dtype=np.int64) - start) * width,
+                          self._pending_n[block_due]) + added_cols
+        keys, data = _merged(keys, data, added, added_vals)
+        rows = keys // width
+        return keys - rows * width, data, np.bincount(rows, minlength=stop - start)
 
     def restore(self, state: Mapping[str, np.ndarray], prefix: str) -> None:
         indptr = np.asarray(state[f"{prefix}indptr"], dtype=np.int64)

@@ -8,7 +8,7 @@ import threading
 import numpy as np
 
 from streamrec.engine.sizes import _Walker
-from streamrec.models.sparse_rows import FrozenRows, SparseRows
+from streamrec.models.sparse_rows import _CSR_BLOCK, FrozenRows, SparseRows
 
 N = 50
 
@@ -199,3 +199,20 @@ def test_a_restore_views_each_saved_row_and_cuts_only_those_over_a_new_budget() 
         if size > 5:  # the three largest by magnitude: the last three columns
             want_cols, want_vals = want_cols[-3:], want_vals[-3:]
         assert cols.tolist() == want_cols.tolist() and vals.tolist() == want_vals.tolist()
+
+
+def test_csr_arrays_built_block_by_block_equal_the_rows_compacted_one_by_one() -> None:
+    """Across blocks of rows (``_CSR_BLOCK``), pending parts included, the CSR arrays are
+    the compacted rows', bit for bit: the same additions, summed in the same order."""
+    rng = np.random.default_rng(11)
+    rows = SparseRows(max_per_row=40)
+    n_rows = 2 * _CSR_BLOCK + 123
+    for _ in range(30):
+        size = 5_000
+        rows.add(rng.integers(0, n_rows, size), rng.integers(0, 300, size), rng.normal(size=size))
+    assert len(rows._pending_rows()) > _CSR_BLOCK  # pending rows in every block
+    arrays = rows.frozen().csr()
+    compacted = [rows.row(row) for row in range(rows.n_rows)]  # compacts every live row
+    assert arrays["indptr"].tolist() == np.cumsum([0, *(c.size for c, _ in compacted)]).tolist()
+    assert arrays["indices"].tobytes() == np.concatenate([c for c, _ in compacted]).tobytes()
+    assert arrays["data"].tobytes() == np.concatenate([v for _, v in compacted]).tobytes()
