@@ -167,6 +167,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
     args = parser.parse_args()
 
+    version = code_version()  # now: the tree may change while a long run goes on
     config = world(args.items, args.events, args.users).model_copy(update={"chunk_size": BATCH})
     directory = Path(tempfile.mkdtemp(prefix="streamrec-scale-"))
     print(f"world: {args.items:,} items, {config.n_users:,} users, {args.events:,} events; "
@@ -274,13 +275,13 @@ def main() -> None:
     trimmer.stop()
 
     title = (f"streamrec scale: {args.items:,} items, {config.n_users:,} users, "
-             f"{args.events:,} events ({code_version()})")
+             f"{args.events:,} events ({version})")
     if args.plot:
         plot(checkpoints, args.plot, title)
         print(f"wrote {args.plot}")
     if args.json:
         args.json.write_text(json.dumps({
-            "commit": code_version(),
+            "commit": version,
             "items": args.items, "users": config.n_users, "events": done,
             "ingest_s": ingest_s, "generating_s": generating_s, "restart_s": restart_s,
             "snapshot_read_s": read_s, "snapshot_mib": snapshot_mib,
