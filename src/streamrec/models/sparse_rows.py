@@ -227,18 +227,8 @@ class SparseRows:
         if pending is None:
             return
         added_cols, added_vals = _pairs(pending)
-        cols, vals = self._cols[row], self._vals[row].copy()
-        # most additions hit columns the row already has: add those in place, insert the rest
-        slots = np.searchsorted(cols, added_cols)
-        present = slots < cols.size
-        present[present] = cols[slots[present]] == added_cols[present]
-        np.add.at(vals, slots[present], added_vals[present])
-        if not present.all():
-            new_cols, inverse = np.unique(added_cols[~present], return_inverse=True)
-            new_vals = np.bincount(inverse, weights=added_vals[~present],
-                                   minlength=new_cols.size)
-            at = np.searchsorted(cols, new_cols)
-            cols, vals = np.insert(cols, at, new_cols), np.insert(vals, at, new_vals)
+        # most additions hit columns the row already has: added in place, the rest inserted
+        cols, vals = _merged(self._cols[row], self._vals[row].copy(), added_cols, added_vals)
         # assign new arrays rather than mutate: a concurrent reader keeps a consistent row
         self._set_row(row, cols, vals)
         self._clear_pending(row)
