@@ -46,7 +46,7 @@ from implicit.cpu.bpr import BayesianPersonalizedRanking
 from pydantic import BaseModel, Field
 from threadpoolctl import ThreadpoolController
 
-from streamrec.models.base import top_k
+from streamrec.models.base import grow, top_k
 from streamrec.models.scores import DenseScores, QueryScores, SparseScores
 from streamrec.models.sparse_rows import FrozenRows, SparseRows
 from streamrec.types import Candidates, EventBatch, FloatArray, IntArray, Query
@@ -81,12 +81,6 @@ class ALSConfig(BaseModel):
 def confidence(weights: FloatArray, alpha: float) -> FloatArray:
     """``1 + alpha * w`` for liked pairs, ``-(1 + alpha * |w|)`` for disliked ones."""
     return np.sign(weights) * (1.0 + alpha * np.abs(weights))
-
-
-def _grown(flags: np.ndarray, size: int) -> np.ndarray:
-    grown = np.zeros(size, dtype=bool)
-    grown[: flags.size] = flags
-    return grown
 
 
 def _csr_matrix(rows: FrozenRows) -> sp.csr_matrix:
@@ -277,14 +271,9 @@ class ALSModel:
         (``_solve``). Under the state lock (a writer)."""
         if self._solver is None or users.size == 0:
             return
-        needed = int(users.max()) + 1
-        if needed > self._user_factors.shape[0]:
-            size = max(needed, 2 * self._user_factors.shape[0])
-            grown = np.zeros((size, self._item_factors.shape[1]), dtype=np.float32)
-            grown[: self._user_factors.shape[0]] = self._user_factors
-            self._user_factors = grown
-            self._changed = _grown(self._changed, size)
-            self._solved = _grown(self._solved, size)
+        self._user_factors = grow(self._user_factors, int(users.max()) + 1)
+        self._changed = grow(self._changed, self._user_factors.shape[0])
+        self._solved = grow(self._solved, self._user_factors.shape[0])
         self._changed[users] = True
         self._solved[users] = False
 
