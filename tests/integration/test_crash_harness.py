@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 import pytest
 
 from streamrec.engine.engine import open_event_log
 from streamrec.engine.refits import BEGIN_TYPE, END_TYPE
-from streamrec.engine.replay import rebuild_state, state_differences
+from streamrec.engine.replay import assert_same_state, rebuild_state
 from streamrec.settings import Settings, SnapshotSettings
 from streamrec.storage.base import open_catalogue
 from streamrec.storage.snapshots import SnapshotStore
@@ -113,12 +112,6 @@ def run_until_killed(server: Any, round_: int, traffic: Traffic, kill_after: int
 def settings_of(data_dir: Path) -> Settings:
     return Settings(data_dir=data_dir, models=MODELS,
                     snapshots=SnapshotSettings(every_events=SNAPSHOT_EVERY))
-
-
-def assert_same_state(found: dict[str, dict[str, np.ndarray]],
-                      expected: dict[str, dict[str, np.ndarray]]) -> None:
-    differences = state_differences(found, expected)
-    assert differences == [], "\n".join(differences)
 
 
 def check_log_and_state(data_dir: Path, traffic: Traffic) -> list[str]:

@@ -18,7 +18,7 @@ import pytest
 
 from streamrec.engine.engine import open_event_log
 from streamrec.engine.refits import BEGIN_TYPE, END_TYPE
-from streamrec.engine.replay import rebuild_state, state_differences
+from streamrec.engine.replay import assert_same_state, rebuild_state
 from streamrec.settings import Settings
 from streamrec.storage.snapshots import SnapshotStore
 
@@ -242,11 +242,6 @@ def test_writers_go_on_while_a_replica_is_killed_and_every_replica_equals_a_repl
             assert_same_state(snapshot.components, fresh.state())
     finally:
         event_log.close()
-
-
-def assert_same_state(found: dict[str, Any], expected: dict[str, Any]) -> None:
-    differences = state_differences(found, expected)
-    assert differences == [], "\n".join(differences)
 
 
 LEADER_ENV = {

@@ -4,6 +4,7 @@ its log says (the tests and the crash harness compare the two)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +24,6 @@ def rebuild_state(settings: Settings, event_log: EventLog, batch: int = 10_000,
     fresh.artefacts = ArtefactStore(settings.artefact_dir)
     Learner(fresh, event_log).catch_up(batch, before=None if through is None else through + 1)
     return fresh
-
 
 
 def state_differences(found: Mapping[str, Mapping[str, np.ndarray]],
@@ -51,3 +51,28 @@ def state_differences(found: Mapping[str, Mapping[str, np.ndarray]],
                 differences.append(f"{component}/{name} differs:\n  {other.tolist()!r:.300}"
                                    f"\n  {array.tolist()!r:.300}")
     return differences
+
+
+def assert_same_state(found: EngineState | Mapping[str, Any],
+                      expected: EngineState | Mapping[str, Any], rtol: float = 1e-9,
+                      atol: float = 1e-12, exact: bool = False) -> None:
+    """Raise ``AssertionError`` naming every difference (``state_differences``) between two
+    states: engine states (their offsets and counts of learned events too), ``state()``
+    mappings of components, or one model's ``state()`` (array name -> array). ``exact``:
+    floats equal too (NaN equal to NaN), as ``rtol=0, atol=0``."""
+    differences = []
+    if isinstance(found, EngineState) and isinstance(expected, EngineState):
+        learned = (found.offset, found.learned_events)
+        if learned != (expected.offset, expected.learned_events):
+            differences.append(f"offset, learned events {learned} != "
+                               f"{(expected.offset, expected.learned_events)}")
+        found, expected = found.state(), expected.state()
+    if isinstance(found, EngineState) or isinstance(expected, EngineState):
+        raise TypeError("an engine state is compared with another engine state")
+    if all(isinstance(value, np.ndarray) for value in (*found.values(), *expected.values())):
+        found, expected = {"model": found}, {"model": expected}  # one model's arrays
+    if exact:
+        rtol = atol = 0.0
+    differences += state_differences(found, expected, rtol, atol)
+    if differences:
+        raise AssertionError("\n".join(differences))

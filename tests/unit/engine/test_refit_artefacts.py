@@ -13,7 +13,7 @@ import pytest
 
 from streamrec.engine.engine import Engine
 from streamrec.engine.refits import END_TYPE
-from streamrec.engine.replay import rebuild_state
+from streamrec.engine.replay import assert_same_state, rebuild_state
 from streamrec.models.als import ALSModel
 from streamrec.settings import Settings
 from streamrec.storage.artefacts import checksum
@@ -21,15 +21,6 @@ from streamrec.types import Event
 
 T0 = 1_700_000_000.0
 QUICK = {"als": {"factors": 4, "iterations": 3, "refit_min_events": 50, "refit_growth": 0.5}}
-
-
-def assert_equal_states(found: dict[str, dict[str, np.ndarray]],
-                        expected: dict[str, dict[str, np.ndarray]]) -> None:
-    assert found.keys() == expected.keys()
-    for component, arrays in expected.items():
-        for name, array in arrays.items():
-            assert np.array_equal(found[component][name], array,
-                                  equal_nan=array.dtype.kind == "f"), f"{component}/{name}"
 
 
 def refit_twice(settings: Settings) -> Engine:
@@ -72,7 +63,7 @@ def test_the_end_of_a_refit_names_its_artefact_and_a_replay_loads_it_without_fit
 
         monkeypatch.setattr(ALSModel, "fit", no_fit)
         replayed = rebuild_state(settings, engine.log, batch=1)
-        assert_equal_states(replayed.state(), engine.state.state())
+        assert_same_state(replayed.state(), engine.state.state(), exact=True)
     finally:
         monkeypatch.undo()
         engine.close()
@@ -92,7 +83,7 @@ def test_a_lost_or_damaged_artefact_is_fitted_again_to_the_same_state(
         else:  # a readable file, but not the fit the log names
             first.write_bytes(second.read_bytes())
         replayed = rebuild_state(settings, engine.log, batch=1)
-        assert_equal_states(replayed.state(), engine.state.state())
+        assert_same_state(replayed.state(), engine.state.state(), exact=True)
     finally:
         engine.close()
 

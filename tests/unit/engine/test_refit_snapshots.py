@@ -20,7 +20,7 @@ import pytest
 from streamrec.engine.engine import Engine
 from streamrec.engine.erasures import erasure_event
 from streamrec.engine.refits import BEGIN_TYPE, END_TYPE
-from streamrec.engine.replay import rebuild_state, state_differences
+from streamrec.engine.replay import assert_same_state, rebuild_state
 from streamrec.engine.state import PENDING_FIT
 from streamrec.models.als import ALSModel
 from streamrec.settings import Settings
@@ -29,12 +29,6 @@ from streamrec.types import Event
 
 T0 = 1_700_000_000.0
 QUICK = {"als": {"factors": 4, "iterations": 3, "refit_min_events": 50, "refit_growth": 0.5}}
-
-
-def assert_same_state(found: dict[str, dict[str, np.ndarray]],
-                      expected: dict[str, dict[str, np.ndarray]]) -> None:
-    differences = state_differences(found, expected)
-    assert differences == [], "\n".join(differences)
 
 
 def learn(engine: Engine, start: int, count: int) -> None:

@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from streamrec.engine.engine import Engine
 from streamrec.engine.refits import BEGIN_TYPE, END_TYPE
-from streamrec.engine.replay import rebuild_state, state_differences
+from streamrec.engine.replay import assert_same_state, rebuild_state, state_differences
+from streamrec.engine.state import EngineState
 from streamrec.settings import Settings
 from streamrec.storage.snapshots import SnapshotStore
 from streamrec.types import Event
@@ -23,12 +25,6 @@ T0 = 1_700_000_000.0
 # refits every few hundred events, checked often, so a short run has several mid-stream
 QUICK_REFITS = {"als": {"factors": 8, "iterations": 4, "refit_min_events": 150,
                         "refit_growth": 0.3}, "trainer_poll_s": 0.01}
-
-
-def assert_same_state(found: dict[str, dict[str, np.ndarray]],
-                      expected: dict[str, dict[str, np.ndarray]]) -> None:
-    differences = state_differences(found, expected)
-    assert differences == [], "\n".join(differences)
 
 
 def shopper(engine: Engine, worker: int, rounds: int, errors: list[BaseException]) -> None:
@@ -134,3 +130,21 @@ def test_state_differences_names_what_differs_and_allows_only_float_rounding() -
         state)[0]
     assert state_differences(state, {"als": {}}) != []
     assert state_differences(state, {"pop": {"counts": np.array([1, 2])}}) != []
+
+
+def test_assert_same_state_takes_states_of_engines_components_or_one_model(
+        engine_settings: Settings) -> None:
+    state = {"pop": {"counts": np.array([1, 2]), "sums": np.array([0.1 + 0.2, 1.0])}}
+    rounded = {"pop": {"counts": np.array([1, 2]), "sums": np.array([0.3, 1.0])}}
+    assert_same_state(state, rounded)
+    with pytest.raises(AssertionError, match="pop/sums differs"):
+        assert_same_state(state, rounded, exact=True)
+    nan = {"sums": np.array([np.nan, 1.0])}
+    assert_same_state(nan, {"sums": np.array([np.nan, 1.0])}, exact=True)
+    with pytest.raises(AssertionError, match="model/sums differs"):
+        assert_same_state(nan, {"sums": np.array([np.nan, 2.0])})
+    one, other = EngineState(engine_settings), EngineState(engine_settings)
+    assert_same_state(one, other, exact=True)
+    other.offset = 3
+    with pytest.raises(AssertionError, match="offset, learned events"):
+        assert_same_state(one, other)
