@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import HashingVectorizer
 
 from streamrec.models.base import grow
 from streamrec.types import IntArray, Item
@@ -166,6 +165,10 @@ class TextVectors:
         self.n_features = n_features
         self.reweight_fraction = reweight_fraction
         self._ignored = frozenset(ignored_attributes)
+        # imported here: scikit-learn takes ~1 s to import, which every command of the CLI
+        # paid through the settings, and only an engine (or a content peer) hashes text
+        from sklearn.feature_extraction.text import HashingVectorizer
+
         self._analyse: Callable[[str], list[str]] = HashingVectorizer(
             ngram_range=(1, text_ngrams), strip_accents="unicode").build_analyzer()
         self._hasher = HashingVectorizer(n_features=n_features, analyzer=_as_given,
