@@ -48,7 +48,7 @@ from threadpoolctl import ThreadpoolController
 
 from streamrec.models.base import grow, top_k
 from streamrec.models.scores import DenseScores, QueryScores, SparseScores
-from streamrec.models.sparse_rows import FrozenRows, SparseRows
+from streamrec.models.sparse_rows import FrozenRows, RefitsOnRows, SparseRows
 from streamrec.types import Candidates, EventBatch, FloatArray, IntArray, Query
 
 # found once: discovering the loaded BLAS libraries reads /proc and costs milliseconds
@@ -130,7 +130,7 @@ class FittedALS:
         return cls(solver, factors, _norms_of(factors))
 
 
-class ALSModel:
+class ALSModel(RefitsOnRows):
     name = "als"
 
     def __init__(self, config: ALSConfig | None = None) -> None:
@@ -236,12 +236,6 @@ class ALSModel:
         re-fold them. Call under the state lock."""
         self._touched_during_fit = set()
         return self._rows.frozen(), self.events
-
-    def data_arrays(self, data: FrozenRows) -> dict[str, Any]:
-        return dict(data.deferred("rows_"))
-
-    def data_from(self, arrays: Mapping[str, np.ndarray]) -> FrozenRows:
-        return FrozenRows.from_csr(arrays, "rows_")
 
     def swap(self, fitted: FittedALS, fitted_events: int) -> None:
         """Serve from a new fit, then re-fold users whose events came after it was taken.

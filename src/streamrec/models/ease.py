@@ -38,7 +38,7 @@ from threadpoolctl import ThreadpoolController
 
 from streamrec.models.base import top_k
 from streamrec.models.scores import SparseScores
-from streamrec.models.sparse_rows import FrozenRows, SparseRows
+from streamrec.models.sparse_rows import FrozenRows, RefitsOnRows, SparseRows
 from streamrec.types import Candidates, EventBatch, FloatArray, IntArray, Query
 
 _THREADPOOLS = ThreadpoolController()
@@ -69,7 +69,7 @@ def _empty_fit() -> FittedEASE:
     return FittedEASE(np.zeros(0, np.int64), np.zeros((0, 0), np.float32))
 
 
-class EASEModel:
+class EASEModel(RefitsOnRows):
     name = "ease"
 
     def __init__(self, config: EASEConfig | None = None) -> None:
@@ -138,12 +138,6 @@ class EASEModel:
             raise ValueError(f"weights of shape {weights.shape} are no fit of {items.size} "
                              "items")
         return FittedEASE(items, weights)
-
-    def data_arrays(self, data: FrozenRows) -> dict[str, Any]:
-        return dict(data.deferred("rows_"))
-
-    def data_from(self, arrays: Mapping[str, np.ndarray]) -> FrozenRows:
-        return FrozenRows.from_csr(arrays, "rows_")
 
     def swap(self, fitted: FittedEASE, fitted_events: int) -> None:
         self._install(fitted)

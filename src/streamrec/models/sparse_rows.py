@@ -450,3 +450,15 @@ class DeferredArray:
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         array = self._rows.csr()[self._key]
         return array if dtype is None else array.astype(dtype)
+
+
+class RefitsOnRows:
+    """``data_arrays`` and ``data_from`` (models/base.py's ``Refittable``) of a model whose
+    fit's data is a frozen copy of its ``SparseRows`` (ALS, EASE): the CSR arrays, under
+    ``rows_``, deferred until a snapshot writes them."""
+
+    def data_arrays(self, data: FrozenRows) -> dict[str, Any]:
+        return dict(data.deferred("rows_"))
+
+    def data_from(self, arrays: Mapping[str, np.ndarray]) -> FrozenRows:
+        return FrozenRows.from_csr(arrays, "rows_")

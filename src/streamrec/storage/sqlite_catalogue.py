@@ -94,31 +94,27 @@ class SQLiteCatalogue:
         return None if row is None else _to_item(row)
 
     def scan(self) -> Iterator[Item]:
-        after = ""
-        while True:
-            with self._lock:
-                rows = self._connection.execute(
-                    "SELECT item_id, attributes, text, available, updated_at FROM items"
-                    " WHERE item_id > ? ORDER BY item_id LIMIT 1000",
-                    (after,),
-                ).fetchall()
-            if not rows:
-                return
+        for rows in self._pages("item_id, attributes, text, available, updated_at", 1000):
             yield from (_to_item(row) for row in rows)
-            after = rows[-1][0]
 
     def versions(self) -> Iterator[tuple[str, float]]:
         """Each item's id and ``updated_at``, nothing parsed (a start compares them with the
         log's: ``scan`` spent most of its time on the attributes' JSON)."""
+        for rows in self._pages("item_id, updated_at", 10000):
+            yield from ((str(item_id), float(updated_at)) for item_id, updated_at in rows)
+
+    def _pages(self, columns: str, size: int) -> Iterator[list[tuple[Any, ...]]]:
+        """Every item's ``columns`` (the id first), ``size`` rows at a time in id order, the
+        lock held for one page at a time."""
         after = ""
         while True:
             with self._lock, self._naming_damage():
                 rows = self._connection.execute(
-                    "SELECT item_id, updated_at FROM items WHERE item_id > ?"
-                    " ORDER BY item_id LIMIT 10000", (after,)).fetchall()
+                    f"SELECT {columns} FROM items WHERE item_id > ? ORDER BY item_id LIMIT ?",
+                    (after, size)).fetchall()
             if not rows:
                 return
-            yield from ((str(item_id), float(updated_at)) for item_id, updated_at in rows)
+            yield rows
             after = rows[-1][0]
 
     @contextmanager
