@@ -29,7 +29,6 @@ class ReadWriteLock:
         self._writer: int | None = None  # the thread writing now
         self._writes = 0  # its depth
         self._writers_waiting = 0
-        self._readers_waiting = 0  # reads held back by the writer, or by one waiting
         self._mine = threading.local()  # this thread's read depth
 
     def _read_depth(self) -> int:
@@ -60,31 +59,6 @@ class ReadWriteLock:
                 self._writer = None
                 self._changed.notify_all()
 
-    @property
-    def reads_waiting(self) -> bool:
-        """Whether reads wait for the lock now (read without it: a hint for the writer)."""
-        return self._readers_waiting > 0
-
-    def let_reads_in(self) -> bool:
-        """For the writer, between two parts of a long write that each leave the state whole:
-        when reads wait and this is its outermost write, let those reads run, then write on
-        (after them and any other writer waiting). True if it let them in."""
-        me = threading.get_ident()
-        with self._changed:
-            if self._writer != me or self._writes != 1 or not self._readers_waiting:
-                return False
-            self._writer = None
-            self._changed.notify_all()
-            # the reads that waited go first; reads that come later wait for this writer
-            self._changed.wait_for(lambda: not self._readers_waiting or self._writers_waiting)
-            self._writers_waiting += 1
-            try:
-                self._changed.wait_for(lambda: self._writer is None and self._readers == 0)
-            finally:
-                self._writers_waiting -= 1
-            self._writer, self._writes = me, 1
-            return True
-
     def __enter__(self) -> ReadWriteLock:
         self.acquire()
         return self
@@ -106,15 +80,8 @@ class ReadWriteLock:
                 self._mine.depth = depth
             return
         with self._changed:
-            self._readers_waiting += 1
-            try:
-                self._changed.wait_for(
-                    lambda: self._writer is None and not self._writers_waiting)
-            finally:
-                self._readers_waiting -= 1
+            self._changed.wait_for(lambda: self._writer is None and not self._writers_waiting)
             self._readers += 1
-            if not self._readers_waiting:
-                self._changed.notify_all()  # a writer letting reads in writes on
         self._mine.depth = 1
         try:
             yield

@@ -48,8 +48,6 @@ PENDING_FIT = "pending-fit-"
 # the engine's own key in an event's context: the item ids of the list the event is feedback
 # on, written at ingestion from the remembered impression (clients cannot send "$" keys)
 SHOWN_KEY = "$shown"
-# events learned at a time while the write lock is held; waiting reads run between parts
-_LEARN_PART = 64
 
 
 def is_control(event: Event) -> bool:
@@ -225,17 +223,6 @@ class EngineState:
         fit.model.swap(fit.result, fit.events)
 
     def _learn(self, logged: Sequence[LoggedEvent]) -> None:
-        """Learn ``logged`` in parts of at most ``_LEARN_PART`` events; between two parts,
-        reads that wait for the lock run (``let_reads_in``). A batch of 256 events took the
-        learner ~45 ms at 8M events, and a query that came in meanwhile waited for all of it.
-        A boundary between parts is one between batches the learner might have read: the
-        state does not depend on where they fall."""
-        for start in range(0, len(logged), _LEARN_PART):
-            if start:
-                self.lock.let_reads_in()
-            self._learn_part(logged[start:start + _LEARN_PART])
-
-    def _learn_part(self, logged: Sequence[LoggedEvent]) -> None:
         if not logged:
             return
         batch = self.batch_of(logged)

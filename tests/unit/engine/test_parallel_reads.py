@@ -208,36 +208,3 @@ def test_the_lock_lets_readers_share_and_the_writer_in_alone() -> None:
         pass
     with lock.reading(), lock.reading(), pytest.raises(RuntimeError, match="cannot start"):
         lock.acquire()  # a reader that writes would wait for itself
-
-
-def test_a_long_write_lets_the_reads_waiting_run_between_its_parts() -> None:
-    lock = ReadWriteLock()
-    order: list[str] = []
-    read_done = threading.Event()
-
-    def read(name: str) -> None:
-        with lock.reading():
-            order.append(name)
-        read_done.set()
-
-    with lock:
-        assert not lock.let_reads_in()  # no read waits: the write goes on at once
-        early = threading.Thread(target=read, args=("early read",))
-        early.start()
-        while not lock.reads_waiting:  # the read waits for the writer
-            assert early.is_alive()
-            read_done.wait(0.001)
-        with lock:
-            assert not lock.let_reads_in()  # not between parts of the outermost write
-        assert order == []
-        assert lock.let_reads_in()
-        assert order == ["early read"]  # it ran in between
-        early.join(GUARD_S)
-        read_done.clear()
-        late = threading.Thread(target=read, args=("late read",))
-        late.start()
-        while not lock.reads_waiting:
-            read_done.wait(0.001)
-        order.append("writer again")  # the writer has the lock back: the late read waits
-    late.join(GUARD_S)
-    assert order == ["early read", "writer again", "late read"]
