@@ -118,7 +118,7 @@ class CooccurrenceModel:
     ) -> tuple[IntArray, IntArray, FloatArray]:
         """Each event paired with its user's recent items, updating those windows in order."""
         window = self.config.window
-        partners: list[int] = []
+        partners = array("q")  # arrays to arrays: copied in C, no Python int per item
         counts: list[int] = []
         windows = self._recent
         for user, item, is_positive in zip(
@@ -130,16 +130,15 @@ class CooccurrenceModel:
             if not is_positive:
                 counts.append(0)
                 continue
-            others = [h for h in recent if h != item]
-            partners.extend(others)
-            counts.append(len(others))
-            if len(others) != len(recent):
+            if item in recent:  # the item again: it pairs with the others, and moves last
                 recent.remove(item)
+            partners.extend(recent)
+            counts.append(len(recent))
             recent.append(item)
             if len(recent) > window:
                 del recent[0]
         per_event = np.asarray(counts, dtype=np.int64)
-        rows = np.asarray(partners, dtype=np.int64)
+        rows = np.frombuffer(partners, dtype=np.int64) if partners else np.zeros(0, np.int64)
         cols = np.repeat(batch.items, per_event)
         vals = np.repeat(inflation, per_event)
         if self.config.pair_decay < 1.0 and rows.size:
