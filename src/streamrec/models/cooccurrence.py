@@ -138,7 +138,7 @@ class CooccurrenceModel:
             if len(recent) > window:
                 del recent[0]
         per_event = np.asarray(counts, dtype=np.int64)
-        rows = np.frombuffer(partners, dtype=np.int64) if partners else np.zeros(0, np.int64)
+        rows = np.frombuffer(partners, dtype=np.int64)
         cols = np.repeat(batch.items, per_event)
         vals = np.repeat(inflation, per_event)
         if self.config.pair_decay < 1.0 and rows.size:
