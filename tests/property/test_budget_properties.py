@@ -26,7 +26,9 @@ from streamrec.types import Event
 
 ROWS = 6
 
-additions = st.lists(st.tuples(st.integers(0, ROWS - 1), st.integers(0, 30),
+# most additions on a few rows, with values that tie: cuts that must break ties often
+additions = st.lists(st.tuples(st.integers(0, ROWS - 1) | st.just(0),
+                               st.integers(0, 30) | st.integers(0, 4),
                                st.sampled_from([0.5, 1.0, 2.0, -1.0, 3.0])),
                      min_size=1, max_size=300)
 
@@ -63,14 +65,14 @@ def test_rows_keep_what_the_reference_keeps_whatever_the_batches(
         rows.add(r.astype(np.int64), c.astype(np.int64), v.astype(np.float64))
         for row in range(rows.n_rows):  # the budget holds after every batch
             assert rows.row_size(row) <= 2 * budget - 1
-        for row in reads:  # reads compact rows: no effect on what is kept
+        for row in reads:  # reads merge pending parts into copies: no effect on the rows
             rows.row(row)
     expected = reference(stream, budget)
     for row in range(ROWS):
         cols, vals = rows.row(row)
         want = sorted(expected[row])
         assert cols.tolist() == want
-        np.testing.assert_allclose(vals, [expected[row][c] for c in want], atol=1e-9)
+        assert vals.tolist() == [expected[row][c] for c in want]  # the same sums, bit for bit
     restored = SparseRows(budget)
     restored.restore(rows.frozen().csr("p_"), "p_")
     more = [(0, 31, 1.0)] * budget  # the cuts go on where they were
@@ -78,6 +80,30 @@ def test_rows_keep_what_the_reference_keeps_whatever_the_batches(
         rows.add(np.array([row]), np.array([col]), np.array([value]))
         restored.add(np.array([row]), np.array([col]), np.array([value]))
     assert rows.row(0)[0].tolist() == restored.row(0)[0].tolist()
+
+
+float_additions = st.lists(st.tuples(st.integers(0, ROWS - 1), st.integers(0, 30),
+                                     st.floats(-10.0, 10.0, allow_nan=False)),
+                           min_size=1, max_size=300)
+
+
+@settings(max_examples=100, deadline=None)
+@given(stream=float_additions, budget=st.none() | st.integers(1, 8),
+       cuts=st.lists(st.integers(0, 300)))
+def test_values_are_the_additions_summed_one_at_a_time_bit_for_bit(
+        stream: list[tuple[int, int, float]], budget: int | None, cuts: list[int]) -> None:
+    """Whatever the batches, each value is its additions summed in the order they came:
+    floating-point sums, so any other order or grouping would show in the last bits."""
+    rows = SparseRows(budget)
+    for batch in batched(stream, cuts):
+        r, c, v = (np.array(x) for x in zip(*batch, strict=True))
+        rows.add(r.astype(np.int64), c.astype(np.int64), v.astype(np.float64))
+    expected = reference(stream, budget or len(stream) + 1)
+    for row in range(ROWS):
+        cols, vals = rows.row(row)
+        want = sorted(expected[row])
+        assert cols.tolist() == want
+        assert vals.tolist() == [expected[row][c] for c in want]
 
 
 users, items = st.integers(0, 7), st.integers(0, 40)

@@ -38,6 +38,7 @@ from streamrec.experiments.registry import Experiment
 from streamrec.experiments.report import report_of
 from streamrec.models.sequence import SequenceModel
 from streamrec.models.sequence_process import FITS_FOLDER
+from streamrec.models.sparse_rows import compile_kernels
 from streamrec.ranking.rules import Rules
 from streamrec.settings import Settings
 from streamrec.storage.artefacts import ArtefactStore
@@ -130,6 +131,8 @@ class Engine:
         """Open the stores, restore the newest snapshot, replay the log after it, start
         learning. ``progress`` is told how the replay goes."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if start_learner:  # compiled now, not in the first batch (once per machine: ~10 s)
+            compile_kernels()
         # a damaged file stops the start, named, rather than being served and written into
         check_at_start(sqlite_paths(settings.data_dir, settings.log_url, settings.catalogue_url,
                                     settings.key_store_url))

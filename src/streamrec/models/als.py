@@ -301,21 +301,16 @@ class ALSModel(RefitsOnRows):
         return vectors
 
     def _summed_rows(self, users: IntArray, n_items: int) -> sp.csr_matrix:
-        """Confidence rows of ``users`` over the fitted items, their pending parts summed.
-        One vectorised pass over all of them (a key per user and item): per user, the numpy
-        calls cost more than the solve itself."""
-        parts = [self._rows.row_parts(user) for user in users.tolist()]
-        lengths = np.fromiter((cols.size for cols, _ in parts), dtype=np.int64, count=len(parts))
-        cols = np.concatenate([cols for cols, _ in parts])
-        vals = np.concatenate([vals for _, vals in parts])
+        """Confidence rows of ``users`` over the fitted items: one compiled pass gathers
+        them (each row's columns sorted and unique, its pending additions summed in)."""
+        cols, vals, lengths = self._rows.gather(users)
         known = cols < n_items
-        keys = np.repeat(np.arange(users.size, dtype=np.int64), lengths)[known] * n_items
-        unique, inverse = np.unique(keys + cols[known], return_inverse=True)
-        summed = np.bincount(inverse, weights=vals[known], minlength=unique.size).astype(
-            np.float64)
-        indptr = np.searchsorted(unique, np.arange(users.size + 1, dtype=np.int64) * n_items)
+        rows = np.repeat(np.arange(users.size, dtype=np.int64), lengths)[known]
+        indptr = np.zeros(users.size + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=users.size), out=indptr[1:])
         return sp.csr_matrix(
-            (confidence(summed, self.config.alpha).astype(np.float32), unique % n_items, indptr),
+            (confidence(vals[known], self.config.alpha).astype(np.float32), cols[known],
+             indptr),
             shape=(users.size, n_items),
         )
 
@@ -401,10 +396,6 @@ class ALSModel(RefitsOnRows):
     # -- persistence ---------------------------------------------------------------------
     def state(self) -> dict[str, np.ndarray]:
         return self._state_with(self._rows.state("rows_"))
-
-    def capture(self) -> dict[str, Any]:
-        """``state`` with the event weights deferred: cheap under the lock (see SparseRows)."""
-        return self._state_with(self._rows.frozen().deferred("rows_"))
 
     def _state_with(self, rows: Mapping[str, Any]) -> dict[str, Any]:
         """The rows, the fit's factors, and which users' rows changed since the fit: their

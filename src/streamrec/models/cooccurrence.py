@@ -164,16 +164,12 @@ class CooccurrenceModel:
     def _accumulate(self, query: Query) -> tuple[IntArray, FloatArray, IntArray]:
         """Every (candidate, contribution, source item) drawn from the user's recent items."""
         history, recency = self._history_weights(query)
-        rows = self._pairs.rows(history.tolist())
-        sizes = np.fromiter((cols.size for cols, _ in rows), dtype=np.int64, count=len(rows))
-        if not sizes.any():
+        cols, vals, sizes = self._pairs.gather(history)  # one compiled pass over the rows
+        if cols.size == 0:
             return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64)
-        # one vectorised pass, not a few numpy calls per recent item (the same products)
         used = np.flatnonzero(sizes)
         factors = recency[used] / self._counts[history[used]] ** self.config.alpha
-        cols = np.concatenate([rows[n][0] for n in used.tolist()])
-        vals = self._shrunk(np.concatenate([rows[n][1] for n in used.tolist()]))
-        return (cols, vals * np.repeat(factors, sizes[used]),
+        return (cols, self._shrunk(vals) * np.repeat(factors, sizes[used]),
                 np.repeat(history[used], sizes[used]))
 
     def _shrunk(self, vals: FloatArray) -> FloatArray:
@@ -306,8 +302,7 @@ class CooccurrenceModel:
     def neighbour_counts(self) -> IntArray:
         """Per item, the co-occurrence entries its row holds (compacted and pending): at most
         ``2 * max_neighbours - 1`` each when there is a budget."""
-        return np.fromiter((self._pairs.row_size(r) for r in range(self._pairs.n_rows)),
-                           dtype=np.int64, count=self._pairs.n_rows)
+        return self._pairs.row_sizes()
 
     def budgets(self) -> dict[str, dict[str, Any]]:
         """Each bounded part against its setting (``engine/sizes.py``)."""
@@ -333,10 +328,6 @@ class CooccurrenceModel:
 
     def state(self) -> dict[str, np.ndarray]:
         return self._state_with(self._pairs.state("pairs_"))
-
-    def capture(self) -> dict[str, Any]:
-        """``state`` with the pair counts deferred: cheap under the lock (see SparseRows)."""
-        return self._state_with(self._pairs.frozen().deferred("pairs_"))
 
     def _state_with(self, pairs: Mapping[str, Any]) -> dict[str, Any]:
         users = np.array(sorted(self._recent), dtype=np.int64)

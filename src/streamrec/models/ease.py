@@ -230,10 +230,6 @@ class EASEModel(RefitsOnRows):
     def state(self) -> dict[str, np.ndarray]:
         return self._state_with(self._rows.state("rows_"))
 
-    def capture(self) -> dict[str, Any]:
-        """``state`` with the event weights deferred: cheap under the lock (see SparseRows)."""
-        return self._state_with(self._rows.frozen().deferred("rows_"))
-
     def _state_with(self, rows: Mapping[str, Any]) -> dict[str, Any]:
         return {**rows, "fit_items": self._fit.items.copy(),
                 "fit_weights": self._fit.weights.copy(),

@@ -1,76 +1,272 @@
 """A sparse square matrix that takes many small additions per second and reads rows fast.
 
-Each row is a pair of sorted arrays (columns, values) plus a buffer of pending additions;
-a row is compacted when its pending part grows past a fraction of its size, so the cost of an
-addition is amortised O(1) and reading a row never scans other rows.
+Each row's entries, sorted by column, lie side by side in one big pair of arrays (a slab:
+columns as int32, values as float64) at the row's ``start``, with room for ``capacity``
+entries. An addition is applied at once: a binary search in its row, then the value added
+in place or the entry inserted (the row's later entries shift by one). A row that runs out
+of room moves to the slab's end with twice the room; when the slab is full, the rows are
+packed into a new one. All of it runs compiled (numba, ``_kernels``), outside the
+interpreter's lock, a batch at a time: the pure-Python version of these rows (per-row
+arrays plus pending buffers merged later) spent most of the learner's time at 8M events in
+a Python loop over the rows each batch touched (bench/RESULTS.md).
 
-Pending additions are copied into growable per-row buffers (``array.array``), not kept as
-views of the batch they came in: a view of a few entries keeps the whole batch's arrays
-alive, and a row that compacts rarely kept hundreds of batches alive (in a soak, 5x the
-memory of the rows themselves). One buffer per row holds (column, value) pairs interleaved
-as float64 (columns are exact below 2**53): one copy per row and batch instead of two, in
-the loop that was most of the learning time.
+A row may have a budget (``max_per_row``, N): each time a row has taken N more additions
+since it was last cut, it is cut to its N largest entries by magnitude (ties: the lower
+column). The cuts fall after fixed additions of the row, in the order they were given,
+whatever batches they came in, so the rows are a function of the additions: a replay of
+the same additions, batched otherwise, cuts at the same places. A row never holds more than
+2N - 1 entries between additions (restored from a state saved without a budget, it may
+until its next cut), so its room never grows past 2N.
 
-Reading a row compacts it first, and reads run side by side (engine/rwlock.py: many readers,
-or the one writer), so compaction and the reads that may compact hold ``_compacting``: two
-readers compacting the same row at once would add its pending part twice.
+Every value is a sum of its additions in the order they came, one at a time (the first added
+to 0.0), so the rows are the same bit for bit however they were batched.
 
-A row may have a budget (``max_per_row``, N): each time a row has taken N more additions since
-it was last cut, it is compacted and cut to its N largest entries by magnitude (ties: the lower
-column). The cuts fall after fixed additions of the row, in the order they were given, whatever
-batches they came in and whenever reads compacted the row, so the rows stay a function of the
-additions: a replay of the same additions, batched otherwise, cuts at the same places. A row
-then never holds more than 2N - 1 entries (compacted or pending), however long the stream.
-
-A row's arrays are never changed in place (compaction and scaling assign new ones), so
-``frozen`` can share them: a consistent copy costs O(rows) under the owner's lock, and the
-O(non-zeros) work of building CSR arrays from it runs later, off the lock (a snapshot writer,
-a refit's thread). At 5M events, building them under the lock took 29% of the learner's time.
-The pending buffers are shared too, copy-on-write: the one thing that changes a buffer in
-place is an addition, and a row's first addition after a ``frozen`` gives the row a copy of
-its own (``_owned``). Copying every pending buffer in ``frozen`` itself took 0.3-0.8 s at 1M
-events (200k rows pending), under the read lock a snapshot takes and holding
-``_compacting``: the readers that compact a row waited all that time (a recommendation p99
-above 100 ms whenever a snapshot fell due).
+Reads never change the rows, and run side by side; the owner's lock keeps the writer alone
+(engine/rwlock.py). ``frozen`` copies the live entries into CSR arrays at once, compiled and
+outside the interpreter's lock: readers go on beside it, and later additions never reach the
+copy (a snapshot, a refit's data).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from array import array
-from collections.abc import Mapping
-from typing import Any
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from streamrec.types import EMPTY_FLOATS, EMPTY_INTS, FloatArray, IntArray
+from streamrec.types import EMPTY_INTS, FloatArray, IntArray
 
-_MIN_PENDING = 64
-_PAIR = 16  # bytes per pending (column, value) pair: two float64
-_CSR_BLOCK = 4096  # rows merged at a time when CSR arrays are built (``_csr``)
+log = logging.getLogger(__name__)
+
+_ENTRY = 12  # bytes per entry: an int32 column and a float64 value
+_MIN_ROOM = 4  # a row's first room; it doubles when full
+_SLACK = 1.25  # a new slab holds this times the rows' room, plus the largest move's
+_COLUMNS = np.int32
+# a row's bookkeeping, side by side in one array (one cache line per row, not five): where
+# its entries start in the slab, how many are sorted and how many pending after them (in
+# the order they came: columns may repeat), its room there, and its additions since it
+# was last cut (rows with a budget only)
+_START, _SIZE, _PENDING, _ROOM, _ADDED = range(5)
+_MAX_COLUMN = int(np.iinfo(_COLUMNS).max)
 
 
-def _pairs(buffer: bytes | array[float]) -> tuple[IntArray, FloatArray]:
-    """Columns and values of interleaved pending pairs."""
-    pairs = np.frombuffer(buffer, dtype=np.float64).reshape(-1, 2)
-    return pairs[:, 0].astype(np.int64), pairs[:, 1]
+def _merge_pending(s: int, n: int, pending: int, cols: np.ndarray, vals: FloatArray) -> int:
+    """Merge the row's ``pending`` additions (after its ``n`` sorted entries at ``s``, in
+    the order they came) into its sorted part, in place; the row's new size. A value takes
+    its additions one at a time in that order, a new column's starting from 0.0: the same
+    sums, bit for bit, as adding each when it came."""
+    added_vals = vals[s + n:s + n + pending].copy()
+    # by column, each column's in the order they came: one sort of unique keys
+    keys = cols[s + n:s + n + pending].astype(np.int64) * pending + np.arange(pending)
+    keys.sort()
+    new_cols = np.empty(pending, dtype=np.int64)
+    new_vals = np.empty(pending, dtype=np.float64)
+    m, old = 0, 0
+    for key in keys:
+        c, j = key // pending, key % pending
+        while old < n and cols[s + old] < c:
+            old += 1
+        if old < n and cols[s + old] == c:
+            vals[s + old] += added_vals[j]
+        elif m > 0 and new_cols[m - 1] == c:
+            new_vals[m - 1] += added_vals[j]
+        else:
+            new_cols[m], new_vals[m] = c, 0.0 + added_vals[j]
+            m += 1
+    w, old = n + m - 1, n - 1  # from the back: each sorted entry moves once, at most
+    for k in range(m - 1, -1, -1):
+        while old >= 0 and cols[s + old] > new_cols[k]:
+            cols[s + w], vals[s + w] = cols[s + old], vals[s + old]
+            old -= 1
+            w -= 1
+        cols[s + w], vals[s + w] = new_cols[k], new_vals[k]
+        w -= 1
+    return n + m
 
 
-def _merged(keys: IntArray, vals: FloatArray, added: IntArray,
-            added_vals: FloatArray) -> tuple[IntArray, FloatArray]:
-    """Sorted unique ``keys`` with ``vals`` (changed in place) and the additions summed in:
-    to a key present, in the order given (as ``np.add.at`` adds); new keys inserted, each
-    the sum of its additions in order."""
-    slots = np.searchsorted(keys, added)
-    present = slots < keys.size
-    present[present] = keys[slots[present]] == added[present]
-    np.add.at(vals, slots[present], added_vals[present])
-    if not present.all():
-        new_keys, inverse = np.unique(added[~present], return_inverse=True)
-        new_vals = np.bincount(inverse, weights=added_vals[~present], minlength=new_keys.size)
-        at = np.searchsorted(keys, new_keys)
-        keys, vals = np.insert(keys, at, new_keys), np.insert(vals, at, new_vals)
-    return keys, vals
+def _cut(s: int, n: int, budget: int, cols: np.ndarray, vals: FloatArray) -> int:
+    """Keep the ``budget`` largest of the row's ``n`` sorted entries at ``s`` by magnitude
+    (ties: the lower columns), in column order; the row's new size. O(n): a partition
+    finds the smallest magnitude kept, and one pass keeps those above it and the first
+    ties."""
+    if n <= budget:
+        return n
+    magnitudes = np.abs(vals[s:s + n])
+    threshold = np.partition(magnitudes, n - budget)[n - budget]
+    ties = budget - np.count_nonzero(magnitudes > threshold)
+    w = 0
+    for j in range(n):  # kept entries only move down: in place is safe
+        if magnitudes[j] > threshold or (magnitudes[j] == threshold and ties > 0):
+            if magnitudes[j] == threshold:
+                ties -= 1
+            cols[s + w], vals[s + w] = cols[s + j], vals[s + j]
+            w += 1
+    return budget
+
+
+def _group_kernel(rows: IntArray, n_rows: int) -> IntArray:
+    """The order that puts each row's additions side by side, each row's in the order they
+    came (a counting sort: O(additions + rows)), so each row is read into the cache once."""
+    counts = np.zeros(n_rows + 1, dtype=np.int64)
+    for r in rows:
+        counts[r + 1] += 1
+    for r in range(n_rows):
+        counts[r + 1] += counts[r]
+    order = np.empty(rows.shape[0], dtype=np.int64)
+    for i in range(rows.shape[0]):
+        order[counts[rows[i]]] = i
+        counts[rows[i]] += 1
+    return order
+
+
+def _add_kernel(rows: IntArray, cols: IntArray, vals: FloatArray, first: int,
+                meta: IntArray, slab_cols: np.ndarray, slab_vals: FloatArray, end: int,
+                budget: int, limit: int) -> tuple[int, int]:
+    """Append additions ``first:`` to their rows' pending parts, in order; returns the
+    index reached and the slab's new end. It stops early, before an addition (nothing of it
+    done), when its row must move and the slab has no room left.
+
+    A row's pending part is merged into its sorted part when the row's room is full (and
+    the row moves to twice the room if it is still over half full), and at its cuts."""
+    for i in range(first, rows.shape[0]):
+        r = rows[i]
+        s, n, waiting, room = meta[r, _START], meta[r, _SIZE], meta[r, _PENDING], meta[r, _ROOM]
+        if n + waiting == room:
+            if waiting > 0:
+                n = meta[r, _SIZE] = _merge_pending(s, n, waiting, slab_cols, slab_vals)
+                waiting = meta[r, _PENDING] = 0
+            grown = max(_MIN_ROOM, 2 * room)
+            if limit > 0 and grown > limit:
+                grown = max(limit, n + 1)
+            if grown > room and 2 * n >= room:  # the row moves to the slab's end
+                if end + grown > slab_cols.shape[0]:
+                    return i, end
+                slab_cols[end:end + n] = slab_cols[s:s + n]
+                slab_vals[end:end + n] = slab_vals[s:s + n]
+                s = meta[r, _START] = end
+                meta[r, _ROOM] = grown
+                end += grown
+        slab_cols[s + n + waiting], slab_vals[s + n + waiting] = cols[i], vals[i]
+        meta[r, _PENDING] = waiting + 1
+        if budget > 0:
+            meta[r, _ADDED] += 1
+            if meta[r, _ADDED] == budget:  # the cut, after the row's budget-th addition
+                meta[r, _ADDED] = 0  # since the last
+                n = _merge_pending(s, n, waiting + 1, slab_cols, slab_vals)
+                meta[r, _SIZE] = _cut(s, n, budget, slab_cols, slab_vals)
+                meta[r, _PENDING] = 0
+    return rows.shape[0], end
+
+
+def _gather_kernel(rows: IntArray, meta: IntArray, slab_cols: np.ndarray,
+                   slab_vals: FloatArray, out_cols: IntArray, out_vals: FloatArray,
+                   out_sizes: IntArray) -> int:
+    """``rows`` one after another (-1: a row with nothing), each with its pending part
+    merged in (in the copy: the rows are left as they are), into ``out_cols``/``out_vals``;
+    each row's size into ``out_sizes``; the entries written."""
+    at = 0
+    for k in range(rows.shape[0]):
+        r = rows[k]
+        if r < 0:
+            continue
+        s, n, waiting = meta[r, _START], meta[r, _SIZE], meta[r, _PENDING]
+        out_cols[at:at + n + waiting] = slab_cols[s:s + n + waiting]
+        out_vals[at:at + n + waiting] = slab_vals[s:s + n + waiting]
+        if waiting > 0:
+            n = _merge_pending(at, n, waiting, out_cols, out_vals)
+        out_sizes[k] = n
+        at += n
+    return at
+
+
+def _merge_all_kernel(n_rows: int, meta: IntArray, slab_cols: np.ndarray,
+                      slab_vals: FloatArray) -> None:
+    """Merge every row's pending part into its sorted part."""
+    for r in range(n_rows):
+        if meta[r, _PENDING] > 0:
+            meta[r, _SIZE] = _merge_pending(meta[r, _START], meta[r, _SIZE],
+                                            meta[r, _PENDING], slab_cols, slab_vals)
+            meta[r, _PENDING] = 0
+
+
+def _pack_kernel(n_rows: int, meta: IntArray, old_cols: np.ndarray, old_vals: FloatArray,
+                 slab_cols: np.ndarray, slab_vals: FloatArray) -> int:
+    """Every row, with its room, moved side by side into the new slab (starts updated);
+    the new slab's end."""
+    at = 0
+    for r in range(n_rows):
+        s, held = meta[r, _START], meta[r, _SIZE] + meta[r, _PENDING]
+        slab_cols[at:at + held] = old_cols[s:s + held]
+        slab_vals[at:at + held] = old_vals[s:s + held]
+        meta[r, _START] = at
+        at += meta[r, _ROOM]
+    return at
+
+
+class _Kernels(NamedTuple):
+    group: Callable[..., IntArray]
+    add: Callable[..., tuple[int, int]]
+    gather: Callable[..., int]
+    merge_all: Callable[..., None]
+    pack: Callable[..., int]
+
+
+_HELPERS = ("_merge_pending", "_cut")  # called by the kernels
+
+
+_compiled: _Kernels | None = None
+_compiling = threading.Lock()
+
+
+def _kernels() -> _Kernels:
+    """The kernels, compiled on first use (numba caches them on disk: once per machine),
+    so that commands that never learn never load numba. The helpers the kernels call are
+    compiled first, in place of the module's Python functions, which is where the kernels
+    look them up."""
+    global _compiled
+    if _compiled is not None:
+        return _compiled
+    with _compiling:
+        if _compiled is None:
+            import numba
+
+            began = time.perf_counter()
+            try:
+                jit = numba.njit(cache=True, nogil=True)
+                jit(_pack_kernel)  # numba raises here if it has nowhere to keep its cache
+            except RuntimeError:  # a read-only install and no writable home: every start
+                jit = numba.njit(cache=False, nogil=True)
+            for name in _HELPERS:
+                globals()[name] = jit(globals()[name])
+            _compiled = _Kernels(jit(_group_kernel), jit(_add_kernel), jit(_gather_kernel),
+                                 jit(_merge_all_kernel), jit(_pack_kernel))
+            warm_up()
+            log.info("sparse-row kernels ready in %.1f s (compiled once per machine, then "
+                     "cached)", time.perf_counter() - began)
+    return _compiled
+
+
+def compile_kernels() -> None:
+    """Compile the kernels now (or load them from numba's cache): a server calls it as it
+    starts, so that the first batch does not wait on it."""
+    _kernels()
+
+
+def warm_up() -> None:
+    """Run each kernel once on tiny rows, so that its compilation (or loading from numba's
+    cache) happens now (a server's start), not in the middle of the first batch or query:
+    compiling takes ~10 s on a machine that has never run them."""
+    rows = SparseRows(2)
+    rows.add(np.array([0, 0, 0, 1]), np.array([3, 1, 3, 2]), np.array([1.0, 2.0, 3.0, 4.0]))
+    rows.state("")
+    rows.scale(0.5)
+    rows.rows([0, 1])
+    unbounded = SparseRows()
+    unbounded.add(np.array([0, 0]), np.array([1, 2]), np.array([1.0, 2.0]))
+    unbounded.state("")
 
 
 class SparseRows:
@@ -79,386 +275,215 @@ class SparseRows:
         if max_per_row is not None and max_per_row < 1:
             raise ValueError(f"max_per_row must be at least 1, not {max_per_row}")
         self.max_per_row = max_per_row
-        # per row (arrays with room to grow: their first n_rows count): additions since it
-        # was last cut (rows with a budget only), entries compacted, and entries pending.
-        # Arrays, so that a batch's bookkeeping is a few numpy calls, not a loop over rows
-        self._added = np.zeros(0, dtype=np.int64)
-        self._sizes = np.zeros(0, dtype=np.int64)
-        self._pending_n = np.zeros(0, dtype=np.int64)
-        self._cols: list[IntArray] = []
-        self._vals: list[FloatArray] = []
-        # None: nothing pending (most rows, most of the time: no buffer is kept for them)
-        self._pending: list[array[float] | None] = []
-        # per row: its pending buffer is its own, not shared with a ``frozen`` copy
-        self._owned = np.zeros(0, dtype=bool)
-        self._compacting = threading.RLock()  # readers compact too (see the module's doc)
+        self._n_rows = 0
+        # each row's bookkeeping (_START, ...), with room for more rows: the first n_rows
+        self._meta = np.zeros((0, 5), dtype=np.int64)
+        self._slab_cols = np.zeros(0, dtype=_COLUMNS)
+        self._slab_vals = np.zeros(0, dtype=np.float64)
+        self._end = 0  # the slab's first unused entry
 
     @property
     def n_rows(self) -> int:
-        return len(self._cols)
+        return self._n_rows
 
     def _ensure_rows(self, n: int) -> None:
-        more = n - len(self._cols)
-        if more > 0:
-            self._cols.extend([EMPTY_INTS] * more)
-            self._vals.extend([EMPTY_FLOATS] * more)
-            self._pending.extend([None] * more)
-            if n > self._sizes.size:  # room for twice as many: growing is amortised O(1)
-                room = max(n, 2 * self._sizes.size)
-                self._added, self._sizes, self._pending_n = (
-                    np.concatenate((a, np.zeros(room - a.size, dtype=np.int64)))
-                    for a in (self._added, self._sizes, self._pending_n))
-                self._owned = np.concatenate((self._owned,
-                                              np.zeros(room - self._owned.size, dtype=bool)))
+        if n <= self._n_rows:
+            return
+        if n > self._meta.shape[0]:  # room for twice as many: growing is amortised O(1)
+            more = max(n, 2 * self._meta.shape[0]) - self._meta.shape[0]
+            self._meta = np.concatenate((self._meta, np.zeros((more, 5), dtype=np.int64)))
+        self._n_rows = n
 
-    def _set_row(self, row: int, cols: IntArray, vals: FloatArray) -> None:
-        """A row's compacted entries, new arrays (never changed in place: see the module's
-        doc)."""
-        self._cols[row], self._vals[row] = cols, vals
-        self._sizes[row] = cols.size
+    def _column(self, which: int) -> IntArray:
+        return self._meta[: self._n_rows, which]
 
     @property
     def row_limit(self) -> int | None:
-        """The most entries a row can hold (compacted and pending), or None: no budget."""
+        """The most entries a row holds between additions, or None: no budget."""
         return None if self.max_per_row is None else 2 * self.max_per_row - 1
 
     def row_size(self, row: int) -> int:
-        """Entries row ``row`` holds, compacted and pending (a pending one may repeat)."""
-        if row >= len(self._cols):
+        """Entries row ``row`` holds, sorted and pending (a pending one may repeat)."""
+        if row >= self._n_rows:
             return 0
-        return int(self._sizes[row] + self._pending_n[row])
+        return int(self._meta[row, _SIZE] + self._meta[row, _PENDING])
+
+    def row_sizes(self) -> IntArray:
+        """``row_size`` of each row."""
+        return self._column(_SIZE) + self._column(_PENDING)
 
     def add(self, rows: IntArray, cols: IntArray, vals: FloatArray) -> None:
-        """Add ``vals`` at ``(rows, cols)``; repeated coordinates accumulate."""
+        """Add ``vals`` at ``(rows, cols)``, in the order given; repeated coordinates
+        accumulate."""
         if rows.size == 0:
             return
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        cols = np.ascontiguousarray(cols, dtype=np.int64)
+        vals = np.ascontiguousarray(vals, dtype=np.float64)
+        if int(rows.min()) < 0 or int(cols.min()) < 0 or int(cols.max()) > _MAX_COLUMN:
+            raise ValueError(f"rows and columns must be in [0, {_MAX_COLUMN}]")
         self._ensure_rows(int(rows.max()) + 1)
-        order = np.argsort(rows, kind="stable")
-        rows = rows[order]
-        pairs = np.empty((rows.size, 2), dtype=np.float64)
-        pairs[:, 0] = cols[order]
-        pairs[:, 1] = vals[order]
-        # np.r_ is slow on this hot path; build the boundaries directly
-        boundary = np.empty(rows.size, dtype=bool)
-        boundary[0] = True
-        np.not_equal(rows[1:], rows[:-1], out=boundary[1:])
-        starts = np.flatnonzero(boundary)
-        ends = np.append(starts[1:], rows.size)
-        pair_bytes = pairs.data.cast("B")
-        segment_rows = rows[starts]
-        while segment_rows.size:
-            segment_rows, starts, ends = self._append(segment_rows, starts, ends, pair_bytes)
-            if segment_rows.size:  # rows that reached their budget: cut them, then add
-                cut = segment_rows.tolist()  # what followed
-                self._compact_many([row for row in cut if self._pending[row] is not None])
-                for row in cut:
-                    self._cut(row)
-                more = ends > starts
-                segment_rows, starts, ends = segment_rows[more], starts[more], ends[more]
-        del pair_bytes
+        kernels = _kernels()
+        order = kernels.group(rows, self._n_rows)
+        rows, cols, vals = rows[order], cols[order], vals[order]
+        budget = self.max_per_row or 0
+        done = 0
+        while True:
+            done, self._end = kernels.add(rows, cols, vals, done, self._meta, self._slab_cols,
+                                          self._slab_vals, self._end, budget, 2 * budget)
+            if done == rows.size:
+                return
+            self._pack()  # the slab is full: a new one, with room for the row that moves
 
-    def _append(self, rows: IntArray, starts: IntArray, ends: IntArray,
-                pair_bytes: memoryview) -> tuple[IntArray, IntArray, IntArray]:
-        """Buffer the pending pairs ``starts[n]:ends[n]`` of each of ``rows`` (distinct);
-        compact the rows whose pending part outgrew them. A row with a budget takes pairs up
-        to its next cut only: those that reached it are returned with the ranges after,
-        for after the cut."""
-        budget = self.max_per_row
-        taken = ends - starts
-        if budget is not None:
-            added = self._added[rows]
-            room = budget - added  # at least 1: a row is cut when it reaches its budget
-            full = taken >= room
-            taken = np.minimum(taken, room)
-            self._added[rows] = added + taken
-            rest = rows[full], starts[full] + room[full], ends[full]
-        else:
-            rest = EMPTY_INTS, EMPTY_INTS, EMPTY_INTS
-        pending = self._pending
-        for row in rows[~self._owned[rows]].tolist():  # shared with a frozen copy: copy it
-            buffer = pending[row]
-            if buffer is not None:
-                pending[row] = buffer[:]
-        self._owned[rows] = True
-        for row, start, end in zip(rows.tolist(), (starts * _PAIR).tolist(),
-                                   ((starts + taken) * _PAIR).tolist(), strict=True):
-            buffer = pending[row]
-            if buffer is None:
-                buffer = pending[row] = array("d")
-            buffer.frombytes(pair_bytes[start:end])
-        waiting = self._pending_n[rows] + taken
-        self._pending_n[rows] = waiting
-        self._compact_many(rows[waiting > np.maximum(self._sizes[rows], _MIN_PENDING)].tolist())
-        return rest
-
-    def _cut(self, row: int) -> None:
-        """Keep the row's ``max_per_row`` largest entries by magnitude (ties: the lower
-        columns); the row is compacted. Its count of additions starts again."""
-        assert self.max_per_row is not None
-        self._added[row] = 0
-        cols, vals = self._cols[row], self._vals[row]
-        excess = cols.size - self.max_per_row
-        if excess <= 0:
-            return
-        magnitude = np.abs(vals)
-        threshold = np.partition(magnitude, excess)[excess]  # the smallest value kept
-        keep = magnitude > threshold
-        ties = np.flatnonzero(magnitude == threshold)  # by column: rows are sorted
-        keep[ties[: self.max_per_row - int(np.count_nonzero(keep))]] = True
-        self._set_row(row, cols[keep], vals[keep])
-
-    def _pending_rows(self) -> list[int]:
-        return np.flatnonzero(self._pending_n[: self.n_rows]).tolist()
-
-    def _clear_pending(self, row: int) -> None:
-        self._pending[row] = None
-        self._pending_n[row] = 0
-
-    def _compact_many(self, rows: list[int]) -> None:
-        """Compact several rows (each with pending additions) in one vectorised pass."""
-        if len(rows) < 2:
-            for row in rows:
-                self._compact(row)
-            return
-        self._compact_incrementally(sorted(rows))
-
-    def _compact(self, row: int) -> None:
-        pending = self._pending[row]
-        if pending is None:
-            return
-        added_cols, added_vals = _pairs(pending)
-        # most additions hit columns the row already has: added in place, the rest inserted
-        cols, vals = _merged(self._cols[row], self._vals[row].copy(), added_cols, added_vals)
-        # assign new arrays rather than mutate: a concurrent reader keeps a consistent row
-        self._set_row(row, cols, vals)
-        self._clear_pending(row)
+    def _pack(self) -> None:
+        """Every row moved side by side into a new slab, with their room, plus slack (and
+        room for the largest move a row can make)."""
+        rooms = self._column(_ROOM)
+        largest = 2 * int(rooms.max(initial=0)) + _MIN_ROOM
+        length = int(int(rooms.sum()) * _SLACK) + max(largest, 1024)
+        cols, vals = np.zeros(length, dtype=_COLUMNS), np.zeros(length, dtype=np.float64)
+        self._end = _kernels().pack(self._n_rows, self._meta, self._slab_cols,
+                                    self._slab_vals, cols, vals)
+        self._slab_cols, self._slab_vals = cols, vals
 
     def row(self, row: int) -> tuple[IntArray, FloatArray]:
-        """Columns (sorted, unique) and values of one row.
+        """Columns (sorted, unique) and values of one row: copies, the caller's to keep."""
+        cols, vals, _ = self.gather(np.array([row], dtype=np.int64))
+        return cols, vals
 
-        Reading compacts the row first: many tiny pending parts are slow to concatenate on
-        every read, and a row that is read once is usually read again. Readers may call it
-        side by side (``_compacting``); writers are alone (the owner's lock)."""
-        if row >= len(self._cols):
-            return EMPTY_INTS, EMPTY_FLOATS
-        with self._compacting:
-            self._compact(row)
-            return self._cols[row], self._vals[row]
+    row_parts = row  # what callers that sum repeated columns read: rows never repeat
+
+    def gather(self, rows: IntArray) -> tuple[IntArray, FloatArray, IntArray]:
+        """The entries of ``rows`` (rows past the last hold none), one row after another,
+        pending parts merged in, and each row's number of entries: one compiled pass that
+        leaves the rows as they are (readers run side by side)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        rows = np.where(rows < self._n_rows, rows, -1)
+        known = rows[rows >= 0]
+        held = int(self._meta[known, _SIZE].sum() + self._meta[known, _PENDING].sum())
+        cols, vals = np.empty(held, dtype=np.int64), np.empty(held, dtype=np.float64)
+        sizes = np.zeros(rows.size, dtype=np.int64)
+        if held:
+            used = _kernels().gather(rows, self._meta, self._slab_cols, self._slab_vals,
+                                     cols, vals, sizes)
+            cols, vals = cols[:used], vals[:used]
+        return cols, vals, sizes
 
     def rows(self, rows: list[int]) -> list[tuple[IntArray, FloatArray]]:
-        """``row`` for several rows; those with pending additions are compacted together in
-        one vectorised pass (a query reads ~50 rows: per row, ``_compact``'s dozen numpy
-        calls cost ~40 us). The same sums, added in the same order, as ``_compact``."""
-        with self._compacting:
-            due = sorted({r for r in rows
-                          if r < len(self._cols) and self._pending[r] is not None})
-            if len(due) > 1:
-                self._compact_incrementally(due)
-            return [self.row(r) for r in rows]
-
-    def _compact_incrementally(self, rows: list[int]) -> None:
-        """``_compact`` for each of ``rows`` (sorted, each with pending additions) at once:
-        rows are told apart by a key ``rank * n_columns + column``, sorted like the rows."""
-        pending = [p for p in (self._pending[r] for r in rows) if p is not None]
-        # one join of the buffers: a numpy view per row cost ~1 us each, 30x the join
-        added_cols, added_vals = _pairs(b"".join(pending))
-        old_cols = [self._cols[r] for r in rows]
-        width = max(int(added_cols.max()), max(int(c[-1]) if c.size else 0
-                                                for c in old_cols)) + 1
-        base_sizes = np.fromiter((c.size for c in old_cols), dtype=np.int64, count=len(rows))
-        added_sizes = np.fromiter((len(p) // 2 for p in pending), dtype=np.int64,
-                                  count=len(rows))
-        ranks = np.arange(len(rows), dtype=np.int64) * width
-        keys = np.concatenate(old_cols) + np.repeat(ranks, base_sizes)
-        vals = np.concatenate([self._vals[r] for r in rows])  # a copy: rows stay untouched
-        keys, vals = _merged(keys, vals, added_cols + np.repeat(ranks, added_sizes), added_vals)
-        edges = np.searchsorted(keys, ranks).tolist() + [keys.size]
-        cols = keys - np.repeat(ranks, np.diff(edges))
-        for n, row in enumerate(rows):
-            # copies: a row never pins the others' arrays in memory
-            self._set_row(row, cols[edges[n]:edges[n + 1]].copy(),
-                          vals[edges[n]:edges[n + 1]].copy())
-            self._clear_pending(row)
-
-    def row_parts(self, row: int) -> tuple[IntArray, FloatArray]:
-        """The row without compacting it: columns may repeat (callers sum them). Cheaper than
-        ``row`` for a caller that aggregates anyway and reads each row once per write."""
-        if row >= len(self._cols):
-            return EMPTY_INTS, EMPTY_FLOATS
-        with self._compacting:  # not beside a reader's compaction of this row
-            pending = self._pending[row]
-            if pending is None:
-                return self._cols[row], self._vals[row]
-            added_cols, added_vals = _pairs(pending)
-            return (np.concatenate((self._cols[row], added_cols)),
-                    np.concatenate((self._vals[row], added_vals)))
+        """``row`` for several rows, gathered in one pass."""
+        cols, vals, sizes = self.gather(np.asarray(rows, dtype=np.int64))
+        edges = np.cumsum(sizes)[:-1] if sizes.size else EMPTY_INTS
+        return list(zip(np.split(cols, edges), np.split(vals, edges), strict=True))
 
     def scale(self, factor: float) -> None:
-        """Multiply every stored value by ``factor``."""
-        self._compact_many(self._pending_rows())
-        for row in range(len(self._cols)):
-            self._vals[row] = self._vals[row] * factor
+        """Multiply every stored value by ``factor`` (pending parts merged first: a value
+        is its additions' sum, scaled)."""
+        if self._column(_PENDING).any():
+            _kernels().merge_all(self._n_rows, self._meta, self._slab_cols, self._slab_vals)
+        self._slab_vals[: self._end] *= factor
 
     def budget(self, setting: str, per: str) -> dict[str, Any]:
         """The rows against their budget, for ``/v1/admin/sizes``: how many rows, the
-        largest now and the most one can hold (entries), and bytes (16 per entry: a column
-        and a float64 value, compacted or pending) now and at most for this many rows."""
-        n = self.n_rows
-        sizes = self._sizes[:n] + self._pending_n[:n]
+        largest now and the most one holds between additions (entries, sorted and
+        pending), and bytes (12 per entry: an int32 column and a float64 value) now and at
+        most for this many rows."""
+        n = self._n_rows
+        sizes = self.row_sizes()
         limit = self.row_limit
         return {"setting": setting, "budget": self.max_per_row, "per": per,
                 "count": n, "largest": int(sizes.max()) if n else 0, "most": limit,
-                "bytes": _PAIR * int(sizes.sum()),
-                "most_bytes": None if limit is None else _PAIR * limit * n}
+                "bytes": _ENTRY * int(sizes.sum()),
+                "most_bytes": None if limit is None else _ENTRY * limit * n}
 
     def nnz(self) -> int:
-        return int(self._sizes.sum() + self._pending_n.sum())
+        """Entries held, sorted and pending (a pending one may repeat)."""
+        return int(self.row_sizes().sum())
 
     def frozen(self) -> FrozenRows:
-        """The rows as they are now, for reading later from any thread: O(rows), sharing
-        the rows' arrays and pending buffers (copy-on-write, see the module's doc). Callers
-        hold the owner's lock while it is taken, as for a mutation; readers may go on beside
-        it (a snapshot is taken under the read lock), so it holds ``_compacting`` too: a
-        reader's compaction between the copies of the row arrays and of their sizes and
-        buffers made a copy whose pending rows had no buffer, and whose sizes did not match
-        its rows."""
-        copy = SparseRows(self.max_per_row)
-        with self._compacting:
-            copy._cols, copy._vals = list(self._cols), list(self._vals)
-            copy._added, copy._sizes = self._added.copy(), self._sizes.copy()
-            copy._pending_n = self._pending_n.copy()
-            copy._pending = list(self._pending)
-            copy._owned = np.zeros(self._owned.size, dtype=bool)  # it never takes additions
-            self._owned[:] = False
-        return FrozenRows(copy)
+        """The rows as they are now, as CSR arrays: later additions never reach them.
+        Callers hold the owner's lock, as for a change (readers may go on beside it: the
+        copy is compiled and runs outside the interpreter's lock)."""
+        return FrozenRows(self.state(""))
 
     def state(self, prefix: str) -> dict[str, np.ndarray]:
-        """Compacted CSR arrays (``indptr``, ``indices``, ``data``) under ``prefix``; the rows
-        themselves are left as they are."""
-        return self.frozen().csr(prefix)
-
-    def _csr(self, prefix: str) -> dict[str, np.ndarray]:
-        """The rows with their pending parts summed in, as compaction sums them (the same
-        additions in the same order), a block of rows at a time: compacting each pending row
-        first was a Python loop over every row (200k at 1M events) in the thread that builds
-        a snapshot's or a refit's arrays, and one pass over all rows at once made numpy calls
-        over tens of millions of entries, each holding the interpreter's lock from the
-        readers beside it for up to ~100 ms. The rows themselves are left as they are."""
-        n = self.n_rows
-        due = np.asarray(self._pending_rows(), dtype=np.int64)
-        parts = [self._csr_block(start, min(n, start + _CSR_BLOCK), due)
-                 for start in range(0, n, _CSR_BLOCK)]
-        sizes = np.concatenate([size for _, _, size in parts]) if parts else EMPTY_INTS
+        """CSR arrays (``indptr``, ``indices``, ``data``, and ``added`` with a budget: where
+        the next cuts fall) under ``prefix``, pending parts merged in."""
+        n = self._n_rows
+        indices, data, sizes = self.gather(np.arange(n, dtype=np.int64))
         indptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(sizes, out=indptr[1:])
-        indices = np.concatenate([cols for cols, _, _ in parts]) if parts else EMPTY_INTS
-        data = np.concatenate([vals for _, vals, _ in parts]) if parts else EMPTY_FLOATS
-        arrays = {f"{prefix}indptr": indptr, f"{prefix}indices": indices, f"{prefix}data": data}
-        if self.max_per_row is not None:  # where the next cuts fall: part of the state
-            arrays[f"{prefix}added"] = self._added[: self.n_rows].copy()
+        arrays = {f"{prefix}indptr": indptr, f"{prefix}indices": indices,
+                  f"{prefix}data": data}
+        if self.max_per_row is not None:
+            arrays[f"{prefix}added"] = self._column(_ADDED).copy()
         return arrays
-
-    def _csr_block(self, start: int, stop: int,
-                   due: IntArray) -> tuple[IntArray, FloatArray, IntArray]:
-        """Rows ``start:stop``'s columns, values and sizes, pending parts summed in
-        (``due``: the rows with pending parts, sorted)."""
-        indices = np.concatenate(self._cols[start:stop])
-        data = np.concatenate(self._vals[start:stop])  # a new array: changed below
-        sizes = self._sizes[start:stop]
-        block_due = due[(due >= start) & (due < stop)].tolist()
-        if not block_due:
-            return indices, data, sizes.copy()
-        added_cols, added_vals = _pairs(b"".join([self._pending[r] or b""
-                                                  for r in block_due]))
-        width = max(int(added_cols.max()), int(indices.max()) if indices.size else 0) + 1
-        keys = np.repeat(np.arange(stop - start, dtype=np.int64) * width, sizes) + indices
-        added = np.repeat((np.asarray(block_due, dtype=np.int64) - start) * width,
-                          self._pending_n[block_due]) + added_cols
-        keys, data = _merged(keys, data, added, added_vals)
-        rows = keys // width
-        return keys - rows * width, data, np.bincount(rows, minlength=stop - start)
 
     def restore(self, state: Mapping[str, np.ndarray], prefix: str) -> None:
         indptr = np.asarray(state[f"{prefix}indptr"], dtype=np.int64)
-        indices = np.asarray(state[f"{prefix}indices"], dtype=np.int64)
+        indices = np.asarray(state[f"{prefix}indices"])
         data = np.asarray(state[f"{prefix}data"], dtype=np.float64)
+        if indices.size and int(indices.max()) > _MAX_COLUMN:
+            raise ValueError(f"columns above {_MAX_COLUMN} cannot be restored")
         self.__init__(self.max_per_row)  # type: ignore[misc]
         n = indptr.shape[0] - 1
         self._ensure_rows(n)
-        # each row a view of the saved arrays, made in one pass over the bounds as Python
-        # ints (indexing ``indptr`` per row: 0.1 s per 100k rows, for each of three such)
-        bounds = indptr.tolist()
-        spans = list(zip(bounds[:-1], bounds[1:], strict=True))
-        self._cols = [indices[start:end] for start, end in spans]
-        self._vals = [data[start:end] for start, end in spans]
-        self._sizes[:n] = np.diff(indptr)
+        # the saved arrays become the slab, each row with just its entries as room:
+        # restoring is two copies, however many rows
+        self._meta[:n, _START] = indptr[:-1]
+        self._meta[:n, _SIZE] = self._meta[:n, _ROOM] = np.diff(indptr)
+        self._slab_cols = indices.astype(_COLUMNS)
+        self._slab_vals = data.copy()
+        self._end = int(indptr[-1])
         added = state.get(f"{prefix}added")
         if self.max_per_row is not None:
             if added is not None and added.shape[0] == n:
-                self._added[:n] = np.minimum(added, self.max_per_row - 1)
+                self._meta[:n, _ADDED] = np.minimum(added, self.max_per_row - 1)
             limit = self.row_limit or 0
-            for row in np.flatnonzero(self._sizes > limit).tolist():  # saved without this
-                self._cut(row)  # budget: cut to it
+            for row in np.flatnonzero(self._column(_SIZE) > limit).tolist():  # saved
+                self._cut(row)  # without this budget: cut to it
+
+    def _cut(self, row: int) -> None:
+        """Keep the row's ``max_per_row`` largest entries by magnitude (ties: the lower
+        columns), as the compiled cut does; its count of additions starts again. The row has
+        no pending part (it was just restored)."""
+        assert self.max_per_row is not None
+        self._meta[row, _ADDED] = 0
+        start, size = int(self._meta[row, _START]), int(self._meta[row, _SIZE])
+        if size <= self.max_per_row:
+            return
+        vals = self._slab_vals[start:start + size]
+        keep = np.sort(np.argsort(-np.abs(vals), kind="stable")[: self.max_per_row])
+        self._slab_cols[start:start + keep.size] = self._slab_cols[start:start + size][keep]
+        self._slab_vals[start:start + keep.size] = vals[keep]
+        self._meta[row, _SIZE] = keep.size
 
 
 class FrozenRows:
-    """A consistent copy of ``SparseRows`` (see ``SparseRows.frozen``); its CSR arrays are
-    built once, by whichever thread asks first."""
+    """The CSR arrays of ``SparseRows`` at one moment (``SparseRows.frozen``)."""
 
-    def __init__(self, rows: SparseRows) -> None:
-        self._rows: SparseRows | None = rows
-        self._arrays: dict[str, np.ndarray] | None = None
-        self._lock = threading.Lock()
-        self.n_rows = rows.n_rows
-        self._bounded = rows.max_per_row is not None
+    def __init__(self, arrays: Mapping[str, np.ndarray]) -> None:
+        self._arrays = dict(arrays)
+        self.n_rows = int(self._arrays["indptr"].shape[0]) - 1
 
     def csr(self, prefix: str = "") -> dict[str, np.ndarray]:
-        with self._lock:
-            if self._arrays is None:
-                assert self._rows is not None
-                self._arrays = self._rows._csr("")
-                self._rows = None  # the copy's row lists are no longer needed
         return {f"{prefix}{key}": value for key, value in self._arrays.items()}
 
     @classmethod
     def from_csr(cls, arrays: Mapping[str, np.ndarray], prefix: str = "") -> FrozenRows:
         """The frozen rows whose ``csr(prefix)`` gave ``arrays`` (a begun fit's data, read
-        back from a snapshot): ``csr`` returns them as they are."""
-        frozen = cls(SparseRows())
+        back from a snapshot)."""
         names = ("indptr", "indices", "data", "added")
-        frozen._arrays = {key: np.asarray(arrays[f"{prefix}{key}"]) for key in names
-                          if f"{prefix}{key}" in arrays}
-        frozen._rows = None
-        frozen.n_rows = int(frozen._arrays["indptr"].shape[0]) - 1
-        frozen._bounded = "added" in frozen._arrays
-        return frozen
-
-    def deferred(self, prefix: str) -> dict[str, DeferredArray]:
-        """The CSR arrays as placeholders that numpy turns into arrays when it first reads
-        them (``np.asarray``, ``np.savez``): a snapshot taken under the lock and written by
-        another thread builds them there."""
-        keys = ["indptr", "indices", "data"] + (["added"] if self._bounded else [])
-        return {f"{prefix}{key}": DeferredArray(self, key) for key in keys}
-
-
-class DeferredArray:
-    """One of a ``FrozenRows``' CSR arrays, built on first use."""
-
-    def __init__(self, rows: FrozenRows, key: str) -> None:
-        self._rows, self._key = rows, key
-
-    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        array = self._rows.csr()[self._key]
-        return array if dtype is None else array.astype(dtype)
+        return cls({key: np.asarray(arrays[f"{prefix}{key}"]) for key in names
+                    if f"{prefix}{key}" in arrays})
 
 
 class RefitsOnRows:
     """``data_arrays`` and ``data_from`` (models/base.py's ``Refittable``) of a model whose
     fit's data is a frozen copy of its ``SparseRows`` (ALS, EASE): the CSR arrays, under
-    ``rows_``, deferred until a snapshot writes them."""
+    ``rows_``."""
 
     def data_arrays(self, data: FrozenRows) -> dict[str, Any]:
-        return dict(data.deferred("rows_"))
+        return data.csr("rows_")
 
     def data_from(self, arrays: Mapping[str, np.ndarray]) -> FrozenRows:
         return FrozenRows.from_csr(arrays, "rows_")

@@ -177,9 +177,9 @@ def test_gather_matches_a_dense_reference() -> None:
             np.testing.assert_array_equal(found.features, featurise(raw, length))
 
 
-def test_rows_compacted_together_equal_rows_compacted_one_by_one() -> None:
-    """A query reads ~50 co-occurrence rows at once; those with pending additions are
-    compacted in one pass, to exactly the sums ``row`` gives one row at a time."""
+def test_rows_gathered_together_equal_rows_read_one_by_one() -> None:
+    """A query reads ~50 co-occurrence rows at once, gathered in one pass with their pending
+    additions merged in: exactly the sums ``row`` gives one row at a time."""
     rng = np.random.default_rng(5)
     for _ in range(50):
         one_by_one, together = SparseRows(), SparseRows()

@@ -1,186 +1,137 @@
-"""SparseRows (models/sparse_rows.py): sums like a dense matrix, and pending additions hold
-only their own entries, never the batch they came in."""
+"""SparseRows (models/sparse_rows.py): sums like a dense matrix, bit for bit as one addition
+at a time, through moves, packs into new slabs, cuts, scaling and restores; reads change
+nothing; a frozen copy keeps its moment."""
 
 from __future__ import annotations
 
 import threading
 
 import numpy as np
+import pytest
 
 from streamrec.engine.sizes import _Walker
-from streamrec.models.sparse_rows import _CSR_BLOCK, FrozenRows, SparseRows
+from streamrec.models.sparse_rows import SparseRows
 
 N = 50
 
 
-def dense_of(rows: SparseRows, compact: bool) -> np.ndarray:
+def dense_of(rows: SparseRows) -> np.ndarray:
     dense = np.zeros((N, N))
     for row in range(rows.n_rows):
-        cols, vals = rows.row(row) if compact else rows.row_parts(row)
-        np.add.at(dense[row], cols, vals)
+        cols, vals = rows.row(row)
+        assert np.all(np.diff(cols) > 0)  # sorted, unique
+        dense[row, cols] = vals
     return dense
 
 
-def fill(rows: SparseRows, rng: np.random.Generator, batches: int, size: int) -> np.ndarray:
-    """``batches`` random additions of ``size`` entries to ``rows``; their dense sum."""
+def sequential(batches: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
+    """The additions one at a time, each value summed in order from 0.0."""
     expected = np.zeros((N, N))
-    for _ in range(batches):
-        r, c, v = rng.integers(0, N, size), rng.integers(0, N, size), rng.normal(size=size)
-        rows.add(r, c, v)
-        np.add.at(expected, (r, c), v)
+    for r, c, v in batches:
+        for row, col, value in zip(r.tolist(), c.tolist(), v.tolist(), strict=True):
+            expected[row, col] += value
     return expected
 
 
-def test_additions_sum_like_a_dense_matrix_through_compactions_and_state() -> None:
+def random_batches(rng: np.random.Generator, batches: int,
+                   most: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    out = []
+    for _ in range(batches):
+        size = int(rng.integers(1, most))
+        out.append((rng.integers(0, N, size), rng.integers(0, N, size), rng.normal(size=size)))
+    return out
+
+
+def test_additions_sum_bit_for_bit_as_one_at_a_time_through_moves_packs_and_state() -> None:
     rng = np.random.default_rng(3)
-    rows, expected = SparseRows(), np.zeros((N, N))
-    for _ in range(300):
-        size = int(rng.integers(1, 200))
-        r, c = rng.integers(0, N, size), rng.integers(0, N, size)
-        v = rng.normal(size=size)
-        rows.add(r, c, v)
-        np.add.at(expected, (r, c), v)
-    np.testing.assert_allclose(dense_of(rows, compact=False), expected, atol=1e-9)
-    np.testing.assert_allclose(dense_of(rows, compact=True), expected, atol=1e-9)
+    batches = random_batches(rng, 300, 200)
+    rows = SparseRows()
+    slabs = set()
+    for batch in batches:
+        rows.add(*batch)
+        slabs.add(id(rows._slab_cols))
+    assert len(slabs) > 3  # the rows outgrew several slabs, and moved within them
+    expected = sequential(batches)
+    assert dense_of(rows).tobytes() == expected.tobytes()
     rows.scale(0.5)
     restored = SparseRows()
     restored.restore(rows.state("x_"), "x_")
-    np.testing.assert_allclose(dense_of(restored, compact=True), expected / 2, atol=1e-9)
-    assert restored.nnz() == rows.nnz() == np.count_nonzero(expected)
-    for row in range(N):
-        cols, _ = restored.row(row)
-        assert np.all(np.diff(cols) > 0)  # sorted, unique
+    assert dense_of(restored).tobytes() == (expected * 0.5).tobytes()
+    assert restored.nnz() == np.count_nonzero(expected)
+    restored.add(*batches[0])  # a restored row has no spare room: it moves, and goes on
+    np.testing.assert_allclose(dense_of(restored),
+                               sequential(batches[:1]) + expected * 0.5, atol=1e-12)
 
 
-def test_pending_additions_do_not_keep_their_batches_alive() -> None:
-    # one big row that compacts rarely gets one entry from each of many big batches
-    rows = SparseRows()
-    rows.add(np.zeros(5_000, np.int64), np.arange(5_000), np.ones(5_000))
-    for _ in range(500):
-        size = 10_000
-        r = np.ones(size, dtype=np.int64)  # row 1 gets most of the batch...
-        r[0] = 0  # ...and row 0 (5,000 columns: compacts after 5,000 pending) one entry
-        rows.add(r, np.arange(size) % 1_000, np.ones(size))
-    # a view per batch would have kept 500 x 160 KB alive; buffers hold 500 entries
-    assert _Walker().size(rows) < 1_000_000
-    cols, vals = rows.row(0)
-    assert cols.size == 5_000 and vals[0] == 501.0
-
-
-def test_a_frozen_copy_keeps_the_moment_it_was_taken_and_leaves_the_rows_alone() -> None:
-    """What a snapshot or a refit takes under the lock: later additions, compactions and
-    scaling of the live rows never reach it, and taking it compacts nothing live."""
-    rng = np.random.default_rng(5)
-    rows = SparseRows()
-    expected = fill(rows, rng, 100, 50)
-    pending_before = rows._pending_rows()
-    assert pending_before  # the copy must carry pending additions too
-    frozen = rows.frozen()
-    deferred = frozen.deferred("p_")
-    assert rows._pending_rows() == pending_before
-    for _ in range(100):  # the live rows go on: more additions, compactions, a scaling
-        r, c, v = rng.integers(0, N, 50), rng.integers(0, N, 50), rng.normal(size=50)
-        rows.add(r, c, v)
-        rows.row(int(r[0]))
-    rows.scale(0.25)
-    at_the_time = SparseRows()
-    at_the_time.restore({k: np.asarray(v) for k, v in deferred.items()}, "p_")
-    np.testing.assert_allclose(dense_of(at_the_time, compact=True), expected, atol=1e-9)
-    assert frozen.csr()["data"] is np.asarray(deferred["p_data"])  # built once
-
-
-def test_frozen_copies_share_pending_buffers_until_the_live_rows_add_to_them() -> None:
-    """Copy-on-write: a copy takes O(rows), sharing the pending buffers; the live row's next
-    addition copies its buffer first, so each of several copies keeps its own moment (the
-    rows as the same additions up to then, never frozen, have them), cuts included."""
-    rng = np.random.default_rng(9)
-    rows = SparseRows(max_per_row=30)
-    copies = []
-    for _ in range(3):
-        fill(rows, rng, 40, 20)
-        copies.append(rows.frozen())
-        row = rows._pending_rows()[0]
-        assert copies[-1]._rows._pending[row] is rows._pending[row]  # shared, not copied
-    fill(rows, rng, 40, 20)
-    for n, copy in enumerate(copies, start=1):
-        at_the_time = SparseRows(max_per_row=30)
-        at_the_time.restore(copy.csr("p_"), "p_")
-        never_frozen = SparseRows(max_per_row=30)
-        fill(never_frozen, np.random.default_rng(9), 40 * n, 20)
-        np.testing.assert_allclose(dense_of(at_the_time, compact=True),
-                                   dense_of(never_frozen, compact=True), atol=1e-9)
-    never_frozen = SparseRows(max_per_row=30)
-    fill(never_frozen, np.random.default_rng(9), 160, 20)
-    np.testing.assert_allclose(dense_of(rows, compact=True),
-                               dense_of(never_frozen, compact=True), atol=1e-9)
-
-
-def test_readers_compacting_the_same_rows_side_by_side_add_each_addition_once() -> None:
-    # reads compact (models/sparse_rows.py) and run side by side (engine/rwlock.py): many
-    # rows with small pending parts, read by several threads released at the same moment
-    for seed in range(20):
+def test_reads_change_nothing_and_run_side_by_side() -> None:
+    """Readers run side by side (engine/rwlock.py): a read merges a row's pending part into
+    a copy, never into the row."""
+    for seed in range(10):
         rows = SparseRows()
-        expected = fill(rows, np.random.default_rng(seed), 40, 30)
+        batches = random_batches(np.random.default_rng(seed), 40, 30)
+        for batch in batches:
+            rows.add(*batch)
+        assert rows._meta[: rows.n_rows, 2].any()  # pending parts to merge on reading
+        before = (rows._meta.tobytes(), rows._slab_cols.tobytes(), rows._slab_vals.tobytes())
         start = threading.Barrier(4)
         seen: list[np.ndarray] = []
 
-        def read(rows: SparseRows, start: threading.Barrier, seen: list[np.ndarray]) -> None:
+        def read(start: threading.Barrier = start, seen: list[np.ndarray] = seen,
+                 rows: SparseRows = rows) -> None:
             start.wait()
             dense = np.zeros((N, N))
-            wanted = list(range(N))
-            for (cols, vals), row in zip(rows.rows(wanted), wanted, strict=True):
-                np.add.at(dense[row], cols, vals)
+            for row, (cols, vals) in enumerate(rows.rows(list(range(N)))):
+                dense[row, cols] = vals
             seen.append(dense)
 
-        threads = [threading.Thread(target=read, args=(rows, start, seen)) for _ in range(4)]
+        threads = [threading.Thread(target=read) for _ in range(4)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        for dense in [*seen, dense_of(rows, compact=True)]:
-            np.testing.assert_allclose(dense, expected, atol=1e-9)
+        expected = sequential(batches)
+        assert len(seen) == 4 and all(d.tobytes() == expected.tobytes() for d in seen)
+        assert (rows._meta.tobytes(), rows._slab_cols.tobytes(),
+                rows._slab_vals.tobytes()) == before
 
 
-class _PausingRows(SparseRows):
-    """Rows whose reader stops in the middle of a compaction: a row's new arrays are set, its
-    pending buffer not yet cleared (until ``go``)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.pause_in: threading.Thread | None = None
-        self.midway, self.go = threading.Event(), threading.Event()
-
-    def _clear_pending(self, row: int) -> None:
-        if threading.current_thread() is self.pause_in and not self.midway.is_set():
-            self.midway.set()
-            self.go.wait(10)
-        super()._clear_pending(row)
-
-
-def test_a_frozen_copy_taken_beside_a_compacting_reader_waits_for_it() -> None:
-    """A snapshot is taken under the read lock, so readers compact beside it: the copy
-    must not see a row half compacted (its new arrays with its old pending part: counted
-    twice). It once did, and a snapshot writer then failed building its arrays."""
-    rows = _PausingRows()
-    expected = fill(rows, np.random.default_rng(11), 40, 30)
-    assert len(rows._pending_rows()) > 1
-    reader = threading.Thread(target=rows.rows, args=(list(range(N)),))
-    rows.pause_in = reader
-    reader.start()
-    assert rows.midway.wait(10)
-    copies: list[FrozenRows] = []
-    taker = threading.Thread(target=lambda: copies.append(rows.frozen()))
-    taker.start()
-    taker.join(1.0)  # the broken copy was taken at once, mid-compaction
-    rows.go.set()
-    reader.join()
-    taker.join()
-    at_the_time = SparseRows()
-    at_the_time.restore(copies[0].csr("p_"), "p_")
-    np.testing.assert_allclose(dense_of(at_the_time, compact=True), expected, atol=1e-9)
+def test_a_frozen_copy_keeps_the_moment_it_was_taken() -> None:
+    """What a snapshot or a refit takes under the lock: later additions, moves, packs, cuts
+    and scaling of the live rows never reach it."""
+    rng = np.random.default_rng(5)
+    rows = SparseRows(max_per_row=30)
+    batches = random_batches(rng, 40, 50)
+    for batch in batches:
+        rows.add(*batch)
+    frozen = rows.frozen()
+    arrays = {key: value.copy() for key, value in frozen.csr().items()}
+    for batch in random_batches(rng, 200, 100):
+        rows.add(*batch)
+    rows.scale(0.25)
+    assert all(value.tobytes() == arrays[key].tobytes()
+               for key, value in frozen.csr().items())
+    never_frozen = SparseRows(max_per_row=30)
+    for batch in batches:
+        never_frozen.add(*batch)
+    assert never_frozen.state("").keys() == arrays.keys()
+    assert all(value.tobytes() == arrays[key].tobytes()
+               for key, value in never_frozen.state("").items())
 
 
-def test_a_restore_views_each_saved_row_and_cuts_only_those_over_a_new_budget() -> None:
+def test_the_slab_stays_in_proportion_to_the_entries_held() -> None:
+    """Rows move to the slab's end as they grow; packing into a new slab drops the space
+    they left, so a long stream with a budget holds at most the rows' room, plus slack."""
+    rng = np.random.default_rng(7)
+    rows = SparseRows(max_per_row=20)
+    for _ in range(2_000):
+        rows.add(rng.integers(0, 1_000, 500), rng.integers(0, 5_000, 500), rng.random(500))
+    most_room = 2 * 20 * rows.n_rows
+    assert rows._slab_cols.size <= 1.25 * most_room + 1024 + 2 * 40 + 4
+    assert _Walker().size(rows) < 2 * 12 * most_room
+    assert rows.row_sizes().max() <= rows.row_limit
+
+
+def test_a_restore_cuts_only_the_rows_over_a_new_budget() -> None:
     """Rows saved without a budget, restored with one: each row reads back as saved, but
     those over the new budget's limit, which keep their ``max_per_row`` largest entries."""
     rows = SparseRows()
@@ -201,18 +152,44 @@ def test_a_restore_views_each_saved_row_and_cuts_only_those_over_a_new_budget() 
         assert cols.tolist() == want_cols.tolist() and vals.tolist() == want_vals.tolist()
 
 
-def test_csr_arrays_built_block_by_block_equal_the_rows_compacted_one_by_one() -> None:
-    """Across blocks of rows (``_CSR_BLOCK``), pending parts included, the CSR arrays are
-    the compacted rows', bit for bit: the same additions, summed in the same order."""
-    rng = np.random.default_rng(11)
-    rows = SparseRows(max_per_row=40)
-    n_rows = 2 * _CSR_BLOCK + 123
-    for _ in range(30):
-        size = 5_000
-        rows.add(rng.integers(0, n_rows, size), rng.integers(0, 300, size), rng.normal(size=size))
-    assert len(rows._pending_rows()) > _CSR_BLOCK  # pending rows in every block
-    arrays = rows.frozen().csr()
-    compacted = [rows.row(row) for row in range(rows.n_rows)]  # compacts every live row
-    assert arrays["indptr"].tolist() == np.cumsum([0, *(c.size for c, _ in compacted)]).tolist()
-    assert arrays["indices"].tobytes() == np.concatenate([c for c, _ in compacted]).tobytes()
-    assert arrays["data"].tobytes() == np.concatenate([v for _, v in compacted]).tobytes()
+def test_gather_reads_rows_one_after_another_and_none_for_unknown_rows() -> None:
+    rows = SparseRows()
+    rows.add(np.array([0, 2, 2, 0]), np.array([5, 1, 3, 4]), np.array([1.0, 2.0, 3.0, 4.0]))
+    cols, vals, sizes = rows.gather(np.array([2, 7, 0, 1]))
+    assert cols.tolist() == [1, 3, 4, 5] and vals.tolist() == [2.0, 3.0, 4.0, 1.0]
+    assert sizes.tolist() == [2, 0, 2, 0]
+    assert [c.tolist() for c, _ in rows.rows([9, 0])] == [[], [4, 5]]
+
+
+def test_columns_out_of_range_are_refused_and_nothing_is_added() -> None:
+    rows = SparseRows()
+    for bad in (np.array([-1]), np.array([2**31])):
+        with pytest.raises(ValueError, match="columns"):
+            rows.add(np.array([0]), bad, np.array([1.0]))
+    assert rows.nnz() == 0
+
+
+def test_cuts_keep_the_largest_and_break_ties_to_the_lower_columns() -> None:
+    """Values drawn from a few magnitudes, so that nearly every cut has ties at the smallest
+    magnitude kept: against a reference that ranks each row by (-|value|, column)."""
+    rng = np.random.default_rng(13)
+    for _ in range(200):
+        budget = int(rng.integers(1, 9))
+        size = int(rng.integers(1, 300))
+        r, c = rng.integers(0, 3, size), rng.integers(0, 12, size)
+        v = rng.choice([0.5, 1.0, 2.0, -1.0, 3.0], size)
+        rows = SparseRows(budget)
+        rows.add(r, c, v)
+        kept: list[dict[int, float]] = [{}, {}, {}]
+        added = [0, 0, 0]
+        for row, col, value in zip(r.tolist(), c.tolist(), v.tolist(), strict=True):
+            kept[row][col] = kept[row].get(col, 0.0) + value
+            added[row] += 1
+            if added[row] == budget:
+                added[row] = 0
+                ranked = sorted(kept[row].items(), key=lambda cv: (-abs(cv[1]), cv[0]))
+                kept[row] = dict(ranked[:budget])
+        for row in range(3):
+            cols, vals = rows.row(row)
+            assert cols.tolist() == sorted(kept[row])
+            assert vals.tolist() == [kept[row][col] for col in sorted(kept[row])]
