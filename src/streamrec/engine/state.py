@@ -356,9 +356,9 @@ class EngineState:
         return self._components(lambda model: model.state(), deferred=False)
 
     def capture(self) -> dict[str, dict[str, Any]]:
-        """``state`` for a snapshot: models that can (``capture``) defer their largest arrays,
-        which numpy builds when the snapshot writer saves them, off the lock, and so do
-        pending fits' data."""
+        """``state`` for a snapshot, under the read lock: a model may offer a cheaper
+        ``capture`` (none needs one now: the sparse rows' copy is one compiled pass that
+        readers run beside, models/sparse_rows.py)."""
         return self._components(lambda model: getattr(model, "capture", model.state)(),
                                 deferred=True)
 
