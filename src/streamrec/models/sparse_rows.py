@@ -1,14 +1,17 @@
 """A sparse square matrix that takes many small additions per second and reads rows fast.
 
-Each row's entries, sorted by column, lie side by side in one big pair of arrays (a slab:
-columns as int32, values as float64) at the row's ``start``, with room for ``capacity``
-entries. An addition is applied at once: a binary search in its row, then the value added
-in place or the entry inserted (the row's later entries shift by one). A row that runs out
-of room moves to the slab's end with twice the room; when the slab is full, the rows are
-packed into a new one. All of it runs compiled (numba, ``_kernels``), outside the
-interpreter's lock, a batch at a time: the pure-Python version of these rows (per-row
-arrays plus pending buffers merged later) spent most of the learner's time at 8M events in
-a Python loop over the rows each batch touched (bench/RESULTS.md).
+Each row lies in one big pair of arrays (a slab: columns as int32, values as float64): at
+the row's start, its sorted entries, then its pending additions in the order they came (a
+column may repeat), within the room the row has there. An addition is appended to the
+pending part; the pending part is merged into the sorted part when the row's room is full
+(the row then moves to the slab's end with twice the room, if still over half full) and at
+the row's budget cuts. When the slab is full, the rows are packed into a new one. Each row's
+bookkeeping (start, sorted, pending, room, additions since its cut) is one row of one array.
+All of it runs compiled (numba, ``_kernels``), outside the interpreter's lock, a batch at a
+time, each row's additions side by side (a counting sort), so a row is read into the cache
+once. The pure-Python version of these rows (per-row arrays and pending buffers) spent most
+of the learner's time at 8M events in a Python loop over the rows a batch touched
+(bench/RESULTS.md).
 
 A row may have a budget (``max_per_row``, N): each time a row has taken N more additions
 since it was last cut, it is cut to its N largest entries by magnitude (ties: the lower
@@ -21,10 +24,10 @@ until its next cut), so its room never grows past 2N.
 Every value is a sum of its additions in the order they came, one at a time (the first added
 to 0.0), so the rows are the same bit for bit however they were batched.
 
-Reads never change the rows, and run side by side; the owner's lock keeps the writer alone
-(engine/rwlock.py). ``frozen`` copies the live entries into CSR arrays at once, compiled and
-outside the interpreter's lock: readers go on beside it, and later additions never reach the
-copy (a snapshot, a refit's data).
+Reads merge a row's pending part into a copy: they never change the rows, and run side by
+side; the owner's lock keeps the writer alone (engine/rwlock.py). ``frozen`` copies the
+rows into CSR arrays at once, compiled and outside the interpreter's lock: readers go on
+beside it, and later additions never reach the copy (a snapshot, a refit's data).
 """
 
 from __future__ import annotations
