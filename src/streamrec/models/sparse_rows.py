@@ -356,15 +356,17 @@ class SparseRows:
 
     row_parts = row  # what callers that sum repeated columns read: rows never repeat
 
-    def gather(self, rows: IntArray) -> tuple[IntArray, FloatArray, IntArray]:
+    def gather(self, rows: IntArray,
+               columns: type[np.integer[Any]] = np.int64) -> tuple[np.ndarray, FloatArray,
+                                                                   IntArray]:
         """The entries of ``rows`` (rows past the last hold none), one row after another,
         pending parts merged in, and each row's number of entries: one compiled pass that
-        leaves the rows as they are (readers run side by side)."""
+        leaves the rows as they are (readers run side by side). Columns as ``columns``."""
         rows = np.asarray(rows, dtype=np.int64)
         rows = np.where(rows < self._n_rows, rows, -1)
         known = rows[rows >= 0]
         held = int(self._meta[known, _SIZE].sum() + self._meta[known, _PENDING].sum())
-        cols, vals = np.empty(held, dtype=np.int64), np.empty(held, dtype=np.float64)
+        cols, vals = np.empty(held, dtype=columns), np.empty(held, dtype=np.float64)
         sizes = np.zeros(rows.size, dtype=np.int64)
         if held:
             used = _kernels().gather(rows, self._meta, self._slab_cols, self._slab_vals,
@@ -410,9 +412,11 @@ class SparseRows:
 
     def state(self, prefix: str) -> dict[str, np.ndarray]:
         """CSR arrays (``indptr``, ``indices``, ``data``, and ``added`` with a budget: where
-        the next cuts fall) under ``prefix``, pending parts merged in."""
+        the next cuts fall) under ``prefix``, pending parts merged in. The indices are int32,
+        as the rows keep them: a snapshot's copy of co-occurrence is ~25% smaller, in
+        memory while it is written and on disk."""
         n = self._n_rows
-        indices, data, sizes = self.gather(np.arange(n, dtype=np.int64))
+        indices, data, sizes = self.gather(np.arange(n, dtype=np.int64), _COLUMNS)
         indptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(sizes, out=indptr[1:])
         arrays = {f"{prefix}indptr": indptr, f"{prefix}indices": indices,
