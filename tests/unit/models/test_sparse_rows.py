@@ -46,11 +46,12 @@ def test_additions_sum_bit_for_bit_as_one_at_a_time_through_moves_packs_and_stat
     rng = np.random.default_rng(3)
     batches = random_batches(rng, 300, 200)
     rows = SparseRows()
-    slabs = set()
+    packs, slab = 0, rows._slab_cols
     for batch in batches:
         rows.add(*batch)
-        slabs.add(id(rows._slab_cols))
-    assert len(slabs) > 3  # the rows outgrew several slabs, and moved within them
+        if rows._slab_cols is not slab:
+            packs, slab = packs + 1, rows._slab_cols
+    assert packs > 3  # the rows outgrew several slabs, and moved within them
     expected = sequential(batches)
     assert dense_of(rows).tobytes() == expected.tobytes()
     rows.scale(0.5)
@@ -168,28 +169,3 @@ def test_columns_out_of_range_are_refused_and_nothing_is_added() -> None:
             rows.add(np.array([0]), bad, np.array([1.0]))
     assert rows.nnz() == 0
 
-
-def test_cuts_keep_the_largest_and_break_ties_to_the_lower_columns() -> None:
-    """Values drawn from a few magnitudes, so that nearly every cut has ties at the smallest
-    magnitude kept: against a reference that ranks each row by (-|value|, column)."""
-    rng = np.random.default_rng(13)
-    for _ in range(200):
-        budget = int(rng.integers(1, 9))
-        size = int(rng.integers(1, 300))
-        r, c = rng.integers(0, 3, size), rng.integers(0, 12, size)
-        v = rng.choice([0.5, 1.0, 2.0, -1.0, 3.0], size)
-        rows = SparseRows(budget)
-        rows.add(r, c, v)
-        kept: list[dict[int, float]] = [{}, {}, {}]
-        added = [0, 0, 0]
-        for row, col, value in zip(r.tolist(), c.tolist(), v.tolist(), strict=True):
-            kept[row][col] = kept[row].get(col, 0.0) + value
-            added[row] += 1
-            if added[row] == budget:
-                added[row] = 0
-                ranked = sorted(kept[row].items(), key=lambda cv: (-abs(cv[1]), cv[0]))
-                kept[row] = dict(ranked[:budget])
-        for row in range(3):
-            cols, vals = rows.row(row)
-            assert cols.tolist() == sorted(kept[row])
-            assert vals.tolist() == [kept[row][col] for col in sorted(kept[row])]
