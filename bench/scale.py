@@ -177,7 +177,12 @@ def main() -> None:
     allocator.limit_arenas(serving.malloc_arena_max)
     trimmer = allocator.Trimmer(serving.malloc_trim_s)
     trimmer.start()
-    engine = Engine.open(Settings(data_dir=directory / "engine"))
+    settings = Settings(data_dir=directory / "engine")
+    # learning a catalogue of 1M items takes ~80 s here, past the 30 s a write waits by
+    # default (it would answer 503 "stored durably, not yet learned"): the bench waits
+    settings = settings.model_copy(update={"serving": settings.serving.model_copy(
+        update={"learn_timeout_s": 600.0})})
+    engine = Engine.open(settings)
     engine.upsert_items(items_of(config))
 
     checkpoints: list[Checkpoint] = []
