@@ -354,8 +354,6 @@ class SparseRows:
         cols, vals, _ = self.gather(np.array([row], dtype=np.int64))
         return cols, vals
 
-    row_parts = row  # what callers that sum repeated columns read: rows never repeat
-
     def gather(self, rows: IntArray,
                columns: type[np.integer[Any]] = np.int64) -> tuple[np.ndarray, FloatArray,
                                                                    IntArray]:
