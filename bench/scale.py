@@ -24,6 +24,7 @@ import os
 import random
 import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -277,6 +278,9 @@ def main() -> None:
     print(f"restart (snapshot + log tail): {restart_s:,.1f} s, learned offset "
           f"{engine.state.offset:,}")
     engine.close()
+    fresh_restart_s = fresh_process_restart_s(directory / "engine")
+    print(f"restart in a fresh process, as a server's restart (Engine.open alone): "
+          f"{fresh_restart_s:,.1f} s")
     trimmer.stop()
 
     title = (f"streamrec scale: {args.items:,} items, {config.n_users:,} users, "
@@ -289,11 +293,30 @@ def main() -> None:
             "commit": version,
             "items": args.items, "users": config.n_users, "events": done,
             "ingest_s": ingest_s, "generating_s": generating_s, "restart_s": restart_s,
+            "fresh_process_restart_s": fresh_restart_s,
             "snapshot_read_s": read_s, "snapshot_mib": snapshot_mib,
             "implicit_fit_s": fit_s, "implicit_nnz": nnz, "sqlite_floor_events_per_s": floor,
             "checkpoints": [asdict(c) for c in checkpoints]}, indent=1))
     if not args.keep:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def fresh_process_restart_s(data_dir: Path) -> float:
+    """``Engine.open`` timed in a new process: what a server's restart pays, without this
+    process's heap after the run (imports before the clock, as a server's are)."""
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from streamrec.engine.engine import Engine\n"
+        "from streamrec.settings import Settings\n"
+        "started = time.perf_counter()\n"
+        "engine = Engine.open(Settings(data_dir=Path(sys.argv[1])))\n"
+        "print(time.perf_counter() - started)\n"
+        "engine.close()\n")
+    done = subprocess.run([sys.executable, "-c", script, str(data_dir)], check=True,
+                          capture_output=True, text=True, env={**os.environ,
+                                                               "OPENBLAS_NUM_THREADS": "1"})
+    return float(done.stdout.split()[-1])
 
 
 if __name__ == "__main__":

@@ -165,14 +165,11 @@ class TextVectors:
         self.n_features = n_features
         self.reweight_fraction = reweight_fraction
         self._ignored = frozenset(ignored_attributes)
-        # imported here: scikit-learn takes ~1 s to import, which every command of the CLI
-        # paid through the settings, and only an engine (or a content peer) hashes text
-        from sklearn.feature_extraction.text import HashingVectorizer
-
-        self._analyse: Callable[[str], list[str]] = HashingVectorizer(
-            ngram_range=(1, text_ngrams), strip_accents="unicode").build_analyzer()
-        self._hasher = HashingVectorizer(n_features=n_features, analyzer=_as_given,
-                                         alternate_sign=False, norm=None, dtype=np.float32)
+        self._text_ngrams = text_ngrams
+        # made at the first upsert (``_vectorisers``): scikit-learn takes ~1.5 s to import,
+        # which every command of the CLI paid through the settings, and a restart paid before
+        # serving although a snapshot's rows are already hashed
+        self._vectorisers: tuple[Callable[[str], list[str]], Any] | None = None
         self._df: IntArray = np.zeros(n_features, dtype=np.int64)
         self._reference_df: IntArray = np.zeros(n_features, dtype=np.int64)
         self._reference_documents = 0
@@ -188,6 +185,18 @@ class TextVectors:
         self._tail_row: IntArray = np.zeros(0, dtype=np.int64)  # -1: not in the tail
         self.n_rows = 0
 
+    def _vectorisers_made(self) -> tuple[Callable[[str], list[str]], Any]:
+        """The text's analyser (words, n-grams) and the hasher of its tokens."""
+        if self._vectorisers is None:
+            from sklearn.feature_extraction.text import HashingVectorizer
+
+            analyse = HashingVectorizer(ngram_range=(1, self._text_ngrams),
+                                        strip_accents="unicode").build_analyzer()
+            hasher = HashingVectorizer(n_features=self.n_features, analyzer=_as_given,
+                                       alternate_sign=False, norm=None, dtype=np.float32)
+            self._vectorisers = (analyse, hasher)
+        return self._vectorisers
+
     def _empty(self, n_rows: int) -> sp.csr_array:
         return sp.csr_array((n_rows, self.n_features), dtype=np.float32)
 
@@ -197,8 +206,9 @@ class TextVectors:
         if not latest:
             return
         indices = np.fromiter(latest, dtype=np.int64, count=len(latest))
-        documents = [item_tokens(item, self._analyse, self._ignored) for item in latest.values()]
-        counts = sp.csr_array(self._hasher.transform(documents), dtype=np.float32)
+        analyse, hasher = self._vectorisers_made()
+        documents = [item_tokens(item, analyse, self._ignored) for item in latest.values()]
+        counts = sp.csr_array(hasher.transform(documents), dtype=np.float32)
         counts.sum_duplicates()  # canonical rows: sorted, unique columns
         old = self.rows(indices, weighted=False)
         self._count(old, -1)

@@ -28,7 +28,12 @@ CREATE TABLE IF NOT EXISTS items (
     available  INTEGER NOT NULL,
     updated_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS unlogged (item_id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# in ``meta`` once every item not in ``unlogged`` is known to be in the log as stored here:
+# from a catalogue's creation, or after a start compared every item's version with the log's
+_TRACKED = "unlogged_tracked"
 _UPSERT = (
     "INSERT INTO items(item_id, attributes, text, available, updated_at) VALUES (?, ?, ?, ?, ?)"
     " ON CONFLICT(item_id) DO UPDATE SET attributes=excluded.attributes, text=excluded.text,"
@@ -45,7 +50,11 @@ class SQLiteCatalogue:
     def __init__(self, path: str) -> None:
         self._path = path
         self._connection = self._connect()
+        tables = {str(row[0]) for row in self._connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
         self._connection.executescript(_SCHEMA)
+        if "items" not in tables:  # a new catalogue: every item's logging is tracked
+            self._connection.execute("INSERT OR IGNORE INTO meta VALUES (?, '1')", (_TRACKED,))
         self._lock = threading.Lock()  # one connection, shared by request threads
         self._reconnect_before_writing = False  # a write was refused as read-only
 
@@ -56,7 +65,9 @@ class SQLiteCatalogue:
         connection.execute("PRAGMA synchronous=FULL")
         return connection
 
-    def upsert(self, items: Iterable[Item]) -> int:
+    def upsert(self, items: Iterable[Item], logged: bool = False) -> int:
+        """Store ``items``; unless ``logged`` (they came from the log), each stays
+        ``unlogged`` until ``mark_logged``."""
         rows = [
             (i.item_id, orjson.dumps(dict(i.attributes)), i.text, int(i.is_available),
              i.updated_at)
@@ -71,6 +82,9 @@ class SQLiteCatalogue:
                 self._connection.execute("BEGIN IMMEDIATE")
                 try:
                     self._connection.executemany(_UPSERT, rows)
+                    if not logged:
+                        self._connection.executemany(
+                            "INSERT OR IGNORE INTO unlogged VALUES (?)", ((r[0],) for r in rows))
                     self._connection.execute("COMMIT")
                 except BaseException:
                     if self._connection.in_transaction:
@@ -126,6 +140,44 @@ class SQLiteCatalogue:
             if is_damage(error):
                 raise damaged(Path(self._path), error) from error
             raise
+
+    def unlogged(self) -> list[Item] | None:
+        """The items stored and perhaps not logged (a crash, or a log that refused them,
+        between the two writes); None: not known (a catalogue from before this was kept),
+        so every item's version must be compared with the log's."""
+        with self._lock, self._naming_damage():
+            if self._connection.execute("SELECT 1 FROM meta WHERE key = ?",
+                                        (_TRACKED,)).fetchone() is None:
+                return None
+            rows = self._connection.execute(
+                "SELECT item_id, attributes, text, available, updated_at FROM items"
+                " WHERE item_id IN (SELECT item_id FROM unlogged) ORDER BY item_id").fetchall()
+        return [_to_item(row) for row in rows]
+
+    def mark_logged(self, item_ids: Iterable[str] | None) -> None:
+        """These items are in the log as stored here; None: every item is, and from now on
+        ``unlogged`` knows which may not be."""
+        with self._lock:
+            try:
+                self._connection.execute("BEGIN IMMEDIATE")
+                try:
+                    if item_ids is None:
+                        self._connection.execute("DELETE FROM unlogged")
+                        self._connection.execute("INSERT OR IGNORE INTO meta VALUES (?, '1')",
+                                                 (_TRACKED,))
+                    else:
+                        self._connection.executemany("DELETE FROM unlogged WHERE item_id = ?",
+                                                     ((item_id,) for item_id in item_ids))
+                    self._connection.execute("COMMIT")
+                except BaseException:
+                    if self._connection.in_transaction:
+                        self._connection.execute("ROLLBACK")
+                    raise
+            except sqlite3.DatabaseError as error:
+                if is_damage(error):
+                    raise damaged(Path(self._path), error) from error
+                raise storage_unavailable("the catalogue could not mark items logged",
+                                          error) from error
 
     def count(self) -> int:
         with self._lock, self._naming_damage():

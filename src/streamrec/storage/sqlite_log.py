@@ -137,8 +137,18 @@ class SQLiteEventLog:
         # a log from before the window looks ids up in its UNIQUE index (None); else the
         # window, rebuilt from the newest rows
         self.dedup_window = dedup_window
-        self._window = None if _ids_indexed(self._writer) else \
-            _window_of(self._writer, dedup_window)
+        # the window is read in a thread of its own (1M ids took ~2 s, most of a restart's
+        # log opening), beside the snapshot's restore; writes and erasures wait for it
+        self._window: DedupWindow | None = None
+        self._window_error: BaseException | None = None
+        self._window_loaded = threading.Event()
+        self._window_loader: threading.Thread | None = None
+        if _ids_indexed(self._writer):
+            self._window_loaded.set()
+        else:
+            self._window_loader = threading.Thread(target=self._load_window,
+                                                   name="dedup-window", daemon=True)
+            self._window_loader.start()
         self._new_data = threading.Condition()
         # the entries of the last commits, in offset order, for readers at the head (the
         # learner): served from memory, neither read back from SQLite nor opened again. It
@@ -228,7 +238,8 @@ class SQLiteEventLog:
                  if entry.payload is not None})
             cursor = self._writer.cursor()
             cursor.execute("BEGIN IMMEDIATE")
-            known_ids = set() if self._window is not None else self._stored_ids(cursor, encoded)
+            window = self._loaded_window()
+            known_ids = set() if window is not None else self._stored_ids(cursor, encoded)
             seen: set[str] = set()  # event ids stored by this transaction
             placed: list[tuple[PendingEntry, int]] = []
             for request, entries in encoded:
@@ -255,10 +266,10 @@ class SQLiteEventLog:
                 request.done.set()
             return
         self._next_offset = next_offset
-        if self._window is not None:  # what was committed, never what was rolled back
+        if window is not None:  # what was committed, never what was rolled back
             for entry, _ in placed:
                 if entry.tag is not None:
-                    self._window.add(entry.tag, entry.user_id)
+                    window.add(entry.tag, entry.user_id)
         stored = sum(r.accepted for r in results)
         if self.cipher is not None and any(entry.plain is not None and entry.plain[3] ==
                                            ERASE_TYPE for entry, _ in placed):
@@ -428,6 +439,26 @@ class SQLiteEventLog:
     def dedup_ids(self) -> DedupWindow | None:
         """The ids a re-sent event is compared with (storage/dedup.py); None: a log from
         before the window, whose UNIQUE index finds them."""
+        return self._loaded_window()
+
+    def _load_window(self) -> None:
+        try:
+            connection = connect(self.path, self._synchronous)
+            try:
+                self._window = _window_of(connection, self.dedup_window)
+            finally:
+                connection.close()
+        except BaseException as error:  # refused at the first write, named there
+            self._window_error = error
+        finally:
+            self._window_loaded.set()
+
+    def _loaded_window(self) -> DedupWindow | None:
+        """The dedup window once read (None: a log whose UNIQUE index finds ids)."""
+        self._window_loaded.wait()
+        if self._window_error is not None:
+            raise Unavailable(f"the event log could not read its newest event ids: "
+                              f"{self._window_error}") from self._window_error
         return self._window
 
     def last_offset(self) -> int:
@@ -460,8 +491,9 @@ class SQLiteEventLog:
                     cursor = connection.execute("DELETE FROM events WHERE user_id = ?",
                                                 (user_id,))
                     removed = int(cursor.rowcount)
-                    if self._window is not None:  # erased events are gone: ids may come again
-                        self._window.forget_owner(user_id)
+                    window = self._loaded_window()
+                    if window is not None:  # erased events are gone: ids may come again
+                        window.forget_owner(user_id)
                     if plain or self.cipher is None:
                         connection.execute("VACUUM")
                     _truncate_wal(connection, self.path)  # also when a retry removes none
@@ -499,7 +531,7 @@ class SQLiteEventLog:
                                 (user, key_id)).rowcount)
                     if removed:
                         _truncate_wal(connection, self.path)
-                        if self._window is not None:  # the ids left are those of the rows left
+                        if self._loaded_window() is not None:  # the ids of the rows left
                             self._window = _window_of(connection, self.dedup_window)
                 finally:
                     connection.close()
@@ -515,6 +547,8 @@ class SQLiteEventLog:
         self._closed = True
         self._queue.put(None)
         self._thread.join()
+        if self._window_loader is not None:
+            self._window_loader.join()
         self._writer.close()
         with self._readers_lock:
             idle, self._idle_readers = self._idle_readers, []

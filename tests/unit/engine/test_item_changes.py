@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import orjson
+import pytest
 
 from streamrec.engine.engine import Engine
 from streamrec.engine.item_changes import ITEMS_TYPE
@@ -14,6 +15,7 @@ from streamrec.engine.replay import assert_same_state, rebuild_state
 from streamrec.engine.state import EngineState
 from streamrec.settings import Settings
 from streamrec.storage.base import open_catalogue
+from streamrec.storage.sqlite_catalogue import SQLiteCatalogue
 from streamrec.types import Event, Item
 
 EventFactory = Callable[..., Event]
@@ -163,3 +165,33 @@ def test_a_snapshot_after_a_catalogue_change_holds_the_new_attributes(tmp_path: 
     grown = state.capture()["catalogue"]["attributes"]
     assert [orjson.loads(text) for text in grown.tolist()] == [{"colour": "blue"},
                                                                 {"size": 3}, {}]
+
+
+def test_a_start_compares_only_the_items_marked_unlogged(
+    engine_settings: Settings, make_event: EventFactory, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Reading every item's version took 1.4 s of each restart at 1M items: a catalogue
+    that marks what it stored and the log has not yet got is compared on those alone."""
+    engine = Engine.open(engine_settings)
+    engine.upsert_items([Item(f"i{n}", {"n": n}) for n in range(20)])
+    engine.ingest([make_event("u1", "i3")])
+    engine.close()
+    catalogue = open_catalogue(engine_settings.catalogue_url)
+    assert catalogue.unlogged() == []
+    catalogue.upsert([Item("i5", {"n": 55}, "", True, 9.0)])  # a crash before the log's write
+    catalogue.close()
+
+    def whole_scan(self: SQLiteCatalogue) -> None:
+        raise AssertionError("a start read every item's version")
+
+    monkeypatch.setattr(SQLiteCatalogue, "versions", whole_scan)
+    reopened = Engine.open(engine_settings)
+    try:
+        logged = [e.event for e in reopened.log.read(0, 100) if e.event.type == ITEMS_TYPE]
+        assert [[i["item_id"] for i in e.context["items"]] for e in logged  # type: ignore[index]
+                ][-1] == ["i5"]
+        i5 = reopened.state.items.lookup("i5")
+        assert i5 is not None and reopened.state.attributes_of(i5) == {"n": 55}
+        assert reopened.catalogue.unlogged() == []
+    finally:
+        reopened.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from streamrec.errors import Damaged, Misconfigured
+from streamrec.errors import Damaged, Misconfigured, Unavailable
 from streamrec.storage.base import open_log
 from streamrec.storage.codec import open_cipher
 from streamrec.storage.sqlite_log import SQLiteEventLog
@@ -302,5 +302,34 @@ def test_reads_at_the_head_from_memory_equal_reads_from_the_file(
         assert [e.event.user_id for e in log.read(0, 10)] == ["bob", ""]
         log.append([make_event("alice", "i4")])
         assert [e.event.item_id for e in log.read(0, 10)] == ["i2", "catalogue-change", "i4"]
+    finally:
+        log.close()
+
+
+def test_a_reopened_log_finds_its_window_ids_and_refuses_writes_if_it_cannot(
+        tmp_path: Path, make_event: EventFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The window is read beside the rest of a start (sqlite_log.py): the first write waits
+    for it, so a re-sent id is a duplicate from the first write on; a window that cannot be
+    read refuses writes, named, rather than storing duplicates."""
+    log = open_sealed(tmp_path)
+    log.append([make_event("alice", f"i{n}", event_id=f"e{n}") for n in range(3)])
+    log.close()
+    log = open_sealed(tmp_path)
+    try:
+        again = log.append([make_event("alice", "i0", event_id="e2"),
+                            make_event("bob", "i9", event_id="e9")])
+        assert (again.accepted, again.duplicates) == (1, 1)
+    finally:
+        log.close()
+
+    def unreadable(connection: sqlite3.Connection, size: int) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr("streamrec.storage.sqlite_log._window_of", unreadable)
+    log = open_sealed(tmp_path)
+    try:
+        with pytest.raises(Unavailable, match="newest event ids: disk I/O error"):
+            log.append([make_event("carol", "i1", event_id="e10")])
+        assert log.count() == 4
     finally:
         log.close()

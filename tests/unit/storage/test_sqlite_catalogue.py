@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -64,5 +65,48 @@ def test_versions_are_every_item_id_with_its_updated_at(tmp_path: Path) -> None:
         assert list(catalogue.versions()) == [(item.item_id, item.updated_at)
                                              for item in catalogue.scan()]
         assert len(list(catalogue.versions())) == 12_345
+    finally:
+        catalogue.close()
+
+
+def test_items_stay_marked_unlogged_until_marked_logged(tmp_path: Path) -> None:
+    """What a start compares with the log: only the items the catalogue stored and no one
+    has marked logged since (a crash, or a refused log write, between the two writes)."""
+    catalogue = SQLiteCatalogue(str(tmp_path / "catalogue.db"))
+    try:
+        assert catalogue.unlogged() == []  # a new catalogue tracks from its first item
+        catalogue.upsert([Item("a", updated_at=1.0), Item("b", updated_at=2.0)])
+        catalogue.upsert([Item("c")], logged=True)  # from the log (a replica following it)
+        assert [item.item_id for item in catalogue.unlogged() or []] == ["a", "b"]
+        catalogue.mark_logged(["a"])
+        assert catalogue.unlogged() == [Item("b", updated_at=2.0)]
+    finally:
+        catalogue.close()
+    reopened = SQLiteCatalogue(str(tmp_path / "catalogue.db"))
+    try:
+        assert [item.item_id for item in reopened.unlogged() or []] == ["b"]
+    finally:
+        reopened.close()
+
+
+def test_a_catalogue_from_before_the_marks_is_unknown_until_checked_whole(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "catalogue.db"
+    old = sqlite3.connect(path)  # the items table alone, as earlier versions made it
+    old.execute("CREATE TABLE items (item_id TEXT PRIMARY KEY, attributes BLOB NOT NULL,"
+                " text TEXT NOT NULL, available INTEGER NOT NULL, updated_at REAL NOT NULL)")
+    old.execute("INSERT INTO items VALUES ('a', '{}', '', 1, 1.0)")
+    old.commit()
+    old.close()
+    catalogue = SQLiteCatalogue(str(path))
+    try:
+        assert catalogue.unlogged() is None  # every item's version must be compared
+        catalogue.upsert([Item("b")])
+        assert catalogue.unlogged() is None
+        catalogue.mark_logged(None)  # compared: from now on the marks say
+        assert catalogue.unlogged() == []
+        catalogue.upsert([Item("c")])
+        assert catalogue.unlogged() == [Item("c")]
     finally:
         catalogue.close()
