@@ -5,7 +5,7 @@ folder is renamed to its final name (an atomic step on POSIX), then the parent i
 State is plain arrays, no pickle.
 
 Incremental: each array's bytes are cut into chunks of ``CHUNK_BYTES``, stored once under
-their BLAKE2b digest in ``chunks/``; a snapshot folder holds one manifest per component
+their SHA-256 digest in ``chunks/``; a snapshot folder holds one manifest per component
 (``<component>.json``: each array's dtype, shape and chunk digests). A chunk that an older
 snapshot already wrote (the catalogue, content vectors, the vocabularies' settled prefix,
 item factors between refits) is not written again, so every snapshot reads back whole on its
@@ -13,7 +13,8 @@ own while the disk sees only what changed. A chunk is checked against its digest
 a torn or overwritten one makes its snapshot damaged, and the previous one (or a replay of
 the log) is used. Chunks no kept snapshot names are deleted after each save.
 
-Snapshots written before this format (``<component>.npz``, ``np.savez``) still read back.
+Snapshots written before this format (``<component>.npz``, ``np.savez``) still read back, and
+so do those whose chunks are named by BLAKE2b (``chunks-1``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import threading
 import time
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,10 @@ log = logging.getLogger(__name__)
 
 _PREFIX = "snapshot-"
 _CHUNKS = "chunks"
-_FORMAT = "chunks-1"
+# chunks-2 names chunks by SHA-256, chunks-1 by BLAKE2b: with the CPUs' SHA instructions,
+# SHA-256 hashed ~1.3 GB/s here against BLAKE2b's ~0.3 GB/s, and a restart reads and checks
+# every chunk (3.5 GiB at 1M items). Both are read; new snapshots are chunks-2
+_FORMAT = "chunks-2"
 CHUNK_BYTES = 4 * 1024 * 1024
 # threads reading a snapshot's chunks side by side: reading and hashing release the GIL, so
 # on two cores a restart reads in about half the time (the digests cost as much as the reads)
@@ -48,7 +52,16 @@ _READERS = max(1, min(4, os.cpu_count() or 1))
 
 def _digest(data: np.ndarray) -> str:
     # hashlib releases the GIL on big buffers: serving goes on while a snapshot is hashed
+    return hashlib.sha256(memoryview(data.data)).hexdigest()
+
+
+def _blake2b_digest(data: np.ndarray) -> str:
+    """How chunks-1 snapshots named their chunks."""
     return hashlib.blake2b(memoryview(data.data), digest_size=20).hexdigest()
+
+
+_DIGESTS: dict[str, Callable[[np.ndarray], str]] = {_FORMAT: _digest,
+                                                    "chunks-1": _blake2b_digest}
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,10 +293,11 @@ def read_snapshot(path: Path) -> Snapshot:
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise DamagedSnapshot(meta_file, f"unreadable meta.json: {type(error).__name__}: "
                               f"{error}") from None
-    if meta.get("format") == _FORMAT:
+    digest = _DIGESTS.get(str(meta.get("format")))
+    if digest is not None:
         chunks = path.parent / _CHUNKS
         reads: list[_ChunkRead] = []
-        components = {name: _read_manifest(path / f"{name}.json", chunks, reads)
+        components = {name: _read_manifest(path / f"{name}.json", chunks, reads, digest)
                       for name in names}
         _read_chunks(reads)
     else:  # written before incremental snapshots
@@ -322,7 +336,8 @@ def _chunk_names(folder: Path) -> set[str]:
     return names
 
 
-def _read_manifest(file: Path, chunks: Path, reads: list[_ChunkRead]) -> dict[str, np.ndarray]:
+def _read_manifest(file: Path, chunks: Path, reads: list[_ChunkRead],
+                   digest_of: Callable[[np.ndarray], str]) -> dict[str, np.ndarray]:
     """One component's arrays, each in its own buffer, not filled yet: the chunks to read
     into them (each to be checked against its digest) are appended to ``reads``, which
     ``read_snapshot`` reads for all components at once, side by side."""
@@ -344,7 +359,7 @@ def _read_manifest(file: Path, chunks: Path, reads: list[_ChunkRead]) -> dict[st
             start = n * CHUNK_BYTES
             reads.append(_ChunkRead(chunks / f"{digest}.bin", digest,
                                       buffer[start:min(start + CHUNK_BYTES, size)],
-                                      f"array {key!r} of {file.name}"))
+                                      f"array {key!r} of {file.name}", digest_of))
         arrays[key] = buffer.view(dtype).reshape(shape) if size else np.zeros(shape, dtype)
     return arrays
 
@@ -357,6 +372,7 @@ class _ChunkRead:
     digest: str
     into: np.ndarray  # a slice of the array's buffer, exactly the chunk's size
     of: str  # which array, for the log line
+    digest_of: Callable[[np.ndarray], str]  # as the snapshot's format names chunks
 
     def check(self) -> None:
         """Read the chunk into its place; ``DamagedSnapshot`` if it is missing, short, long
@@ -369,7 +385,7 @@ class _ChunkRead:
         except OSError as error:
             reason = "missing" if isinstance(error, FileNotFoundError) else str(error)
             raise DamagedSnapshot(self.path, f"{reason} ({self.of})") from None
-        if read != self.into.size or extra or _digest(self.into) != self.digest:
+        if read != self.into.size or extra or self.digest_of(self.into) != self.digest:
             raise DamagedSnapshot(self.path, f"torn or overwritten: its bytes do not match "
                                   f"its digest ({self.of})")
 

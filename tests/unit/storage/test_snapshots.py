@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable
@@ -262,3 +263,32 @@ def test_a_read_ahead_gives_what_readable_gives_and_raises_its_error_in_the_call
     monkeypatch.setattr("streamrec.storage.snapshots.read_snapshot", unreadable)
     with pytest.raises(PermissionError, match="not allowed"):
         list(store.read_ahead())
+
+
+def test_a_snapshot_whose_chunks_are_named_by_blake2b_still_reads_back_checked(
+    tmp_path: Path,
+) -> None:
+    """chunks-1 named chunks by BLAKE2b; chunks-2 by SHA-256 (faster here). A data dir
+    written before reads back, each chunk checked against the digest its format used."""
+    store = SnapshotStore(tmp_path / "snapshots")
+    folder = store.save(5, components(3.0), {})
+    chunks = tmp_path / "snapshots" / "chunks"
+    renamed = {}
+    for chunk in list(chunks.iterdir()):
+        old = hashlib.blake2b(chunk.read_bytes(), digest_size=20).hexdigest()
+        renamed[chunk.stem] = old
+        chunk.rename(chunks / f"{old}.bin")
+    for manifest in folder.glob("*.json"):
+        content = json.loads(manifest.read_text())
+        if manifest.name == "meta.json":
+            content["format"] = "chunks-1"
+        else:
+            for entry in content.values():
+                entry["chunks"] = [renamed[d] for d in entry["chunks"]]
+        manifest.write_text(json.dumps(content))
+    loaded = read_snapshot(folder)
+    np.testing.assert_array_equal(loaded.components["model-x"]["mass"], [3.0, 2.0])
+    assert loaded.components["model-x"]["ids"].tolist() == ["a", "b"]
+    mass = json.loads((folder / "model-x.json").read_text())["mass"]["chunks"][0]
+    (chunks / f"{mass}.bin").write_bytes(np.array([9.0, 2.0]).tobytes())  # same size, other bytes
+    assert store.load_latest() is None
