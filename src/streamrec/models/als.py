@@ -35,6 +35,7 @@ BPR's bias column, as its own user vectors have: every event still counts at onc
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -46,7 +47,7 @@ from implicit.cpu.bpr import BayesianPersonalizedRanking
 from pydantic import BaseModel, Field
 from threadpoolctl import ThreadpoolController
 
-from streamrec.models.base import grow, top_k
+from streamrec.models.base import FitStopped, grow, top_k
 from streamrec.models.scores import DenseScores, QueryScores, SparseScores
 from streamrec.models.sparse_rows import FrozenRows, RefitsOnRows, SparseRows
 from streamrec.types import Candidates, EventBatch, FloatArray, IntArray, Query
@@ -150,6 +151,7 @@ class ALSModel(RefitsOnRows):
         # filled by readers). Both as long as ``_user_factors``.
         self._changed = np.zeros(0, dtype=bool)
         self._solved = np.zeros(0, dtype=bool)
+        self._stopping = threading.Event()  # set for good by ``stop_fitting``
 
     @property
     def is_fitted(self) -> bool:
@@ -182,6 +184,8 @@ class ALSModel(RefitsOnRows):
         if isinstance(weights, FrozenRows):
             weights = _csr_matrix(weights)
         config = self.config
+        if self._stopping.is_set():
+            raise FitStopped("the ALS fit stopped before it began")
         matrix = weights.tocsr(copy=True).astype(np.float32)
         matrix.sum_duplicates()
         matrix.data = confidence(matrix.data, config.alpha).astype(np.float32)
@@ -194,8 +198,19 @@ class ALSModel(RefitsOnRows):
                 factors=config.factors, regularization=config.regularization, alpha=1.0,
                 iterations=config.iterations, random_state=config.seed, num_threads=1,
             )
-            solver.fit(matrix, show_progress=False)
+            solver.fit(matrix, show_progress=False, callback=self._stop_if_asked)
         return FittedALS.of(solver)
+
+    def _stop_if_asked(self, iteration: int, *_: Any) -> None:
+        """Called by implicit after each iteration (seconds each at 1M items)."""
+        if self._stopping.is_set():
+            raise FitStopped(f"the ALS fit stopped after iteration {iteration + 1}")
+
+    def stop_fitting(self) -> None:
+        """A fit under way stops after its current iteration, and so does every later one:
+        a thread left inside implicit's solver when the process exits crashed it (OpenBLAS:
+        "Bad memory unallocation", then SIGSEGV) after a clean shutdown."""
+        self._stopping.set()
 
     def _fit_bpr(self, confidences: sp.csr_matrix) -> AlternatingLeastSquares:
         """BPR on the liked pairs (it reads any stored pair as liked), returned as the solver
@@ -208,7 +223,7 @@ class ALSModel(RefitsOnRows):
             factors=config.factors, learning_rate=config.bpr_learning_rate,
             regularization=config.bpr_regularization, iterations=config.bpr_iterations,
             random_state=config.seed, num_threads=1)
-        bpr.fit(liked, show_progress=False)
+        bpr.fit(liked, show_progress=False, callback=self._stop_if_asked)
         return _folding_solver(np.asarray(bpr.item_factors), np.asarray(bpr.user_factors),
                                config.regularization)
 

@@ -7,6 +7,9 @@ that took a shortcut (conjugate-gradient steps, stale factors, a dropped item) w
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -14,6 +17,7 @@ from hypothesis import strategies as st
 
 from streamrec.engine.replay import assert_same_state
 from streamrec.models.als import ALSConfig, ALSModel, _norms_of, confidence
+from streamrec.models.base import FitStopped
 from streamrec.types import EventBatch, Query
 
 EMPTY = np.zeros(0, dtype=np.int64)
@@ -173,3 +177,31 @@ def test_a_merged_away_users_vector_is_zero_and_the_targets_is_their_sum() -> No
                                       np.array([1.0, 2.0, 1.0]), config)
     np.testing.assert_allclose(model.query_vector(Query(51, EMPTY, EMPTY, 0.0)), expected,
                                rtol=1e-3, atol=1e-5)
+
+
+@pytest.mark.parametrize("algorithm", ["als", "bpr"])
+def test_a_stopped_model_gives_up_a_fit_after_its_current_iteration(algorithm: str) -> None:
+    """A shutdown stops a fit under way (engine/trainer.py): a thread left inside implicit's
+    solver crashed the process at its exit."""
+    model = ALSModel(ALSConfig(algorithm=algorithm, iterations=100_000, bpr_iterations=100_000))
+    rng = np.random.default_rng(5)
+    model.learn(EventBatch(rng.integers(0, 50, 2_000), rng.integers(0, 40, 2_000),
+                           np.ones(2_000), np.arange(2_000.0)))
+    data, _ = model.begin_refit()
+    outcome: list[BaseException] = []
+
+    def fit() -> None:
+        try:
+            model.fit(data)
+        except BaseException as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=fit)
+    thread.start()
+    time.sleep(0.3)
+    model.stop_fitting()
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], FitStopped)
+    with pytest.raises(FitStopped, match="before it began"):  # and every later one
+        model.fit(data)
