@@ -39,6 +39,7 @@ from streamrec.experiments.report import report_of
 from streamrec.models.sequence import SequenceModel
 from streamrec.models.sequence_process import FITS_FOLDER
 from streamrec.models.sparse_rows import compile_kernels
+from streamrec.ranking.features import start_index_builds
 from streamrec.ranking.rules import Rules
 from streamrec.settings import Settings
 from streamrec.storage.artefacts import ArtefactStore
@@ -155,6 +156,8 @@ class Engine:
         engine._read_ahead = read_ahead
         engine._recover(progress)
         if start_learner:
+            with engine.state.lock.reading():  # a server: its first queries use the indexes
+                start_index_builds(engine.state.scorers, engine.state.ranker.indexes)
             engine._start_workers()
         if pending_keys(settings.data_dir):  # an erasure a crash interrupted: finish it
             log.warning("finishing an erasure that was interrupted")

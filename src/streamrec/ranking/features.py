@@ -131,6 +131,15 @@ def _kind(scorer: DenseScorer) -> tuple[bool, bool]:
     return kind
 
 
+def start_index_builds(scorers: Mapping[str, DenseScorer], indexes: VectorIndexes) -> None:
+    """Begin building, in the background, the ANN index of every source with item vectors,
+    as a first query would: after a restart at 1M items, queries took the exact path (~13 ms
+    for ALS alone) until the first one started a build, ~10 s long."""
+    for name, scorer in scorers.items():
+        if _kind(scorer)[0]:
+            indexes.ready(name, cast(ItemVectors, scorer).item_vectors())
+
+
 def _scores_of(name: str, scorer: DenseScorer, query: Query, n_items: int,
                indexes: VectorIndexes | None) -> QueryScores:
     has_vectors, answers_queries = _kind(scorer)
