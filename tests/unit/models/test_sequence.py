@@ -401,3 +401,30 @@ def test_a_fit_whose_server_was_killed_stops_and_its_process_ends() -> None:
         time.sleep(0.1)
     os.kill(child, 9)
     raise AssertionError("the fit's process outlived its killed server by a minute")
+
+
+def test_vectors_prepared_for_a_fit_are_served_as_they_are_unless_the_items_changed() -> None:
+    """``serving_vectors`` (off the lock, for the index built before a swap) gives the array
+    ``swap`` then serves, equal to a swap without it; an item's content changed meanwhile
+    makes ``swap`` compute them again, from the new content."""
+    model, plain = (SequenceModel(SequenceConfig.model_validate(SMALL)) for _ in range(2))
+    for each in (model, plain):
+        each.learn_items(catalogue())
+        each.learn(two_worlds())
+    data, events = model.begin_refit()
+    fitted = model.fit(data)
+    prepared = model.serving_vectors(fitted)
+    model.swap(fitted, events)
+    plain.swap(fitted, events)
+    assert model.item_vectors() is prepared
+    np.testing.assert_array_equal(prepared, plain.item_vectors())
+
+    again = model.serving_vectors(fitted)
+    changed = [(0, Item("i0", {"category": "other"}, "quite different words"))]
+    model.learn_items(changed)
+    plain.learn_items(changed)
+    model.swap(fitted, events)
+    plain.swap(fitted, events)
+    assert model.item_vectors() is not again
+    assert not np.array_equal(model.item_vectors()[0], again[0])
+    np.testing.assert_array_equal(model.item_vectors(), plain.item_vectors())
