@@ -476,6 +476,7 @@ class SQLiteEventLog:
         is unreadable from then on), then their rows deleted with their bytes zeroed and the
         WAL emptied; plain rows from before encryption need a VACUUM too. Returns how many
         entries were erased."""
+        window = self._loaded_window()  # before anything is erased: it may refuse
         with self._write_lock:  # no commit adds to the tail until the rows are gone
             self._forget_tail()
             try:
@@ -491,7 +492,6 @@ class SQLiteEventLog:
                     cursor = connection.execute("DELETE FROM events WHERE user_id = ?",
                                                 (user_id,))
                     removed = int(cursor.rowcount)
-                    window = self._loaded_window()
                     if window is not None:  # erased events are gone: ids may come again
                         window.forget_owner(user_id)
                     if plain or self.cipher is None:
@@ -513,6 +513,7 @@ class SQLiteEventLog:
         if self.cipher is None:
             return 0
         cipher = self.cipher
+        indexed = self._loaded_window() is None  # before anything is deleted: it may refuse
         with self._write_lock:
             self._forget_tail()
             try:
@@ -531,7 +532,7 @@ class SQLiteEventLog:
                                 (user, key_id)).rowcount)
                     if removed:
                         _truncate_wal(connection, self.path)
-                        if self._loaded_window() is not None:  # the ids of the rows left
+                        if not indexed:  # the ids left are those of the rows left
                             self._window = _window_of(connection, self.dedup_window)
                 finally:
                     connection.close()
