@@ -6,7 +6,8 @@ Helpers are fixtures (not imports from this file) so that each test asks for wha
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,35 @@ def make_event() -> EventFactory:
         return Event(user_id=user_id, item_id=item_id, type=type, **fields)
 
     return make
+
+
+FitInThread = Callable[[Callable[[], Any]], tuple[threading.Thread, list[BaseException]]]
+
+
+@pytest.fixture
+def fit_in_thread() -> Iterator[FitInThread]:
+    """``thread, raised = fit_in_thread(lambda: model.fit(data))``: the fit runs in a
+    started thread; what it raised lands in ``raised`` (a stop's ``FitStopped``). Each
+    thread is joined at the test's end."""
+    threads: list[threading.Thread] = []
+
+    def start(fit: Callable[[], Any]) -> tuple[threading.Thread, list[BaseException]]:
+        raised: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                fit()
+            except BaseException as error:
+                raised.append(error)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        threads.append(thread)
+        return thread, raised
+
+    yield start
+    for thread in threads:
+        thread.join(timeout=60)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -180,7 +181,9 @@ def test_a_merged_away_users_vector_is_zero_and_the_targets_is_their_sum() -> No
 
 
 @pytest.mark.parametrize("algorithm", ["als", "bpr"])
-def test_a_stopped_model_gives_up_a_fit_after_its_current_iteration(algorithm: str) -> None:
+def test_a_stopped_model_gives_up_a_fit_after_its_current_iteration(
+    algorithm: str, fit_in_thread: Callable[..., tuple[threading.Thread, list[BaseException]]],
+) -> None:
     """A shutdown stops a fit under way (engine/trainer.py): a thread left inside implicit's
     solver crashed the process at its exit."""
     model = ALSModel(ALSConfig(algorithm=algorithm, iterations=100_000, bpr_iterations=100_000))
@@ -188,20 +191,11 @@ def test_a_stopped_model_gives_up_a_fit_after_its_current_iteration(algorithm: s
     model.learn(EventBatch(rng.integers(0, 50, 2_000), rng.integers(0, 40, 2_000),
                            np.ones(2_000), np.arange(2_000.0)))
     data, _ = model.begin_refit()
-    outcome: list[BaseException] = []
-
-    def fit() -> None:
-        try:
-            model.fit(data)
-        except BaseException as error:
-            outcome.append(error)
-
-    thread = threading.Thread(target=fit)
-    thread.start()
+    thread, raised = fit_in_thread(lambda: model.fit(data))
     time.sleep(0.3)
     model.stop_fitting()
     thread.join(timeout=60)
     assert not thread.is_alive()
-    assert len(outcome) == 1 and isinstance(outcome[0], FitStopped)
+    assert len(raised) == 1 and isinstance(raised[0], FitStopped)
     with pytest.raises(FitStopped, match="before it began"):  # and every later one
         model.fit(data)

@@ -315,23 +315,16 @@ def test_a_fit_in_a_child_process_gives_the_very_same_weights_as_in_a_thread() -
     assert np.array_equal(weights[0], weights[1])
 
 
-def test_a_stop_ends_a_fit_in_a_child_process_and_the_child_with_it(tmp_path: Path) -> None:
+def test_a_stop_ends_a_fit_in_a_child_process_and_the_child_with_it(
+    tmp_path: Path, fit_in_thread: Callable[..., tuple[threading.Thread, list[BaseException]]],
+) -> None:
     model = SequenceModel(SequenceConfig(**{**SMALL, "max_epochs": 10_000,
                                             "patience": 10_000}))
     model.fit_in_child, model.fit_dir = True, tmp_path / "fits"
     model.learn_items(catalogue())
     model.learn(two_worlds())
     data, _ = model.begin_refit()
-    outcome: list[BaseException] = []
-
-    def fit() -> None:
-        try:
-            model.fit(data)
-        except BaseException as error:
-            outcome.append(error)
-
-    thread = threading.Thread(target=fit)
-    thread.start()
+    thread, outcome = fit_in_thread(lambda: model.fit(data))
     deadline = time.monotonic() + 60
     while not running_fits() and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -202,31 +202,37 @@ def test_the_ann_setting_is_not_part_of_the_model_fingerprint() -> None:
     assert tuned.model_dump_json() == HybridConfig().model_dump_json()
 
 
+def als_settings(tmp_path: Path, refit_growth: float) -> Settings:
+    return Settings(data_dir=tmp_path, models={
+        "als": {"refit_min_events": 50, "refit_growth": refit_growth, "factors": 8,
+                "iterations": 3},
+        "hybrid": {"ann": {"min_items": 20}}, "trainer_poll_s": 0.01})
+
+
+def als_after_a_refit(engine: Engine, seed: int) -> tuple[ALSModel, np.ndarray]:
+    """Ingest 400 events, then wait until a refit of ALS is swapped in: the model and the
+    vectors it serves then."""
+    rng = np.random.default_rng(seed)
+    engine.ingest([Event(event_id=f"e{n}", user_id=f"u{rng.integers(40)}",
+                         item_id=f"i{rng.integers(60)}", type="view", timestamp=1e9 + n)
+                   for n in range(400)])
+    als = engine.state.models["als"]
+    assert isinstance(als, ALSModel)
+    for _ in range(500):
+        with engine.state.lock:
+            if als.is_fitted and not engine.state.pending_fits.has("als"):
+                return als, als.item_vectors()
+        threading.Event().wait(0.02)
+    pytest.fail("no refit was swapped in")
+
+
 def test_the_trainer_builds_the_index_of_a_refit_before_it_is_swapped_in(
         tmp_path: Path) -> None:
     """Refits never leave serving on the exact path: the vectors ALS serves right after a
     swap already have their index, with no query having asked for it."""
-    settings = Settings(data_dir=tmp_path, models={
-        "als": {"refit_min_events": 50, "refit_growth": 0.2, "factors": 8, "iterations": 3},
-        "hybrid": {"ann": {"min_items": 20}}, "trainer_poll_s": 0.01})
-    engine = Engine.open(settings)
+    engine = Engine.open(als_settings(tmp_path, refit_growth=0.2))
     try:
-        rng = np.random.default_rng(0)
-        events = [Event(event_id=f"e{n}", user_id=f"u{rng.integers(40)}",
-                        item_id=f"i{rng.integers(60)}", type="view", timestamp=1e9 + n)
-                  for n in range(400)]
-        engine.ingest(events)
-        als = engine.state.models["als"]
-        assert isinstance(als, ALSModel)
-        deadline = threading.Event()
-        for _ in range(500):  # until a refit is swapped in
-            with engine.state.lock:
-                if als.is_fitted and not engine.state.pending_fits.has("als"):
-                    vectors = als.item_vectors()
-                    break
-            deadline.wait(0.02)
-        else:
-            pytest.fail("no refit was swapped in")
+        _, vectors = als_after_a_refit(engine, seed=0)
         found, index = engine.state.ranker.indexes._find("als", vectors)
         assert found and index is not None
     finally:
@@ -236,24 +242,10 @@ def test_the_trainer_builds_the_index_of_a_refit_before_it_is_swapped_in(
 def test_a_restarted_server_builds_its_indexes_before_any_query(tmp_path: Path) -> None:
     """After a restart the restored vectors get their index at once, not at the first query
     (at 1M items, ~10 s of queries took the exact path)."""
-    settings = Settings(data_dir=tmp_path, models={
-        "als": {"refit_min_events": 50, "refit_growth": 100.0, "factors": 8, "iterations": 3},
-        "hybrid": {"ann": {"min_items": 20}}, "trainer_poll_s": 0.01})
+    settings = als_settings(tmp_path, refit_growth=100.0)
     engine = Engine.open(settings)
     try:
-        rng = np.random.default_rng(1)
-        engine.ingest([Event(event_id=f"e{n}", user_id=f"u{rng.integers(40)}",
-                             item_id=f"i{rng.integers(60)}", type="view", timestamp=1e9 + n)
-                       for n in range(400)])
-        als = engine.state.models["als"]
-        assert isinstance(als, ALSModel)
-        for _ in range(500):
-            with engine.state.lock:
-                if als.is_fitted and not engine.state.pending_fits.has("als"):
-                    break
-            threading.Event().wait(0.02)
-        else:
-            pytest.fail("no refit was swapped in")
+        als_after_a_refit(engine, seed=1)
     finally:
         engine.close()
     reopened = Engine.open(settings)
