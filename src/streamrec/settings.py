@@ -88,6 +88,10 @@ class ModelSettings(BaseModel):
         default=10, ge=0, le=19, description="Niceness of the threads that compute refits "
         "(Linux: per thread, and a GRU fit's child process keeps it): on a machine of few "
         "cores a refit takes the CPU learning and serving leave first. 0: as the rest.")
+    trainer_stop_wait_s: float = Field(
+        default=60.0, ge=0, description="How long a shutdown waits for a refit under way to "
+        "stop at its next step (ALS: an iteration, seconds at 1M items; the GRU: a batch). "
+        "A fit still running then is left, begun and not ended: the next start fits it.")
 
 
 class EventSettings(BaseModel):

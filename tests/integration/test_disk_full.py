@@ -49,11 +49,12 @@ def fill(disk: Path) -> Path:
     """Write a filler file until the disk refuses; returns it."""
     filler = disk / "filler"
     chunk = b"\0" * (64 * 1024)
-    with open(filler, "wb") as sink:
+    # unbuffered: a buffered file kept the bytes of a partly written last chunk and raised
+    # ENOSPC again when closed, whenever the room left was not a multiple of the chunk
+    with open(filler, "wb", buffering=0) as sink:
         try:
             while True:
                 sink.write(chunk)
-                sink.flush()
         except OSError as error:
             assert error.errno == errno.ENOSPC, error
     return filler

@@ -193,7 +193,8 @@ class Engine:
         lease = self.lease
         return Trainer(self.state, self.log, self.settings.models.trainer_poll_s,
                        leader=None if lease is None else (lambda: lease.held),
-                       nice=self.settings.models.trainer_nice)
+                       nice=self.settings.models.trainer_nice,
+                       stop_wait_s=self.settings.models.trainer_stop_wait_s)
 
     def _catalogue_follows(self, changes: Sequence[Event]) -> None:
         """Items another replica logged, into this replica's catalogue (newer versions only)."""

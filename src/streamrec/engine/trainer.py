@@ -35,9 +35,11 @@ log = logging.getLogger(__name__)
 
 class Trainer:
     def __init__(self, state: EngineState, event_log: EventLog, poll_s: float,
-                 leader: Callable[[], bool] | None = None, nice: int = 0) -> None:
+                 leader: Callable[[], bool] | None = None, nice: int = 0,
+                 stop_wait_s: float = 60.0) -> None:
         self.state = state
         self.nice = nice
+        self.stop_wait_s = stop_wait_s  # a shutdown's wait for a fit to stop at its next step
         # replicas: only the holder of the refit lease begins and fits refits; the others
         # learn its markers and load the artefact its end names (engine/leadership.py)
         self.leader = leader
@@ -159,7 +161,9 @@ class Trainer:
                 # stopped at its next step and waited for: a thread left inside torch
                 # aborts the interpreter's exit (std::terminate, status 134)
                 fit.model.stop_fitting()
-                fit.done.wait()
+                if not fit.done.wait(self.stop_wait_s):  # inside one long step: leave it
+                    log.warning("the %s fit did not stop within %.0f s; leaving it",
+                                fit.model.name, self.stop_wait_s)
         self._fitting.clear()  # the others' threads die with the process
 
     def stop(self) -> None:

@@ -163,8 +163,9 @@ def test_the_artefact_of_a_fit_pending_in_a_kept_snapshot_is_kept(settings: Sett
         engine.close()
 
 
-# A server's process: a refit begins and its fit never returns; the process closes the engine
-# (a clean shutdown) and must exit, not wait for the fit.
+# A server's process: a refit begins and its fit never returns, not even when asked to stop
+# (ALS stops between iterations: one step that never ends); the process closes the engine (a
+# clean shutdown) and must exit once the trainer's stop wait is over, not wait for the fit.
 HELD_FIT_PROCESS = """
 import json, sys, threading
 from pathlib import Path
@@ -198,11 +199,12 @@ def test_a_clean_shutdown_does_not_wait_for_a_fit_and_the_next_start_fits_it(
 ) -> None:
     """The process exits with its fit still computing, its final snapshot holding the fit
     pending; the next start fits it, logs the end, and equals a replay of the log."""
-    models = {**QUICK, "trainer_poll_s": 0.01}
+    models = {**QUICK, "trainer_poll_s": 0.01, "trainer_stop_wait_s": 0.5}
     settings = settings_factory(tmp_path / "data", models=models)
     ran = subprocess.run([sys.executable, "-c", HELD_FIT_PROCESS, str(settings.data_dir),
                           json.dumps(models)], capture_output=True, text=True, timeout=180)
     assert ran.returncode == 0 and "closed" in ran.stdout, ran.stderr[-3000:]
+    assert "the als fit did not stop within 0 s; leaving it" in ran.stderr
 
     snapshot = SnapshotStore(settings.snapshot_dir).load_latest()
     assert snapshot is not None and len(snapshot.meta["pending_fits"]) == 1
