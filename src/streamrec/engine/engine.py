@@ -284,7 +284,7 @@ class Engine:
             self._append_items(unlogged)
             self.learner.catch_up()
             log.info("logged %d catalogue items the log did not hold", len(unlogged))
-        self.catalogue.mark_logged(None if marked is None else [i.item_id for i in marked])
+        self.catalogue.mark_logged(None)  # every item is now in the log as stored
 
     def _append_items(self, items: Sequence[Item]) -> Appended:
         events = [items_event(items[start:start + _ITEMS_PER_EVENT], time.time())

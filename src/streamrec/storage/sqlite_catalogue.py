@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS items (
     available  INTEGER NOT NULL,
     updated_at REAL NOT NULL
 );
-CREATE TABLE IF NOT EXISTS unlogged (item_id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS unlogged (item_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 # in ``meta`` once every item not in ``unlogged`` is known to be in the log as stored here:
@@ -57,6 +57,9 @@ class SQLiteCatalogue:
             self._connection.execute("INSERT OR IGNORE INTO meta VALUES (?, '1')", (_TRACKED,))
         self._lock = threading.Lock()  # one connection, shared by request threads
         self._reconnect_before_writing = False  # a write was refused as read-only
+        # the last upsert's ids and the rowids its marks took (after, up to): marking those
+        # logged deletes one range. A delete per id took 6 s of a 200k-item upsert's 12 s
+        self._last_marks: tuple[list[str], int, int] | None = None
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
@@ -82,10 +85,16 @@ class SQLiteCatalogue:
                 self._connection.execute("BEGIN IMMEDIATE")
                 try:
                     self._connection.executemany(_UPSERT, rows)
+                    marks = None
                     if not logged:
+                        after = self._connection.execute(
+                            "SELECT coalesce(max(rowid), 0) FROM unlogged").fetchone()[0]
                         self._connection.executemany(
                             "INSERT OR IGNORE INTO unlogged VALUES (?)", ((r[0],) for r in rows))
+                        upto = self._connection.execute("SELECT last_insert_rowid()").fetchone()[0]
+                        marks = ([str(r[0]) for r in rows], int(after), int(upto))
                     self._connection.execute("COMMIT")
+                    self._last_marks = marks
                 except BaseException:
                     if self._connection.in_transaction:
                         self._connection.execute("ROLLBACK")
@@ -166,8 +175,17 @@ class SQLiteCatalogue:
                         self._connection.execute("INSERT OR IGNORE INTO meta VALUES (?, '1')",
                                                  (_TRACKED,))
                     else:
-                        self._connection.executemany("DELETE FROM unlogged WHERE item_id = ?",
-                                                     ((item_id,) for item_id in item_ids))
+                        ids = list(item_ids)
+                        marks = self._last_marks
+                        if marks is not None and marks[0] == ids:  # the last upsert's
+                            self._connection.execute(
+                                "DELETE FROM unlogged WHERE rowid > ? AND rowid <= ?",
+                                marks[1:])
+                        else:
+                            self._connection.execute(
+                                "DELETE FROM unlogged WHERE item_id IN"
+                                " (SELECT value FROM json_each(?))", (orjson.dumps(ids),))
+                        self._last_marks = None
                     self._connection.execute("COMMIT")
                 except BaseException:
                     if self._connection.in_transaction:

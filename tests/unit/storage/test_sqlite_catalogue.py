@@ -110,3 +110,20 @@ def test_a_catalogue_from_before_the_marks_is_unknown_until_checked_whole(
         assert catalogue.unlogged() == [Item("c")]
     finally:
         catalogue.close()
+
+
+def test_marking_an_upsert_logged_leaves_the_other_marks(tmp_path: Path) -> None:
+    """The last upsert's marks are deleted as one range of rows; any other ids one by one.
+    Neither may clear a mark left by an earlier upsert (a log that refused it)."""
+    catalogue = SQLiteCatalogue(str(tmp_path / "catalogue.db"))
+    try:
+        catalogue.upsert([Item("refused-1"), Item("refused-2")])  # never marked logged
+        catalogue.upsert([Item("a"), Item("b"), Item("refused-1")])
+        catalogue.mark_logged(["a", "b", "refused-1"])  # the last upsert: its range
+        assert [item.item_id for item in catalogue.unlogged() or []] == ["refused-1",
+                                                                         "refused-2"]
+        catalogue.upsert([Item("c"), Item("d")])
+        catalogue.mark_logged(["d", "refused-2"])  # not the last upsert's ids: one by one
+        assert [item.item_id for item in catalogue.unlogged() or []] == ["c", "refused-1"]
+    finally:
+        catalogue.close()
