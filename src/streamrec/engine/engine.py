@@ -284,7 +284,11 @@ class Engine:
             self._append_items(unlogged)
             self.learner.catch_up()
             log.info("logged %d catalogue items the log did not hold", len(unlogged))
-        self.catalogue.mark_logged(None)  # every item is now in the log as stored
+        if marked is None or marked:  # every item is now in the log as stored
+            try:
+                self.catalogue.mark_logged(None)
+            except Unavailable as error:  # a read-only data dir: compared again next start
+                log.warning("%s", error)
 
     def _append_items(self, items: Sequence[Item]) -> Appended:
         events = [items_event(items[start:start + _ITEMS_PER_EVENT], time.time())
