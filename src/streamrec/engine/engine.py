@@ -274,12 +274,17 @@ class Engine:
         # than reading the catalogue's (0.1 s per 100k items)
         lookup = self.state.items.lookup
         logged = self.state.updated_at[: len(self.state.items)].tolist()
+
+        def differs(item_id: str, updated_at: float) -> bool:
+            return (index := lookup(item_id)) is None or logged[index] != updated_at
+
         marked = self.catalogue.unlogged()
-        versions = ((item.item_id, item.updated_at) for item in marked) \
-            if marked is not None else self.catalogue.versions()
-        unlogged = [item for item_id, updated_at in versions
-                    if ((index := lookup(item_id)) is None or logged[index] != updated_at)
-                    and (item := self.catalogue.get(item_id)) is not None]
+        if marked is not None:  # read whole already
+            unlogged = [item for item in marked if differs(item.item_id, item.updated_at)]
+        else:
+            unlogged = [item for item_id, updated_at in self.catalogue.versions()
+                        if differs(item_id, updated_at)
+                        and (item := self.catalogue.get(item_id)) is not None]
         if unlogged:
             self._append_items(unlogged)
             self.learner.catch_up()

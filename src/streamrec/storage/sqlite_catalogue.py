@@ -76,36 +76,46 @@ class SQLiteCatalogue:
              i.updated_at)
             for i in items
         ]
+        with self._writing("the catalogue could not store items") as connection:
+            connection.executemany(_UPSERT, rows)
+            marks = None
+            if not logged:
+                after = connection.execute(
+                    "SELECT coalesce(max(rowid), 0) FROM unlogged").fetchone()[0]
+                connection.executemany(
+                    "INSERT OR IGNORE INTO unlogged VALUES (?)", ((r[0],) for r in rows))
+                upto = connection.execute("SELECT last_insert_rowid()").fetchone()[0]
+                marks = ([str(r[0]) for r in rows], int(after), int(upto))
+        if marks is not None:  # committed; items from the log leave the last marks alone
+            self._last_marks = marks
+        return len(rows)
+
+    @contextmanager
+    def _writing(self, what: str) -> Iterator[sqlite3.Connection]:
+        """One write transaction, under the lock: committed if the body returns, rolled back
+        if it raises. A refusal of the storage raises ``Unavailable`` (``what`` and why), a
+        damaged file ``Damaged``; after a read-only refusal the connection is opened again
+        before the next write."""
         with self._lock:
             try:
                 if self._reconnect_before_writing:
                     self._connection.close()
                     self._connection = self._connect()
                     self._reconnect_before_writing = False
-                self._connection.execute("BEGIN IMMEDIATE")
+                connection = self._connection
+                connection.execute("BEGIN IMMEDIATE")
                 try:
-                    self._connection.executemany(_UPSERT, rows)
-                    marks = None
-                    if not logged:
-                        after = self._connection.execute(
-                            "SELECT coalesce(max(rowid), 0) FROM unlogged").fetchone()[0]
-                        self._connection.executemany(
-                            "INSERT OR IGNORE INTO unlogged VALUES (?)", ((r[0],) for r in rows))
-                        upto = self._connection.execute("SELECT last_insert_rowid()").fetchone()[0]
-                        marks = ([str(r[0]) for r in rows], int(after), int(upto))
-                    self._connection.execute("COMMIT")
-                    self._last_marks = marks
+                    yield connection
+                    connection.execute("COMMIT")
                 except BaseException:
-                    if self._connection.in_transaction:
-                        self._connection.execute("ROLLBACK")
+                    if connection.in_transaction:
+                        connection.execute("ROLLBACK")
                     raise
             except sqlite3.DatabaseError as error:  # the storage refused, e.g. read-only
                 if is_damage(error):
                     raise damaged(Path(self._path), error) from error
                 self._reconnect_before_writing |= is_read_only(error)
-                raise storage_unavailable("the catalogue could not store items",
-                                          error) from error
-        return len(rows)
+                raise storage_unavailable(what, error) from error
 
     def get(self, item_id: str) -> Item | None:
         with self._lock, self._naming_damage():
@@ -166,36 +176,20 @@ class SQLiteCatalogue:
     def mark_logged(self, item_ids: Iterable[str] | None) -> None:
         """These items are in the log as stored here; None: every item is, and from now on
         ``unlogged`` knows which may not be."""
-        with self._lock:
-            try:
-                self._connection.execute("BEGIN IMMEDIATE")
-                try:
-                    if item_ids is None:
-                        self._connection.execute("DELETE FROM unlogged")
-                        self._connection.execute("INSERT OR IGNORE INTO meta VALUES (?, '1')",
-                                                 (_TRACKED,))
-                    else:
-                        ids = list(item_ids)
-                        marks = self._last_marks
-                        if marks is not None and marks[0] == ids:  # the last upsert's
-                            self._connection.execute(
-                                "DELETE FROM unlogged WHERE rowid > ? AND rowid <= ?",
-                                marks[1:])
-                        else:
-                            self._connection.execute(
-                                "DELETE FROM unlogged WHERE item_id IN"
-                                " (SELECT value FROM json_each(?))", (orjson.dumps(ids),))
-                        self._last_marks = None
-                    self._connection.execute("COMMIT")
-                except BaseException:
-                    if self._connection.in_transaction:
-                        self._connection.execute("ROLLBACK")
-                    raise
-            except sqlite3.DatabaseError as error:
-                if is_damage(error):
-                    raise damaged(Path(self._path), error) from error
-                raise storage_unavailable("the catalogue could not mark items logged",
-                                          error) from error
+        with self._writing("the catalogue could not mark items logged") as connection:
+            if item_ids is None:
+                connection.execute("DELETE FROM unlogged")
+                connection.execute("INSERT OR IGNORE INTO meta VALUES (?, '1')", (_TRACKED,))
+            else:
+                ids = list(item_ids)
+                marks = self._last_marks
+                if marks is not None and marks[0] == ids:  # the last upsert's: one range
+                    connection.execute("DELETE FROM unlogged WHERE rowid > ? AND rowid <= ?",
+                                       marks[1:])
+                else:
+                    connection.execute("DELETE FROM unlogged WHERE item_id IN"
+                                       " (SELECT value FROM json_each(?))", (orjson.dumps(ids),))
+        self._last_marks = None
 
     def count(self) -> int:
         with self._lock, self._naming_damage():
