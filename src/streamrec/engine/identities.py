@@ -28,6 +28,7 @@ from dataclasses import replace
 import numpy as np
 
 from streamrec.storage.base import EventLog
+from streamrec.text_arrays import text_array
 from streamrec.types import Event, LoggedEvent
 
 # event types declared in settings may not start with "$": a client cannot send this one
@@ -83,8 +84,8 @@ class Identities:
 
     def state(self) -> dict[str, np.ndarray]:
         sessions = sorted(self._owners)
-        return {"sessions": np.array(sessions, dtype=np.str_),
-                "users": np.array([self._owners[s] for s in sessions], dtype=np.str_)}
+        return {"sessions": text_array(sessions),
+                "users": text_array([self._owners[s] for s in sessions])}
 
     def restore(self, state: Mapping[str, np.ndarray]) -> None:
         self._owners = dict(zip(state["sessions"].tolist(), state["users"].tolist(),

@@ -40,6 +40,7 @@ from streamrec.ranking.hybrid import HybridRanker
 from streamrec.settings import Settings
 from streamrec.sources import SOURCES
 from streamrec.storage.artefacts import ArtefactStore
+from streamrec.text_arrays import text_array
 from streamrec.types import Event, EventBatch, Item, LoggedEvent, Query
 
 _NO_ATTRIBUTES: Mapping[str, Any] = {}
@@ -100,8 +101,8 @@ class EngineState:
         self.catalogue_version = 0
         # the attributes as JSON text, for (catalogue_version, items): encoding 100k items'
         # took 0.2 s of every snapshot's capture, under the read lock. Kept as Python text
-        # (~15 MB at 100k items), not as the snapshot's fixed-width array (~50 MB); making
-        # that array from it takes ~20 ms
+        # (~15 MB at 100k items), not as the snapshot's fixed-width array (~50 MB); that
+        # array is made from it in slices (text_arrays.py), ~20 ms in all at 100k items
         self._encoded_attributes: tuple[int, int, list[str]] | None = None
         self.offset = 0  # every logged event up to here is learned
         self.learned_events = 0  # log entries learned: clients' events and the engine's own
@@ -398,7 +399,7 @@ class EngineState:
             texts = [a if isinstance(a, str) else orjson.dumps(dict(a)).decode()
                      for a in self.attributes[:n]]
             cached = self._encoded_attributes = (self.catalogue_version, n, texts)
-        return np.array(cached[2], dtype=np.str_)
+        return text_array(cached[2])
 
     def empty_copy(self) -> EngineState:
         """A state that has learned nothing, configured as this one."""

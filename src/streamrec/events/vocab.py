@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
+from streamrec.text_arrays import text_array
 from streamrec.types import IntArray
 
 
@@ -17,6 +18,7 @@ class Vocabulary:
     def __init__(self, ids: Iterable[str] = ()) -> None:
         self._ids: list[str] = []
         self._index: dict[str, int] = {}
+        self._saved: np.ndarray | None = None  # ``state`` as last made (read-only)
         for id_ in ids:
             self.index(id_)
 
@@ -53,7 +55,14 @@ class Vocabulary:
         return [ids[i] for i in indices.tolist()]
 
     def state(self) -> np.ndarray:
-        return np.array(self._ids, dtype=np.str_)
+        """The ids in index order, as text (read-only). Ids are only ever added at the end,
+        so each snapshot converts only those added since the last one."""
+        saved = self._saved
+        if saved is None or len(saved) != len(self._ids):
+            saved = text_array(self._ids, saved)
+            saved.flags.writeable = False
+            self._saved = saved
+        return saved
 
     @classmethod
     def restore(cls, ids: np.ndarray) -> Vocabulary:

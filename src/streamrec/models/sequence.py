@@ -132,6 +132,9 @@ class SequenceModel:
         self._size = 0
         self._tokens = np.full((0, self.config.content_tokens), -1, dtype=np.int32)
         self._weights: dict[str, np.ndarray] | None = None
+        # the weights as ``state`` writes them, made once per fit: serialising them held the
+        # interpreter's lock ~10 ms in every snapshot, and reads served beside it waited
+        self._blob: np.ndarray | None = None
         self._vectors: Float32Array = np.zeros((0, self.config.dimensions + 1), np.float32)
         self._max_norm = 0.0
         # counts changes to ``_tokens``' contents (after each), so vectors computed off the
@@ -280,7 +283,7 @@ class SequenceModel:
                             np.array(arrays["tokens"], dtype=np.int32), previous or None)
 
     def swap(self, fitted: FittedSequence, fitted_events: int) -> None:
-        self._weights = dict(fitted.weights)
+        self._weights, self._blob = dict(fitted.weights), None
         self.curves = np.array(fitted.curves, dtype=np.float64)
         self.fitted_events = fitted_events
         # rows up to the last item known to the model: the token table's spare capacity
@@ -385,8 +388,10 @@ class SequenceModel:
 
         blob = np.zeros(0, dtype=np.uint8)
         if self._weights is not None:  # the weights as one safetensors blob: no pickle
-            blob = np.frombuffer(safetensors_bytes({**self._weights, "curves": self.curves}),
-                                 dtype=np.uint8).copy()
+            if self._blob is None:  # read-only: bytes
+                self._blob = np.frombuffer(
+                    safetensors_bytes({**self._weights, "curves": self.curves}), dtype=np.uint8)
+            blob = self._blob
         return {"users": self._users[: self._size].copy(),
                 "items": self._items[: self._size].copy(),
                 "tokens": self._tokens.copy(), "weights": blob,
@@ -401,7 +406,7 @@ class SequenceModel:
         self._tokens = np.array(state["tokens"], dtype=np.int32)
         self._token_changes += 1
         self.events, self.fitted_events = (int(v) for v in state["counters"])
-        self._weights = None
+        self._weights, self._blob = None, None
         self._set_vectors(np.zeros((0, self.config.dimensions + 1), np.float32))
         self.curves = np.zeros((0, 3))
         blob = np.asarray(state["weights"], dtype=np.uint8)

@@ -1,0 +1,42 @@
+"""Text arrays made a slice at a time equal numpy's one conversion, and a vocabulary's saved
+ids follow it as it grows."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streamrec import text_arrays
+from streamrec.events.vocab import Vocabulary
+from streamrec.text_arrays import text_array
+
+TEXTS = st.lists(st.text(max_size=12), max_size=60)
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts=TEXTS, done=st.integers(0, 60), slice_size=st.integers(1, 7))
+def test_a_text_array_equals_one_conversion(texts: list[str], done: int,
+                                            slice_size: int) -> None:
+    original, text_arrays.SLICE = text_arrays.SLICE, slice_size
+    try:
+        whole = np.array(texts, dtype=np.str_)
+        made = text_array(texts)
+        grown = text_array(texts, text_array(texts[:done]))
+    finally:
+        text_arrays.SLICE = original
+    for array in (made, grown):
+        assert array.dtype == whole.dtype
+        assert array.tolist() == whole.tolist()
+
+
+def test_a_vocabularys_state_converts_only_new_ids_and_stays_right() -> None:
+    vocabulary = Vocabulary(f"item-{i}" for i in range(5))
+    first = vocabulary.state()
+    assert vocabulary.state() is first  # nothing added: the same array
+    assert not first.flags.writeable  # a snapshot's copy cannot be changed under it
+    vocabulary.index("a-much-longer-item-id-than-the-others")
+    grown = vocabulary.state()
+    assert grown.tolist() == [*(f"item-{i}" for i in range(5)),
+                              "a-much-longer-item-id-than-the-others"]
+    assert Vocabulary.restore(grown).state().tolist() == grown.tolist()
