@@ -49,7 +49,7 @@ from streamrec.datagen import generate_events  # noqa: E402
 from streamrec.engine.engine import Engine  # noqa: E402
 from streamrec.engine.sizes import state_sizes  # noqa: E402
 from streamrec.models.sequence_process import running_fits  # noqa: E402
-from streamrec.serving import allocator  # noqa: E402
+from streamrec.serving import allocator, collector  # noqa: E402
 from streamrec.settings import Settings  # noqa: E402
 from streamrec.storage.snapshots import SnapshotStore, read_snapshot  # noqa: E402
 from streamrec.types import Event  # noqa: E402
@@ -192,6 +192,7 @@ def main() -> None:
     settings = settings.model_copy(update={"serving": settings.serving.model_copy(
         update={"learn_timeout_s": 600.0})})
     engine = Engine.open(settings)
+    collector.settle(serving.gc_young_objects)  # as the server does once open
     engine.upsert_items(items_of(config))
 
     checkpoints: list[Checkpoint] = []

@@ -15,7 +15,7 @@ from streamrec import __version__
 from streamrec.dashboard import pages
 from streamrec.dashboard.history import StatsHistory, is_counted
 from streamrec.engine.engine import Engine
-from streamrec.serving import allocator, errors, openapi
+from streamrec.serving import allocator, collector, errors, openapi
 from streamrec.serving.auth import DocsNeedKey
 from streamrec.serving.consistency import ConsistentReads
 from streamrec.serving.limits import BodySizeLimit, ReadTimeout
@@ -64,6 +64,7 @@ def create_app(settings: Settings, engine: Engine | None = None,
         trimmer = allocator.Trimmer(settings.serving.malloc_trim_s)
         trimmer.start()
         app.state.engine = engine or Engine.open(settings)
+        unsettle = collector.settle(settings.serving.gc_young_objects)
         app.state.registry.register(EngineCollector(app.state.engine.stats))
         app.state.keys = KeyRing(settings.data_dir / "keys.db", revoked_keys(settings))
         app.state.audit = AuditLog(settings.data_dir / "audit.db",
@@ -83,6 +84,7 @@ def create_app(settings: Settings, engine: Engine | None = None,
             if owned:
                 # off the event loop: the final snapshot may take seconds
                 await asyncio.to_thread(app.state.engine.close)
+            unsettle()
 
     # /docs and /redoc from assets in an installed package, never a CDN: they work offline
     app = FastAPIOffline(title="streamrec", version=__version__, lifespan=lifespan,
