@@ -215,9 +215,10 @@ class ContentModel:
         return out
 
     def query_scores(self, query: Query, n_items: int) -> QueryScores:
-        """``dense_scores`` as a ``QueryScores``: without embeddings, only the items that
-        share a term with the profile (models/text_vectors.py ``sparse_dot``), when that
-        is cheaper than a pass over the catalogue."""
+        """``dense_scores`` as a ``QueryScores``: without embeddings, the items with a
+        positive cosine only. For users with short histories content brings candidates, and
+        the dense answer's float64 copy, clip and top-k over every item cost ~7 ms of a query
+        at 1M items; the product itself reads only the profile's terms' postings."""
         if self._uses_embeddings:
             return DenseScores(self.dense_scores(query, n_items))
         history, weights = self._profile_weights(query)
@@ -229,12 +230,9 @@ class ContentModel:
         if norm == 0.0:
             return SparseScores(EMPTY_INTS, EMPTY_FLOATS)
         unit = (profile / norm).astype(np.float32, copy=False)
-        found = self._vectors.sparse_dot(unit, np.unique(rows.indices))
-        if found is None:
-            return DenseScores(self.dense_scores(query, n_items))
-        items, scores = found
-        liked = (scores > 0) & (items < n_items)  # dense_scores: clipped at 0, n_items long
-        return SparseScores(items[liked], scores[liked].astype(np.float64))
+        cosines = self._vectors.dot(unit, np.unique(rows.indices))[:n_items]
+        items = np.flatnonzero(cosines > 0)  # dense_scores: clipped at 0, n_items long
+        return SparseScores(items, cosines[items].astype(np.float64))
 
     def recommend(self, query: Query, k: int) -> Candidates:
         """Items most like the profile (cosine > 0), ``because`` the most similar engaged item."""

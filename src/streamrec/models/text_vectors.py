@@ -282,33 +282,6 @@ class TextVectors:
             out[self._tail_items] = self._tail @ vector  # the tail replaces stale base rows
         return out
 
-    def sparse_dot(self, vector: Float32Array,
-                   within: IntArray) -> tuple[IntArray, Float32Array] | None:
-        """``dot``'s products for the rows that share a column with ``vector`` (sorted; every
-        other row's product is 0), when ``dot`` would read only those columns' postings;
-        None when it would take the whole product. The same float32 products, summed in the
-        same order: equal to ``dot``'s. At 1M items a profile of a few items meets a few
-        thousand rows, and ``dot``'s array over every row cost more than the sums."""
-        nonzero = within[vector[within] != 0]
-        by_column = self._base_by_column
-        if by_column is None or by_column.shape != self._base.shape or (
-                2 * int((by_column.indptr[nonzero + 1] - by_column.indptr[nonzero]).sum())
-                >= self._base.nnz):
-            return None
-        postings = by_column[:, nonzero]
-        products = postings.data * np.repeat(vector[nonzero], np.diff(postings.indptr))
-        rows, at = np.unique(postings.indices, return_inverse=True)
-        sums = np.zeros(rows.size, dtype=np.float32)
-        np.add.at(sums, at, products)  # in the postings' order, as the product adds them
-        rows = rows.astype(np.int64)
-        if self._tail_items.size:  # the tail replaces stale base rows
-            kept = ~np.isin(rows, self._tail_items)
-            rows = np.concatenate((rows[kept], self._tail_items))
-            sums = np.concatenate((sums[kept], np.asarray(self._tail @ vector, np.float32)))
-            order = np.argsort(rows)
-            rows, sums = rows[order], sums[order]
-        return rows, sums
-
     def state(self) -> dict[str, np.ndarray]:
         counts = self.rows(np.arange(self.n_rows), weighted=False)
         df, reference = np.flatnonzero(self._df), np.flatnonzero(self._reference_df)
