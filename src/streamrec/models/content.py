@@ -170,20 +170,27 @@ class ContentModel:
         keep = (history >= 0) & (history < self.n_items) & (weights != 0)
         return history[keep].astype(np.int64), weights[keep]
 
+    def _unit_profile(self, history: IntArray,
+                      weights: FloatArray) -> tuple[Float32Array, IntArray] | None:
+        """The weighted sum of ``history``'s TF-IDF rows as a unit vector, and the columns
+        that hold its nonzeros (its items' columns); None when it is all zero."""
+        rows = self._vectors.rows(history)
+        profile = np.asarray(rows.T @ weights.astype(np.float32))
+        norm = float(np.sqrt(np.dot(profile, profile)))
+        if norm == 0.0:
+            return None
+        return (profile / norm).astype(np.float32, copy=False), np.unique(rows.indices)
+
     def _cosines(self, query: Query) -> FloatArray | None:
         """Cosine of every item with the user's profile; None when there is no profile."""
         history, weights = self._profile_weights(query)
         if history.size == 0:
             return None
-        rows = self._vectors.rows(history)
-        profile = np.asarray(rows.T @ weights.astype(np.float32))
-        norm = float(np.sqrt(np.dot(profile, profile)))
-        has_profile = norm > 0.0
+        profile = self._unit_profile(history, weights)
+        has_profile = profile is not None
         scores = np.zeros(self.n_items, dtype=np.float64)
-        if has_profile:
-            unit = (profile / norm).astype(np.float32, copy=False)
-            # the profile's nonzeros are among its items' columns
-            scores = self._vectors.dot(unit, np.unique(rows.indices)).astype(np.float64)
+        if profile is not None:
+            scores = self._vectors.dot(*profile).astype(np.float64)
         if self._uses_embeddings:
             target = weights @ self._embedding_rows(history)
             has_profile = has_profile or bool(np.any(target))
@@ -224,13 +231,10 @@ class ContentModel:
         history, weights = self._profile_weights(query)
         if history.size == 0:
             return SparseScores(EMPTY_INTS, EMPTY_FLOATS)
-        rows = self._vectors.rows(history)
-        profile = np.asarray(rows.T @ weights.astype(np.float32))
-        norm = float(np.sqrt(np.dot(profile, profile)))
-        if norm == 0.0:
+        profile = self._unit_profile(history, weights)
+        if profile is None:
             return SparseScores(EMPTY_INTS, EMPTY_FLOATS)
-        unit = (profile / norm).astype(np.float32, copy=False)
-        cosines = self._vectors.dot(unit, np.unique(rows.indices))[:n_items]
+        cosines = self._vectors.dot(*profile)[:n_items]
         items = np.flatnonzero(cosines > 0)  # dense_scores: clipped at 0, n_items long
         return SparseScores(items, cosines[items].astype(np.float64))
 
@@ -271,11 +275,10 @@ class ContentModel:
             history, weights = self._profile_weights(query)
             if history.size == 0 or not known.any():
                 return out
-            profile = np.asarray(self._vectors.rows(history).T @ weights.astype(np.float32))
-            norm = float(np.sqrt(np.dot(profile, profile)))
-            if norm > 0.0:
-                unit = (profile / norm).astype(np.float32, copy=False)
-                out[known] = np.asarray(self._vectors.rows(items[known]) @ unit, np.float64)
+            profile = self._unit_profile(history, weights)
+            if profile is not None:
+                out[known] = np.asarray(self._vectors.rows(items[known]) @ profile[0],
+                                        np.float64)
             return out
         scores = self._cosines(query)
         if scores is not None:
