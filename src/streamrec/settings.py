@@ -68,10 +68,6 @@ class SnapshotSettings(BaseModel):
         description="At most this share of the time spent writing snapshots: after a write "
                     "of d seconds, the next is taken d / share seconds after the last at the "
                     "earliest (a big state is written less often, not all the time).")
-    nice: int = Field(
-        default=10, ge=0, le=19, description="Niceness of the threads that copy the state "
-        "for a snapshot and write it (Linux, per thread): reads served meanwhile come first. "
-        "The learner waits for the copy either way. 0: as the rest.")
 
 
 class ModelSettings(BaseModel):

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from streamrec.engine.state import PENDING_FIT, EngineState
-from streamrec.engine.trainer import lower_priority
 from streamrec.errors import Unavailable
 from streamrec.settings import SnapshotSettings
 from streamrec.storage.failures import storage_unavailable
@@ -65,36 +64,12 @@ class Snapshotter:
         """Called by the learner between batches: the state is a consistent cut right now."""
         if not self.is_due() or (self._writing is not None and self._writing.is_alive()):
             return
-        offset, components = self._capture_niced()
+        offset, components = self._capture()
         self._writing = threading.Thread(
             target=self._write_or_log, args=(offset, components), name="snapshot-writer",
             daemon=True,
         )
         self._writing.start()
-
-    def _capture_niced(self) -> tuple[int, dict[str, dict]]:  # type: ignore[type-arg]
-        """``_capture`` in a thread at ``snapshots.nice``, while the learner waits for it. At
-        the same niceness as the learner, queries beside a loop of captures had p99 11.4 ms
-        against 4.1 ms alone; with the copying thread at a lower priority, 4.4 ms
-        (bench/RESULTS.md). The learner would wait for its own copy anyway."""
-        if not self.settings.nice:
-            return self._capture()
-        taken: list[tuple[int, dict[str, dict]]] = []  # type: ignore[type-arg]
-        failed: list[BaseException] = []
-
-        def capture() -> None:
-            lower_priority(self.settings.nice)
-            try:
-                taken.append(self._capture())
-            except BaseException as error:  # raised again in the learner
-                failed.append(error)
-
-        copier = threading.Thread(target=capture, name="snapshot-capture", daemon=True)
-        copier.start()
-        copier.join()
-        if failed:
-            raise failed[0]
-        return taken[0]
 
     def _capture(self) -> tuple[int, dict[str, dict]]:  # type: ignore[type-arg]
         # a read: it excludes the learner's writes (a consistent cut) but not the readers,
@@ -153,7 +128,6 @@ class Snapshotter:
 
     def _write_or_log(self, offset: int,
                       components: dict[str, dict]) -> None:  # type: ignore[type-arg]
-        lower_priority(self.settings.nice)  # its own thread: hashing and writing come second
         try:
             self._write(offset, components)
         except Unavailable as error:

@@ -3,12 +3,8 @@ writing a big state takes more than its share of the time."""
 
 from __future__ import annotations
 
-import os
-import sys
-import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -85,48 +81,3 @@ def test_the_snapshot_age_moves_with_written_snapshots_only(tmp_path: Path) -> N
     before = time.time()
     assert snapshotter.snapshot_now() is not None
     assert snapshotter.written_at >= before
-
-
-def _niceness() -> int:
-    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread niceness")
-def test_a_snapshot_is_copied_and_written_at_its_niceness_while_the_learner_waits(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Reads served beside a snapshot's copy come first: the copy runs in a thread at
-    ``snapshots.nice``, the caller (the learner) waits for it and keeps its own priority, and
-    the writer runs at that niceness too."""
-    snapshotter = _snapshotter(tmp_path, 20)
-    snapshotter.settings = SnapshotSettings(every_events=10, every_s=1_000.0, nice=6)
-    capture, write, seen = snapshotter._capture, snapshotter._write, []
-
-    def copying() -> Any:
-        seen.append(("copy", threading.current_thread().name, _niceness()))
-        return capture()
-
-    def writing(offset: int, components: Any) -> Path:
-        seen.append(("write", threading.current_thread().name, _niceness()))
-        return write(offset, components)
-
-    monkeypatch.setattr(snapshotter, "_capture", copying)
-    monkeypatch.setattr(snapshotter, "_write", writing)
-    before = _niceness()
-    snapshotter.maybe_snapshot()
-    snapshotter.wait_written()
-    assert seen == [("copy", "snapshot-capture", before + 6),
-                    ("write", "snapshot-writer", before + 6)]
-    assert _niceness() == before
-    assert snapshotter.written_offset == 20
-
-
-def test_a_failed_copy_is_raised_in_the_learner(tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    snapshotter = _snapshotter(tmp_path, 20)
-
-    def broken() -> Any:
-        raise RuntimeError("the copy failed")
-
-    monkeypatch.setattr(snapshotter, "_capture", broken)
-    with pytest.raises(RuntimeError, match="the copy failed"):
-        snapshotter.maybe_snapshot()
