@@ -83,15 +83,20 @@ class ModelSettings(BaseModel):
     negatives: NegativesConfig = Field(
         default_factory=NegativesConfig,
         description="How dislikes, skips and returns push items and their neighbours down.")
-    trainer_poll_s: float = Field(default=1.0, gt=0, description="How often refits are checked.")
+    # how refits are run, not what they learn: left out of the model fingerprint (exclude),
+    # so changing them keeps the snapshots
+    trainer_poll_s: float = Field(default=1.0, gt=0, exclude=True,
+                                  description="How often refits are checked.")
     trainer_nice: int = Field(
-        default=10, ge=0, le=19, description="Niceness of the threads that compute refits "
-        "(Linux: per thread, and a GRU fit's child process keeps it): on a machine of few "
-        "cores a refit takes the CPU learning and serving leave first. 0: as the rest.")
+        default=10, ge=0, le=19, exclude=True,
+        description="Niceness of the threads that compute refits (Linux: per thread, and a "
+        "GRU fit's child process keeps it): on a machine of few cores a refit takes the CPU "
+        "learning and serving leave first. 0: as the rest.")
     trainer_stop_wait_s: float = Field(
-        default=60.0, ge=0, description="How long a shutdown waits for a refit under way to "
-        "stop at its next step (ALS: an iteration, seconds at 1M items; the GRU: a batch). "
-        "A fit still running then is left, begun and not ended: the next start fits it.")
+        default=60.0, ge=0, exclude=True,
+        description="How long a shutdown waits for a refit under way to stop at its next "
+        "step (ALS: an iteration, seconds at 1M items; the GRU: a batch). A fit still running "
+        "then is left, begun and not ended: the next start fits it.")
 
 
 class EventSettings(BaseModel):

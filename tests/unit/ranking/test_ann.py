@@ -258,3 +258,15 @@ def test_a_restarted_server_builds_its_indexes_before_any_query(tmp_path: Path) 
         assert found and index is not None
     finally:
         reopened.close()
+
+
+def test_how_refits_are_run_is_not_part_of_the_model_fingerprint() -> None:
+    """Changing a refit's thread priority, poll or shutdown wait keeps the snapshots; a
+    setting that shapes what a model learns does not."""
+    before = Settings().model_fingerprint()
+    run = Settings(models={"trainer_nice": 3, "trainer_poll_s": 0.5,  # type: ignore[arg-type]
+                           "trainer_stop_wait_s": 5.0})
+    assert run.model_fingerprint() == before
+    assert run.models.trainer_nice == 3  # still read: only the fingerprint leaves it out
+    shaped = Settings(models={"als": {"factors": 17}})  # type: ignore[arg-type]
+    assert shaped.model_fingerprint() != before
