@@ -291,8 +291,19 @@ class Settings(BaseSettings):
         """Changes whenever a setting that shapes model state changes, or the registered
         sources and the ranker's features do: a snapshot made under others is not reused,
         state is rebuilt from the log instead."""
+        return self._fingerprint_of(self.models.model_dump_json())
+
+    def earlier_model_fingerprints(self) -> set[str]:
+        """What ``model_fingerprint`` was for these settings before the trainer's settings
+        left it (63fd5b9): a snapshot made then still fits, and an upgrade replays nothing."""
+        models = self.models
+        run = (f',"trainer_poll_s":{models.trainer_poll_s!r},'
+               f'"trainer_nice":{models.trainer_nice!r},'
+               f'"trainer_stop_wait_s":{models.trainer_stop_wait_s!r}}}')
+        return {self._fingerprint_of(models.model_dump_json()[:-1] + run)}
+
+    def _fingerprint_of(self, models_json: str) -> str:
         import hashlib
 
-        shaping = (self.models.model_dump_json() + self.events.model_dump_json()
-                   + ",".join(layout().features))
+        shaping = models_json + self.events.model_dump_json() + ",".join(layout().features)
         return hashlib.sha256(shaping.encode()).hexdigest()[:16]

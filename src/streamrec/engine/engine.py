@@ -248,7 +248,8 @@ class Engine:
         """The newest snapshot that reads back and fits (storage/snapshots.py skips damaged
         ones); none: state stays empty and the whole log is replayed."""
         for snapshot in self._snapshots_to_try():
-            if snapshot.meta.get("fingerprint") != self.snapshotter.fingerprint:
+            if snapshot.meta.get("fingerprint") not in {
+                    self.snapshotter.fingerprint, *self.settings.earlier_model_fingerprints()}:
                 log.warning("model settings changed since the last snapshot: rebuilding from "
                             "the log")
                 return
