@@ -228,11 +228,8 @@ class ContentModel:
         at 1M items; the product itself reads only the profile's terms' postings."""
         if self._uses_embeddings:
             return DenseScores(self.dense_scores(query, n_items))
-        history, weights = self._profile_weights(query)
-        if history.size == 0:
-            return SparseScores(EMPTY_INTS, EMPTY_FLOATS)
-        profile = self._unit_profile(history, weights)
-        if profile is None:
+        profile = self._unit_profile(*self._profile_weights(query))
+        if profile is None:  # no history, or none with a vector
             return SparseScores(EMPTY_INTS, EMPTY_FLOATS)
         cosines = self._vectors.dot(*profile)[:n_items]
         items = np.flatnonzero(cosines > 0)  # dense_scores: clipped at 0, n_items long

@@ -92,27 +92,30 @@ class DedupWindow:
             for key, owner in pairs:
                 self.add(key, owner)
             return
-        keys = list(fresh)[-self.size:]
-        for key in list(fresh)[:-self.size]:
+        keys = list(fresh)
+        for key in keys[:-self.size]:
             del fresh[key]
         self._owners = fresh
-        self._order = _grown(np.empty(0, dtype=object), max(len(keys), min(self.size, 1024)))
-        self._order[:len(keys)] = keys
-        self._head = 0
+        self._unwrapped(keys[-self.size:])
 
     def forget_owner(self, owner: str) -> int:
         """Forget every id stored under ``owner``; returns how many."""
         owners = self._owners
         held = len(owners)
-        ring = np.roll(self._order, -self._head)[:held]
-        kept = [key for key in ring.tolist() if owners[key] != owner]
-        for key in ring.tolist():
+        kept = []
+        for key in np.roll(self._order, -self._head)[:held].tolist():
             if owners[key] == owner:
                 del owners[key]
-        self._order = _grown(np.empty(0, dtype=object), max(len(kept), min(self.size, 1024)))
-        self._order[:len(kept)] = kept
-        self._head = 0
+            else:
+                kept.append(key)
+        self._unwrapped(kept)
         return held - len(kept)
+
+    def _unwrapped(self, keys: list[str]) -> None:
+        """The ring made again from ``keys``, the held ids oldest first."""
+        self._order = _grown(np.empty(0, dtype=object), max(len(keys), min(self.size, 1024)))
+        self._order[:len(keys)] = keys
+        self._head = 0
 
     def budget(self) -> dict[str, Any]:
         """The window against its bound, for ``/v1/admin/sizes`` (bytes: about 130 an id,
