@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from streamrec.models.base import grow, top_k
-from streamrec.models.scores import DenseScores, QueryScores, SparseScores
+from streamrec.models.scores import DenseScores, QueryScores, SparseScores, allowed_best
 from streamrec.models.text_vectors import Float32Array, TextVectors
 from streamrec.types import (
     EMPTY_FLOATS,
@@ -235,6 +236,17 @@ class ContentModel:
         items = np.flatnonzero(cosines > 0)  # dense_scores: clipped at 0, n_items long
         return SparseScores(items, cosines[items].astype(np.float64))
 
+    def approximate_scores(self, query: Query, n_items: int, per_column: int) -> QueryScores:
+        """``query_scores`` for serving in a large catalogue: candidates from each token's
+        ``per_column`` highest-weighted items (``impact_postings.py``), every score exact.
+        With embeddings on, the exact answer."""
+        if self._uses_embeddings:
+            return self.query_scores(query, n_items)
+        profile = self._unit_profile(*self._profile_weights(query))
+        if profile is None:
+            return SparseScores(EMPTY_INTS, EMPTY_FLOATS)
+        return ProfileScores(self._vectors, *profile, n_items, per_column)
+
     def recommend(self, query: Query, k: int) -> Candidates:
         """Items most like the profile (cosine > 0), ``because`` the most similar engaged item."""
         scores = self._cosines(query)
@@ -306,3 +318,37 @@ class ContentModel:
     def restore(self, state: Mapping[str, np.ndarray]) -> None:
         self._vectors.restore(state)
         self._embeddings = np.array(state["embeddings"], dtype=np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileScores:
+    """A ``QueryScores`` of cosines with a unit profile whose candidates come from cut
+    postings (``TextVectors.likely_best``) and whose scores are exact: the items' full rows
+    times the profile, clipped at 0, as ``query_scores`` holds them."""
+
+    vectors: TextVectors
+    profile: Float32Array
+    within: IntArray  # the columns holding the profile's nonzeros
+    n_items: int
+    per_column: int
+    widen: int = 4  # candidates per item asked for, to rescore exactly
+
+    def top(self, k: int, exclude: IntArray) -> IntArray:
+        if k <= 0:
+            return EMPTY_INTS
+        found = self.vectors.likely_best(self.profile, self.within,
+                                         self.widen * k + exclude.size, self.per_column)
+        if found is None:  # not cut yet: the exact answer
+            cosines = self.vectors.dot(self.profile, self.within)[: self.n_items]
+            found = np.flatnonzero(cosines > 0)
+            return allowed_best(found, cosines[found].astype(np.float64), k, exclude)
+        found = found[found < self.n_items]
+        return allowed_best(found, self.at(found), k, exclude)
+
+    def at(self, items: IntArray) -> FloatArray:
+        out = np.zeros(items.shape[0], dtype=np.float64)
+        known = (items >= 0) & (items < self.n_items)
+        if known.any():
+            cosines = np.asarray(self.vectors.rows(items[known]) @ self.profile, np.float64)
+            out[known] = np.maximum(cosines, 0.0)
+        return out

@@ -49,6 +49,16 @@ class ScoresQueries(Protocol):
 
 
 @runtime_checkable
+class ApproximateQueries(Protocol):
+    """Sources with an approximate answer of their own for serving in a large catalogue
+    (content's cut postings, ``impact_postings.py``): which items are candidates may differ
+    from the exact answer, their scores may not."""
+
+    def approximate_scores(self, query: Query, n_items: int,
+                           per_column: int) -> QueryScores: ...
+
+
+@runtime_checkable
 class ItemVectors(Protocol):
     """Sources whose score is an inner product: item vectors times a query vector. Their
     candidates can come from an approximate nearest-neighbour index (``ranking/ann.py``).

@@ -30,6 +30,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from streamrec.models.base import grow
+from streamrec.models.impact_postings import ImpactPostings
 from streamrec.types import IntArray, Item
 
 Float32Array = npt.NDArray[np.float32]  # throughout: half the memory, a faster matvec
@@ -184,6 +185,7 @@ class TextVectors:
         self._tail = self._empty(0)
         self._tail_row: IntArray = np.zeros(0, dtype=np.int64)  # -1: not in the tail
         self.n_rows = 0
+        self.impacts = ImpactPostings()  # serving's cut postings (large catalogues)
 
     def _vectorisers_made(self) -> tuple[Callable[[str], list[str]], Any]:
         """The text's analyser (words, n-grams) and the hasher of its tokens."""
@@ -281,6 +283,19 @@ class TextVectors:
         if self._tail_items.size:
             out[self._tail_items] = self._tail @ vector  # the tail replaces stale base rows
         return out
+
+    def likely_best(self, vector: Float32Array, within: IntArray, n: int,
+                    per_column: int) -> IntArray | None:
+        """Up to ``n`` items likely to have the largest products with ``vector`` (nonzeros
+        in ``within``), from each column's ``per_column`` highest-weighted rows
+        (``impact_postings.py``); None while those are being cut: use ``dot``."""
+        by_column = self._base_by_column
+        if by_column is None or by_column.shape != self._base.shape:
+            return None
+        cuts = self.impacts.ready(by_column, self._tail, self._tail_items, per_column)
+        if cuts is None:
+            return None
+        return self.impacts.likely_best(cuts, vector, within[vector[within] != 0], n)
 
     def state(self) -> dict[str, np.ndarray]:
         counts = self.rows(np.arange(self.n_rows), weighted=False)

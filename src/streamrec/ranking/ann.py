@@ -90,6 +90,13 @@ class ANNConfig(BaseModel):
         "the exact top in a larger one: the sequence model's 8-bit codes need a sixth of the "
         "cells for 0.95 of the exact top 10 at 1M items (bench/sequence.py).")
 
+    content_postings: int = Field(
+        default=1_000, ge=1, description="In catalogues of min_items or more, content's "
+        "candidates come from each token's this many highest-weighted items (impact-ordered "
+        "postings, models/impact_postings.py), their scores exact: at 1M items a profile's "
+        "common tokens are shared by tens of thousands of items, and reading all of them "
+        "took ~20 ms a query.")
+
     def factory_for(self, source: str) -> str:
         return self.factories.get(source, self.factory)
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from streamrec.models.base import DenseScorer, Model
 from streamrec.models.scores import (
+    ApproximateQueries,
     DenseScores,
     ItemVectors,
     QueryScores,
@@ -119,15 +120,17 @@ class CandidateSet:
     history_length: int = 0  # of the user asked for (the features' ``x_history``)
 
 
-_KINDS: dict[type, tuple[bool, bool]] = {}  # runtime protocol checks cost ~10 us each
+_KINDS: dict[type, tuple[bool, bool, bool]] = {}  # runtime protocol checks cost ~10 us each
 
 
-def _kind(scorer: DenseScorer) -> tuple[bool, bool]:
-    """Whether ``scorer`` has item vectors, and whether it answers with ``QueryScores``."""
+def _kind(scorer: DenseScorer) -> tuple[bool, bool, bool]:
+    """Whether ``scorer`` has item vectors, whether it answers with ``QueryScores``, and
+    whether it has an approximate answer of its own."""
     kind = _KINDS.get(type(scorer))
     if kind is None:
         kind = _KINDS[type(scorer)] = (isinstance(scorer, ItemVectors),
-                                       isinstance(scorer, ScoresQueries))
+                                       isinstance(scorer, ScoresQueries),
+                                       isinstance(scorer, ApproximateQueries))
     return kind
 
 
@@ -142,7 +145,10 @@ def start_index_builds(scorers: Mapping[str, DenseScorer], indexes: VectorIndexe
 
 def _scores_of(name: str, scorer: DenseScorer, query: Query, n_items: int,
                indexes: VectorIndexes | None) -> QueryScores:
-    has_vectors, answers_queries = _kind(scorer)
+    has_vectors, answers_queries, approximates = _kind(scorer)
+    if indexes is not None and approximates and n_items >= indexes.config.min_items:
+        return cast(ApproximateQueries, scorer).approximate_scores(
+            query, n_items, indexes.config.content_postings)
     if indexes is not None and has_vectors:
         source = cast(ItemVectors, scorer)
         matrix = source.item_vectors()
