@@ -105,8 +105,13 @@ class PopularityModel:
                 positive = np.flatnonzero(mass > 0)
                 self._ranking = best(positive, mass[positive], _RANKED)
             elif self._grown:
-                candidates = np.union1d(self._ranking, np.concatenate(self._grown))
-                self._ranking = best(candidates, mass[candidates], _RANKED)
+                grown = np.concatenate(self._grown)
+                if self._ranking.size >= _RANKED:
+                    # a grown item below every ranked one has _RANKED items above it
+                    grown = grown[mass[grown] >= mass[self._ranking].min()]
+                candidates = np.union1d(self._ranking, grown)  # sorted: ties to the lower
+                order = np.argsort(-mass[candidates], kind="stable")[:_RANKED]
+                self._ranking = candidates[order].astype(np.int64)
             self._grown, self._grown_size = [], 0
             return self._ranking
 

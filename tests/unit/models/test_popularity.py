@@ -70,3 +70,16 @@ def test_the_ranking_kept_between_batches_is_the_ranking_of_every_item() -> None
             assert model.ranking().tolist() == full_ranking(model), step
     assert model.ranking().tolist() == full_ranking(model)
     assert rescaled >= 2 and len(full_ranking(model)) == _RANKED
+
+
+def test_an_item_growing_to_tie_the_last_ranked_one_takes_its_place_by_index() -> None:
+    """The kept ranking reads only grown items as high as its last one: one that ties it
+    comes in ahead of it, being the lower index, as a pass over every item would rank it."""
+    model = PopularityModel(PopularityConfig(half_life_s=None))
+    items = np.arange(1, _RANKED + 2, dtype=np.int64)  # item 0 has nothing yet
+    model.learn(EventBatch(np.zeros(items.size, np.int64), items,
+                           (3 * _RANKED - items).astype(np.float64), np.zeros(items.size)))
+    assert model.ranking()[-1] == _RANKED
+    model.learn(EventBatch(np.zeros(1, np.int64), np.array([0]),
+                           np.array([float(3 * _RANKED - _RANKED)]), np.zeros(1)))
+    assert model.ranking()[-1] == 0 and model.ranking().tolist() == full_ranking(model)
