@@ -271,9 +271,12 @@ def main() -> None:
           f"{done / ingest_s / floor:.2f}x the floor (durable + learned)")
 
     engine.close()
+    store = SnapshotStore(directory / "engine" / "snapshots")
+    crash_restart_s, crash_tail = crash_restart(store, directory / "engine")
+    print(f"restart after a crash, in a fresh process (the snapshot written at close gone: "
+          f"the one before it plus {crash_tail:,} events of log): {crash_restart_s:,.1f} s")
     # the floor of a restart: reading the newest snapshot once (from the page cache, as the
     # restart right after it will)
-    store = SnapshotStore(directory / "engine" / "snapshots")
     started = time.perf_counter()
     newest = read_snapshot(store.folders()[-1])
     read_s = time.perf_counter() - started
@@ -303,11 +306,25 @@ def main() -> None:
             "items": args.items, "users": config.n_users, "events": done,
             "ingest_s": ingest_s, "generating_s": generating_s, "restart_s": restart_s,
             "fresh_process_restart_s": fresh_restart_s,
+            "crash_restart_s": crash_restart_s, "crash_restart_tail_events": crash_tail,
             "snapshot_read_s": read_s, "snapshot_mib": snapshot_mib,
             "implicit_fit_s": fit_s, "implicit_nnz": nnz, "sqlite_floor_events_per_s": floor,
             "checkpoints": [asdict(c) for c in checkpoints]}, indent=1))
     if not args.keep:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def crash_restart(store: SnapshotStore, data_dir: Path) -> tuple[float, int]:
+    """A restart as after kill -9, right after the run's close: a clean close writes a
+    snapshot at the log's end, a crash does not, so that one is removed and the one before it
+    (the run's last periodic snapshot) restores, then the log's tail since it is learned
+    again. Returns the seconds (fresh process) and the tail's length. Its own close writes a
+    snapshot at the end again, for the restarts measured after it."""
+    folders, offsets = store.folders(), store.offsets()
+    if len(folders) < 2:
+        return float("nan"), 0
+    shutil.rmtree(folders[-1])
+    return fresh_process_restart_s(data_dir), offsets[-1] - offsets[-2]
 
 
 def fresh_process_restart_s(data_dir: Path) -> float:
