@@ -232,9 +232,7 @@ class ContentModel:
         profile = self._unit_profile(*self._profile_weights(query))
         if profile is None:  # no history, or none with a vector
             return SparseScores(EMPTY_INTS, EMPTY_FLOATS)
-        cosines = self._vectors.dot(*profile)[:n_items]
-        items = np.flatnonzero(cosines > 0)  # dense_scores: clipped at 0, n_items long
-        return SparseScores(items, cosines[items].astype(np.float64))
+        return _positive_cosines(self._vectors, *profile, n_items)
 
     def approximate_scores(self, query: Query, n_items: int, per_column: int) -> QueryScores:
         """``query_scores`` for serving in a large catalogue: candidates from each token's
@@ -320,6 +318,15 @@ class ContentModel:
         self._embeddings = np.array(state["embeddings"], dtype=np.float32)
 
 
+def _positive_cosines(vectors: TextVectors, profile: Float32Array, within: IntArray,
+                      n_items: int) -> SparseScores:
+    """The exact answer: every item's cosine with a unit ``profile`` (its nonzeros in
+    ``within``), kept where positive, as ``dense_scores`` clips them, ``n_items`` long."""
+    cosines = vectors.dot(profile, within)[:n_items]
+    items = np.flatnonzero(cosines > 0)
+    return SparseScores(items, cosines[items].astype(np.float64))
+
+
 @dataclass(frozen=True, slots=True)
 class ProfileScores:
     """A ``QueryScores`` of cosines with a unit profile whose candidates come from cut
@@ -339,9 +346,8 @@ class ProfileScores:
         found = self.vectors.likely_best(self.profile, self.within,
                                          self.widen * k + exclude.size, self.per_column)
         if found is None:  # not cut yet: the exact answer
-            cosines = self.vectors.dot(self.profile, self.within)[: self.n_items]
-            found = np.flatnonzero(cosines > 0)
-            return allowed_best(found, cosines[found].astype(np.float64), k, exclude)
+            return _positive_cosines(self.vectors, self.profile, self.within,
+                                     self.n_items).top(k, exclude)
         found = found[found < self.n_items]
         return allowed_best(found, self.at(found), k, exclude)
 
