@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -208,3 +209,31 @@ def test_the_lock_lets_readers_share_and_the_writer_in_alone() -> None:
         pass
     with lock.reading(), lock.reading(), pytest.raises(RuntimeError, match="cannot start"):
         lock.acquire()  # a reader that writes would wait for itself
+
+
+def test_a_read_that_waited_through_a_write_goes_in_before_the_next_one() -> None:
+    """The learner asks for the lock again as soon as it lets go: the read waiting meanwhile
+    must get its turn first, or a stream of writes holds it back for as long as it lasts."""
+    lock = ReadWriteLock()
+    lock.acquire()
+    entered = threading.Event()
+
+    def read() -> None:
+        with lock.reading():
+            entered.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + GUARD_S
+    while lock._waiting_reads == 0 and time.monotonic() < deadline:
+        time.sleep(0.001)  # until the read waits behind the write
+    lock.release()
+    lock.acquire()  # the next write, at once
+    try:
+        assert entered.is_set(), "the next write went in ahead of the read that waited"
+    finally:
+        lock.release()
+    reader.join(GUARD_S)
+    with lock:  # and nothing is left owed: a write goes in again
+        pass
+
