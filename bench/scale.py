@@ -67,7 +67,7 @@ class Checkpoint:
     log_mib: float
     state_mib: float
     query_ms_p50: float
-    query_ms_p99: float
+    query_ms_p99: float  # as the checkpoint falls: with the snapshot it is due for under way
     refits: int
     snapshots: int = 0  # written so far
     snapshot_busy_s: float = 0.0  # seconds spent writing them, so far
@@ -76,6 +76,12 @@ class Checkpoint:
     components_mib: dict[str, float] = field(default_factory=dict)  # the state, by part
     # child processes' resident memory (a sequence fit under way: sequence_process.py)
     children_rss_mib: float = 0.0
+    # whether a snapshot was due or being written as the queries began (checkpoints fall on
+    # multiples of snapshots.every_events); with --quiet-queries, the same number of queries
+    # again once it was written
+    snapshot_under_way: bool = False
+    quiet_query_ms_p50: float = 0.0
+    quiet_query_ms_p99: float = 0.0
 
 
 def children_rss_bytes() -> int:
@@ -166,6 +172,9 @@ def plot(checkpoints: list[Checkpoint], out: Path, title: str) -> None:
     axes[1].legend()
     axes[2].plot(millions, [c.query_ms_p50 for c in checkpoints], marker="o", label="p50")
     axes[2].plot(millions, [c.query_ms_p99 for c in checkpoints], marker="o", label="p99")
+    if any(c.quiet_query_ms_p99 for c in checkpoints):
+        axes[2].plot(millions, [c.quiet_query_ms_p99 for c in checkpoints], marker="x",
+                     label="p99, no snapshot under way")
     axes[2].set(title="recommend latency in process (ms)", xlabel="events (M)", ylim=(0, None))
     axes[2].legend()
     figure.suptitle(title)
@@ -185,6 +194,10 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
+    parser.add_argument("--quiet-queries", action="store_true",
+                        help="at each checkpoint, the queries again once the snapshot it is "
+                        "due for is written (the next stretch then starts without the write "
+                        "beside it: its rate is not comparable with runs without)")
     args = parser.parse_args()
 
     version = code_version()  # now: the tree may change while a long run goes on
@@ -232,7 +245,14 @@ def main() -> None:
                 elapsed = time.perf_counter() - stretch_started - stretch_generating_s
                 stretch = done - (checkpoints[-1].events if checkpoints else 0)
                 generating_s += stretch_generating_s
+                under_way = engine.snapshotter.under_way
                 latencies = query_latencies_ms(engine, users, args.queries)
+                quiet = np.zeros(1)
+                if args.quiet_queries:
+                    waited = time.monotonic() + 120
+                    while engine.snapshotter.under_way and time.monotonic() < waited:
+                        time.sleep(0.05)
+                    quiet = query_latencies_ms(engine, users, args.queries)
                 sizes = state_sizes(engine.state)
                 checkpoints.append(Checkpoint(
                     events=done, events_per_s=stretch / elapsed,
@@ -240,6 +260,9 @@ def main() -> None:
                     log_mib=directory_mib(directory), state_mib=sizes.total / MIB,
                     query_ms_p50=float(np.percentile(latencies, 50)),
                     query_ms_p99=float(np.percentile(latencies, 99)),
+                    snapshot_under_way=under_way,
+                    quiet_query_ms_p50=float(np.percentile(quiet, 50)),
+                    quiet_query_ms_p99=float(np.percentile(quiet, 99)),
                     refits=engine.trainer.refits, snapshots=engine.snapshotter.writes,
                     snapshot_busy_s=engine.snapshotter.busy_s,
                     snapshot_written_mib=engine.snapshotter.written_bytes / MIB,
@@ -252,7 +275,10 @@ def main() -> None:
                     f"{c.events:>11,} events  {c.events_per_s:>8,.0f} ev/s  RSS {c.rss_mib:>7,.0f}"
                     f" MiB (+{c.children_rss_mib:,.0f} in a fit's process)  state "
                     f"{c.state_mib:>6,.0f} MiB  disk {c.log_mib:>6,.0f} MiB  "
-                    f"recommend p50 {c.query_ms_p50:.2f} ms p99 {c.query_ms_p99:.2f} ms  "
+                    f"recommend p50 {c.query_ms_p50:.2f} ms p99 {c.query_ms_p99:.2f} ms"
+                    f"{' (a snapshot under way)' if c.snapshot_under_way else ''}"
+                    + (f", once written p50 {c.quiet_query_ms_p50:.2f} p99 "
+                       f"{c.quiet_query_ms_p99:.2f}" if args.quiet_queries else "") + "  "
                     f"refits {c.refits}  snapshots {c.snapshots} ({c.snapshot_busy_s:,.0f} s, "
                     f"{c.snapshot_written_mib:,.0f} MiB written, {c.snapshot_reused_mib:,.0f} "
                     "MiB reused)",

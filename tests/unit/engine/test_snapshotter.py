@@ -81,3 +81,12 @@ def test_the_snapshot_age_moves_with_written_snapshots_only(tmp_path: Path) -> N
     before = time.time()
     assert snapshotter.snapshot_now() is not None
     assert snapshotter.written_at >= before
+
+
+def test_a_snapshot_is_under_way_from_due_until_written(tmp_path: Path) -> None:
+    snapshotter = _snapshotter(tmp_path, 10)
+    assert snapshotter.under_way  # due, not taken
+    snapshotter.maybe_snapshot()  # taken; written in a thread of its own
+    snapshotter.wait_written()
+    assert snapshotter.writes == 1
+    assert not snapshotter.under_way
