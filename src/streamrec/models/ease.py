@@ -144,6 +144,9 @@ class EASEModel(RefitsOnRows):
         self.fitted_events = fitted_events
 
     def _install(self, fitted: FittedEASE) -> None:
+        # read-only from here: a snapshot holds the fit's arrays themselves, not copies
+        fitted.items.flags.writeable = False
+        fitted.weights.flags.writeable = False
         self._fit = fitted
         size = int(fitted.items.max()) + 1 if fitted.items.size else 0
         slot = np.full(size, -1, dtype=np.int64)
@@ -231,8 +234,10 @@ class EASEModel(RefitsOnRows):
         return self._state_with(self._rows.state("rows_"))
 
     def _state_with(self, rows: Mapping[str, Any]) -> dict[str, Any]:
-        return {**rows, "fit_items": self._fit.items.copy(),
-                "fit_weights": self._fit.weights.copy(),
+        # the fit is never changed in place, only replaced (``_install``): its arrays are
+        # shared, not copied. A copy of the weights (~100 MB at 100k items) held the GIL
+        # long enough to hold reads up by ~30 ms while a snapshot was taken
+        return {**rows, "fit_items": self._fit.items, "fit_weights": self._fit.weights,
                 "counters": np.array([self.events, self.fitted_events])}
 
     def restore(self, state: Mapping[str, np.ndarray]) -> None:
