@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from streamrec.models.base import ranges
 from streamrec.types import EventBatch, FloatArray, IntArray
 
 _NO_ITEMS: IntArray = np.zeros(0, dtype=np.int64)
@@ -38,16 +39,6 @@ class _History:
     # the distinct items of the events trimmed off, sorted; and how many events those were
     older: IntArray = field(default_factory=lambda: _NO_ITEMS)
     trimmed: int = 0
-
-
-def _ranges(starts: IntArray, lengths: IntArray) -> IntArray:
-    """The indices ``starts[n] .. starts[n] + lengths[n] - 1`` for each ``n``, concatenated."""
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    offsets = np.cumsum(lengths) - lengths
-    indices: IntArray = np.arange(total, dtype=np.int64) + np.repeat(starts - offsets, lengths)
-    return indices
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,7 +331,7 @@ class UserHistories:
                  from_stored)]
             for values, src_indptr, rows, at in sources:
                 sizes = src_indptr[rows + 1] - src_indptr[rows]
-                out[_ranges(out_indptr[at], sizes)] = values[_ranges(src_indptr[rows], sizes)]
+                out[ranges(out_indptr[at], sizes)] = values[ranges(src_indptr[rows], sizes)]
             result[name] = out
         trimmed = np.empty(users.size, dtype=np.int64)
         trimmed[from_own] = own_trimmed

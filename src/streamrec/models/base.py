@@ -157,6 +157,16 @@ def best(items: IntArray, scores: npt.NDArray[np.floating[Any]], k: int) -> IntA
     return items[order].astype(np.int64)
 
 
+def ranges(starts: IntArray, lengths: IntArray) -> IntArray:
+    """The indices ``starts[n] .. starts[n] + lengths[n] - 1`` for each ``n``, concatenated."""
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.cumsum(lengths) - lengths
+    indices: IntArray = np.arange(total, dtype=np.int64) + np.repeat(starts - offsets, lengths)
+    return indices
+
+
 def grow(array: np.ndarray, size: int, fill: float | int = 0) -> np.ndarray:
     """Return ``array`` with room for ``size`` entries (doubling), new entries set to ``fill``.
 

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from streamrec.models.base import grow, top_k
+from streamrec.models.base import grow, ranges, top_k
 from streamrec.models.decay import DecayClock
 from streamrec.models.scores import SparseScores
 from streamrec.models.sparse_rows import SparseRows
@@ -330,13 +330,22 @@ class CooccurrenceModel:
         return self._state_with(self._pairs.state("pairs_"))
 
     def _state_with(self, pairs: Mapping[str, Any]) -> dict[str, Any]:
-        users = np.array(sorted(self._recent), dtype=np.int64)
-        windows = [self._recent[u] for u in users.tolist()]
-        indptr = np.zeros(users.size + 1, dtype=np.int64)
-        np.cumsum([len(w) for w in windows], out=indptr[1:])
+        # in the dict's order, then sorted by numpy: sorting the keys in Python made an int
+        # object per user, and the collections that followed held reads up while a snapshot
+        # was taken (p99 31-277 ms beside it at 200k users)
+        count = len(self._recent)
+        held = np.fromiter(self._recent, dtype=np.int64, count=count)
+        windows = list(self._recent.values())
+        lengths = np.fromiter(map(len, windows), dtype=np.int64, count=count)
         # one join of the windows' buffers (a generator over every item took 0.45 s at 200k
         # users)
-        flat = np.frombuffer(b"".join(windows), dtype=np.int64).copy()
+        joined = np.frombuffer(b"".join(windows), dtype=np.int64)
+        order = np.argsort(held, kind="stable")
+        users, sizes = held[order], lengths[order]
+        indptr = np.zeros(users.size + 1, dtype=np.int64)
+        np.cumsum(sizes, out=indptr[1:])
+        starts = (np.cumsum(lengths) - lengths)[order]
+        flat = joined[ranges(starts, sizes)]
         return {
             **pairs,
             "counts": self._counts[: self._n_items].copy(),

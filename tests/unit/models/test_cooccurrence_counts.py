@@ -81,3 +81,26 @@ def test_similar_items_are_shrunk_as_a_users_scores_are() -> None:
     found = model.similar(0, 2, np.zeros(0, np.int64))
     assert found.items.tolist() == [2, 1]
     np.testing.assert_allclose(found.scores, [0.75, 0.5])
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 30)), max_size=120))
+def test_the_users_recent_items_in_a_snapshot_are_by_user_oldest_first(
+        events: list[tuple[int, int]]) -> None:
+    model = CooccurrenceModel(CooccurrenceConfig(window=4))
+    for user, item in events:  # one at a time: the windows in the order users came
+        model.learn(EventBatch(np.array([user]), np.array([item]), np.ones(1), np.zeros(1)))
+    state = model.state()
+    expected: dict[int, list[int]] = {}
+    for user, item in events:
+        window = [i for i in expected.setdefault(user, []) if i != item] + [item]
+        expected[user] = window[-4:]
+    users = sorted(expected)
+    assert state["recent_users"].tolist() == users
+    bounds = state["recent_indptr"].tolist()
+    assert [state["recent_items"][bounds[n]:bounds[n + 1]].tolist()
+            for n in range(len(users))] == [expected[u] for u in users]
+    restored = CooccurrenceModel(CooccurrenceConfig(window=4))
+    restored.restore(state)
+    again = restored.state()
+    assert all(np.array_equal(again[key], state[key], equal_nan=True) for key in state)
