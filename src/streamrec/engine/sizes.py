@@ -17,7 +17,9 @@ the stream; it grows only with new items or users.
 The figures are estimates of what the objects themselves hold: numpy arrays count their
 buffer (``nbytes``) once however many views share it, scipy sparse matrices their three
 arrays, ``array.array``, strings, lists, dicts and plain objects what ``sys.getsizeof`` says,
-summed over their contents. Functions, classes, modules and locks are not followed. Memory
+summed over their contents; serving's ANN indexes, what faiss holds for them
+(``VectorIndex.__sizeof__``), under the ranker. Functions, classes, modules and locks are
+not followed. Memory
 the Python and C allocators hold without an object in it (freed but not returned, arenas,
 fragmentation) is in the process's RSS and not here: the difference between the two is what
 to watch when the state stops growing and RSS does not.

@@ -132,6 +132,7 @@ class VectorIndex:
         index.add(data)
         self.size = n
         self._index = index
+        self._memory: int | None = None
         self._is_ivf = ivf is not None
         self._is_hnsw = hasattr(index, "hnsw")
         self._probes = (config.probes_for(ivf.nlist, probe_share) if ivf is not None
@@ -152,8 +153,16 @@ class VectorIndex:
 
     @property
     def memory(self) -> int:
-        """Bytes of the index as faiss serialises it (its codes, ids and centroids)."""
-        return int(_faiss().serialize_index(self._index).nbytes)
+        """Bytes of the index as faiss serialises it (its codes, ids and centroids). An index
+        never changes once built: measured once."""
+        if self._memory is None:
+            self._memory = int(_faiss().serialize_index(self._index).nbytes)
+        return self._memory
+
+    def __sizeof__(self) -> int:
+        # faiss's memory is C++'s, out of the interpreter's sight: without it the state's
+        # size report (engine/sizes.py) counted an index of 100k items as a few bytes
+        return object.__sizeof__(self) + self.memory
 
     def search(self, vector: Float32Array, k: int, exclude: IntArray) -> IntArray:
         """Up to ``k`` items with the largest inner product with ``vector`` (above 0), not in

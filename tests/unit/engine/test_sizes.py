@@ -125,3 +125,17 @@ def test_bounded_parts_are_reported_against_their_budgets_and_stop_growing(
                                  timestamp=1_000.0 + n) for n in range(2_000)])
     free = state_sizes(unbounded).budgets["models.cooccurrence.neighbours"]
     assert free["budget"] is None and free["most"] is None and free["largest"] > 9
+
+
+def test_an_ann_index_is_counted_with_the_memory_faiss_holds(tmp_path: Path) -> None:
+    from streamrec.ranking.ann import ANNConfig, VectorIndex
+
+    vectors = np.random.default_rng(3).standard_normal((2_000, 16)).astype(np.float32)
+    index = VectorIndex(vectors, ANNConfig(lists=8))
+    assert index.memory >= vectors.nbytes  # IVF,Flat keeps every vector
+    state = a_state(tmp_path)
+    before = state_sizes(state).components["ranker"]
+    state.ranker.indexes._built["als"] = [(vectors, index)]
+    report = state_sizes(state)
+    assert report.components["ranker"] - before >= index.memory
+    assert report.parts["ranker"]["indexes"] >= index.memory
