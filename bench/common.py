@@ -37,6 +37,15 @@ def items_of(config: GeneratorConfig) -> list[Item]:
     return [i for chunk in generate_items(config) for i in chunk]
 
 
+def add_users(chunk: list[Event], seen: set[str], users: list[str]) -> None:
+    """Append the users of ``chunk`` not in ``seen`` to ``users``, in order of first event:
+    the users a bench asks recommendations for."""
+    for event in chunk:
+        if event.user_id not in seen:
+            seen.add(event.user_id)
+            users.append(event.user_id)
+
+
 def percentiles(seconds: list[float]) -> str:
     ms = np.array(seconds) * 1000
     return f"p50 {np.percentile(ms, 50):.2f} ms  p99 {np.percentile(ms, 99):.2f} ms"

@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import common  # noqa: E402,F401  (pins BLAS to one thread before numpy loads)
 import numpy as np  # noqa: E402
-from common import items_of, world  # noqa: E402
+from common import add_users, items_of, world  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH = 1_000
@@ -67,10 +67,7 @@ def measure(items: int, events: int, seconds: float) -> dict[str, float]:
     started = time.perf_counter()
     for chunk in chunks:
         engine.ingest(chunk)
-        for event in chunk:
-            if event.user_id not in seen:
-                seen.add(event.user_id)
-                users.append(event.user_id)
+        add_users(chunk, seen, users)
         learned += len(chunk)
         if learned >= events:
             break

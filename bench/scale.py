@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import common  # noqa: E402,F401  (pins BLAS to one thread before numpy loads)
 import numpy as np  # noqa: E402
-from common import code_version, items_of, world  # noqa: E402
+from common import add_users, code_version, items_of, world  # noqa: E402
 from rich.progress import (  # noqa: E402
     BarColumn,
     MofNCompleteColumn,
@@ -236,10 +236,7 @@ def main() -> None:
             if chunk is None:
                 break
             engine.ingest(chunk)
-            for event in chunk:
-                if event.user_id not in seen_users:
-                    seen_users.add(event.user_id)
-                    users.append(event.user_id)
+            add_users(chunk, seen_users, users)
             done += len(chunk)
             if done % args.every < len(chunk) or done == args.events:
                 elapsed = time.perf_counter() - stretch_started - stretch_generating_s
