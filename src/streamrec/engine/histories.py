@@ -321,9 +321,8 @@ class UserHistories:
         result: dict[str, np.ndarray] = {"users": users, "indptr": indptr,
                                          "older_indptr": older_indptr}
         # where each event goes, worked out once for the three arrays of events (and once
-        # for the older items), not once per array: at 10M events a snapshot spent most of
-        # this merge building the same index arrays three times. The changed histories'
-        # values are already in their order: they go in whole
+        # for the older items), not once per array as before. The changed histories' values
+        # are already in their order: they go in whole
         for names, out_indptr, own_indptr_, stored_indptr in (
                 (("items", "weights", "times"), indptr, own_indptr, stored.indptr),
                 (("older_items",), older_indptr, own_older_indptr, stored.older_indptr)):
