@@ -60,15 +60,18 @@ class Snapshotter:
             return False
         return new_events >= self.settings.every_events or since >= self.settings.every_s
 
+    def _is_writing(self) -> bool:
+        writing = self._writing
+        return writing is not None and writing.is_alive()
+
     @property
     def under_way(self) -> bool:
         """A snapshot due and not taken yet, or one being written."""
-        writing = self._writing
-        return self.is_due() or (writing is not None and writing.is_alive())
+        return self.is_due() or self._is_writing()
 
     def maybe_snapshot(self) -> None:
         """Called by the learner between batches: the state is a consistent cut right now."""
-        if not self.is_due() or (self._writing is not None and self._writing.is_alive()):
+        if not self.is_due() or self._is_writing():
             return
         offset, components = self._capture()
         self._writing = threading.Thread(
