@@ -36,9 +36,9 @@ from streamrec.experiments.exposures import Counts, Exposures, SqliteCounts
 from streamrec.experiments.overrides import plan_of
 from streamrec.experiments.registry import Experiment
 from streamrec.experiments.report import report_of
+from streamrec.models import sparse_rows, windows
 from streamrec.models.sequence import SequenceModel
 from streamrec.models.sequence_process import FITS_FOLDER
-from streamrec.models.sparse_rows import compile_kernels
 from streamrec.ranking.features import start_index_builds
 from streamrec.ranking.rules import Rules
 from streamrec.settings import Settings
@@ -133,7 +133,8 @@ class Engine:
         learning. ``progress`` is told how the replay goes."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         if start_learner:  # compiled now, not in the first batch (once per machine: ~10 s)
-            compile_kernels()
+            sparse_rows.compile_kernels()
+            windows.compile_kernels()
         # a damaged file stops the start, named, rather than being served and written into
         check_at_start(sqlite_paths(settings.data_dir, settings.log_url, settings.catalogue_url,
                                     settings.key_store_url))

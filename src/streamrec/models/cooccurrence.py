@@ -20,7 +20,6 @@ items, the newest weighing most: real-time intent.
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,10 +27,11 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from streamrec.models.base import grow, ranges, top_k
+from streamrec.models.base import grow, top_k
 from streamrec.models.decay import DecayClock
 from streamrec.models.scores import SparseScores
 from streamrec.models.sparse_rows import SparseRows
+from streamrec.models.windows import RecentWindows
 from streamrec.types import Candidates, EventBatch, FloatArray, IntArray, Query
 
 # a query with more co-occurring pairs than 1/32 of the catalogue sums them in one slot per
@@ -86,9 +86,8 @@ class CooccurrenceModel:
         self._pairs = SparseRows(self.config.max_neighbours or None)
         self._counts: FloatArray = np.zeros(0, dtype=np.float64)
         self._n_items = 0
-        # each user's recent items, oldest first, as 8-byte ints: a list of Python ints took
-        # 4.5x the memory (372 MiB against 108 MiB for 200,000 full windows of 50)
-        self._recent: dict[int, array[int]] = {}
+        # each user's recent items, oldest first, in one slab (models/windows.py)
+        self._recent = RecentWindows(self.config.window)
 
     def learn(self, batch: EventBatch) -> None:
         if len(batch) == 0:
@@ -117,28 +116,7 @@ class CooccurrenceModel:
         self, batch: EventBatch, inflation: FloatArray, positive: np.ndarray
     ) -> tuple[IntArray, IntArray, FloatArray]:
         """Each event paired with its user's recent items, updating those windows in order."""
-        window = self.config.window
-        partners = array("q")  # arrays to arrays: copied in C, no Python int per item
-        counts: list[int] = []
-        windows = self._recent
-        for user, item, is_positive in zip(
-            batch.users.tolist(), batch.items.tolist(), positive.tolist(), strict=True
-        ):
-            recent = windows.get(user)
-            if recent is None:
-                recent = windows[user] = array("q")
-            if not is_positive:
-                counts.append(0)
-                continue
-            if item in recent:  # the item again: it pairs with the others, and moves last
-                recent.remove(item)
-            partners.extend(recent)
-            counts.append(len(recent))
-            recent.append(item)
-            if len(recent) > window:
-                del recent[0]
-        per_event = np.asarray(counts, dtype=np.int64)
-        rows = np.frombuffer(partners, dtype=np.int64)
+        rows, per_event = self._recent.pair(batch.users, batch.items, positive)
         cols = np.repeat(batch.items, per_event)
         vals = np.repeat(inflation, per_event)
         if self.config.pair_decay < 1.0 and rows.size:
@@ -306,52 +284,29 @@ class CooccurrenceModel:
 
     def budgets(self) -> dict[str, dict[str, Any]]:
         """Each bounded part against its setting (``engine/sizes.py``)."""
-        window = self.config.window
-        windows = [len(w) for w in self._recent.values()]
         return {
             "models.cooccurrence.neighbours": self._pairs.budget(
                 "models.cooccurrence.max_neighbours", "item"),
-            "models.cooccurrence.recent": {
-                "setting": "models.cooccurrence.window", "budget": window, "per": "user",
-                "count": len(windows), "largest": max(windows, default=0), "most": window,
-                "bytes": 8 * sum(windows), "most_bytes": 8 * window * len(windows)},
+            "models.cooccurrence.recent": self._recent.budget("models.cooccurrence.window"),
         }
 
     def merge_users(self, source: int, target: int) -> None:
         """``target``'s next events pair with ``source``'s recent items too (taken as the
         newer ones: a session is usually merged when its user logs in)."""
-        moved = self._recent.pop(source, array("q"))
-        if moved:
-            taken = set(moved)
-            kept = array("q", [i for i in self._recent.get(target, ()) if i not in taken])
-            self._recent[target] = (kept + moved)[-self.config.window :]
+        moved = self._recent.of(source)
+        if moved.size:
+            kept = self._recent.of(target)
+            self._recent.put(target, np.concatenate((kept[~np.isin(kept, moved)], moved)))
+            self._recent.put(source, moved[:0])
 
     def state(self) -> dict[str, np.ndarray]:
         return self._state_with(self._pairs.state("pairs_"))
 
     def _state_with(self, pairs: Mapping[str, Any]) -> dict[str, Any]:
-        # in the dict's order, then sorted by numpy: sorting the keys in Python made an int
-        # object per user, and the collections that followed held reads up while a snapshot
-        # was taken (p99 31-277 ms beside it at 200k users)
-        count = len(self._recent)
-        held = np.fromiter(self._recent, dtype=np.int64, count=count)
-        windows = list(self._recent.values())
-        lengths = np.fromiter(map(len, windows), dtype=np.int64, count=count)
-        # one join of the windows' buffers (a generator over every item took 0.45 s at 200k
-        # users)
-        joined = np.frombuffer(b"".join(windows), dtype=np.int64)
-        order = np.argsort(held, kind="stable")
-        users, sizes = held[order], lengths[order]
-        indptr = np.zeros(users.size + 1, dtype=np.int64)
-        np.cumsum(sizes, out=indptr[1:])
-        starts = (np.cumsum(lengths) - lengths)[order]
-        flat = joined[ranges(starts, sizes)]
         return {
             **pairs,
             "counts": self._counts[: self._n_items].copy(),
-            "recent_users": users,
-            "recent_indptr": indptr,
-            "recent_items": flat,
+            **self._recent.state(),
             **self._clock.state(),
         }
 
@@ -359,12 +314,6 @@ class CooccurrenceModel:
         self._pairs.restore(state, "pairs_")
         self._counts = np.array(state["counts"], dtype=np.float64)
         self._n_items = int(self._counts.shape[0])
-        # one conversion, then slices of it: a numpy slice per user cost most of a restart's
-        # time here
-        bounds = state["recent_indptr"].tolist()
-        flat = array("q", np.asarray(state["recent_items"], dtype=np.int64).tobytes())
-        self._recent = {
-            user: flat[bounds[i] : bounds[i + 1]]
-            for i, user in enumerate(state["recent_users"].tolist())
-        }
+        self._recent.restore(state["recent_users"], state["recent_indptr"],
+                             state["recent_items"])
         self._clock.restore(state["clock"])

@@ -32,17 +32,13 @@ beside it, and later additions never reach the copy (a snapshot, a refit's data)
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from streamrec.models.compiled import Kernels
 from streamrec.types import EMPTY_INTS, FloatArray, IntArray
-
-log = logging.getLogger(__name__)
 
 _ENTRY = 12  # bytes per entry: an int32 column and a float64 value
 _MIN_ROOM = 4  # a row's first room; it doubles when full
@@ -220,36 +216,13 @@ class _Kernels(NamedTuple):
 _HELPERS = ("_merge_pending", "_cut")  # called by the kernels
 
 
-_compiled: _Kernels | None = None
-_compiling = threading.Lock()
+def _make(jit: Callable[[Callable[..., Any]], Any]) -> _Kernels:
+    return _Kernels(jit(_group_kernel), jit(_add_kernel), jit(_gather_kernel),
+                    jit(_merge_all_kernel), jit(_pack_kernel))
 
 
 def _kernels() -> _Kernels:
-    """The kernels, compiled on first use (numba caches them on disk: once per machine),
-    so that commands that never learn never load numba. The helpers the kernels call are
-    compiled first, in place of the module's Python functions, which is where the kernels
-    look them up."""
-    global _compiled
-    if _compiled is not None:
-        return _compiled
-    with _compiling:
-        if _compiled is None:
-            import numba
-
-            began = time.perf_counter()
-            try:
-                jit = numba.njit(cache=True, nogil=True)
-                jit(_pack_kernel)  # numba raises here if it has nowhere to keep its cache
-            except RuntimeError:  # a read-only install and no writable home: every start
-                jit = numba.njit(cache=False, nogil=True)
-            for name in _HELPERS:
-                globals()[name] = jit(globals()[name])
-            _compiled = _Kernels(jit(_group_kernel), jit(_add_kernel), jit(_gather_kernel),
-                                 jit(_merge_all_kernel), jit(_pack_kernel))
-            warm_up()
-            log.info("sparse-row kernels ready in %.1f s (compiled once per machine, then "
-                     "cached)", time.perf_counter() - began)
-    return _compiled
+    return _KERNELS.get()
 
 
 def compile_kernels() -> None:
@@ -270,6 +243,9 @@ def warm_up() -> None:
     unbounded = SparseRows()
     unbounded.add(np.array([0, 0]), np.array([1, 2]), np.array([1.0, 2.0]))
     unbounded.state("")
+
+
+_KERNELS = Kernels("sparse-row", globals(), _make, _HELPERS, warm_up)
 
 
 class SparseRows:

@@ -1,0 +1,103 @@
+"""Users' recent windows in one slab (models/windows.py) against a plain-Python reference."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streamrec.models.windows import RecentWindows
+
+events_strategy = st.lists(
+    st.tuples(st.integers(0, 30), st.integers(0, 12), st.booleans()), max_size=300)
+
+
+def reference(events: list[tuple[int, int, bool]], window: int
+              ) -> tuple[dict[int, list[int]], list[list[int]]]:
+    windows: dict[int, list[int]] = {}
+    partners = []
+    for user, item, positive in events:
+        recent = windows.setdefault(user, [])
+        if not positive:
+            partners.append([])
+            continue
+        if item in recent:
+            recent.remove(item)
+        partners.append(list(recent))
+        recent.append(item)
+        del recent[:-window]
+    return windows, partners
+
+
+def paired(windows: RecentWindows, events: list[tuple[int, int, bool]],
+           batch: int) -> list[list[int]]:
+    out: list[list[int]] = []
+    for start in range(0, len(events), batch):
+        chunk = events[start:start + batch]
+        flat, counts = windows.pair(np.array([u for u, _, _ in chunk], dtype=np.int64),
+                                    np.array([i for _, i, _ in chunk], dtype=np.int64),
+                                    np.array([p for _, _, p in chunk], dtype=bool))
+        bounds = np.r_[0, np.cumsum(counts)]
+        out += [flat[bounds[n]:bounds[n + 1]].tolist() for n in range(len(chunk))]
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(events_strategy, st.integers(1, 9), st.integers(1, 50))
+def test_pairs_and_windows_are_the_references_whatever_the_batches(
+        events: list[tuple[int, int, bool]], window: int, batch: int) -> None:
+    windows = RecentWindows(window)
+    expected_windows, expected_partners = reference(events, window)
+    assert paired(windows, events, batch) == expected_partners
+    for user in range(32):
+        assert windows.of(user).tolist() == expected_windows.get(user, [])
+    state = windows.state()
+    users = sorted(u for u, w in expected_windows.items() if w)
+    assert state["recent_users"].tolist() == users
+    bounds = state["recent_indptr"].tolist()
+    assert [state["recent_items"][bounds[n]:bounds[n + 1]].tolist()
+            for n in range(len(users))] == [expected_windows[u] for u in users]
+
+
+@settings(max_examples=60, deadline=None)
+@given(events_strategy, events_strategy, st.integers(1, 9))
+def test_a_restored_window_goes_on_as_the_original(
+        before: list[tuple[int, int, bool]], after: list[tuple[int, int, bool]],
+        window: int) -> None:
+    original = RecentWindows(window)
+    paired(original, before, 7)
+    restored = RecentWindows(window)
+    state = original.state()
+    restored.restore(state["recent_users"], state["recent_indptr"], state["recent_items"])
+    assert paired(restored, after, 5) == paired(original, after, 5)
+    assert all(np.array_equal(a, b) for a, b in zip(restored.state().values(),
+                                                     original.state().values(), strict=True))
+
+
+def test_many_users_make_the_slab_pack_and_every_window_survives() -> None:
+    rng = np.random.default_rng(3)
+    users, items = rng.integers(0, 5_000, 60_000), rng.integers(0, 400, 60_000)
+    events = list(zip(users.tolist(), items.tolist(), [True] * users.size, strict=True))
+    windows = RecentWindows(6)
+    expected_windows, expected_partners = reference(events, 6)
+    assert paired(windows, events, 1_000) == expected_partners
+    assert all(windows.of(u).tolist() == w for u, w in expected_windows.items())
+
+
+def test_a_smaller_window_restores_the_newest_items() -> None:
+    wide = RecentWindows(5)
+    paired(wide, [(0, i, True) for i in range(5)] + [(1, 9, True)], 10)
+    narrow = RecentWindows(2)
+    state = wide.state()
+    narrow.restore(state["recent_users"], state["recent_indptr"], state["recent_items"])
+    assert narrow.of(0).tolist() == [3, 4] and narrow.of(1).tolist() == [9]
+
+
+def test_put_replaces_a_window_keeping_its_newest() -> None:
+    windows = RecentWindows(3)
+    paired(windows, [(0, 1, True), (0, 2, True)], 10)
+    windows.put(0, np.array([5, 6, 7, 8]))
+    windows.put(1, np.array([4]))
+    assert windows.of(0).tolist() == [6, 7, 8] and windows.of(1).tolist() == [4]
+    assert paired(windows, [(0, 9, True)], 1) == [[6, 7, 8]]
+    assert windows.of(0).tolist() == [7, 8, 9]
