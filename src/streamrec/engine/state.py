@@ -17,20 +17,23 @@ import orjson
 
 from streamrec.engine.erasures import is_erasure
 from streamrec.engine.histories import UserHistories
-from streamrec.engine.identities import Identities, is_merge
-from streamrec.engine.item_changes import is_item_change, items_of
+from streamrec.engine.identities import MERGE_TYPE, Identities, is_merge
+from streamrec.engine.item_changes import ITEMS_TYPE, is_item_change, items_of
 from streamrec.engine.refits import (
     BEGIN_TYPE,
     END_TYPE,
     PendingFit,
     PendingFits,
     artefact_of,
-    is_refit_marker,
 )
 from streamrec.engine.rwlock import ReadWriteLock
 from streamrec.events.types import EventTypeConfig, event_weight
 from streamrec.events.vocab import Vocabulary
-from streamrec.experiments.definitions import EXPERIMENT_KEY, is_experiment_event
+from streamrec.experiments.definitions import (
+    EXPERIMENT_KEY,
+    EXPERIMENT_TYPE,
+    is_experiment_event,
+)
 from streamrec.experiments.overrides import plan_of
 from streamrec.experiments.registry import Experiments
 from streamrec.models.base import DenseScorer, LearnsItems, MergesUsers, Model, Refittable, grow
@@ -40,6 +43,7 @@ from streamrec.ranking.hybrid import HybridRanker
 from streamrec.settings import Settings
 from streamrec.sources import SOURCES
 from streamrec.storage.artefacts import ArtefactStore
+from streamrec.storage.codec import ERASE_TYPE
 from streamrec.text_arrays import text_array
 from streamrec.types import Event, EventBatch, Item, LoggedEvent, Query
 
@@ -51,11 +55,16 @@ PENDING_FIT = "pending-fit-"
 SHOWN_KEY = "$shown"
 
 
+# the engine's own log entries (session merges, refit markers, catalogue changes, erasures,
+# experiments started and stopped): one set, as each event of a batch is asked
+_CONTROL_TYPES = frozenset((MERGE_TYPE, BEGIN_TYPE, END_TYPE, ITEMS_TYPE, ERASE_TYPE,
+                            EXPERIMENT_TYPE))
+
+
 def is_control(event: Event) -> bool:
     """The engine's own log entries (refit markers, session merges, catalogue changes,
     erasures, experiments started and stopped): not behaviour."""
-    return (is_merge(event) or is_refit_marker(event) or is_item_change(event)
-            or is_erasure(event) or is_experiment_event(event))
+    return event.type in _CONTROL_TYPES
 
 
 def build_models(settings: Settings) -> dict[str, Model]:
@@ -127,7 +136,7 @@ class EngineState:
         fresh = [entry for entry in logged if entry.offset > self.offset]
         if not fresh:
             return
-        controls = [n for n, entry in enumerate(fresh) if is_control(entry.event)]
+        controls = [n for n, entry in enumerate(fresh) if entry.event.type in _CONTROL_TYPES]
         if controls:  # the events between control events, each control in its place
             with self.lock:
                 start = 0

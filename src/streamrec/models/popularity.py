@@ -109,7 +109,12 @@ class PopularityModel:
                 if self._ranking.size >= _RANKED:
                     # a grown item below every ranked one has _RANKED items above it
                     grown = grown[mass[grown] >= mass[self._ranking].min()]
-                candidates = np.union1d(self._ranking, grown)  # sorted: ties to the lower
+                # the grown items not ranked yet (most grown items are: a hashed union of
+                # the two took half of this): sorted with the ranked, ties to the lower
+                ranked = np.zeros(mass.shape[0], dtype=bool)
+                ranked[self._ranking] = True
+                candidates = np.sort(np.concatenate((self._ranking,
+                                                     np.unique(grown[~ranked[grown]]))))
                 order = np.argsort(-mass[candidates], kind="stable")[:_RANKED]
                 self._ranking = candidates[order].astype(np.int64)
             self._grown, self._grown_size = [], 0
