@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from streamrec.models.base import ranges
-from streamrec.types import EventBatch, FloatArray, IntArray
+from streamrec.types import EMPTY_INTS, EventBatch, FloatArray, IntArray
 
 _NO_ITEMS: IntArray = np.zeros(0, dtype=np.int64)
 _NO_ITEMS.flags.writeable = False
@@ -45,10 +45,13 @@ class _History:
 @dataclass(frozen=True, slots=True)
 class _Stored:
     """Histories as ``UserHistories.state`` gives them, read in place; never changed but
-    for ``rows``, from which the learner removes a user it takes out (``_take``)."""
+    for ``row_of``, in which the learner marks a user it takes out (``_take``)."""
 
     users: IntArray  # sorted: the user of each row
-    rows: dict[int, int]  # user -> their row, for the users not taken out
+    # by user index (users are a vocabulary's dense indices): their row, -1 for a user not
+    # here or taken out. An array, not a dict: building a dict of 200,000 users held the
+    # interpreter's lock ~40 ms in every snapshot's capture, and reads waited on it
+    row_of: IntArray
     indptr: IntArray
     items: IntArray
     weights: FloatArray
@@ -61,8 +64,10 @@ class _Stored:
     def of(cls, state: Mapping[str, np.ndarray]) -> _Stored:
         users = np.asarray(state["users"], dtype=np.int64)
         older_indptr = state.get("older_indptr")
+        row_of = np.full(int(users[-1]) + 1 if users.size else 0, -1, dtype=np.int64)
+        row_of[users] = np.arange(users.size, dtype=np.int64)
         return cls(
-            users, dict(zip(users.tolist(), range(users.size), strict=True)),
+            users, row_of,
             np.asarray(state["indptr"], dtype=np.int64),
             np.asarray(state["items"], dtype=np.int64),
             np.asarray(state["weights"], dtype=np.float64),
@@ -73,6 +78,14 @@ class _Stored:
             np.asarray(state.get("older_items", _NO_ITEMS), dtype=np.int64),
             np.zeros(users.size, dtype=np.int64) if older_indptr is None
             else np.asarray(state["trimmed"], dtype=np.int64))
+
+    def row(self, user: int) -> int:
+        """The user's row, -1 if their history is not here."""
+        return int(self.row_of[user]) if user < self.row_of.shape[0] else -1
+
+    def rows(self) -> IntArray:
+        """The rows of the users not taken out, in order."""
+        return np.flatnonzero(self.row_of[self.users] >= 0)
 
     def events(self, row: int) -> tuple[int, int]:
         return int(self.indptr[row]), int(self.indptr[row + 1])
@@ -100,25 +113,25 @@ class UserHistories:
         self._limit = None if keep is None else keep + max(16, keep // 4)
 
     def __len__(self) -> int:
-        return len(self._users) + (0 if self._stored is None else len(self._stored.rows))
+        return len(self._users) + (0 if self._stored is None else self._stored.rows().size)
 
     def _stored_row(self, user: int) -> tuple[_Stored, int] | None:
         """The stored arrays and the user's row in them, when their history is still there.
         Readers side by side read ``_stored`` once: a snapshot's ``state`` may replace it
         meanwhile (rows are only removed under the writer's lock)."""
         stored = self._stored
-        row = None if stored is None else stored.rows.get(user)
-        return None if stored is None or row is None else (stored, row)
+        row = -1 if stored is None else stored.row(user)
+        return None if stored is None or row < 0 else (stored, row)
 
     def _take(self, user: int) -> _History | None:
         """The learner is about to change the user's history: it becomes their own, out of
         ``_stored``."""
         history = self._users.get(user)
         if history is None and self._stored is not None:
-            row = self._stored.rows.get(user)
-            if row is not None:
+            row = self._stored.row(user)
+            if row >= 0:
                 history = self._users[user] = self._stored.history(row)
-                del self._stored.rows[user]
+                self._stored.row_of[user] = -1
         return history
 
     def learn(self, batch: EventBatch) -> None:
@@ -249,10 +262,10 @@ class UserHistories:
         a user ever touched, for exclude-seen)."""
         kept = [len(h.items) for h in self._users.values()]
         older = [h.older.size for h in self._users.values()]
-        if self._stored is not None and self._stored.rows:
-            rows = np.fromiter(self._stored.rows.values(), dtype=np.int64)
-            kept += np.diff(self._stored.indptr)[rows].tolist()
-            older += np.diff(self._stored.older_indptr)[rows].tolist()
+        stored = self._stored
+        if stored is not None and (rows := stored.rows()).size:
+            kept += np.diff(stored.indptr)[rows].tolist()
+            older += np.diff(stored.older_indptr)[rows].tolist()
         return {
             "histories.events": {
                 "setting": "events.history_length", "budget": self.keep, "per": "user",
@@ -271,9 +284,10 @@ class UserHistories:
         side by side see the user in one or the other (``_stored`` is replaced first), and
         the arrays are never changed in place, so the caller may keep them."""
         stored, changed = self._stored, self._users
-        if not changed and stored is not None and len(stored.rows) == stored.users.size:
+        stored_rows = EMPTY_INTS if stored is None else stored.rows()
+        if not changed and stored is not None and stored_rows.size == stored.users.size:
             return self._arrays_of(stored)
-        if stored is None or not stored.rows:  # every history is its own: in order of user
+        if stored is None or not stored_rows.size:  # every history is its own: in order of user
             users = np.array(sorted(changed), dtype=np.int64)
             ordered = [changed[user] for user in users.tolist()]
             result = {"users": users, "indptr": _indptr(_each(ordered, "items", len)),
@@ -284,16 +298,17 @@ class UserHistories:
                       "older_items": self._flat(ordered, "older", np.int64),
                       "trimmed": _each(ordered, "trimmed")}
         else:
-            result = self._merged(stored, changed)
+            result = self._merged(stored, stored_rows, changed)
         self._stored = _Stored.of(result)
         self._users = {}
         return self._arrays_of(self._stored)
 
     @staticmethod
-    def _merged(stored: _Stored, changed: dict[int, _History]) -> dict[str, np.ndarray]:
+    def _merged(stored: _Stored, stored_rows: IntArray,
+                changed: dict[int, _History]) -> dict[str, np.ndarray]:
         """The flat arrays of every user's events, from where they are: the stored rows not
-        taken out and the changed histories (flattened in the order of ``changed``), placed
-        in order of user."""
+        taken out (``stored_rows``) and the changed histories (flattened in the order of
+        ``changed``), placed in order of user."""
         histories = list(changed.values())
         own = {"items": UserHistories._flat(histories, "items", np.int64),
                "weights": UserHistories._flat(histories, "weights", np.float64),
@@ -302,8 +317,7 @@ class UserHistories:
         own_indptr = _indptr(_each(histories, "items", len))
         own_older_indptr = _indptr(_each(histories, "older.size"))
         own_trimmed = _each(histories, "trimmed")
-        stored_users = np.fromiter(stored.rows, dtype=np.int64, count=len(stored.rows))
-        stored_rows = np.fromiter(stored.rows.values(), dtype=np.int64, count=len(stored.rows))
+        stored_users = stored.users[stored_rows]
         users = np.concatenate((stored_users, np.fromiter(changed, dtype=np.int64,
                                                           count=len(changed))))
         order = np.argsort(users, kind="stable")
