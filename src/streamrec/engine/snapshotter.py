@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from streamrec.engine.state import PENDING_FIT, EngineState
+from streamrec.engine.trainer import lower_priority
 from streamrec.errors import Unavailable
 from streamrec.settings import SnapshotSettings
 from streamrec.storage.failures import storage_unavailable
@@ -70,15 +71,35 @@ class Snapshotter:
         return self.is_due() or self._is_writing()
 
     def maybe_snapshot(self) -> None:
-        """Called by the learner between batches: the state is a consistent cut right now."""
+        """Called by the learner between batches: the state is a consistent cut right now.
+        The copies are taken in the writer's thread, at its lower priority (``nice``), while
+        the learner waits for them: reads beside take the CPU first, and the learner, not
+        asking for the write lock meanwhile, holds no reader up."""
         if not self.is_due() or self._is_writing():
             return
-        offset, components = self._capture()
+        captured = threading.Event()
+        failed: list[BaseException] = []
         self._writing = threading.Thread(
-            target=self._write_or_log, args=(offset, components), name="snapshot-writer",
+            target=self._capture_and_write, args=(captured, failed), name="snapshot-writer",
             daemon=True,
         )
         self._writing.start()
+        captured.wait()
+        if failed:
+            raise failed[0]
+
+    def _capture_and_write(self, captured: threading.Event,
+                           failed: list[BaseException]) -> None:
+        if self.settings.nice:
+            lower_priority(self.settings.nice)
+        try:
+            offset, components = self._capture()
+        except BaseException as error:  # the learner raises it, as when it captured itself
+            failed.append(error)
+            return
+        finally:
+            captured.set()
+        self._write_or_log(offset, components)
 
     def _capture(self) -> tuple[int, dict[str, dict]]:  # type: ignore[type-arg]
         # a read: it excludes the learner's writes (a consistent cut) but not the readers,

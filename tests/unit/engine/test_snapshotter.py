@@ -3,8 +3,12 @@ writing a big state takes more than its share of the time."""
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -90,3 +94,47 @@ def test_a_snapshot_is_under_way_from_due_until_written(tmp_path: Path) -> None:
     snapshotter.wait_written()
     assert snapshotter.writes == 1
     assert not snapshotter.under_way
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread niceness is Linux's")
+def test_a_snapshots_copies_and_write_run_at_its_niceness_and_the_learner_waits_for_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    snapshotter = _snapshotter(tmp_path, 10)
+    snapshotter.settings = SnapshotSettings(every_events=10, every_s=1_000.0, nice=6)
+    state, seen = snapshotter.state, []
+    capture, save = state.capture, snapshotter.store.save
+
+    def capturing() -> Any:
+        seen.append(("capture", niceness()))
+        return capture()
+
+    def saving(*args: Any) -> Any:
+        seen.append(("save", niceness()))
+        return save(*args)
+
+    monkeypatch.setattr(state, "capture", capturing)
+    monkeypatch.setattr(snapshotter.store, "save", saving)
+    before = niceness()
+    snapshotter.maybe_snapshot()
+    assert seen[0] == ("capture", min(19, before + 6))  # taken before maybe_snapshot returned
+    snapshotter.wait_written()
+    assert seen == [("capture", min(19, before + 6)), ("save", min(19, before + 6))]
+    assert niceness() == before and snapshotter.writes == 1
+
+
+def test_a_capture_that_fails_raises_in_the_learner(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    snapshotter = _snapshotter(tmp_path, 10)
+
+    def failing() -> Any:
+        raise MemoryError("no room for the copies")
+
+    monkeypatch.setattr(snapshotter.state, "capture", failing)
+    with pytest.raises(MemoryError, match="no room"):
+        snapshotter.maybe_snapshot()
+    snapshotter.wait_written()
+    assert snapshotter.writes == 0
+
+
+def niceness() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
