@@ -37,6 +37,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from streamrec.models.base import grow
 from streamrec.models.compiled import Kernels
 from streamrec.types import EMPTY_INTS, FloatArray, IntArray
 
@@ -266,12 +267,9 @@ class SparseRows:
         return self._n_rows
 
     def _ensure_rows(self, n: int) -> None:
-        if n <= self._n_rows:
-            return
-        if n > self._meta.shape[0]:  # room for twice as many: growing is amortised O(1)
-            more = max(n, 2 * self._meta.shape[0]) - self._meta.shape[0]
-            self._meta = np.concatenate((self._meta, np.zeros((more, 5), dtype=np.int64)))
-        self._n_rows = n
+        if n > self._n_rows:
+            self._meta = grow(self._meta, n)  # room for twice as many: amortised O(1)
+            self._n_rows = n
 
     def _column(self, which: int) -> IntArray:
         return self._meta[: self._n_rows, which]

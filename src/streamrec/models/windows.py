@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from streamrec.models.base import ranges
+from streamrec.models.base import grow, ranges
 from streamrec.models.compiled import Kernels
 from streamrec.types import IntArray
 
@@ -127,12 +127,9 @@ class RecentWindows:
         self._end = 0  # the slab's first unused item
 
     def _ensure_users(self, n: int) -> None:
-        if n <= self._n_users:
-            return
-        if n > self._meta.shape[0]:  # room for twice as many: growing is amortised O(1)
-            more = max(n, 2 * self._meta.shape[0]) - self._meta.shape[0]
-            self._meta = np.concatenate((self._meta, np.zeros((more, 3), dtype=np.int64)))
-        self._n_users = n
+        if n > self._n_users:
+            self._meta = grow(self._meta, n)  # room for twice as many: amortised O(1)
+            self._n_users = n
 
     def _ensure_room(self, more: int) -> None:
         """Room for ``more`` items at the slab's end: if short, every window packed into a
