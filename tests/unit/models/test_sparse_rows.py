@@ -8,9 +8,12 @@ import threading
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streamrec.engine.sizes import _Walker
-from streamrec.models.sparse_rows import SparseRows
+from streamrec.models import sparse_rows
+from streamrec.models.sparse_rows import SparseRows, _kernels
 
 N = 50
 
@@ -169,3 +172,33 @@ def test_columns_out_of_range_are_refused_and_nothing_is_added() -> None:
             rows.add(np.array([0]), bad, np.array([1.0]))
     assert rows.nnz() == 0
 
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 2**31 - 1) | st.integers(0, 40), max_size=300))
+def test_the_stable_order_of_a_rows_additions_is_numpys_stable_argsort(keys: list[int]) -> None:
+    _kernels()  # the compiled helpers, as the kernels call them
+    array = np.array(keys, dtype=np.int32)
+    assert sparse_rows._stable_order(array).tolist() == \
+        np.argsort(array, kind="stable").tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(0.0, 1e300) | st.sampled_from([0.0, 1.0, 2.5, 5e-324]),
+                min_size=1, max_size=500), st.data())
+def test_the_cuts_selection_is_numpys_partition(values: list[float],
+                                                data: st.DataObject) -> None:
+    _kernels()
+    magnitudes = np.array(values, dtype=np.float64)
+    k = data.draw(st.integers(0, magnitudes.size - 1))
+    assert sparse_rows._kth_smallest(magnitudes.copy(), k) == np.partition(magnitudes, k)[k]
+
+
+def test_cuts_keep_the_largest_and_the_lowest_columns_of_ties() -> None:
+    rows = SparseRows(3)
+    # six distinct columns, magnitudes 1, 5, 5, 5, -7, 2: the cut after the third addition
+    # keeps all three; after the sixth, -7 and the two lowest columns of the 5s
+    rows.add(np.zeros(6, dtype=np.int64), np.array([10, 20, 30, 40, 50, 60]),
+             np.array([1.0, 5.0, 5.0, 5.0, -7.0, 2.0]))
+    cols, vals = rows.row(0)
+    assert cols.tolist() == [20, 30, 50] and vals.tolist() == [5.0, 5.0, -7.0]
