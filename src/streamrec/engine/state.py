@@ -136,7 +136,7 @@ class EngineState:
         fresh = [entry for entry in logged if entry.offset > self.offset]
         if not fresh:
             return
-        controls = [n for n, entry in enumerate(fresh) if entry.event.type in _CONTROL_TYPES]
+        controls = [n for n, entry in enumerate(fresh) if is_control(entry.event)]
         if controls:  # the events between control events, each control in its place
             with self.lock:
                 start = 0

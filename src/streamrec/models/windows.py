@@ -193,7 +193,7 @@ class RecentWindows:
         np.cumsum(lengths[users], out=indptr[1:])
         flat = np.empty(int(indptr[-1]), dtype=np.int64)
         _KERNELS.get().flatten(users, self._meta, self._slab, flat)
-        return {"recent_users": users.astype(np.int64), "recent_indptr": indptr,
+        return {"recent_users": users, "recent_indptr": indptr,
                 "recent_items": flat}
 
     def restore(self, users: IntArray, indptr: IntArray, flat: IntArray) -> None:
