@@ -546,7 +546,7 @@ class Engine:
             # stored rows less the engine's own learned so far (merges, refit markers): no
             # scan; exact once learning has caught up
             "events": self.log.count() - (state.learned_events - state.client_events),
-            "users": len(state.users),
+            "users": state.users.live,
             "items": len(state.items),
             "catalogue_items": self.catalogue.count(),
             "log_offset": self.log.last_offset(),

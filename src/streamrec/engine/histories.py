@@ -256,6 +256,14 @@ class UserHistories:
         if self._limit is not None and len(kept.items) > self._limit:
             self._trim(kept)
 
+    def forget_users(self, users: IntArray) -> None:
+        """These users have no history any more (engine/forgetting.py)."""
+        for user in users.tolist():
+            self._users.pop(user, None)
+        stored = self._stored
+        if stored is not None:
+            stored.row_of[users[users < stored.row_of.shape[0]]] = -1
+
     def budgets(self) -> dict[str, dict[str, Any]]:
         """The kept events against ``events.history_length`` (``engine/sizes.py``), and the
         items of trimmed events, bounded by the catalogue only (one int64 per distinct item

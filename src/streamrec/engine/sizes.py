@@ -9,10 +9,11 @@ component it also reports its biggest parts (its attributes), e.g. ``models.als`
 ``_rows``, ``_user_factors``.
 
 Beside the bytes, ``budgets``: each structure that a setting bounds (issue 18), against that
-setting: neighbours per item, items per user in ALS, events per user in histories, recent
-items per user, impressions kept; the largest one now and the most one can hold, and bytes
-now and at most for this many items or users. Past its budget a structure stops growing with
-the stream; it grows only with new items or users.
+setting: users held, neighbours per item, items per user in ALS, events per user in
+histories, recent items per user, impressions kept; the largest one now and the most one
+can hold, and bytes now and at most for this many items or users. Past its budget a
+structure stops growing with the stream; it grows only with new items (and new users, up to
+``events.max_users``).
 
 The figures are estimates of what the objects themselves hold: numpy arrays count their
 buffer (``nbytes``) once however many views share it, scipy sparse matrices their three
@@ -159,6 +160,7 @@ def _components(state: Any, also: Mapping[str, object]) -> dict[str, object]:
     # configuration and handles, not learned state
     taken = {"models", "scorers", "_refittables", "lock", "fit_begun", "settings", "artefacts"}
     for name, attribute in (("vocabulary.users", "users"), ("vocabulary.items", "items"),
+                            ("users.last_active", "last_active"),
                             ("histories", "histories"), ("identities", "identities"),
                             ("ranker", "ranker"),
                             ("pending_fits", "pending_fits"), ("experiments", "experiments")):
@@ -233,5 +235,8 @@ def state_sizes(state: Any, also: Mapping[str, object] | None = None) -> SizeRep
                 named["(rest)"] = rest
             report.parts[name] = named
             report.budgets.update(_budgets_of(name, component))
+        users_budget = getattr(state, "users_budget", None)
+        if callable(users_budget):
+            report.budgets.update(users_budget())
     report.seconds = time.perf_counter() - started
     return report

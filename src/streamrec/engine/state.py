@@ -16,6 +16,7 @@ import numpy as np
 import orjson
 
 from streamrec.engine.erasures import is_erasure
+from streamrec.engine.forgetting import FORGET_TYPE, forget_point, forgotten_before, idle_users
 from streamrec.engine.histories import UserHistories
 from streamrec.engine.identities import MERGE_TYPE, Identities, is_merge
 from streamrec.engine.item_changes import ITEMS_TYPE, is_item_change, items_of
@@ -36,7 +37,15 @@ from streamrec.experiments.definitions import (
 )
 from streamrec.experiments.overrides import plan_of
 from streamrec.experiments.registry import Experiments
-from streamrec.models.base import DenseScorer, LearnsItems, MergesUsers, Model, Refittable, grow
+from streamrec.models.base import (
+    DenseScorer,
+    ForgetsUsers,
+    LearnsItems,
+    MergesUsers,
+    Model,
+    Refittable,
+    grow,
+)
 from streamrec.ranking.attribute_names import AttributeNames
 from streamrec.ranking.features import CandidateSet
 from streamrec.ranking.hybrid import HybridRanker
@@ -45,7 +54,7 @@ from streamrec.sources import SOURCES
 from streamrec.storage.artefacts import ArtefactStore
 from streamrec.storage.codec import ERASE_TYPE
 from streamrec.text_arrays import text_array
-from streamrec.types import Event, EventBatch, Item, LoggedEvent, Query
+from streamrec.types import Event, EventBatch, IntArray, Item, LoggedEvent, Query
 
 _NO_ATTRIBUTES: Mapping[str, Any] = {}
 # a snapshot's component for a fit begun and not ended, by its begin's offset
@@ -56,14 +65,15 @@ SHOWN_KEY = "$shown"
 
 
 # the engine's own log entries (session merges, refit markers, catalogue changes, erasures,
-# experiments started and stopped): one set, as each event of a batch is asked
+# experiments started and stopped, idle users forgotten): one set, as each event of a batch
+# is asked
 _CONTROL_TYPES = frozenset((MERGE_TYPE, BEGIN_TYPE, END_TYPE, ITEMS_TYPE, ERASE_TYPE,
-                            EXPERIMENT_TYPE))
+                            EXPERIMENT_TYPE, FORGET_TYPE))
 
 
 def is_control(event: Event) -> bool:
     """The engine's own log entries (refit markers, session merges, catalogue changes,
-    erasures, experiments started and stopped): not behaviour."""
+    erasures, experiments started and stopped, idle users forgotten): not behaviour."""
     return event.type in _CONTROL_TYPES
 
 
@@ -90,6 +100,9 @@ class EngineState:
         self.users = Vocabulary()
         self.items = Vocabulary()
         self.histories = UserHistories(self.history_length)  # bounded: engine/histories.py
+        # per user index: 1 + the count of client events learned at their latest event (0:
+        # none held); whom a ``$forget`` applies to
+        self.last_active = np.zeros(0, dtype=np.int64)
         self.identities = Identities()
         self.models = build_models(settings)
         self.scorers = {n: m for n, m in self.models.items() if isinstance(m, DenseScorer)}
@@ -174,6 +187,9 @@ class EngineState:
             self.apply_items(items_of(entry.event))
         elif is_erasure(entry.event):
             pass  # what it dropped, the learner dropped (engine/erasures.py)
+        elif entry.event.type == FORGET_TYPE:
+            self.forget_users(idle_users(self.last_active, self.users.held(),
+                                         forgotten_before(entry.event)))
         elif is_experiment_event(entry.event):
             self.experiments.learn(entry)
         elif entry.event.type == BEGIN_TYPE:
@@ -190,11 +206,47 @@ class EngineState:
         source = self.users.lookup(session)
         if self.identities.learn(entry.event) and source is not None:
             target = self.users.index(user)
+            self.last_active = grow(self.last_active, len(self.users))
+            # the session holds nothing now: the first to be forgotten (engine/forgetting.py)
+            self.last_active[target] = max(self.last_active[target], self.last_active[source])
+            self.last_active[source] = 0
             self.histories.merge(source, target)
             self.ranker.blend.merge_users(source, target)
             for model in self.models.values():
                 if isinstance(model, MergesUsers):
                     model.merge_users(source, target)
+
+    def forget_users(self, users: IntArray) -> None:
+        """Drop these users' state from every part that holds per-user state, and free
+        their indices for new users (engine/forgetting.py). Under the lock."""
+        if users.size == 0:
+            return
+        self.histories.forget_users(users)
+        self.ranker.blend.forget_users(users)
+        for model in self.models.values():
+            if isinstance(model, ForgetsUsers):
+                model.forget_users(users)
+        self.last_active[users] = 0
+        self.users.forget(users.tolist())
+
+    def users_budget(self) -> dict[str, dict[str, Any]]:
+        """The users held against ``events.max_users`` (``engine/sizes.py``): ``slots`` is
+        the length of per-user arrays, free indices included (the next new users take them).
+        Users past the budget are forgotten at the trainer's next poll."""
+        live, max_users = self.users.live, self.settings.events.max_users
+        return {"users": {"setting": "events.max_users", "budget": max_users,
+                          "per": "engine", "count": live, "largest": live,
+                          "most": max_users, "slots": len(self.users),
+                          "bytes": None, "most_bytes": None}}
+
+    def forget_point(self) -> int | None:
+        """Where a ``$forget`` should fall now, or None while the users held are within
+        ``events.max_users`` (the trainer asks, engine/trainer.py)."""
+        max_users = self.settings.events.max_users
+        if max_users is None or self.users.live <= max_users:
+            return None
+        with self.lock.reading():
+            return forget_point(self.last_active, self.users.held(), max_users)
 
     def _begin_fit(self, entry: LoggedEvent) -> None:
         """Take the model's training data here; the trainer fits it (engine/refits.py)."""
@@ -241,6 +293,9 @@ class EngineState:
             if context and EXPERIMENT_KEY in context:
                 self.experiments.count(context[EXPERIMENT_KEY], entry.event.type)
         self.histories.learn(batch)
+        self.last_active = grow(self.last_active, len(self.users))
+        np.maximum.at(self.last_active, batch.users,
+                      np.arange(self.client_events + 1, self.client_events + len(batch) + 1))
         for model in self.models.values():
             model.learn(batch)
         self.ranker.facts.learn(batch)
@@ -376,7 +431,8 @@ class EngineState:
                     deferred: bool) -> dict[str, dict[str, Any]]:
         with self.lock.reading():
             components = {
-                "vocabulary": {"users": self.users.state(), "items": self.items.state()},
+                "vocabulary": {"users": self.users.state(), "items": self.items.state(),
+                               "users_last_active": self.last_active[: len(self.users)].copy()},
                 "histories": self.histories.state(),
                 "counters": {"learned_events": np.array([self.learned_events]),
                              "client_events": np.array([self.client_events])},
@@ -455,6 +511,7 @@ class EngineState:
             # snapshots older than this counter counted the engine's own entries as events
             self.client_events = int(counters.get("client_events", counters["learned_events"])[0])
             self.ranker.restore(components["ranker"])
+            self.last_active = self._last_active_of(components)
             self.identities = Identities()
             if "identities" in components:  # absent from snapshots older than sessions
                 self.identities.restore(components["identities"])
@@ -469,6 +526,18 @@ class EngineState:
         if len(pending):
             with self.fit_begun:
                 self.fit_begun.notify_all()
+
+    def _last_active_of(self, components: Mapping[str, Mapping[str, np.ndarray]]) -> IntArray:
+        """As saved; a snapshot from before users were forgotten has the blend's clock of
+        each user's latest event, the same count (ranking/blend.py) where it is kept."""
+        vocabulary = components["vocabulary"]
+        saved = vocabulary.get("users_last_active")
+        if saved is None:
+            saved = components["ranker"].get("last_seen", np.zeros(0, dtype=np.int64))
+        last_active = np.zeros(len(self.users), dtype=np.int64)
+        n = min(len(saved), len(self.users))
+        last_active[:n] = saved[:n]
+        return last_active
 
     def _pending_fits_of(self, components: Mapping[str, Mapping[str, np.ndarray]]
                          ) -> PendingFits:

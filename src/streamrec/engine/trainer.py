@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from streamrec.engine.forgetting import forget_event
 from streamrec.engine.refits import PendingFit, begin_event, end_event
 from streamrec.engine.state import EngineState
 from streamrec.models.base import StopsFitting
@@ -48,6 +49,8 @@ class Trainer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._begun: dict[str, int] = {}  # model -> offset of a begin marker not learned yet
+        self._forget_at: int | None = None  # the offset of a $forget not learned yet
+        self.forgets = 0  # $forget events this trainer logged
         self._fitting: list[PendingFit] = []  # claimed by this trainer, computing or done
         self._unlogged: list[PendingFit] = []  # fitted, the end marker not yet appended
         self.refits = 0
@@ -68,6 +71,7 @@ class Trainer:
                 if self.leader is not None and not self.leader():
                     self._begun.clear()  # a leader's begins are its own to follow
                 else:
+                    self.forget_due()
                     self.fit_pending()
                     self.begin_due()
             except Exception as error:  # e.g. the log refused a marker: try again later
@@ -88,6 +92,18 @@ class Trainer:
             if due:
                 appended = self.log.append([begin_event(model.name, time.time())])
                 self._begun[model.name] = appended.last_offset
+
+    def forget_due(self) -> None:
+        """Log a ``$forget`` when more users are held than ``events.max_users`` and none is
+        on its way (engine/forgetting.py): checked at every poll, a fit under way included."""
+        if self._forget_at is not None and self.state.offset < self._forget_at:
+            return  # the learner has not reached ours yet
+        self._forget_at = None
+        point = self.state.forget_point()
+        if point is not None:
+            appended = self.log.append([forget_event(point, time.time())])
+            self._forget_at = appended.last_offset
+            self.forgets += 1
 
     def fit_pending(self) -> None:
         """Fit what the learner has begun, one at a time, then log where each result goes
@@ -111,7 +127,8 @@ class Trainer:
     def _wait(self, fit: PendingFit) -> None:
         """Until ``fit`` is computed or the trainer is stopped."""
         while not fit.done.wait(self.poll_s) and not self._stop.is_set():
-            pass
+            if self.leader is None or self.leader():
+                self.forget_due()
 
     def _end_done(self) -> None:
         """Log the end of every fit this trainer computed, in the order it began them."""

@@ -341,6 +341,14 @@ class ALSModel(RefitsOnRows):
             self._touched_during_fit.update((source, target))
         self.fold_in(np.array([source, target], dtype=np.int64))
 
+    def forget_users(self, users: IntArray) -> None:
+        """Their rows emptied: a fit no longer learns from them, and their vectors are
+        solved again (to zeros) when read, or at a fit's swap if one is under way."""
+        self._rows.clear(users)
+        if self._touched_during_fit is not None:
+            self._touched_during_fit.update(users.tolist())
+        self.fold_in(users)
+
     def budgets(self) -> dict[str, dict[str, Any]]:
         """Each bounded part against its setting (``engine/sizes.py``)."""
         return {"models.als.items_per_user": self._rows.budget("models.als.max_items_per_user",

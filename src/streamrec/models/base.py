@@ -62,6 +62,15 @@ class MergesUsers(Protocol):
     def merge_users(self, source: int, target: int) -> None: ...
 
 
+@runtime_checkable
+class ForgetsUsers(Protocol):
+    """Models that keep per-user state: told when users are forgotten (idle longest, past
+    ``events.max_users``: engine/forgetting.py). Their indices go to the next new users, who
+    must find none of it."""
+
+    def forget_users(self, users: IntArray) -> None: ...
+
+
 class FitStopped(Exception):
     """A fit given up part way (``StopsFitting``): there is no result."""
 

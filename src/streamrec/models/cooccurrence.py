@@ -299,6 +299,10 @@ class CooccurrenceModel:
             self._recent.put(target, np.concatenate((kept[~np.isin(kept, moved)], moved)))
             self._recent.put(source, moved[:0])
 
+    def forget_users(self, users: IntArray) -> None:
+        """Their next events pair with nothing before them (the pairs they made stay)."""
+        self._recent.clear(users)
+
     def state(self) -> dict[str, np.ndarray]:
         return self._state_with(self._pairs.state("pairs_"))
 

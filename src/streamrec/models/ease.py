@@ -169,6 +169,11 @@ class EASEModel(RefitsOnRows):
         self._rows.add(np.full(cols.size, target, dtype=np.int64), cols, vals.copy())
         self._rows.add(np.full(cols.size, source, dtype=np.int64), cols, -vals)
 
+    def forget_users(self, users: IntArray) -> None:
+        """Their rows emptied: the next fit no longer learns from them (scores read the
+        history, which the state drops)."""
+        self._rows.clear(users)
+
     # -- reading -------------------------------------------------------------------------
     def _slots(self, query: Query) -> IntArray:
         """Rows of the fit for the user's distinct items whose latest event is not negative

@@ -206,6 +206,14 @@ class SequenceModel:
         users = self._users[: self._size]
         users[users == source] = target
 
+    def forget_users(self, users: IntArray) -> None:
+        """Their training events stay, each user's as a sequence of its own under a label
+        no index takes (-1 - the index), so the next user of the index starts a new one. (A
+        second forget of the same index joins the two old sequences; both are past.)"""
+        held = self._users[: self._size]
+        forgotten = np.isin(held, users)
+        held[forgotten] = -1 - held[forgotten]
+
     # -- refits (engine/refits.py) -------------------------------------------------------
     def refit_due(self) -> bool:
         config = self.config

@@ -417,6 +417,15 @@ class SparseRows:
         edges = np.cumsum(sizes)[:-1] if sizes.size else EMPTY_INTS
         return list(zip(np.split(cols, edges), np.split(vals, edges), strict=True))
 
+    def clear(self, rows: IntArray) -> None:
+        """Empty these rows (rows past the last hold none already); each keeps its room in
+        the slab, for the next entries of the row."""
+        rows = np.asarray(rows, dtype=np.int64)
+        rows = rows[rows < self._n_rows]
+        self._meta[rows, _SIZE] = 0
+        self._meta[rows, _PENDING] = 0
+        self._meta[rows, _ADDED] = 0
+
     def scale(self, factor: float) -> None:
         """Multiply every stored value by ``factor`` (pending parts merged first: a value
         is its additions' sum, scaled)."""

@@ -184,6 +184,11 @@ class RecentWindows:
         self._slab[s:s + items.size] = items
         self._meta[user, _LENGTH] = items.size
 
+    def clear(self, users: IntArray) -> None:
+        """Empty these users' windows (each keeps its room)."""
+        users = np.asarray(users, dtype=np.int64)
+        self._meta[users[users < self._n_users], _LENGTH] = 0
+
     def state(self) -> dict[str, np.ndarray]:
         """The users with a window (by index), CSR bounds, and the windows one after another
         (compiled, outside the interpreter's lock)."""

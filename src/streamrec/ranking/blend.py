@@ -90,6 +90,10 @@ class Blend:
         if source < self.last_seen.size and target < self.last_seen.size:
             self.last_seen[target] = max(self.last_seen[target], self.last_seen[source])
 
+    def forget_users(self, users: IntArray) -> None:
+        """Never seen, as far as gap contexts go."""
+        self.last_seen[users[users < self.last_seen.size]] = 0
+
     def context(self, user: int | None) -> int:
         """The user's gap context: events of the log since their latest one, by powers of 4
         (0: their event was the log's latest); the last context for users never seen."""

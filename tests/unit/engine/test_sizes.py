@@ -38,7 +38,7 @@ def test_every_component_of_the_state_is_reported(tmp_path: Path) -> None:
     assert report.total == sum(report.components.values())
     assert set(report.parts) == set(report.components)
     # each attribute of the state is in a component: named, a model, or under "other"
-    covered = {"users", "items", "histories", "identities", "ranker", "experiments",
+    covered = {"users", "items", "last_active", "histories", "identities", "ranker", "experiments",
                "pending_fits", "available", "attributes", "models", "scorers",
                "_refittables", "lock", "fit_begun", "settings", "artefacts", "updated_at",
                "catalogue_version", "_encoded_attributes",
