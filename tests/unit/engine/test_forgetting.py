@@ -45,6 +45,9 @@ def test_a_new_user_on_a_forgotten_index_finds_none_of_the_old_users_state(
         assert [e.event.type for e in engine.log.read(0, 10**6)].count(FORGET_TYPE) == 1
         assert state.users.lookup("old") is None and state.users.lookup("kept") is None
         assert state.users.live == 1 and state.users.lookup("new") == 2
+        # nothing of theirs is held while the indices wait for new users
+        assert state.last_active[:2].tolist() == [0, 0]
+        assert state.ranker.blend.last_seen[:2].tolist() == [0, 0]
 
         engine.ingest([Event("newer", "k2", "view", T0 + 300)], wait_learned=False)
         engine.learner.catch_up()
