@@ -13,6 +13,12 @@ the restart time (snapshot + log tail) and the peers, measured in the same run:
 
     python bench/scale.py [--items 100000] [--events 10000000] [--every 1000000]
                           [--plot bench/results/scale.png] [--json OUT]
+
+With ``--user-lifetime N`` users come and go, as a shop's visitors do: each of the
+generator's users becomes a new person (a new id, nothing of the old one's history) every N
+events of the stream, each at its own phase. With ``--max-users M`` (``events.max_users``)
+the engine then holds at most about M users, forgetting the idle ones, and per-user state
+stops growing with the stream (issue 18's 50M run).
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -82,6 +90,9 @@ class Checkpoint:
     snapshot_under_way: bool = False
     quiet_query_ms_p50: float = 0.0
     quiet_query_ms_p99: float = 0.0
+    users_held: int = 0  # users with state (events.max_users bounds it)
+    user_slots: int = 0  # length of per-user arrays: the most users held at once, about
+    forgets: int = 0  # $forget events logged so far
 
 
 def children_rss_bytes() -> int:
@@ -112,6 +123,42 @@ def query_latencies_ms(engine: Engine, users: list[str], queries: int) -> np.nda
         engine.recommend(user, 10)
         latencies.append((time.perf_counter() - started) * 1000)
     return np.array(latencies)
+
+
+def churned(chunks: Iterator[list[Event]], lifetime: int) -> Iterator[list[Event]]:
+    """The stream with each user a new person every ``lifetime`` events, at a phase of its
+    own: ``u7`` is ``u7.0``, then ``u7.1``, ..."""
+    done = 0
+    for chunk in chunks:
+        out = []
+        for position, e in enumerate(chunk, start=done):
+            phase = (int(e.user_id[1:]) * 2_654_435_761) % lifetime if e.user_id[1:].isdigit() \
+                else 0
+            user = f"{e.user_id}.{(position + phase) // lifetime}"
+            out.append(Event(user, e.item_id, e.type, e.timestamp, e.value, e.event_id,
+                             e.context, e.session_id))
+        done += len(chunk)
+        yield out
+
+
+class RecentUsers:
+    """The last ``keep`` distinct users of the stream, whom queries ask for when users come and
+    go (every user ever seen would grow this process, and most are forgotten)."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self._users: OrderedDict[str, None] = OrderedDict()
+
+    def add(self, chunk: list[Event]) -> None:
+        users = self._users
+        for event in chunk:
+            users[event.user_id] = None
+            users.move_to_end(event.user_id)
+        while len(users) > self.keep:
+            users.popitem(last=False)
+
+    def list(self) -> list[str]:
+        return list(self._users)
 
 
 def first_events(config: GeneratorConfig, n: int) -> list[Event]:
@@ -194,6 +241,11 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
+    parser.add_argument("--user-lifetime", type=int, default=None,
+                        help="events of the stream after which each user is a new person "
+                        "(default: users never leave)")
+    parser.add_argument("--max-users", type=int, default=None,
+                        help="events.max_users (default: the setting's default)")
     parser.add_argument("--quiet-queries", action="store_true",
                         help="at each checkpoint, the queries again once the snapshot it is "
                         "due for is written (the next stretch then starts without the write "
@@ -210,7 +262,8 @@ def main() -> None:
     allocator.limit_arenas(serving.malloc_arena_max)
     trimmer = allocator.Trimmer(serving.malloc_trim_s)
     trimmer.start()
-    settings = Settings(data_dir=directory / "engine")
+    events_settings = {} if args.max_users is None else {"max_users": args.max_users}
+    settings = Settings(data_dir=directory / "engine", events=events_settings)
     # learning a catalogue of 1M items takes ~80 s here, past the 30 s a write waits by
     # default (it would answer 503 "stored durably, not yet learned"): the bench waits
     settings = settings.model_copy(update={"serving": settings.serving.model_copy(
@@ -222,6 +275,7 @@ def main() -> None:
     checkpoints: list[Checkpoint] = []
     users: list[str] = []
     seen_users: set[str] = set()
+    recent = RecentUsers(50_000) if args.user_lifetime else None
     done, generating_s, stretch_started = 0, 0.0, time.perf_counter()
     stretch_generating_s = 0.0
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -229,20 +283,27 @@ def main() -> None:
     with Progress(*columns) as bar:
         task = bar.add_task("events", total=args.events, rate="-")
         chunks = generate_events(config)
+        if args.user_lifetime:
+            chunks = churned(chunks, args.user_lifetime)
         while True:
             generated = time.perf_counter()
             chunk = next(chunks, None)
+            if recent is not None and chunk is not None:  # the bench's, not the engine's
+                recent.add(chunk)
             stretch_generating_s += time.perf_counter() - generated
             if chunk is None:
                 break
             engine.ingest(chunk)
-            add_users(chunk, seen_users, users)
+            if recent is None:
+                add_users(chunk, seen_users, users)
             done += len(chunk)
             if done % args.every < len(chunk) or done == args.events:
                 elapsed = time.perf_counter() - stretch_started - stretch_generating_s
                 stretch = done - (checkpoints[-1].events if checkpoints else 0)
                 generating_s += stretch_generating_s
                 under_way = engine.snapshotter.under_way
+                if recent is not None:
+                    users = recent.list()
                 latencies = query_latencies_ms(engine, users, args.queries)
                 quiet = np.zeros(1)
                 if args.quiet_queries:
@@ -265,6 +326,8 @@ def main() -> None:
                     snapshot_written_mib=engine.snapshotter.written_bytes / MIB,
                     snapshot_reused_mib=engine.snapshotter.reused_bytes / MIB,
                     children_rss_mib=children_rss_bytes() / MIB,
+                    users_held=engine.state.users.live, user_slots=len(engine.state.users),
+                    forgets=engine.trainer.forgets,
                     components_mib={name: round(size / MIB, 1)
                                     for name, size in sizes.components.items()}))
                 c = checkpoints[-1]
@@ -278,7 +341,8 @@ def main() -> None:
                        f"{c.quiet_query_ms_p99:.2f}" if args.quiet_queries else "") + "  "
                     f"refits {c.refits}  snapshots {c.snapshots} ({c.snapshot_busy_s:,.0f} s, "
                     f"{c.snapshot_written_mib:,.0f} MiB written, {c.snapshot_reused_mib:,.0f} "
-                    "MiB reused)",
+                    f"MiB reused)  users held {c.users_held:,} (slots {c.user_slots:,}, "
+                    f"forgets {c.forgets})",
                     soft_wrap=True)
                 largest = sorted(c.components_mib.items(), key=lambda kv: -kv[1])[:6]
                 bar.console.print("    state by part: " + ", ".join(
@@ -342,6 +406,7 @@ def main() -> None:
         args.json.write_text(json.dumps({
             "commit": version,
             "items": args.items, "users": config.n_users, "events": done,
+            "user_lifetime": args.user_lifetime, "max_users": args.max_users,
             "ingest_s": ingest_s, "generating_s": generating_s, "restart_s": restart_s,
             "fresh_process_restart_s": fresh_restart_s,
             "crash_restart_s": crash_restart_s, "crash_restart_tail_events": crash_tail,

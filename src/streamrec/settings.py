@@ -111,9 +111,12 @@ class EventSettings(BaseModel):
         default=500, ge=1, description="Recent events kept per user for queries; older ones "
         "leave only their items (for exclude-seen). Memory: at most 1.25x this many events "
         "per user, 24 bytes each (engine/histories.py).")
+    # which users are forgotten is in the log ($forget), not worked out from this setting on
+    # replay: left out of the model fingerprint (exclude), so changing it rebuilds nothing
     max_users: int | None = Field(
-        default=1_000_000, ge=1, description="Users whose state is kept (history, recent "
-        "window, ALS and EASE rows, ...). Past it, the users idle longest are forgotten, "
+        default=1_000_000, ge=1, exclude=True,
+        description="Users whose state is kept (history, recent window, ALS and EASE rows, "
+        "...). Past it, the users idle longest are forgotten, "
         "down to 7/8 of it, by a logged $forget event: their events stay in the log and in "
         "what they taught about items; a forgotten user who comes back starts afresh "
         "(engine/forgetting.py). null: no bound.")

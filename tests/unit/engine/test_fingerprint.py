@@ -49,3 +49,15 @@ def test_a_snapshot_of_other_model_settings_is_not_used(
     settings = Settings(data_dir=tmp_path / "data")
     other = Settings(models={"als": {"factors": 9}})  # type: ignore[arg-type]
     assert rebuilt(settings, other.model_fingerprint(), caplog)
+
+
+def test_the_users_budget_is_not_in_the_fingerprint(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Which users are forgotten is in the log ($forget), so a snapshot made under another
+    ``events.max_users`` fits, and the setting's arrival changed no one's fingerprint (an
+    upgrade rebuilds nothing); other event settings still shape state."""
+    settings = Settings(data_dir=tmp_path / "data", events={"max_users": 7})
+    assert settings.model_fingerprint() == Settings().model_fingerprint()
+    assert not rebuilt(settings, Settings().model_fingerprint(), caplog)
+    assert Settings(events={"history_length": 9}).model_fingerprint() != \
+        Settings().model_fingerprint()  # type: ignore[arg-type]
