@@ -113,13 +113,13 @@ class EventSettings(BaseModel):
         "per user, 24 bytes each (engine/histories.py).")
     # which users are forgotten is in the log ($forget), not worked out from this setting on
     # replay: left out of the model fingerprint (exclude), so changing it rebuilds nothing
-    max_users: int | None = Field(
-        default=1_000_000, ge=1, exclude=True,
+    max_users: int = Field(
+        default=1_000_000, ge=0, exclude=True,
         description="Users whose state is kept (history, recent window, ALS and EASE rows, "
         "...). Past it, the users idle longest are forgotten, "
         "down to 7/8 of it, by a logged $forget event: their events stay in the log and in "
         "what they taught about items; a forgotten user who comes back starts afresh "
-        "(engine/forgetting.py). null: no bound.")
+        "(engine/forgetting.py). 0: no bound.")
 
     @field_validator("types")
     @classmethod

@@ -233,7 +233,7 @@ class EngineState:
         """The users held against ``events.max_users`` (``engine/sizes.py``): ``slots`` is
         the length of per-user arrays, free indices included (the next new users take them).
         Users past the budget are forgotten at the trainer's next poll."""
-        live, max_users = self.users.live, self.settings.events.max_users
+        live, max_users = self.users.live, self.settings.events.max_users or None
         return {"users": {"setting": "events.max_users", "budget": max_users,
                           "per": "engine", "count": live, "largest": live,
                           "most": max_users, "slots": len(self.users),
@@ -242,8 +242,8 @@ class EngineState:
     def forget_point(self) -> int | None:
         """Where a ``$forget`` should fall now, or None while the users held are within
         ``events.max_users`` (the trainer asks, engine/trainer.py)."""
-        max_users = self.settings.events.max_users
-        if max_users is None or self.users.live <= max_users:
+        max_users = self.settings.events.max_users  # 0: no bound
+        if not max_users or self.users.live <= max_users:
             return None
         with self.lock.reading():
             return forget_point(self.last_active, self.users.held(), max_users)

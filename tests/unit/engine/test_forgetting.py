@@ -93,3 +93,18 @@ def test_a_running_engine_forgets_at_the_trainers_poll(
         assert len(engine.state.users) <= 20 + 15  # slots: at most the budget and one wave
     finally:
         engine.close()
+
+
+def test_a_budget_of_zero_forgets_no_one(
+        tmp_path: Path, settings_factory: Callable[..., Settings]) -> None:
+    settings = settings_factory(tmp_path / "data", events={"max_users": 0})
+    engine = Engine.open(settings, start_learner=False)
+    try:
+        engine.ingest([Event(f"u{n}", "i", "view", T0 + n) for n in range(50)],
+                      wait_learned=False)
+        engine.learner.catch_up()
+        engine.trainer.forget_due()
+        assert engine.trainer.forgets == 0 and engine.state.users.live == 50
+        assert state_sizes(engine.state).budgets["users"]["most"] is None
+    finally:
+        engine.close()
