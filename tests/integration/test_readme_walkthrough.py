@@ -264,6 +264,9 @@ def sizes(walk: Walk, curl: Curl, response: httpx.Response) -> None:
     assert neighbours["largest"] <= neighbours["most"]
     window = response.json()["budgets"]["dedup_window"]  # the log's, e1 and e2 among its ids
     assert 2 <= window["count"] <= window["most"] == 1_000_000
+    users = response.json()["budgets"]["users"]  # the README's users, within the default
+    assert users["setting"] == "events.max_users" and users["most"] == 1_000_000
+    assert 1 <= users["count"] <= users["slots"]
 
 
 Check = Callable[[Walk, Curl, httpx.Response], None]

@@ -146,4 +146,4 @@ def holds_erased(state: EngineState, erasure: LoggedEvent) -> bool:
         return False
     salt = str((erasure.event.context or {})["salt"])
     return any(erasure_digest(salt, key) in digests
-               for key in (*state.users, *state.identities.sessions()))
+               for key in (*state.users, *state.identities.sessions()) if key)  # "": free

@@ -235,7 +235,7 @@ class EngineState:
         Users past the budget are forgotten at the trainer's next poll."""
         live, max_users = self.users.live, self.settings.events.max_users or None
         return {"users": {"setting": "events.max_users", "budget": max_users,
-                          "per": "engine", "count": live, "largest": live,
+                          "per": "process", "count": live, "largest": live,
                           "most": max_users, "slots": len(self.users),
                           "bytes": None, "most_bytes": None}}
 

@@ -418,13 +418,14 @@ class SparseRows:
         return list(zip(np.split(cols, edges), np.split(vals, edges), strict=True))
 
     def clear(self, rows: IntArray) -> None:
-        """Empty these rows (rows past the last hold none already); each keeps its room in
-        the slab, for the next entries of the row."""
+        """Empty these rows (rows past the last hold none already), their room given up:
+        the slab's next pack leaves it out, and a row's next entries start a small room at
+        the slab's end. (Kept, a room would only grow: a row forgotten and taken by a light
+        user would hold the largest room any earlier user of it needed.)"""
         rows = np.asarray(rows, dtype=np.int64)
         rows = rows[rows < self._n_rows]
-        self._meta[rows, _SIZE] = 0
-        self._meta[rows, _PENDING] = 0
-        self._meta[rows, _ADDED] = 0
+        for column in (_SIZE, _PENDING, _ADDED, _ROOM):
+            self._meta[rows, column] = 0
 
     def scale(self, factor: float) -> None:
         """Multiply every stored value by ``factor`` (pending parts merged first: a value

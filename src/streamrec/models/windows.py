@@ -185,9 +185,12 @@ class RecentWindows:
         self._meta[user, _LENGTH] = items.size
 
     def clear(self, users: IntArray) -> None:
-        """Empty these users' windows (each keeps its room)."""
+        """Empty these users' windows, their room given up (the next pack leaves it out; a
+        user's next item starts a small room at the slab's end)."""
         users = np.asarray(users, dtype=np.int64)
-        self._meta[users[users < self._n_users], _LENGTH] = 0
+        users = users[users < self._n_users]
+        self._meta[users, _LENGTH] = 0
+        self._meta[users, _ROOM] = 0
 
     def state(self) -> dict[str, np.ndarray]:
         """The users with a window (by index), CSR bounds, and the windows one after another

@@ -36,7 +36,8 @@ class EngineCollector(Collector):
         yield GaugeMetricFamily("streamrec_model_freshness_seconds",
                                 "Seconds since the models last learned an event",
                                 value=stats["seconds_since_learned"])
-        yield GaugeMetricFamily("streamrec_users", "Known users", value=stats["users"])
+        yield GaugeMetricFamily("streamrec_users", "Users held (at most about events.max_users)",
+                                value=stats["users"])
         yield GaugeMetricFamily("streamrec_items", "Known items", value=stats["items"])
         yield GaugeMetricFamily("streamrec_events_stored",
                                 "Clients' events in the log (control entries not counted)",

@@ -191,6 +191,9 @@ class BudgetOut(BaseModel):
     bytes: int | None = Field(description="Bytes held now (estimate).")
     most_bytes: int | None = Field(description="The most bytes for this many items or "
                                    "users under the budget.")
+    slots: int | None = Field(default=None, description="The users' budget only: the length "
+                              "of per-user arrays, indices of forgotten users included (the "
+                              "next new users take them).")
 
 
 class SizesOut(BaseModel):

@@ -202,3 +202,22 @@ def test_cuts_keep_the_largest_and_the_lowest_columns_of_ties() -> None:
              np.array([1.0, 5.0, 5.0, 5.0, -7.0, 2.0]))
     cols, vals = rows.row(0)
     assert cols.tolist() == [20, 30, 50] and vals.tolist() == [5.0, 5.0, -7.0]
+
+
+def test_cleared_rows_give_up_their_room_so_rows_that_change_hands_stay_small() -> None:
+    """A row forgotten (engine/forgetting.py) and taken by a light user holds only what
+    the light user needs: the slab stays in proportion to what is held, not to the largest
+    row any earlier user of each index needed."""
+    rows = SparseRows(max_per_row=500)
+    rng = np.random.default_rng(3)
+    for generation in range(6):
+        heavy = np.arange(100) if generation % 2 == 0 else np.arange(100, 200)
+        rows.add(np.repeat(heavy, 300), rng.integers(0, 10_000, 30_000), rng.random(30_000))
+        rows.clear(heavy)  # forgotten; the next users of these rows have one entry each
+        rows.add(heavy, np.full(heavy.size, 7), np.ones(heavy.size))
+        for row in heavy[:3].tolist():
+            assert rows.row(row)[0].tolist() == [7]
+    rows.add(np.array([0]), np.array([8]), np.array([1.0]))  # reads after a pack
+    assert rows.row(0)[0].tolist() == [7, 8] and rows.row(150)[0].tolist() == [7]
+    rooms = int(rows._meta[: rows.n_rows, sparse_rows._ROOM].sum())
+    assert rooms <= 200 * 4  # each row's first room: a kept room would be 512 and more

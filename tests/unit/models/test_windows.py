@@ -101,3 +101,15 @@ def test_put_replaces_a_window_keeping_its_newest() -> None:
     assert windows.of(0).tolist() == [6, 7, 8] and windows.of(1).tolist() == [4]
     assert paired(windows, [(0, 9, True)], 1) == [[6, 7, 8]]
     assert windows.of(0).tolist() == [7, 8, 9]
+
+
+def test_a_cleared_window_is_empty_and_gives_up_its_room() -> None:
+    windows = RecentWindows(window=50)
+    users = np.repeat(np.arange(10), 60)
+    windows.pair(users, np.arange(users.size) % 97, np.ones(users.size, dtype=bool))
+    windows.clear(np.arange(5))
+    assert windows.of(0).size == 0 and windows.of(7).size == 50
+    partners, counts = windows.pair(np.array([0, 0]), np.array([3, 4]),
+                                    np.ones(2, dtype=bool))
+    assert partners.tolist() == [3] and counts.tolist() == [0, 1]
+    assert windows._meta[:5, 2].tolist() == [4, 0, 0, 0, 0]  # a new user's first room
