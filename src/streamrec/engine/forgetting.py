@@ -58,13 +58,13 @@ def forgotten_before(event: Event) -> int:
     return int((event.context or {}).get("before", 0))
 
 
-def forget_point(last_active: IntArray, held: np.ndarray, max_users: int | None,
+def forget_point(last_active: IntArray, held: np.ndarray, max_users: int,
                  keep_share: float = KEEP_SHARE) -> int | None:
     """The point before which users are forgotten so that ``keep_share`` of ``max_users`` are
     left, or None while the users held are within ``max_users``. ``last_active`` and ``held``:
     per user index."""
     users = int(held.sum())
-    if max_users is None or users <= max_users:
+    if users <= max_users:
         return None
     keep = max(1, int(max_users * keep_share))
     times = last_active[: held.size][held]

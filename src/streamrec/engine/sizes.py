@@ -235,8 +235,6 @@ def state_sizes(state: Any, also: Mapping[str, object] | None = None) -> SizeRep
                 named["(rest)"] = rest
             report.parts[name] = named
             report.budgets.update(_budgets_of(name, component))
-        users_budget = getattr(state, "users_budget", None)
-        if callable(users_budget):
-            report.budgets.update(users_budget())
+        report.budgets.update(_budgets_of("state", state))  # its own: the users held
     report.seconds = time.perf_counter() - started
     return report

@@ -229,7 +229,7 @@ class EngineState:
         self.last_active[users] = 0
         self.users.forget(users.tolist())
 
-    def users_budget(self) -> dict[str, dict[str, Any]]:
+    def budgets(self) -> dict[str, dict[str, Any]]:
         """The users held against ``events.max_users`` (``engine/sizes.py``): ``slots`` is
         the length of per-user arrays, free indices included (the next new users take them).
         Users past the budget are forgotten at the trainer's next poll."""
