@@ -36,7 +36,7 @@ BPR's bias column, as its own user vectors have: every event still counts at onc
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -348,6 +348,9 @@ class ALSModel(RefitsOnRows):
         if self._touched_during_fit is not None:
             self._touched_during_fit.update(users.tolist())
         self.fold_in(users)
+
+    def make_room(self) -> Callable[[], None] | None:
+        return self._rows.make_room()
 
     def budgets(self) -> dict[str, dict[str, Any]]:
         """Each bounded part against its setting (``engine/sizes.py``)."""

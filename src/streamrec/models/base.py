@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -69,6 +69,30 @@ class ForgetsUsers(Protocol):
     must find none of it."""
 
     def forget_users(self, users: IntArray) -> None: ...
+
+
+@runtime_checkable
+class MakesRoom(Protocol):
+    """Models whose storage moves, now and then, to a larger block (a slab packed when it is
+    full: ``sparse_rows.py``, ``windows.py``). ``make_room``: None, or that move made ahead,
+    reading only, and the cheap step that puts it in place. The engine makes room before it
+    takes the state's lock to learn a batch and puts it in place under the lock, so reads do
+    not wait for the copying."""
+
+    def make_room(self) -> Callable[[], None] | None: ...
+
+
+def made_room(*parts: Callable[[], None] | None) -> Callable[[], None] | None:
+    """One step that puts in place each part's room made ahead (None: no part made any)."""
+    steps = [step for step in parts if step is not None]
+    if not steps:
+        return None
+
+    def put_in_place() -> None:
+        for step in steps:
+            step()
+
+    return put_in_place
 
 
 class FitStopped(Exception):

@@ -20,14 +20,14 @@ items, the newest weighing most: real-time intent.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field
 
-from streamrec.models.base import grow, top_k
+from streamrec.models.base import grow, made_room, top_k
 from streamrec.models.decay import DecayClock
 from streamrec.models.scores import SparseScores
 from streamrec.models.sparse_rows import SparseRows
@@ -302,6 +302,9 @@ class CooccurrenceModel:
     def forget_users(self, users: IntArray) -> None:
         """Their next events pair with nothing before them (the pairs they made stay)."""
         self._recent.clear(users)
+
+    def make_room(self) -> Callable[[], None] | None:
+        return made_room(self._pairs.make_room(), self._recent.make_room())
 
     def state(self) -> dict[str, np.ndarray]:
         return self._state_with(self._pairs.state("pairs_"))

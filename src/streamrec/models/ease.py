@@ -27,7 +27,7 @@ item, so one setting means the same in a small shop and a large one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,6 +173,9 @@ class EASEModel(RefitsOnRows):
         """Their rows emptied: the next fit no longer learns from them (scores read the
         history, which the state drops)."""
         self._rows.clear(users)
+
+    def make_room(self) -> Callable[[], None] | None:
+        return self._rows.make_room()
 
     # -- reading -------------------------------------------------------------------------
     def _slots(self, query: Query) -> IntArray:

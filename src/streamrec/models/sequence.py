@@ -26,6 +26,7 @@ item's is 1), because only a positive score makes a candidate: the order is the 
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import threading
 import zlib
@@ -51,12 +52,11 @@ WEIGHT_NAMES = ("item_embeddings", "content_embeddings", "gru_weight_ih", "gru_w
 
 
 def is_trainable() -> bool:
-    """Whether torch can be imported (the 'deep' extra): without it there are no refits."""
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether torch is installed (the 'deep' extra): without it there are no refits. Found,
+    not imported: the trainer asks under the state's lock, and importing torch there held
+    every read ~0.8 s (bench/RESULTS.md, "reads behind a pack"); fits import it in their own
+    process."""
+    return importlib.util.find_spec("torch") is not None
 
 
 def content_token_ids(item: Item, buckets: int, limit: int) -> list[int]:

@@ -7,6 +7,10 @@ pending part; the pending part is merged into the sorted part when the row's roo
 (the row then moves to the slab's end with twice the room, if still over half full) and at
 the row's budget cuts. When the slab is full, the rows are packed into a new one. Each row's
 bookkeeping (start, sorted, pending, room, additions since its cut) is one row of one array.
+A pack copies every row: at 100k items, 0.1-0.8 s once the slab holds tens of millions of
+entries. ``make_room`` packs ahead, reading only, before the slab is full, so that the
+owner may do it outside its lock and put the new slab in place under it in an instant:
+reads stopped behind such a pack for as long (bench/RESULTS.md, "reads behind a pack").
 All of it runs compiled (numba, ``_kernels``), outside the interpreter's lock, a batch at a
 time, each row's additions side by side (a counting sort), so a row is read into the cache
 once. The pure-Python version of these rows (per-row arrays and pending buffers) spent most
@@ -44,6 +48,7 @@ from streamrec.types import EMPTY_INTS, FloatArray, IntArray
 _ENTRY = 12  # bytes per entry: an int32 column and a float64 value
 _MIN_ROOM = 4  # a row's first room; it doubles when full
 _SLACK = 1.25  # a new slab holds this times the rows' room, plus the largest move's
+_AHEAD = 0.05  # make_room packs when less than this share of the slab is free
 _COLUMNS = np.int32
 # a row's bookkeeping, side by side in one array (one cache line per row, not five): where
 # its entries start in the slab, how many are sorted and how many pending after them (in
@@ -326,6 +331,7 @@ class SparseRows:
         self._slab_cols = np.zeros(0, dtype=_COLUMNS)
         self._slab_vals = np.zeros(0, dtype=np.float64)
         self._end = 0  # the slab's first unused entry
+        self._changes = 0  # changes in place so far: a copy packed ahead is of one of them
 
     @property
     def n_rows(self) -> int:
@@ -359,6 +365,7 @@ class SparseRows:
         accumulate."""
         if rows.size == 0:
             return
+        self._changes += 1
         rows = np.ascontiguousarray(rows, dtype=np.int64)
         cols = np.ascontiguousarray(cols, dtype=np.int64)
         vals = np.ascontiguousarray(vals, dtype=np.float64)
@@ -380,13 +387,34 @@ class SparseRows:
     def _pack(self) -> None:
         """Every row moved side by side into a new slab, with their room, plus slack (and
         room for the largest move a row can make)."""
+        self._meta, self._slab_cols, self._slab_vals, self._end = self._packed()
+
+    def _packed(self) -> tuple[IntArray, np.ndarray, FloatArray, int]:
+        """What ``_pack`` makes (bookkeeping, slab and its end), the rows left as they are."""
         rooms = self._column(_ROOM)
         largest = 2 * int(rooms.max(initial=0)) + _MIN_ROOM
         length = int(int(rooms.sum()) * _SLACK) + max(largest, 1024)
+        meta = self._meta.copy()
         cols, vals = np.zeros(length, dtype=_COLUMNS), np.zeros(length, dtype=np.float64)
-        self._end = _kernels().pack(self._n_rows, self._meta, self._slab_cols,
-                                    self._slab_vals, cols, vals)
-        self._slab_cols, self._slab_vals = cols, vals
+        end = _kernels().pack(self._n_rows, meta, self._slab_cols, self._slab_vals, cols, vals)
+        return meta, cols, vals, end
+
+    def make_room(self, ahead: float = _AHEAD) -> Callable[[], None] | None:
+        """None while at least ``ahead`` of the slab is free; else the rows packed into a new
+        slab now, reading only (readers may go on beside it), and the step that puts them in
+        place, for the owner to take where it may change the rows (under its lock). That
+        step does nothing if the rows changed in between: learning packs when it must,
+        whatever."""
+        free = self._slab_cols.shape[0] - self._end
+        if free >= ahead * self._slab_cols.shape[0]:
+            return None
+        packed, changes, slab = self._packed(), self._changes, self._slab_cols
+
+        def put_in_place() -> None:
+            if self._changes == changes and self._slab_cols is slab:
+                self._meta, self._slab_cols, self._slab_vals, self._end = packed
+
+        return put_in_place
 
     def row(self, row: int) -> tuple[IntArray, FloatArray]:
         """Columns (sorted, unique) and values of one row: copies, the caller's to keep."""
@@ -422,6 +450,7 @@ class SparseRows:
         the slab's next pack leaves it out, and a row's next entries start a small room at
         the slab's end. (Kept, a room would only grow: a row forgotten and taken by a light
         user would hold the largest room any earlier user of it needed.)"""
+        self._changes += 1
         rows = np.asarray(rows, dtype=np.int64)
         rows = rows[rows < self._n_rows]
         for column in (_SIZE, _PENDING, _ADDED, _ROOM):
@@ -430,6 +459,7 @@ class SparseRows:
     def scale(self, factor: float) -> None:
         """Multiply every stored value by ``factor`` (pending parts merged first: a value
         is its additions' sum, scaled)."""
+        self._changes += 1
         if self._column(_PENDING).any():
             _kernels().merge_all(self._n_rows, self._meta, self._slab_cols, self._slab_vals)
         self._slab_vals[: self._end] *= factor

@@ -8,7 +8,8 @@ bookkeeping (start, length, room) is one row of one array. A batch's pairing run
 (numba, ``compiled.py``) and outside the interpreter's lock, as does the copy a snapshot
 takes: the windows were a dict of Python arrays, and walking 200,000 of them held the lock
 ~80 ms per snapshot (read p99 10-18 ms while one was taken, 4-5 ms otherwise; bench/RESULTS.md)
-and ~6% of the learner's time in the pairing loop.
+and ~6% of the learner's time in the pairing loop. ``make_room`` packs ahead, as the sparse
+rows' does (``sparse_rows.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from streamrec.types import IntArray
 _START, _LENGTH, _ROOM = range(3)
 _MIN_ROOM = 4
 _SLACK = 1.25  # a new slab holds this times the windows' room, plus a batch's worst case
+_AHEAD = 0.05  # make_room packs when less than this share of the slab is free
 _ITEMS = np.int32
 _MAX_ITEM = int(np.iinfo(_ITEMS).max)
 _BYTES = np.dtype(_ITEMS).itemsize
@@ -125,6 +127,7 @@ class RecentWindows:
         self._meta = np.zeros((0, 3), dtype=np.int64)  # the first n_users rows: the users'
         self._slab = np.zeros(0, dtype=_ITEMS)
         self._end = 0  # the slab's first unused item
+        self._changes = 0  # changes in place so far: a copy packed ahead is of one of them
 
     def _ensure_users(self, n: int) -> None:
         if n > self._n_users:
@@ -136,10 +139,29 @@ class RecentWindows:
         new slab."""
         if self._end + more <= self._slab.shape[0]:
             return
+        self._meta, self._slab, self._end = self._packed(more)
+
+    def _packed(self, more: int) -> tuple[IntArray, np.ndarray, int]:
+        """Every window packed into a new slab with room for ``more`` (bookkeeping, slab,
+        its end), the windows left as they are."""
         rooms = int(self._meta[: self._n_users, _ROOM].sum())
+        meta = self._meta.copy()
         slab = np.zeros(int(rooms * _SLACK) + more + 1024, dtype=_ITEMS)
-        self._end = _KERNELS.get().pack(self._n_users, self._meta, self._slab, slab)
-        self._slab = slab
+        return meta, slab, _KERNELS.get().pack(self._n_users, meta, self._slab, slab)
+
+    def make_room(self, ahead: float = _AHEAD) -> Callable[[], None] | None:
+        """As ``SparseRows.make_room``: None while ``ahead`` of the slab is free, else the
+        windows packed now, reading only, and the step that puts them in place (nothing if
+        they changed)."""
+        if self._slab.shape[0] - self._end >= ahead * self._slab.shape[0]:
+            return None
+        packed, changes, slab = self._packed(0), self._changes, self._slab
+
+        def put_in_place() -> None:
+            if self._changes == changes and self._slab is slab:
+                self._meta, self._slab, self._end = packed
+
+        return put_in_place
 
     def pair(self, users: IntArray, items: IntArray,
              positive: np.ndarray) -> tuple[IntArray, IntArray]:
@@ -151,6 +173,7 @@ class RecentWindows:
         counts = np.zeros(users.size, dtype=np.int64)
         if users.size == 0:
             return np.zeros(0, dtype=np.int64), counts
+        self._changes += 1
         if int(users.min()) < 0 or int(items.min()) < 0 or int(items.max()) > _MAX_ITEM:
             raise ValueError(f"users and items must be in [0, {_MAX_ITEM}]")
         self._ensure_users(int(users.max()) + 1)
@@ -174,6 +197,7 @@ class RecentWindows:
 
     def put(self, user: int, items: IntArray) -> None:
         """Make ``user``'s window ``items`` (oldest first; the last ``window`` of them)."""
+        self._changes += 1
         items = np.asarray(items, dtype=np.int64)[-self.window:]
         self._ensure_users(user + 1)
         if items.size > self._meta[user, _ROOM]:
@@ -187,6 +211,7 @@ class RecentWindows:
     def clear(self, users: IntArray) -> None:
         """Empty these users' windows, their room given up (the next pack leaves it out; a
         user's next item starts a small room at the slab's end)."""
+        self._changes += 1
         users = np.asarray(users, dtype=np.int64)
         users = users[users < self._n_users]
         self._meta[users, _LENGTH] = 0

@@ -237,3 +237,36 @@ def test_a_read_that_waited_through_a_write_goes_in_before_the_next_one() -> Non
     with lock:  # and nothing is left owed: a write goes in again
         pass
 
+
+
+def test_a_batchs_room_is_made_beside_reads_and_put_in_place_under_the_lock(
+        state: EngineState, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A slab's pack (models/sparse_rows.py) copies every row: made before the learner takes
+    the lock, reads go on beside it; only the new slab's putting in place waits for them."""
+    rows = state.models["cooccurrence"]._pairs  # type: ignore[attr-defined]
+    made, put_under_lock = threading.Event(), []
+    make_room = rows.make_room
+
+    def packing_now(ahead: float = 0.05) -> object:
+        step = make_room(ahead=1.0)  # pack now, whatever room is left
+        assert step is not None
+        made.set()
+
+        def put_in_place() -> None:
+            put_under_lock.append(state.lock._writer == threading.get_ident())
+            step()
+        return put_in_place
+
+    monkeypatch.setattr(rows, "make_room", packing_now)
+    stalling, slow, _ = stalled_read(state)
+    try:
+        writer, _ = in_thread(lambda: state.apply(logged([("u1", "i7"), ("u1", "i8")], 100)))
+        assert made.wait(GUARD_S), "the room was not made while a read was under way"
+        assert writer.is_alive() and slow.is_alive()  # the batch itself waits for the read
+    finally:
+        stalling.release.set()
+        slow.join(GUARD_S)
+    writer.join(GUARD_S)
+    assert not writer.is_alive() and put_under_lock == [True]
+    i7, i8 = state.items.lookup("i7"), state.items.lookup("i8")
+    assert i8 in rows.row(i7)[0].tolist()  # learned on the new slab

@@ -113,3 +113,37 @@ def test_a_cleared_window_is_empty_and_gives_up_its_room() -> None:
                                     np.ones(2, dtype=bool))
     assert partners.tolist() == [3] and counts.tolist() == [0, 1]
     assert windows._meta[:5, 2].tolist() == [4, 0, 0, 0, 0]  # a new user's first room
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from(["pair", "put", "clear"]))
+def test_room_made_ahead_changes_no_window_and_a_stale_one_is_not_put_in_place(
+        seed: int, change: str) -> None:
+    """As the sparse rows' (test_sparse_rows.py): the windows packed ahead equal the ones
+    packed as pairing needs it, and a pack made before a change is dropped."""
+    rng = np.random.default_rng(seed)
+    windows, reference = RecentWindows(8), RecentWindows(8)
+    made = stale = 0
+    for step in range(150):
+        users, items = rng.integers(0, 400, 50), rng.integers(0, 60, 50)
+        events = list(zip(users.tolist(), items.tolist(), [True] * 50, strict=True))
+        before = windows.state()
+        put_in_place = windows.make_room(ahead=rng.choice([0.05, 0.5, 1.0]))
+        assert all(np.array_equal(a, b) for a, b in zip(before.values(),
+                                                         windows.state().values(), strict=True))
+        if put_in_place is not None:
+            made += 1
+            if step % 2:
+                stale += 1
+                for target in (windows, reference):
+                    if change == "pair":
+                        paired(target, events[:5], 5)
+                    elif change == "put":
+                        target.put(int(users[0]), np.arange(8))
+                    else:
+                        target.clear(users[:3])
+            put_in_place()
+        assert paired(windows, events, 50) == paired(reference, events, 50)
+    assert made > 3 and stale > 0
+    assert all(np.array_equal(a, b) for a, b in zip(windows.state().values(),
+                                                     reference.state().values(), strict=True))
