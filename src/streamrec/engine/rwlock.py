@@ -71,6 +71,18 @@ class ReadWriteLock:
                 self._owed = self._waiting_reads  # each waited through this write
                 self._changed.notify_all()
 
+    def let_readers_in(self) -> None:
+        """For the writer between two steps that each leave the state whole: if reads are
+        waiting, they go in now (phase-fair: ahead of this writer's next turn) and the
+        write goes on after them. Nothing when none waits, nor inside a nested write (the
+        outer one has the state half done)."""
+        with self._changed:
+            if (self._writer != threading.get_ident() or self._writes != 1
+                    or not self._waiting_reads):
+                return
+        self.release()
+        self.acquire()
+
     def __enter__(self) -> ReadWriteLock:
         self.acquire()
         return self

@@ -270,3 +270,70 @@ def test_a_batchs_room_is_made_beside_reads_and_put_in_place_under_the_lock(
     assert not writer.is_alive() and put_under_lock == [True]
     i7, i8 = state.items.lookup("i7"), state.items.lookup("i8")
     assert i8 in rows.row(i7)[0].tolist()  # learned on the new slab
+
+
+def test_a_writer_between_whole_steps_lets_the_waiting_reads_in_and_goes_on() -> None:
+    """``let_readers_in``: the learner between a batch's lessons. A waiting read goes in
+    before the call returns, and the writer holds the lock again after it; nothing changes
+    when no read waits, nor inside a nested write."""
+    lock = ReadWriteLock()
+    lock.acquire()
+    lock.let_readers_in()  # none waits: still held, by this thread
+    assert lock._writer == threading.get_ident()
+    entered = threading.Event()
+
+    def read() -> None:
+        with lock.reading():
+            entered.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + GUARD_S
+    while lock._waiting_reads == 0 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    with lock:
+        lock.let_readers_in()  # nested: the outer write is half done
+        assert not entered.is_set()
+    lock.let_readers_in()
+    try:
+        assert entered.is_set(), "the waiting read did not go in"
+        assert lock._writer == threading.get_ident() and lock._writes == 1
+    finally:
+        lock.release()
+    reader.join(GUARD_S)
+    assert not reader.is_alive()
+
+
+def test_a_read_waiting_on_a_batch_goes_in_after_the_lesson_under_way(
+        state: EngineState, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each lesson of the ranker is a candidate pass (a query's cost): a read that arrives
+    while a batch is learned goes in after the lesson under way, not after the whole batch."""
+    stalling = state.models["stalling"]
+    assert isinstance(stalling, Stalling)
+    stalling.user = state.users.lookup("quick")
+    stalling.release.set()  # the read sets ``entered`` under the read lock, and goes on
+    taught, go, read_in_batch = threading.Event(), threading.Event(), []
+    teach = state._teach_ranker
+
+    def pausing(*args: object) -> bool:
+        if taught.is_set():
+            read_in_batch.append(stalling.entered.is_set())
+        lesson = teach(*args)  # type: ignore[arg-type]
+        if lesson and not taught.is_set():
+            taught.set()
+            go.wait(GUARD_S)  # the first lesson given, under the lock, until a read waits
+        return lesson
+
+    monkeypatch.setattr(state, "_teach_ranker", pausing)
+    batch = logged([(f"u{n % 6}", f"i{(n * 5) % 12}") for n in range(12)], 100)
+    writer, _ = in_thread(lambda: state.apply(batch))
+    assert taught.wait(GUARD_S), "no lesson in the batch"
+    reader, _ = in_thread(lambda: Recommender(state).for_user("quick", 5, now=T0 + 999))
+    deadline = time.monotonic() + GUARD_S
+    while state.lock._waiting_reads == 0 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    go.set()
+    writer.join(GUARD_S)
+    reader.join(GUARD_S)
+    assert not writer.is_alive() and not reader.is_alive()
+    assert read_in_batch and read_in_batch[0], "the read waited for the whole batch"
