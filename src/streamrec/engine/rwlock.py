@@ -74,11 +74,10 @@ class ReadWriteLock:
     def let_readers_in(self) -> None:
         """For the writer between two steps that each leave the state whole: if reads are
         waiting, they go in now (phase-fair: ahead of this writer's next turn) and the
-        write goes on after them. Nothing when none waits, nor inside a nested write (the
-        outer one has the state half done)."""
+        write goes on after them. Nothing when none waits; nor inside a nested write, whose
+        release only lowers the depth (the outer write has the state half done)."""
         with self._changed:
-            if (self._writer != threading.get_ident() or self._writes != 1
-                    or not self._waiting_reads):
+            if self._writer != threading.get_ident() or not self._waiting_reads:
                 return
         self.release()
         self.acquire()
