@@ -77,7 +77,9 @@ class ReadWriteLock:
         write goes on after them. Nothing when none waits; nor inside a nested write, whose
         release only lowers the depth (the outer write has the state half done)."""
         with self._changed:
-            if self._writer != threading.get_ident() or not self._waiting_reads:
+            if self._writer != threading.get_ident():
+                raise RuntimeError("only the writer may let readers in")
+            if not self._waiting_reads:
                 return
         self.release()
         self.acquire()

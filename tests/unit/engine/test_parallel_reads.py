@@ -277,6 +277,8 @@ def test_a_writer_between_whole_steps_lets_the_waiting_reads_in_and_goes_on() ->
     before the call returns, and the writer holds the lock again after it; nothing changes
     when no read waits, nor inside a nested write."""
     lock = ReadWriteLock()
+    with pytest.raises(RuntimeError, match="only the writer"):
+        lock.let_readers_in()
     lock.acquire()
     lock.let_readers_in()  # none waits: still held, by this thread
     assert lock._writer == threading.get_ident()
