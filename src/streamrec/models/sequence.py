@@ -26,6 +26,7 @@ item's is 1), because only a positive score makes a candidate: the order is the 
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
 import threading
@@ -51,12 +52,16 @@ WEIGHT_NAMES = ("item_embeddings", "content_embeddings", "gru_weight_ih", "gru_w
                 "gru_bias_ih", "gru_bias_hh", "output_weight", "output_bias")
 
 
+@functools.cache
 def is_trainable() -> bool:
     """Whether torch is installed (the 'deep' extra): without it there are no refits. Found,
     not imported: the trainer asks under the state's lock, and importing torch there held
     every read ~0.8 s (bench/RESULTS.md, "reads behind a pack"); fits import it in their own
-    process."""
-    return importlib.util.find_spec("torch") is not None
+    process. Asked once: the answer holds for the process's life."""
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except ImportError:  # a finder that refuses it (tests/integration/test_without_torch.py)
+        return False
 
 
 def content_token_ids(item: Item, buckets: int, limit: int) -> list[int]:

@@ -22,7 +22,7 @@ from streamrec.engine.engine import Engine
 from streamrec.engine.refits import END_TYPE
 from streamrec.engine.replay import rebuild_state, state_differences
 from streamrec.models.base import FitStopped
-from streamrec.models.sequence import SequenceModel
+from streamrec.models.sequence import SequenceModel, is_trainable
 from streamrec.models.sequence_config import SequenceConfig
 from streamrec.models.sequence_process import running_fits
 from streamrec.settings import Settings
@@ -421,3 +421,23 @@ def test_vectors_prepared_for_a_fit_are_served_as_they_are_unless_the_items_chan
     assert model.item_vectors() is not again
     assert not np.array_equal(model.item_vectors()[0], again[0])
     np.testing.assert_array_equal(model.item_vectors(), plain.item_vectors())
+
+
+def test_whether_torch_is_there_is_found_without_importing_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The trainer asks under the state's lock: an import there held every read ~0.8 s. A
+    finder that refuses torch (as a machine without it) means no refits, not an error."""
+    class Refusing:
+        def find_spec(self, name: str, *args: object) -> None:
+            if name == "torch":
+                raise ImportError("not here")
+
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    is_trainable.cache_clear()
+    try:
+        assert is_trainable() and "torch" not in sys.modules
+        is_trainable.cache_clear()
+        monkeypatch.setattr(sys, "meta_path", [Refusing(), *sys.meta_path])
+        assert not is_trainable()
+    finally:
+        is_trainable.cache_clear()
