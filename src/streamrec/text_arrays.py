@@ -1,4 +1,5 @@
-"""Python strings to numpy text arrays a slice at a time, so other threads run in between.
+"""Python strings to numpy arrays: text arrays a slice at a time, so other threads run in
+between, or UTF-8 bytes one after another (``utf8_joined``).
 
 One ``np.array(texts, dtype=np.str_)`` holds the interpreter's lock from start to end: for a
 snapshot's 100k item ids that was ~12 ms, and every recommendation served beside the
@@ -29,3 +30,21 @@ def text_array(texts: Sequence[str], done: np.ndarray | None = None) -> np.ndarr
     for at in range(start, len(texts), SLICE):
         out[at:at + SLICE] = texts[at:at + SLICE]
     return out
+
+
+def utf8_joined(texts: Sequence[str | bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """``texts`` as one array of their UTF-8 bytes (bytes: taken as they are), one text
+    after another, and where each ends: as long as the texts themselves. A text array is as
+    wide as its longest text for every row (the attributes of 100k items: 47 MiB as text, 11
+    MiB as bytes), and making one beside reads held one of them ~10 ms at each snapshot
+    (bench/RESULTS.md, "a snapshot's attributes")."""
+    encoded = [text.encode() if isinstance(text, str) else text for text in texts]
+    ends = np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)))
+    return np.frombuffer(b"".join(encoded), dtype=np.uint8), ends
+
+
+def utf8_split(joined: np.ndarray, ends: np.ndarray) -> list[str]:
+    """The texts ``utf8_joined`` made these arrays of."""
+    raw = joined.tobytes()
+    bounds = [0, *ends.tolist()]
+    return [raw[start:end].decode() for start, end in zip(bounds, bounds[1:], strict=False)]

@@ -54,7 +54,7 @@ from streamrec.settings import Settings
 from streamrec.sources import SOURCES
 from streamrec.storage.artefacts import ArtefactStore
 from streamrec.storage.codec import ERASE_TYPE
-from streamrec.text_arrays import text_array
+from streamrec.text_arrays import utf8_joined, utf8_split
 from streamrec.types import Event, EventBatch, IntArray, Item, LoggedEvent, Query
 
 _NO_ATTRIBUTES: Mapping[str, Any] = {}
@@ -122,11 +122,11 @@ class EngineState:
         self.updated_at = np.zeros(0)  # of the item's version in the log; NaN: none there
         # changes with every catalogue change applied: what caches of item texts check
         self.catalogue_version = 0
-        # the attributes as JSON text, for (catalogue_version, items): encoding 100k items'
-        # took 0.2 s of every snapshot's capture, under the read lock. Kept as Python text
-        # (~15 MB at 100k items), not as the snapshot's fixed-width array (~50 MB); that
-        # array is made from it in slices (text_arrays.py), ~20 ms in all at 100k items
-        self._encoded_attributes: tuple[int, int, list[str]] | None = None
+        # the attributes as JSON text in UTF-8, one after another, for (catalogue_version,
+        # items): encoding 100k items' took 0.2 s of every snapshot's capture, under the read
+        # lock; then making a fixed-width text array of them (~47 MiB) held a read ~10 ms at
+        # each snapshot. As bytes, ~11 MiB at 100k items, kept until the catalogue changes
+        self._encoded_attributes: tuple[int, int, dict[str, np.ndarray]] | None = None
         self.offset = 0  # every logged event up to here is learned
         self.learned_events = 0  # log entries learned: clients' events and the engine's own
         self.client_events = 0  # clients' events learned (not merges, refit markers, ...)
@@ -464,17 +464,20 @@ class EngineState:
     def _catalogue_state(self) -> dict[str, np.ndarray]:
         n = len(self.items)
         return {"available": self.available[:n].copy(), "updated_at": self.updated_at[:n].copy(),
-                "attributes": self._attributes_encoded(n), **self.attribute_names.state()}
+                **self._attributes_encoded(n), **self.attribute_names.state()}
 
-    def _attributes_encoded(self, n: int) -> np.ndarray:
-        """The first ``n`` items' attributes as JSON text, encoded again only after a
-        catalogue change."""
+    def _attributes_encoded(self, n: int) -> dict[str, np.ndarray]:
+        """The first ``n`` items' attributes as JSON text in UTF-8 (``utf8_joined``), made
+        again only after a catalogue change; read-only, the same arrays until then."""
         cached = self._encoded_attributes
         if cached is None or cached[:2] != (self.catalogue_version, n):
-            texts = [a if isinstance(a, str) else orjson.dumps(dict(a)).decode()
-                     for a in self.attributes[:n]]
-            cached = self._encoded_attributes = (self.catalogue_version, n, texts)
-        return text_array(cached[2])
+            joined, ends = utf8_joined([a if isinstance(a, str) else orjson.dumps(dict(a))
+                                        for a in self.attributes[:n]])
+            for array in (joined, ends):
+                array.flags.writeable = False
+            cached = self._encoded_attributes = (
+                self.catalogue_version, n, {"attributes_utf8": joined, "attributes_ends": ends})
+        return dict(cached[2])
 
     def empty_copy(self) -> EngineState:
         """A state that has learned nothing, configured as this one."""
@@ -506,8 +509,11 @@ class EngineState:
             catalogue = components["catalogue"]
             self.available = np.array(catalogue["available"], dtype=bool)
             self.updated_at = np.array(catalogue["updated_at"], dtype=np.float64)
-            # as JSON, the snapshot's own text: parsed when read (attributes_of)
-            self.attributes = catalogue["attributes"].tolist()
+            # as JSON, the snapshot's own text: parsed when read (attributes_of); a text
+            # array in snapshots before the UTF-8 bytes (f9d8f29 and earlier)
+            self.attributes = (
+                [*utf8_split(catalogue["attributes_utf8"], catalogue["attributes_ends"])]
+                if "attributes_utf8" in catalogue else catalogue["attributes"].tolist())
             counted = AttributeNames.restore(catalogue)
             if counted is None:  # a snapshot from before the counts were kept
                 counted = AttributeNames()

@@ -16,6 +16,7 @@ from streamrec.engine.state import EngineState
 from streamrec.settings import Settings
 from streamrec.storage.base import open_catalogue
 from streamrec.storage.sqlite_catalogue import SQLiteCatalogue
+from streamrec.text_arrays import text_array, utf8_split
 from streamrec.types import Event, Item
 
 EventFactory = Callable[..., Event]
@@ -157,14 +158,32 @@ def test_a_snapshot_after_a_catalogue_change_holds_the_new_attributes(tmp_path: 
     state.capture()
     assert state._encoded_attributes is first is not None  # nothing changed: kept
     state.apply_items([Item("a", {"colour": "blue"})])
-    changed = state.capture()["catalogue"]["attributes"]
-    assert [orjson.loads(text) for text in changed.tolist()] == [{"colour": "blue"},
-                                                                  {"size": 3}]
+    changed = state.capture()["catalogue"]
+    assert [orjson.loads(text) for text in utf8_split(
+        changed["attributes_utf8"], changed["attributes_ends"])] == [{"colour": "blue"},
+                                                                     {"size": 3}]
     state.items.index("c")  # an item known from an event: no attributes, one more row
     state._grow_items()
-    grown = state.capture()["catalogue"]["attributes"]
-    assert [orjson.loads(text) for text in grown.tolist()] == [{"colour": "blue"},
-                                                                {"size": 3}, {}]
+    grown = state.capture()["catalogue"]
+    assert [orjson.loads(text) for text in utf8_split(
+        grown["attributes_utf8"], grown["attributes_ends"])] == [{"colour": "blue"},
+                                                                 {"size": 3}, {}]
+
+
+def test_a_snapshot_with_the_attributes_as_a_text_array_still_restores(tmp_path: Path) -> None:
+    """Snapshots before the attributes were UTF-8 bytes (f9d8f29 and earlier) held them as a
+    numpy text array."""
+    state = EngineState(Settings(data_dir=tmp_path / "data"), inline_training=True)
+    state.apply_items([Item("a", {"colour": "rød"}), Item("b", {"size": 3})])
+    components = state.state()
+    catalogue = dict(components["catalogue"])
+    texts = utf8_split(catalogue.pop("attributes_utf8"), catalogue.pop("attributes_ends"))
+    old = {**components, "catalogue": {**catalogue, "attributes": text_array(texts)}}
+    for saved in (components, old):
+        restored = EngineState(Settings(data_dir=tmp_path / "other"), inline_training=True)
+        restored.restore(state.offset, saved)
+        assert [restored.attributes_of(i) for i in range(2)] == [{"colour": "rød"},
+                                                                 {"size": 3}]
 
 
 def test_a_start_compares_only_the_items_marked_unlogged(

@@ -1,5 +1,5 @@
 """Text arrays made a slice at a time equal numpy's one conversion, and a vocabulary's saved
-ids follow it as it grows."""
+ids follow it as it grows; texts joined as UTF-8 bytes split back into themselves."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from streamrec import text_arrays
 from streamrec.events.vocab import Vocabulary
-from streamrec.text_arrays import text_array
+from streamrec.text_arrays import text_array, utf8_joined, utf8_split
 
 TEXTS = st.lists(st.text(max_size=12), max_size=60)
 
@@ -40,3 +40,13 @@ def test_a_vocabularys_state_converts_only_new_ids_and_stays_right() -> None:
     assert grown.tolist() == [*(f"item-{i}" for i in range(5)),
                               "a-much-longer-item-id-than-the-others"]
     assert Vocabulary.restore(grown).state().tolist() == grown.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts=st.lists(st.text(max_size=30), max_size=60), as_bytes=st.booleans())
+def test_texts_joined_as_utf8_split_back_into_themselves(texts: list[str],
+                                                          as_bytes: bool) -> None:
+    joined, ends = utf8_joined([t.encode() if as_bytes else t for t in texts])
+    assert joined.dtype == np.uint8 and ends.dtype == np.int64 and ends.size == len(texts)
+    assert joined.size == sum(len(t.encode()) for t in texts)  # no padding to the longest
+    assert utf8_split(joined, ends) == texts
