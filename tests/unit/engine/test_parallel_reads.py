@@ -107,6 +107,27 @@ def stalled_read(state: EngineState) -> tuple[Stalling, threading.Thread, list[o
     return stalling, slow, result
 
 
+def until_a_read_waits(lock: ReadWriteLock) -> None:
+    deadline = time.monotonic() + GUARD_S
+    while lock._waiting_reads == 0 and time.monotonic() < deadline:
+        time.sleep(0.001)
+
+
+def read_waiting_behind(lock: ReadWriteLock) -> tuple[threading.Event, threading.Thread]:
+    """A read in a thread of its own, once it waits behind the write this thread holds; the
+    event is set when it is in."""
+    entered = threading.Event()
+
+    def read() -> None:
+        with lock.reading():
+            entered.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    until_a_read_waits(lock)
+    return entered, reader
+
+
 def test_a_slow_read_does_not_hold_up_another(state: EngineState) -> None:
     stalling, slow, _ = stalled_read(state)
     try:
@@ -216,17 +237,7 @@ def test_a_read_that_waited_through_a_write_goes_in_before_the_next_one() -> Non
     must get its turn first, or a stream of writes holds it back for as long as it lasts."""
     lock = ReadWriteLock()
     lock.acquire()
-    entered = threading.Event()
-
-    def read() -> None:
-        with lock.reading():
-            entered.set()
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    deadline = time.monotonic() + GUARD_S
-    while lock._waiting_reads == 0 and time.monotonic() < deadline:
-        time.sleep(0.001)  # until the read waits behind the write
+    entered, reader = read_waiting_behind(lock)
     lock.release()
     lock.acquire()  # the next write, at once
     try:
@@ -282,17 +293,7 @@ def test_a_writer_between_whole_steps_lets_the_waiting_reads_in_and_goes_on() ->
     lock.acquire()
     lock.let_readers_in()  # none waits: still held, by this thread
     assert lock._writer == threading.get_ident()
-    entered = threading.Event()
-
-    def read() -> None:
-        with lock.reading():
-            entered.set()
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    deadline = time.monotonic() + GUARD_S
-    while lock._waiting_reads == 0 and time.monotonic() < deadline:
-        time.sleep(0.001)
+    entered, reader = read_waiting_behind(lock)
     with lock:
         lock.let_readers_in()  # nested: the outer write is half done
         assert not entered.is_set()
@@ -331,9 +332,7 @@ def test_a_read_waiting_on_a_batch_goes_in_after_the_lesson_under_way(
     writer, _ = in_thread(lambda: state.apply(batch))
     assert taught.wait(GUARD_S), "no lesson in the batch"
     reader, _ = in_thread(lambda: Recommender(state).for_user("quick", 5, now=T0 + 999))
-    deadline = time.monotonic() + GUARD_S
-    while state.lock._waiting_reads == 0 and time.monotonic() < deadline:
-        time.sleep(0.001)
+    until_a_read_waits(state.lock)
     go.set()
     writer.join(GUARD_S)
     reader.join(GUARD_S)
