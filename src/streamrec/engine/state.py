@@ -110,6 +110,8 @@ class EngineState:
         self.ranker = HybridRanker(settings.models.hybrid,
                                    settings.models.content.ignored_attributes)
         self._refittables = self.refittables()
+        # runtime protocol checks cost ~10 us each: asked once, not at every batch
+        self._making_room = [m for m in self.models.values() if isinstance(m, MakesRoom)]
         self.experiments = self._no_experiments()  # started and stopped in the log
         self.pending_fits = PendingFits()  # begun in the log, not ended (engine/refits.py)
         self.fit_begun = threading.Condition()  # the trainer waits on it for new fits
@@ -163,8 +165,7 @@ class EngineState:
         fresh = list(self.identities.resolve_events(fresh))
         # a slab's pack made now, beside reads, and put in place under the lock: at 100k
         # items co-occurrence's took up to ~0.8 s, and every read waited (models/base.py)
-        room = [made for model in self.models.values()
-                if isinstance(model, MakesRoom) and (made := model.make_room()) is not None]
+        room = [made for model in self._making_room if (made := model.make_room()) is not None]
         with self.lock:
             for put_in_place in room:
                 put_in_place()
