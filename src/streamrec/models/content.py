@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import scipy.sparse as sp
 from pydantic import BaseModel, Field
 
 from streamrec.models.base import grow, top_k
@@ -183,21 +182,6 @@ class ContentModel:
             return None
         return (profile / norm).astype(np.float32, copy=False), np.unique(rows.indices)
 
-    def _sparse_profile(self, history: IntArray,
-                        weights: FloatArray) -> tuple[IntArray, FloatArray] | None:
-        """``_unit_profile`` as its nonzero columns (sorted) and their values, summed in
-        float64: scoring a query's few candidates needs no vector over every feature (the
-        dense profile's 2^18 floats, made, normed and divided, were most of content's part
-        of a query's scoring at 100k items)."""
-        rows = self._vectors.rows(history)
-        columns, where = np.unique(rows.indices, return_inverse=True)
-        weighted = rows.data * np.repeat(weights, np.diff(rows.indptr))
-        values = np.bincount(where, weights=weighted, minlength=columns.size)
-        norm = float(np.sqrt(np.dot(values, values)))
-        if norm == 0.0:
-            return None
-        return columns.astype(np.int64), values / norm
-
     def _cosines(self, query: Query) -> FloatArray | None:
         """Cosine of every item with the user's profile; None when there is no profile."""
         history, weights = self._profile_weights(query)
@@ -298,9 +282,10 @@ class ContentModel:
             history, weights = self._profile_weights(query)
             if history.size == 0 or not known.any():
                 return out
-            profile = self._sparse_profile(history, weights)
+            profile = self._unit_profile(history, weights)
             if profile is not None:
-                out[known] = _sparse_products(self._vectors.rows(items[known]), *profile)
+                out[known] = np.asarray(self._vectors.rows(items[known]) @ profile[0],
+                                        np.float64)
             return out
         scores = self._cosines(query)
         if scores is not None:
@@ -331,18 +316,6 @@ class ContentModel:
     def restore(self, state: Mapping[str, np.ndarray]) -> None:
         self._vectors.restore(state)
         self._embeddings = np.array(state["embeddings"], dtype=np.float32)
-
-
-def _sparse_products(rows: sp.csr_array, columns: IntArray, values: FloatArray) -> FloatArray:
-    """Each row's product with the vector that is ``values`` at ``columns`` (sorted, unique)
-    and 0 elsewhere."""
-    if columns.size == 0 or rows.nnz == 0:
-        return np.zeros(rows.shape[0], dtype=np.float64)
-    at = np.minimum(np.searchsorted(columns, rows.indices), columns.size - 1)
-    products = np.where(columns[at] == rows.indices, rows.data * values[at], 0.0)
-    row_of = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
-    sums = np.bincount(row_of, weights=products, minlength=rows.shape[0])
-    return sums.astype(np.float64, copy=False)
 
 
 def _positive_cosines(vectors: TextVectors, profile: Float32Array, within: IntArray,

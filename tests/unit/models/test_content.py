@@ -122,8 +122,7 @@ def test_scores_are_finite_best_first_unique_and_agree_with_score() -> None:
     assert np.isfinite(found.scores).all() and (found.scores > 0).all()
     assert (np.diff(found.scores) <= 0).all()
     assert np.unique(found.items).size == len(found)
-    # the candidates' scores sum a sparse profile in float64; the catalogue's pass, float32
-    np.testing.assert_allclose(model.score(query, found.items), found.scores, rtol=1e-6)
+    np.testing.assert_array_equal(model.score(query, found.items), found.scores)
     dense = model.dense_scores(query, 15)
     assert dense.shape == (15,) and (dense[10:] == 0).all()
     np.testing.assert_array_equal(dense[found.items], found.scores)
