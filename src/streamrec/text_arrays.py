@@ -10,6 +10,7 @@ few thousand, each wait is well under a millisecond; the array is the same.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import numpy as np
 
@@ -46,5 +47,4 @@ def utf8_joined(texts: Sequence[str | bytes]) -> tuple[np.ndarray, np.ndarray]:
 def utf8_split(joined: np.ndarray, ends: np.ndarray) -> list[str]:
     """The texts ``utf8_joined`` made these arrays of."""
     raw = joined.tobytes()
-    bounds = [0, *ends.tolist()]
-    return [raw[start:end].decode() for start, end in zip(bounds, bounds[1:], strict=False)]
+    return [raw[start:end].decode() for start, end in pairwise([0, *ends.tolist()])]
