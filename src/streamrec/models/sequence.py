@@ -79,9 +79,14 @@ def content_matrix(tokens: npt.NDArray[np.int32], buckets: int) -> sp.csr_matrix
     """(items, buckets): each row the mean over the item's tokens (-1 is padding)."""
     valid = tokens >= 0
     counts = valid.sum(axis=1)
-    rows = np.repeat(np.arange(tokens.shape[0]), counts)
-    values = np.repeat(1.0 / np.maximum(counts, 1), counts).astype(np.float32)
-    return sp.csr_matrix((values, (rows, tokens[valid])), shape=(tokens.shape[0], buckets))
+    indptr = np.zeros(tokens.shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    # built as CSR directly (row-major order is the rows' order): half the time of the
+    # COO route at 1M items, a restart's largest single step in this model
+    values = np.repeat((1.0 / np.maximum(counts, 1)).astype(np.float32), counts)
+    matrix = sp.csr_matrix((values, tokens[valid], indptr), shape=(tokens.shape[0], buckets))
+    matrix.sort_indices()  # as the COO route left them: the product sums in the same order
+    return matrix
 
 
 def item_vectors_of(weights: Mapping[str, np.ndarray], tokens: npt.NDArray[np.int32]

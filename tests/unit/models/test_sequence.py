@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from streamrec.cli.main import app
@@ -22,7 +24,7 @@ from streamrec.engine.engine import Engine
 from streamrec.engine.refits import END_TYPE
 from streamrec.engine.replay import rebuild_state, state_differences
 from streamrec.models.base import FitStopped
-from streamrec.models.sequence import SequenceModel, is_trainable
+from streamrec.models.sequence import SequenceModel, content_matrix, is_trainable
 from streamrec.models.sequence_config import SequenceConfig
 from streamrec.models.sequence_process import running_fits
 from streamrec.settings import Settings
@@ -441,3 +443,24 @@ def test_whether_torch_is_there_is_found_without_importing_it(
         assert not is_trainable()
     finally:
         is_trainable.cache_clear()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 11), max_size=6, unique=True), min_size=1,
+                max_size=20))
+def test_the_content_matrix_holds_each_items_mean_over_its_tokens(
+        rows: list[list[int]]) -> None:
+    """Each item's row is the mean of its tokens' one-hot vectors (-1 pads a row), columns
+    sorted within rows: the product with the content embeddings sums in that order."""
+    width = max(1, *(len(row) for row in rows))
+    tokens = np.full((len(rows), width), -1, dtype=np.int32)
+    for n, row in enumerate(rows):
+        tokens[n, :len(row)] = row
+    matrix = content_matrix(tokens, 12)
+    expected = np.zeros((len(rows), 12), dtype=np.float32)
+    for n, row in enumerate(rows):
+        for token in row:
+            expected[n, token] = np.float32(1.0 / len(row))
+    assert matrix.dtype == np.float32 and matrix.has_sorted_indices
+    assert np.array_equal(matrix.toarray(), expected)
+    assert np.array_equal(np.diff(matrix.indptr), [len(row) for row in rows])
