@@ -222,6 +222,40 @@ class TestEveryRegisteredModel(ModelContract):
         return self.source.build(ModelSettings())
 
 
+def item_learning_sources() -> list[str]:
+    return [s.name for s in SOURCES if isinstance(s.build(ModelSettings()), LearnsItems)]
+
+
+def test_the_item_changes_contract_runs_on_a_model() -> None:
+    assert item_learning_sources()  # content: else the test below checks nothing
+
+
+@pytest.mark.parametrize("name", item_learning_sources())
+def test_items_changed_after_the_events_restore_to_identical_scores(name: str) -> None:
+    """The catalogue changes after the model learned (and fit) the events: one item's words
+    and category, and a new item. A restart (``state``, then ``restore``) serves exactly what
+    the live model does: what a model derives at a catalogue change equals what it derives
+    from its state at once."""
+    def make() -> Model:
+        return SOURCES[name].build(ModelSettings())
+
+    model = make()
+    assert isinstance(model, LearnsItems)
+    model.learn_items(catalogue())
+    model.learn(seeded_history())
+    if isinstance(model, Refittable):
+        model.refit()
+    model.learn_items([(12, Item("i12", {"category": "group0"}, "word7 theme0")),
+                       (N_ITEMS + 2, Item("new", {"category": "group2"}, "word1 theme2"))])
+    restored = make()
+    restored.restore(snapshot_round_trip(model.state()))
+    items = np.arange(N_ITEMS + 3, dtype=np.int64)
+    for user in range(5):
+        query = query_for(seeded_history(), user)
+        assert_same_candidates(restored.recommend(query, 20), model.recommend(query, 20))
+        np.testing.assert_array_equal(restored.score(query, items), model.score(query, items))
+
+
 def refittable_sources() -> list[str]:
     return [s.name for s in SOURCES if isinstance(s.build(ModelSettings()), Refittable)]
 

@@ -89,15 +89,21 @@ def content_matrix(tokens: npt.NDArray[np.int32], buckets: int) -> sp.csr_matrix
     return matrix
 
 
-def item_vectors_of(weights: Mapping[str, np.ndarray], tokens: npt.NDArray[np.int32]
-                    ) -> Float32Array:
-    """Every item's embedding (own vector + mean content vector), with the shift column:
-    1 for items the model knows anything about, 0 (never a candidate) for the others."""
+def item_vectors_of(weights: Mapping[str, np.ndarray], tokens: npt.NDArray[np.int32],
+                    items: IntArray | None = None) -> Float32Array:
+    """The embeddings (own vector + mean content vector) of ``items`` (default: 0 to n - 1),
+    whose tokens these are, with the shift column: 1 for items the model knows anything
+    about, 0 (never a candidate) for the others. Each row is computed alone: the rows of a
+    few items equal theirs among every item's, to the bit."""
     own, content = weights["item_embeddings"], weights["content_embeddings"]
     n = tokens.shape[0]
     vectors = np.zeros((n, own.shape[1] + 1), dtype=np.float32)
-    fitted = min(n, own.shape[0])
-    vectors[:fitted, :-1] = own[:fitted]
+    if items is None:
+        fitted = min(n, own.shape[0])
+        vectors[:fitted, :-1] = own[:fitted]
+    else:  # items the fit saw have their own vector; those added since, content alone
+        trained = items < own.shape[0]
+        vectors[trained, :-1] = own[items[trained]]
     vectors[:, :-1] += content_matrix(tokens, content.shape[0]) @ content
     vectors[:, -1] = (vectors[:, :-1] != 0).any(axis=1)
     return vectors
@@ -202,7 +208,7 @@ class SequenceModel:
         self._token_changes += 1
         if self._weights is not None:  # new array: an index built from the old stays right
             vectors = self._vectors_for(max(self._vectors.shape[0], int(changed.max()) + 1))
-            vectors[changed] = item_vectors_of(self._weights, self._tokens[changed])
+            vectors[changed] = item_vectors_of(self._weights, self._tokens[changed], changed)
             self._set_vectors(vectors)
 
     def _grow_tokens(self, n: int) -> None:
