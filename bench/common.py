@@ -14,7 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+# what the server sets before numpy loads (streamrec/cli/native.py), written out here so a
+# peer commit's code, run by these benches, gets it too
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
 
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402

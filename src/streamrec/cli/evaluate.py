@@ -19,7 +19,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-import streamrec.cli.blas  # noqa: F401  (must run before numpy is imported)
+import streamrec.cli.native  # noqa: F401  (must run before numpy is imported)
 from streamrec.errors import InvalidInput, StreamrecError
 from streamrec.evaluation.peers import source_models
 from streamrec.evaluation.report import markdown_table, to_report, write_json

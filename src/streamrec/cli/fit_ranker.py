@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-import streamrec.cli.blas  # noqa: F401  (must run before numpy is imported)
+import streamrec.cli.native  # noqa: F401  (must run before numpy is imported)
 from streamrec.cli.options import DataDir, build_settings
 from streamrec.errors import StreamrecError
 from streamrec.evaluation.dense_events import DenseEvents

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-import streamrec.cli.blas  # noqa: F401  (must run before numpy is imported)
+import streamrec.cli.native  # noqa: F401  (must run before numpy is imported)
 from streamrec import __version__
 from streamrec.cli.check import check
 from streamrec.cli.demo import demo, generate_app

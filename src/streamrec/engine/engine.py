@@ -132,16 +132,17 @@ class Engine:
         """Open the stores, restore the newest snapshot, replay the log after it, start
         learning. ``progress`` is told how the replay goes."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        snapshots = SnapshotStore(settings.snapshot_dir, settings.snapshots.keep)
+        # the newest snapshot is read while the kernels load, the files are checked and the
+        # log opens (~1.5 s of each at 1M items: reading chunks, hashing them and SQLite's
+        # scans release the GIL, so they overlap on two cores)
+        read_ahead = snapshots.read_ahead()
         if start_learner:  # compiled now, not in the first batch (once per machine: ~10 s)
             sparse_rows.compile_kernels()
             windows.compile_kernels()
         # a damaged file stops the start, named, rather than being served and written into
         check_at_start(sqlite_paths(settings.data_dir, settings.log_url, settings.catalogue_url,
                                     settings.key_store_url))
-        snapshots = SnapshotStore(settings.snapshot_dir, settings.snapshots.keep)
-        # the newest snapshot is read while the log opens (both take ~1 s at millions of
-        # events; reading chunks and SQLite's scans overlap on two cores)
-        read_ahead = snapshots.read_ahead()
         try:
             event_log = open_event_log(settings)
         except Misconfigured:  # the key store refuses the secret: say what about the ids
