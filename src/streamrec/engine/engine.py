@@ -150,7 +150,7 @@ class Engine:
             raise
         try:  # the same pseudonym secret as the stored ids were written with (or none)
             check_secret(settings.data_dir, settings.trust.pseudonym_secret,
-                         event_log.count() > 0)
+                         event_log.last_offset() > 0)  # not count(): counted beside restore
         except Misconfigured:
             event_log.close()
             raise

@@ -97,6 +97,10 @@ class _Request:
     error: BaseException | None = None
 
 
+def _count_rows(connection: sqlite3.Connection) -> int:
+    return int(connection.execute("SELECT count(*) FROM events").fetchone()[0])
+
+
 def connect(path: Path | str, synchronous: str = "full") -> sqlite3.Connection:
     connection = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     connection.execute("PRAGMA journal_mode=WAL")
@@ -123,8 +127,8 @@ class SQLiteEventLog:
         self._readers_lock = threading.Lock()
         self._idle_readers: list[sqlite3.Connection] = []
         self._generation = 0
-        row = self._writer.execute("SELECT count(*), coalesce(max(log_offset), 0) FROM events")
-        self._count, self._last_offset = (int(v) for v in row.fetchone())
+        self._last_offset = int(self._writer.execute(
+            "SELECT coalesce(max(log_offset), 0) FROM events").fetchone()[0])
         # offsets are never reused, not even those of erased rows at the end of the log
         sequence = self._writer.execute(
             "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'events'").fetchone()
@@ -137,18 +141,19 @@ class SQLiteEventLog:
         # a log from before the window looks ids up in its UNIQUE index (None); else the
         # window, rebuilt from the newest rows
         self.dedup_window = dedup_window
-        # the window is read in a thread of its own (1M ids took ~2 s, most of a restart's
-        # log opening), beside the snapshot's restore; writes and erasures wait for it
+        # the rows' count and the window are read in a thread of their own, beside the
+        # snapshot's restore (the count scans an index: 1.5 s at 10M rows; 1M ids of the
+        # window ~2 s): most of a restart's log opening. Writes, erasures and ``count`` wait
+        # for them.
+        self._count = 0
         self._window: DedupWindow | None = None
+        self._count_error: BaseException | None = None
         self._window_error: BaseException | None = None
-        self._window_loaded = threading.Event()
-        self._window_loader: threading.Thread | None = None
-        if _ids_indexed(self._writer):
-            self._window_loaded.set()
-        else:
-            self._window_loader = threading.Thread(target=self._load_window,
-                                                   name="dedup-window", daemon=True)
-            self._window_loader.start()
+        self._started = threading.Event()
+        self._starter = threading.Thread(target=self._read_at_start,
+                                         args=(not _ids_indexed(self._writer),),
+                                         name="event-log-start", daemon=True)
+        self._starter.start()
         self._new_data = threading.Condition()
         # the entries of the last commits, in offset order, for readers at the head (the
         # learner): served from memory, neither read back from SQLite nor opened again. It
@@ -441,21 +446,34 @@ class SQLiteEventLog:
         before the window, whose UNIQUE index finds them."""
         return self._loaded_window()
 
-    def _load_window(self) -> None:
+    def _read_at_start(self, window: bool) -> None:
+        """The rows' count, then the window (if this log has one); an error is raised where
+        what it concerns is asked for: ``count``, or the first write (never stored without
+        the window that finds its duplicates)."""
         try:
             connection = connect(self.path, self._synchronous)
+        except BaseException as error:
+            self._count_error = self._window_error = error
+            self._started.set()
+            return
+        try:
             try:
-                self._window = _window_of(connection, self.dedup_window)
-            finally:
-                connection.close()
-        except BaseException as error:  # refused at the first write, named there
-            self._window_error = error
+                self._count = _count_rows(connection)
+            except BaseException as error:
+                self._count_error = self._window_error = error
+                return
+            if window:
+                try:
+                    self._window = _window_of(connection, self.dedup_window)
+                except BaseException as error:
+                    self._window_error = error
         finally:
-            self._window_loaded.set()
+            connection.close()
+            self._started.set()
 
     def _loaded_window(self) -> DedupWindow | None:
         """The dedup window once read (None: a log whose UNIQUE index finds ids)."""
-        self._window_loaded.wait()
+        self._started.wait()
         if self._window_error is not None:
             raise Unavailable(f"the event log could not read its newest event ids: "
                               f"{self._window_error}") from self._window_error
@@ -465,6 +483,10 @@ class SQLiteEventLog:
         return self._last_offset
 
     def count(self) -> int:
+        self._started.wait()  # counted at start, beside the snapshot's restore
+        if self._count_error is not None:
+            raise Unavailable(f"the event log could not count its rows: "
+                              f"{self._count_error}") from self._count_error
         return self._count
 
     def wait_for(self, after: int, timeout_s: float) -> bool:
@@ -548,8 +570,7 @@ class SQLiteEventLog:
         self._closed = True
         self._queue.put(None)
         self._thread.join()
-        if self._window_loader is not None:
-            self._window_loader.join()
+        self._starter.join()
         self._writer.close()
         with self._readers_lock:
             idle, self._idle_readers = self._idle_readers, []

@@ -4,12 +4,14 @@ does to a reader of the embedded log."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from streamrec.errors import Damaged, Misconfigured, Unavailable
+from streamrec.storage import sqlite_log
 from streamrec.storage.base import open_log
 from streamrec.storage.codec import open_cipher
 from streamrec.storage.sqlite_log import SQLiteEventLog
@@ -303,6 +305,43 @@ def test_reads_at_the_head_from_memory_equal_reads_from_the_file(
         log.append([make_event("alice", "i4")])
         assert [e.event.item_id for e in log.read(0, 10)] == ["i2", "catalogue-change", "i4"]
     finally:
+        log.close()
+
+
+def test_a_log_opens_before_its_rows_are_counted_and_counts_them_before_any_write(
+        tmp_path: Path, make_event: EventFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The count scans an index (1.5 s at 10M rows): it is read beside the rest of a start,
+    and the log opens without it. ``count`` and the first write wait for it, so it counts
+    the rows the log held and every write after, once."""
+    log = open_sealed(tmp_path)
+    log.append([make_event("alice", f"i{n}") for n in range(3)])
+    log.close()
+    counting, release = threading.Event(), threading.Event()
+    real = sqlite_log._count_rows
+
+    def held(connection: sqlite3.Connection) -> int:
+        counting.set()
+        assert release.wait(60)
+        return real(connection)
+
+    monkeypatch.setattr("streamrec.storage.sqlite_log._count_rows", held)
+    log = open_sealed(tmp_path)  # returns while the count is held
+    try:
+        assert counting.wait(60) and log.last_offset() == 3
+        counted: list[int] = []
+        counter = threading.Thread(target=lambda: counted.append(log.count()))
+        writer = threading.Thread(target=log.append, args=([make_event("bob", "i9")],))
+        counter.start()
+        writer.start()
+        writer.join(0.3)
+        assert writer.is_alive() and counter.is_alive()  # both wait for the count
+        release.set()
+        writer.join(60)
+        counter.join(60)
+        assert counted[0] in (3, 4)  # before or after the write
+        assert log.count() == 4 and log.last_offset() == 4
+    finally:
+        release.set()
         log.close()
 
 
