@@ -274,27 +274,37 @@ def _epoch(net: SequenceNet, optimiser: _Optimisers, windows: np.ndarray,
     return total / max(count, 1)
 
 
+_TOWER_ROWS = 16_384  # items whose vectors are made at once for the held-out figures
+_QUALITY_ROWS = 256  # held-out contexts scored at once (1 GiB of scores at 1M items)
+
+
 @torch.no_grad()
 def _held_out_quality(net: SequenceNet, held_out: tuple[np.ndarray, np.ndarray],
                       device: torch.device) -> tuple[float, float]:
-    """HR@10 and NDCG@10 of the held-out next items among all items."""
+    """HR@10 and NDCG@10 of the held-out next items among all items. Every item's vector is
+    made ``_TOWER_ROWS`` items at a time: in one pass, the content rows of every item's
+    tokens (32 x 64 floats each) were gathered at once, 8 GiB at 1M items, and the fit's
+    process reached 10 GiB."""
     net.eval()
     contexts, targets = held_out
     if targets.size == 0:
         return 0.0, 0.0
-    items = net.tower(torch.arange(net.pad, device=device))
+    items = torch.cat([net.tower(torch.arange(start, min(start + _TOWER_ROWS, net.pad),
+                                              device=device))
+                       for start in range(0, net.pad, _TOWER_ROWS)])
     hits, gains = 0.0, 0.0
     lengths = (contexts != net.pad).sum(axis=1)
-    for start in range(0, targets.size, 256):
-        context = torch.from_numpy(contexts[start:start + 256]).to(device)
-        length = torch.from_numpy(np.maximum(lengths[start:start + 256], 1) - 1).to(device)
+    for start in range(0, targets.size, _QUALITY_ROWS):
+        end = start + _QUALITY_ROWS
+        context = torch.from_numpy(contexts[start:end]).to(device)
+        length = torch.from_numpy(np.maximum(lengths[start:end], 1) - 1).to(device)
         states = net.encode(net.tower(context))
         users = states[torch.arange(context.shape[0], device=device), length]
         scores = users @ items.T
-        target = torch.from_numpy(targets[start:start + 256]).to(device)
+        target = torch.from_numpy(targets[start:end]).to(device)
         own = scores.gather(1, target.unsqueeze(1))
         rank = (scores > own).sum(1).float()
-        known = torch.from_numpy(lengths[start:start + 256] > 0).to(device)
+        known = torch.from_numpy(lengths[start:end] > 0).to(device)
         top = (rank < 10) & known
         hits += float(top.sum())
         gains += float((top.float() / torch.log2(rank + 2.0)).sum())
