@@ -150,12 +150,13 @@ def test_training_is_deterministic() -> None:
 
 def test_held_out_figures_made_a_few_items_at_a_time_are_the_same_fit(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """The held-out figures that choose a fit's best epoch make every item's vector in
-    slices (sequence_training.py: one pass at 1M items held 8 GiB): the figures, and so the
-    weights, equal those of one pass over every item."""
+    """The held-out figures that choose a fit's best epoch make every item's vector, and
+    score the held-out contexts, in slices (sequence_training.py: one pass at 1M items held
+    8 GiB): the figures, and so the weights, equal those of one pass over everything."""
     fits = []
-    for rows in (10**9, 7):
+    for rows, contexts in ((10**9, 10**9), (7, 3)):
         monkeypatch.setattr("streamrec.models.sequence_training._TOWER_ROWS", rows)
+        monkeypatch.setattr("streamrec.models.sequence_training._QUALITY_ROWS", contexts)
         model = SequenceModel(SequenceConfig(**{**SMALL, "max_epochs": 3}))
         model.fit_in_child = False
         model.learn_items(catalogue())
