@@ -307,9 +307,7 @@ class SequenceModel:
                             np.array(arrays["tokens"], dtype=np.int32), previous or None)
 
     def swap(self, fitted: FittedSequence, fitted_events: int) -> None:
-        self._weights, self._blob = dict(fitted.weights), None
-        self.curves = np.array(fitted.curves, dtype=np.float64)
-        self.fitted_events = fitted_events
+        self._take(fitted, fitted_events)
         # rows up to the last item known to the model: the token table's spare capacity
         # would be zero rows in the ANN index (60% more to search at 100k items)
         known = self._known_items()
@@ -318,8 +316,13 @@ class SequenceModel:
                 prepared[1:3] == (self._token_changes, known):
             vectors = prepared[3]  # the same values, and the array an index was built of
         else:
-            vectors = item_vectors_of(self._weights, self._tokens[:known])
+            vectors = item_vectors_of(fitted.weights, self._tokens[:known])
         self._set_vectors(vectors)
+
+    def _take(self, fitted: FittedSequence, fitted_events: int) -> None:
+        self._weights, self._blob = dict(fitted.weights), None
+        self.curves = np.array(fitted.curves, dtype=np.float64)
+        self.fitted_events = fitted_events
 
     def serving_vectors(self, fitted: FittedSequence) -> Float32Array:
         """The item vectors ``fitted`` will serve once swapped in, computed off the lock so
@@ -348,6 +351,7 @@ class SequenceModel:
         return vectors
 
     def _set_vectors(self, vectors: Float32Array) -> None:
+        vectors.flags.writeable = False  # replaced, never changed: a snapshot keeps this one
         self._vectors = vectors
         norms = np.linalg.norm(vectors[:, :-1], axis=1) if vectors.size else np.zeros(1)
         self._max_norm = float(norms.max()) if norms.size else 0.0
@@ -419,6 +423,9 @@ class SequenceModel:
         return {"users": self._users[: self._size].copy(),
                 "items": self._items[: self._size].copy(),
                 "tokens": self._tokens.copy(), "weights": blob,
+                # as served (read-only): a restart takes them rather than computing every
+                # item's vector from the weights again (~2 s at 1M items)
+                "vectors": self._vectors,
                 "counters": np.array([self.events, self.fitted_events])}
 
     def restore(self, state: Mapping[str, np.ndarray]) -> None:
@@ -436,7 +443,17 @@ class SequenceModel:
         blob = np.asarray(state["weights"], dtype=np.uint8)
         if blob.size:
             fitted = self.fitted_from(safetensors_arrays(blob.tobytes()))
-            self.swap(fitted, self.fitted_events)
+            vectors = state.get("vectors")
+            if vectors is None:  # a snapshot from before the vectors were kept
+                self.swap(fitted, self.fitted_events)
+                return
+            if vectors.ndim != 2 or vectors.shape[1] != self.config.dimensions + 1 or \
+                    vectors.shape[0] > self._tokens.shape[0]:
+                raise ValueError(f"sequence vectors of shape {vectors.shape} for "
+                                 f"{self._tokens.shape[0]} items of "
+                                 f"{self.config.dimensions} dimensions")
+            self._take(fitted, self.fitted_events)
+            self._set_vectors(np.asarray(vectors, dtype=np.float32))
 
     def __repr__(self) -> str:
         return f"SequenceModel(fitted={self.is_fitted}, events={self.events})"

@@ -322,6 +322,26 @@ def test_item_vectors_stop_at_the_last_known_item_not_at_the_token_tables_capaci
     assert model.query_vector(query([1, 2, 50])) is not None
 
 
+def test_a_restart_takes_the_served_vectors_and_an_older_snapshot_computes_them(
+        fitted: SequenceModel) -> None:
+    """A snapshot keeps the item vectors as served; one from before they were kept has them
+    computed from the weights again, to the same bits. Vectors of another width are a
+    garbled snapshot (the engine then tries an older one, or the log)."""
+    state = fitted.state()
+    assert state["vectors"] is fitted.item_vectors()  # no copy: replaced, never changed
+    for kept in (state, {k: v for k, v in state.items() if k != "vectors"}):
+        restored = SequenceModel(SequenceConfig(**SMALL))
+        restored.restore(kept)
+        assert np.array_equal(restored.item_vectors(), fitted.item_vectors())
+        mine = restored.recommend(query([1, 2, 3]), 5)
+        theirs = fitted.recommend(query([1, 2, 3]), 5)
+        assert np.array_equal(mine.items, theirs.items)
+        assert np.array_equal(mine.scores, theirs.scores)
+    narrower = {**state, "vectors": state["vectors"][:, 1:]}
+    with pytest.raises(ValueError, match="sequence vectors"):
+        SequenceModel(SequenceConfig(**SMALL)).restore(narrower)
+
+
 # The server fits in a child process (models/sequence_process.py), so a fit's Python work
 # never holds the server's interpreter lock: the same bytes, stopped at once, failing as a
 # failed fit with the child's reason.
