@@ -702,7 +702,8 @@ def _check_secret_without_keys(settings: Settings) -> None:
     missing or wrong secret is named as the ids it concerns."""
     plain = open_log(settings.log_url, synchronous=settings.storage.synchronous)
     try:
-        check_secret(settings.data_dir, settings.trust.pseudonym_secret, plain.count() > 0)
+        check_secret(settings.data_dir, settings.trust.pseudonym_secret,
+                     plain.last_offset() > 0)  # the question ``open`` asks
     finally:
         plain.close()
 

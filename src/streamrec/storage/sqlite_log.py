@@ -452,23 +452,18 @@ class SQLiteEventLog:
         the window that finds its duplicates)."""
         try:
             connection = connect(self.path, self._synchronous)
-        except BaseException as error:
-            self._count_error = self._window_error = error
-            self._started.set()
-            return
-        try:
             try:
                 self._count = _count_rows(connection)
-            except BaseException as error:
-                self._count_error = self._window_error = error
-                return
-            if window:
-                try:
-                    self._window = _window_of(connection, self.dedup_window)
-                except BaseException as error:
-                    self._window_error = error
+                if window:
+                    try:
+                        self._window = _window_of(connection, self.dedup_window)
+                    except BaseException as error:  # the count stands
+                        self._window_error = error
+            finally:
+                connection.close()
+        except BaseException as error:  # no count, and so no window either
+            self._count_error = self._window_error = error
         finally:
-            connection.close()
             self._started.set()
 
     def _loaded_window(self) -> DedupWindow | None:
