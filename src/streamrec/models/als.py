@@ -50,6 +50,7 @@ from threadpoolctl import ThreadpoolController
 from streamrec.models.base import FitStopped, grow, top_k
 from streamrec.models.scores import DenseScores, QueryScores, SparseScores
 from streamrec.models.sparse_rows import FrozenRows, RefitsOnRows, SparseRows
+from streamrec.storage.snapshots import unchanging
 from streamrec.types import Candidates, EventBatch, FloatArray, IntArray, Query
 
 # found once: discovering the loaded BLAS libraries reads /proc and costs milliseconds
@@ -258,7 +259,7 @@ class ALSModel(RefitsOnRows):
         refold = np.array(sorted(self._touched_during_fit or ()), dtype=np.int64)
         self._touched_during_fit = None
         self._solver = fitted.solver
-        self._item_factors = fitted.item_factors
+        self._item_factors = unchanging(fitted.item_factors)
         self._item_norms = fitted.item_norms
         self._user_factors = np.asarray(fitted.solver.user_factors).copy()
         self._changed = np.zeros(self._user_factors.shape[0], dtype=bool)
@@ -433,7 +434,7 @@ class ALSModel(RefitsOnRows):
             **rows,
             "user_factors": user_factors,
             "changed_users": changed,
-            "item_factors": self._item_factors.copy(),
+            "item_factors": self._item_factors,  # replaced at a swap, never changed
             "counters": np.array([self.events, self.fitted_events, int(self.is_fitted)]),
         }
         if self._touched_during_fit is not None:  # a fit is pending: who to re-fold at its swap
@@ -445,7 +446,7 @@ class ALSModel(RefitsOnRows):
         self._rows.restore(state, "rows_")
         self.events, self.fitted_events, fitted = (int(v) for v in state["counters"])
         self._user_factors = np.array(state["user_factors"], dtype=np.float32)
-        self._item_factors = np.array(state["item_factors"], dtype=np.float32)
+        self._item_factors = unchanging(np.array(state["item_factors"], dtype=np.float32))
         # a snapshot from before lazy fold-ins holds every vector solved: none changed
         self._changed = np.zeros(self._user_factors.shape[0], dtype=bool)
         self._changed[np.asarray(state.get("changed_users", ()), dtype=np.int64)] = True

@@ -43,6 +43,7 @@ from streamrec.models.base import FitStopped, top_k
 from streamrec.models.scores import DenseScores, QueryScores, SparseScores
 from streamrec.models.sequence_config import EpochReport, Progress, SequenceConfig, TrainingData
 from streamrec.models.text_vectors import item_tokens
+from streamrec.storage.snapshots import unchanging
 from streamrec.types import Candidates, EventBatch, FloatArray, IntArray, Item, Query
 
 Float32Array = npt.NDArray[np.float32]
@@ -137,6 +138,14 @@ class FittedSequence:
 
 
 
+def _unchanging(data: TrainingData) -> TrainingData:
+    """A fit's data, and the weights it starts from, are read and never written: a snapshot
+    taken while the fit is pending hashes them once (366 MiB at 1M items)."""
+    for array in (data.users, data.items, data.tokens, *(data.previous or {}).values()):
+        unchanging(array)
+    return data
+
+
 class SequenceModel:
     name = "sequence"
     artefact_format = "safetensors"  # storage/artefacts.py
@@ -156,6 +165,9 @@ class SequenceModel:
         # counts changes to ``_tokens``' contents (after each), so vectors computed off the
         # lock for a fit (``serving_vectors``) are known to be what ``swap`` would compute
         self._token_changes = 0
+        # the token table as ``state`` gives it (read-only), made again only after a change:
+        # a snapshot hashes an unchanged one once (156 MiB at 1M items)
+        self._saved_tokens: tuple[int, npt.NDArray[np.int32]] | None = None
         self._prepared: tuple[FittedSequence, int, int, Float32Array] | None = None
         self.events = 0
         self.fitted_events = 0
@@ -244,7 +256,7 @@ class SequenceModel:
         previous = dict(self._weights) if self.config.warm_start and self._weights else None
         data = TrainingData(self._users[: self._size].copy(), self._items[: self._size].copy(),
                             self._tokens[:n_items].copy(), previous)
-        return data, self.events
+        return _unchanging(data), self.events
 
     def _known_items(self) -> int:
         seen = int(self._items[: self._size].max()) + 1 if self._size else 0
@@ -302,9 +314,10 @@ class SequenceModel:
     def data_from(self, arrays: Mapping[str, np.ndarray]) -> TrainingData:
         previous = {name.removeprefix("previous_"): np.array(array)
                     for name, array in arrays.items() if name.startswith("previous_")}
-        return TrainingData(np.array(arrays["users"], dtype=np.int32),
-                            np.array(arrays["items"], dtype=np.int32),
-                            np.array(arrays["tokens"], dtype=np.int32), previous or None)
+        return _unchanging(TrainingData(np.array(arrays["users"], dtype=np.int32),
+                                        np.array(arrays["items"], dtype=np.int32),
+                                        np.array(arrays["tokens"], dtype=np.int32),
+                                        previous or None))
 
     def swap(self, fitted: FittedSequence, fitted_events: int) -> None:
         self._take(fitted, fitted_events)
@@ -422,11 +435,20 @@ class SequenceModel:
             blob = self._blob
         return {"users": self._users[: self._size].copy(),
                 "items": self._items[: self._size].copy(),
-                "tokens": self._tokens.copy(), "weights": blob,
+                "tokens": self._tokens_state(), "weights": blob,
                 # as served (read-only): a restart takes them rather than computing every
                 # item's vector from the weights again (~2 s at 1M items)
                 "vectors": self._vectors,
                 "counters": np.array([self.events, self.fitted_events])}
+
+    def _tokens_state(self) -> npt.NDArray[np.int32]:
+        saved = self._saved_tokens
+        if saved is None or saved[0] != self._token_changes or \
+                saved[1].shape != self._tokens.shape:
+            copy = self._tokens.copy()
+            copy.flags.writeable = False
+            saved = self._saved_tokens = (self._token_changes, copy)
+        return saved[1]
 
     def restore(self, state: Mapping[str, np.ndarray]) -> None:
         from streamrec.storage.artefacts import safetensors_arrays

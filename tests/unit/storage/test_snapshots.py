@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from streamrec.storage.snapshots import CHUNK_BYTES, SnapshotStore, read_snapshot
+from streamrec.storage.snapshots import CHUNK_BYTES, SnapshotStore, read_snapshot, unchanging
 
 
 def components(value: float) -> dict[str, dict[str, np.ndarray]]:
@@ -169,6 +169,63 @@ def test_a_snapshot_writes_only_the_chunks_an_older_one_has_not(tmp_path: Path) 
     # both read back whole, each on its own
     older = read_snapshot(store.folders()[0])
     np.testing.assert_array_equal(older.components["c"]["big"], big)
+
+
+def test_an_array_that_cannot_change_is_hashed_once_and_one_that_can_every_time(
+    tmp_path: Path,
+) -> None:
+    """Read-only down to its memory, or declared ``unchanging``: the next save of the same
+    array reuses its digests. A read-only view of a writeable array changes with it: it is
+    hashed again, and the snapshot holds its new bytes."""
+    frozen = np.arange(CHUNK_BYTES // 8 + 3, dtype=np.int64)  # two chunks
+    frozen.flags.writeable = False
+    declared = unchanging(np.arange(CHUNK_BYTES // 8, dtype=np.float64))
+    live = np.zeros(CHUNK_BYTES // 8, dtype=np.int64)
+    view = live[:]
+    view.flags.writeable = False
+    store = SnapshotStore(tmp_path / "snapshots", keep=2)
+
+    def save(offset: int) -> dict[str, np.ndarray]:
+        store.save(offset, {"c": {"frozen": frozen, "declared": declared, "view": view}}, {})
+        loaded = store.load_latest()
+        assert loaded is not None and loaded.offset == offset
+        return loaded.components["c"]
+
+    save(1)
+    assert store.last_hashed_bytes == frozen.nbytes + declared.nbytes + view.nbytes
+    live[5] = 7  # through the writeable array the view shows
+    loaded = save(2)
+    assert store.last_hashed_bytes == view.nbytes
+    assert loaded["view"][5] == 7 and store.last_written_bytes == view.nbytes
+    np.testing.assert_array_equal(loaded["frozen"], frozen)
+    np.testing.assert_array_equal(loaded["declared"], declared)
+    # a chunk of a known array gone from the disk is written again from the array
+    digest = json.loads((store.folders()[-1] / "c.json").read_text())["frozen"]["chunks"][1]
+    (tmp_path / "snapshots" / "chunks" / f"{digest}.bin").unlink()
+    np.testing.assert_array_equal(save(3)["frozen"], frozen)
+    assert store.last_hashed_bytes == view.nbytes and store.last_written_bytes == 24
+    # an equal array of its own is another array: hashed
+    copy = frozen.copy()
+    copy.flags.writeable = False
+    store.save(4, {"c": {"frozen": copy}}, {})
+    assert store.last_hashed_bytes == copy.nbytes
+
+
+def test_an_array_read_back_owns_its_memory_so_made_read_only_it_is_hashed_once(
+    tmp_path: Path,
+) -> None:
+    """A model that keeps an array a restart read (the GRU's item vectors) and marks it
+    read-only holds one that cannot change: the saves after the first do not hash it."""
+    store = SnapshotStore(tmp_path / "snapshots", keep=2)
+    store.save(1, {"c": {"vectors": np.ones((3, 4), dtype=np.float32)}}, {})
+    loaded = store.load_latest()
+    assert loaded is not None
+    kept = loaded.components["c"]["vectors"]
+    kept.flags.writeable = False
+    store.save(2, {"c": {"vectors": kept}}, {})
+    assert store.last_hashed_bytes == kept.nbytes
+    store.save(3, {"c": {"vectors": kept}}, {})
+    assert store.last_hashed_bytes == 0
 
 
 def test_chunks_read_side_by_side_land_in_place_and_a_torn_one_is_named(
