@@ -93,6 +93,10 @@ class Checkpoint:
     users_held: int = 0  # users with state (events.max_users bounds it)
     user_slots: int = 0  # length of per-user arrays: the most users held at once, about
     forgets: int = 0  # $forget events logged so far
+    # the most events past the newest snapshot on disk at any chunk of this stretch: what a
+    # crash then would have left a restart to learn again (the crash restart below measures
+    # one tail, whatever it happened to be)
+    longest_tail_events: int = 0
 
 
 def children_rss_bytes() -> int:
@@ -277,6 +281,7 @@ def main() -> None:
     seen_users: set[str] = set()
     recent = RecentUsers(50_000) if args.user_lifetime else None
     done, generating_s, stretch_started = 0, 0.0, time.perf_counter()
+    longest_tail = 0
     stretch_generating_s = 0.0
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]} ev/s"), TimeRemainingColumn())
@@ -294,6 +299,8 @@ def main() -> None:
             if chunk is None:
                 break
             engine.ingest(chunk)
+            longest_tail = max(longest_tail,
+                               engine.log.last_offset() - engine.snapshotter.written_offset)
             if recent is None:
                 add_users(chunk, seen_users, users)
             done += len(chunk)
@@ -328,6 +335,7 @@ def main() -> None:
                     children_rss_mib=children_rss_bytes() / MIB,
                     users_held=engine.state.users.live, user_slots=len(engine.state.users),
                     forgets=engine.trainer.forgets,
+                    longest_tail_events=longest_tail,
                     components_mib={name: round(size / MIB, 1)
                                     for name, size in sizes.components.items()}))
                 c = checkpoints[-1]
@@ -342,12 +350,13 @@ def main() -> None:
                     f"refits {c.refits}  snapshots {c.snapshots} ({c.snapshot_busy_s:,.0f} s, "
                     f"{c.snapshot_written_mib:,.0f} MiB written, {c.snapshot_reused_mib:,.0f} "
                     f"MiB reused)  users held {c.users_held:,} (slots {c.user_slots:,}, "
-                    f"forgets {c.forgets})",
+                    f"forgets {c.forgets})  longest crash tail {c.longest_tail_events:,} events",
                     soft_wrap=True)
                 largest = sorted(c.components_mib.items(), key=lambda kv: -kv[1])[:6]
                 bar.console.print("    state by part: " + ", ".join(
                     f"{name} {mib:,.0f}" for name, mib in largest) + " MiB", soft_wrap=True)
                 stretch_started, stretch_generating_s = time.perf_counter(), 0.0
+                longest_tail = 0
             bar.update(task, completed=done,
                        rate=f"{checkpoints[-1].events_per_s:,.0f}" if checkpoints else "-")
 
@@ -395,6 +404,16 @@ def main() -> None:
     fresh_restart_s = fresh_process_restart_s(directory / "engine")
     print(f"restart in a fresh process, as a server's restart (Engine.open alone): "
           f"{fresh_restart_s:,.1f} s")
+    # the worst crash of the run: its longest tail learned at the pace the crash restart
+    # learned its own (an estimate: that tail's events, not these, were learned)
+    longest_tail = max((c.longest_tail_events for c in checkpoints[1:]), default=0)
+    worst_crash_s = float("nan")
+    if crash_tail and crash_restart_s > fresh_restart_s:
+        pace = crash_tail / (crash_restart_s - fresh_restart_s)
+        worst_crash_s = fresh_restart_s + longest_tail / pace
+        print(f"longest crash tail after the first checkpoint: {longest_tail:,} events; "
+              f"learned at the crash restart's pace ({pace:,.0f} ev/s), a crash then "
+              f"restarts in about {worst_crash_s:,.1f} s")
     trimmer.stop()
 
     title = (f"streamrec scale: {args.items:,} items, {config.n_users:,} users, "
@@ -410,6 +429,7 @@ def main() -> None:
             "ingest_s": ingest_s, "generating_s": generating_s, "restart_s": restart_s,
             "fresh_process_restart_s": fresh_restart_s,
             "crash_restart_s": crash_restart_s, "crash_restart_tail_events": crash_tail,
+            "longest_crash_tail_events": longest_tail, "worst_crash_restart_s": worst_crash_s,
             "snapshot_read_s": read_s, "snapshot_mib": snapshot_mib,
             "implicit_fit_s": fit_s, "implicit_nnz": nnz, "sqlite_floor_events_per_s": floor,
             "checkpoints": [asdict(c) for c in checkpoints]}, indent=1))
