@@ -63,11 +63,18 @@ class SnapshotSettings(BaseModel):
     every_events: int = Field(default=200_000, ge=1)
     every_s: float = Field(default=300.0, gt=0)
     keep: int = Field(default=2, ge=1)
+    every_learning_s: float = Field(
+        default=4.0, gt=0,
+        description="Also due after this many seconds of learning since the last: a crash "
+                    "leaves a restart the log's tail to learn again at about the live pace, "
+                    "so this bounds that part of a restart on any stream and machine.")
     max_busy_share: float = Field(
         default=0.2, gt=0, le=1,
-        description="At most this share of the time spent writing snapshots: after a write "
-                    "of d seconds, the next is taken d / share seconds after the last at the "
-                    "earliest (a big state is written less often, not all the time).")
+        description="At most this share of a core spent on snapshots: after one that cost "
+                    "d seconds (its copies' time, and its write's less what its lower-"
+                    "priority thread waited for a CPU others used), the next is taken d / "
+                    "share seconds after the last at the earliest (a big state is written "
+                    "less often).")
     nice: int = Field(
         default=10, ge=0, le=19,
         description="Niceness of the thread that takes a snapshot's copies and writes it "

@@ -171,9 +171,11 @@ class Engine:
         return engine
 
     def _new_learner(self) -> Learner:
-        return Learner(self.state, self.log, self.snapshotter.maybe_snapshot,
-                       on_items=self._catalogue_follows if self._shared_log else None,
-                       before_erasure=self._forget_derived)
+        learner = Learner(self.state, self.log, self.snapshotter.maybe_snapshot,
+                          on_items=self._catalogue_follows if self._shared_log else None,
+                          before_erasure=self._forget_derived)
+        self.snapshotter.follow_learning(lambda: learner.learning_s)
+        return learner
 
     def _forget_derived(self) -> None:
         """Before the state drops an erased user (engine/learner.py), on any replica: every
@@ -229,10 +231,13 @@ class Engine:
             if progress is not None:
                 progress("replay", done, pending)
 
+        started = time.perf_counter()
         replayed = self.learner.catch_up(progress=tell)
         self._log_unlogged_items()
         self.snapshotter.last_offset = self.state.offset
         self.snapshotter.last_events = self.state.learned_events
+        # what was replayed is in no snapshot yet: a crash now would learn it again
+        self.snapshotter.owe_learning(time.perf_counter() - started)
         log.info("replayed %d events after the snapshot", replayed)
 
     def _snapshots_to_try(self) -> Iterator[Snapshot]:

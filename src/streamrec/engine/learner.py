@@ -43,6 +43,9 @@ class Learner:
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
         self.last_learned_at = time.time()
+        # seconds spent learning the log as it comes (not the catch-up at a start): how long
+        # a crash's restart would take to learn again what no snapshot holds (snapshotter.py)
+        self.learning_s = 0.0
         self.batch = 10_000  # events per read when catching up, an erasure's rebuild included
 
     def catch_up(self, batch: int | None = None, progress: Callable[[int], None] | None = None,
@@ -113,7 +116,9 @@ class Learner:
                     if self._maybe_snapshot is not None:
                         self._maybe_snapshot()
                     continue
+                started = time.perf_counter()
                 self._apply(logged)
+                self.learning_s += time.perf_counter() - started
                 self.last_learned_at = time.time()
                 with self._learned:
                     self._learned.notify_all()

@@ -4,10 +4,18 @@ A snapshot the disk refuses (full, read-only) is no loss: the log holds every ev
 next start replays more of it. A write off the learner's thread logs the failure and the next
 one is tried when due again; ``snapshot_now`` raises ``Unavailable``.
 
-Writing costs time in proportion to the state (at 10M events, gigabytes every 200,000
-events): a write that took d seconds spaces the next at least d / ``max_busy_share`` seconds
-from the last, so the writer never takes more than that share of a core from learning and
-serving, whatever the state's size. The log holds every event in between."""
+A snapshot is due after ``every_events`` events, ``every_s`` seconds, or ``every_learning_s``
+seconds of the learner's work since the last (the replay at a start counts too): a crash
+leaves a restart the log's tail since the newest snapshot to learn again, at about the live
+pace, so the last bounds a restart's time whatever the stream's size, pace or the machine.
+
+Writing costs time in proportion to the state (at 10M events, a gigabyte or more): a write
+that cost d seconds spaces the next at least d / ``max_busy_share`` seconds from the last, so
+the writer never takes more than that share of a core from learning and serving, whatever
+the state's size. Its cost is the copies' time (the learner waits for them), and the write's
+less what its thread, at its lower priority, waited for a CPU others used: beside learning
+and a fit on two cores a write took 6-8 s of which it ran a fraction, and spacing by that
+time left tails of 200,000 events and more. The log holds every event in between."""
 
 from __future__ import annotations
 
@@ -28,6 +36,20 @@ from streamrec.storage.snapshots import SnapshotStore
 log = logging.getLogger(__name__)
 
 
+_SCHEDSTAT = "/proc/thread-self/schedstat"
+
+
+def run_queue_wait_s() -> float:
+    """Seconds the calling thread has spent runnable but waiting for a CPU (Linux: the second
+    field of its schedstat); 0 where that is not known, and a write then costs its wall
+    time."""
+    try:
+        with open(_SCHEDSTAT, "rb") as file:
+            return int(file.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 class Snapshotter:
     def __init__(self, state: EngineState, store: SnapshotStore, settings: SnapshotSettings,
                  fingerprint: str) -> None:
@@ -42,6 +64,14 @@ class Snapshotter:
         self.written_at = time.time()  # of this process's newest write (its start before one)
         self.last_at = time.monotonic()
         self.last_duration_s = 0.0
+        # what the last snapshot cost: its copies' seconds (the learner waits for them), and
+        # its write's less those its thread, at its lower priority, waited for a CPU that
+        # others were using (that cost them nothing)
+        self.last_capture_s = 0.0
+        self.last_cost_s = 0.0
+        # the learner's seconds of learning so far (engine.py gives it) and at the last cut
+        self.learning_s: Callable[[], float] = lambda: 0.0
+        self.last_learning_s = 0.0
         self.writes = 0
         self.busy_s = 0.0  # seconds spent writing, in total
         self.written_bytes = 0  # chunks written, in total (storage/snapshots.py)
@@ -57,9 +87,27 @@ class Snapshotter:
         if new_events <= 0 and self.state.offset == self.last_offset:
             return False
         since = time.monotonic() - self.last_at
-        if since < self.last_duration_s / self.settings.max_busy_share:
+        if since < self.last_cost_s / self.settings.max_busy_share:
             return False
-        return new_events >= self.settings.every_events or since >= self.settings.every_s
+        return (new_events >= self.settings.every_events or since >= self.settings.every_s
+                or self.learning_since_cut() >= self.settings.every_learning_s)
+
+    def learning_since_cut(self) -> float:
+        """Seconds the learner spent on what the newest cut does not hold: about what a
+        crash now would leave a restart to learn again (it learns at the live pace)."""
+        return self.learning_s() - self.last_learning_s
+
+    def follow_learning(self, learning_s: Callable[[], float]) -> None:
+        """Count a new learner's seconds (from 0), carrying what the last one learned since
+        the cut."""
+        carried = self.learning_since_cut()
+        self.learning_s = learning_s
+        self.last_learning_s = learning_s() - carried
+
+    def owe_learning(self, seconds: float) -> None:
+        """``seconds`` of learning that no snapshot holds were done outside the learner's
+        count (the replay at a start): the next snapshot is due that much sooner."""
+        self.last_learning_s -= seconds
 
     def _is_writing(self) -> bool:
         writing = self._writing
@@ -104,9 +152,13 @@ class Snapshotter:
     def _capture(self) -> tuple[int, dict[str, dict]]:  # type: ignore[type-arg]
         # a read: it excludes the learner's writes (a consistent cut) but not the readers,
         # so recommendations are served while the snapshot's copies are taken
+        started = time.perf_counter()
         with self.state.lock.reading():
             offset, components = self.state.offset, self.state.capture()
+        # the learner waits for the copies: their whole time is a cost, waits and all
+        self.last_capture_s = time.perf_counter() - started
         self.last_offset, self.last_events = offset, self.state.learned_events
+        self.last_learning_s = self.learning_s()
         self.last_at = time.monotonic()
         return offset, components
 
@@ -132,13 +184,15 @@ class Snapshotter:
                 "pending_fits": pending}
 
     def _write(self, offset: int, components: dict[str, dict]) -> Path:  # type: ignore[type-arg]
-        started = time.perf_counter()
+        started, waited = time.perf_counter(), run_queue_wait_s()
         try:
             path = self.store.save(offset, components, self._meta(components))
         except OSError as error:
             raise storage_unavailable(f"the snapshot at offset {offset} could not be written",
                                       error) from error
         self.last_duration_s = time.perf_counter() - started
+        self.last_cost_s = self.last_capture_s + max(
+            0.0, self.last_duration_s - (run_queue_wait_s() - waited))
         if self.shared is not None and self.publishes():
             try:
                 self.shared.save(offset, components, self._meta(components))

@@ -177,6 +177,8 @@ def test_without_snapshots_the_log_replays_to_the_same_recommendations(
     shutil.rmtree(engine_settings.snapshot_dir)
     reopened = engines.open(engine_settings)
     assert engines.replayed(reopened) == events
+    # what it replayed is in no snapshot: it counts towards the next one (snapshotter.py)
+    assert reopened.snapshotter.learning_since_cut() > 0
     # scores too: the world is far below ALS's refit_min_events, so no background refit
     # happened at a moment the log does not record, and everything else is the log's function
     assert answers(reopened) == expected

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from streamrec.engine import snapshotter as snapshotter_module
 from streamrec.engine.snapshotter import Snapshotter
 from streamrec.engine.state import EngineState
 from streamrec.errors import Unavailable
@@ -37,11 +38,60 @@ def test_enough_new_events_make_a_snapshot_due(tmp_path: Path) -> None:
 def test_a_slow_write_spaces_the_next_snapshot_out_by_its_share_of_the_time(
         tmp_path: Path) -> None:
     snapshotter = _snapshotter(tmp_path, 50)
-    snapshotter.last_duration_s = 10.0  # at a share of 0.2: the next one 50 s after the last
+    snapshotter.last_cost_s = 10.0  # at a share of 0.2: the next one 50 s after the last
     snapshotter.last_at = time.monotonic() - 30.0
     assert not snapshotter.is_due()
     snapshotter.last_at = time.monotonic() - 60.0
     assert snapshotter.is_due()
+
+
+def test_seconds_of_learning_since_the_last_cut_make_a_snapshot_due(tmp_path: Path) -> None:
+    """A crash leaves the tail since the newest snapshot to learn again: a snapshot is due
+    once the learner spent ``every_learning_s`` on what none holds, however few events."""
+    snapshotter = _snapshotter(tmp_path, 5)  # 5 of the 10 events that would make it due
+    snapshotter.settings = SnapshotSettings(every_events=10, every_s=1_000.0,
+                                            every_learning_s=4.0)
+    learned = [0.0]
+    snapshotter.follow_learning(lambda: learned[0])
+    learned[0] = 3.9
+    assert not snapshotter.is_due()
+    learned[0] = 4.0
+    assert snapshotter.is_due()
+    snapshotter.snapshot_now()
+    assert snapshotter.learning_since_cut() == 0.0 and not snapshotter.is_due()
+    learned[0] = 5.0
+    # a new learner counts from 0 and carries what the last one learned since the cut
+    snapshotter.follow_learning(lambda: 0.0)
+    assert snapshotter.learning_since_cut() == 1.0
+    # a start's replay learned 3 s that no snapshot holds
+    snapshotter.owe_learning(3.0)
+    assert snapshotter.learning_since_cut() == 4.0
+    snapshotter.state.apply([LoggedEvent(100, Event("u0", "i0", "view", 5_000.0))])
+    snapshotter.last_cost_s = 0.0  # the write just made spaces nothing out
+    assert snapshotter.is_due()
+
+
+@pytest.mark.parametrize("waited_s", [0.0, 1_000.0])
+def test_a_writes_cost_is_its_time_less_its_wait_for_a_cpu(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, waited_s: float) -> None:
+    """At its lower priority the writer waits for CPUs that learning and serving use; that
+    wait costs them nothing, so it does not space the next snapshot out. The copies, which
+    the learner waits for, cost their whole time."""
+    snapshotter = _snapshotter(tmp_path, 20)
+    waits = iter([5.0, 5.0 + waited_s])
+    monkeypatch.setattr(snapshotter_module, "run_queue_wait_s", lambda: next(waits))
+    snapshotter.snapshot_now()
+    assert snapshotter.last_duration_s > 0
+    assert snapshotter.last_capture_s > 0  # the learner waits for the copies: a cost
+    expected = 0.0 if waited_s else snapshotter.last_duration_s
+    assert snapshotter.last_cost_s == snapshotter.last_capture_s + expected
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="schedstat is Linux's")
+def test_a_threads_wait_for_a_cpu_is_read_and_never_falls() -> None:
+    first = snapshotter_module.run_queue_wait_s()
+    sum(range(100_000))
+    assert 0.0 <= first <= snapshotter_module.run_queue_wait_s()
 
 
 def test_writes_are_counted(tmp_path: Path) -> None:
