@@ -206,8 +206,11 @@ class Snapshotter:
         self.writes += 1
         self.busy_s += self.last_duration_s
         log.info("snapshot at offset %d written in %.2fs (%.1f MiB new, %.1f MiB an older "
-                 "snapshot had)", offset, self.last_duration_s,
-                 self.store.last_written_bytes / 2**20, self.store.last_reused_bytes / 2**20)
+                 "snapshot had, %.1f MiB hashed); copies %.2fs; cost %.2fs, the next in "
+                 "%.0fs at the earliest", offset, self.last_duration_s,
+                 self.store.last_written_bytes / 2**20, self.store.last_reused_bytes / 2**20,
+                 self.store.last_hashed_bytes / 2**20, self.last_capture_s, self.last_cost_s,
+                 self.last_cost_s / self.settings.max_busy_share)
         return path
 
     def _write_or_log(self, offset: int,
