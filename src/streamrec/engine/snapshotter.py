@@ -152,11 +152,12 @@ class Snapshotter:
     def _capture(self) -> tuple[int, dict[str, dict]]:  # type: ignore[type-arg]
         # a read: it excludes the learner's writes (a consistent cut) but not the readers,
         # so recommendations are served while the snapshot's copies are taken
-        started = time.perf_counter()
         with self.state.lock.reading():
+            # from the lock on: a wait for it (behind a refit's swap) is not the copies' cost
+            started = time.perf_counter()
             offset, components = self.state.offset, self.state.capture()
-        # the learner waits for the copies: their whole time is a cost, waits and all
-        self.last_capture_s = time.perf_counter() - started
+            # the learner waits for the copies: their whole time is a cost, waits and all
+            self.last_capture_s = time.perf_counter() - started
         self.last_offset, self.last_events = offset, self.state.learned_events
         self.last_learning_s = self.learning_s()
         self.last_at = time.monotonic()
