@@ -419,7 +419,10 @@ def main() -> None:
     # learned its own (an estimate: that tail's events, not these, were learned)
     longest_tail = max((c.longest_tail_events for c in checkpoints[1:]), default=0)
     worst_crash_s = float("nan")
-    if crash_tail and crash_restart_s > fresh_restart_s:
+    if crash_tail < MIN_PACED_TAIL or crash_restart_s <= fresh_restart_s:
+        print(f"longest crash tail after the first checkpoint: {longest_tail:,} events (the "
+              f"crash restart's tail, {crash_tail:,}, too short to give a pace)")
+    else:
         pace = crash_tail / (crash_restart_s - fresh_restart_s)
         worst_crash_s = fresh_restart_s + longest_tail / pace
         print(f"longest crash tail after the first checkpoint: {longest_tail:,} events; "
@@ -446,6 +449,11 @@ def main() -> None:
             "checkpoints": [asdict(c) for c in checkpoints]}, indent=1))
     if not args.keep:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+# a crash restart's tail shorter than this gives no pace to project the longest tail by: its
+# time is a restart's own noise (the last 10M run: 2 events, "2 ev/s")
+MIN_PACED_TAIL = 10_000
 
 
 def crash_restart(store: SnapshotStore, data_dir: Path) -> tuple[float, int]:
