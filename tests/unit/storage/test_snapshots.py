@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+import blake3
 import numpy as np
 import pytest
 
@@ -322,23 +323,43 @@ def test_a_read_ahead_gives_what_readable_gives_and_raises_its_error_in_the_call
         list(store.read_ahead())
 
 
-def test_a_snapshot_whose_chunks_are_named_by_blake2b_still_reads_back_checked(
-    tmp_path: Path,
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _blake2b(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=20).hexdigest()
+
+
+def test_new_snapshots_name_their_chunks_by_blake3(tmp_path: Path) -> None:
+    folder = SnapshotStore(tmp_path / "snapshots").save(5, components(3.0), {})
+    assert json.loads((folder / "meta.json").read_text())["format"] == "chunks-3"
+    chunks = list((tmp_path / "snapshots" / "chunks").iterdir())
+    assert chunks
+    for chunk in chunks:
+        assert chunk.stem == blake3.blake3(chunk.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize(("format_name", "digest"), [("chunks-1", _blake2b),
+                                                     ("chunks-2", _sha256)])
+def test_a_snapshot_of_an_older_format_still_reads_back_checked(
+    tmp_path: Path, format_name: str, digest: Callable[[bytes], str],
 ) -> None:
-    """chunks-1 named chunks by BLAKE2b; chunks-2 by SHA-256 (faster here). A data dir
-    written before reads back, each chunk checked against the digest its format used."""
+    """chunks-1 named chunks by BLAKE2b, chunks-2 by SHA-256, chunks-3 by BLAKE3 (the
+    fastest here). A data dir written before reads back, each chunk checked against the
+    digest its format used."""
     store = SnapshotStore(tmp_path / "snapshots")
     folder = store.save(5, components(3.0), {})
     chunks = tmp_path / "snapshots" / "chunks"
     renamed = {}
     for chunk in list(chunks.iterdir()):
-        old = hashlib.blake2b(chunk.read_bytes(), digest_size=20).hexdigest()
+        old = digest(chunk.read_bytes())
         renamed[chunk.stem] = old
         chunk.rename(chunks / f"{old}.bin")
     for manifest in folder.glob("*.json"):
         content = json.loads(manifest.read_text())
         if manifest.name == "meta.json":
-            content["format"] = "chunks-1"
+            content["format"] = format_name
         else:
             for entry in content.values():
                 entry["chunks"] = [renamed[d] for d in entry["chunks"]]
