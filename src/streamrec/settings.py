@@ -71,10 +71,10 @@ class SnapshotSettings(BaseModel):
     max_busy_share: float = Field(
         default=0.2, gt=0, le=1,
         description="At most this share of a core spent on snapshots: after one that cost "
-                    "d seconds (its copies' time, and its write's less what its lower-"
-                    "priority thread waited for a CPU others used), the next is taken d / "
-                    "share seconds after the last at the earliest (a big state is written "
-                    "less often).")
+                    "d seconds (its copies' time, and the CPU time its write used: not its "
+                    "waits for the disk or, at its lower priority, for a CPU others used), "
+                    "the next is taken d / share seconds after the last at the earliest (a "
+                    "big state is written less often).")
     nice: int = Field(
         default=10, ge=0, le=19,
         description="Niceness of the thread that takes a snapshot's copies and writes it "

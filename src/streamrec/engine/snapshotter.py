@@ -12,10 +12,11 @@ pace, so the last bounds a restart's time whatever the stream's size, pace or th
 Writing costs time in proportion to the state (at 10M events, a gigabyte or more): a write
 that cost d seconds spaces the next at least d / ``max_busy_share`` seconds from the last, so
 the writer never takes more than that share of a core from learning and serving, whatever
-the state's size. Its cost is the copies' time (the learner waits for them), and the write's
-less what its thread, at its lower priority, waited for a CPU others used: beside learning
-and a fit on two cores a write took 6-8 s of which it ran a fraction, and spacing by that
-time left tails of 200,000 events and more. The log holds every event in between."""
+the state's size. Its cost is the copies' time (the learner waits for them), and the CPU
+time the write's thread used: beside learning and a fit on two cores a write took 8-9 s, of
+which it ran ~1 s (hashing, copying into the page cache); the rest it waited, at its lower
+priority, for CPUs others used, or for the disk, and that cost learning and serving
+nothing. The log holds every event in between."""
 
 from __future__ import annotations
 
@@ -36,18 +37,9 @@ from streamrec.storage.snapshots import SnapshotStore
 log = logging.getLogger(__name__)
 
 
-_SCHEDSTAT = "/proc/thread-self/schedstat"
-
-
-def run_queue_wait_s() -> float:
-    """Seconds the calling thread has spent runnable but waiting for a CPU (Linux: the second
-    field of its schedstat); 0 where that is not known, and a write then costs its wall
-    time."""
-    try:
-        with open(_SCHEDSTAT, "rb") as file:
-            return int(file.read().split()[1]) / 1e9
-    except (OSError, ValueError, IndexError):
-        return 0.0
+def thread_cpu_s() -> float:
+    """CPU seconds the calling thread has used."""
+    return time.thread_time()
 
 
 class Snapshotter:
@@ -65,8 +57,8 @@ class Snapshotter:
         self.last_at = time.monotonic()
         self.last_duration_s = 0.0
         # what the last snapshot cost: its copies' seconds (the learner waits for them), and
-        # its write's less those its thread, at its lower priority, waited for a CPU that
-        # others were using (that cost them nothing)
+        # the CPU seconds its write used (its waits, for a CPU others were using or for the
+        # disk, cost them nothing)
         self.last_capture_s = 0.0
         self.last_cost_s = 0.0
         # the learner's seconds of learning so far (engine.py gives it) and at the last cut
@@ -185,15 +177,14 @@ class Snapshotter:
                 "pending_fits": pending}
 
     def _write(self, offset: int, components: dict[str, dict]) -> Path:  # type: ignore[type-arg]
-        started, waited = time.perf_counter(), run_queue_wait_s()
+        started, cpu = time.perf_counter(), thread_cpu_s()
         try:
             path = self.store.save(offset, components, self._meta(components))
         except OSError as error:
             raise storage_unavailable(f"the snapshot at offset {offset} could not be written",
                                       error) from error
         self.last_duration_s = time.perf_counter() - started
-        self.last_cost_s = self.last_capture_s + max(
-            0.0, self.last_duration_s - (run_queue_wait_s() - waited))
+        self.last_cost_s = self.last_capture_s + max(0.0, thread_cpu_s() - cpu)
         if self.shared is not None and self.publishes():
             try:
                 self.shared.save(offset, components, self._meta(components))
