@@ -61,6 +61,7 @@ class Snapshotter:
         # the CPU seconds its write used (its waits, for a CPU others were using or for the
         # disk, cost them nothing)
         self.last_capture_s = 0.0
+        self.last_capture_cpu_s = 0.0
         self.last_cost_s = 0.0
         # the learner's seconds of learning so far (engine.py gives it) and at the last cut
         self.learning_s: Callable[[], float] = lambda: 0.0
@@ -172,10 +173,11 @@ class Snapshotter:
         # so recommendations are served while the snapshot's copies are taken
         with self.state.lock.reading(), memory.active():
             # from the lock on: a wait for it (behind a refit's swap) is not the copies' cost
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), thread_cpu_s()
             offset, components = self.state.offset, self.state.capture()
             # the learner waits for the copies: their whole time is a cost, waits and all
             self.last_capture_s = time.perf_counter() - started
+            self.last_capture_cpu_s = thread_cpu_s() - cpu  # of which they ran (the log's)
         self._sizes = memory.asked
         self.last_offset, self.last_events = offset, self.state.learned_events
         self.last_learning_s = self.learning_s()
@@ -225,10 +227,11 @@ class Snapshotter:
         self.writes += 1
         self.busy_s += self.last_duration_s
         log.info("snapshot at offset %d written in %.2fs (%.1f MiB new, %.1f MiB an older "
-                 "snapshot had, %.1f MiB hashed); copies %.2fs; cost %.2fs, the next in "
-                 "%.0fs at the earliest", offset, self.last_duration_s,
+                 "snapshot had, %.1f MiB hashed); copies %.2fs (%.2fs on a CPU); cost %.2fs, the "
+                 "next in %.0fs at the earliest", offset, self.last_duration_s,
                  self.store.last_written_bytes / 2**20, self.store.last_reused_bytes / 2**20,
-                 self.store.last_hashed_bytes / 2**20, self.last_capture_s, self.last_cost_s,
+                 self.store.last_hashed_bytes / 2**20, self.last_capture_s,
+                 self.last_capture_cpu_s, self.last_cost_s,
                  self.last_cost_s / self.settings.max_busy_share)
         return path
 

@@ -80,11 +80,12 @@ def test_a_writes_cost_is_the_cpu_its_thread_used(
     for the disk; those waits cost them nothing, so they do not space the next snapshot out.
     The copies, which the learner waits for, cost their whole time."""
     snapshotter = _snapshotter(tmp_path, 20)
-    used = iter([5.0, 5.25])
+    used = iter([1.0, 1.5, 5.0, 5.25])  # the copies' start and end, the write's
     monkeypatch.setattr(snapshotter_module, "thread_cpu_s", lambda: next(used))
     snapshotter.snapshot_now()
     assert snapshotter.last_duration_s > 0
     assert snapshotter.last_capture_s > 0  # the learner waits for the copies: a cost
+    assert snapshotter.last_capture_cpu_s == 0.5  # what the log says they ran
     assert snapshotter.last_cost_s == snapshotter.last_capture_s + 0.25
 
 
