@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 
 from streamrec.models.base import ranges
-from streamrec.storage import copy_memory
 from streamrec.types import EMPTY_INTS, EventBatch, FloatArray, IntArray
 
 _NO_ITEMS: IntArray = np.zeros(0, dtype=np.int64)
@@ -355,8 +354,7 @@ class UserHistories:
             taken = ranges(stored_indptr[stored_rows], sizes)
             for name in names:
                 values = getattr(stored, name)
-                # a snapshot's: into memory mapped ahead (storage/copy_memory.py)
-                out = copy_memory.empty(int(out_indptr[-1]), values.dtype)
+                out = np.empty(int(out_indptr[-1]), dtype=values.dtype)
                 out[own_to] = own[name]
                 out[stored_to] = values[taken]
                 result[name] = out

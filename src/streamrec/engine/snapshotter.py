@@ -31,7 +31,6 @@ from streamrec.engine.state import PENDING_FIT, EngineState
 from streamrec.engine.trainer import lower_priority
 from streamrec.errors import Unavailable
 from streamrec.settings import SnapshotSettings
-from streamrec.storage.copy_memory import Prefaulted
 from streamrec.storage.failures import storage_unavailable
 from streamrec.storage.snapshots import SnapshotStore
 
@@ -71,11 +70,6 @@ class Snapshotter:
         self.written_bytes = 0  # chunks written, in total (storage/snapshots.py)
         self.reused_bytes = 0  # chunks an older snapshot had written: not written again
         self._writing: threading.Thread | None = None
-        # memory for the next capture's copies, taken ahead (storage/copy_memory.py): the
-        # bytes the last capture asked for, in order, and the thread mapping them
-        self._sizes: list[int] = []
-        self._memory: Prefaulted | None = None
-        self._taking_memory: threading.Thread | None = None
         # replicas with a shared directory: the refit leader also writes its snapshots there,
         # where a new replica starts from (engine/engine.py)
         self.shared: SnapshotStore | None = None
@@ -124,15 +118,6 @@ class Snapshotter:
         asking for the write lock meanwhile, holds no reader up."""
         if not self.is_due() or self._is_writing():
             return
-        if self._sizes and self._memory is None and self._taking_memory is None:
-            # the copies' memory first, mapped while the learner goes on: the capture comes
-            # at a later batch, once it is ready
-            self._taking_memory = threading.Thread(target=self._take_memory,
-                                                   name="snapshot-memory", daemon=True)
-            self._taking_memory.start()
-            return
-        if self._taking_memory is not None and self._taking_memory.is_alive():
-            return
         captured = threading.Event()
         failed: list[BaseException] = []
         self._writing = threading.Thread(
@@ -157,28 +142,16 @@ class Snapshotter:
             captured.set()
         self._write_or_log(offset, components)
 
-    def _take_memory(self) -> None:
-        if self.settings.nice:
-            lower_priority(self.settings.nice)
-        try:
-            self._memory = Prefaulted(self._sizes)
-        except MemoryError:  # the copies will take their memory as they go
-            self._memory = Prefaulted()
-
     def _capture(self) -> tuple[int, dict[str, dict]]:  # type: ignore[type-arg]
-        if self._taking_memory is not None:
-            self._taking_memory.join()
-        memory, self._memory, self._taking_memory = self._memory or Prefaulted(), None, None
         # a read: it excludes the learner's writes (a consistent cut) but not the readers,
         # so recommendations are served while the snapshot's copies are taken
-        with self.state.lock.reading(), memory.active():
+        with self.state.lock.reading():
             # from the lock on: a wait for it (behind a refit's swap) is not the copies' cost
             started, cpu = time.perf_counter(), thread_cpu_s()
             offset, components = self.state.offset, self.state.capture()
             # the learner waits for the copies: their whole time is a cost, waits and all
             self.last_capture_s = time.perf_counter() - started
             self.last_capture_cpu_s = thread_cpu_s() - cpu  # of which they ran (the log's)
-        self._sizes = memory.asked
         self.last_offset, self.last_events = offset, self.state.learned_events
         self.last_learning_s = self.learning_s()
         self.last_at = time.monotonic()

@@ -50,7 +50,6 @@ from threadpoolctl import ThreadpoolController
 from streamrec.models.base import FitStopped, grow, top_k
 from streamrec.models.scores import DenseScores, QueryScores, SparseScores
 from streamrec.models.sparse_rows import FrozenRows, RefitsOnRows, SparseRows
-from streamrec.storage import copy_memory
 from streamrec.storage.snapshots import unchanging
 from streamrec.types import Candidates, EventBatch, FloatArray, IntArray, Query
 
@@ -429,7 +428,7 @@ class ALSModel(RefitsOnRows):
         """The rows, the fit's factors, and which users' rows changed since the fit: their
         vectors are solves of their rows, 0 here whether a reader solved them yet or not."""
         changed = np.flatnonzero(self._changed)
-        user_factors = copy_memory.copy_of(self._user_factors)  # a snapshot's: mapped ahead
+        user_factors = self._user_factors.copy()
         user_factors[changed] = 0.0
         state = {
             **rows,

@@ -43,7 +43,6 @@ import numpy as np
 
 from streamrec.models.base import grow
 from streamrec.models.compiled import Kernels
-from streamrec.storage import copy_memory
 from streamrec.types import EMPTY_INTS, FloatArray, IntArray
 
 _ENTRY = 12  # bytes per entry: an int32 column and a float64 value
@@ -432,8 +431,7 @@ class SparseRows:
         rows = np.where(rows < self._n_rows, rows, -1)
         known = rows[rows >= 0]
         held = int(self._meta[known, _SIZE].sum() + self._meta[known, _PENDING].sum())
-        # in a snapshot's capture, into memory mapped ahead (storage/copy_memory.py)
-        cols, vals = copy_memory.empty(held, columns), copy_memory.empty(held, np.float64)
+        cols, vals = np.empty(held, dtype=columns), np.empty(held, dtype=np.float64)
         sizes = np.zeros(rows.size, dtype=np.int64)
         if held:
             used = _kernels().gather(rows, self._meta, self._slab_cols, self._slab_vals,

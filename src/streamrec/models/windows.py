@@ -21,7 +21,6 @@ import numpy as np
 
 from streamrec.models.base import grow, ranges
 from streamrec.models.compiled import Kernels
-from streamrec.storage import copy_memory
 from streamrec.types import IntArray
 
 _START, _LENGTH, _ROOM = range(3)
@@ -225,7 +224,7 @@ class RecentWindows:
         users = np.flatnonzero(lengths)
         indptr = np.zeros(users.size + 1, dtype=np.int64)
         np.cumsum(lengths[users], out=indptr[1:])
-        flat = copy_memory.empty(int(indptr[-1]), np.int64)  # a snapshot's: mapped ahead
+        flat = np.empty(int(indptr[-1]), dtype=np.int64)
         _KERNELS.get().flatten(users, self._meta, self._slab, flat)
         return {"recent_users": users, "recent_indptr": indptr,
                 "recent_items": flat}

@@ -13,13 +13,10 @@ from typing import Any
 import pytest
 
 from streamrec.engine import snapshotter as snapshotter_module
-from streamrec.engine.replay import assert_same_state
 from streamrec.engine.snapshotter import Snapshotter
 from streamrec.engine.state import EngineState
 from streamrec.errors import Unavailable
 from streamrec.settings import Settings, SnapshotSettings
-from streamrec.storage import copy_memory
-from streamrec.storage.copy_memory import Prefaulted
 from streamrec.storage.snapshots import SnapshotStore
 from streamrec.types import Event, LoggedEvent
 
@@ -108,47 +105,6 @@ def test_a_threads_cpu_time_is_read_and_never_falls() -> None:
     first = snapshotter_module.thread_cpu_s()
     sum(range(100_000))
     assert 0.0 <= first <= snapshotter_module.thread_cpu_s()
-
-
-def test_the_copies_memory_is_taken_ahead_while_the_learner_goes_on(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """After a first capture, a due snapshot first has the memory its copies took last time
-    mapped on another thread; the learner's next call captures into it. What is written
-    reads back as the state."""
-    monkeypatch.setattr(copy_memory, "_SMALLEST", 0)  # the test's arrays are small
-    taken: list[bool] = []
-    take = Prefaulted.take
-
-    def counted(self: Prefaulted, shape: Any, dtype: Any) -> Any:
-        array = take(self, shape, dtype)
-        taken.append(array.base is not None)
-        return array
-
-    monkeypatch.setattr(Prefaulted, "take", counted)
-    snapshotter = _snapshotter(tmp_path, 20)
-    snapshotter.maybe_snapshot()  # the first: nothing known to take ahead
-    snapshotter.wait_written()
-    assert snapshotter.writes == 1 and taken and not any(taken)
-    taken.clear()
-    snapshotter.last_cost_s = 0.0  # the write just made spaces nothing out
-    state = snapshotter.state
-    state.apply([LoggedEvent(100 + n, Event(f"u{n % 4}", f"i{n % 9}", "view", 5_000.0 + n))
-                 for n in range(20)])
-    snapshotter.maybe_snapshot()  # due: the memory is taken first, no capture yet
-    assert snapshotter.last_offset == 20 and not taken
-    thread = snapshotter._taking_memory
-    assert thread is not None
-    thread.join()
-    snapshotter.maybe_snapshot()  # the next batch's call captures into it
-    snapshotter.wait_written()
-    assert snapshotter.last_offset == state.offset == 119 and snapshotter.writes == 2
-    if sys.platform.startswith("linux"):
-        assert any(taken)  # the rows and windows went into memory mapped ahead
-    restored = EngineState(Settings(), inline_training=False)
-    snapshot = snapshotter.store.load_latest()
-    assert snapshot is not None and snapshot.offset == 119
-    restored.restore(snapshot.offset, snapshot.components)
-    assert_same_state(restored, state, exact=True)
 
 
 def test_writes_are_counted(tmp_path: Path) -> None:
