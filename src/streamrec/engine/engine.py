@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from streamrec.engine import browsing
+from streamrec.engine import browsing, histories
 from streamrec.engine.browsing import ActivityDay, ShownEvent
 from streamrec.engine.erasures import clear_pending, erasure_event, pending_keys, record_pending
 from streamrec.engine.exports import UserExport, export_of
@@ -140,6 +140,7 @@ class Engine:
         if start_learner:  # compiled now, not in the first batch (once per machine: ~10 s)
             sparse_rows.compile_kernels()
             windows.compile_kernels()
+            histories.compile_kernels()
         # a damaged file stops the start, named, rather than being served and written into
         check_at_start(sqlite_paths(settings.data_dir, settings.log_url, settings.catalogue_url,
                                     settings.key_store_url))

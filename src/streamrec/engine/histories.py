@@ -12,7 +12,11 @@ Histories as a snapshot holds them (flat arrays, one slice per user) are read in
 restart builds no per-user object (at 200,000 users that was seconds of every restart), and
 a user's history becomes a ``_History`` only when the learner first changes it. Each
 snapshot's ``state`` takes the place of both again, so what was copied out since the last
-one is not held twice for long.
+one is not held twice for long. It puts each user's slice in place compiled (numba,
+``compiled.py``), outside the interpreter's lock: the learner waits for a snapshot's copies.
+At 176,000 users and 12.6M events, 144,000 of them changed, numpy's gathers and scatters
+through index arrays (three of 100 MiB at a time) took 0.98-1.04 s, the kernel 0.73-0.90 s
+(most of the rest is the new arrays' first touch and joining the changed histories).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from streamrec.models.base import ranges
+from streamrec.models.compiled import Kernels
 from streamrec.types import EMPTY_INTS, EventBatch, FloatArray, IntArray
 
 _NO_ITEMS: IntArray = np.zeros(0, dtype=np.int64)
@@ -101,6 +105,44 @@ class _Stored:
                         array("d", self.weights[start:end].tobytes()),
                         array("d", self.times[start:end].tobytes()),
                         older.copy() if older.size else _NO_ITEMS, int(self.trimmed[row]))
+
+
+def _place_kernel(out_indptr: IntArray, from_own: IntArray, own_indptr: IntArray,
+                  own: np.ndarray, from_stored: IntArray, stored_rows: IntArray,
+                  stored_indptr: IntArray, stored: np.ndarray, out: np.ndarray) -> None:
+    """Each user's values into their slice of ``out`` (``out_indptr``): the n-th changed
+    history's (``own`` by ``own_indptr``) to the user at ``from_own[n]``, the stored row
+    ``stored_rows[n]``'s to the user at ``from_stored[n]``."""
+    for n in range(from_own.shape[0]):
+        start, end = own_indptr[n], own_indptr[n + 1]
+        at = out_indptr[from_own[n]]
+        out[at:at + end - start] = own[start:end]
+    for n in range(from_stored.shape[0]):
+        row = stored_rows[n]
+        start, end = stored_indptr[row], stored_indptr[row + 1]
+        at = out_indptr[from_stored[n]]
+        out[at:at + end - start] = stored[start:end]
+
+
+def _make(jit: Callable[[Callable[..., Any]], Any]) -> Callable[..., None]:
+    return jit(_place_kernel)  # type: ignore[no-any-return]
+
+
+def warm_up() -> None:
+    """The kernel for the arrays a state holds (int64 items, float64 weights and times)."""
+    histories = UserHistories(2)
+    for user in (1, 0, 1, 2):  # a stored user changed, one not, one new
+        histories.learn(EventBatch(np.array([user]), np.array([user]), np.ones(1),
+                                   np.ones(1)))
+        histories.state()
+
+
+_KERNELS: Kernels[Callable[..., None]] = Kernels("histories", globals(), _make,
+                                                 warm_up=warm_up)
+
+
+def compile_kernels() -> None:
+    _KERNELS.get()
 
 
 class UserHistories:
@@ -342,23 +384,16 @@ class UserHistories:
         from_stored, from_own = placed[:n_stored], placed[n_stored:]
         result: dict[str, np.ndarray] = {"users": users, "indptr": indptr,
                                          "older_indptr": older_indptr}
-        # where each event goes, worked out once for the three arrays of events (and once
-        # for the older items), not once per array as before. The changed histories' values
-        # are already in their order: they go in whole
+        place = _KERNELS.get()
         for names, out_indptr, own_indptr_, stored_indptr in (
                 (("items", "weights", "times"), indptr, own_indptr, stored.indptr),
                 (("older_items",), older_indptr, own_older_indptr, stored.older_indptr)):
-            own_to = ranges(out_indptr[from_own], np.diff(own_indptr_))
-            sizes = stored_indptr[stored_rows + 1] - stored_indptr[stored_rows]
-            stored_to = ranges(out_indptr[from_stored], sizes)
-            taken = ranges(stored_indptr[stored_rows], sizes)
             for name in names:
                 values = getattr(stored, name)
                 out = np.empty(int(out_indptr[-1]), dtype=values.dtype)
-                out[own_to] = own[name]
-                out[stored_to] = values[taken]
+                place(out_indptr, from_own, own_indptr_, own[name], from_stored, stored_rows,
+                      stored_indptr, values, out)
                 result[name] = out
-            del own_to, stored_to, taken  # before the next ones are made
         trimmed = np.empty(users.size, dtype=np.int64)
         trimmed[from_own] = own_trimmed
         trimmed[from_stored] = stored.trimmed[stored_rows]
