@@ -13,10 +13,10 @@ Writing costs time in proportion to the state (at 10M events, a gigabyte or more
 that cost d seconds spaces the next at least d / ``max_busy_share`` seconds from the last, so
 the writer never takes more than that share of a core from learning and serving, whatever
 the state's size. Its cost is the copies' time (the learner waits for them), and the CPU
-time the write's thread used: beside learning and a fit on two cores a write took 8-9 s, of
-which it ran ~1 s (hashing, copying into the page cache); the rest it waited, at its lower
-priority, for CPUs others used, or for the disk, and that cost learning and serving
-nothing. The log holds every event in between."""
+time the write's thread used: beside learning and a fit on two cores, late in a 10M-event
+run, a write took 5.7-6.6 s, of which it ran 1.2-1.6 s (hashing, copying into the page
+cache); the rest it waited, at its lower priority, for CPUs others used, or for the disk,
+and that cost learning and serving nothing. The log holds every event in between."""
 
 from __future__ import annotations
 
