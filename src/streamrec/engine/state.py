@@ -172,18 +172,12 @@ class EngineState:
             # the ranker is taught just before an event, on the state of everything before it,
             # whatever batches the log happens to be read in: replay rebuilds the same state
             start = 0
-            pending: set[tuple[str, str]] = set()  # (user, item) learned later in this batch
-            pending_users: set[str] = set()
-            for position, entry in enumerate(fresh):
-                if self._teach_ranker(entry, fresh[start:position], pending, pending_users):
+            for position, shown in self._may_teach(fresh):
+                if self._teach_ranker(fresh[position], shown, fresh[start:position]):
                     start = position
-                    pending.clear()
-                    pending_users.clear()
                     # the models have learned up to here: waiting reads need not wait for
                     # the rest of the batch (each lesson is a query, ~3 ms at 100k items)
                     self.lock.let_readers_in()
-                pending.add((entry.event.user_id, entry.event.item_id))
-                pending_users.add(entry.event.user_id)
             self._learn(fresh[start:])
             if self.inline_training:
                 for refittable in self._refittables:
@@ -315,22 +309,63 @@ class EngineState:
         self.learned_events += len(logged)
         self.client_events += len(logged)
 
-    def _teach_ranker(self, entry: LoggedEvent, before: Sequence[LoggedEvent],
-                      pending: set[tuple[str, str]], pending_users: set[str]) -> bool:
-        """Ask the ranker about ``entry`` before the models learn it (test, then train);
-        ``before`` (the batch's earlier events, also in ``pending``) is learned first, only
-        when it teaches, so batches stay batches. True if it taught."""
-        event = entry.event
+    def _may_teach(self, fresh: Sequence[LoggedEvent]) -> list[tuple[int, list[Any] | None]]:
+        """The positions of the events that may teach the ranker, in order, each with the
+        list it is feedback on (``SHOWN_KEY``: a lesson) or None (the user's next item: a
+        test, and a lesson when ``wants_example`` says so). A next item is one of a
+        positive type, by a user who had an event before, with an item new to them; feedback
+        needs its user and item known. Both are decided on the state before the batch and
+        the batch's earlier events, never on where a lesson fell in it, so the choice does not
+        depend on where batches start (a replay reads the log in other batches). The state's
+        part is asked for the whole batch at once (``UserHistories.before``, compiled)."""
+        events = [entry.event for entry in fresh]
         types = self.event_types
-        if event.type not in types or types[event.type].is_negative:
+        teachable = {name for name, config in types.items() if not config.is_negative}
+        user_ids = [event.user_id for event in events]
+        item_ids = [event.item_id for event in events]
+        users, items = self.users.lookups(user_ids), self.items.lookups(item_ids)
+        positive = np.fromiter((event.type in teachable for event in events), dtype=bool,
+                               count=len(events))
+        asked = np.flatnonzero(positive & (users >= 0))
+        had = np.zeros(len(events), dtype=bool)
+        seen = np.zeros(len(events), dtype=bool)
+        had[asked], seen[asked] = self.histories.before(users[asked], items[asked])
+        may: list[tuple[int, list[Any] | None]] = []
+        earlier_users: set[str] = set()
+        earlier_items: set[str] = set()
+        earlier: set[tuple[str, str]] = set()  # (user, item)
+        had_before, seen_before = had.tolist(), seen.tolist()
+        user_known, item_known = (users >= 0).tolist(), (items >= 0).tolist()
+        for k, (event, is_positive) in enumerate(zip(events, positive.tolist(), strict=True)):
+            user_id, item_id = user_ids[k], item_ids[k]
+            if is_positive:
+                shown = (event.context or {}).get(SHOWN_KEY)
+                if isinstance(shown, list) and (user_known[k] or user_id in earlier_users) \
+                        and (item_known[k] or item_id in earlier_items):
+                    may.append((k, shown))
+                elif (had_before[k] or user_id in earlier_users) and not seen_before[k] \
+                        and (user_id, item_id) not in earlier:
+                    may.append((k, None))
+            earlier_users.add(user_id)
+            earlier_items.add(item_id)
+            earlier.add((user_id, item_id))
+        return may
+
+    def _teach_ranker(self, entry: LoggedEvent, shown_ids: list[Any] | None,
+                      before: Sequence[LoggedEvent]) -> bool:
+        """Ask the ranker about ``entry`` (``_may_teach`` chose it) before the models learn
+        it (test, then train); ``before`` (the batch's events since the last lesson) is
+        learned first, only when it teaches, so batches stay batches. True if it taught."""
+        event = entry.event
+        if shown_ids is None and not self.ranker.wants_example():
             return False
+        self._learn(before)
         user = self.users.lookup(event.user_id)
         item = self.items.lookup(event.item_id)
-        shown_ids = (event.context or {}).get(SHOWN_KEY)
-        if isinstance(shown_ids, list) and user is not None and item is not None:
-            self._learn(before)
+        if shown_ids is not None:
             # what was shown, as the engine logged it with the event (not the in-memory
             # impression, which a restart loses): replay teaches the same lesson
+            assert user is not None and item is not None  # known before it (_may_teach)
             found = (self.items.lookup(str(i)) for i in shown_ids)
             shown_items = np.array([i for i in found if i is not None], dtype=np.int64)
             query = self.query_for(user, event.timestamp, exclude_seen=False, serving=False)
@@ -338,17 +373,6 @@ class EngineState:
                                            also=shown_items)
             self.ranker.learn_feedback(_subset(shown, np.isin(shown.items, shown_items)), item)
             return True
-        # eligibility from the state plus the batch's earlier events, so it does not depend on
-        # where batches start: the user had history, and this item is new to them
-        has_history = event.user_id in pending_users or (
-            user is not None and self.histories.event_count(user) > 0)
-        is_new_item = (event.user_id, event.item_id) not in pending and (
-            user is None or item is None or not self.histories.has_seen(user, item))
-        if not (has_history and is_new_item) or not self.ranker.wants_example():
-            return False
-        self._learn(before)
-        user = self.users.lookup(event.user_id)
-        item = self.items.lookup(event.item_id)
         if user is None or item is None:  # a brand-new item: no candidate can be it
             self.ranker.missed(user)
             return True

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Iterator
+from itertools import repeat
 
 import numpy as np
 
@@ -83,6 +84,10 @@ class Vocabulary:
 
     def lookup(self, id_: str) -> int | None:
         return self._index.get(id_)
+
+    def lookups(self, ids: Iterable[str]) -> IntArray:
+        """``lookup`` of each id, -1 for one not known."""
+        return np.fromiter(map(self._index.get, ids, repeat(-1)), dtype=np.int64)
 
     def id_of(self, index: int) -> str:
         return self._ids[index]

@@ -7,6 +7,8 @@ import sys
 import threading
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streamrec.engine.histories import UserHistories
 from streamrec.types import EventBatch
@@ -106,6 +108,20 @@ def assert_same_histories(found: UserHistories, expected: UserHistories, users: 
         assert [found.has_seen(user, i) for i in range(items)] == \
             [expected.has_seen(user, i) for i in range(items)]
     assert found.budgets() == expected.budgets()
+    assert_before_answers_as_each_pair(found, expected, users, items)
+
+
+def assert_before_answers_as_each_pair(found: UserHistories, expected: UserHistories,
+                                       users: int, items: int) -> None:
+    """``before`` over every pair (users never seen and item -1, never seen, included)
+    answers as ``event_count`` and ``has_seen`` do one pair at a time."""
+    pair_users = np.repeat(np.arange(users + 2), items + 1)
+    pair_items = np.tile(np.arange(-1, items), users + 2)
+    had, seen = found.before(pair_users, pair_items)
+    pairs = list(zip(pair_users.tolist(), pair_items.tolist(), strict=True))
+    assert had.tolist() == [expected.event_count(user) > 0 for user, _ in pairs]
+    assert seen.tolist() == [item >= 0 and expected.has_seen(user, item)
+                             for user, item in pairs]
 
 
 def test_histories_read_in_place_after_a_restore_or_a_snapshot_equal_those_never_saved() -> None:
@@ -137,6 +153,31 @@ def test_histories_read_in_place_after_a_restore_or_a_snapshot_equal_those_never
         assert_same_histories(found, expected, users, items)
     for key, array in expected.state().items():  # its first state: it was never saved
         np.testing.assert_array_equal(found.state()[key], array, err_msg=key)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 30)),
+                                   max_size=40),
+                          st.sampled_from(["learn", "snapshot", "restart"])),
+                min_size=1, max_size=12))
+def test_a_batchs_questions_at_once_answer_as_one_at_a_time(
+        steps: list[tuple[list[tuple[int, int]], str]]) -> None:
+    """Whatever was learned, saved or restored, ``before`` (the learner's eligibility for a
+    whole batch, compiled) equals ``event_count > 0`` and ``has_seen`` per pair."""
+    histories = UserHistories(4)  # short: trims, and older items, come soon
+    start = 0.0
+    for pairs, then in steps:
+        if pairs:
+            users, items = (list(column) for column in zip(*pairs, strict=True))
+            histories.learn(batch(users, items, start=start))
+            start += len(pairs)
+        if then == "snapshot":
+            histories.state()
+        elif then == "restart":
+            restarted = UserHistories(4)
+            restarted.restore(histories.state())
+            histories = restarted
+        assert_before_answers_as_each_pair(histories, histories, 6, 31)
 
 
 def test_readers_beside_a_snapshots_state_read_every_history_whole() -> None:
