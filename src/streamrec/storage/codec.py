@@ -99,6 +99,19 @@ class EntryCipher:
             found.update(created)
         return found
 
+    def fetch_missing(self, entries: Iterable[tuple[str, bytes]]) -> None:
+        """Cache the keys that ``(user_key, sealed blob)`` entries need and the cache lacks,
+        in one key store round trip: a reader about to open a batch asks once, not once per
+        user (a restart's replay meets tens of thousands of users, each a query, or a network
+        round trip to a shared store). Entries under a destroyed key are left to ``open``."""
+        with self._lock:
+            cache, destroyed = self._cache, self._destroyed
+            missing = list({user for user, blob in entries if user not in cache
+                            and bytes(blob[1:1 + KEY_ID_BYTES]) not in destroyed})
+        if missing:
+            self._remember({user: (data.key_id, AESGCM(data.key))
+                            for user, data in self.keys.get_many(missing).items()})
+
     def _remember(self, keys: SealingKeys) -> None:
         with self._lock:
             cache = self._cache
@@ -282,6 +295,8 @@ def logged_of(rows: Sequence[tuple[Any, ...]], cipher: EntryCipher | None,
     offset (the SQLite log's writer knows it); else to position 0 (the Kafka log's writer
     cannot know the offset its readers will give)."""
     logged: list[LoggedEvent] = []
+    if cipher is not None:
+        cipher.fetch_missing((row[2], row[8]) for row in rows if row[8] is not None)
     for row in rows:
         offset, event_id, user_id, item_id, type_, value, timestamp, context, sealed = row
         if sealed is not None:

@@ -305,7 +305,10 @@ class KafkaEventLog:
         if value[:1] != _EVENTS:
             log.warning("kafka log: record %d is not streamrec's; skipped", kafka_offset)
             return
-        for place, row in enumerate(decode_rows(value)):
+        rows = decode_rows(value)
+        if self.cipher is not None:  # a record's users' keys in one round trip
+            self.cipher.fetch_missing((row[1], row[7]) for row in rows if row[7] is not None)
+        for place, row in enumerate(rows):
             event_id, user = row[0], row[1]
             if event_id is not None:
                 if event_id in self._ids:

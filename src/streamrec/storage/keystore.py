@@ -67,6 +67,10 @@ class KeyStore(Protocol):
         """The user's current data key, None when they have none."""
         ...
 
+    def get_many(self, user_keys: Iterable[str]) -> dict[str, DataKey]:
+        """The current data key of each of these users who has one, in one round trip."""
+        ...
+
     def get_or_create(self, user_keys: Iterable[str]) -> dict[str, DataKey]:
         """Each user's data key, creating the missing ones; durable when this returns (an
         entry sealed under a key that a crash lost would be lost with it)."""
@@ -180,6 +184,12 @@ class SQLiteKeyStore:
         if row is None:
             return None
         return self._wrapper.unwrap(user_key, bytes(row[0]), bytes(row[1]), str(self.path))
+
+    def get_many(self, user_keys: Iterable[str]) -> dict[str, DataKey]:
+        with self._lock:
+            rows = _select_many(self._connection, list(dict.fromkeys(user_keys)))
+        return {key: self._wrapper.unwrap(key, key_id, wrapped, str(self.path))
+                for key, (key_id, wrapped) in rows.items()}
 
     def get_or_create(self, user_keys: Iterable[str]) -> dict[str, DataKey]:
         wanted = list(dict.fromkeys(user_keys))

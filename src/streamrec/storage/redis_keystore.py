@@ -62,6 +62,14 @@ class RedisKeyStore:
         stored = calling_redis("read a data key", lambda: self._redis.hget(self._keys, user_key))
         return None if stored is None else self._unwrap(user_key, bytes(stored))
 
+    def get_many(self, user_keys: Iterable[str]) -> dict[str, DataKey]:
+        wanted = list(dict.fromkeys(user_keys))
+        if not wanted:
+            return {}
+        stored = calling_redis("read data keys", lambda: self._redis.hmget(self._keys, wanted))
+        return {key: self._unwrap(key, bytes(value))
+                for key, value in zip(wanted, stored, strict=True) if value is not None}
+
     def get_or_create(self, user_keys: Iterable[str]) -> dict[str, DataKey]:
         wanted = list(dict.fromkeys(user_keys))
         if not wanted:

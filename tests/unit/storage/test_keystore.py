@@ -31,6 +31,12 @@ def test_keys_round_trip_and_survive_reopening(tmp_path: Path) -> None:
     try:
         assert again.get("alice") == created["alice"]
         assert again.get("bob") == created["bob"]
+        # many at once: users without a key (erased, or never) are left out
+        assert again.destroy("bob")
+        assert again.get_many(["bob", "alice", "carol", "alice"]) == {"alice": created["alice"]}
+        assert again.get_many([]) == {}
+        many = again.get_or_create([f"u{n}" for n in range(1_200)])  # past one query's 500
+        assert again.get_many(many) == many
     finally:
         again.close()
 

@@ -38,6 +38,11 @@ def test_keys_round_trip_between_replicas(redis_url: str, prefix: str) -> None:
     assert one.is_destroyed(created["alice"].key_id)
     assert not one.is_destroyed(created["bob"].key_id)
     assert one.get_or_create(["alice"])["alice"].key_id != created["alice"].key_id
+    # many at once, in one round trip: users without a key (bob destroyed, carol never) left out
+    assert other.destroy("bob")
+    created = one.get_or_create(["dave", "erin"])
+    assert other.get_many(["dave", "bob", "erin", "carol", "dave"]) == created
+    assert one.get_many([]) == {}
 
 
 def test_the_first_replica_to_create_a_users_key_wins(redis_url: str, prefix: str) -> None:

@@ -261,6 +261,39 @@ def test_the_key_cache_keeps_the_recently_used_keys(
         cipher.close()
 
 
+def test_a_reader_asks_the_key_store_once_a_batch_not_once_a_user(
+        tmp_path: Path, make_event: EventFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A restart's replay opens entries of tens of thousands of users its cache has never
+    seen: their keys come in one round trip a read, not one each (a query each on SQLite,
+    a network round trip each on a shared store). An erased user's entries are still left
+    out, their key looked up alone."""
+    log = open_sealed(tmp_path)
+    log.append([make_event(f"user{n % 40}", f"i{n}") for n in range(120)])
+    log.close()
+    backup = (tmp_path / "events.db").read_bytes()
+    log = open_sealed(tmp_path)
+    assert log.delete_user("user7") == 3
+    log.close()
+    (tmp_path / "events.db").write_bytes(backup)  # user7's rows back, their key destroyed
+    log = open_sealed(tmp_path)
+    assert log.cipher is not None
+    many: list[list[str]] = []
+    one: list[str] = []
+    get_many, get = log.cipher.keys.get_many, log.cipher.keys.get
+    monkeypatch.setattr(log.cipher.keys, "get_many",
+                        lambda users: many.append(list(users)) or get_many(many[-1]))
+    monkeypatch.setattr(log.cipher.keys, "get", lambda user: one.append(user) or get(user))
+    try:
+        read = log.read(0, 1_000)
+        assert len(read) == 117 and "user7" not in {e.event.user_id for e in read}
+        assert [sorted(users) for users in many] == [sorted(f"user{n}" for n in range(40))]
+        assert one == ["user7"]  # its key destroyed: found missing, looked up alone
+        log.read(0, 1_000)  # cached now: no round trip
+        assert len(many) == 1
+    finally:
+        log.close()
+
+
 def test_duplicates_are_found_past_one_look_up_of_ids(
         tmp_path: Path, make_event: EventFactory) -> None:
     """Duplicate ids are looked up a few hundred at a time: every one of a large batch is
