@@ -549,10 +549,12 @@ class Engine:
 
     def stats(self) -> dict[str, Any]:
         state = self.state
+        with state.lock.reading():  # the learner adds to both counts under its lock
+            own_learned = state.learned_events - state.client_events
         return {
             # stored rows less the engine's own learned so far (merges, refit markers): no
             # scan; exact once learning has caught up
-            "events": self.log.count() - (state.learned_events - state.client_events),
+            "events": self.log.count() - own_learned,
             "users": state.users.live,
             "items": len(state.items),
             "catalogue_items": self.catalogue.count(),

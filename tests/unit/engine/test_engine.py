@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -112,6 +113,26 @@ def test_every_acknowledged_event_is_learned_when_ingest_returns(
     stats = engine.stats()
     assert stats["learned_offset"] == stats["log_offset"] == appended.last_offset
     assert stats["events"] == stats["learned_events"]
+
+
+def test_stats_never_count_a_batch_the_learner_is_half_way_through(
+    engine: Engine, make_event: EventFactory
+) -> None:
+    """The learner adds a batch to ``learned_events`` and then to ``client_events``, under
+    its lock; ``events`` (stored rows less the engine's own) is read under the lock too, so
+    it is never off by a batch learned half-way."""
+    before = engine.stats()["events"]
+    state = engine.state
+    answered: list[int] = []
+    with state.lock:  # as the learner holds it between the two additions
+        state.learned_events += 5
+        reader = threading.Thread(target=lambda: answered.append(engine.stats()["events"]))
+        reader.start()
+        reader.join(timeout=0.5)
+        assert reader.is_alive() and not answered  # waits for the batch to be whole
+        state.client_events += 5
+    reader.join()
+    assert answered == [before]
 
 
 def test_a_repeated_event_id_is_learned_once(engine: Engine, make_event: EventFactory) -> None:
