@@ -387,11 +387,11 @@ def main() -> None:
     allocator.trim()
     print(f"the bench's own RSS before the restarts: {rss_bytes(os.getpid()) / MIB:,.0f} MiB")
     store = SnapshotStore(directory / "engine" / "snapshots")
-    crash_restart_s, crash_tail = crash_restart(store, directory / "engine")
+    crash_restart_s, crash_tail, crash_replay_s = crash_restart(store, directory / "engine")
     if crash_tail:
         print(f"restart after a crash, in a fresh process (the snapshot written at close "
               f"gone: the one before it plus {crash_tail:,} events of log): "
-              f"{crash_restart_s:,.1f} s")
+              f"{crash_restart_s:,.1f} s, {crash_replay_s:,.1f} s of it learning the tail")
     else:
         print("restart after a crash: not measured, no snapshot before the close's")
     # the floor of a restart: reading the newest snapshot once (from the page cache, as the
@@ -412,21 +412,25 @@ def main() -> None:
     del engine
     gc.collect()
     allocator.trim()
-    fresh_restart_s = fresh_process_restart_s(directory / "engine")
+    fresh_restart_s, _, _ = fresh_process_restart_s(directory / "engine")
     print(f"restart in a fresh process, as a server's restart (Engine.open alone): "
           f"{fresh_restart_s:,.1f} s")
-    # the worst crash of the run: its longest tail learned at the pace the crash restart
-    # learned its own (an estimate: that tail's events, not these, were learned)
+    # the worst crash of the run: the crash restart's fixed part (all but learning its tail)
+    # and the run's longest tail learned at the pace it learned its own (an estimate: that
+    # tail's events, not these, were learned). The pace is the replay's alone: dividing the
+    # tail by the whole restart's difference from a clean one folded in costs a longer tail
+    # does not add to (at 3M: 10-13k ev/s where the replay itself learned 30k)
     longest_tail = max((c.longest_tail_events for c in checkpoints[1:]), default=0)
-    worst_crash_s = float("nan")
-    if crash_tail < MIN_PACED_TAIL or crash_restart_s <= fresh_restart_s:
+    worst_crash_s = pace = float("nan")
+    if crash_tail < MIN_PACED_TAIL or crash_replay_s <= 0:
         print(f"longest crash tail after the first checkpoint: {longest_tail:,} events (the "
               f"crash restart's tail, {crash_tail:,}, too short to give a pace)")
     else:
-        pace = crash_tail / (crash_restart_s - fresh_restart_s)
-        worst_crash_s = fresh_restart_s + longest_tail / pace
+        pace = crash_tail / crash_replay_s
+        worst_crash_s = crash_restart_s - crash_replay_s + longest_tail / pace
         print(f"longest crash tail after the first checkpoint: {longest_tail:,} events; "
-              f"learned at the crash restart's pace ({pace:,.0f} ev/s), a crash then "
+              f"learned at the crash restart's replay pace ({pace:,.0f} ev/s) after its "
+              f"{crash_restart_s - crash_replay_s:,.1f} s of fixed costs, a crash then "
               f"restarts in about {worst_crash_s:,.1f} s")
     trimmer.stop()
 
@@ -443,6 +447,7 @@ def main() -> None:
             "ingest_s": ingest_s, "generating_s": generating_s, "restart_s": restart_s,
             "fresh_process_restart_s": fresh_restart_s,
             "crash_restart_s": crash_restart_s, "crash_restart_tail_events": crash_tail,
+            "crash_replay_s": crash_replay_s, "crash_replay_events_per_s": pace,
             "longest_crash_tail_events": longest_tail, "worst_crash_restart_s": worst_crash_s,
             "snapshot_read_s": read_s, "snapshot_mib": snapshot_mib,
             "implicit_fit_s": fit_s, "implicit_nnz": nnz, "sqlite_floor_events_per_s": floor,
@@ -456,22 +461,25 @@ def main() -> None:
 MIN_PACED_TAIL = 10_000
 
 
-def crash_restart(store: SnapshotStore, data_dir: Path) -> tuple[float, int]:
+def crash_restart(store: SnapshotStore, data_dir: Path) -> tuple[float, int, float]:
     """A restart as after kill -9, right after the run's close: a clean close writes a
     snapshot at the log's end, a crash does not, so that one is removed and the one before it
     (the run's last periodic snapshot) restores, then the log's tail since it is learned
-    again. Returns the seconds (fresh process) and the tail's length. Its own close writes a
-    snapshot at the end again, for the restarts measured after it."""
+    again. Returns the seconds (fresh process), the tail's length and the seconds learning it
+    took. Its own close writes a snapshot at the end again, for the restarts measured after
+    it."""
     folders, offsets = store.folders(), store.offsets()
     if len(folders) < 2:
-        return float("nan"), 0
+        return float("nan"), 0, 0.0
     shutil.rmtree(folders[-1])
-    return fresh_process_restart_s(data_dir), offsets[-1] - offsets[-2]
+    seconds, _, replay_s = fresh_process_restart_s(data_dir)
+    return seconds, offsets[-1] - offsets[-2], replay_s
 
 
-def fresh_process_restart_s(data_dir: Path) -> float:
+def fresh_process_restart_s(data_dir: Path) -> tuple[float, int, float]:
     """``Engine.open`` timed in a new process: what a server's restart pays, without this
-    process's heap after the run (imports before the clock, as a server's are)."""
+    process's heap after the run (imports before the clock, as a server's are). Returns the
+    seconds, and the events of the log's tail it learned again and the seconds that took."""
     script = (
         "import sys, time\n"
         "from pathlib import Path\n"
@@ -479,12 +487,13 @@ def fresh_process_restart_s(data_dir: Path) -> float:
         "from streamrec.settings import Settings\n"
         "started = time.perf_counter()\n"
         "engine = Engine.open(Settings(data_dir=Path(sys.argv[1])))\n"
-        "print(time.perf_counter() - started)\n"
+        "print(time.perf_counter() - started, engine.replayed_events, engine.replay_s)\n"
         "engine.close()\n")
     done = subprocess.run([sys.executable, "-c", script, str(data_dir)], check=True,
                           capture_output=True, text=True, env={**os.environ,
                                                                "OPENBLAS_NUM_THREADS": "1"})
-    return float(done.stdout.split()[-1])
+    seconds, replayed, replay_s = done.stdout.split()[-3:]
+    return float(seconds), int(replayed), float(replay_s)
 
 
 if __name__ == "__main__":
