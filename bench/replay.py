@@ -24,11 +24,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import common  # noqa: E402,F401  (pins BLAS to one thread before numpy loads)
 
-from streamrec.engine import histories  # noqa: E402
-from streamrec.engine.engine import open_event_log  # noqa: E402
+from streamrec.engine.engine import compile_kernels, open_event_log  # noqa: E402
 from streamrec.engine.learner import Learner  # noqa: E402
 from streamrec.engine.state import EngineState  # noqa: E402
-from streamrec.models import sparse_rows, windows  # noqa: E402
 from streamrec.settings import Settings  # noqa: E402
 from streamrec.storage.artefacts import ArtefactStore  # noqa: E402
 from streamrec.storage.snapshots import SnapshotStore, read_snapshot  # noqa: E402
@@ -49,8 +47,7 @@ def main() -> None:
     if len(folders) < args.snapshot:
         sys.exit(f"{settings.snapshot_dir} holds {len(folders)} snapshots, not "
                  f"{args.snapshot}")
-    for module in (sparse_rows, windows, histories):  # loaded before the clock, as at a start
-        module.compile_kernels()
+    compile_kernels()  # before the clock, as at a start
     event_log = open_event_log(settings)
     try:
         for run in range(1, args.runs + 1):

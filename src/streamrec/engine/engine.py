@@ -58,6 +58,14 @@ Progress = Callable[[str, int, int | None], None]  # (phase, done so far, total 
 _ITEMS_PER_EVENT = 10_000  # one $items event per this many items of one upsert
 
 
+def compile_kernels() -> None:
+    """Load every compiled kernel the learner runs (numba's cache; compiled once per
+    machine), as a start does before it learns."""
+    sparse_rows.compile_kernels()
+    windows.compile_kernels()
+    histories.compile_kernels()
+
+
 def open_exposure_counts(settings: Settings) -> Counts:
     """Replicas with Redis count the lists they show there; else experiments.db."""
     if settings.replicas.redis_url is not None:
@@ -141,9 +149,7 @@ class Engine:
         # scans release the GIL, so they overlap on two cores)
         read_ahead = snapshots.read_ahead()
         if start_learner:  # compiled now, not in the first batch (once per machine: ~10 s)
-            sparse_rows.compile_kernels()
-            windows.compile_kernels()
-            histories.compile_kernels()
+            compile_kernels()
         # a damaged file stops the start, named, rather than being served and written into
         check_at_start(sqlite_paths(settings.data_dir, settings.log_url, settings.catalogue_url,
                                     settings.key_store_url))
