@@ -107,6 +107,11 @@ class _Stored:
                         older.copy() if older.size else _NO_ITEMS, int(self.trimmed[row]))
 
 
+# no stored histories (before any snapshot or restore): what ``before`` reads then
+_NO_STORED = _Stored.of({"users": _NO_ITEMS, "indptr": np.zeros(1, dtype=np.int64),
+                         "items": _NO_ITEMS, "weights": np.zeros(0), "times": np.zeros(0)})
+
+
 def _place_kernel(out_indptr: IntArray, from_own: IntArray, own_indptr: IntArray,
                   own: np.ndarray, from_stored: IntArray, stored_rows: IntArray,
                   stored_indptr: IntArray, stored: np.ndarray, out: np.ndarray) -> None:
@@ -334,9 +339,7 @@ class UserHistories:
                     slot = changed[user] = len(histories)
                     histories.append(history)
                 slots[k] = slot
-        stored = self._stored if self._stored is not None else _Stored.of(
-            {"users": _NO_ITEMS, "indptr": np.zeros(1, dtype=np.int64), "items": _NO_ITEMS,
-             "weights": np.zeros(0), "times": np.zeros(0)})
+        stored = self._stored if self._stored is not None else _NO_STORED
         had = np.zeros(users.size, dtype=bool)
         seen = np.zeros(users.size, dtype=bool)
         _KERNELS.get().before(

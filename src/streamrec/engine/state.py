@@ -326,7 +326,8 @@ class EngineState:
         users, items = self.users.lookups(user_ids), self.items.lookups(item_ids)
         positive = np.fromiter((event.type in teachable for event in events), dtype=bool,
                                count=len(events))
-        asked = np.flatnonzero(positive & (users >= 0))
+        user_known = users >= 0
+        asked = np.flatnonzero(positive & user_known)
         had = np.zeros(len(events), dtype=bool)
         seen = np.zeros(len(events), dtype=bool)
         had[asked], seen[asked] = self.histories.before(users[asked], items[asked])
@@ -335,13 +336,13 @@ class EngineState:
         earlier_items: set[str] = set()
         earlier: set[tuple[str, str]] = set()  # (user, item)
         had_before, seen_before = had.tolist(), seen.tolist()
-        user_known, item_known = (users >= 0).tolist(), (items >= 0).tolist()
+        user_was_known, item_was_known = user_known.tolist(), (items >= 0).tolist()
         for k, (event, is_positive) in enumerate(zip(events, positive.tolist(), strict=True)):
             user_id, item_id = user_ids[k], item_ids[k]
             if is_positive:
                 shown = (event.context or {}).get(SHOWN_KEY)
-                if isinstance(shown, list) and (user_known[k] or user_id in earlier_users) \
-                        and (item_known[k] or item_id in earlier_items):
+                if isinstance(shown, list) and (user_was_known[k] or user_id in earlier_users) \
+                        and (item_was_known[k] or item_id in earlier_items):
                     may.append((k, shown))
                 elif (had_before[k] or user_id in earlier_users) and not seen_before[k] \
                         and (user_id, item_id) not in earlier:
