@@ -113,9 +113,15 @@ class EntryCipher:
                             for user, data in self.keys.get_many(missing).items()})
 
     def _remember(self, keys: SealingKeys) -> None:
+        """Cache ``keys``, except one an erasure destroyed since it was read from the store
+        (``erase`` names it a tombstone before destroying it): a reader that fetched it just
+        before must not keep it, or later reads would open the erased entries and sealing
+        would use a key that a restart finds destroyed."""
         with self._lock:
-            cache = self._cache
-            cache.update(keys)
+            cache, destroyed = self._cache, self._destroyed
+            for user, entry in keys.items():
+                if entry[0] not in destroyed:
+                    cache[user] = entry
             # bounded memory: the least recently used go; they are fetched again when needed
             while len(cache) > _MAX_CACHED:
                 del cache[next(iter(cache))]
@@ -208,8 +214,17 @@ class EntryCipher:
         with self._lock:
             cached = self._cache.pop(user_key, None)
         if cached is not None:
-            self._destroyed.add(cached[0])
-        return self.keys.destroy(user_key)
+            key_id: bytes | None = cached[0]
+        else:  # a reader may be fetching it now: it must know the key is going
+            stored = self.keys.get(user_key)
+            key_id = None if stored is None else stored.key_id
+        if key_id is not None:
+            with self._lock:
+                self._destroyed.add(key_id)
+        destroyed = self.keys.destroy(user_key)
+        with self._lock:  # one a reader cached between the pop and the tombstone
+            self._cache.pop(user_key, None)
+        return destroyed
 
     def forget_cached(self) -> None:
         """Drop every cached key: another replica may have destroyed some (called when an

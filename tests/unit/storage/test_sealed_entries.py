@@ -294,6 +294,59 @@ def test_a_reader_asks_the_key_store_once_a_batch_not_once_a_user(
         log.close()
 
 
+@pytest.mark.parametrize("reader", ["one entry", "a batch"])
+def test_a_key_read_while_its_user_is_erased_is_not_kept(
+        tmp_path: Path, make_event: EventFactory, monkeypatch: pytest.MonkeyPatch,
+        reader: str) -> None:
+    """A reader fetches alice's key from the store; before it caches it, alice is erased.
+    The read that began before the erasure may open its entry, but the key must not stay
+    cached: later reads would open erased entries, and sealing would use a destroyed key
+    (events a restart then reads as erased)."""
+    log = open_sealed(tmp_path)
+    log.append([make_event("alice", "i1"), make_event("bob", "i2")])
+    log.close()
+    log = open_sealed(tmp_path)
+    cipher = log.cipher
+    assert cipher is not None
+    connection = sqlite3.connect(tmp_path / "events.db")
+    try:
+        blob = connection.execute("SELECT sealed FROM events WHERE log_offset = 1").fetchone()[0]
+    finally:
+        connection.close()
+    erased: list[bool] = []
+    get, get_many = cipher.keys.get, cipher.keys.get_many
+
+    def erase_once() -> None:
+        if not erased:
+            erased.append(True)
+            cipher.erase("alice")  # between the store's answer and the cache
+
+    def racing_get(user: str) -> object:
+        found = get(user)
+        erase_once()
+        return found
+
+    def racing_get_many(users: list[str]) -> object:
+        found = get_many(users)
+        erase_once()
+        return found
+
+    try:
+        if reader == "one entry":
+            monkeypatch.setattr(cipher.keys, "get", racing_get)
+            cipher.open("alice", blob, 1)
+        else:
+            monkeypatch.setattr(cipher.keys, "get_many", racing_get_many)
+            cipher.fetch_missing([("alice", blob)])
+        assert erased
+        monkeypatch.undo()
+        assert cipher.open("alice", blob, 1) is None  # erased from now on
+        assert "alice" not in {e.event.user_id for e in log.read(0, 10)}
+        assert cipher.prepare(["alice"])["alice"][0] != blob[1:17]  # a new key seals
+    finally:
+        log.close()
+
+
 def test_duplicates_are_found_past_one_look_up_of_ids(
         tmp_path: Path, make_event: EventFactory) -> None:
     """Duplicate ids are looked up a few hundred at a time: every one of a large batch is
