@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from streamrec.engine.trainer import lower_priority
+from streamrec.engine.priority import lower_priority
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _FAILED = 70  # the child's exit code when its work raised (EX_SOFTWARE)

@@ -29,8 +29,8 @@ from typing import Any
 
 from streamrec.engine import forked
 from streamrec.engine.forked import can_fork
+from streamrec.engine.priority import lower_priority
 from streamrec.engine.state import PENDING_FIT, EngineState
-from streamrec.engine.trainer import lower_priority
 from streamrec.errors import Unavailable
 from streamrec.settings import SnapshotSettings
 from streamrec.storage.failures import storage_unavailable

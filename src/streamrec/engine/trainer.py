@@ -19,13 +19,12 @@ crash mid-fit leaves: the final snapshot holds it pending and the next trainer f
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import threading
 import time
 from collections.abc import Callable
 
 from streamrec.engine.forgetting import forget_event
+from streamrec.engine.priority import lower_priority
 from streamrec.engine.refits import PendingFit, begin_event, end_event
 from streamrec.engine.state import EngineState
 from streamrec.models.base import StopsFitting
@@ -191,14 +190,3 @@ class Trainer:
             self._thread.join()
             self._thread = None
 
-
-def lower_priority(nice: int) -> None:
-    """This thread's niceness, raised by ``nice`` (Linux: ``setpriority`` on a thread id sets
-    that thread's alone). Elsewhere, or where it is refused, the thread runs as it is."""
-    if not sys.platform.startswith("linux"):  # elsewhere a thread id is no process id
-        return
-    thread = threading.get_native_id()
-    try:
-        os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + nice)
-    except OSError as error:  # pragma: no cover - a sandbox that refuses it
-        log.debug("thread niceness not set: %s", error)
