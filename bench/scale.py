@@ -98,10 +98,6 @@ class Checkpoint:
     # crash then would have left a restart to learn again (the crash restart below measures
     # one tail, whatever it happened to be)
     longest_tail_events: int = 0
-    # the most memory a forked snapshot writer (snapshots.fork) held of its own in the
-    # stretch, sampled every 20th chunk while one ran: private pages, i.e. its copies and
-    # the pages the engine changed since the fork. RSS above is the engine's process alone
-    snapshot_child_mib: float = 0.0
 
 
 def children_rss_bytes() -> int:
@@ -109,19 +105,6 @@ def children_rss_bytes() -> int:
     for pid in running_fits():
         with contextlib.suppress(OSError, RuntimeError):  # it ended meanwhile
             total += rss_bytes(pid)
-    return total
-
-
-def private_bytes(pid: int) -> int:
-    """Memory only ``pid`` holds (Linux: /proc/PID/smaps_rollup); 0 once it ended."""
-    total = 0
-    try:
-        lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
-    except OSError:
-        return 0
-    for line in lines:
-        if line.startswith(("Private_Clean:", "Private_Dirty:")):
-            total += int(line.split()[1]) * 1024
     return total
 
 
@@ -304,7 +287,6 @@ def main() -> None:
     recent = RecentUsers(50_000) if args.user_lifetime else None
     done, generating_s, stretch_started = 0, 0.0, time.perf_counter()
     longest_tail = 0
-    child_bytes, chunks_done = 0, 0
     stretch_generating_s = 0.0
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]} ev/s"), TimeRemainingColumn())
@@ -324,10 +306,6 @@ def main() -> None:
             engine.ingest(chunk)
             longest_tail = max(longest_tail,
                                engine.log.last_offset() - engine.snapshotter.written_offset)
-            chunks_done += 1
-            child = engine.snapshotter.child_pid
-            if child is not None and chunks_done % 20 == 0:
-                child_bytes = max(child_bytes, private_bytes(child))
             if recent is None:
                 add_users(chunk, seen_users, users)
             done += len(chunk)
@@ -362,14 +340,13 @@ def main() -> None:
                     children_rss_mib=children_rss_bytes() / MIB,
                     users_held=engine.state.users.live, user_slots=len(engine.state.users),
                     forgets=engine.trainer.forgets,
-                    longest_tail_events=longest_tail, snapshot_child_mib=child_bytes / MIB,
+                    longest_tail_events=longest_tail,
                     components_mib={name: round(size / MIB, 1)
                                     for name, size in sizes.components.items()}))
                 c = checkpoints[-1]
                 bar.console.print(
                     f"{c.events:>11,} events  {c.events_per_s:>8,.0f} ev/s  RSS {c.rss_mib:>7,.0f}"
-                    f" MiB (+{c.children_rss_mib:,.0f} in a fit's process, "
-                    f"+{c.snapshot_child_mib:,.0f} in a snapshot's at most)  state "
+                    f" MiB (+{c.children_rss_mib:,.0f} in a fit's process)  state "
                     f"{c.state_mib:>6,.0f} MiB  disk {c.log_mib:>6,.0f} MiB  "
                     f"recommend p50 {c.query_ms_p50:.2f} ms p99 {c.query_ms_p99:.2f} ms"
                     f"{' (a snapshot under way)' if c.snapshot_under_way else ''}"
@@ -384,7 +361,7 @@ def main() -> None:
                 bar.console.print("    state by part: " + ", ".join(
                     f"{name} {mib:,.0f}" for name, mib in largest) + " MiB", soft_wrap=True)
                 stretch_started, stretch_generating_s = time.perf_counter(), 0.0
-                longest_tail, child_bytes = 0, 0
+                longest_tail = 0
             bar.update(task, completed=done,
                        rate=f"{checkpoints[-1].events_per_s:,.0f}" if checkpoints else "-")
 

@@ -75,14 +75,6 @@ class SnapshotSettings(BaseModel):
                     "waits for the disk or, at its lower priority, for a CPU others used), "
                     "the next is taken d / share seconds after the last at the earliest (a "
                     "big state is written less often).")
-    fork: bool = Field(
-        default=True,
-        description="Write periodic snapshots in a child process forked at the cut (where "
-                    "the OS can fork): it sees the state as it was at the fork, copy-on-"
-                    "write, so the learner pauses for the fork alone (tens of ms), not for "
-                    "the copies (1.4-1.9 s late in a 10M-event run), and the write's CPU is "
-                    "not taken under this process's interpreter lock. false: a thread "
-                    "copies while the learner waits, then writes.")
     nice: int = Field(
         default=10, ge=0, le=19,
         description="Niceness of the thread that takes a snapshot's copies and writes it "

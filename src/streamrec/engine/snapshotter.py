@@ -27,8 +27,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from streamrec.engine import forked
-from streamrec.engine.forked import can_fork
 from streamrec.engine.priority import lower_priority
 from streamrec.engine.state import PENDING_FIT, EngineState
 from streamrec.errors import Unavailable
@@ -37,10 +35,6 @@ from streamrec.storage.failures import storage_unavailable
 from streamrec.storage.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
-
-# a forked writer that has not ended by then is ended (engine/forked.py): at 10M events a
-# write takes seconds, so this is a hang, not a slow disk
-_CHILD_LIMIT_S = 600.0
 
 
 def thread_cpu_s() -> float:
@@ -76,10 +70,6 @@ class Snapshotter:
         self.written_bytes = 0  # chunks written, in total (storage/snapshots.py)
         self.reused_bytes = 0  # chunks an older snapshot had written: not written again
         self._writing: threading.Thread | None = None
-        # the forked process writing a snapshot now (settings.fork), and whether one failed
-        # other than by the disk refusing: then the thread writes them (maybe_snapshot)
-        self.child_pid: int | None = None
-        self.fork_failed = False
         # replicas with a shared directory: the refit leader also writes its snapshots there,
         # where a new replica starts from (engine/engine.py)
         self.shared: SnapshotStore | None = None
@@ -128,9 +118,6 @@ class Snapshotter:
         asking for the write lock meanwhile, holds no reader up."""
         if not self.is_due() or self._is_writing():
             return
-        if self.settings.fork and can_fork() and not self.fork_failed:
-            self._fork_and_write()
-            return
         captured = threading.Event()
         failed: list[BaseException] = []
         self._writing = threading.Thread(
@@ -154,66 +141,6 @@ class Snapshotter:
         finally:
             captured.set()
         self._write_or_log(offset, components)
-
-    def _fork_and_write(self) -> None:
-        """The learner forks a child process at this cut and goes on: the child captures
-        and writes the state it sees as it was at the fork (engine/forked.py); a thread here
-        waits for it and counts the write. The learner pauses only for the fork. A child
-        that fails other than by the disk refusing (a signal, a fault) leaves the later
-        snapshots to the thread, with a log line saying so."""
-        publish = self.shared is not None and self.publishes()
-        # a read, as a capture's: no refit swaps models in while the page tables are copied
-        with self.state.lock.reading():
-            started, cpu = time.perf_counter(), thread_cpu_s()
-            offset = self.state.offset
-            job = forked.fork(lambda: self._write_in_child(offset, publish),
-                              nice=self.settings.nice, limit_s=_CHILD_LIMIT_S)
-            self.last_capture_s = time.perf_counter() - started
-            self.last_capture_cpu_s = thread_cpu_s() - cpu
-        self.last_offset, self.last_events = offset, self.state.learned_events
-        self.last_learning_s = self.learning_s()
-        self.last_at = time.monotonic()
-        self.child_pid = job.pid
-        self._writing = threading.Thread(target=self._await_child, args=(job, offset),
-                                         name="snapshot-child", daemon=True)
-        self._writing.start()
-
-    def _write_in_child(self, offset: int, publish: bool) -> dict[str, Any]:
-        """In the forked child (one thread, the state as at the fork): capture and save."""
-        started = time.perf_counter()
-        components = self.state.capture()
-        self.store.save(offset, components, self._meta(components))
-        done: dict[str, Any] = {
-            "duration_s": time.perf_counter() - started,
-            "written": self.store.last_written_bytes, "reused": self.store.last_reused_bytes,
-            "hashed": self.store.last_hashed_bytes}
-        if publish and self.shared is not None:
-            try:
-                self.shared.save(offset, components, self._meta(components))
-            except OSError as error:  # this replica's own snapshot is written: go on
-                done["not_shared"] = str(error)
-        return done
-
-    def _await_child(self, job: forked.ForkedJob, offset: int) -> None:
-        ended = job.wait()
-        self.child_pid = None
-        self.last_cost_s = self.last_capture_s + ended.cpu_s
-        done = ended.result
-        if done is None:
-            if ended.refused:
-                log.error("the snapshot at offset %d could not be written: %s; the event log "
-                          "has every event, a restart replays them", offset, ended.error)
-            else:
-                self.fork_failed = True
-                log.error("the snapshot at offset %d failed in its process (%s); later "
-                          "snapshots are written in a thread of this one", offset,
-                          ended.error)
-            return
-        if "not_shared" in done:
-            log.warning("snapshot at offset %d not shared: %s", offset, done["not_shared"])
-        self._count_written(offset, float(done["duration_s"]), int(done["written"]),
-                            int(done["reused"]), int(done["hashed"]), ended.cpu_s,
-                            in_child=True)
 
     def _capture(self) -> tuple[int, dict[str, dict]]:  # type: ignore[type-arg]
         # a read: it excludes the learner's writes (a consistent cut) but not the readers,
@@ -258,38 +185,28 @@ class Snapshotter:
         except OSError as error:
             raise storage_unavailable(f"the snapshot at offset {offset} could not be written",
                                       error) from error
-        duration_s, write_cpu_s = time.perf_counter() - started, thread_cpu_s() - cpu
+        self.last_duration_s = time.perf_counter() - started
+        self.last_cost_s = self.last_capture_s + max(0.0, thread_cpu_s() - cpu)
         if self.shared is not None and self.publishes():
             try:
                 self.shared.save(offset, components, self._meta(components))
             except OSError as error:  # this replica's own snapshot is written: go on
                 log.warning("snapshot at offset %d not shared: %s", offset, error)
-        self._count_written(offset, duration_s, self.store.last_written_bytes,
-                            self.store.last_reused_bytes, self.store.last_hashed_bytes,
-                            max(0.0, write_cpu_s), in_child=False)
-        return path
-
-    def _count_written(self, offset: int, duration_s: float, written: int, reused: int,
-                       hashed: int, write_cpu_s: float, in_child: bool) -> None:
-        """A snapshot at ``offset`` is on disk: count it, and space the next by its cost
-        (the copies' or the fork's time, and the CPU time the write used)."""
-        self.last_duration_s = duration_s
-        self.last_cost_s = self.last_capture_s + write_cpu_s
-        self.written_bytes += written
-        self.reused_bytes += reused
+        self.written_bytes += self.store.last_written_bytes
+        self.reused_bytes += self.store.last_reused_bytes
         self._forget_covered_fits()
         self.written_offset = max(self.written_offset, offset)
         self.written_at = time.time()
         self.writes += 1
-        self.busy_s += duration_s
-        how = "in a forked process" if in_child else "in a thread"
-        log.info("snapshot at offset %d written %s in %.2fs (%.1f MiB new, %.1f MiB an older "
-                 "snapshot had, %.1f MiB hashed); %s %.2fs (%.2fs on a CPU); cost %.2fs, the "
-                 "next in %.0fs at the earliest", offset, how, duration_s, written / 2**20,
-                 reused / 2**20, hashed / 2**20,
-                 "fork" if in_child else "copies", self.last_capture_s,
+        self.busy_s += self.last_duration_s
+        log.info("snapshot at offset %d written in %.2fs (%.1f MiB new, %.1f MiB an older "
+                 "snapshot had, %.1f MiB hashed); copies %.2fs (%.2fs on a CPU); cost %.2fs, the "
+                 "next in %.0fs at the earliest", offset, self.last_duration_s,
+                 self.store.last_written_bytes / 2**20, self.store.last_reused_bytes / 2**20,
+                 self.store.last_hashed_bytes / 2**20, self.last_capture_s,
                  self.last_capture_cpu_s, self.last_cost_s,
                  self.last_cost_s / self.settings.max_busy_share)
+        return path
 
     def _write_or_log(self, offset: int,
                       components: dict[str, dict]) -> None:  # type: ignore[type-arg]

@@ -163,8 +163,7 @@ def test_a_snapshot_is_under_way_from_due_until_written(tmp_path: Path) -> None:
 def test_a_snapshots_copies_and_write_run_at_its_niceness_and_the_learner_waits_for_them(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     snapshotter = _snapshotter(tmp_path, 10)
-    snapshotter.settings = SnapshotSettings(every_events=10, every_s=1_000.0, nice=6,
-                                            fork=False)
+    snapshotter.settings = SnapshotSettings(every_events=10, every_s=1_000.0, nice=6)
     state, seen = snapshotter.state, []
     capture, save = state.capture, snapshotter.store.save
 
@@ -188,9 +187,7 @@ def test_a_snapshots_copies_and_write_run_at_its_niceness_and_the_learner_waits_
 
 def test_a_capture_that_fails_raises_in_the_learner(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    """In a thread; a forked capture's failure is the child's (test_forked_snapshots.py)."""
     snapshotter = _snapshotter(tmp_path, 10)
-    snapshotter.settings = SnapshotSettings(every_events=10, every_s=1_000.0, fork=False)
 
     def failing() -> Any:
         raise MemoryError("no room for the copies")
