@@ -56,18 +56,24 @@ class Learner:
         total = 0
         # every offset up to here is in the log or was erased (offsets are never reused)
         newest = self.log.last_offset() if before is None else before - 1
-        while True:
-            logged = [entry for entry in self.log.read(self.state.offset, batch)
-                      if entry.offset <= newest]
-            if not logged:
-                # erased events at the end of the log leave nothing to learn, nor to wait for
-                with self.state.lock:
-                    self.state.offset = max(self.state.offset, newest)
-                return total
-            self._apply(logged)
-            total += len(logged)
-            if progress is not None:
-                progress(len(logged))
+        with ReadAhead(self.log, batch) as reader:
+            while True:
+                logged = [entry for entry in reader.read(self.state.offset)
+                          if entry.offset <= newest]
+                if not logged:
+                    # erased events at the end of the log leave nothing to learn, nor to
+                    # wait for
+                    with self.state.lock:
+                        self.state.offset = max(self.state.offset, newest)
+                    return total
+                if logged[-1].offset < newest and not any(is_erasure(e.event) for e in logged):
+                    # the next batch is read while this one is learned (an erasure changes
+                    # the log it reads: the batch after one is read once it is applied)
+                    reader.ask(logged[-1].offset)
+                self._apply(logged)
+                total += len(logged)
+                if progress is not None:
+                    progress(len(logged))
 
     def _apply(self, logged: Sequence[LoggedEvent]) -> None:
         """``state.apply``, with each erasure applied here, in its place (it reads the log),
@@ -141,6 +147,53 @@ class Learner:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+
+
+class ReadAhead:
+    """Reads the log's next batch in a thread while the caller learns the one before: a read
+    (SQLite's steps, the entries' opening) overlaps learning, whose compiled kernels leave
+    the interpreter's lock free. ``read(after)`` answers from the batch asked for when it
+    was asked after that same offset, and reads now otherwise."""
+
+    def __init__(self, event_log: EventLog, batch: int) -> None:
+        self.log, self.batch = event_log, batch
+        self._asked: int | None = None
+        self._found: list[LoggedEvent] | BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def ask(self, after: int) -> None:
+        self._wait()
+        self._asked, self._found = after, None
+        self._thread = threading.Thread(target=self._read, args=(after,), daemon=True,
+                                        name="log-read-ahead")
+        self._thread.start()
+
+    def _read(self, after: int) -> None:
+        try:
+            self._found = self.log.read(after, self.batch)
+        except BaseException as error:  # raised to the caller, in its thread, if it asks
+            self._found = error
+
+    def _wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def read(self, after: int) -> list[LoggedEvent]:
+        self._wait()
+        asked, found = self._asked, self._found
+        self._asked, self._found = None, None
+        if asked == after and found is not None:
+            if isinstance(found, BaseException):
+                raise found
+            return found
+        return self.log.read(after, self.batch)
+
+    def __enter__(self) -> ReadAhead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._wait()  # no read left running when the caller goes on
 
 
 def holds_erased(state: EngineState, erasure: LoggedEvent) -> bool:
