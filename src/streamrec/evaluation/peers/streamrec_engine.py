@@ -20,12 +20,13 @@ from streamrec.evaluation.dense_events import DenseEvents
 from streamrec.evaluation.peers.base import PeerContext
 from streamrec.settings import Settings
 from streamrec.storage.impressions import MemoryImpressions
-from streamrec.types import Event, IntArray, LoggedEvent
+from streamrec.types import Event, IntArray, Item, LoggedEvent
 
 if TYPE_CHECKING:
     import httpx
 
 _SLICE = 1_000
+_ITEMS_PER_POST = 1_000  # a POST's items, well within its body's bound
 
 
 class StreamrecPeer:
@@ -74,8 +75,11 @@ class StreamrecPeer:
 class StreamrecHTTPPeer:
     """A running server: one POST per event (as a live client would), one GET per query,
     over one keep-alive connection. Start the server on an empty data directory: it must
-    not know any event the protocol has not given it. The catalogue is not sent (load it
-    with ``streamrec import`` beforehand if the server should know it)."""
+    not know any event the protocol has not given it. The data's catalogue, when it has
+    one, is sent first (POST /v1/items), as the in-process engine is given it and as a
+    shop would upsert it before its events: without it the content source has nothing to
+    read (on synthetic-slow, prequential HR@10 over HTTP was 0.192 without, against 0.258
+    in process)."""
 
     name = "streamrec"
 
@@ -87,6 +91,10 @@ class StreamrecHTTPPeer:
                                     headers=headers)
         self._user_ids = context.user_ids
         self._item_index = _item_index(context)
+        for start in range(0, len(context.items), _ITEMS_PER_POST):
+            response = self._client.post("/v1/items", json={"items": [
+                _item_body(item) for item in context.items[start:start + _ITEMS_PER_POST]]})
+            response.raise_for_status()
 
     def learn(self, events: DenseEvents) -> None:
         for n in range(len(events)):
@@ -120,6 +128,11 @@ def _item_index(context: PeerContext) -> dict[str, int]:
     for item in context.items:
         index.setdefault(item.item_id, len(index))
     return index
+
+
+def _item_body(item: Item) -> dict[str, Any]:
+    return {"item_id": item.item_id, "attributes": dict(item.attributes), "text": item.text,
+            "available": item.is_available}
 
 
 def _body(event: Event) -> dict[str, Any]:
