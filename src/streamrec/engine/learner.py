@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from streamrec.engine.erasures import erased_digests, erasure_digest, is_erasure
 from streamrec.engine.item_changes import is_item_change
@@ -153,47 +154,31 @@ class ReadAhead:
     """Reads the log's next batch in a thread while the caller learns the one before: a read
     (SQLite's steps, the entries' opening) overlaps learning, whose compiled kernels leave
     the interpreter's lock free. ``read(after)`` answers from the batch asked for when it
-    was asked after that same offset, and reads now otherwise."""
+    was asked after that same offset (raising what that read raised), and reads now
+    otherwise."""
 
     def __init__(self, event_log: EventLog, batch: int) -> None:
         self.log, self.batch = event_log, batch
-        self._asked: int | None = None
-        self._found: list[LoggedEvent] | BaseException | None = None
-        self._thread: threading.Thread | None = None
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="log-read-ahead")
+        self._ahead: tuple[int, Future[list[LoggedEvent]]] | None = None
 
     def ask(self, after: int) -> None:
-        self._wait()
-        self._asked, self._found = after, None
-        self._thread = threading.Thread(target=self._read, args=(after,), daemon=True,
-                                        name="log-read-ahead")
-        self._thread.start()
-
-    def _read(self, after: int) -> None:
-        try:
-            self._found = self.log.read(after, self.batch)
-        except BaseException as error:  # raised to the caller, in its thread, if it asks
-            self._found = error
-
-    def _wait(self) -> None:
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        self._ahead = (after, self._pool.submit(self.log.read, after, self.batch))
 
     def read(self, after: int) -> list[LoggedEvent]:
-        self._wait()
-        asked, found = self._asked, self._found
-        self._asked, self._found = None, None
-        if asked == after and found is not None:
-            if isinstance(found, BaseException):
-                raise found
-            return found
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            asked, future = ahead
+            if asked == after:
+                return future.result()
+            wait([future])  # not the batch wanted: no read beside the one below
         return self.log.read(after, self.batch)
 
     def __enter__(self) -> ReadAhead:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._wait()  # no read left running when the caller goes on
+        self._pool.shutdown(wait=True)  # no read left running when the caller goes on
 
 
 def holds_erased(state: EngineState, erasure: LoggedEvent) -> bool:
