@@ -319,6 +319,16 @@ def warm_up() -> None:
 _KERNELS = Kernels("sparse-row", globals(), _make, _HELPERS, warm_up)
 
 
+def _restored_rooms(sizes: IntArray, limit: int) -> IntArray:
+    """The room each row of ``sizes`` entries gets when restored: what additions give it,
+    the power of two above its size (at least ``_MIN_ROOM``; none for an empty row), at
+    most ``limit`` (the budget's, when there is one), never less than the size."""
+    rooms = 2 ** np.ceil(np.log2(np.maximum(sizes + 1, _MIN_ROOM))).astype(np.int64)
+    if limit > 0:
+        rooms = np.maximum(np.minimum(rooms, limit), sizes)
+    return np.where(sizes > 0, rooms, 0)
+
+
 class SparseRows:
     def __init__(self, max_per_row: int | None = None) -> None:
         """``max_per_row``: the budget N of each row (see the module's doc); None: none."""
@@ -511,13 +521,17 @@ class SparseRows:
         self.__init__(self.max_per_row)  # type: ignore[misc]
         n = indptr.shape[0] - 1
         self._ensure_rows(n)
-        # the saved arrays become the slab, each row with just its entries as room:
-        # restoring is two copies, however many rows
+        # the saved arrays packed into a slab, each row with the room learning would have
+        # given it (``_restored_rooms``): with just its entries as room, every row the log's
+        # tail touched moved to the slab's end at its first addition, and the slab was
+        # packed again and again (a crash's replay at 3M events spent 10% of its time there)
+        sizes = np.diff(indptr)
         self._meta[:n, _START] = indptr[:-1]
-        self._meta[:n, _SIZE] = self._meta[:n, _ROOM] = np.diff(indptr)
-        self._slab_cols = indices.astype(_COLUMNS)
-        self._slab_vals = data.copy()
-        self._end = int(indptr[-1])
+        self._meta[:n, _SIZE] = sizes
+        self._meta[:n, _ROOM] = _restored_rooms(sizes, 2 * (self.max_per_row or 0))
+        self._slab_cols = np.asarray(indices, dtype=_COLUMNS)
+        self._slab_vals = data
+        self._pack()  # copies: the saved arrays are left as they are
         added = state.get(f"{prefix}added")
         if self.max_per_row is not None:
             if added is not None and added.shape[0] == n:

@@ -62,7 +62,7 @@ def test_additions_sum_bit_for_bit_as_one_at_a_time_through_moves_packs_and_stat
     restored.restore(rows.state("x_"), "x_")
     assert dense_of(restored).tobytes() == (expected * 0.5).tobytes()
     assert restored.nnz() == np.count_nonzero(expected)
-    restored.add(*batches[0])  # a restored row has no spare room: it moves, and goes on
+    restored.add(*batches[0])  # through the restored rows' room, moves and packs
     np.testing.assert_allclose(dense_of(restored),
                                sequential(batches[:1]) + expected * 0.5, atol=1e-12)
 
@@ -154,6 +154,33 @@ def test_a_restore_cuts_only_the_rows_over_a_new_budget() -> None:
         if size > 5:  # the three largest by magnitude: the last three columns
             want_cols, want_vals = want_cols[-3:], want_vals[-3:]
         assert cols.tolist() == want_cols.tolist() and vals.tolist() == want_vals.tolist()
+
+
+@pytest.mark.parametrize("budget", [None, 8])
+def test_restored_rows_have_the_room_learning_gave_them(budget: int | None) -> None:
+    """A restore gives each row the room additions would have (the power of two above its
+    size, within the budget's limit), so the log's tail learned after it does not move
+    every row it touches and pack the slab again and again (a crash's replay)."""
+    rng = np.random.default_rng(11)
+    rows = SparseRows(budget)
+    for batch in random_batches(rng, 100, 200):
+        rows.add(*batch)
+    restored = SparseRows(budget)
+    restored.restore(rows.state("s_"), "s_")
+    sizes = restored.row_sizes()
+    rooms = restored._column(sparse_rows._ROOM)
+    assert np.all(rooms > sizes) or budget is not None
+    assert np.all(rooms >= sizes) and np.all(rooms[sizes > 0] >= sparse_rows._MIN_ROOM)
+    if budget is not None:
+        assert rooms.max() <= 2 * budget
+    slab, end = restored._slab_cols, restored._end
+    assert slab.size >= 1.25 * rooms.sum() > end  # slack for the rows that outgrow theirs
+    one_each = np.flatnonzero(rooms > sizes)  # one addition more to each row with room
+    addition = (one_each, np.zeros(one_each.size, np.int64), np.ones(one_each.size))
+    restored.add(*addition)
+    assert restored._slab_cols is slab and restored._end == end  # no row moved, no pack
+    rows.add(*addition)  # the rows that were saved take it too (and cut where they do)
+    assert dense_of(restored).tobytes() == dense_of(rows).tobytes()
 
 
 def test_gather_reads_rows_one_after_another_and_none_for_unknown_rows() -> None:
