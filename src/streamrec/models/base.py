@@ -200,6 +200,18 @@ def ranges(starts: IntArray, lengths: IntArray) -> IntArray:
     return indices
 
 
+def doubled_rooms(sizes: IntArray, least: int, most: int = 0) -> IntArray:
+    """The room that doubling from ``least`` gives a slab's rows of ``sizes`` entries: the
+    power of two above each size (at least ``least``), at most ``most`` (0: no cap) but
+    never below the size. A restore gives rows this room, as learning would have: with just
+    their entries as room, every row the log's tail touched moved at its first addition."""
+    sizes = np.asarray(sizes, dtype=np.int64)
+    rooms: IntArray = 2 ** np.ceil(np.log2(np.maximum(sizes + 1, least))).astype(np.int64)
+    if most > 0:
+        rooms = np.maximum(np.minimum(rooms, most), sizes)
+    return rooms
+
+
 def grow(array: np.ndarray, size: int, fill: float | int = 0) -> np.ndarray:
     """Return ``array`` with room for ``size`` entries (doubling), new entries set to ``fill``.
 

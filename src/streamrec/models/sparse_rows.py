@@ -41,7 +41,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from streamrec.models.base import grow
+from streamrec.models.base import doubled_rooms, grow
 from streamrec.models.compiled import Kernels
 from streamrec.types import EMPTY_INTS, FloatArray, IntArray
 
@@ -319,16 +319,6 @@ def warm_up() -> None:
 _KERNELS = Kernels("sparse-row", globals(), _make, _HELPERS, warm_up)
 
 
-def _restored_rooms(sizes: IntArray, limit: int) -> IntArray:
-    """The room each row of ``sizes`` entries gets when restored: what additions give it,
-    the power of two above its size (at least ``_MIN_ROOM``; none for an empty row), at
-    most ``limit`` (the budget's, when there is one), never less than the size."""
-    rooms = 2 ** np.ceil(np.log2(np.maximum(sizes + 1, _MIN_ROOM))).astype(np.int64)
-    if limit > 0:
-        rooms = np.maximum(np.minimum(rooms, limit), sizes)
-    return np.where(sizes > 0, rooms, 0)
-
-
 class SparseRows:
     def __init__(self, max_per_row: int | None = None) -> None:
         """``max_per_row``: the budget N of each row (see the module's doc); None: none."""
@@ -522,13 +512,15 @@ class SparseRows:
         n = indptr.shape[0] - 1
         self._ensure_rows(n)
         # the saved arrays packed into a slab, each row with the room learning would have
-        # given it (``_restored_rooms``): with just its entries as room, every row the log's
-        # tail touched moved to the slab's end at its first addition, and the slab was
-        # packed again and again (a crash's replay at 3M events spent 10% of its time there)
+        # given it (``doubled_rooms``; none for an empty row): with just its entries as
+        # room, every row the log's tail touched moved to the slab's end at its first
+        # addition, and the slab was packed again and again (a crash's replay at 3M events
+        # spent 10% of its time there)
         sizes = np.diff(indptr)
         self._meta[:n, _START] = indptr[:-1]
         self._meta[:n, _SIZE] = sizes
-        self._meta[:n, _ROOM] = _restored_rooms(sizes, 2 * (self.max_per_row or 0))
+        rooms = doubled_rooms(sizes, _MIN_ROOM, 2 * (self.max_per_row or 0))
+        self._meta[:n, _ROOM] = np.where(sizes > 0, rooms, 0)
         self._slab_cols = np.asarray(indices, dtype=_COLUMNS)
         self._slab_vals = data
         self._pack()  # copies: the saved arrays are left as they are

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from streamrec.models.base import grow, ranges
+from streamrec.models.base import doubled_rooms, grow, ranges
 from streamrec.models.compiled import Kernels
 from streamrec.types import IntArray
 
@@ -237,7 +237,9 @@ class RecentWindows:
         self._n_users = 0
         self._meta = np.zeros((0, 3), dtype=np.int64)
         self._ensure_users(int(users.max()) + 1 if users.size else 0)
-        rooms = np.minimum(self.window, np.maximum(_MIN_ROOM, keep))
+        # the room learning gives a window (a restored window with just its items as room
+        # moved at its user's next event)
+        rooms = doubled_rooms(keep, _MIN_ROOM, self.window)
         starts = np.cumsum(rooms) - rooms
         self._meta[users, _START], self._meta[users, _LENGTH] = starts, keep
         self._meta[users, _ROOM] = rooms

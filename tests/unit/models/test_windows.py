@@ -74,6 +74,24 @@ def test_a_restored_window_goes_on_as_the_original(
                                                      original.state().values(), strict=True))
 
 
+def test_restored_windows_have_the_room_learning_gave_them() -> None:
+    """Each restored window has the room doubling gives it (the power of two above its
+    length, at least 4, at most the window), so its user's next event does not move it
+    (a crash's replay would otherwise move every window it touches, and pack the slab)."""
+    original = RecentWindows(50)
+    lengths = [1, 3, 4, 5, 17, 32, 33, 50]
+    paired(original, [(user, item, True) for user, length in enumerate(lengths)
+                      for item in range(length)], 100)
+    restored = RecentWindows(50)
+    state = original.state()
+    restored.restore(state["recent_users"], state["recent_indptr"], state["recent_items"])
+    assert restored._meta[:len(lengths), 2].tolist() == [4, 4, 8, 8, 32, 50, 50, 50]
+    slab, end = restored._slab, restored._end
+    next_events = [(user, 100, True) for user in range(len(lengths))]
+    assert paired(restored, next_events, 100) == paired(original, next_events, 100)
+    assert restored._slab is slab and restored._end == end  # none moved
+
+
 def test_many_users_make_the_slab_pack_and_every_window_survives() -> None:
     rng = np.random.default_rng(3)
     users, items = rng.integers(0, 5_000, 60_000), rng.integers(0, 400, 60_000)
