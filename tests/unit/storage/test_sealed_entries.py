@@ -184,6 +184,24 @@ def test_a_log_from_before_encryption_opens_and_is_sealed_from_then_on(
         log.close()
 
 
+def test_a_log_of_sealed_rows_alone_looks_up_tags_alone(tmp_path: Path,
+                                                       make_event: EventFactory) -> None:
+    """Whether plain rows with ids exist (a scan of the whole log when none do) is found
+    by the start's thread, beside the restore; a re-sent event is still found."""
+    log = open_sealed(tmp_path)
+    try:
+        log.append([make_event("alice", "x", event_id="e1")])
+    finally:
+        log.close()
+    log = open_sealed(tmp_path)
+    try:
+        assert log.count() == 1  # waits for the start's thread
+        assert not log._plain_ids
+        assert log.append([make_event("alice", "x", event_id="e1")]).duplicates == 1
+    finally:
+        log.close()
+
+
 def test_a_log_with_the_old_unique_index_still_finds_ids_older_than_the_window(
         tmp_path: Path, make_event: EventFactory) -> None:
     """A log created before the window keeps its UNIQUE index: a re-sent id is a duplicate
