@@ -173,7 +173,7 @@ class EngineState:
             # whatever batches the log happens to be read in: replay rebuilds the same state
             start = 0
             for position, shown in self._may_teach(fresh):
-                if self._teach_ranker(fresh[position], shown, fresh[start:position]):
+                if self._teach_ranker(fresh, position, shown, start):
                     start = position
                     # the models have learned up to here: waiting reads need not wait for
                     # the rest of the batch (each lesson is a query, ~3 ms at 100k items)
@@ -352,15 +352,18 @@ class EngineState:
             earlier.add((user_id, item_id))
         return may
 
-    def _teach_ranker(self, entry: LoggedEvent, shown_ids: list[Any] | None,
-                      before: Sequence[LoggedEvent]) -> bool:
-        """Ask the ranker about ``entry`` (``_may_teach`` chose it) before the models learn
-        it (test, then train); ``before`` (the batch's events since the last lesson) is
-        learned first, only when it teaches, so batches stay batches. True if it taught."""
+    def _teach_ranker(self, fresh: Sequence[LoggedEvent], position: int,
+                      shown_ids: list[Any] | None, start: int) -> bool:
+        """Ask the ranker about ``fresh[position]`` (``_may_teach`` chose it) before the
+        models learn it (test, then train); the batch's events since the last lesson
+        (``fresh[start:position]``) are learned first, only when it teaches, so batches stay
+        batches (and are sliced only then: a slice per event asked was quadratic in the
+        batch, 9% of a restart's replay of 10,000-event batches). True if it taught."""
+        entry = fresh[position]
         event = entry.event
         if shown_ids is None and not self.ranker.wants_example():
             return False
-        self._learn(before)
+        self._learn(fresh[start:position])
         user = self.users.lookup(event.user_id)
         item = self.items.lookup(event.item_id)
         if shown_ids is not None:
