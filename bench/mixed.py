@@ -47,8 +47,8 @@ BATCH = 1_000
 def measure(items: int, events: int, seconds: float) -> dict[str, float]:
     """The three phases in this process, with whatever ``streamrec`` is on the path."""
     from streamrec.datagen import generate_events
+    from streamrec.engine import collector
     from streamrec.engine.engine import Engine
-    from streamrec.serving import collector
     from streamrec.settings import Settings
 
     directory = Path(tempfile.mkdtemp(prefix="streamrec-mixed-"))

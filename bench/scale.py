@@ -55,10 +55,11 @@ from rich.progress import (  # noqa: E402
 from soak import rss_bytes  # noqa: E402
 
 from streamrec.datagen import GeneratorConfig, generate_events  # noqa: E402
+from streamrec.engine import collector  # noqa: E402
 from streamrec.engine.engine import Engine  # noqa: E402
 from streamrec.engine.sizes import state_sizes  # noqa: E402
 from streamrec.models.sequence_process import running_fits  # noqa: E402
-from streamrec.serving import allocator, collector  # noqa: E402
+from streamrec.serving import allocator  # noqa: E402
 from streamrec.settings import Settings  # noqa: E402
 from streamrec.storage.snapshots import SnapshotStore, read_snapshot  # noqa: E402
 from streamrec.types import Event  # noqa: E402

@@ -192,10 +192,10 @@ class ServingSettings(BaseModel):
         default=10.0, ge=0, description="Give freed heap pages back to the OS this often "
         "(glibc malloc_trim; 0: never).")
     gc_young_objects: int = Field(
-        default=50_000, ge=0, description="Python's garbage collector: once the engine has "
-        "opened, freeze what exists and collect the young generation after this many net "
-        "allocations (0: Python's defaults, 700 and nothing frozen); see "
-        "serving/collector.py.")
+        default=50_000, ge=0, description="Python's garbage collector: collect the young "
+        "generation after this many net allocations, in a start's replay of the log and "
+        "once the engine has opened, when what exists is also frozen (0: Python's defaults, "
+        "700 and nothing frozen); see engine/collector.py.")
     # slow and idle clients (serving/http_server.py)
     client_timeout_s: float = Field(
         default=60.0, gt=0, description="Each request, head and body, must arrive within this "

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from streamrec.engine import browsing, histories
+from streamrec.engine import browsing, collector, histories
 from streamrec.engine.browsing import ActivityDay, ShownEvent
 from streamrec.engine.erasures import clear_pending, erasure_event, pending_keys, record_pending
 from streamrec.engine.exports import UserExport, export_of
@@ -166,7 +166,9 @@ class Engine:
             raise
         engine = cls(settings, event_log, open_catalogue(settings.catalogue_url), snapshots)
         engine._read_ahead = read_ahead
-        engine._recover(progress)
+        # the replay allocates as the learner does: collected as a server collects
+        with collector.young_generation(settings.serving.gc_young_objects):
+            engine._recover(progress)
         if start_learner:
             with engine.state.lock.reading():  # a server: its first queries use the indexes
                 start_index_builds(engine.state.scorers, engine.state.ranker.indexes)

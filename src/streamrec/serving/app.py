@@ -14,8 +14,9 @@ from prometheus_client import CollectorRegistry
 from streamrec import __version__
 from streamrec.dashboard import pages
 from streamrec.dashboard.history import StatsHistory, is_counted
+from streamrec.engine import collector
 from streamrec.engine.engine import Engine
-from streamrec.serving import allocator, collector, errors, openapi
+from streamrec.serving import allocator, errors, openapi
 from streamrec.serving.auth import DocsNeedKey
 from streamrec.serving.consistency import ConsistentReads
 from streamrec.serving.limits import BodySizeLimit, ReadTimeout

@@ -1,4 +1,4 @@
-"""serving/collector.py: the server freezes what it opened with and collects young objects
+"""engine/collector.py: the server freezes what it opened with and collects young objects
 less often while it serves, and puts Python's settings back when it stops."""
 
 from __future__ import annotations
@@ -7,8 +7,13 @@ import gc
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from streamrec.serving import collector
+import pytest
+
+from streamrec.engine import collector
+from streamrec.engine.engine import Engine
+from streamrec.engine.learner import Learner
 from streamrec.serving.app import create_app
 from streamrec.settings import Settings
 
@@ -48,3 +53,38 @@ def test_the_server_settles_the_collector_while_it_serves(
         assert gc.get_freeze_count() > 0
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
+
+
+def test_young_generation_sets_the_threshold_inside_and_puts_it_back() -> None:
+    before = gc.get_threshold()
+    with collector.young_generation(25_000):
+        assert gc.get_threshold() == (25_000, *before[1:])
+        assert gc.get_freeze_count() == 0  # nothing frozen
+    assert gc.get_threshold() == before
+    with collector.young_generation(0):
+        assert gc.get_threshold() == before
+
+
+def test_an_engines_replay_collects_young_objects_as_a_server_does(
+        tmp_path: Path, settings_factory: Callable[..., Settings],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A start's replay of the log's tail runs with the server's young threshold, and the
+    threshold is Python's again once the engine has opened."""
+    settings = settings_factory(tmp_path / "data", serving={"gc_young_objects": 30_000})
+    engine = Engine.open(settings, start_learner=False)
+    engine.close()
+    seen: list[int] = []
+    catch_up = Learner.catch_up
+
+    def recorded(self: Learner, *args: Any, **kwargs: Any) -> int:
+        seen.append(gc.get_threshold()[0])
+        return catch_up(self, *args, **kwargs)
+
+    monkeypatch.setattr(Learner, "catch_up", recorded)
+    before = gc.get_threshold()
+    engine = Engine.open(settings, start_learner=False)
+    try:
+        assert seen == [30_000]
+        assert gc.get_threshold() == before
+    finally:
+        engine.close()

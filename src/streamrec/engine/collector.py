@@ -16,12 +16,19 @@ long-lived services:
   generation). Over the same 1M events, collections took 1.4 s instead of 4.0 s.
 
 0 keeps Python's defaults and freezes nothing. Both are undone when the engine closes.
+
+An engine's start sets the young generation's threshold alone, for its replay of the log's
+tail (``young_generation``): with Python's 700, a crash's restart at 10M events ran 2,500
+collections over its 161,000-event tail, 9 of them full, 0.9 s of its 5.4 s of learning
+(0.24 s at 50,000). Nothing is frozen then (the engine may be a library's, not a server's),
+and the threshold is put back once it has opened.
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 
 def settle(young_objects: int) -> Callable[[], None]:
@@ -39,3 +46,18 @@ def settle(young_objects: int) -> Callable[[], None]:
         gc.unfreeze()
 
     return undo
+
+
+@contextmanager
+def young_generation(young_objects: int) -> Iterator[None]:
+    """Collect the young generation after ``young_objects`` net allocations while inside
+    (nothing changes for 0), then put Python's threshold back."""
+    if young_objects <= 0:
+        yield
+        return
+    before = gc.get_threshold()
+    gc.set_threshold(young_objects, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
