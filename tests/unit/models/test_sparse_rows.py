@@ -183,6 +183,38 @@ def test_restored_rows_have_the_room_learning_gave_them(budget: int | None) -> N
     assert dense_of(restored).tobytes() == dense_of(rows).tobytes()
 
 
+def test_a_room_a_row_left_is_taken_by_the_next_row_that_needs_that_size() -> None:
+    rows = SparseRows()
+    rows.add(np.zeros(4, np.int64), np.arange(4), np.ones(4))  # row 0: a room of 4 at 0
+    rows.add(np.zeros(1, np.int64), np.array([9]), np.ones(1))  # full: it moves to 8
+    start, end = int(rows._meta[0, sparse_rows._START]), rows._end
+    assert (start, end) == (4, 12)
+    rows.add(np.ones(1, np.int64), np.array([5]), np.ones(1))  # row 1's first room: 4
+    assert int(rows._meta[1, sparse_rows._START]) == 0 and rows._end == end
+    assert rows.row(0)[0].tolist() == [0, 1, 2, 3, 9] and rows.row(1)[0].tolist() == [5]
+
+
+@pytest.mark.parametrize("budget", [None, 6])
+def test_rooms_taken_again_change_no_row(budget: int | None) -> None:
+    """Rows whose rooms come off the free lists hold what rows packed into a new slab after
+    every batch (no room taken again) hold, bit for bit, through moves, cuts and clears."""
+    rng = np.random.default_rng(5)
+    reused, packed = SparseRows(budget), SparseRows(budget)
+    taken_again = 0
+    for batch in random_batches(rng, 300, 120):
+        heads = reused._free.copy()
+        reused.add(*batch)
+        packed.add(*batch)
+        packed._pack()
+        taken_again += int(np.any((heads >= 0) & (reused._free != heads)))
+        if rng.random() < 0.1:
+            cleared = rng.integers(0, N, 3)
+            reused.clear(cleared)
+            packed.clear(cleared)
+        assert dense_of(reused).tobytes() == dense_of(packed).tobytes()
+    assert taken_again > 10
+
+
 def test_gather_reads_rows_one_after_another_and_none_for_unknown_rows() -> None:
     rows = SparseRows()
     rows.add(np.array([0, 2, 2, 0]), np.array([5, 1, 3, 4]), np.array([1.0, 2.0, 3.0, 4.0]))
