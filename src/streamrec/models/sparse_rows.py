@@ -573,7 +573,12 @@ class SparseRows:
         sizes = np.diff(indptr)
         self._meta[:n, _START] = indptr[:-1]
         self._meta[:n, _SIZE] = sizes
-        rooms = doubled_rooms(sizes, _MIN_ROOM, 2 * (self.max_per_row or 0))
+        limit = 2 * (self.max_per_row or 0)
+        rooms = doubled_rooms(sizes, _MIN_ROOM, limit)
+        if limit:  # a row at its budget or past it is cut before it leaves the limit's room,
+            # and grows into it: given now, it does not move again (the largest rooms are
+            # the ones no row leaves, so each move to one was the slab's end)
+            rooms = np.where(sizes >= self.max_per_row, np.maximum(rooms, limit), rooms)
         self._meta[:n, _ROOM] = np.where(sizes > 0, rooms, 0)
         self._slab_cols = np.asarray(indices, dtype=_COLUMNS)
         self._slab_vals = data
