@@ -474,9 +474,9 @@ def crash_restart(store: SnapshotStore, data_dir: Path) -> tuple[float, int, flo
     log's end, a crash does not, so that one is removed, and so is the run's last periodic
     snapshot (the ``CRASH_SNAPSHOT`` newest in all); the one before them restores, then the
     log's tail since it is learned again: one to two snapshot spacings, as long as the
-    longest tails of the run, so the replay's one-time costs (a slab packed with room
-    again, histories taken out of the restored arrays) do not set its pace (with the last
-    periodic one, the tail at 10M was 22k events, learned at 9.8k ev/s). Returns the
+    longest tails of the run, so the replay's one-time costs (histories taken out of the
+    restored arrays) do not set its pace (with the last periodic one, the tail at 10M was
+    22k events, learned at 9.8k ev/s). Returns the
     seconds (fresh process), the tail's length and the seconds learning it took. Its own
     close writes a snapshot at the end again, for the restarts measured after it."""
     folders, offsets = store.folders(), store.offsets()
