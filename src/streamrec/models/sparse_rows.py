@@ -501,9 +501,10 @@ class SparseRows:
 
     def clear(self, rows: IntArray) -> None:
         """Empty these rows (rows past the last hold none already), their room given up:
-        the slab's next pack leaves it out, and a row's next entries start a small room at
-        the slab's end. (Kept, a room would only grow: a row forgotten and taken by a light
-        user would hold the largest room any earlier user of it needed.)"""
+        the slab's next pack leaves it out, and a row's next entries start a small room (at
+        the slab's end, or one a row that moved left). (Kept, a room would only grow: a
+        row forgotten and taken by a light user would hold the largest room any earlier
+        user of it needed.)"""
         self._changes += 1
         rows = np.asarray(rows, dtype=np.int64)
         rows = rows[rows < self._n_rows]
