@@ -439,7 +439,11 @@ class SparseRows:
     def _pack(self) -> None:
         """Every row moved side by side into a new slab, with their room, plus slack (and
         room for the largest move a row can make)."""
-        self._meta, self._slab_cols, self._slab_vals, self._end = self._packed()
+        self._put_packed(self._packed())
+
+    def _put_packed(self, packed: tuple[IntArray, np.ndarray, FloatArray, int]) -> None:
+        """A packed slab (``_packed``) in place: it has no free rooms."""
+        self._meta, self._slab_cols, self._slab_vals, self._end = packed
         self._free = _no_free_rooms()
 
     def _packed(self) -> tuple[IntArray, np.ndarray, FloatArray, int]:
@@ -465,8 +469,7 @@ class SparseRows:
 
         def put_in_place() -> None:
             if self._changes == changes and self._slab_cols is slab:
-                self._meta, self._slab_cols, self._slab_vals, self._end = packed
-                self._free = _no_free_rooms()
+                self._put_packed(packed)
 
         return put_in_place
 
