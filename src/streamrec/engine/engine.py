@@ -36,7 +36,7 @@ from streamrec.experiments.exposures import Counts, Exposures, SqliteCounts
 from streamrec.experiments.overrides import plan_of
 from streamrec.experiments.registry import Experiment
 from streamrec.experiments.report import report_of
-from streamrec.models import sparse_rows, windows
+from streamrec.models import sparse_rows, text_vectors, windows
 from streamrec.models.sequence import SequenceModel
 from streamrec.models.sequence_process import FITS_FOLDER
 from streamrec.ranking.features import start_index_builds
@@ -59,11 +59,12 @@ _ITEMS_PER_EVENT = 10_000  # one $items event per this many items of one upsert
 
 
 def compile_kernels() -> None:
-    """Load every compiled kernel the learner runs (numba's cache; compiled once per
-    machine), as a start does before it learns."""
+    """Load every compiled kernel the learner and the read path run (numba's cache;
+    compiled once per machine), as a start does before it learns."""
     sparse_rows.compile_kernels()
     windows.compile_kernels()
     histories.compile_kernels()
+    text_vectors.compile_kernels()
 
 
 def open_exposure_counts(settings: Settings) -> Counts:

@@ -37,7 +37,7 @@ from pydantic import BaseModel, Field
 
 from streamrec.models.base import grow, top_k
 from streamrec.models.scores import DenseScores, QueryScores, SparseScores, allowed_best
-from streamrec.models.text_vectors import Float32Array, TextVectors
+from streamrec.models.text_vectors import Float32Array, Int32Array, TextVectors
 from streamrec.types import (
     EMPTY_FLOATS,
     EMPTY_INTS,
@@ -171,23 +171,12 @@ class ContentModel:
         keep = (history >= 0) & (history < self.n_items) & (weights != 0)
         return history[keep].astype(np.int64), weights[keep]
 
-    def _unit_profile(self, history: IntArray,
-                      weights: FloatArray) -> tuple[Float32Array, IntArray] | None:
-        """The weighted sum of ``history``'s TF-IDF rows as a unit vector, and the columns
-        that hold its nonzeros (its items' columns); None when it is all zero."""
-        rows = self._vectors.rows(history)
-        profile = np.asarray(rows.T @ weights.astype(np.float32))
-        norm = float(np.sqrt(np.dot(profile, profile)))
-        if norm == 0.0:
-            return None
-        return (profile / norm).astype(np.float32, copy=False), np.unique(rows.indices)
-
     def _cosines(self, query: Query) -> FloatArray | None:
         """Cosine of every item with the user's profile; None when there is no profile."""
         history, weights = self._profile_weights(query)
         if history.size == 0:
             return None
-        profile = self._unit_profile(history, weights)
+        profile = self._vectors.profile(history, weights)
         has_profile = profile is not None
         scores = np.zeros(self.n_items, dtype=np.float64)
         if profile is not None:
@@ -229,7 +218,7 @@ class ContentModel:
         at 1M items; the product itself reads only the profile's terms' postings."""
         if self._uses_embeddings:
             return DenseScores(self.dense_scores(query, n_items))
-        profile = self._unit_profile(*self._profile_weights(query))
+        profile = self._vectors.profile(*self._profile_weights(query))
         if profile is None:  # no history, or none with a vector
             return SparseScores(EMPTY_INTS, EMPTY_FLOATS)
         return _positive_cosines(self._vectors, *profile, n_items)
@@ -240,7 +229,7 @@ class ContentModel:
         With embeddings on, the exact answer."""
         if self._uses_embeddings:
             return self.query_scores(query, n_items)
-        profile = self._unit_profile(*self._profile_weights(query))
+        profile = self._vectors.profile(*self._profile_weights(query))
         if profile is None:
             return SparseScores(EMPTY_INTS, EMPTY_FLOATS)
         return ProfileScores(self._vectors, *profile, n_items, per_column)
@@ -282,10 +271,9 @@ class ContentModel:
             history, weights = self._profile_weights(query)
             if history.size == 0 or not known.any():
                 return out
-            profile = self._unit_profile(history, weights)
+            profile = self._vectors.profile(history, weights)
             if profile is not None:
-                out[known] = np.asarray(self._vectors.rows(items[known]) @ profile[0],
-                                        np.float64)
+                out[known] = self._vectors.products(items[known], *profile)
             return out
         scores = self._cosines(query)
         if scores is not None:
@@ -298,9 +286,7 @@ class ContentModel:
         if not 0 <= item < self.n_items:
             return Candidates.empty()
         row = self._vectors.rows(np.array([item], dtype=np.int64))
-        vector = np.zeros(self._vectors.n_features, dtype=np.float32)
-        vector[row.indices] = row.data
-        scores = self._vectors.dot(vector, np.unique(row.indices)).astype(np.float64)
+        scores = self._vectors.dot(row.indices, row.data).astype(np.float64)
         if self._uses_embeddings:
             scores = self._blend(scores, self._embedding_rows(np.array([item]))[0])
         scores[scores <= 0] = -np.inf
@@ -318,11 +304,11 @@ class ContentModel:
         self._embeddings = np.array(state["embeddings"], dtype=np.float32)
 
 
-def _positive_cosines(vectors: TextVectors, profile: Float32Array, within: IntArray,
+def _positive_cosines(vectors: TextVectors, columns: Int32Array, values: Float32Array,
                       n_items: int) -> SparseScores:
-    """The exact answer: every item's cosine with a unit ``profile`` (its nonzeros in
-    ``within``), kept where positive, as ``dense_scores`` clips them, ``n_items`` long."""
-    cosines = vectors.dot(profile, within)[:n_items]
+    """The exact answer: every item's cosine with a unit profile (sparse: ``columns``,
+    ``values``), kept where positive, as ``dense_scores`` clips them, ``n_items`` long."""
+    cosines = vectors.dot(columns, values)[:n_items]
     items = np.flatnonzero(cosines > 0)
     return SparseScores(items, cosines[items].astype(np.float64))
 
@@ -334,8 +320,8 @@ class ProfileScores:
     times the profile, clipped at 0, as ``query_scores`` holds them."""
 
     vectors: TextVectors
-    profile: Float32Array
-    within: IntArray  # the columns holding the profile's nonzeros
+    columns: Int32Array  # the profile's nonzero columns, sorted
+    values: Float32Array  # and its values there
     n_items: int
     per_column: int
     widen: int = 4  # candidates per item asked for, to rescore exactly
@@ -343,10 +329,10 @@ class ProfileScores:
     def top(self, k: int, exclude: IntArray) -> IntArray:
         if k <= 0:
             return EMPTY_INTS
-        found = self.vectors.likely_best(self.profile, self.within,
+        found = self.vectors.likely_best(self.columns, self.values,
                                          self.widen * k + exclude.size, self.per_column)
         if found is None:  # not cut yet: the exact answer
-            return _positive_cosines(self.vectors, self.profile, self.within,
+            return _positive_cosines(self.vectors, self.columns, self.values,
                                      self.n_items).top(k, exclude)
         found = found[found < self.n_items]
         return allowed_best(found, self.at(found), k, exclude)
@@ -355,6 +341,6 @@ class ProfileScores:
         out = np.zeros(items.shape[0], dtype=np.float64)
         known = (items >= 0) & (items < self.n_items)
         if known.any():
-            cosines = np.asarray(self.vectors.rows(items[known]) @ self.profile, np.float64)
+            cosines = self.vectors.products(items[known], self.columns, self.values)
             out[known] = np.maximum(cosines, 0.0)
         return out

@@ -114,10 +114,10 @@ class ImpactPostings:
         if self._thread is not None:
             self._thread.join(timeout_s)
 
-    def likely_best(self, cuts: tuple[_Cut, _Cut], vector: np.ndarray, columns: IntArray,
+    def likely_best(self, cuts: tuple[_Cut, _Cut], columns: IntArray, values: np.ndarray,
                     n: int) -> IntArray:
-        """Up to ``n`` items with the largest sums of ``vector``'s products with their cut
-        postings on ``columns`` (the vector's nonzeros), sorted by item."""
+        """Up to ``n`` items with the largest sums of a sparse vector's products (its
+        nonzeros: ``columns``, ``values``) with their cut postings, sorted by item."""
         found, sums = [], []
         for cut in cuts:
             part = cut.postings[:, columns]
@@ -125,7 +125,7 @@ class ImpactPostings:
                 continue
             rows = part.indices.astype(np.int64)
             found.append(rows if cut.rows_to_items is None else cut.rows_to_items[rows])
-            sums.append(part.data * np.repeat(vector[columns], np.diff(part.indptr)))
+            sums.append(part.data * np.repeat(values, np.diff(part.indptr)))
         if not found:
             return np.zeros(0, dtype=np.int64)
         items, where = np.unique(np.concatenate(found), return_inverse=True)

@@ -23,17 +23,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
 from streamrec.models.base import grow
+from streamrec.models.compiled import Kernels
 from streamrec.models.impact_postings import ImpactPostings
-from streamrec.types import IntArray, Item
+from streamrec.types import FloatArray, IntArray, Item
 
 Float32Array = npt.NDArray[np.float32]  # throughout: half the memory, a faster matvec
+Int32Array = npt.NDArray[np.int32]  # columns, as scipy keeps them
+Profile = tuple[Int32Array, Float32Array]  # a sparse vector: sorted columns, their values
 _UPPER = {1: 2, 2: 5, 5: 10}  # 1-2-5 steps: bounds a person reads at a glance
 
 
@@ -130,6 +133,20 @@ def take_rows(pieces: Sequence[tuple[sp.csr_array, IntArray, IntArray]], n_rows:
     """A CSR matrix of ``n_rows`` whose row ``slots[i]`` is row ``rows[i]`` of ``source``, for
     each ``(source, rows, slots)`` piece; other rows empty. Plain numpy gathers: scipy's
     fancy indexing and ``vstack`` cost more than the copying when a query takes 50 rows."""
+    indptr, indices, data = _gathered(pieces, n_rows)
+    return sp.csr_array((data, indices, _narrow(indptr)), shape=(n_rows, n_columns))
+
+
+def _narrow(indptr: IntArray) -> npt.NDArray[np.int32] | IntArray:
+    """Row pointers as int32 where they fit: scipy widens the columns to int64 otherwise,
+    which doubles what a query reads of each row (and a restore copies them)."""
+    return indptr.astype(np.int32) if indptr[-1] < 2**31 else indptr
+
+
+def _gathered(pieces: Sequence[tuple[sp.csr_array, IntArray, IntArray]], n_rows: int
+              ) -> tuple[IntArray, Int32Array, Float32Array]:
+    """``take_rows``'s arrays (indptr, indices, data), without the matrix: building a scipy
+    matrix costs more than the gather itself for a query's few hundred rows."""
     lengths = np.zeros(n_rows, dtype=np.int64)
     for source, rows, slots in pieces:
         lengths[slots] = source.indptr[rows + 1] - source.indptr[rows]
@@ -143,7 +160,51 @@ def take_rows(pieces: Sequence[tuple[sp.csr_array, IntArray, IntArray]], n_rows:
         to = np.repeat(indptr[slots], counts) + within
         taken = np.repeat(source.indptr[rows], counts) + within
         indices[to], data[to] = source.indices[taken], source.data[taken]
-    return sp.csr_array((data, indices, indptr), shape=(n_rows, n_columns))
+    return indptr, indices, data
+
+
+def _products_kernel(indptr: IntArray, indices: np.ndarray, data: np.ndarray, rows: IntArray,
+                     slots: IntArray, columns: np.ndarray, values: np.ndarray,
+                     out: np.ndarray) -> None:
+    """``out[slots[i]]``: row ``rows[i]`` times the sparse vector (``columns`` sorted, with
+    ``values``). float32 sums in the row's column order: the very sums of a CSR product with
+    the vector made dense (a missing column adds a zero there)."""
+    m = columns.shape[0]
+    for i in range(rows.shape[0]):
+        row = rows[i]
+        total = np.float32(0.0)
+        for j in range(indptr[row], indptr[row + 1]):
+            column = indices[j]
+            k = np.searchsorted(columns, column)
+            if k < m and columns[k] == column:
+                total += data[j] * values[k]
+        out[slots[i]] = total
+
+
+class _Kernels(NamedTuple):
+    products: Callable[..., None]
+
+
+def _make(jit: Callable[[Callable[..., Any]], Any]) -> _Kernels:
+    return _Kernels(jit(_products_kernel))
+
+
+def warm_up() -> None:
+    """Run the kernel once on tiny rows, for each width of row pointers scipy gives a matrix
+    (a server's start compiles or loads it, not its first query)."""
+    products = _KERNELS.get().products
+    for width in (np.int32, np.int64):
+        products(np.array([0, 1, 2], dtype=width), np.array([3, 7], dtype=np.int32),
+                 np.ones(2, dtype=np.float32), np.array([1], dtype=np.int64),
+                 np.array([0], dtype=np.int64), np.array([7], dtype=np.int32),
+                 np.ones(1, dtype=np.float32), np.zeros(1, dtype=np.float32))
+
+
+_KERNELS = Kernels("text-vector", globals(), _make, warm_up=warm_up)
+
+
+def compile_kernels() -> None:
+    _KERNELS.get()
 
 
 def _on_columns(matrix: sp.csr_array, columns: IntArray) -> Float32Array:
@@ -251,6 +312,12 @@ class TextVectors:
 
     def rows(self, items: IntArray, weighted: bool = True) -> sp.csr_array:
         """The current rows of ``items`` (unit vectors, or raw counts); unknown: empty rows."""
+        return take_rows(self._pieces(items, weighted), items.shape[0], self.n_features)
+
+    def _pieces(self, items: IntArray, weighted: bool = True
+                ) -> tuple[tuple[sp.csr_array, IntArray, IntArray], ...]:
+        """Where ``items``' current rows are: ``(matrix, its rows, positions in items)`` for
+        the base and for the tail (``take_rows``'s pieces); unknown items in neither."""
         base, tail = (self._base, self._tail) if weighted else (self._base_counts,
                                                                 self._tail_counts)
         known = (items >= 0) & (items < self.n_rows)
@@ -258,9 +325,42 @@ class TextVectors:
         tail_row[known] = self._tail_row[items[known]]
         from_tail = np.flatnonzero(tail_row >= 0)
         from_base = np.flatnonzero(known & (tail_row < 0) & (items < base.shape[0]))
-        return take_rows(((base, items[from_base], from_base), (tail, tail_row[from_tail],
-                                                                 from_tail)),
-                         items.shape[0], self.n_features)
+        return (base, items[from_base], from_base), (tail, tail_row[from_tail], from_tail)
+
+    def profile(self, items: IntArray, weights: FloatArray) -> Profile | None:
+        """The unit vector along the ``weights``-weighted sum of ``items``' rows, sparse:
+        its columns (sorted) and values. None when the sum is all zero. Read from the rows'
+        arrays alone, never a dense ``n_features`` vector (1 MB at 2^18, per query)."""
+        slots, _, indices, data = self._entries(items)
+        if indices.size == 0:
+            return None
+        columns, where = np.unique(indices, return_inverse=True)
+        summed = np.bincount(where, weights=data * weights.astype(np.float32)[slots],
+                             minlength=columns.size)
+        norm = float(np.sqrt(np.dot(summed, summed)))
+        if norm == 0.0:
+            return None
+        return columns, (summed / norm).astype(np.float32)
+
+    def _entries(self, items: IntArray) -> tuple[IntArray, IntArray, Int32Array,
+                                                    Float32Array]:
+        """``items``' current rows, entry by entry: each entry's position in ``items``, the
+        rows' indptr, and the entries' columns and weights."""
+        indptr, indices, data = _gathered(self._pieces(items), items.shape[0])
+        slots = np.repeat(np.arange(items.shape[0]), np.diff(indptr))
+        return slots, indptr, indices, data
+
+    def products(self, items: IntArray, columns: Int32Array,
+                 values: Float32Array) -> Float32Array:
+        """Each item's row times the sparse vector ``(columns, values)`` (columns sorted);
+        0 for unknown items. One compiled pass over the items' rows: no matrix is built."""
+        out = np.zeros(items.shape[0], dtype=np.float32)
+        products = _KERNELS.get().products
+        for source, rows, slots in self._pieces(items):
+            if rows.size:
+                products(source.indptr, source.indices, source.data, rows, slots,
+                         columns, values, out)
+        return out
 
     def cosines(self, left: IntArray, right: IntArray) -> Float32Array:
         """Cosine of each ``left`` item with each ``right`` item: a small dense matrix. Works
@@ -269,29 +369,31 @@ class TextVectors:
         columns = np.union1d(a.indices, b.indices)
         return _on_columns(a, columns) @ _on_columns(b, columns).T
 
-    def dot(self, vector: Float32Array, within: IntArray | None = None) -> Float32Array:
-        """Every row times a dense ``n_features`` vector: length ``n_rows``. A vector with few
-        nonzeros (a profile of a few items) reads only those columns' postings: the same
-        float32 sums, in the same order, without a pass over every item's row. ``within``:
-        columns that hold every nonzero of ``vector`` (a profile's items' columns), so they
-        are not searched for over all ``n_features`` (half a millisecond at 2^18)."""
+    def dot(self, columns: Int32Array, values: Float32Array) -> Float32Array:
+        """Every row times the sparse vector ``(columns, values)`` (columns sorted): length
+        ``n_rows``. A vector with few nonzeros (a profile of a few items) reads only those
+        columns' postings: the same float32 sums, in the same order, as a pass over every
+        item's row with the vector made dense."""
         out = np.zeros(self.n_rows, dtype=np.float32)
-        nonzero = np.flatnonzero(vector) if within is None else within[vector[within] != 0]
+        nonzero = values != 0
+        columns, values = columns[nonzero], values[nonzero]
         by_column = self._base_by_column
         if by_column is not None and by_column.shape == self._base.shape and (
-                2 * int((by_column.indptr[nonzero + 1] - by_column.indptr[nonzero]).sum())
+                2 * int((by_column.indptr[columns + 1] - by_column.indptr[columns]).sum())
                 < self._base.nnz):
-            out[: self._base.shape[0]] = by_column[:, nonzero] @ vector[nonzero]
+            out[: self._base.shape[0]] = by_column[:, columns] @ values
         else:
-            out[: self._base.shape[0]] = self._base @ vector
-        if self._tail_items.size:
-            out[self._tail_items] = self._tail @ vector  # the tail replaces stale base rows
+            dense = np.zeros(self.n_features, dtype=np.float32)
+            dense[columns] = values
+            out[: self._base.shape[0]] = self._base @ dense
+        if self._tail_items.size:  # the tail replaces stale base rows
+            out[self._tail_items] = self.products(self._tail_items, columns, values)
         return out
 
-    def likely_best(self, vector: Float32Array, within: IntArray, n: int,
+    def likely_best(self, columns: Int32Array, values: Float32Array, n: int,
                     per_column: int) -> IntArray | None:
-        """Up to ``n`` items likely to have the largest products with ``vector`` (nonzeros
-        in ``within``), from each column's ``per_column`` highest-weighted rows
+        """Up to ``n`` items likely to have the largest products with the sparse vector
+        ``(columns, values)``, from each column's ``per_column`` highest-weighted rows
         (``impact_postings.py``); None while those are being cut: use ``dot``."""
         by_column = self._base_by_column
         if by_column is None or by_column.shape != self._base.shape:
@@ -299,7 +401,8 @@ class TextVectors:
         cuts = self.impacts.ready(by_column, self._tail, self._tail_items, per_column)
         if cuts is None:
             return None
-        return self.impacts.likely_best(cuts, vector, within[vector[within] != 0], n)
+        nonzero = values != 0
+        return self.impacts.likely_best(cuts, columns[nonzero], values[nonzero], n)
 
     def state(self) -> dict[str, np.ndarray]:
         """Arrays of their own, read-only, and the same ones until the next change."""
@@ -332,7 +435,8 @@ class TextVectors:
         indptr = np.asarray(state["counts_indptr"], dtype=np.int64)
         self.n_rows = indptr.size - 1
         counts = sp.csr_array((np.asarray(state["counts_data"], dtype=np.float32),
-                               np.asarray(state["counts_indices"], dtype=np.int32), indptr),
+                               np.asarray(state["counts_indices"], dtype=np.int32),
+                               _narrow(indptr)),
                               shape=(self.n_rows, self.n_features))
         self._df = np.zeros(self.n_features, dtype=np.int64)
         self._df[state["df_columns"]] = state["df_values"]

@@ -128,13 +128,19 @@ def test_text_vectors_by_column_match_the_row_by_row_product() -> None:
         profile[row.indices] = row.data
         postings = int(np.diff(by_column.indptr)[row.indices].sum())
         assert 2 * postings < vectors._base.nnz  # the column path is taken
-        np.testing.assert_array_equal(vectors.dot(profile), vectors._base @ profile)
-        # told which columns hold the nonzeros (a superset, with a zero among them): the same
-        within = np.union1d(row.indices, [0, 1])
-        profile[within[0]] = 0.0
-        np.testing.assert_array_equal(vectors.dot(profile, within), vectors.dot(profile))
-    everything = np.ones(vectors.n_features, dtype=np.float32)  # the row-by-row path
-    np.testing.assert_allclose(vectors.dot(everything), vectors._base @ everything)
+        np.testing.assert_array_equal(vectors.dot(row.indices, row.data),
+                                      vectors._base @ profile)
+        # a zero among the values: the same
+        columns = np.union1d(row.indices, [0, 1]).astype(np.int32)
+        np.testing.assert_array_equal(vectors.dot(columns, profile[columns]),
+                                      vectors._base @ profile)
+        # row by row through the compiled products: the same sums
+        np.testing.assert_array_equal(
+            vectors.products(np.arange(vectors.n_rows), row.indices, row.data),
+            vectors._base @ profile)
+    everything = np.arange(vectors.n_features, dtype=np.int32)  # the row-by-row path
+    ones = np.ones(vectors.n_features, dtype=np.float32)
+    np.testing.assert_array_equal(vectors.dot(everything, ones), vectors._base @ ones)
 
 
 def test_gather_matches_a_dense_reference() -> None:
