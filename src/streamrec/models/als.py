@@ -294,13 +294,11 @@ class ALSModel(RefitsOnRows):
         it side by side: each writes the same values (a function of the fit and the rows,
         which only writers change), the vector before the flag that says it is there."""
         assert self._solver is not None
-        matrix = self._summed_rows(users, self._item_factors.shape[0])
+        matrix, cancelled = self._summed_rows(users, self._item_factors.shape[0])
         if self.config.algorithm == "bpr":
             vectors = self._mean_item_vectors(matrix)
         else:
             vectors = self._solver.recalculate_user(users, matrix)
-        weighed = np.asarray(abs(matrix).sum(axis=1)).ravel()
-        cancelled = (matrix.getnnz(axis=1) > 0) & (weighed == 0)
         vectors[cancelled] = 0.0
         self._user_factors[users] = vectors
         self._solved[users] = True
@@ -316,19 +314,22 @@ class ALSModel(RefitsOnRows):
         vectors[:, :-1] = sums / np.where(totals > 0, totals, 1.0)[:, None]
         return vectors
 
-    def _summed_rows(self, users: IntArray, n_items: int) -> sp.csr_matrix:
+    def _summed_rows(self, users: IntArray, n_items: int) -> tuple[sp.csr_matrix, np.ndarray]:
         """Confidence rows of ``users`` over the fitted items: one compiled pass gathers
-        them (each row's columns sorted and unique, its pending additions summed in)."""
+        them (each row's columns sorted and unique, its pending additions summed in); and
+        which rows hold entries whose weights all cancel out (summed from the arrays: the
+        matrix's own sums cost more than the solve of one user on a read)."""
         cols, vals, lengths = self._rows.gather(users)
         known = cols < n_items
         rows = np.repeat(np.arange(users.size, dtype=np.int64), lengths)[known]
+        weights = confidence(vals[known], self.config.alpha).astype(np.float32)
+        held = np.bincount(rows, minlength=users.size)
+        cancelled = (held > 0) & (np.bincount(rows, weights=np.abs(weights),
+                                              minlength=users.size) == 0)
         indptr = np.zeros(users.size + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows, minlength=users.size), out=indptr[1:])
-        return sp.csr_matrix(
-            (confidence(vals[known], self.config.alpha).astype(np.float32), cols[known],
-             indptr),
-            shape=(users.size, n_items),
-        )
+        np.cumsum(held, out=indptr[1:])
+        matrix = sp.csr_matrix((weights, cols[known], indptr), shape=(users.size, n_items))
+        return matrix, cancelled
 
     def merge_users(self, source: int, target: int) -> None:
         """Move ``source``'s summed weights onto ``target`` and fold ``target`` in again.
