@@ -9,10 +9,11 @@ from importlib.machinery import ModuleSpec
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from streamrec.models.base import DenseScorer, LearnsItems, Model, SimilarItems
 from streamrec.models.content import ContentConfig, ContentModel
-from streamrec.models.text_vectors import attribute_tokens
+from streamrec.models.text_vectors import attribute_tokens, bm25_idf, weigh
 from streamrec.types import Candidates, Item, Query
 
 NOTHING = np.zeros(0, dtype=np.int64)
@@ -259,3 +260,35 @@ def test_an_unchanged_catalogue_gives_the_same_read_only_state_until_a_restore()
     other.restore(first)  # a restore is a change too
     assert not np.array_equal(other.state()["counts_indptr"], before["counts_indptr"])
     np.testing.assert_array_equal(other.state()["counts_data"], first["counts_data"])
+
+
+def _weighed_by_numpy(counts: sp.csr_array, idf: np.ndarray) -> np.ndarray:
+    """The TF-IDF rows as numpy passes over every entry compute them (the reference)."""
+    data = (1.0 + np.log(counts.data)).astype(np.float32) * idf[counts.indices]
+    row = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+    norms = np.sqrt(np.bincount(row, weights=np.square(data, dtype=np.float64),
+                                minlength=counts.shape[0]))
+    norms[norms == 0] = 1.0
+    return (data / norms[row]).astype(np.float32)
+
+
+@pytest.mark.parametrize("whole", [True, False])
+def test_compiled_weights_are_the_numpy_passes_weights(whole: bool) -> None:
+    """Whole counts (a word's count in a text) give the very float32 weights; other counts
+    (beyond the looked-up ones, or fractions) the same up to float32 rounding."""
+    rng = np.random.default_rng(11)
+    counts = sp.random_array((300, 500), density=0.03, rng=rng, format="csr",
+                             dtype=np.float32)
+    counts.data = (rng.integers(1, 40, counts.nnz).astype(np.float32) if whole else
+                   rng.uniform(0.5, 900.0, counts.nnz).astype(np.float32))
+    counts.sum_duplicates()
+    idf = bm25_idf(rng.integers(0, 300, 500), 300)
+    weighed = weigh(counts, idf)
+    np.testing.assert_array_equal(weighed.indices, counts.indices)
+    np.testing.assert_array_equal(weighed.indptr, counts.indptr)
+    if whole:
+        np.testing.assert_array_equal(weighed.data, _weighed_by_numpy(counts, idf))
+    else:
+        np.testing.assert_allclose(weighed.data, _weighed_by_numpy(counts, idf), rtol=1e-6)
+    empty = np.diff(counts.indptr) == 0
+    assert not np.asarray(weighed.sum(axis=1))[empty].any()
