@@ -14,7 +14,7 @@ import pytest
 
 from streamrec.engine.engine import Engine
 from streamrec.models.als import ALSConfig, ALSModel
-from streamrec.ranking.ann import ANNConfig, VectorIndex, VectorIndexes
+from streamrec.ranking.ann import ANNConfig, VectorIndex, VectorIndexes, _faiss
 from streamrec.ranking.features import gather, layout
 from streamrec.ranking.hybrid import HybridConfig, HybridRanker
 from streamrec.settings import Settings
@@ -270,3 +270,21 @@ def test_how_refits_are_run_is_not_part_of_the_model_fingerprint() -> None:
     assert run.models.trainer_nice == 3  # still read: only the fingerprint leaves it out
     shaped = Settings(models={"als": {"factors": 17}})  # type: ignore[arg-type]
     assert shaped.model_fingerprint() != before
+
+
+def test_a_few_items_left_out_after_the_search_are_those_a_selector_leaves_out() -> None:
+    """A search asked to leave out a few items (a user's history) asks for more and drops
+    them after; many (past ``_FILTERED_AFTER`` per item asked for) go to faiss's selector.
+    Either way the items are those of a search with the selector, in its order."""
+    vectors = clustered_vectors(3_000, 8, seed=5)
+    index = VectorIndex(vectors, ANNConfig(min_items=1, lists=30, probes=8))
+    rng = np.random.default_rng(5)
+    for row in range(0, 3_000, 300):
+        query = vectors[row]
+        top = exact_top(vectors, query, 60)
+        for size in (1, 7, 40, 900):  # 900: past 10 per item asked for (k = 20)
+            exclude = np.unique(np.concatenate((top[:size], rng.choice(3_000, size))))
+            found = index.search(query, 20, exclude)
+            with_selector = index._search(_faiss(), query, 20, exclude)
+            np.testing.assert_array_equal(found, with_selector)
+            assert found.size == 20 and not np.isin(found, exclude).any()
