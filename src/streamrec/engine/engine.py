@@ -39,6 +39,7 @@ from streamrec.experiments.report import report_of
 from streamrec.models import sparse_rows, text_vectors, windows
 from streamrec.models.sequence import SequenceModel
 from streamrec.models.sequence_process import FITS_FOLDER
+from streamrec.ranking import item_facts
 from streamrec.ranking.features import start_index_builds
 from streamrec.ranking.rules import Rules
 from streamrec.settings import Settings
@@ -65,6 +66,7 @@ def compile_kernels() -> None:
     windows.compile_kernels()
     histories.compile_kernels()
     text_vectors.compile_kernels()
+    item_facts.compile_kernels()
 
 
 def open_exposure_counts(settings: Settings) -> Counts:

@@ -27,13 +27,14 @@ Attribute values are the categorical ones (strings, booleans, lists of them), at
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from streamrec.events.vocab import Vocabulary
 from streamrec.models.base import grow
+from streamrec.models.compiled import Kernels
 from streamrec.types import EventBatch, FloatArray, IntArray, Item, Query
 
 FACT_FEATURES = ("recency", "attribute_share", "attribute_last")
@@ -102,13 +103,10 @@ class ItemFacts:
         history = query.history
         if history.size == 0 or len(self._values) == 0:
             return out, best
-        rows, shares, recent_rows = self._value_shares(history, items)
-        slot = shares.argmax(axis=1)
-        out[:, 1] = shares[np.arange(rows.shape[0]), slot]
-        shared = out[:, 1] > 0
-        best[shared] = rows[shared, slot[shared]]
-        latest = recent_rows[-1][recent_rows[-1] != _NONE]
-        out[:, 2] = (np.isin(rows, latest) & (rows != _NONE)).any(axis=1)
+        recent = np.ascontiguousarray(history[-self.window:], dtype=np.int64)
+        weights = _HISTORY_DECAY ** np.arange(recent.size - 1, -1, -1, dtype=np.float64)
+        _KERNELS.get().shares(self._codes, np.ascontiguousarray(items, dtype=np.int64), recent,
+                              weights, float(weights.sum()), out, best)
         return out, best
 
     def value_name(self, code: int) -> tuple[str, str]:
@@ -136,27 +134,6 @@ class ItemFacts:
         rows[known] = self._codes[items[known]]
         return rows
 
-    def _value_shares(self, history: IntArray, items: IntArray) -> tuple[np.ndarray, FloatArray,
-                                                                         np.ndarray]:
-        """Per item and value slot: the share of the user's recent items having that value;
-        the items' value rows; the recent items' rows (newest last)."""
-        rows = self._rows(items)
-        recent_rows = self._rows(history[-self.window:])
-        shares = np.zeros(rows.shape, dtype=np.float64)
-        valued = recent_rows != _NONE
-        if not valued.any():
-            return rows, shares, recent_rows
-        n = recent_rows.shape[0]
-        weights = _HISTORY_DECAY ** np.arange(n - 1, -1, -1, dtype=np.float64)
-        codes, inverse = np.unique(recent_rows[valued], return_inverse=True)
-        share = np.bincount(inverse, weights=np.broadcast_to(weights[:, None],
-                                                             recent_rows.shape)[valued],
-                            minlength=codes.size) / weights.sum()
-        at = np.minimum(np.searchsorted(codes, rows), codes.size - 1)
-        matched = (rows != _NONE) & (codes[at] == rows)
-        shares[matched] = share[at[matched]]
-        return rows, shares, recent_rows
-
     # -- state ---------------------------------------------------------------------------
     def state(self) -> dict[str, np.ndarray]:
         """What events taught, and the items' attribute values (catalogue changes are in the
@@ -173,3 +150,83 @@ class ItemFacts:
         self._values = Vocabulary.restore(state["facts_values"])
         self._codes = np.array(state["facts_codes"], dtype=np.int32).reshape(
             -1, _VALUES_PER_ITEM)
+
+
+def _shares_kernel(codes: np.ndarray, items: np.ndarray, recent: np.ndarray,
+                   weights: np.ndarray, total: float, out: np.ndarray,
+                   best: np.ndarray) -> None:
+    """Columns 1 and 2 of ``columns`` and the best values, in one compiled pass per query
+    (two dozen numpy calls on a few hundred candidates cost ~0.7 ms a read): each value's
+    share is the ``weights`` of the ``recent`` items having it, summed in their order, over
+    ``total``; a candidate's share is that of its value with the largest (the first slot
+    among equals), and its last column says whether it has a value of the newest item."""
+    n_rows, slots = codes.shape
+    found = np.empty(recent.shape[0] * slots, dtype=np.int64)
+    weight_of = np.empty(recent.shape[0] * slots, dtype=np.float64)
+    taken = 0
+    for i in range(recent.shape[0]):
+        item = recent[i]
+        if 0 <= item < n_rows:
+            for slot in range(slots):
+                code = codes[item, slot]
+                if code != _NONE:
+                    found[taken] = code
+                    weight_of[taken] = weights[i]
+                    taken += 1
+    if taken == 0:
+        return
+    order = np.argsort(found[:taken], kind="mergesort")  # stable: summed in their order
+    values = np.empty(taken, dtype=np.int64)
+    shares = np.zeros(taken, dtype=np.float64)
+    distinct = 0
+    for j in range(taken):
+        code = found[order[j]]
+        if distinct == 0 or values[distinct - 1] != code:
+            values[distinct] = code
+            distinct += 1
+        shares[distinct - 1] += weight_of[order[j]]
+    values, shares = values[:distinct], shares[:distinct] / total
+    newest = recent[recent.shape[0] - 1]
+    for i in range(items.shape[0]):
+        item = items[i]
+        if not 0 <= item < n_rows:
+            continue
+        share, value, last = 0.0, _NONE, 0.0
+        for slot in range(slots):
+            code = codes[item, slot]
+            if code == _NONE:
+                continue
+            at = np.searchsorted(values, code)
+            if at < distinct and values[at] == code and shares[at] > share:
+                share, value = shares[at], code
+            if 0 <= newest < n_rows and last == 0.0:
+                for other in range(slots):
+                    if codes[newest, other] == code:
+                        last = 1.0
+                        break
+        out[i, 1] = share
+        out[i, 2] = last
+        if share > 0.0:
+            best[i] = value
+
+
+class _Kernels(NamedTuple):
+    shares: Callable[..., None]
+
+
+def _make(jit: Callable[[Callable[..., Any]], Any]) -> _Kernels:
+    return _Kernels(jit(_shares_kernel))
+
+
+def warm_up() -> None:
+    """Run the kernel once on a tiny catalogue (a server's start, not its first read)."""
+    facts = ItemFacts()
+    facts.learn_items([(0, Item("a", {"genre": "comedy"})), (1, Item("b", {"genre": "comedy"}))])
+    facts.columns_and_values(Query(0, np.array([0]), np.array([0]), 0.0), np.array([1, 5]))
+
+
+_KERNELS = Kernels("item-fact", globals(), _make, warm_up=warm_up)
+
+
+def compile_kernels() -> None:
+    _KERNELS.get()

@@ -126,3 +126,50 @@ def test_a_list_lifted_by_attribute_matches_says_which_value() -> None:
     hats = [reasons for item, reasons in zip(found.item_ids, found.reasons, strict=True)
             if int(item[1:]) >= 5]
     assert all(not any("like your recent items" in text for text in r) for r in hats)
+
+
+def _by_numpy(facts: ItemFacts, history: np.ndarray, items: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Columns 1-2 and the best values as numpy passes over the value rows compute them
+    (the reference for the compiled pass)."""
+    rows, recent_rows = facts._rows(items), facts._rows(history[-facts.window:])
+    shares = np.zeros(rows.shape, dtype=np.float64)
+    out = np.zeros((items.size, 2))
+    best = np.full(items.size, -1, dtype=np.int64)
+    valued = recent_rows != -1
+    if valued.any():
+        n = recent_rows.shape[0]
+        weights = 0.9 ** np.arange(n - 1, -1, -1, dtype=np.float64)
+        codes, inverse = np.unique(recent_rows[valued], return_inverse=True)
+        share = np.bincount(inverse, weights=np.broadcast_to(weights[:, None],
+                                                             recent_rows.shape)[valued],
+                            minlength=codes.size) / weights.sum()
+        at = np.minimum(np.searchsorted(codes, rows), codes.size - 1)
+        matched = (rows != -1) & (codes[at] == rows)
+        shares[matched] = share[at[matched]]
+    slot = shares.argmax(axis=1)
+    out[:, 0] = shares[np.arange(items.size), slot]
+    shared = out[:, 0] > 0
+    best[shared] = rows[shared, slot[shared]]
+    latest = recent_rows[-1][recent_rows[-1] != -1]
+    out[:, 1] = (np.isin(rows, latest) & (rows != -1)).any(axis=1)
+    return out, best
+
+
+@settings(max_examples=80, deadline=None)
+@given(catalogue=st.lists(values, min_size=1, max_size=12),
+       history=st.lists(st.integers(0, 15), min_size=1, max_size=60),
+       candidates=st.lists(st.integers(0, 15), max_size=20, unique=True))
+def test_the_compiled_shares_are_the_numpy_passes(catalogue: list[list[str]],
+                                                  history: list[int],
+                                                  candidates: list[int]) -> None:
+    """The very floats and values: shares summed in the recent items' order, the first slot
+    among equal shares, items past the catalogue with no values."""
+    facts = ItemFacts(window=10)
+    facts.learn_items([(i, Item(str(i), {"tag": v})) for i, v in enumerate(catalogue)])
+    recent, items = np.array(history, dtype=np.int64), np.array(candidates, dtype=np.int64)
+    columns, best = facts.columns_and_values(query(history), items)
+    expected, expected_best = _by_numpy(facts, recent, items)
+    if len(facts._values):
+        np.testing.assert_array_equal(columns[:, 1:], expected)
+        np.testing.assert_array_equal(best, expected_best)
