@@ -363,7 +363,7 @@ class TextVectors:
         """The unit vector along the ``weights``-weighted sum of ``items``' rows, sparse:
         its columns (sorted) and values. None when the sum is all zero. Read from the rows'
         arrays alone, never a dense ``n_features`` vector (1 MB at 2^18, per query)."""
-        slots, _, indices, data = self._entries(items)
+        slots, indices, data = self._entries(items)
         if indices.size == 0:
             return None
         columns, where = np.unique(indices, return_inverse=True)
@@ -374,13 +374,11 @@ class TextVectors:
             return None
         return columns, (summed / norm).astype(np.float32)
 
-    def _entries(self, items: IntArray) -> tuple[IntArray, IntArray, Int32Array,
-                                                    Float32Array]:
-        """``items``' current rows, entry by entry: each entry's position in ``items``, the
-        rows' indptr, and the entries' columns and weights."""
+    def _entries(self, items: IntArray) -> tuple[IntArray, Int32Array, Float32Array]:
+        """``items``' current rows, entry by entry: each entry's position in ``items``, its
+        column and its weight."""
         indptr, indices, data = _gathered(self._pieces(items), items.shape[0])
-        slots = np.repeat(np.arange(items.shape[0]), np.diff(indptr))
-        return slots, indptr, indices, data
+        return np.repeat(np.arange(items.shape[0]), np.diff(indptr)), indices, data
 
     def products(self, items: IntArray, columns: Int32Array,
                  values: Float32Array) -> Float32Array:
