@@ -171,7 +171,8 @@ def _components(state: Any, also: Mapping[str, object]) -> dict[str, object]:
     for model_name, model in getattr(state, "models", {}).items():
         named[f"models.{model_name}"] = model
     catalogue = {a: getattr(state, a) for a in ("available", "attributes", "updated_at",
-                                                "catalogue_version", "_encoded_attributes")
+                                                "catalogue_version", "_encoded_attributes",
+                                                "_saved_attributes")
                  if hasattr(state, a)}
     named["catalogue"] = _Grouped(catalogue)
     taken.update(catalogue)

@@ -54,10 +54,17 @@ from streamrec.settings import Settings
 from streamrec.sources import SOURCES
 from streamrec.storage.artefacts import ArtefactStore
 from streamrec.storage.codec import ERASE_TYPE
-from streamrec.text_arrays import utf8_joined, utf8_split
+from streamrec.text_arrays import utf8_joined
 from streamrec.types import Event, EventBatch, IntArray, Item, LoggedEvent, Query
 
 _NO_ATTRIBUTES: Mapping[str, Any] = {}
+
+
+class _Unread:
+    """In ``EngineState.attributes``: the item's attributes are the restored snapshot's."""
+
+
+_UNREAD = _Unread()
 # a snapshot's component for a fit begun and not ended, by its begin's offset
 PENDING_FIT = "pending-fit-"
 # the engine's own key in an event's context: the item ids of the list the event is feedback
@@ -117,9 +124,13 @@ class EngineState:
         self.fit_begun = threading.Condition()  # the trainer waits on it for new fits
         self.artefacts: ArtefactStore | None = None  # where fits are saved; None: nowhere
         self.available = np.ones(0, dtype=bool)
-        # per item; a str is the item's attributes as a snapshot holds them (JSON), parsed
-        # the first time they are read (attributes_of): a restart parses none of them
-        self.attributes: list[Mapping[str, Any] | str] = []
+        # per item; ``_UNREAD``: the item's attributes are the restored snapshot's JSON
+        # (``_saved_attributes``), read the first time they are asked for (attributes_of):
+        # a restart decodes none of them (1M items' took ~0.4 s); a str: the same, from a
+        # snapshot that kept them as a text array
+        self.attributes: list[Mapping[str, Any] | str | _Unread] = []
+        self._saved_attributes: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.uint8),
+                                                                 np.zeros(0, np.int64))
         self.attribute_names = AttributeNames()  # which attributes items carry
         self.updated_at = np.zeros(0)  # of the item's version in the log; NaN: none there
         # changes with every catalogue change applied: what caches of item texts check
@@ -450,10 +461,18 @@ class EngineState:
         if item >= len(self.attributes):
             return _NO_ATTRIBUTES
         attributes = self.attributes[item]
-        if isinstance(attributes, str):  # as restored: parsed once, on first use (readers
-            # side by side may both parse it; either result is the same, kept as it is)
-            attributes = self.attributes[item] = orjson.loads(attributes)
+        if isinstance(attributes, _Unread | str):  # as restored: parsed once, on first use
+            # (readers side by side may both parse it; either result is the same, kept)
+            attributes = self.attributes[item] = orjson.loads(self._saved_json(item))
         return attributes
+
+    def _saved_json(self, item: int) -> str | bytes:
+        """Item ``item``'s attributes as the restored snapshot holds them (JSON)."""
+        saved = self.attributes[item]
+        if isinstance(saved, str):
+            return saved
+        joined, ends = self._saved_attributes
+        return joined[int(ends[item - 1]) if item else 0:int(ends[item])].tobytes()
 
     # -- persistence ---------------------------------------------------------------------
     def state(self) -> dict[str, dict[str, np.ndarray]]:
@@ -500,8 +519,9 @@ class EngineState:
         again only after a catalogue change; read-only, the same arrays until then."""
         cached = self._encoded_attributes
         if cached is None or cached[:2] != (self.catalogue_version, n):
-            joined, ends = utf8_joined([a if isinstance(a, str) else orjson.dumps(dict(a))
-                                        for a in self.attributes[:n]])
+            joined, ends = utf8_joined([
+                self._saved_json(i) if isinstance(a, _Unread | str) else orjson.dumps(dict(a))
+                for i, a in enumerate(self.attributes[:n])])
             for array in (joined, ends):
                 array.flags.writeable = False
             cached = self._encoded_attributes = (
@@ -538,11 +558,19 @@ class EngineState:
             catalogue = components["catalogue"]
             self.available = np.array(catalogue["available"], dtype=bool)
             self.updated_at = np.array(catalogue["updated_at"], dtype=np.float64)
-            # as JSON, the snapshot's own text: parsed when read (attributes_of); a text
-            # array in snapshots before the UTF-8 bytes (f9d8f29 and earlier)
-            self.attributes = (
-                [*utf8_split(catalogue["attributes_utf8"], catalogue["attributes_ends"])]
-                if "attributes_utf8" in catalogue else catalogue["attributes"].tolist())
+            # as JSON, the snapshot's own text: read when asked for (attributes_of), and
+            # written as they are by the next snapshot while the catalogue is unchanged; a
+            # text array in snapshots before the UTF-8 bytes (f9d8f29 and earlier)
+            if "attributes_utf8" in catalogue:
+                joined, ends = catalogue["attributes_utf8"], catalogue["attributes_ends"]
+                self._saved_attributes = (joined, ends)
+                self.attributes = [_UNREAD] * int(ends.shape[0])
+                for array in (joined, ends):
+                    array.flags.writeable = False
+                self._encoded_attributes = (self.catalogue_version, int(ends.shape[0]),
+                                            {"attributes_utf8": joined, "attributes_ends": ends})
+            else:
+                self.attributes = catalogue["attributes"].tolist()
             counted = AttributeNames.restore(catalogue)
             if counted is None:  # a snapshot from before the counts were kept
                 counted = AttributeNames()

@@ -41,7 +41,7 @@ def test_every_component_of_the_state_is_reported(tmp_path: Path) -> None:
     covered = {"users", "items", "last_active", "histories", "identities", "ranker", "experiments",
                "pending_fits", "available", "attributes", "models", "scorers",
                "_refittables", "_making_room", "lock", "fit_begun", "settings", "artefacts",
-               "updated_at", "catalogue_version", "_encoded_attributes",
+               "updated_at", "catalogue_version", "_encoded_attributes", "_saved_attributes",
                *report.parts["other"]}
     assert set(vars(state)) <= covered
     body = report.as_dict()
