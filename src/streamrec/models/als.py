@@ -47,7 +47,7 @@ from implicit.cpu.bpr import BayesianPersonalizedRanking
 from pydantic import BaseModel, Field
 from threadpoolctl import ThreadpoolController
 
-from streamrec.models.base import FitStopped, grow, top_k
+from streamrec.models.base import FitStopped, grow, row_norms, top_k
 from streamrec.models.scores import DenseScores, QueryScores, SparseScores
 from streamrec.models.sparse_rows import FrozenRows, RefitsOnRows, SparseRows
 from streamrec.storage.snapshots import unchanging
@@ -103,18 +103,11 @@ def _folding_solver(item_factors: np.ndarray, user_factors: np.ndarray,
     return solver
 
 
-_NORM_ROWS = 4096  # rows of factors whose norms are computed at a time
-
-
 def _norms_of(item_factors: np.ndarray) -> FloatArray:
-    """Each row's norm, in float64 (1 where it is 0). A few thousand rows at a time: the
-    same sums, but the float64 copies stay small and in cache instead of a new array the
-    size of all the factors, whose first touch was most of the time at a restart (0.2 s
-    at 100k items, 4x the blocked loop)."""
-    norms = np.empty(item_factors.shape[0], dtype=np.float64)
-    for start in range(0, item_factors.shape[0], _NORM_ROWS):
-        block = item_factors[start:start + _NORM_ROWS].astype(np.float64)
-        norms[start:start + _NORM_ROWS] = np.linalg.norm(block, axis=1)
+    """Each row's norm, in float64 (1 where it is 0): ``row_norms``, whose first touch of
+    a temporary the size of all the factors was most of the time at a restart (0.2 s at
+    100k items, 4x the blocked loop)."""
+    norms = row_norms(item_factors)
     return np.where(norms > 0, norms, 1.0)
 
 

@@ -39,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from streamrec.models.base import FitStopped, top_k
+from streamrec.models.base import FitStopped, row_norms, top_k
 from streamrec.models.scores import DenseScores, QueryScores, SparseScores
 from streamrec.models.sequence_config import EpochReport, Progress, SequenceConfig, TrainingData
 from streamrec.models.text_vectors import item_tokens
@@ -368,7 +368,7 @@ class SequenceModel:
     def _set_vectors(self, vectors: Float32Array) -> None:
         vectors.flags.writeable = False  # replaced, never changed: a snapshot keeps this one
         self._vectors = vectors
-        norms = np.linalg.norm(vectors[:, :-1], axis=1) if vectors.size else np.zeros(1)
+        norms = row_norms(vectors, vectors.shape[1] - 1) if vectors.size else np.zeros(1)
         self._max_norm = float(norms.max()) if norms.size else 0.0
 
     # -- reading -------------------------------------------------------------------------
