@@ -128,12 +128,6 @@ class ItemFacts:
         out[seen] = older_or_same / times.shape[0]
         return out
 
-    def _rows(self, items: IntArray) -> np.ndarray:
-        known = (items >= 0) & (items < self._codes.shape[0])
-        rows = np.full((items.shape[0], _VALUES_PER_ITEM), _NONE, dtype=np.int32)
-        rows[known] = self._codes[items[known]]
-        return rows
-
     # -- state ---------------------------------------------------------------------------
     def state(self) -> dict[str, np.ndarray]:
         """What events taught, and the items' attribute values (catalogue changes are in the

@@ -132,7 +132,13 @@ def _by_numpy(facts: ItemFacts, history: np.ndarray, items: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray]:
     """Columns 1-2 and the best values as numpy passes over the value rows compute them
     (the reference for the compiled pass)."""
-    rows, recent_rows = facts._rows(items), facts._rows(history[-facts.window:])
+    def rows_of(asked: np.ndarray) -> np.ndarray:
+        known = (asked >= 0) & (asked < facts._codes.shape[0])
+        rows = np.full((asked.shape[0], facts._codes.shape[1]), -1, dtype=np.int32)
+        rows[known] = facts._codes[asked[known]]
+        return rows
+
+    rows, recent_rows = rows_of(items), rows_of(history[-facts.window:])
     shares = np.zeros(rows.shape, dtype=np.float64)
     out = np.zeros((items.size, 2))
     best = np.full(items.size, -1, dtype=np.int64)
