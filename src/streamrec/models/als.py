@@ -104,9 +104,9 @@ def _folding_solver(item_factors: np.ndarray, user_factors: np.ndarray,
 
 
 def _norms_of(item_factors: np.ndarray) -> FloatArray:
-    """Each row's norm, in float64 (1 where it is 0): ``row_norms``, whose first touch of
-    a temporary the size of all the factors was most of the time at a restart (0.2 s at
-    100k items, 4x the blocked loop)."""
+    """Each row's norm, in float64 (1 where it is 0), a block of rows at a time
+    (``row_norms``: one pass's temporary the size of all the factors was most of a
+    restart's time here, 0.2 s at 100k items, 4x the blocked loop)."""
     norms = row_norms(item_factors)
     return np.where(norms > 0, norms, 1.0)
 

@@ -165,7 +165,7 @@ def take_rows(pieces: Sequence[tuple[sp.csr_array, IntArray, IntArray]], n_rows:
     return sp.csr_array((data, indices, _narrow(indptr)), shape=(n_rows, n_columns))
 
 
-def _narrow(indptr: IntArray) -> npt.NDArray[np.int32] | IntArray:
+def _narrow(indptr: IntArray) -> Int32Array | IntArray:
     """Row pointers as int32 where they fit: scipy widens the columns to int64 otherwise,
     which doubles what a query reads of each row (and a restore copies them)."""
     return indptr.astype(np.int32) if indptr[-1] < 2**31 else indptr

@@ -179,16 +179,15 @@ class VectorIndex:
         # a few items to leave out (a user's history): the best k + their number, then
         # those left out: the same items as a selector gives, which faiss asks about every
         # vector it visits (a quarter of a search at 100k items)
-        found = self._search(faiss, vector, k + exclude.size, None)
+        found = self._search(faiss, vector, k + exclude.size, exclude[:0])
         if exclude.size:
             found = found[~np.isin(found, exclude)][:k]
         return found
 
-    def _search(self, faiss: Any, vector: Float32Array, k: int,
-                exclude: IntArray | None) -> IntArray:
+    def _search(self, faiss: Any, vector: Float32Array, k: int, exclude: IntArray) -> IntArray:
         # the objects a search parameter points to must outlive the search
         selector = inner = None
-        if exclude is not None and exclude.size:
+        if exclude.size:
             inner = faiss.IDSelectorBatch(np.ascontiguousarray(exclude, dtype=np.int64))
             selector = faiss.IDSelectorNot(inner)
         if self._is_ivf:

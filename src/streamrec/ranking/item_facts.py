@@ -181,6 +181,7 @@ def _shares_kernel(codes: np.ndarray, items: np.ndarray, recent: np.ndarray,
         shares[distinct - 1] += weight_of[order[j]]
     values, shares = values[:distinct], shares[:distinct] / total
     newest = recent[recent.shape[0] - 1]
+    newest_known = 0 <= newest < n_rows
     for i in range(items.shape[0]):
         item = items[i]
         if not 0 <= item < n_rows:
@@ -193,7 +194,7 @@ def _shares_kernel(codes: np.ndarray, items: np.ndarray, recent: np.ndarray,
             at = np.searchsorted(values, code)
             if at < distinct and values[at] == code and shares[at] > share:
                 share, value = shares[at], code
-            if 0 <= newest < n_rows and last == 0.0:
+            if newest_known and last == 0.0:
                 for other in range(slots):
                     if codes[newest, other] == code:
                         last = 1.0
