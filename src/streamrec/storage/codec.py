@@ -24,17 +24,17 @@ Sealed blob: ``0x01 | key id (16) | nonce (12) | ciphertext and tag``.
 
 from __future__ import annotations
 
-import hmac
 import os
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.hmac import HMAC
 
 from streamrec.errors import Damaged, Misconfigured
 from streamrec.storage.keystore import (
@@ -70,7 +70,7 @@ class EntryCipher:
 
     def __init__(self, keys: KeyStore, where: str = "the event log") -> None:
         self.keys = keys
-        self._tag_mac = hmac.new(keys.tag_key, digestmod="sha256")
+        self._tag_mac = HMAC(keys.tag_key, SHA256())
         self._where = where
         # unwrapped keys, least recently used first (a dict keeps insertion order; a use
         # moves the key to the end): bounded, and no key store round trip per event
@@ -151,10 +151,10 @@ class EntryCipher:
     def tag(self, event_id: str) -> str:
         """The keyed tag stored in the clear for deduplication instead of the event id:
         HMAC-SHA256 under the tag key (from a copy of the keyed state: no key schedule per
-        event)."""
+        event; cryptography's copy costs 2 us, the standard library's Python-level one 3.3)."""
         mac = self._tag_mac.copy()
         mac.update(event_id.encode("utf-8"))
-        return TAG_PREFIX + mac.hexdigest()[:32]
+        return TAG_PREFIX + mac.finalize().hex()[:32]
 
     # -- opening -------------------------------------------------------------------------
     def open(self, user_key: str, blob: bytes, position: int,
@@ -259,9 +259,10 @@ def is_sealable(event: Event) -> bool:
     return event.user_id != ""
 
 
-@dataclass(frozen=True, slots=True)
-class PendingEntry:
-    """An event encoded for the log, before it has an offset (sealing needs one)."""
+class PendingEntry(NamedTuple):
+    """An event encoded for the log, before it has an offset (sealing needs one). A named
+    tuple: the writer makes one an event, and a frozen dataclass's ``__init__`` cost ~1.5 us
+    of the writer's ~25 an event."""
 
     event_id: str | None  # as the client sent it: deduplication compares it and its tag
     tag: str | None  # what the log stores in the clear for it (the id itself when plain)
@@ -288,19 +289,33 @@ def encode(event: Event, cipher: EntryCipher | None) -> PendingEntry:
                         (*event_to_row(event), None))
 
 
-def rows_of(entries: Sequence[tuple[PendingEntry, int]], cipher: EntryCipher | None,
-            keys: SealingKeys) -> list[StoredRow]:
-    """The rows stored for ``(entry, position)``: plain, or sealed with no behaviour in the
-    clear (sealed as one batch)."""
+def sealed_rows(entries: Sequence[tuple[PendingEntry, int]], cipher: EntryCipher | None,
+                keys: SealingKeys) -> list[tuple[int, str | None, str, bytes]]:
+    """``(position, tag, user key, sealed blob)`` for each of ``(entry, position)`` to seal,
+    in order, sealed as one batch: all a sealed row holds that is not blank."""
     to_seal = [(entry.user_id, entry.payload, position) for entry, position in entries
                if entry.payload is not None]
     if not to_seal:
-        return [entry.plain for entry, _ in entries if entry.plain is not None]
+        return []
     assert cipher is not None
-    sealed = iter(cipher.seal_all(to_seal, keys))
-    return [entry.plain if entry.plain is not None else
-            (entry.tag, entry.user_id, "", "", None, 0.0, None, next(sealed))
-            for entry, _ in entries]
+    tags = [entry.tag for entry, _ in entries if entry.payload is not None]
+    return [(position, tag, user_key, blob) for (user_key, _, position), tag, blob
+            in zip(to_seal, tags, cipher.seal_all(to_seal, keys), strict=True)]
+
+
+def rows_of(entries: Sequence[tuple[PendingEntry, int]], cipher: EntryCipher | None,
+            keys: SealingKeys) -> list[StoredRow]:
+    """The rows stored for ``(entry, position)``: plain, or sealed with no behaviour in the
+    clear (``sealed_rows``, the rest blank)."""
+    sealed = iter(sealed_rows(entries, cipher, keys))
+    rows: list[StoredRow] = []
+    for entry, _ in entries:
+        if entry.plain is not None:
+            rows.append(entry.plain)
+        else:
+            _, tag, user_key, blob = next(sealed)
+            rows.append((tag, user_key, "", "", None, 0.0, None, blob))
+    return rows
 
 
 def logged_of(rows: Sequence[tuple[Any, ...]], cipher: EntryCipher | None,

@@ -47,7 +47,7 @@ from streamrec.storage.codec import (
     encode,
     logged_entry,
     logged_of,
-    rows_of,
+    sealed_rows,
 )
 from streamrec.storage.dedup import DEFAULT_DEDUP_WINDOW, DedupWindow
 from streamrec.storage.failures import is_read_only, storage_unavailable
@@ -76,6 +76,12 @@ _LOOKUP_CHUNK = 500  # ids per duplicate look-up (SQLite allows 32,766 parameter
 _INSERT = (
     "INSERT INTO events(log_offset, event_id, user_id, item_id, type, value, timestamp,"
     " context, sealed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# a sealed row: its offset, tag, user key and blob; the rest is blank (storage/codec.py),
+# written here rather than bound for every row (five parameters fewer an event)
+_INSERT_SEALED = (
+    "INSERT INTO events(log_offset, event_id, user_id, item_id, type, value, timestamp,"
+    " context, sealed) VALUES (?, ?, ?, '', '', NULL, 0.0, NULL, ?)"
 )
 _SELECT = (
     "SELECT log_offset, event_id, user_id, item_id, type, value, timestamp, context, sealed"
@@ -257,9 +263,12 @@ class SQLiteEventLog:
                     next_offset += 1
                 last = offsets[-1] if offsets else self._last_offset
                 results.append(Appended(tuple(offsets), len(request.events) - len(offsets), last))
-            rows = rows_of(placed, self.cipher, keys)
-            cursor.executemany(_INSERT, [(offset, *row) for (_, offset), row
-                                         in zip(placed, rows, strict=True)])
+            sealed = sealed_rows(placed, self.cipher, keys)
+            if sealed:
+                cursor.executemany(_INSERT_SEALED, sealed)
+            if len(sealed) < len(placed):
+                cursor.executemany(_INSERT, [(offset, *entry.plain) for entry, offset in placed
+                                             if entry.plain is not None])
             cursor.execute("COMMIT")
         except Exception as error:  # refused, not lost: every waiting caller is told
             log.error("event log commit failed: %s", error)
@@ -272,9 +281,8 @@ class SQLiteEventLog:
             return
         self._next_offset = next_offset
         if window is not None:  # what was committed, never what was rolled back
-            for entry, _ in placed:
-                if entry.tag is not None:
-                    window.add(entry.tag, entry.user_id)
+            window.add_many([(entry.tag, entry.user_id) for entry, _ in placed
+                             if entry.tag is not None], looked_up=True)  # _is_duplicate
         stored = sum(r.accepted for r in results)
         if self.cipher is not None and any(entry.plain is not None and entry.plain[3] ==
                                            ERASE_TYPE for entry, _ in placed):
@@ -347,7 +355,12 @@ class SQLiteEventLog:
         if event_id is None:
             return False
         known = stored if self._window is None else self._window
-        if event_id in seen or any(key in known for key in self._dedup_keys(entry)):
+        if event_id in seen:
+            return True
+        if self._plain_ids or entry.tag is None:
+            if any(key in known for key in self._dedup_keys(entry)):
+                return True
+        elif entry.tag in known:  # _dedup_keys' one key: a sealed entry's tag
             return True
         seen.add(event_id)
         return False

@@ -16,6 +16,9 @@ OPERATIONS = st.lists(st.one_of(
     st.tuples(st.just("add"), KEYS, OWNERS),
     st.tuples(st.just("extend"), st.lists(st.tuples(KEYS, OWNERS), max_size=8)),
     st.tuples(st.just("forget"), OWNERS),
+    st.tuples(st.just("add_many"), st.lists(st.tuples(KEYS, OWNERS), max_size=8)),
+    # ids new to the window (the writer's usual commit): the ring's slices, not one by one
+    st.tuples(st.just("add_fresh"), st.integers(0, 9), OWNERS),
 ), max_size=40)
 
 
@@ -44,8 +47,18 @@ class Model:
 def test_the_window_holds_the_newest_ids_in_order(
         size: int, operations: list[tuple]) -> None:  # type: ignore[type-arg]
     window, model = DedupWindow(size), Model(size)
+    fresh = 0
     for operation in operations:
-        if operation[0] == "add":
+        if operation[0] in ("add_many", "add_fresh"):
+            if operation[0] == "add_many":
+                pairs = operation[1]
+            else:
+                pairs = [(f"n{fresh + at}", operation[2]) for at in range(operation[1])]
+                fresh += operation[1]
+            window.add_many(pairs, looked_up=operation[0] == "add_fresh")
+            for key, owner in pairs:
+                model.add(key, owner)
+        elif operation[0] == "add":
             window.add(operation[1], operation[2])
             model.add(operation[1], operation[2])
         elif operation[0] == "extend":
@@ -56,6 +69,7 @@ def test_the_window_holds_the_newest_ids_in_order(
             assert window.forget_owner(operation[1]) == model.forget(operation[1])
         assert len(window) == len(model.held)
         assert all(key in window for key, _ in model.held)
+        assert all(window._owners[key] == owner for key, owner in model.held)
     # the order: fresh ids push the held ones out oldest first
     for at, (key, _) in enumerate(list(model.held)):
         window.add(f"fresh{at}", "u9")

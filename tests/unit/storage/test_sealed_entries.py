@@ -3,6 +3,8 @@ does to a reader of the embedded log."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -200,6 +202,23 @@ def test_a_log_of_sealed_rows_alone_looks_up_tags_alone(tmp_path: Path,
         assert log.append([make_event("alice", "x", event_id="e1")]).duplicates == 1
     finally:
         log.close()
+
+
+def test_an_ids_stored_tag_is_its_hmac_sha256_under_the_tag_key(tmp_path: Path,
+                                                                make_event: EventFactory) -> None:
+    """The tag is part of the stored format: logs written by every earlier version, and
+    every replica, must keep finding a re-sent id by it, whatever computes it."""
+    log = open_sealed(tmp_path)
+    try:
+        ids = ["e1", "\u00e9v\u00e9nement-2", "x" * 300]
+        log.append([make_event("alice", "i", event_id=event_id) for event_id in ids])
+        assert log.cipher is not None
+        key = log.cipher.keys.tag_key
+    finally:
+        log.close()
+    stored = [row[1] for row in raw_rows(tmp_path)]
+    assert stored == ["#" + hmac.new(key, event_id.encode("utf-8"),
+                                     hashlib.sha256).hexdigest()[:32] for event_id in ids]
 
 
 def test_a_log_with_the_old_unique_index_still_finds_ids_older_than_the_window(
