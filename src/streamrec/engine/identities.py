@@ -23,7 +23,6 @@ False
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 
 import numpy as np
 
@@ -71,8 +70,8 @@ class Identities:
         if not owners:
             return logged
         return [entry if entry.event.user_id not in owners else
-                LoggedEvent(entry.offset, replace(entry.event,
-                                                  user_id=owners[entry.event.user_id]))
+                LoggedEvent(entry.offset, entry.event._replace(
+                    user_id=owners[entry.event.user_id]))
                 for entry in logged]
 
     def learn(self, merge: Event) -> bool:
