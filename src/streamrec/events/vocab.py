@@ -117,7 +117,8 @@ class Vocabulary:
     @classmethod
     def restore(cls, ids: np.ndarray) -> Vocabulary:
         vocabulary = cls()
-        vocabulary._ids = [str(i) for i in ids.tolist()]
+        listed = ids.tolist()  # a saved vocabulary's unicode array gives str already
+        vocabulary._ids = listed if ids.dtype.kind == "U" else [str(i) for i in listed]
         free = np.flatnonzero(np.asarray(ids) == "").tolist() if len(ids) else []
         # ids are unique in a saved vocabulary: one dict built at once (a restart at 1M
         # items spent seconds adding them one by one)

@@ -40,6 +40,10 @@ def test_a_vocabularys_state_converts_only_new_ids_and_stays_right() -> None:
     assert grown.tolist() == [*(f"item-{i}" for i in range(5)),
                               "a-much-longer-item-id-than-the-others"]
     assert Vocabulary.restore(grown).state().tolist() == grown.tolist()
+    restored = Vocabulary.restore(grown)  # the unicode array's own str, not numpy's
+    assert all(type(i) is str for i in restored._ids) and restored.lookup("item-3") == 3
+    held = Vocabulary.restore(np.array(["x", 7], dtype=object))  # not text: made str
+    assert held._ids == ["x", "7"] and held.lookup("7") == 1
 
 
 @settings(max_examples=200, deadline=None)
