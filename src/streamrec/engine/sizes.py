@@ -158,8 +158,8 @@ def _components(state: Any, also: Mapping[str, object]) -> dict[str, object]:
     go to ``other`` (read with ``getattr``, so a state without one of them still reports)."""
     named: dict[str, object] = dict(also)
     # configuration and handles, not learned state
-    taken = {"models", "scorers", "_refittables", "_making_room", "lock", "fit_begun", "settings",
-             "artefacts"}
+    taken = {"models", "scorers", "_refittables", "_making_room", "lock", "cut", "fit_begun",
+             "settings", "artefacts"}
     for name, attribute in (("vocabulary.users", "users"), ("vocabulary.items", "items"),
                             ("users.last_active", "last_active"),
                             ("histories", "histories"), ("identities", "identities"),

@@ -143,9 +143,10 @@ class Snapshotter:
         self._write_or_log(offset, components)
 
     def _capture(self) -> tuple[int, dict[str, dict]]:  # type: ignore[type-arg]
-        # a read: it excludes the learner's writes (a consistent cut) but not the readers,
-        # so recommendations are served while the snapshot's copies are taken
-        with self.state.lock.reading():
+        # a read: it excludes the learner's writes (a consistent cut: between two batches,
+        # EngineState.cut) but not the readers, so recommendations are served while the
+        # snapshot's copies are taken
+        with self.state.cut, self.state.lock.reading():
             # from the lock on: a wait for it (behind a refit's swap) is not the copies' cost
             started, cpu = time.perf_counter(), thread_cpu_s()
             offset, components = self.state.offset, self.state.capture()

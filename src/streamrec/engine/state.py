@@ -100,6 +100,12 @@ class EngineState:
         """``inline_training``: refit heavy models inside ``apply`` when due (evaluation,
         tests); the engine turns it off and refits in its trainer thread instead."""
         self.lock = ReadWriteLock()  # reads side by side, or one writer (engine/rwlock.py)
+        # held by ``apply`` for a whole batch: a snapshot's capture (``_components``) takes
+        # it first, so it is a cut between batches. The write lock alone is not: the learner
+        # lets waiting reads in after each lesson, where the ranker has been taught an event
+        # the models have not learned yet (a capture there, by a snapshot asked for over the
+        # API, would have been taught it twice on replay)
+        self.cut = threading.RLock()
         self.settings = settings
         self.inline_training = inline_training
         self.event_types: Mapping[str, EventTypeConfig] = settings.events.types
@@ -160,6 +166,10 @@ class EngineState:
 
     def apply(self, logged: Sequence[LoggedEvent]) -> None:
         """Learn logged events in offset order; events at or below ``offset`` are skipped."""
+        with self.cut:
+            self._apply(logged)
+
+    def _apply(self, logged: Sequence[LoggedEvent]) -> None:
         fresh = [entry for entry in logged if entry.offset > self.offset]
         if not fresh:
             return
@@ -168,10 +178,10 @@ class EngineState:
             with self.lock:
                 start = 0
                 for n in controls:
-                    self.apply(fresh[start:n])
+                    self._apply(fresh[start:n])
                     self._control(fresh[n])
                     start = n + 1
-                self.apply(fresh[start:])
+                self._apply(fresh[start:])
             return
         fresh = list(self.identities.resolve_events(fresh))
         # a slab's pack made now, beside reads, and put in place under the lock: at 100k
@@ -487,7 +497,9 @@ class EngineState:
 
     def _components(self, of_model: Callable[[Any], dict[str, Any]],
                     deferred: bool) -> dict[str, dict[str, Any]]:
-        with self.lock.reading():
+        # a cut between batches (``cut``), taken before the read lock as ``apply`` takes it
+        # before the write lock: a caller already reading must have taken it first
+        with self.cut, self.lock.reading():
             components = {
                 "vocabulary": {"users": self.users.state(), "items": self.items.state(),
                                "users_last_active": self.last_active[: len(self.users)].copy()},
@@ -542,7 +554,7 @@ class EngineState:
         begins (an erasure's rebuild: without the erased events). This state's own are given
         up: a trainer computing one saves nothing more and logs no end for it
         (engine/trainer.py), and fits ``other``'s instead, unclaimed."""
-        with other.lock.reading():
+        with other.cut, other.lock.reading():  # the order every capture takes them in
             offset, components = other.offset, other.state()
         for fit in self.pending_fits.all():
             fit.abandoned = True

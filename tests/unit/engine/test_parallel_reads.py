@@ -17,10 +17,12 @@ import pytest
 from streamrec.engine.engine import Engine
 from streamrec.engine.recommender import Recommender
 from streamrec.engine.rwlock import ReadWriteLock
+from streamrec.engine.snapshotter import Snapshotter
 from streamrec.engine.state import EngineState
 from streamrec.models.base import Model
-from streamrec.settings import Settings
+from streamrec.settings import Settings, SnapshotSettings
 from streamrec.sources import SOURCES, Source
+from streamrec.storage.snapshots import SnapshotStore
 from streamrec.types import (
     Candidates,
     Event,
@@ -338,3 +340,38 @@ def test_a_read_waiting_on_a_batch_goes_in_after_the_lesson_under_way(
     reader.join(GUARD_S)
     assert not writer.is_alive() and not reader.is_alive()
     assert read_in_batch and read_in_batch[0], "the read waited for the whole batch"
+
+
+def test_a_snapshot_asked_for_during_a_batch_is_a_cut_after_it(
+        state: EngineState, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Reads go in after each lesson, where the ranker has been taught an event that the
+    models have not learned yet. A snapshot's capture (one asked for over the API runs in
+    its own thread) must not: restored, its state would be taught that event again. It
+    waits for the batch (``EngineState.cut``), and holds what the whole batch made."""
+    taught, go = threading.Event(), threading.Event()
+    teach = state._teach_ranker
+
+    def pausing(*args: object) -> bool:
+        lesson = teach(*args)  # type: ignore[arg-type]
+        if lesson and not taught.is_set():
+            taught.set()
+            go.wait(GUARD_S)  # the first lesson given, under the lock
+        return lesson
+
+    monkeypatch.setattr(state, "_teach_ranker", pausing)
+    batch = logged([(f"u{n % 6}", f"i{(n * 5) % 12}") for n in range(12)], 100)
+    writer, _ = in_thread(lambda: state.apply(batch))
+    assert taught.wait(GUARD_S), "no lesson in the batch"
+    snapshotter = Snapshotter(state, SnapshotStore(tmp_path), SnapshotSettings(), "-")
+    capturing, captured = in_thread(snapshotter._capture)  # as snapshot_now's
+    deadline = time.monotonic() + 0.5  # a capture that asks for the read lock now waits
+    while state.lock._waiting_reads == 0 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    go.set()
+    writer.join(GUARD_S)
+    capturing.join(GUARD_S)
+    assert not writer.is_alive() and not capturing.is_alive()
+    offset, components = captured[0]  # type: ignore[misc]
+    assert offset == batch[-1].offset == state.offset
+    assert components["counters"]["learned_events"][0] == state.learned_events
+    assert components["ranker"]["eligible_seen"][0] == state.ranker.eligible_seen

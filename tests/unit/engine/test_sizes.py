@@ -40,7 +40,8 @@ def test_every_component_of_the_state_is_reported(tmp_path: Path) -> None:
     # each attribute of the state is in a component: named, a model, or under "other"
     covered = {"users", "items", "last_active", "histories", "identities", "ranker", "experiments",
                "pending_fits", "available", "attributes", "models", "scorers",
-               "_refittables", "_making_room", "lock", "fit_begun", "settings", "artefacts",
+               "_refittables", "_making_room", "lock", "cut", "fit_begun", "settings",
+               "artefacts",
                "updated_at", "catalogue_version", "_encoded_attributes", "_saved_attributes",
                *report.parts["other"]}
     assert set(vars(state)) <= covered
