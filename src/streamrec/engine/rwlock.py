@@ -39,6 +39,7 @@ class ReadWriteLock:
         self._waiting_reads = 0
         self._owed = 0
         self._mine = threading.local()  # this thread's read depth
+        self._shared = False  # the writer lets reads in beside a step that only reads
 
     def _read_depth(self) -> int:
         return getattr(self._mine, "depth", 0)
@@ -84,6 +85,31 @@ class ReadWriteLock:
         self.release()
         self.acquire()
 
+    @contextmanager
+    def sharing(self) -> Iterator[None]:
+        """For the writer, around a step that only reads the state (the learner's lessons:
+        a candidate pass over every source, ~10 ms at 100k items and ~90 ms at 1M): reads
+        go in beside it instead of waiting it out, and the write goes on once they are
+        out. No other writer goes in meanwhile. Inside a nested write it stays a write, as
+        with ``let_readers_in``."""
+        with self._changed:
+            if self._writer != threading.get_ident():
+                raise RuntimeError("only the writer may share")
+            nested = self._writes > 1
+            if not nested:
+                self._shared = True
+                if self._waiting_reads:
+                    self._changed.notify_all()
+        if nested:
+            yield
+            return
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._shared = False
+                self._changed.wait_for(lambda: self._readers == 0)
+
     def __enter__(self) -> ReadWriteLock:
         self.acquire()
         return self
@@ -108,7 +134,7 @@ class ReadWriteLock:
             arrived = self._ended
             self._waiting_reads += 1
             try:
-                self._changed.wait_for(lambda: self._writer is None and (
+                self._changed.wait_for(lambda: self._shared or self._writer is None and (
                     not self._writers_waiting or arrived < self._ended))
             finally:
                 self._waiting_reads -= 1

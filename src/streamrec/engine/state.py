@@ -393,16 +393,22 @@ class EngineState:
             assert user is not None and item is not None  # known before it (_may_teach)
             found = (self.items.lookup(str(i)) for i in shown_ids)
             shown_items = np.array([i for i in found if i is not None], dtype=np.int64)
-            query = self.query_for(user, event.timestamp, exclude_seen=False, serving=False)
-            shown = self.ranker.candidates(query, self.scorers, len(self.items),
-                                           also=shown_items)
+            with self.lock.sharing():  # reads go on beside the pass, as below
+                query = self.query_for(user, event.timestamp, exclude_seen=False,
+                                       serving=False)
+                shown = self.ranker.candidates(query, self.scorers, len(self.items),
+                                               also=shown_items)
             self.ranker.learn_feedback(_subset(shown, np.isin(shown.items, shown_items)), item)
             return True
         if user is None or item is None:  # a brand-new item: no candidate can be it
             self.ranker.missed(user)
             return True
-        query = self.query_for(user, event.timestamp, exclude_seen=True, serving=False)
-        candidates = self.ranker.candidates(query, self.scorers, len(self.items))
+        # the pass only reads the state: reads go on beside it rather than wait it out (~90
+        # ms at 1M items, every source exact); a snapshot's capture cannot (``cut``), the
+        # ranker having counted this event already
+        with self.lock.sharing():
+            query = self.query_for(user, event.timestamp, exclude_seen=True, serving=False)
+            candidates = self.ranker.candidates(query, self.scorers, len(self.items))
         self.ranker.learn_next_item(candidates, item, user)
         return True
 

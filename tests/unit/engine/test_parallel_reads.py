@@ -375,3 +375,49 @@ def test_a_snapshot_asked_for_during_a_batch_is_a_cut_after_it(
     assert offset == batch[-1].offset == state.offset
     assert components["counters"]["learned_events"][0] == state.learned_events
     assert components["ranker"]["eligible_seen"][0] == state.ranker.eligible_seen
+
+
+def test_reads_go_on_beside_a_lessons_candidate_pass(
+        state: EngineState, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lesson's candidate pass only reads the state (every source exact: ~90 ms at 1M
+    items), so a read that arrives meanwhile is answered beside it, not after it."""
+    passes = state.ranker.candidates
+    under_way, answered, answered_in_pass = threading.Event(), threading.Event(), []
+
+    def slow_pass(*args: object, **kwargs: object) -> object:
+        if not under_way.is_set() and threading.current_thread() is writer:
+            under_way.set()
+            answered_in_pass.append(answered.wait(5.0))
+        return passes(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(state.ranker, "candidates", slow_pass)
+    batch = logged([(f"u{n % 6}", f"i{(n * 5) % 12}") for n in range(12)], 100)
+    writer = threading.Thread(target=lambda: state.apply(batch), daemon=True)
+    writer.start()
+    assert under_way.wait(GUARD_S), "no lesson in the batch"
+    reader, lists = in_thread(lambda: Recommender(state).for_user("quick", 5, now=T0 + 999))
+    reader.join(GUARD_S)
+    answered.set()
+    writer.join(GUARD_S)
+    assert not writer.is_alive() and not reader.is_alive() and lists
+    assert answered_in_pass == [True], "the read waited for the lesson"
+    assert state.offset == batch[-1].offset
+
+
+def test_a_writer_sharing_lets_reads_in_and_no_writer() -> None:
+    lock = ReadWriteLock()
+    with pytest.raises(RuntimeError, match="only the writer"), lock.sharing():
+        pass
+    lock.acquire()
+    entered, reader = read_waiting_behind(lock)
+    other_writer, _ = in_thread(lambda: (lock.acquire(), lock.release()))
+    with lock, lock.sharing():  # nested: stays a write
+        assert not entered.wait(0.1)
+    with lock.sharing():
+        assert entered.wait(GUARD_S), "the waiting read did not go in"
+        assert lock._writer == threading.get_ident() and other_writer.is_alive()
+    reader.join(GUARD_S)  # out before the write goes on
+    assert lock._readers == 0 and lock._writer == threading.get_ident()
+    lock.release()
+    other_writer.join(GUARD_S)
+    assert not other_writer.is_alive()
