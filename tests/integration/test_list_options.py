@@ -32,7 +32,8 @@ def world(base_url: str) -> None:
         "text": f"film number {n}"} for n in range(20)]
     shop = [{"item_id": "22633", "text": "HAND WARMER UNION JACK"},
             {"item_id": "22632", "text": "HAND WARMER RED POLKA DOT"}]
-    assert httpx.post(f"{base_url}/v1/items", json={"items": films + shop}).status_code == 200
+    assert httpx.post(f"{base_url}/v1/items", json={"items": films + shop},
+                      timeout=30).status_code == 200
     events = [view(f"fan{f}", f"m{n}") for n in range(20) for f in range(20 - n)]
     events += [view("cinephile", "m0"), view("cinephile", "m1")]
     events += [view(f"shopper{n}", item) for n in range(5) for item in ("22633", "22632")]

@@ -21,7 +21,8 @@ def view(user_id: str, item_id: str, **fields: Any) -> dict[str, Any]:
 def world(base_url: str) -> None:
     """30 items with popularity falling by number, and a few readers with histories."""
     items = [{"item_id": f"p{n}", "attributes": {"category": f"c{n % 3}"}} for n in range(30)]
-    assert httpx.post(f"{base_url}/v1/items", json={"items": items}).status_code == 200
+    assert httpx.post(f"{base_url}/v1/items", json={"items": items},
+                      timeout=30).status_code == 200
     events = [view(f"fan{f}", f"p{n}") for n in range(30) for f in range(30 - n)]
     events += [view(reader, f"p{n}") for reader in ("bob", "carol", "dave") for n in (0, 5)]
     response = httpx.post(f"{base_url}/v1/events", json={"events": events}, timeout=30)
