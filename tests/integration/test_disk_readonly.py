@@ -105,7 +105,12 @@ def unprivileged() -> Iterator[Unprivileged]:
             if shutil.which("unshare") is None:
                 pytest.skip("nobody cannot reach this Python, and unshare is not installed")
             launcher = ["unshare", "--mount", "--propagation", "private", "--", *launcher]
-        env = {"HOME": str(workdir), **QUIET}
+        # a home owned by nobody (the user): numba caches the server's compiled kernels there, so
+        # only the first of the test's four starts compiles them (~25 s here, each start)
+        home = workdir / "home"
+        home.mkdir()
+        os.chown(home, NOBODY, NOBODY)
+        env = {"HOME": str(home), **QUIET}
         probe = subprocess.run(
             [*launcher, sys.executable, "-c", "import os, sys, streamrec; "
              "print(os.getuid(), sys.prefix, streamrec.__file__)"],
