@@ -344,7 +344,7 @@ def settled_offsets(store: SnapshotStore, quiet_s: float = 6.0,
     return offsets
 
 
-def test_a_new_replica_starts_from_the_newest_shared_snapshot_and_the_tail(
+def test_a_new_replica_starts_from_the_newest_shared_snapshot_which_an_erasure_deletes(
         kafka_broker: Any, redis_url: str, start_server: Any, tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     env = {**cluster_env(kafka_broker, redis_url), "STREAMREC_REPLICAS__SHARED_DIR": str(shared),
@@ -383,3 +383,11 @@ def test_a_new_replica_starts_from_the_newest_shared_snapshot_and_the_tail(
     stats = [httpx.get(f"{r.url}/v1/stats", timeout=10).json() for r in (first, newcomer)]
     assert [(s["users"], s["items"], s["learned_events"]) for s in stats] == [
         (stats[0]["users"], stats[0]["items"], stats[0]["learned_events"])] * 2
+
+    # an erasure deletes the shared snapshots too, each holding the erased user's history,
+    # on whichever replica it is asked of: none from before it is left once all learned it
+    erased = httpx.delete(f"{newcomer.url}/v1/users/late", timeout=120)
+    assert erased.status_code == 200, erased.text
+    wait_caught_up([first, second, newcomer])
+    left = settled_offsets(shared_store)
+    assert all(offset > head for offset in left), (head, left)

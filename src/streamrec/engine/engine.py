@@ -196,8 +196,7 @@ class Engine:
         """Before the state drops an erased user (engine/learner.py), on any replica: every
         snapshot and every fitted model holds their data; the state is rebuilt from the log
         and snapshotted again."""
-        self.snapshotter.wait_written()  # no snapshot taken before lands after this
-        self.snapshots.delete_all()
+        self.snapshotter.forget_all()  # no snapshot taken before lands after this
         if self.state.artefacts is not None:
             self.state.artefacts.delete_all()
 
@@ -631,10 +630,9 @@ class Engine:
                 check_pages(path)
             try:
                 self._drain()
-                # waits for a snapshot write in flight, so no old snapshot lands after this
-                self.snapshotter.snapshot_now()
-                # snapshots first: a crash from here on rebuilds from the log alone
-                self.snapshots.delete_all()
+                # snapshots first (a write in flight waited for, so no old one lands after
+                # this; the shared ones too): a crash from here on rebuilds from the log alone
+                self.snapshotter.forget_all()
                 unfinished = pending_keys(self.settings.data_dir)
                 erased_keys = list(dict.fromkeys([*unfinished, *keys()]))
                 # durable before any key is destroyed: a crash from here on is finished at

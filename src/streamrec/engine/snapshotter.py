@@ -222,6 +222,17 @@ class Snapshotter:
         if writing is not None and writing is not threading.current_thread():
             writing.join()
 
+    def forget_all(self) -> None:
+        """Before an erasure changes anything (engine/engine.py): wait for the write in flight,
+        then delete every snapshot, this replica's and the shared ones new replicas start
+        from, since each holds the erased user's history. Every replica does it as it learns
+        the erasure, so a shared snapshot the refit leader wrote before it learned the
+        erasure is deleted when the leader learns it."""
+        self.wait_written()
+        self.store.delete_all()
+        if self.shared is not None:
+            self.shared.delete_all()
+
     def snapshot_now(self) -> Path:
         """Wait for any write in flight, then write a snapshot synchronously (with the data
         of any refit under way: engine/refits.py)."""

@@ -201,3 +201,16 @@ def test_a_capture_that_fails_raises_in_the_learner(tmp_path: Path,
 
 def niceness() -> int:
     return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+def test_forgetting_deletes_this_replicas_snapshots_and_the_shared_ones(tmp_path: Path) -> None:
+    """An erasure's first step (engine.py): the shared snapshots new replicas start from hold
+    the erased user's history as much as this replica's own."""
+    snapshotter = _snapshotter(tmp_path, 20)
+    snapshotter.shared = SnapshotStore(tmp_path / "shared")
+    snapshotter.publishes = lambda: True
+    snapshotter.snapshot_now()
+    assert snapshotter.store.offsets() == snapshotter.shared.offsets() == [20]
+    snapshotter.forget_all()
+    assert snapshotter.store.offsets() == snapshotter.shared.offsets() == []
+    assert not list((tmp_path / "shared").rglob("*.bin"))  # the chunks too
