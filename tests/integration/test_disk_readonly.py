@@ -173,7 +173,7 @@ def test_a_read_only_data_dir_refuses_writes_cleanly_and_recovers(
     assert_read_only_refusal(api.client.post("/v1/items", json=item), "could not store items")
     # an export is not handed out unrecorded, and an erasure stops before it changes anything
     assert_read_only_refusal(api.client.get("/v1/users/u1/export"), "audit log")
-    assert_read_only_refusal(api.client.delete("/v1/users/u1"), "snapshot")
+    assert_read_only_refusal(api.client.delete("/v1/users/u1"), "erasure")
 
     assert api.stats()["events"] == 20  # nothing half-stored
     assert api.client.get("/healthz").json() == {"status": "ok"}

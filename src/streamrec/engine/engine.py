@@ -46,6 +46,7 @@ from streamrec.settings import Settings
 from streamrec.storage.artefacts import ArtefactStore
 from streamrec.storage.base import Catalogue, EventLog, open_catalogue, open_log
 from streamrec.storage.codec import open_cipher
+from streamrec.storage.failures import storage_unavailable
 from streamrec.storage.impressions import ImpressionStore, open_impressions
 from streamrec.storage.integrity import check_at_start, check_pages, sqlite_paths, store_paths
 from streamrec.storage.snapshots import ReadAhead, Snapshot, SnapshotStore
@@ -196,7 +197,11 @@ class Engine:
         """Before the state drops an erased user (engine/learner.py), on any replica: every
         snapshot and every fitted model holds their data; the state is rebuilt from the log
         and snapshotted again."""
-        self.snapshotter.forget_all()  # no snapshot taken before lands after this
+        try:
+            self.snapshotter.forget_all()  # no snapshot taken before lands after this
+        except Unavailable as error:  # the state drops them all the same: it is the log's
+            log.error("%s; a snapshot from before it may still hold the erased user: delete "
+                      "it once the dir is writable", error)
         if self.state.artefacts is not None:
             self.state.artefacts.delete_all()
 
@@ -637,7 +642,11 @@ class Engine:
                 erased_keys = list(dict.fromkeys([*unfinished, *keys()]))
                 # durable before any key is destroyed: a crash from here on is finished at
                 # the next start, so no replica keeps what the keys held
-                record_pending(self.settings.data_dir, erased_keys)
+                try:
+                    record_pending(self.settings.data_dir, erased_keys)
+                except OSError as error:  # e.g. a read-only dir: no key destroyed yet
+                    raise storage_unavailable("the erasure could not be recorded",
+                                              error) from error
                 # each key destroyed: from here on no reader can open their entries
                 erased = sum(self.log.delete_user(key) for key in erased_keys)
                 for key in erased_keys:  # only theirs: everyone else's pages go on

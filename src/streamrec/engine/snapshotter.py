@@ -227,11 +227,16 @@ class Snapshotter:
         then delete every snapshot, this replica's and the shared ones new replicas start
         from, since each holds the erased user's history. Every replica does it as it learns
         the erasure, so a shared snapshot the refit leader wrote before it learned the
-        erasure is deleted when the leader learns it."""
+        erasure is deleted when the leader learns it. Raises ``Unavailable`` when one
+        cannot be deleted."""
         self.wait_written()
-        self.store.delete_all()
-        if self.shared is not None:
-            self.shared.delete_all()
+        try:
+            self.store.delete_all()
+            if self.shared is not None:
+                self.shared.delete_all()
+        except OSError as error:
+            raise storage_unavailable("the snapshots could not be deleted before the erasure",
+                                      error) from error
 
     def snapshot_now(self) -> Path:
         """Wait for any write in flight, then write a snapshot synchronously (with the data

@@ -299,10 +299,20 @@ class SnapshotStore:
         return ReadAhead(self.readable())
 
     def delete_all(self) -> None:
-        """Forget every snapshot (after an erasure, state is rebuilt from the log)."""
+        """Forget every snapshot (after an erasure, state is rebuilt from the log). Raises
+        ``OSError`` when one cannot be deleted (a read-only dir): an erasure must not go on
+        while a snapshot holds the user. What another process deleted meanwhile (replicas
+        sharing a dir) is no error."""
         for path in self.directory.glob(f"{_PREFIX}*"):
-            shutil.rmtree(path, ignore_errors=True)
-        shutil.rmtree(self.directory / _CHUNKS, ignore_errors=True)
+            shutil.rmtree(path, onerror=_unless_gone)
+        if (self.directory / _CHUNKS).exists():
+            shutil.rmtree(self.directory / _CHUNKS, onerror=_unless_gone)
+
+
+def _unless_gone(function: Any, path: str, error: Any) -> None:
+    """``shutil.rmtree``'s ``onerror``: raise, unless the entry is already gone."""
+    if not isinstance(error[1], FileNotFoundError):
+        raise error[1]
 
 
 class ReadAhead:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,6 +16,7 @@ from pydantic import SecretStr
 
 from streamrec.engine.engine import Engine
 from streamrec.engine.replay import rebuild_state
+from streamrec.errors import Unavailable
 from streamrec.settings import Settings, TrustSettings
 from streamrec.trust.pseudonyms import pseudonymise
 from streamrec.types import Event
@@ -163,5 +167,42 @@ def test_a_copy_of_the_log_from_before_an_erasure_is_replayed_without_the_user(
                 assert np.array_equal(found[component][name], array,
                                       equal_nan=array.dtype.kind == "f"), f"{component}/{name}"
         assert engine.export_user(ALICE).events == []
+    finally:
+        engine.close()
+
+
+def test_an_erasure_that_cannot_delete_a_snapshot_stops_before_destroying_anything(
+    tmp_path: Path, make_event: EventFactory, settings_factory: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A snapshot holds the user's history: if one cannot be deleted (a read-only dir), the
+    erasure is refused with a 503 naming the snapshots, and the user's events stay whole for
+    a retry; what another process deleted meanwhile is no error."""
+    engine = Engine.open(settings_factory(tmp_path / "data"))
+    try:
+        engine.ingest([make_event(ALICE, "i1"), make_event(ALICE, "i2"),
+                       make_event(BOB, "i1")])
+        engine.snapshot()
+        real_unlink = os.unlink
+
+        def refused(path: Any, *args: Any, **kwargs: Any) -> None:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+        monkeypatch.setattr(os, "unlink", refused)
+        with pytest.raises(Unavailable, match="snapshots could not be deleted.*read-only"):
+            engine.erase_user(ALICE)
+        monkeypatch.setattr(os, "unlink", real_unlink)
+        assert [e.item_id for e in engine.export_user(ALICE).events] == ["i1", "i2"]
+        assert engine.snapshots.offsets()  # still there, whole
+
+        def gone(path: Any, *args: Any, **kwargs: Any) -> None:
+            real_unlink(path, *args, **kwargs)
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(path))
+
+        monkeypatch.setattr(os, "unlink", gone)  # as if another replica deleted it first
+        engine.snapshots.delete_all()
+        monkeypatch.setattr(os, "unlink", real_unlink)
+        assert engine.snapshots.offsets() == []
+        assert engine.erase_user(ALICE) == 2
     finally:
         engine.close()
