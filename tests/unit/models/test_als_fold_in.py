@@ -118,8 +118,12 @@ def test_item_norms_are_each_rows_float64_norm_whatever_the_number_of_items() ->
     factors[[0, 4096, 9000]] = 0.0
     whole = np.linalg.norm(factors.astype(np.float64), axis=1)
     expected = np.where(whole > 0, whole, 1.0)
-    found = _norms_of(factors)
+    found, order = _norms_of(factors)
     assert found.dtype == np.float64 and np.array_equal(found, expected)
+    # the rows by falling norm, a zero row's being 0 there (last), ties to the lower row
+    assert order.matrix is factors
+    np.testing.assert_array_equal(order.rows, np.lexsort((np.arange(whole.size), -whole)))
+    np.testing.assert_array_equal(order.norms, whole[order.rows])
 
 
 @settings(max_examples=25, deadline=None)
