@@ -126,25 +126,29 @@ _BOUND_SLACK = 1e-4
 @dataclass(frozen=True, slots=True)
 class NormOrder:
     """The rows of ``matrix`` by falling norm (ties: the lower row first), for a
-    ``BoundedScores`` over it. Built once per matrix (a fit's), off the serving path."""
+    ``BoundedScores`` over it, with a contiguous copy of its rows above 0 in that order (a
+    pass reads them in sequence, not gathered one by one: at 1M ALS items, 18% of them, 45
+    MB). Built once per matrix (a fit's), off the serving path."""
 
     matrix: Float32Array
-    rows: IntArray  # row indices, largest norm first
+    rows: IntArray  # the rows above 0, largest norm first
     norms: FloatArray  # their norms, falling
+    sorted_rows: Float32Array  # matrix[rows], contiguous
 
     @staticmethod
     def of(matrix: Float32Array, norms: FloatArray) -> NormOrder:
         """``norms``: each row's (``row_norms``), 0 for a row of zeros."""
         rows = np.argsort(-norms, kind="stable")
-        return NormOrder(matrix, rows, norms[rows])
+        rows = rows[: int(np.count_nonzero(norms > 0))]
+        return NormOrder(matrix, rows, norms[rows], np.ascontiguousarray(matrix[rows]))
 
 
 @dataclass(frozen=True, slots=True)
 class BoundedScores:
     """The inner products of ``vector`` with the rows of an ``order``'s matrix, its best
     found without a pass over every row (Cauchy-Schwarz: q.v <= |q| |v|): the rows are
-    visited by falling norm, in doubling prefixes, until the k-th best allowed score beats
-    what any row left could score. The same items as the dense product's best, on a
+    visited by falling norm, in segments that double, until the k-th best allowed score
+    beats what any row left could score. The same items as the dense product's best, on a
     fraction of its reads when a few rows have most of the norm (a factor model's popular
     items; a catalogue's unseen items have none), the whole pass at worst. Rows from
     ``n_items`` on are no candidates."""
@@ -157,25 +161,28 @@ class BoundedScores:
     def top(self, k: int, exclude: IntArray) -> IntArray:
         if k <= 0:
             return np.zeros(0, dtype=np.int64)
-        order, vector = self.order, self.vector
+        order, vector, total = self.order, self.vector, self.order.rows.size
         reach = float(np.linalg.norm(vector.astype(np.float64))) * (1.0 + _BOUND_SLACK)
-        visited = min(order.rows.size, max(self.first_visit, 4 * (k + exclude.size)))
+        visited, step = 0, max(self.first_visit, 4 * (k + exclude.size))
+        kept_rows: list[IntArray] = []
+        kept_scores: list[Float32Array] = []
         while True:
-            rows = order.rows[:visited]
-            rows = rows[rows < self.n_items]
-            scores = order.matrix[rows] @ vector
+            end = min(total, visited + step)
+            segment = order.rows[visited:end]
+            scores = order.sorted_rows[visited:end] @ vector
+            inside = segment < self.n_items
+            kept_rows.append(segment[inside])
+            kept_scores.append(scores[inside])
+            visited, step = end, 2 * step
+            rows, scores = np.concatenate(kept_rows), np.concatenate(kept_scores)
+            kept_rows, kept_scores = [rows], [scores]
             found = allowed_best(rows, scores, k, exclude)
-            if visited >= order.rows.size:
+            if visited >= total:  # the rows left, if any, are zeros: none scores above 0
                 return found
-            # the best any row not visited can score
-            ceiling = reach * float(order.norms[visited])
-            if ceiling <= 0.0:
-                return found  # the rows left are zeros: none scores above 0
-            if found.size == k:
+            if found.size == k:  # beaten by none of the rows left?
                 kth = float(scores[np.flatnonzero(rows == found[-1])[0]])
-                if kth > ceiling:
+                if kth > reach * float(order.norms[visited]):
                     return found
-            visited = min(order.rows.size, 2 * visited)
 
     def at(self, items: IntArray) -> FloatArray:
         out = np.zeros(items.shape[0], dtype=np.float64)

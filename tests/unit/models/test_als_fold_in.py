@@ -120,10 +120,12 @@ def test_item_norms_are_each_rows_float64_norm_whatever_the_number_of_items() ->
     expected = np.where(whole > 0, whole, 1.0)
     found, order = _norms_of(factors)
     assert found.dtype == np.float64 and np.array_equal(found, expected)
-    # the rows by falling norm, a zero row's being 0 there (last), ties to the lower row
+    # the rows above 0 by falling norm, ties to the lower row, and a copy of them
     assert order.matrix is factors
-    np.testing.assert_array_equal(order.rows, np.lexsort((np.arange(whole.size), -whole)))
+    by_norm = np.lexsort((np.arange(whole.size), -whole))
+    np.testing.assert_array_equal(order.rows, by_norm[:-3])
     np.testing.assert_array_equal(order.norms, whole[order.rows])
+    np.testing.assert_array_equal(order.sorted_rows, factors[order.rows])
 
 
 @settings(max_examples=25, deadline=None)
