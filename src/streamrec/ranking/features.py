@@ -72,7 +72,11 @@ class Layout:
         return tuple(source.name for source in self.sources)
 
     def source(self, name: str) -> Source:
-        return self.sources[self.names.index(name)]
+        """The source named ``name`` (a list's reasons ask per item: no tuple made each time)."""
+        for source in self.sources:
+            if source.name == name:
+                return source
+        raise ValueError(f"no source named {name!r}")
 
 
 _LAYOUTS: dict[int, Layout] = {}
