@@ -383,7 +383,7 @@ class ALSModel(RefitsOnRows):
 
     def query_scores(self, query: Query, n_items: int) -> QueryScores:
         """Exact, in float32 as stored: the items by falling factor norm until no item left
-        can beat the best found (``BoundedScores``: at 1M items, 0.4% of the product)."""
+        can beat the best found (``BoundedScores``: at 1M items, 0.4-1.5% of the product)."""
         vector = self._user_vector(query)
         if vector is None:
             return SparseScores(np.zeros(0, np.int64), np.zeros(0))
