@@ -303,16 +303,21 @@ class SnapshotStore:
         ``OSError`` when one cannot be deleted (a read-only dir): an erasure must not go on
         while a snapshot holds the user. What another process deleted meanwhile (replicas
         sharing a dir) is no error."""
-        for path in self.directory.glob(f"{_PREFIX}*"):
-            shutil.rmtree(path, onerror=_unless_gone)
-        if (self.directory / _CHUNKS).exists():
-            shutil.rmtree(self.directory / _CHUNKS, onerror=_unless_gone)
+        for path in [*self.directory.glob(f"{_PREFIX}*"), self.directory / _CHUNKS]:
+            _remove_tree(path)
 
 
-def _unless_gone(function: Any, path: str, error: Any) -> None:
-    """``shutil.rmtree``'s ``onerror``: raise, unless the entry is already gone."""
-    if not isinstance(error[1], FileNotFoundError):
-        raise error[1]
+def _remove_tree(path: Path) -> None:
+    """``shutil.rmtree``, where an entry another process deleted first is no error: each
+    retry lists what is left (no ``onerror``/``onexc`` hook, whose name differs from
+    Python 3.12 on, and the old one warns there)."""
+    while True:
+        try:
+            shutil.rmtree(path)
+            return
+        except FileNotFoundError:
+            if not path.exists():
+                return
 
 
 class ReadAhead:
