@@ -69,10 +69,15 @@ def test_a_bounded_pass_finds_the_dense_products_best(
     exclude = np.unique(rng.integers(0, max(1, n_rows), n_excluded)).astype(np.int64)
     bounded = BoundedScores(NormOrder.of(matrix, row_norms(matrix)), vector, n_items,
                             first_visit)
-    dense = DenseScores(matrix[:n_items] @ vector)
-    assert bounded.top(k, exclude).tolist() == dense.top(k, exclude).tolist()
     asked = rng.integers(-2, n_rows + 3, 50)
-    np.testing.assert_array_equal(bounded.at(asked), dense.at(asked))
+    # OpenBLAS's float32 kernels may leave the FPU's invalid flag set on an odd width
+    # (numpy#24067, OpenBLAS#1924), which numpy reports after the product as a warning
+    # (an error here): once in CI's 1,431 tests. Small integers cannot make an invalid
+    # value, and every result is compared below.
+    with np.errstate(invalid="ignore"):
+        dense = DenseScores(matrix[:n_items] @ vector)
+        assert bounded.top(k, exclude).tolist() == dense.top(k, exclude).tolist()
+        np.testing.assert_array_equal(bounded.at(asked), dense.at(asked))
 
 
 def test_helpers() -> None:
