@@ -88,7 +88,7 @@ class ReadWriteLock:
     @contextmanager
     def sharing(self) -> Iterator[None]:
         """For the writer, around a step that only reads the state (the learner's lessons:
-        a candidate pass over every source, ~10 ms at 100k items and ~90 ms at 1M): reads
+        a candidate pass over every source, ~10 ms at 100k items and ~80 ms at 1M): reads
         go in beside it instead of waiting it out, and the write goes on once they are
         out. No other writer goes in meanwhile. Inside a nested write it stays a write, as
         with ``let_readers_in``."""

@@ -403,7 +403,7 @@ class EngineState:
         if user is None or item is None:  # a brand-new item: no candidate can be it
             self.ranker.missed(user)
             return True
-        # the pass only reads the state: reads go on beside it rather than wait it out (~90
+        # the pass only reads the state: reads go on beside it rather than wait it out (~80
         # ms at 1M items, every source exact); a snapshot's capture cannot (``cut``), the
         # ranker having counted this event already
         with self.lock.sharing():

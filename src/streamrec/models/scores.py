@@ -164,18 +164,14 @@ class BoundedScores:
         order, vector, total = self.order, self.vector, self.order.rows.size
         reach = float(np.linalg.norm(vector.astype(np.float64))) * (1.0 + _BOUND_SLACK)
         visited, step = 0, max(self.first_visit, 4 * (k + exclude.size))
-        kept_rows: list[IntArray] = []
-        kept_scores: list[Float32Array] = []
+        rows, scores = order.rows[:0], np.zeros(0, dtype=np.float32)
         while True:
             end = min(total, visited + step)
             segment = order.rows[visited:end]
-            scores = order.sorted_rows[visited:end] @ vector
             inside = segment < self.n_items
-            kept_rows.append(segment[inside])
-            kept_scores.append(scores[inside])
+            rows = np.concatenate((rows, segment[inside]))
+            scores = np.concatenate((scores, (order.sorted_rows[visited:end] @ vector)[inside]))
             visited, step = end, 2 * step
-            rows, scores = np.concatenate(kept_rows), np.concatenate(kept_scores)
-            kept_rows, kept_scores = [rows], [scores]
             found = allowed_best(rows, scores, k, exclude)
             if visited >= total:  # the rows left, if any, are zeros: none scores above 0
                 return found
