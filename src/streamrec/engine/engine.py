@@ -36,7 +36,7 @@ from streamrec.experiments.exposures import Counts, Exposures, SqliteCounts
 from streamrec.experiments.overrides import plan_of
 from streamrec.experiments.registry import Experiment
 from streamrec.experiments.report import report_of
-from streamrec.models import sparse_rows, text_vectors, windows
+from streamrec.models import compiled, sparse_rows, text_vectors, windows
 from streamrec.models.sequence import SequenceModel
 from streamrec.models.sequence_process import FITS_FOLDER
 from streamrec.ranking import item_facts
@@ -53,6 +53,9 @@ from streamrec.storage.snapshots import ReadAhead, Snapshot, SnapshotStore
 from streamrec.trust.pseudonyms import session_key_function, user_key_function
 from streamrec.trust.secret_check import check_secret
 from streamrec.types import Appended, Event, Item
+
+# numba's cache, when neither the install nor the home can hold it (models/compiled.py)
+COMPILED_FOLDER = "compiled"
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +150,7 @@ class Engine:
         """Open the stores, restore the newest snapshot, replay the log after it, start
         learning. ``progress`` is told how the replay goes."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        compiled.cache_in(settings.data_dir / COMPILED_FOLDER)  # if numba has nowhere else
         snapshots = SnapshotStore(settings.snapshot_dir, settings.snapshots.keep)
         # the newest snapshot is read while the kernels load, the files are checked and the
         # log opens (~1.5 s of each at 1M items: reading chunks, hashing them and SQLite's
