@@ -31,6 +31,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "filterwarnings", "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning"
     )
+    if not hasattr(config, "workerinput"):  # the controller, before xdist starts its workers
+        # compiled once here into numba's cache (~15 s on a fresh clone, ~1 s after), which
+        # the workers and every server the tests start then load, instead of each compiling
+        # the same kernels at once on two cores
+        from streamrec.engine.engine import compile_kernels
+
+        compile_kernels()
 
 
 T0 = 1_700_000_000.0  # a fixed "now" in unix seconds, so no test depends on the clock
