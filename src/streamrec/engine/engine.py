@@ -707,7 +707,8 @@ class Engine:
         return self.snapshotter.snapshot_now()
 
     def close(self) -> None:
-        """Stop learning, write a final snapshot, close the stores."""
+        """Stop learning, write a final snapshot (unless the newest on disk holds the state
+        already), close the stores."""
         if self._closed:
             return
         self._closed = True
@@ -721,7 +722,7 @@ class Engine:
                 # holds it pending and the next start fits it (engine/refits.py)
                 self.trainer.end_finished()
                 self.learner.catch_up()
-                self.snapshot()
+                self.snapshotter.snapshot_unless_on_disk()
             except Unavailable as error:  # e.g. a read-only disk: close the stores anyway
                 log.error("no final snapshot: %s; the next start replays the log", error)
         self.exposures.close()

@@ -238,6 +238,20 @@ class Snapshotter:
             raise storage_unavailable("the snapshots could not be deleted before the erasure",
                                       error) from error
 
+    def snapshot_unless_on_disk(self) -> Path | None:
+        """A close's snapshot: none when the newest one on disk already holds this very
+        state, written or restored by this process at the state's offset with these
+        settings (the state is the log's up to its offset, so that one restores it exactly;
+        writing it again took ~5 s at 1M items). Else ``snapshot_now``."""
+        self.wait_written()
+        offset = self.state.offset
+        metas = self.store.metas()
+        if metas and self.written_offset == offset == metas[-1]["offset"] and \
+                metas[-1].get("fingerprint") == self.fingerprint:
+            log.info("no snapshot at close: the newest, at offset %d, holds this state", offset)
+            return None
+        return self.snapshot_now()
+
     def snapshot_now(self) -> Path:
         """Wait for any write in flight, then write a snapshot synchronously (with the data
         of any refit under way: engine/refits.py)."""

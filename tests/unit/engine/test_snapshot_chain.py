@@ -132,3 +132,71 @@ def test_with_every_snapshot_damaged_the_log_is_replayed_saying_so(
         assert np.all(engine.state.histories.state()["users"] >= 0)
     finally:
         stopped(engine)
+
+
+def test_a_close_writes_no_snapshot_when_the_newest_holds_the_state_and_one_when_not(
+    tmp_path: Path, settings_factory: Callable[..., Settings],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = settings_factory(tmp_path / "data")
+    chain(settings)
+    engine = reopened(settings)  # replays the tail the chain's last snapshot did not see
+    engine.close()  # so it writes one at the log's end
+    newest = engine.snapshots.folders()[-1]
+    assert int(newest.name.split("-")[1]) == engine.log.last_offset()
+
+    with caplog.at_level(logging.INFO):
+        engine = reopened(settings)  # restores that one, nothing to replay
+        engine.close()
+    assert engine.snapshots.folders()[-1] == newest  # the same state: not written again
+    assert any("no snapshot at close" in r.getMessage() for r in caplog.records)
+    engine = reopened(settings)
+    try:
+        assert replay_differences(settings, engine) == []
+    finally:
+        stopped(engine)
+
+    engine = reopened(settings)
+    engine.log.append(events(600, 1))
+    engine.learner.catch_up()
+    engine.close()  # one event more than the newest holds
+    assert engine.snapshots.folders()[-1] != newest
+    assert int(engine.snapshots.folders()[-1].name.split("-")[1]) == engine.log.last_offset()
+
+
+def test_a_close_writes_a_snapshot_when_the_newest_is_damaged_or_made_with_older_settings(
+    tmp_path: Path, settings_factory: Callable[..., Settings],
+) -> None:
+    settings = settings_factory(tmp_path / "data")
+    chain(settings)
+    reopened(settings).close()  # the newest at the log's end
+    snapshots = settings.snapshot_dir
+    newest = sorted(snapshots.glob("snapshot-*"))[-1]
+    # the newest's own chunk torn: the restart falls back a snapshot, and its close must
+    # write the state at the log's end again, not count on the damaged one
+    older = sorted(snapshots.glob("snapshot-*"))[-2]
+    chunk = only_in(newest, older)
+    chunk.write_bytes(chunk.read_bytes()[: chunk.stat().st_size // 2])
+    engine = reopened(settings)
+    assert engine.snapshotter.written_offset < engine.state.offset
+    engine.close()
+    engine = reopened(settings)
+    try:
+        assert engine.snapshotter.written_offset == engine.state.offset  # restored whole
+        assert engine.replayed_events == 0
+    finally:
+        stopped(engine)
+
+    # the newest made with settings of an earlier version that still fit it (restored, not
+    # replayed): a close writes the state again under today's
+    meta_file = sorted(snapshots.glob("snapshot-*"))[-1] / "meta.json"
+    meta = json.loads(meta_file.read_text())
+    earlier = sorted(settings.earlier_model_fingerprints())[0]
+    meta_file.write_text(json.dumps({**meta, "fingerprint": earlier}))
+    engine = reopened(settings)
+    assert engine.replayed_events == 0 and engine.snapshotter.written_offset == meta["offset"]
+    engine.close()
+    newest_meta = json.loads((sorted(snapshots.glob("snapshot-*"))[-1] / "meta.json")
+                             .read_text())
+    assert newest_meta["offset"] == meta["offset"]
+    assert newest_meta["fingerprint"] == engine.snapshotter.fingerprint != earlier
