@@ -25,7 +25,7 @@ from streamrec.engine.refits import END_TYPE
 from streamrec.engine.replay import rebuild_state, state_differences
 from streamrec.models.base import FitStopped
 from streamrec.models.sequence import SequenceModel, content_matrix, is_trainable
-from streamrec.models.sequence_config import SequenceConfig
+from streamrec.models.sequence_config import SequenceConfig, TrainingData
 from streamrec.models.sequence_process import running_fits
 from streamrec.settings import Settings
 from streamrec.storage.artefacts import ArtefactStore, safetensors_arrays
@@ -382,6 +382,38 @@ def test_a_stop_ends_a_fit_in_a_child_process_and_the_child_with_it(
         os.kill(child, 0)
     assert list((tmp_path / "fits").iterdir()) == []
     assert not model.is_fitted
+
+
+class StopsAfter(threading.Event):
+    """A stop that comes while the job is written: set from its ``checks``-th question on."""
+
+    def __init__(self, checks: int) -> None:
+        super().__init__()
+        self.checks, self.asked = checks, 0
+
+    def is_set(self) -> bool:
+        self.asked += 1
+        return self.asked >= self.checks or super().is_set()
+
+
+def test_a_stop_while_the_job_is_written_ends_the_fit_before_any_process_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At 1M items the job is ~430 MB, written at the refit threads' niceness: a shutdown
+    waited 15 s for it beside a restart's index builds. A stop is heard between pieces."""
+    from streamrec.models import sequence_process
+
+    started: list[object] = []
+    monkeypatch.setattr(sequence_process.subprocess, "Popen",
+                        lambda *args, **kwargs: started.append(args))
+    tokens = np.zeros((1_000_000, 10), np.int32)  # 40 MB: several pieces
+    data = TrainingData(np.zeros(5, np.int32), np.zeros(5, np.int32), tokens, None)
+    stopping = StopsAfter(checks=3)
+    with pytest.raises(FitStopped, match="before its process began"):
+        sequence_process.fit_in_child(data, SequenceConfig(**SMALL), None, stopping,
+                                      tmp_path / "fits")
+    assert stopping.asked == 3 and started == []  # two pieces written, then stopped
+    assert list((tmp_path / "fits").iterdir()) == []  # the job's folder removed
 
 
 def test_a_fit_that_fails_in_its_child_process_fails_with_the_childs_reason() -> None:
