@@ -31,6 +31,7 @@ from streamrec.models.base import StopsFitting
 from streamrec.storage.base import EventLog
 
 log = logging.getLogger(__name__)
+_STOP_POLL_S = 0.05  # how soon a fit's waiter hears a stop
 
 
 class Trainer:
@@ -76,8 +77,9 @@ class Trainer:
             except Exception as error:  # e.g. the log refused a marker: try again later
                 log.exception("trainer step failed; trying again")
                 self.error = error
-            with self.state.fit_begun:
-                self.state.fit_begun.wait(self.poll_s)
+            with self.state.fit_begun:  # ``stop`` sets the flag, then notifies under it
+                if not self._stop.is_set():
+                    self.state.fit_begun.wait(self.poll_s)
 
     def begin_due(self) -> None:
         """Log a begin marker for every model whose refit is due and not under way."""
@@ -124,10 +126,14 @@ class Trainer:
         fit.seconds = time.perf_counter() - started
 
     def _wait(self, fit: PendingFit) -> None:
-        """Until ``fit`` is computed or the trainer is stopped."""
-        while not fit.done.wait(self.poll_s) and not self._stop.is_set():
-            if self.leader is None or self.leader():
-                self.forget_due()
+        """Until ``fit`` is computed or the trainer is stopped (heard within
+        ``_STOP_POLL_S``: a shutdown waits for it); forgetting is checked every poll."""
+        checked = time.monotonic()
+        while not fit.done.wait(min(self.poll_s, _STOP_POLL_S)) and not self._stop.is_set():
+            if time.monotonic() - checked >= self.poll_s:
+                checked = time.monotonic()
+                if self.leader is None or self.leader():
+                    self.forget_due()
 
     def _end_done(self) -> None:
         """Log the end of every fit this trainer computed, in the order it began them."""
