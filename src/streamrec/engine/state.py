@@ -428,7 +428,11 @@ class EngineState:
         """Off the lock, before a fit is swapped in: build the ANN index of the vectors it
         will serve, so no query falls back to exact scoring right after the swap."""
         vectors_of = getattr(fit.model, "serving_vectors", None)
-        if vectors_of is not None and fit.error is None and fit.result is not None:
+        if vectors_of is None or fit.error is not None or fit.result is None:
+            return
+        reads_of = getattr(fit.model, "exact_reads_of", None)  # ``BoundedQueries``
+        if self.ranker.indexes.config.wants_index(
+                None if reads_of is None else reads_of(fit.result)):
             self.ranker.indexes.prepare(fit.model.name, vectors_of(fit.result))
 
     def _grow_items(self) -> None:

@@ -54,6 +54,7 @@ from streamrec.models.scores import (
     NormOrder,
     QueryScores,
     SparseScores,
+    bounded_reads,
 )
 from streamrec.models.sparse_rows import FrozenRows, RefitsOnRows, SparseRows
 from streamrec.storage.snapshots import unchanging
@@ -109,13 +110,16 @@ def _folding_solver(item_factors: np.ndarray, user_factors: np.ndarray,
     return solver
 
 
-def _norms_of(item_factors: np.ndarray) -> tuple[FloatArray, NormOrder]:
+def _norms_of(item_factors: np.ndarray, user_factors: np.ndarray
+              ) -> tuple[FloatArray, NormOrder, int]:
     """Each row's norm, in float64 (1 where it is 0: ``similar``'s cosines), a block of
     rows at a time (``row_norms``: one pass's temporary the size of all the factors was most
-    of a restart's time here, 0.2 s at 100k items, 4x the blocked loop); and the rows by
-    falling norm, for exact candidates without a pass over every item (``BoundedScores``)."""
+    of a restart's time here, 0.2 s at 100k items, 4x the blocked loop); the rows by
+    falling norm, for exact candidates without a pass over every item (``BoundedScores``);
+    and how many rows such a top 100 reads for the fit's users (``bounded_reads``)."""
     norms = row_norms(item_factors)
-    return np.where(norms > 0, norms, 1.0), NormOrder.of(item_factors, norms)
+    order = NormOrder.of(item_factors, norms)
+    return np.where(norms > 0, norms, 1.0), order, bounded_reads(order, user_factors)
 
 
 @dataclass(frozen=True)
@@ -126,11 +130,12 @@ class FittedALS:
     item_factors: np.ndarray  # the array that serves, and that an ANN index is built from
     item_norms: FloatArray
     order: NormOrder
+    exact_reads: int  # rows an exact top 100 reads (``bounded_reads``)
 
     @classmethod
     def of(cls, solver: AlternatingLeastSquares) -> FittedALS:
         factors = np.asarray(solver.item_factors)
-        return cls(solver, factors, *_norms_of(factors))
+        return cls(solver, factors, *_norms_of(factors, np.asarray(solver.user_factors)))
 
 
 class ALSModel(RefitsOnRows):
@@ -147,6 +152,7 @@ class ALSModel(RefitsOnRows):
         self.fitted_events = 0
         self._item_norms: FloatArray = np.zeros(0)
         self._order: NormOrder | None = None  # of the item factors
+        self._exact_reads = 0  # rows its exact top 100 reads (``exact_reads``)
         # users who learned while a fit was running: re-folded once it is swapped in
         self._touched_during_fit: set[int] | None = None
         # per user: their row changed since the serving fit's data was taken, so their vector
@@ -263,6 +269,7 @@ class ALSModel(RefitsOnRows):
         self._solver = fitted.solver
         self._item_factors = unchanging(fitted.item_factors)
         self._item_norms, self._order = fitted.item_norms, fitted.order
+        self._exact_reads = fitted.exact_reads
         self._user_factors = np.asarray(fitted.solver.user_factors).copy()
         self._changed = np.zeros(self._user_factors.shape[0], dtype=bool)
         self._solved = np.zeros(self._user_factors.shape[0], dtype=bool)
@@ -392,6 +399,15 @@ class ALSModel(RefitsOnRows):
             return DenseScores(self._item_factors[:n_items] @ vector)
         return BoundedScores(order, vector, n_items)
 
+    def exact_reads(self) -> int:
+        """Rows an exact top 100 reads (``BoundedQueries``), measured at the fit on its users:
+        serving takes the exact pass over an ANN index where that is few (ranking/ann.py)."""
+        return self._exact_reads if self._order is not None else self._item_factors.shape[0]
+
+    def exact_reads_of(self, fitted: FittedALS) -> int:
+        """``exact_reads`` once ``fitted`` serves (``prepare_swap``)."""
+        return fitted.exact_reads
+
     def item_vectors(self) -> np.ndarray:
         """The item factors: a refit replaces the array, nothing changes it in place (an ANN
         index built from it stays right while it serves, ``ranking/ann.py``)."""
@@ -464,4 +480,5 @@ class ALSModel(RefitsOnRows):
         if fitted:
             self._solver = _folding_solver(self._item_factors, self._user_factors,
                                            self.config.regularization)
-            self._item_norms, self._order = _norms_of(self._item_factors)
+            self._item_norms, self._order, self._exact_reads = _norms_of(
+                self._item_factors, self._user_factors)

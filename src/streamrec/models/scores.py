@@ -24,8 +24,8 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from streamrec.models.base import best
-from streamrec.types import FloatArray, IntArray, Query
+from streamrec.models.base import best, row_norms
+from streamrec.types import EMPTY_INTS, FloatArray, IntArray, Query
 
 Float32Array = npt.NDArray[np.float32]
 
@@ -71,6 +71,18 @@ class ItemVectors(Protocol):
     def item_vectors(self) -> Float32Array: ...
 
     def query_vector(self, query: Query) -> Float32Array | None: ...
+
+
+@runtime_checkable
+class BoundedQueries(Protocol):
+    """``ItemVectors`` sources whose exact top reads only some of the rows
+    (``BoundedScores``): where it reads few, serving takes it over an ANN index, exact and
+    with no index to build (``ranking/features.py``)."""
+
+    def exact_reads(self) -> int:
+        """Rows an exact top 100 reads: the median over a sample of users, measured when
+        the vectors were made."""
+        ...
 
 
 def is_excluded(items: IntArray, exclude: IntArray) -> np.ndarray:
@@ -159,8 +171,12 @@ class BoundedScores:
     first_visit: int = _FIRST_VISIT  # rows, at least (tests visit fewer, to go on further)
 
     def top(self, k: int, exclude: IntArray) -> IntArray:
+        return self.top_and_reads(k, exclude)[0]
+
+    def top_and_reads(self, k: int, exclude: IntArray) -> tuple[IntArray, int]:
+        """``top``, and how many rows it read."""
         if k <= 0:
-            return np.zeros(0, dtype=np.int64)
+            return np.zeros(0, dtype=np.int64), 0
         order, vector, total = self.order, self.vector, self.order.rows.size
         reach = float(np.linalg.norm(vector.astype(np.float64))) * (1.0 + _BOUND_SLACK)
         visited, step = 0, max(self.first_visit, 4 * (k + exclude.size))
@@ -174,17 +190,35 @@ class BoundedScores:
             visited, step = end, 2 * step
             found = allowed_best(rows, scores, k, exclude)
             if visited >= total:  # the rows left, if any, are zeros: none scores above 0
-                return found
+                return found, visited
             if found.size == k:  # beaten by none of the rows left?
                 kth = float(scores[np.flatnonzero(rows == found[-1])[0]])
                 if kth > reach * float(order.norms[visited]):
-                    return found
+                    return found, visited
 
     def at(self, items: IntArray) -> FloatArray:
         out = np.zeros(items.shape[0], dtype=np.float64)
         known = (items >= 0) & (items < min(self.order.matrix.shape[0], self.n_items))
         out[known] = self.order.matrix[items[known]] @ self.vector
         return out
+
+
+def bounded_reads(order: NormOrder, queries: Float32Array, k: int = 100,
+                  sample: int = 32) -> int:
+    """How many rows a ``BoundedScores`` over ``order`` reads for an exact top ``k``: the
+    median over up to ``sample`` of ``queries`` (rows above 0, evenly spaced: the same for the
+    same arrays); the whole order's rows without such a query. What serving weighs against
+    an ANN index's cost (``ranking/features.py``)."""
+    norms = row_norms(queries) if queries.shape[0] else np.zeros(0)
+    above = np.flatnonzero(norms > 0)
+    if above.size == 0:
+        return int(order.rows.size)
+    picked = above[np.unique(np.linspace(0, above.size - 1, min(sample, above.size))
+                             .astype(np.int64))]
+    reads = [BoundedScores(order, np.ascontiguousarray(queries[row], dtype=np.float32),
+                           order.matrix.shape[0]).top_and_reads(k, EMPTY_INTS)[1]
+             for row in picked]
+    return int(np.median(reads))
 
 
 @dataclass(frozen=True, slots=True)

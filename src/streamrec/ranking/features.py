@@ -23,6 +23,7 @@ import numpy as np
 from streamrec.models.base import DenseScorer, Model
 from streamrec.models.scores import (
     ApproximateQueries,
+    BoundedQueries,
     DenseScores,
     ItemVectors,
     QueryScores,
@@ -138,12 +139,17 @@ def _kind(scorer: DenseScorer) -> tuple[bool, bool, bool]:
     return kind
 
 
+def _exact_reads(scorer: DenseScorer) -> int | None:
+    """Rows ``scorer``'s exact top reads, if it reads fewer than all (``BoundedQueries``)."""
+    return scorer.exact_reads() if isinstance(scorer, BoundedQueries) else None
+
+
 def start_index_builds(scorers: Mapping[str, DenseScorer], indexes: VectorIndexes) -> None:
     """Begin building, in the background, the ANN index of every source with item vectors,
     as a first query would: after a restart at 1M items, queries took the exact path (~13 ms
     for ALS alone) until the first one started a build, ~10 s long."""
     for name, scorer in scorers.items():
-        if _kind(scorer)[0]:
+        if _kind(scorer)[0] and indexes.config.wants_index(_exact_reads(scorer)):
             indexes.ready(name, cast(ItemVectors, scorer).item_vectors())
 
 
@@ -153,7 +159,8 @@ def _scores_of(name: str, scorer: DenseScorer, query: Query, n_items: int,
     if indexes is not None and approximates and n_items >= indexes.config.min_items:
         return cast(ApproximateQueries, scorer).approximate_scores(
             query, n_items, indexes.config.content_postings)
-    if indexes is not None and has_vectors:
+    if indexes is not None and has_vectors and \
+            indexes.config.wants_index(_exact_reads(scorer)):
         source = cast(ItemVectors, scorer)
         matrix = source.item_vectors()
         index = indexes.ready(name, matrix)

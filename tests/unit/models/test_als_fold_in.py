@@ -118,7 +118,7 @@ def test_item_norms_are_each_rows_float64_norm_whatever_the_number_of_items() ->
     factors[[0, 4096, 9000]] = 0.0
     whole = np.linalg.norm(factors.astype(np.float64), axis=1)
     expected = np.where(whole > 0, whole, 1.0)
-    found, order = _norms_of(factors)
+    found, order, reads = _norms_of(factors, np.zeros((0, factors.shape[1]), np.float32))
     assert found.dtype == np.float64 and np.array_equal(found, expected)
     # the rows above 0 by falling norm, ties to the lower row, and a copy of them
     assert order.matrix is factors
@@ -126,6 +126,7 @@ def test_item_norms_are_each_rows_float64_norm_whatever_the_number_of_items() ->
     np.testing.assert_array_equal(order.rows, by_norm[:-3])
     np.testing.assert_array_equal(order.norms, whole[order.rows])
     np.testing.assert_array_equal(order.sorted_rows, factors[order.rows])
+    assert reads == order.rows.size  # no user to measure on: as if it read every row
 
 
 @settings(max_examples=25, deadline=None)

@@ -19,6 +19,7 @@ from streamrec.models.scores import (
     DenseScores,
     NormOrder,
     SparseScores,
+    bounded_reads,
     is_excluded,
 )
 from streamrec.models.sequence import SequenceModel
@@ -26,7 +27,7 @@ from streamrec.models.sequence_config import SequenceConfig
 from streamrec.models.sparse_rows import SparseRows
 from streamrec.models.text_vectors import TextVectors
 from streamrec.ranking.features import featurise, gather, layout
-from streamrec.types import EventBatch, Item, Query
+from streamrec.types import EMPTY_INTS, EventBatch, Item, Query
 
 NOTHING = np.zeros(0, dtype=np.int64)
 
@@ -268,3 +269,24 @@ def test_content_query_scores_are_its_dense_scores() -> None:
             assert scores.top(30, history).tolist() == DenseScores(dense).top(30,
                                                                                history).tolist()
     assert checked >= 6  # the sparse answer was the one checked, not only the fallback
+
+
+def test_bounded_reads_is_the_median_rows_a_top_reads_over_the_users_sampled() -> None:
+    """``bounded_reads`` (what decides between ALS's exact pass and an ANN index): few rows
+    where a few items hold most of the norm, every row where the norms are flat."""
+    rng = np.random.default_rng(3)
+    items = rng.normal(size=(5_000, 8)).astype(np.float32)
+    items /= np.linalg.norm(items, axis=1, keepdims=True)  # flat: every norm 1
+    users = rng.normal(size=(50, 8)).astype(np.float32)
+    users[::7] = 0.0  # users without a vector are not asked
+    flat = NormOrder.of(items, row_norms(items))
+    assert bounded_reads(flat, users) == 5_000
+    skewed = items.copy()
+    skewed[200:] *= 0.001  # 200 items with nearly all the norm
+    order = NormOrder.of(skewed, row_norms(skewed))
+    above = np.flatnonzero(np.linalg.norm(users, axis=1) > 0)  # 42 users, 32 asked
+    asked = np.unique(np.linspace(0, above.size - 1, 32).astype(np.int64))
+    each = [BoundedScores(order, users[above[row]], 5_000).top_and_reads(100, EMPTY_INTS)[1]
+            for row in asked]
+    assert bounded_reads(order, users) == int(np.median(each)) < 5_000
+    assert bounded_reads(order, users[:0]) == 5_000  # nobody to ask: as if every row

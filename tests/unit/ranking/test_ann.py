@@ -171,7 +171,9 @@ def small_als_world(n_users: int = 300, n_items: int = 400) -> ALSModel:
 def test_gather_with_an_index_scores_candidates_exactly() -> None:
     als = small_als_world()
     scorers = {"als": als}
-    indexes = VectorIndexes(ANNConfig(min_items=1, lists=8, probes=8), background=False)
+    # exact_rows 0: an index even where ALS's exact top reads few rows (as here)
+    indexes = VectorIndexes(ANNConfig(min_items=1, lists=8, probes=8, exact_rows=0),
+                            background=False)
     overlaps = []
     for user in range(0, 300, 7):
         query = Query(user, np.array([user % 400]), np.array([user % 400]), 0.0)
@@ -187,7 +189,7 @@ def test_gather_with_an_index_scores_candidates_exactly() -> None:
 
 def test_the_ranker_uses_the_index_only_when_asked() -> None:
     als = small_als_world()
-    ranker = HybridRanker(HybridConfig(ann=ANNConfig(min_items=1, lists=8)))
+    ranker = HybridRanker(HybridConfig(ann=ANNConfig(min_items=1, lists=8, exact_rows=0)))
     ranker.indexes.background = False
     query = Query(3, np.array([1]), np.array([1]), 0.0)
     ranker.candidates(query, {"als": als}, 400)  # a lesson: exact
@@ -196,17 +198,37 @@ def test_the_ranker_uses_the_index_only_when_asked() -> None:
     assert ranker.indexes.builds == 1
 
 
+def test_als_whose_exact_top_reads_few_rows_is_served_by_it_with_no_index() -> None:
+    """ALS's exact top visits items by falling factor norm (``BoundedScores``); where that
+    reads at most ``exact_rows`` (measured at the fit) serving takes it: the same candidates
+    as a lesson's, and no index. Past it, an index."""
+    als = small_als_world()
+    reads = als.exact_reads()
+    assert 0 < reads <= 400  # its first visit (1,024 rows) holds all 400 here
+    for exact_rows, builds in ((reads, 0), (reads - 1, 1)):
+        ranker = HybridRanker(HybridConfig(ann=ANNConfig(min_items=1, lists=8,
+                                                         exact_rows=exact_rows)))
+        ranker.indexes.background = False
+        query = Query(3, np.array([1]), np.array([1]), 0.0)
+        lesson = ranker.candidates(query, {"als": als}, 400)
+        served = ranker.candidates(query, {"als": als}, 400, approximate=True)
+        assert ranker.indexes.builds == builds
+        if builds == 0:
+            np.testing.assert_array_equal(served.items, lesson.items)
+
+
 def test_the_ann_setting_is_not_part_of_the_model_fingerprint() -> None:
     # serving-only: changing it must not make snapshots unusable
     tuned = HybridConfig(ann=ANNConfig(min_items=5, probes=8))
     assert tuned.model_dump_json() == HybridConfig().model_dump_json()
 
 
-def als_settings(tmp_path: Path, refit_growth: float) -> Settings:
+def als_settings(tmp_path: Path, refit_growth: float, exact_rows: int = 0) -> Settings:
     return Settings(data_dir=tmp_path, models={
         "als": {"refit_min_events": 50, "refit_growth": refit_growth, "factors": 8,
                 "iterations": 3},
-        "hybrid": {"ann": {"min_items": 20}}, "trainer_poll_s": 0.01})
+        "hybrid": {"ann": {"min_items": 20, "exact_rows": exact_rows}},
+        "trainer_poll_s": 0.01})
 
 
 def als_after_a_refit(engine: Engine, seed: int) -> tuple[ALSModel, np.ndarray]:
@@ -237,6 +259,27 @@ def test_the_trainer_builds_the_index_of_a_refit_before_it_is_swapped_in(
         assert found and index is not None
     finally:
         engine.close()
+
+
+def test_an_als_refit_or_restart_read_by_its_exact_top_builds_no_index(
+        tmp_path: Path) -> None:
+    """With the default ``exact_rows``, a small ALS's refit and restart build no index
+    (at 1M items one took 21 s at each): serving reads its exact top."""
+    settings = als_settings(tmp_path, refit_growth=100.0, exact_rows=ANNConfig().exact_rows)
+    engine = Engine.open(settings)
+    try:
+        als, _ = als_after_a_refit(engine, seed=2)
+        assert 0 < als.exact_reads() <= settings.models.hybrid.ann.exact_rows
+        assert engine.state.ranker.indexes.builds == 0
+    finally:
+        engine.close()
+    reopened = Engine.open(settings)
+    try:
+        assert reopened.state.models["als"].is_fitted
+        assert reopened.state.ranker.indexes.wait(60)
+        assert reopened.state.ranker.indexes.builds == 0
+    finally:
+        reopened.close()
 
 
 def test_a_restarted_server_builds_its_indexes_before_any_query(tmp_path: Path) -> None:
