@@ -126,6 +126,7 @@ class CandidateSet:
 
 
 _KINDS: dict[type, tuple[bool, bool, bool]] = {}  # runtime protocol checks cost ~10 us each
+_BOUNDED: dict[type, bool] = {}  # whether a scorer type is ``BoundedQueries``
 
 
 def _kind(scorer: DenseScorer) -> tuple[bool, bool, bool]:
@@ -140,8 +141,12 @@ def _kind(scorer: DenseScorer) -> tuple[bool, bool, bool]:
 
 
 def _exact_reads(scorer: DenseScorer) -> int | None:
-    """Rows ``scorer``'s exact top reads, if it reads fewer than all (``BoundedQueries``)."""
-    return scorer.exact_reads() if isinstance(scorer, BoundedQueries) else None
+    """Rows ``scorer``'s exact top reads, if it reads fewer than all (``BoundedQueries``;
+    asked once per type, as ``_kind``: a protocol's isinstance takes microseconds)."""
+    bounded = _BOUNDED.get(type(scorer))
+    if bounded is None:
+        bounded = _BOUNDED[type(scorer)] = isinstance(scorer, BoundedQueries)
+    return cast(BoundedQueries, scorer).exact_reads() if bounded else None
 
 
 def start_index_builds(scorers: Mapping[str, DenseScorer], indexes: VectorIndexes) -> None:
