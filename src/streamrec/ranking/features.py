@@ -125,28 +125,29 @@ class CandidateSet:
     history_length: int = 0  # of the user asked for (the features' ``x_history``)
 
 
-_KINDS: dict[type, tuple[bool, bool, bool]] = {}  # runtime protocol checks cost ~10 us each
-_BOUNDED: dict[type, bool] = {}  # whether a scorer type is ``BoundedQueries``
+# runtime protocol checks cost ~10 us each: asked once per type
+_KINDS: dict[type, tuple[bool, bool, bool, bool]] = {}
 
 
-def _kind(scorer: DenseScorer) -> tuple[bool, bool, bool]:
-    """Whether ``scorer`` has item vectors, whether it answers with ``QueryScores``, and
-    whether it has an approximate answer of its own."""
+def _kind(scorer: DenseScorer) -> tuple[bool, bool, bool, bool]:
+    """Whether ``scorer`` has item vectors, whether it answers with ``QueryScores``,
+    whether it has an approximate answer of its own, and whether its exact top reads only
+    some rows (``BoundedQueries``)."""
     kind = _KINDS.get(type(scorer))
     if kind is None:
         kind = _KINDS[type(scorer)] = (isinstance(scorer, ItemVectors),
                                        isinstance(scorer, ScoresQueries),
-                                       isinstance(scorer, ApproximateQueries))
+                                       isinstance(scorer, ApproximateQueries),
+                                       isinstance(scorer, BoundedQueries))
     return kind
 
 
-def _exact_reads(scorer: DenseScorer) -> int | None:
-    """Rows ``scorer``'s exact top reads, if it reads fewer than all (``BoundedQueries``;
-    asked once per type, as ``_kind``: a protocol's isinstance takes microseconds)."""
-    bounded = _BOUNDED.get(type(scorer))
-    if bounded is None:
-        bounded = _BOUNDED[type(scorer)] = isinstance(scorer, BoundedQueries)
-    return cast(BoundedQueries, scorer).exact_reads() if bounded else None
+def _wants_index(scorer: DenseScorer, indexes: VectorIndexes) -> bool:
+    """Whether ``scorer``'s candidates come from an index: one with item vectors, unless its
+    exact top reads few rows (``ANNConfig.exact_rows``)."""
+    has_vectors, _, _, bounded = _kind(scorer)
+    return has_vectors and indexes.config.wants_index(
+        cast(BoundedQueries, scorer).exact_reads() if bounded else None)
 
 
 def start_index_builds(scorers: Mapping[str, DenseScorer], indexes: VectorIndexes) -> None:
@@ -154,18 +155,17 @@ def start_index_builds(scorers: Mapping[str, DenseScorer], indexes: VectorIndexe
     as a first query would: after a restart at 1M items, queries took the exact path (~13 ms
     for ALS alone) until the first one started a build, ~10 s long."""
     for name, scorer in scorers.items():
-        if _kind(scorer)[0] and indexes.config.wants_index(_exact_reads(scorer)):
+        if _wants_index(scorer, indexes):
             indexes.ready(name, cast(ItemVectors, scorer).item_vectors())
 
 
 def _scores_of(name: str, scorer: DenseScorer, query: Query, n_items: int,
                indexes: VectorIndexes | None) -> QueryScores:
-    has_vectors, answers_queries, approximates = _kind(scorer)
+    _, answers_queries, approximates, _ = _kind(scorer)
     if indexes is not None and approximates and n_items >= indexes.config.min_items:
         return cast(ApproximateQueries, scorer).approximate_scores(
             query, n_items, indexes.config.content_postings)
-    if indexes is not None and has_vectors and \
-            indexes.config.wants_index(_exact_reads(scorer)):
+    if indexes is not None and _wants_index(scorer, indexes):
         source = cast(ItemVectors, scorer)
         matrix = source.item_vectors()
         index = indexes.ready(name, matrix)
