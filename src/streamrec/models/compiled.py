@@ -20,13 +20,13 @@ import threading
 import time
 from collections.abc import Callable, MutableMapping, Sequence
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# where the cache goes when numba has nowhere else (``cache_in``), and whether it is in use
+# where the cache goes when numba has nowhere else (``cache_in``)
 _fallback: Path | None = None
 
 
@@ -71,30 +71,40 @@ def cache_in(directory: Path) -> None:
 def _jit() -> Callable[[Callable[..., Any]], Any]:
     import numba
 
-    try:
-        jit = numba.njit(cache=True, nogil=True)
-        jit(_probe)  # numba raises here if it has nowhere to keep its cache
+    jit = _caching_jit(numba)
+    if jit is not None:
         return jit
-    except RuntimeError:  # a read-only install and no writable home
-        pass
     config: Any = numba.config  # its settings are set from the environment at run time
-    if _fallback is not None and not config.CACHE_DIR:
+    if _fallback is not None and not config.CACHE_DIR:  # a read-only install and home
         try:
             _fallback.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass
+        else:
             # both: numba reads its settings from the environment again when one changes
             os.environ["NUMBA_CACHE_DIR"] = config.CACHE_DIR = str(_fallback)
-            jit = numba.njit(cache=True, nogil=True)
-            jit(_probe)
-            log.info("compiled kernels are cached in %s (the install and the home are "
-                     "read-only)", _fallback)
-            return jit
-        except (OSError, RuntimeError):
+            jit = _caching_jit(numba)
+            if jit is not None:
+                log.info("compiled kernels are cached in %s (the install and the home are "
+                         "read-only)", _fallback)
+                return jit
             os.environ.pop("NUMBA_CACHE_DIR", None)
             config.CACHE_DIR = ""
     log.warning("compiled kernels cannot be cached (the install, the home%s are read-only): "
                 "they are compiled again at every start", "" if _fallback is None
                 else f" and {_fallback}")
     return numba.njit(cache=False, nogil=True)
+
+
+def _caching_jit(numba: Any) -> Callable[[Callable[..., Any]], Any] | None:
+    """numba's ``njit`` with its disk cache, or None if it has nowhere to keep it (numba
+    raises when told to cache a function it cannot)."""
+    try:
+        jit = numba.njit(cache=True, nogil=True)
+        jit(_probe)
+        return cast(Callable[[Callable[..., Any]], Any], jit)
+    except RuntimeError:
+        return None
 
 
 def _probe(x: int) -> int:
