@@ -4,7 +4,8 @@ The synthetic generator's events go through ``Engine.ingest`` in batches of 1,00
 the SQLite log, then learned by every online model; ALS refits in the background as it would
 in the server). At each checkpoint: the ingest rate over the last stretch, RSS, the log's
 size on disk, recommendation latency for users seen so far, and the state's size. At the end,
-the restart time (snapshot + log tail) and the peers, measured in the same run:
+the peers, measured in the same run, and the restart time (snapshot + log tail), measured
+once the stream's process has exited (its heap would crowd the page cache the restart reads):
 
 - SQLite ``executemany`` of the first checkpoint's rows (at most 1M, made again at the end)
   with the same fsync policy: the floor of any durable log;
@@ -27,6 +28,7 @@ import argparse
 import contextlib
 import gc
 import json
+import multiprocessing
 import os
 import random
 import shutil
@@ -37,8 +39,10 @@ import tempfile
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -237,30 +241,10 @@ def plot(checkpoints: list[Checkpoint], out: Path, title: str) -> None:
     plt.close(figure)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--items", type=int, default=100_000)
-    parser.add_argument("--events", type=int, default=10_000_000)
-    parser.add_argument("--users", type=int, default=None, help="default: events / 50")
-    parser.add_argument("--every", type=int, default=1_000_000, help="events per checkpoint")
-    parser.add_argument("--queries", type=int, default=500, help="recommendations per checkpoint")
-    parser.add_argument("--plot", type=Path, default=None)
-    parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--keep", action="store_true", help="keep the data directory")
-    parser.add_argument("--user-lifetime", type=int, default=None,
-                        help="events of the stream after which each user is a new person "
-                        "(default: users never leave)")
-    parser.add_argument("--max-users", type=int, default=None,
-                        help="events.max_users (default: the setting's default)")
-    parser.add_argument("--quiet-queries", action="store_true",
-                        help="at each checkpoint, the queries again once the snapshot it is "
-                        "due for is written (the next stretch then starts without the write "
-                        "beside it: its rate is not comparable with runs without)")
-    args = parser.parse_args()
-
-    version = code_version()  # now: the tree may change while a long run goes on
+def stream(args: argparse.Namespace, directory: Path) -> dict[str, Any]:
+    """The stream through one engine, its checkpoints and peers (run in a process of its own:
+    ``main``). Returns the figures ``main`` reports, as plain values."""
     config = world(args.items, args.events, args.users).model_copy(update={"chunk_size": BATCH})
-    directory = Path(tempfile.mkdtemp(prefix="streamrec-scale-"))
     print(f"world: {args.items:,} items, {config.n_users:,} users, {args.events:,} events; "
           f"data dir {directory}")
     # RSS as the server would have it: the same malloc arenas and trims (serving/allocator.py)
@@ -384,13 +368,45 @@ def main() -> None:
           f"{done / ingest_s / floor:.2f}x the floor (durable + learned)")
 
     engine.close()
-    # the restarts below run beside this process: its engine's gigabytes let go first, or
-    # the page cache cannot hold the log and snapshots a fresh process reads (at 1M items
-    # the bench held 9.9 GiB, and a fresh start waited on the disk: 9-11 s against 5-6 s)
-    del engine
-    gc.collect()
-    allocator.trim()
-    print(f"the bench's own RSS before the restarts: {rss_bytes(os.getpid()) / MIB:,.0f} MiB")
+    trimmer.stop()
+    return {"checkpoints": [asdict(c) for c in checkpoints], "ingest_s": ingest_s,
+            "generating_s": generating_s, "events": done, "users": config.n_users,
+            "implicit_fit_s": fit_s, "implicit_nnz": nnz, "sqlite_floor_events_per_s": floor}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--users", type=int, default=None, help="default: events / 50")
+    parser.add_argument("--every", type=int, default=1_000_000, help="events per checkpoint")
+    parser.add_argument("--queries", type=int, default=500, help="recommendations per checkpoint")
+    parser.add_argument("--plot", type=Path, default=None)
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--keep", action="store_true", help="keep the data directory")
+    parser.add_argument("--user-lifetime", type=int, default=None,
+                        help="events of the stream after which each user is a new person "
+                        "(default: users never leave)")
+    parser.add_argument("--max-users", type=int, default=None,
+                        help="events.max_users (default: the setting's default)")
+    parser.add_argument("--quiet-queries", action="store_true",
+                        help="at each checkpoint, the queries again once the snapshot it is "
+                        "due for is written (the next stretch then starts without the write "
+                        "beside it: its rate is not comparable with runs without)")
+    args = parser.parse_args()
+
+    version = code_version()  # now: the tree may change while a long run goes on
+    directory = Path(tempfile.mkdtemp(prefix="streamrec-scale-"))
+    # the stream in a process of its own, gone before the restarts are timed: beside the
+    # stream's heap (6-10 GiB at 1M items) the page cache could not hold the log and
+    # snapshots a restart reads, and a fresh process's open took 9.3 s where the same
+    # directory opened alone took 5.3-5.5 s (bench/RESULTS.md, 2026-12-07)
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        run = pool.submit(stream, args, directory).result()
+    checkpoints = [Checkpoint(**c) for c in run["checkpoints"]]
+    ingest_s, generating_s, done = run["ingest_s"], run["generating_s"], run["events"]
+    print(f"the bench's own RSS before the restarts (the stream's process gone): "
+          f"{rss_bytes(os.getpid()) / MIB:,.0f} MiB")
     store = SnapshotStore(directory / "engine" / "snapshots")
     crash_restart_s, crash_tail, crash_replay_s = crash_restart(store, directory / "engine")
     if crash_tail:
@@ -412,8 +428,8 @@ def main() -> None:
     started = time.perf_counter()
     engine = Engine.open(Settings(data_dir=directory / "engine"))
     restart_s = time.perf_counter() - started
-    print(f"restart (snapshot + log tail): {restart_s:,.1f} s, learned offset "
-          f"{engine.state.offset:,}")
+    print(f"restart (snapshot + log tail), in the bench's process: {restart_s:,.1f} s, "
+          f"learned offset {engine.state.offset:,}")
     # its index builds, begun at the open, run in threads a close leaves going: finished
     # first, or the fresh process below shares the two cores with them (at 1M items it
     # took 17.1 s so, 4.8-5.4 s alone)
@@ -442,9 +458,8 @@ def main() -> None:
               f"learned at the crash restart's replay pace ({pace:,.0f} ev/s) after its "
               f"{crash_restart_s - crash_replay_s:,.1f} s of fixed costs, a crash then "
               f"restarts in about {worst_crash_s:,.1f} s")
-    trimmer.stop()
 
-    title = (f"streamrec scale: {args.items:,} items, {config.n_users:,} users, "
+    title = (f"streamrec scale: {args.items:,} items, {run['users']:,} users, "
              f"{args.events:,} events ({version})")
     if args.plot:
         plot(checkpoints, args.plot, title)
@@ -452,7 +467,7 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps({
             "commit": version,
-            "items": args.items, "users": config.n_users, "events": done,
+            "items": args.items, "users": run["users"], "events": done,
             "user_lifetime": args.user_lifetime, "max_users": args.max_users,
             "ingest_s": ingest_s, "generating_s": generating_s, "restart_s": restart_s,
             "fresh_process_restart_s": fresh_restart_s,
@@ -460,7 +475,8 @@ def main() -> None:
             "crash_replay_s": crash_replay_s, "crash_replay_events_per_s": pace,
             "longest_crash_tail_events": longest_tail, "worst_crash_restart_s": worst_crash_s,
             "snapshot_read_s": read_s, "snapshot_mib": snapshot_mib,
-            "implicit_fit_s": fit_s, "implicit_nnz": nnz, "sqlite_floor_events_per_s": floor,
+            "implicit_fit_s": run["implicit_fit_s"], "implicit_nnz": run["implicit_nnz"],
+            "sqlite_floor_events_per_s": run["sqlite_floor_events_per_s"],
             "checkpoints": [asdict(c) for c in checkpoints]}, indent=1))
     if not args.keep:
         shutil.rmtree(directory, ignore_errors=True)
