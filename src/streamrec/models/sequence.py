@@ -48,9 +48,10 @@ from streamrec.types import Candidates, EventBatch, FloatArray, IntArray, Item, 
 
 Float32Array = npt.NDArray[np.float32]
 _WORD = re.compile(r"[^\W_]+")
-# the names of a fit's arrays: the artefact, the snapshot's safetensors blob
+# the names of a fit's arrays: the artefact's, and a snapshot's under ``WEIGHT_PREFIX``
 WEIGHT_NAMES = ("item_embeddings", "content_embeddings", "gru_weight_ih", "gru_weight_hh",
                 "gru_bias_ih", "gru_bias_hh", "output_weight", "output_bias")
+WEIGHT_PREFIX = "weight_"
 
 
 @functools.cache
@@ -156,10 +157,9 @@ class SequenceModel:
         self._items = np.zeros(0, dtype=np.int32)
         self._size = 0
         self._tokens = np.full((0, self.config.content_tokens), -1, dtype=np.int32)
+        # declared ``unchanging`` (replaced at a swap, never written): a snapshot takes them
+        # as they are and hashes them once per fit
         self._weights: dict[str, np.ndarray] | None = None
-        # the weights as ``state`` writes them, made once per fit: serialising them held the
-        # interpreter's lock ~10 ms in every snapshot, and reads served beside it waited
-        self._blob: np.ndarray | None = None
         self._vectors: Float32Array = np.zeros((0, self.config.dimensions + 1), np.float32)
         self._max_norm = 0.0
         # counts changes to ``_tokens``' contents (after each), so vectors computed off the
@@ -335,7 +335,7 @@ class SequenceModel:
         self._set_vectors(vectors)
 
     def _take(self, fitted: FittedSequence, fitted_events: int) -> None:
-        self._weights, self._blob = dict(fitted.weights), None
+        self._weights = {name: unchanging(array) for name, array in fitted.weights.items()}
         self.curves = np.array(fitted.curves, dtype=np.float64)
         self.fitted_events = fitted_events
 
@@ -427,17 +427,15 @@ class SequenceModel:
 
     # -- persistence ---------------------------------------------------------------------
     def state(self) -> dict[str, np.ndarray]:
-        from streamrec.storage.artefacts import safetensors_bytes
-
-        blob = np.zeros(0, dtype=np.uint8)
-        if self._weights is not None:  # the weights as one safetensors blob: no pickle
-            if self._blob is None:  # read-only: bytes
-                self._blob = np.frombuffer(
-                    safetensors_bytes({**self._weights, "curves": self.curves}), dtype=np.uint8)
-            blob = self._blob
+        # the weights as arrays of their own, not copied: a safetensors blob of them (earlier
+        # snapshots) held the interpreter's lock ~160 ms at 1M items once per fit, and reads
+        # beside it waited; at a restore it cost two more copies
+        weights = {} if self._weights is None else {
+            **{WEIGHT_PREFIX + name: array for name, array in self._weights.items()},
+            "curves": self.curves}
         return {"users": self._users[: self._size].copy(),
                 "items": self._items[: self._size].copy(),
-                "tokens": self._tokens_state(), "weights": blob,
+                "tokens": self._tokens_state(), **weights,
                 # as served (read-only): a restart takes them rather than computing every
                 # item's vector from the weights again (~2 s at 1M items)
                 "vectors": self._vectors,
@@ -453,20 +451,17 @@ class SequenceModel:
         return saved[1]
 
     def restore(self, state: Mapping[str, np.ndarray]) -> None:
-        from streamrec.storage.artefacts import safetensors_arrays
-
         self._users = np.array(state["users"], dtype=np.int32)
         self._items = np.array(state["items"], dtype=np.int32)
         self._size = self._users.shape[0]
         self._tokens = np.array(state["tokens"], dtype=np.int32)
         self._token_changes += 1
         self.events, self.fitted_events = (int(v) for v in state["counters"])
-        self._weights, self._blob = None, None
+        self._weights = None
         self._set_vectors(np.zeros((0, self.config.dimensions + 1), np.float32))
         self.curves = np.zeros((0, 3))
-        blob = np.asarray(state["weights"], dtype=np.uint8)
-        if blob.size:
-            fitted = self.fitted_from(safetensors_arrays(blob.tobytes()))
+        fitted = self._fitted_in(state)
+        if fitted is not None:
             vectors = state.get("vectors")
             if vectors is None:  # a snapshot from before the vectors were kept
                 self.swap(fitted, self.fitted_events)
@@ -478,6 +473,21 @@ class SequenceModel:
                                  f"{self.config.dimensions} dimensions")
             self._take(fitted, self.fitted_events)
             self._set_vectors(np.asarray(vectors, dtype=np.float32))
+
+    def _fitted_in(self, state: Mapping[str, np.ndarray]) -> FittedSequence | None:
+        """The fit a snapshot holds, if any: its arrays, or (snapshots written before
+        them) one safetensors blob of them."""
+        if WEIGHT_PREFIX + WEIGHT_NAMES[0] in state:
+            return self.fitted_from({
+                **{name: state[WEIGHT_PREFIX + name] for name in WEIGHT_NAMES
+                   if WEIGHT_PREFIX + name in state},
+                "curves": state.get("curves", np.zeros((0, 3)))})
+        blob = np.asarray(state.get("weights", np.zeros(0)), dtype=np.uint8)
+        if not blob.size:
+            return None
+        from streamrec.storage.artefacts import safetensors_arrays
+
+        return self.fitted_from(safetensors_arrays(blob.tobytes()))
 
     def __repr__(self) -> str:
         return f"SequenceModel(fitted={self.is_fitted}, events={self.events})"

@@ -24,11 +24,17 @@ from streamrec.engine.engine import Engine
 from streamrec.engine.refits import END_TYPE
 from streamrec.engine.replay import rebuild_state, state_differences
 from streamrec.models.base import FitStopped
-from streamrec.models.sequence import SequenceModel, content_matrix, is_trainable
+from streamrec.models.sequence import (
+    WEIGHT_NAMES,
+    WEIGHT_PREFIX,
+    SequenceModel,
+    content_matrix,
+    is_trainable,
+)
 from streamrec.models.sequence_config import SequenceConfig, TrainingData
 from streamrec.models.sequence_process import running_fits
 from streamrec.settings import Settings
-from streamrec.storage.artefacts import ArtefactStore, safetensors_arrays
+from streamrec.storage.artefacts import ArtefactStore, safetensors_bytes
 from streamrec.types import Event, EventBatch, Item, Query
 
 if importlib.util.find_spec("torch") is None:  # the 'deep' extra; CI installs it
@@ -73,12 +79,18 @@ def fitted() -> SequenceModel:
     return model
 
 
+def weights_of(state: dict[str, np.ndarray]) -> np.ndarray:
+    """A snapshot's sequence weights as one run of bytes, to compare fits."""
+    return np.concatenate([np.ascontiguousarray(state[WEIGHT_PREFIX + name]).view(np.uint8)
+                           .reshape(-1) for name in WEIGHT_NAMES])
+
+
 def query(history: list[int]) -> Query:
     return Query(0, np.array(history, dtype=np.int64), NOTHING, T0)
 
 
 def test_one_new_event_changes_the_answer_without_a_refit(fitted: SequenceModel) -> None:
-    weights = fitted.state()["weights"].copy()
+    weights = weights_of(fitted.state())
     before = fitted.query_vector(query([1, 2, 3]))
     fitted.learn(EventBatch(np.array([0]), np.array([4]), np.ones(1), np.array([T0])))
     after = fitted.query_vector(query([1, 2, 3, 4]))  # the history the engine would pass
@@ -86,7 +98,7 @@ def test_one_new_event_changes_the_answer_without_a_refit(fitted: SequenceModel)
     assert not np.allclose(before, after)
     assert fitted.recommend(query([1, 2, 3]), 5).items.tolist() != \
         fitted.recommend(query([1, 2, 3, 4]), 5).items.tolist()
-    assert np.array_equal(fitted.state()["weights"], weights)  # no weight was touched
+    assert np.array_equal(weights_of(fitted.state()), weights)  # no weight was touched
 
 
 def test_it_learns_what_comes_next(fitted: SequenceModel) -> None:
@@ -109,24 +121,34 @@ def test_an_item_known_only_by_its_content_is_retrieved(fitted: SequenceModel) -
     assert other[new] < other[:20].max()
 
 
-def test_state_round_trips_through_safetensors(fitted: SequenceModel) -> None:
+def test_state_round_trips_and_so_does_an_earlier_snapshots_safetensors_blob(
+        fitted: SequenceModel) -> None:
+    """A snapshot holds the weights as arrays of their own; one written before them held
+    one safetensors blob of them, and restores the same fit."""
     state = fitted.state()
-    blob = state["weights"]
-    assert blob.dtype == np.uint8 and blob.size > 0
-    arrays = safetensors_arrays(blob.tobytes())
-    assert arrays["gru_weight_hh"].shape == (48, 16)
-    restored = SequenceModel(SequenceConfig(**SMALL))
-    restored.restore(state)
-    for history in ([1, 2], [30, 31, 32, 33]):
-        assert np.array_equal(restored.dense_scores(query(history), 40),
-                              fitted.dense_scores(query(history), 40))
+    assert state[WEIGHT_PREFIX + "gru_weight_hh"].shape == (48, 16)
+    assert "weights" not in state
+    weights = {name: state[WEIGHT_PREFIX + name] for name in WEIGHT_NAMES}
+    earlier = {key: value for key, value in state.items() if not key.startswith(WEIGHT_PREFIX)
+               and key != "curves"}
+    earlier["weights"] = np.frombuffer(safetensors_bytes({**weights, "curves": state["curves"]}),
+                                       dtype=np.uint8)
+    for snapshot in (state, earlier):
+        restored = SequenceModel(SequenceConfig(**SMALL))
+        restored.restore(snapshot)
+        assert np.array_equal(restored.curves, fitted.curves)
+        assert np.array_equal(weights_of(restored.state()), weights_of(state))
+        for history in ([1, 2], [30, 31, 32, 33]):
+            assert np.array_equal(restored.dense_scores(query(history), 40),
+                                  fitted.dense_scores(query(history), 40))
 
 
 def test_an_artefact_is_a_safetensors_file_named_by_its_checksum(
         fitted: SequenceModel, tmp_path: Path) -> None:
     store = ArtefactStore(tmp_path)
     data, _ = fitted.begin_refit()
-    own = safetensors_arrays(fitted.state()["weights"].tobytes())
+    state = fitted.state()
+    own = {name: state[WEIGHT_PREFIX + name] for name in WEIGHT_NAMES}
     arrays = fitted.fit_arrays(fitted.fitted_from(own))
     saved = store.save("sequence", 9, arrays, "safetensors")
     assert saved.name == "sequence-00000000000000000009.safetensors"
@@ -144,7 +166,7 @@ def test_training_is_deterministic() -> None:
         model.learn_items(catalogue())
         model.learn(two_worlds())
         model.refit()
-        fits.append(model.state()["weights"])
+        fits.append(weights_of(model.state()))
     assert np.array_equal(fits[0], fits[1])
 
 
@@ -162,7 +184,7 @@ def test_held_out_figures_made_a_few_items_at_a_time_are_the_same_fit(
         model.learn_items(catalogue())
         model.learn(two_worlds())
         model.refit()
-        fits.append((model.curves.copy(), model.state()["weights"]))
+        fits.append((model.curves.copy(), weights_of(model.state())))
     assert fits[0][0].shape[0] == 3 and fits[0][0][:, 1:].any()  # figures were made
     assert np.array_equal(fits[0][0], fits[1][0])
     assert np.array_equal(fits[0][1], fits[1][1])
@@ -202,8 +224,8 @@ def test_replay_after_a_refit_gives_identical_scores(
             live = engine.state.query_for(index, T0)
             assert np.array_equal(model.dense_scores(live, 40),
                                   again.dense_scores(replayed.query_for(index, T0), 40))
-        assert np.array_equal(engine.state.state()["model-sequence"]["weights"],
-                              replayed.state()["model-sequence"]["weights"])
+        assert np.array_equal(weights_of(engine.state.state()["model-sequence"]),
+                              weights_of(replayed.state()["model-sequence"]))
     finally:
         engine.close()
 
@@ -353,7 +375,7 @@ def test_a_fit_in_a_child_process_gives_the_very_same_weights_as_in_a_thread() -
         model.learn_items(catalogue())
         model.learn(two_worlds())
         model.refit()
-        weights.append(model.state()["weights"])
+        weights.append(weights_of(model.state()))
     assert np.array_equal(weights[0], weights[1])
 
 
