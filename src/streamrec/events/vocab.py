@@ -128,4 +128,9 @@ class Vocabulary:
             vocabulary._free = free  # ascending: already a heap
         if len(vocabulary._index) + len(free) != len(vocabulary._ids):
             return cls(vocabulary._ids)  # not a saved vocabulary: first index of each wins
+        if ids.dtype.kind == "U":  # ``state`` as it was saved: the first snapshot after a
+            # restart converted every id to text again (1.2M ids: ~115 ms holding the GIL)
+            saved = np.array(ids)
+            saved.flags.writeable = False
+            vocabulary._saved = saved
         return vocabulary

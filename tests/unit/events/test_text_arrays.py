@@ -4,6 +4,7 @@ ids follow it as it grows; texts joined as UTF-8 bytes split back into themselve
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -44,6 +45,25 @@ def test_a_vocabularys_state_converts_only_new_ids_and_stays_right() -> None:
     assert all(type(i) is str for i in restored._ids) and restored.lookup("item-3") == 3
     held = Vocabulary.restore(np.array(["x", 7], dtype=object))  # not text: made str
     assert held._ids == ["x", "7"] and held.lookup("7") == 1
+
+
+def test_a_restored_vocabularys_state_is_the_saved_one_without_converting_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    vocabulary = Vocabulary(f"item-{i}" for i in range(5))
+    vocabulary.forget([2])
+    saved = vocabulary.state()
+    monkeypatch.setattr("streamrec.events.vocab.text_array", _no_conversion)
+    restored = Vocabulary.restore(saved)
+    state = restored.state()
+    assert state.tolist() == saved.tolist() and not state.flags.writeable
+    assert state is not saved  # its own copy
+    monkeypatch.undo()
+    restored.index("new")  # takes the forgotten index 2: written into a new saved array
+    assert restored.state().tolist() == ["item-0", "item-1", "new", "item-3", "item-4"]
+
+
+def _no_conversion(*_: object) -> np.ndarray:
+    raise AssertionError("converted the ids again")
 
 
 @settings(max_examples=200, deadline=None)
