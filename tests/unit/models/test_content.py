@@ -195,6 +195,27 @@ def test_state_and_restore_score_identically_and_learn_on_alike() -> None:
     assert_same(restored.recommend(queries[0], 20), model.recommend(queries[0], 20))
 
 
+def test_a_state_gathered_a_few_rows_at_a_time_is_the_one_of_a_single_gather(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A snapshot's counts are gathered in slices of rows (the GIL let go between them),
+    from the reweighted base and the tail alike: the same arrays as one gather of all."""
+    config = ContentConfig(reweight_fraction=0.5)  # the upsert below stays in the tail
+    states = []
+    for rows in (10**9, 3, 1):
+        monkeypatch.setattr("streamrec.models.text_vectors._STATE_ROWS", rows)
+        model = fitted(config)
+        model.learn_items([(10, Item("new-mug", {"category": "mugs"}, "tall mug")),
+                           (2, Item("renamed", {"category": "books"}, "a new title"))])
+        states.append(model.state())
+        empty = ContentModel(config).state()
+        assert empty["counts_indptr"].tolist() == [0] and empty["counts_data"].size == 0
+    for state in states[1:]:
+        assert state.keys() == states[0].keys()
+        for key, array in states[0].items():
+            assert state[key].dtype == array.dtype, key
+            np.testing.assert_array_equal(state[key], array, err_msg=key)
+
+
 def test_attribute_tokens_cover_strings_lists_numbers_and_mappings() -> None:
     tokens = [token for key, value in {
         "category": " Jackets ", "tags": ["Wool", ""], "price": 79.0, "on_sale": True,
