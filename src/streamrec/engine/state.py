@@ -141,11 +141,14 @@ class EngineState:
         self.updated_at = np.zeros(0)  # of the item's version in the log; NaN: none there
         # changes with every catalogue change applied: what caches of item texts check
         self.catalogue_version = 0
-        # the attributes as JSON text in UTF-8, one after another, for (catalogue_version,
-        # items): encoding 100k items' took 0.2 s of every snapshot's capture, under the read
-        # lock; then making a fixed-width text array of them (~47 MiB) held a read ~10 ms at
-        # each snapshot. As bytes, ~11 MiB at 100k items, kept until the catalogue changes
-        self._encoded_attributes: tuple[int, int, dict[str, np.ndarray]] | None = None
+        # the attributes as JSON text in UTF-8, one after another, for (items, arrays):
+        # encoding 100k items' took 0.2 s of every snapshot's capture, under the read lock;
+        # then making a fixed-width text array of them (~47 MiB) held a read ~10 ms at each
+        # snapshot. As bytes, ~11 MiB at 100k items. Made again for the items added or
+        # changed since (``_attributes_changed``) only: at 1M items, every item encoded at
+        # each snapshot held the GIL ~0.5 s, and a shop's stream adds items all the time
+        self._encoded_attributes: tuple[int, dict[str, np.ndarray]] | None = None
+        self._attributes_changed: set[int] = set()  # items whose attributes changed since
         self.offset = 0  # every logged event up to here is learned
         self.learned_events = 0  # log entries learned: clients' events and the engine's own
         self.client_events = 0  # clients' events learned (not merges, refit markers, ...)
@@ -450,6 +453,7 @@ class EngineState:
             self.catalogue_version += 1
             indexed = [(self.items.index(item.item_id), item) for item in items]
             self._grow_items()
+            self._attributes_changed.update(index for index, _ in indexed)
             for index, item in indexed:
                 self.available[index] = item.is_available
                 self.attribute_names.change(self.attributes_of(index), item.attributes)
@@ -537,18 +541,44 @@ class EngineState:
                 **self._attributes_encoded(n), **self.attribute_names.state()}
 
     def _attributes_encoded(self, n: int) -> dict[str, np.ndarray]:
-        """The first ``n`` items' attributes as JSON text in UTF-8 (``utf8_joined``), made
-        again only after a catalogue change; read-only, the same arrays until then."""
-        cached = self._encoded_attributes
-        if cached is None or cached[:2] != (self.catalogue_version, n):
-            joined, ends = utf8_joined([
-                self._saved_json(i) if isinstance(a, _Unread | str) else orjson.dumps(dict(a))
-                for i, a in enumerate(self.attributes[:n])])
-            for array in (joined, ends):
-                array.flags.writeable = False
-            cached = self._encoded_attributes = (
-                self.catalogue_version, n, {"attributes_utf8": joined, "attributes_ends": ends})
-        return dict(cached[2])
+        """The first ``n`` items' attributes as JSON text in UTF-8 (``utf8_joined``);
+        read-only, the same arrays until an item is added or changed. Then the last arrays'
+        bytes are kept for every other item, and only those are encoded again. Called under
+        ``cut`` (one caller at a time)."""
+        cached, changed = self._encoded_attributes, self._attributes_changed
+        if cached is not None and cached[0] == n and not changed:
+            return dict(cached[1])
+        if cached is None or cached[0] > n:
+            joined, ends = utf8_joined([self._encoded(i) for i in range(n)])
+        else:
+            done, arrays = cached
+            joined, ends = arrays["attributes_utf8"], arrays["attributes_ends"]
+            lengths = np.diff(ends, prepend=0)
+            saved, begin = joined.data, 0
+            pieces: list[bytes | memoryview] = []
+            for item in sorted(i for i in changed if i < done):
+                start = int(ends[item - 1]) if item else 0
+                encoded = self._encoded(item)
+                pieces += [saved[begin:start], encoded]
+                lengths[item], begin = len(encoded), int(ends[item])
+            added = [self._encoded(i) for i in range(done, n)]
+            joined = np.frombuffer(b"".join([*pieces, saved[begin:], *added]), dtype=np.uint8)
+            ends = np.cumsum(np.concatenate(
+                [lengths, np.fromiter(map(len, added), dtype=np.int64, count=len(added))]))
+        for array in (joined, ends):
+            array.flags.writeable = False
+        self._encoded_attributes = (n, {"attributes_utf8": joined, "attributes_ends": ends})
+        self._attributes_changed = set()
+        return {"attributes_utf8": joined, "attributes_ends": ends}
+
+    def _encoded(self, item: int) -> bytes:
+        """Item ``item``'s attributes as JSON in UTF-8: the restored snapshot's own text
+        while they are as restored."""
+        attributes = self.attributes[item]
+        if isinstance(attributes, _Unread | str):
+            saved = self._saved_json(item)
+            return saved.encode() if isinstance(saved, str) else saved
+        return orjson.dumps(dict(attributes))
 
     def empty_copy(self) -> EngineState:
         """A state that has learned nothing, configured as this one."""
@@ -575,6 +605,7 @@ class EngineState:
         after ``offset`` on it gives what replaying the whole log gives."""
         with self.lock:
             self.catalogue_version += 1
+            self._encoded_attributes, self._attributes_changed = None, set()
             self.users = Vocabulary.restore(components["vocabulary"]["users"])
             self.items = Vocabulary.restore(components["vocabulary"]["items"])
             catalogue = components["catalogue"]
@@ -589,7 +620,7 @@ class EngineState:
                 self.attributes = [_UNREAD] * int(ends.shape[0])
                 for array in (joined, ends):
                     array.flags.writeable = False
-                self._encoded_attributes = (self.catalogue_version, int(ends.shape[0]),
+                self._encoded_attributes = (int(ends.shape[0]),
                                             {"attributes_utf8": joined, "attributes_ends": ends})
             else:
                 self.attributes = catalogue["attributes"].tolist()
