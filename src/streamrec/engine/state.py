@@ -148,7 +148,8 @@ class EngineState:
         # changed since (``_attributes_changed``) only: at 1M items, every item encoded at
         # each snapshot held the GIL ~0.5 s, and a shop's stream adds items all the time
         self._encoded_attributes: tuple[int, dict[str, np.ndarray]] | None = None
-        self._attributes_changed: set[int] = set()  # items whose attributes changed since
+        # items whose attributes changed since ``_encoded_attributes`` was made
+        self._attributes_changed: set[int] = set()
         self.offset = 0  # every logged event up to here is learned
         self.learned_events = 0  # log entries learned: clients' events and the engine's own
         self.client_events = 0  # clients' events learned (not merges, refit markers, ...)
@@ -542,9 +543,9 @@ class EngineState:
 
     def _attributes_encoded(self, n: int) -> dict[str, np.ndarray]:
         """The first ``n`` items' attributes as JSON text in UTF-8 (``utf8_joined``);
-        read-only, the same arrays until an item is added or changed. Then the last arrays'
-        bytes are kept for every other item, and only those are encoded again. Called under
-        ``cut`` (one caller at a time)."""
+        read-only, the same arrays until an item is added or changed. Then only the items
+        added or changed are encoded again, the last arrays' bytes kept for the others.
+        Called under ``cut`` (one caller at a time)."""
         cached, changed = self._encoded_attributes, self._attributes_changed
         if cached is not None and cached[0] == n and not changed:
             return dict(cached[1])

@@ -124,10 +124,10 @@ def weigh(counts: sp.csr_array, idf: Float32Array) -> sp.csr_array:
     return sp.csr_array((data, counts.indices, counts.indptr), shape=counts.shape)
 
 
-# 1 + log tf for the counts most terms have (a word's count in one item's text), looked up:
-# a logarithm per entry was most of ``weigh``'s time
 # rows a snapshot's state gathers at a time (``TextVectors._state_now``)
 _STATE_ROWS = 1 << 16
+# 1 + log tf for the counts most terms have (a word's count in one item's text), looked up:
+# a logarithm per entry was most of ``weigh``'s time
 _DAMPED = np.ones(256, dtype=np.float32)  # [0] is never read: a term has a count of 1 or more
 _DAMPED[1:] += np.log(np.arange(1, 256, dtype=np.float32))
 
