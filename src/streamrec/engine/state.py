@@ -54,7 +54,6 @@ from streamrec.settings import Settings
 from streamrec.sources import SOURCES
 from streamrec.storage.artefacts import ArtefactStore
 from streamrec.storage.codec import ERASE_TYPE
-from streamrec.text_arrays import utf8_joined
 from streamrec.types import Event, EventBatch, IntArray, Item, LoggedEvent, Query
 
 _NO_ATTRIBUTES: Mapping[str, Any] = {}
@@ -65,6 +64,9 @@ class _Unread:
 
 
 _UNREAD = _Unread()
+# no item's attributes encoded yet: ``EngineState._attributes_encoded`` starts from these
+_NONE_ENCODED: dict[str, np.ndarray] = {"attributes_utf8": np.zeros(0, dtype=np.uint8),
+                                        "attributes_ends": np.zeros(0, dtype=np.int64)}
 # a snapshot's component for a fit begun and not ended, by its begin's offset
 PENDING_FIT = "pending-fit-"
 # the engine's own key in an event's context: the item ids of the list the event is feedback
@@ -549,23 +551,20 @@ class EngineState:
         cached, changed = self._encoded_attributes, self._attributes_changed
         if cached is not None and cached[0] == n and not changed:
             return dict(cached[1])
-        if cached is None or cached[0] > n:
-            joined, ends = utf8_joined([self._encoded(i) for i in range(n)])
-        else:
-            done, arrays = cached
-            joined, ends = arrays["attributes_utf8"], arrays["attributes_ends"]
-            lengths = np.diff(ends, prepend=0)
-            saved, begin = joined.data, 0
-            pieces: list[bytes | memoryview] = []
-            for item in sorted(i for i in changed if i < done):
-                start = int(ends[item - 1]) if item else 0
-                encoded = self._encoded(item)
-                pieces += [saved[begin:start], encoded]
-                lengths[item], begin = len(encoded), int(ends[item])
-            added = [self._encoded(i) for i in range(done, n)]
-            joined = np.frombuffer(b"".join([*pieces, saved[begin:], *added]), dtype=np.uint8)
-            ends = np.cumsum(np.concatenate(
-                [lengths, np.fromiter(map(len, added), dtype=np.int64, count=len(added))]))
+        done, arrays = cached if cached is not None else (0, _NONE_ENCODED)
+        joined, ends = arrays["attributes_utf8"], arrays["attributes_ends"]
+        lengths = np.diff(ends, prepend=0)
+        saved, begin = joined.data, 0
+        pieces: list[bytes | memoryview] = []
+        for item in sorted(i for i in changed if i < done):
+            start = int(ends[item - 1]) if item else 0
+            encoded = self._encoded(item)
+            pieces += [saved[begin:start], encoded]
+            lengths[item], begin = len(encoded), int(ends[item])
+        added = [self._encoded(i) for i in range(done, n)]
+        joined = np.frombuffer(b"".join([*pieces, saved[begin:], *added]), dtype=np.uint8)
+        ends = np.cumsum(np.concatenate(
+            [lengths, np.fromiter(map(len, added), dtype=np.int64, count=len(added))]))
         for array in (joined, ends):
             array.flags.writeable = False
         self._encoded_attributes = (n, {"attributes_utf8": joined, "attributes_ends": ends})
