@@ -133,9 +133,22 @@ class FittedALS:
     exact_reads: int  # rows an exact top 100 reads (``bounded_reads``)
 
     @classmethod
-    def of(cls, solver: AlternatingLeastSquares) -> FittedALS:
+    def of(cls, solver: AlternatingLeastSquares, folds_in: bool = True) -> FittedALS:
+        """``folds_in``: ALS's solver, whose fold-ins need the item factors' Gram matrix
+        (``squared``); BPR's only holds its factors."""
         factors = np.asarray(solver.item_factors)
+        if folds_in:
+            squared(solver)
         return cls(solver, factors, *_norms_of(factors, np.asarray(solver.user_factors)))
+
+
+def squared(solver: AlternatingLeastSquares) -> None:
+    """Compute the Gram matrix of the item factors that every fold-in solves against
+    (implicit's ``YtY``) now, where a fit or a restore is made. implicit computes it on the
+    first ``recalculate_user`` and keeps it: that was the first read after each refit or
+    restart, which waited ~80 ms for it at 1M items (a 1M x 64 product on one BLAS thread);
+    readers only read it afterwards."""
+    solver.YtY  # noqa: B018  (implicit's cached property: computed and kept on first use)
 
 
 class ALSModel(RefitsOnRows):
@@ -202,7 +215,7 @@ class ALSModel(RefitsOnRows):
         # threaded BLAS inside a fit that runs beside serving only fights for the same cores
         with _THREADPOOLS.limit(limits=1, user_api="blas"):
             if config.algorithm == "bpr":
-                return FittedALS.of(self._fit_bpr(matrix))
+                return FittedALS.of(self._fit_bpr(matrix), folds_in=False)
             solver = AlternatingLeastSquares(
                 factors=config.factors, regularization=config.regularization, alpha=1.0,
                 iterations=config.iterations, random_state=config.seed, num_threads=1,
@@ -247,7 +260,8 @@ class ALSModel(RefitsOnRows):
         users = np.array(arrays["user_factors"], dtype=np.float32)
         if items.ndim != 2 or users.ndim != 2 or items.shape[1] != users.shape[1]:
             raise ValueError(f"factors of shapes {items.shape} and {users.shape} are no fit")
-        return FittedALS.of(_folding_solver(items, users, self.config.regularization))
+        return FittedALS.of(_folding_solver(items, users, self.config.regularization),
+                            folds_in=self.config.algorithm != "bpr")
 
     def serving_vectors(self, fitted: FittedALS) -> np.ndarray:
         """The item vectors ``fitted`` will serve once swapped in (``item_vectors()`` then
@@ -480,5 +494,7 @@ class ALSModel(RefitsOnRows):
         if fitted:
             self._solver = _folding_solver(self._item_factors, self._user_factors,
                                            self.config.regularization)
+            if self.config.algorithm != "bpr":
+                squared(self._solver)
             self._item_norms, self._order, self._exact_reads = _norms_of(
                 self._item_factors, self._user_factors)

@@ -206,3 +206,29 @@ def test_a_stopped_model_gives_up_a_fit_after_its_current_iteration(
     assert len(raised) == 1 and isinstance(raised[0], FitStopped)
     with pytest.raises(FitStopped, match="before it began"):  # and every later one
         model.fit(data)
+
+
+def test_a_fold_in_finds_the_item_factors_squared_by_the_fit_or_the_restore() -> None:
+    """The Gram matrix every fold-in solves against is computed where a fit, a fitted
+    artefact or a restore is made (off the read path), not by the first read after it:
+    implicit caches it on the solver (``_YtY``) once computed. BPR's solver never folds
+    in by a solve: nothing computed for it."""
+    config = ALSConfig(factors=8, iterations=5)
+    fitted = fitted_model(config)
+    restored = ALSModel(config)
+    restored.restore(fitted.state())
+    swapped = ALSModel(config)
+    swapped.learn(EventBatch(np.array([1, 2]), np.array([3, 4]), np.ones(2), np.zeros(2)))
+    matrix, events = swapped.begin_refit()
+    swapped.swap(swapped.fitted_from(fitted.fit_arrays(fitted.fit(matrix))), events)
+    for model in (fitted, restored, swapped):
+        assert model._solver is not None
+        squared = model._solver._YtY  # implicit's cache: None until computed
+        assert squared is not None
+        factors = model.state()["item_factors"].astype(np.float64)
+        np.testing.assert_allclose(squared, factors.T @ factors, rtol=1e-4, atol=1e-4)
+
+    bpr = ALSModel(ALSConfig(factors=8, algorithm="bpr", bpr_iterations=5))
+    bpr.learn(EventBatch(np.arange(20) % 5, np.arange(20) % 7, np.ones(20), np.zeros(20)))
+    bpr.refit()
+    assert bpr._solver is not None and bpr._solver._YtY is None
