@@ -288,7 +288,7 @@ class Recommender:
             item = state.items.lookup(item_id)
             if item is None:
                 raise NotFound(f"item {item_id!r} is unknown", field="item_id")
-            unavailable = np.flatnonzero(~state.available[: len(state.items)])
+            unavailable = state.unavailable()
             total = np.zeros(len(state.items))
             best_source = np.full(len(state.items), -1)
             best_part = np.zeros(len(state.items))

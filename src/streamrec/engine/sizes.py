@@ -172,7 +172,8 @@ def _components(state: Any, also: Mapping[str, object]) -> dict[str, object]:
         named[f"models.{model_name}"] = model
     catalogue = {a: getattr(state, a) for a in ("available", "attributes", "updated_at",
                                                 "catalogue_version", "_encoded_attributes",
-                                                "_attributes_changed", "_saved_attributes")
+                                                "_attributes_changed", "_saved_attributes",
+                                                "_unavailable")
                  if hasattr(state, a)}
     named["catalogue"] = _Grouped(catalogue)
     taken.update(catalogue)

@@ -143,6 +143,8 @@ class EngineState:
         self.updated_at = np.zeros(0)  # of the item's version in the log; NaN: none there
         # changes with every catalogue change applied: what caches of item texts check
         self.catalogue_version = 0
+        # the unavailable items, for the catalogue_version they were found at (unavailable)
+        self._unavailable: tuple[int, IntArray] = (-1, np.zeros(0, np.int64))
         # the attributes as JSON text in UTF-8, one after another, for (items, arrays):
         # encoding 100k items' took 0.2 s of every snapshot's capture, under the read lock;
         # then making a fixed-width text array of them (~47 MiB) held a read ~10 ms at each
@@ -475,7 +477,7 @@ class EngineState:
         part of what the models learn from events."""
         parts = [*extra_exclude]
         if serving:
-            parts.append(np.flatnonzero(~self.available[: len(self.items)]))
+            parts.append(self.unavailable())
         parts.append(np.zeros(0, np.int64))
         if user is None:
             return Query(None, np.zeros(0, np.int64), np.concatenate(parts).astype(np.int64), now)
@@ -483,6 +485,20 @@ class EngineState:
         if exclude_seen:
             parts.append(self.histories.seen(user))
         return Query(user, items, np.concatenate(parts).astype(np.int64), now, weights, times)
+
+    def unavailable(self) -> IntArray:
+        """The items marked unavailable, sorted (read-only). Found again only after a
+        catalogue change: only ``apply_items`` and ``restore`` change availability, and each
+        moves ``catalogue_version`` on, under the writer's lock. Every read asked a pass over
+        the catalogue before (~0.15 ms of a ~5 ms read at 1M items). Readers side by side
+        may each find it; either result is the same, kept."""
+        version, found = self._unavailable
+        if version != self.catalogue_version:
+            version = self.catalogue_version
+            found = np.flatnonzero(~self.available[: len(self.items)])
+            found.flags.writeable = False
+            self._unavailable = (version, found)
+        return found
 
     def attributes_of(self, item: int) -> Mapping[str, Any]:
         if item >= len(self.attributes):

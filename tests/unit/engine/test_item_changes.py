@@ -296,3 +296,42 @@ def test_a_captures_attributes_equal_encoding_every_item_whatever_came_before(
         if before is not None:  # only the items changed or added were encoded
             assert sorted(encoded) == sorted(dirty | set(range(known_before, n)))
         encoded.clear()
+
+
+_AVAILABILITY_STEPS = st.lists(st.one_of(
+    st.tuples(st.just("upsert"), st.lists(st.tuples(st.integers(0, 12), st.booleans()),
+                                          max_size=4)),
+    st.tuples(st.just("event_item"), st.integers(0, 15)),
+    st.tuples(st.just("restart"), st.none())), max_size=25)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=_AVAILABILITY_STEPS)
+def test_a_read_excludes_exactly_the_items_last_marked_unavailable(
+        tmp_path: Path, steps: list[tuple[str, object]]) -> None:
+    """The unavailable items a serving read excludes are found once per catalogue change,
+    not per read: after any run of upserts, items known only from events and restarts,
+    with reads between them, they are the items whose last upsert marked them
+    unavailable (an item known only from events is available)."""
+    state = EngineState(Settings(data_dir=tmp_path / "data"), inline_training=True)
+    marked: dict[str, bool] = {}
+    for kind, argument in steps:
+        if kind == "upsert":
+            upserts = [(f"i{n}", available)
+                       for n, available in argument]  # type: ignore[attr-defined]
+            state.apply_items([Item(item, is_available=available)
+                               for item, available in upserts])
+            marked.update(upserts)
+        elif kind == "event_item":  # as the learner makes such an item known
+            state.items.index(f"i{argument}")
+            state._grow_items()
+        else:
+            saved = state.state()
+            state = EngineState(Settings(data_dir=tmp_path / "data"), inline_training=True)
+            state.restore(0, saved)
+        expected = sorted(state.items.index(item) for item, available in marked.items()
+                          if not available)
+        for _ in range(2):  # found, then kept
+            assert state.query_for(None, 0.0).exclude.tolist() == expected
+            assert state.query_for(None, 0.0, serving=False).exclude.tolist() == []

@@ -43,7 +43,7 @@ def test_every_component_of_the_state_is_reported(tmp_path: Path) -> None:
                "_refittables", "_making_room", "lock", "cut", "fit_begun", "settings",
                "artefacts",
                "updated_at", "catalogue_version", "_encoded_attributes", "_saved_attributes",
-               "_attributes_changed",
+               "_attributes_changed", "_unavailable",
                *report.parts["other"]}
     assert set(vars(state)) <= covered
     body = report.as_dict()
