@@ -179,7 +179,8 @@ class Engine:
             engine._recover(progress)
         if start_learner:
             with engine.state.lock.reading():  # a server: its first queries use the indexes
-                start_index_builds(engine.state.scorers, engine.state.ranker.indexes)
+                start_index_builds(engine.state.scorers, engine.state.ranker.indexes,
+                                   len(engine.state.items))
             engine._start_workers()
         if pending_keys(settings.data_dir):  # an erasure a crash interrupted: finish it
             log.warning("finishing an erasure that was interrupted")

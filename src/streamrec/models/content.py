@@ -223,6 +223,12 @@ class ContentModel:
             return SparseScores(EMPTY_INTS, EMPTY_FLOATS)
         return _positive_cosines(self._vectors, *profile, n_items)
 
+    def start_approximation(self, per_column: int) -> None:
+        """Begin cutting the postings ``approximate_scores`` reads, in the background, as a
+        first query would (nothing with embeddings on: their answer is exact)."""
+        if not self._uses_embeddings:
+            self._vectors.cut_postings(per_column)
+
     def approximate_scores(self, query: Query, n_items: int, per_column: int) -> QueryScores:
         """``query_scores`` for serving in a large catalogue: candidates from each token's
         ``per_column`` highest-weighted items (``impact_postings.py``), every score exact.

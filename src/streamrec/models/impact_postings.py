@@ -53,7 +53,7 @@ def cut_columns(by_column: sp.csc_array, per_column: int) -> sp.csc_array:
 
 
 @dataclass(frozen=True, slots=True)
-class _Cut:
+class Cut:
     source: object  # the matrix it was cut from (identity: still current?)
     per_column: int
     postings: sp.csc_array
@@ -67,18 +67,18 @@ class ImpactPostings:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._base: _Cut | None = None
-        self._tail: _Cut | None = None
+        self._base: Cut | None = None
+        self._tail: Cut | None = None
         self._building = False
         self._thread: threading.Thread | None = None
         self.builds = 0
 
     @staticmethod
-    def _current(cut: _Cut | None, source: object, per_column: int) -> bool:
+    def _current(cut: Cut | None, source: object, per_column: int) -> bool:
         return cut is not None and cut.source is source and cut.per_column == per_column
 
     def ready(self, base: sp.csc_array, tail: sp.csr_array, tail_items: IntArray,
-              per_column: int) -> tuple[_Cut, _Cut] | None:
+              per_column: int) -> tuple[Cut, Cut] | None:
         """The cuts of exactly these matrices, or None after asking for them."""
         cut_base, cut_tail = self._base, self._tail
         if self._current(cut_base, base, per_column) and self._current(cut_tail, tail,
@@ -98,9 +98,9 @@ class ImpactPostings:
                per_column: int) -> None:
         try:
             if not self._current(self._base, base, per_column):
-                self._base = _Cut(base, per_column, cut_columns(base, per_column), None)
+                self._base = Cut(base, per_column, cut_columns(base, per_column), None)
             if not self._current(self._tail, tail, per_column):
-                self._tail = _Cut(tail, per_column, cut_columns(tail.tocsc(), per_column),
+                self._tail = Cut(tail, per_column, cut_columns(tail.tocsc(), per_column),
                                   tail_items)
             self.builds += 1
         except Exception:  # serving stays exact
@@ -114,7 +114,7 @@ class ImpactPostings:
         if self._thread is not None:
             self._thread.join(timeout_s)
 
-    def likely_best(self, cuts: tuple[_Cut, _Cut], columns: IntArray, values: np.ndarray,
+    def likely_best(self, cuts: tuple[Cut, Cut], columns: IntArray, values: np.ndarray,
                     n: int) -> IntArray:
         """Up to ``n`` items with the largest sums of a sparse vector's products (its
         nonzeros: ``columns``, ``values``) with their cut postings, sorted by item."""

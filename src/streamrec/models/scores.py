@@ -59,6 +59,9 @@ class ApproximateQueries(Protocol):
     def approximate_scores(self, query: Query, n_items: int,
                            per_column: int) -> QueryScores: ...
 
+    def start_approximation(self, per_column: int) -> None:
+        """Begin building what ``approximate_scores`` reads, in the background."""
+
 
 @runtime_checkable
 class ItemVectors(Protocol):

@@ -31,7 +31,7 @@ import scipy.sparse as sp
 
 from streamrec.models.base import grow
 from streamrec.models.compiled import Kernels
-from streamrec.models.impact_postings import ImpactPostings
+from streamrec.models.impact_postings import Cut, ImpactPostings
 from streamrec.types import FloatArray, IntArray, Item
 
 Float32Array = npt.NDArray[np.float32]  # throughout: half the memory, a faster matvec
@@ -427,14 +427,19 @@ class TextVectors:
         """Up to ``n`` items likely to have the largest products with the sparse vector
         ``(columns, values)``, from each column's ``per_column`` highest-weighted rows
         (``impact_postings.py``); None while those are being cut: use ``dot``."""
-        by_column = self._base_by_column
-        if by_column is None or by_column.shape != self._base.shape:
-            return None
-        cuts = self.impacts.ready(by_column, self._tail, self._tail_items, per_column)
+        cuts = self.cut_postings(per_column)
         if cuts is None:
             return None
         nonzero = values != 0
         return self.impacts.likely_best(cuts, columns[nonzero], values[nonzero], n)
+
+    def cut_postings(self, per_column: int) -> tuple[Cut, Cut] | None:
+        """The current matrices' cut postings, or None after asking for them (built in the
+        background; nothing to cut before the base is indexed by column)."""
+        by_column = self._base_by_column
+        if by_column is None or by_column.shape != self._base.shape:
+            return None
+        return self.impacts.ready(by_column, self._tail, self._tail_items, per_column)
 
     def state(self) -> dict[str, np.ndarray]:
         """Arrays of their own, read-only, and the same ones until the next change."""
