@@ -134,6 +134,9 @@ class PopularityModel:
         self._n_items = int(self._mass.shape[0])
         self._ranking, self._grown, self._grown_size = None, [], 0
         self._clock.restore(state["clock"])
+        # ranked now, where a restart is made, not by its first read (~6 ms at 1M items
+        # for each of the blend's popularity models); later batches only update it
+        self.ranking()
 
 
 class PopularScores:

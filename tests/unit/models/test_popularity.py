@@ -83,3 +83,16 @@ def test_an_item_growing_to_tie_the_last_ranked_one_takes_its_place_by_index() -
     model.learn(EventBatch(np.zeros(1, np.int64), np.array([0]),
                            np.array([float(3 * _RANKED - _RANKED)]), np.zeros(1)))
     assert model.ranking()[-1] == 0 and model.ranking().tolist() == full_ranking(model)
+
+
+def test_a_restored_model_is_ranked_before_its_first_read() -> None:
+    """A restore ranks every item at once (a restart's first read paid it, ~6 ms per model
+    at 1M items), and the ranking is the one a pass over every item gives."""
+    rng = np.random.default_rng(5)
+    model = PopularityModel(PopularityConfig(half_life_s=3_600.0))
+    model.learn(EventBatch(rng.integers(0, 9, 500), rng.integers(0, 2 * _RANKED, 500),
+                           np.ones(500), np.sort(rng.uniform(0, 7_200, 500))))
+    restored = PopularityModel(PopularityConfig(half_life_s=3_600.0))
+    restored.restore(model.state())
+    assert restored._ranking is not None
+    assert restored._ranking.tolist() == full_ranking(restored) == model.ranking().tolist()
