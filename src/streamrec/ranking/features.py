@@ -159,6 +159,12 @@ def _wants_index(scorer: DenseScorer, indexes: VectorIndexes) -> bool:
         cast(BoundedQueries, scorer).exact_reads() if kind.bounded else None)
 
 
+def _approximated(kind: _Kind, indexes: VectorIndexes, n_items: int) -> bool:
+    """Whether serving takes a source's own approximate answer (content's cut postings): in
+    a catalogue of the ANN settings' ``min_items`` or more."""
+    return kind.approximates and n_items >= indexes.config.min_items
+
+
 def start_index_builds(scorers: Mapping[str, DenseScorer], indexes: VectorIndexes,
                        n_items: int) -> None:
     """Begin building, in the background, what serving reads in a catalogue of ``n_items``
@@ -168,7 +174,7 @@ def start_index_builds(scorers: Mapping[str, DenseScorer], indexes: VectorIndexe
     over 1M items took 36-170 ms of a read)."""
     for name, scorer in scorers.items():
         kind = _kind(scorer)
-        if kind.approximates and n_items >= indexes.config.min_items:
+        if _approximated(kind, indexes, n_items):
             cast(ApproximateQueries, scorer).start_approximation(
                 indexes.config.content_postings)
         elif _wants_index(scorer, indexes):
@@ -178,7 +184,7 @@ def start_index_builds(scorers: Mapping[str, DenseScorer], indexes: VectorIndexe
 def _scores_of(name: str, scorer: DenseScorer, query: Query, n_items: int,
                indexes: VectorIndexes | None) -> QueryScores:
     kind = _kind(scorer)
-    if indexes is not None and kind.approximates and n_items >= indexes.config.min_items:
+    if indexes is not None and _approximated(kind, indexes, n_items):
         return cast(ApproximateQueries, scorer).approximate_scores(
             query, n_items, indexes.config.content_postings)
     if indexes is not None and _wants_index(scorer, indexes):
