@@ -13,7 +13,10 @@ own while the disk sees only what changed. An array that cannot change (read-onl
 the memory it views, or declared ``unchanging``: a fit's factors and data, the catalogue's
 encoding) is hashed once: the next save of the same array object reuses its digests. At 1M
 items that is 1.5 of the 1.9 GiB a snapshot holds, which the writer's thread, at its low
-priority beside learning and a fit, took seconds to hash again every time. A chunk is
+priority beside learning and a fit, took seconds to hash again every time. State that
+changes a little in very many places (sparse rows) is saved as a base now and then
+(``Kept`` under a token) and, in between, as that base named again (``AsSaved``: its
+manifest entries, nothing hashed or written) plus the changes since. A chunk is
 checked against its digest when read:
 a torn or overwritten one makes its snapshot damaged, and the previous one (or a replay of
 the log) is used. Chunks no kept snapshot names are deleted after each save.
@@ -34,7 +37,7 @@ import time
 import weakref
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +76,32 @@ def unchanging(array: np.ndarray) -> np.ndarray:
     solver takes only writeable buffers): a snapshot hashes its bytes once. Returns it."""
     _UNCHANGING[id(array)] = array
     return array
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """An array for a save to write and keep the manifest entry of, under ``token``: a later
+    save may then name it by ``AsSaved(token)`` instead of giving it again. For state whose
+    owner writes it whole now and then and its changes since in between (a base and a
+    change log, models/sparse_rows.py), without holding the base in memory meanwhile."""
+
+    array: np.ndarray
+    token: Hashable
+
+
+@dataclass(frozen=True, slots=True)
+class AsSaved:
+    """The array the store's last save had as ``Kept(array, token)`` or ``AsSaved(token)``:
+    its manifest entry is written again, nothing is hashed or written. Ask ``holds`` first:
+    a store that does not hold it (its save failed, an erasure deleted every snapshot, a
+    restart began a new store) raises ``NotHeld``."""
+
+    token: Hashable
+
+
+class NotHeld(OSError):
+    """An ``AsSaved`` array the store does not hold (or a chunk of it is gone): the save
+    fails as a disk's refusal does, and the store no longer holds it."""
 
 
 def _immutable(array: np.ndarray) -> bool:
@@ -146,13 +175,20 @@ class SnapshotStore:
         # the chunk digests of the arrays that cannot change in the last save, by id (the
         # array is held, so its id is not reused): the next save of one reuses them
         self._known: dict[int, tuple[np.ndarray, list[str]]] = {}
+        # the manifest entries of the last save's ``Kept`` and ``AsSaved`` arrays, by token
+        self._kept: dict[Hashable, dict[str, Any]] = {}
+
+    def holds(self, token: Hashable) -> bool:
+        """Whether a save may name ``AsSaved(token)``: the last save wrote or named it."""
+        return token in self._kept
 
     def save(
-        self, offset: int, components: Mapping[str, Mapping[str, np.ndarray]],
+        self, offset: int, components: Mapping[str, Mapping[str, Any]],
         meta: Mapping[str, Any],
     ) -> Path:
         """Write a snapshot at ``offset``; chunks already on disk are not written again
-        (``last_written_bytes`` and ``last_reused_bytes`` say how much was which)."""
+        (``last_written_bytes`` and ``last_reused_bytes`` say how much was which). An array
+        may be given as ``Kept`` or ``AsSaved`` (``NotHeld`` if not held: nothing is saved)."""
         started = time.time()
         final = self.directory / f"{_PREFIX}{offset:020d}"
         temporary = self.directory / f".tmp-{offset:020d}-{os.getpid()}"
@@ -163,11 +199,19 @@ class SnapshotStore:
         written = reused = 0
         self.last_hashed_bytes = 0
         known: dict[int, tuple[np.ndarray, list[str]]] = {}
+        kept: dict[Hashable, dict[str, Any]] = {}
         try:
             for name, arrays in components.items():
                 manifest = {}
                 for key, value in arrays.items():
-                    entry, fresh, old = self._save_array(np.asarray(value), chunks, known)
+                    if isinstance(value, AsSaved):
+                        entry, fresh, old = self._as_saved(value.token, chunks)
+                        kept[value.token] = entry
+                    else:
+                        array = value.array if isinstance(value, Kept) else np.asarray(value)
+                        entry, fresh, old = self._save_array(array, chunks, known)
+                        if isinstance(value, Kept):
+                            kept[value.token] = entry
                     manifest[key] = entry
                     written, reused = written + fresh, reused + old
                 _write_synced(temporary / f"{name}.json", json.dumps(manifest).encode())
@@ -184,9 +228,24 @@ class SnapshotStore:
         os.rename(temporary, final)
         fsync_directory(self.directory)
         self._prune(started)
-        self._known = known
+        self._known, self._kept = known, kept
         self.last_written_bytes, self.last_reused_bytes = written, reused
         return final
+
+    def _as_saved(self, token: Hashable, chunks: Path) -> tuple[dict[str, Any], int, int]:
+        """``_save_array``'s answer for ``AsSaved(token)``: the entry kept, its chunks on
+        disk (touched, as a reused chunk is), all of them reused."""
+        entry = self._kept.get(token)
+        if entry is None:
+            raise NotHeld(f"no array kept as {token!r} in the last snapshot")
+        for digest in entry["chunks"]:
+            path = chunks / f"{digest}.bin"
+            try:
+                os.utime(path)
+            except FileNotFoundError:
+                self._kept.pop(token, None)  # the owner's next snapshot gives it whole
+                raise NotHeld(f"a chunk of the array kept as {token!r} is gone") from None
+        return entry, 0, int(entry["bytes"])
 
     def _save_array(self, array: np.ndarray, chunks: Path,
                     known: dict[int, tuple[np.ndarray, list[str]]],
@@ -303,6 +362,7 @@ class SnapshotStore:
         ``OSError`` when one cannot be deleted (a read-only dir): an erasure must not go on
         while a snapshot holds the user. What another process deleted meanwhile (replicas
         sharing a dir) is no error."""
+        self._known, self._kept = {}, {}
         for path in [*self.directory.glob(f"{_PREFIX}*"), self.directory / _CHUNKS]:
             _remove_tree(path)
 

@@ -12,7 +12,15 @@ import blake3
 import numpy as np
 import pytest
 
-from streamrec.storage.snapshots import CHUNK_BYTES, SnapshotStore, read_snapshot, unchanging
+from streamrec.storage.snapshots import (
+    CHUNK_BYTES,
+    AsSaved,
+    Kept,
+    NotHeld,
+    SnapshotStore,
+    read_snapshot,
+    unchanging,
+)
 
 
 def components(value: float) -> dict[str, dict[str, np.ndarray]]:
@@ -210,6 +218,49 @@ def test_an_array_that_cannot_change_is_hashed_once_and_one_that_can_every_time(
     copy.flags.writeable = False
     store.save(4, {"c": {"frozen": copy}}, {})
     assert store.last_hashed_bytes == copy.nbytes
+
+
+def test_an_array_kept_by_a_token_is_named_by_later_saves_without_hashing_or_writing_it(
+    tmp_path: Path,
+) -> None:
+    """``Kept(array, token)`` is written; the next save may give ``AsSaved(token)`` instead
+    of the array (its owner no longer holds it): nothing is hashed or written, and the
+    snapshot reads back whole. The store holds what its last save kept or named; a save
+    naming what it does not hold fails as a disk's refusal does, leaving no snapshot."""
+    base = np.arange(CHUNK_BYTES // 8 + 3, dtype=np.int64)  # two chunks
+    store = SnapshotStore(tmp_path / "snapshots", keep=2)
+    assert not store.holds("base")
+    store.save(1, {"c": {"base": Kept(base, "base"), "log": np.array([1.0])}}, {})
+    assert store.holds("base") and store.last_hashed_bytes == base.nbytes + 8
+    for offset in (2, 3):  # named twice: each save holds what it named
+        store.save(offset, {"c": {"base": AsSaved("base"), "log": np.arange(float(offset))}},
+                   {})
+        assert store.last_hashed_bytes == 8 * offset and store.last_written_bytes == 8 * offset
+        assert store.last_reused_bytes == base.nbytes
+        loaded = store.load_latest()
+        assert loaded is not None and loaded.offset == offset
+        np.testing.assert_array_equal(loaded.components["c"]["base"], base)
+    # the chunks of the first snapshot (pruned: keep=2) stay while a kept one names them
+    assert [p.name for p in store.folders()] == [f"snapshot-{n:020d}" for n in (2, 3)]
+    np.testing.assert_array_equal(read_snapshot(store.folders()[0]).components["c"]["base"],
+                                  base)
+    # a save that neither keeps nor names it: the store no longer holds it
+    store.save(4, {"c": {"log": np.array([4.0])}}, {})
+    assert not store.holds("base")
+    with pytest.raises(NotHeld):
+        store.save(5, {"c": {"base": AsSaved("base")}}, {})
+    assert store.offsets() == [3, 4]
+    # kept again, then a chunk lost: the save fails, and the store no longer holds it
+    store.save(6, {"c": {"base": Kept(base, "again")}}, {})
+    digest = json.loads((store.folders()[-1] / "c.json").read_text())["base"]["chunks"][0]
+    (tmp_path / "snapshots" / "chunks" / f"{digest}.bin").unlink()
+    with pytest.raises(NotHeld):
+        store.save(7, {"c": {"base": AsSaved("again")}}, {})
+    assert not store.holds("again") and store.offsets() == [4, 6]
+    # an erasure deletes every snapshot: nothing is held
+    store.save(8, {"c": {"base": Kept(base, "third")}}, {})
+    store.delete_all()
+    assert not store.holds("third")
 
 
 def test_an_array_read_back_owns_its_memory_so_made_read_only_it_is_hashed_once(
