@@ -21,7 +21,7 @@ import pytest
 
 from streamrec.engine.engine import open_event_log
 from streamrec.engine.refits import BEGIN_TYPE, END_TYPE
-from streamrec.engine.replay import assert_same_state, rebuild_state
+from streamrec.engine.replay import assert_same_state, rebuild_state, restored_state
 from streamrec.settings import Settings, SnapshotSettings
 from streamrec.storage.base import open_catalogue
 from streamrec.storage.snapshots import SnapshotStore
@@ -135,7 +135,7 @@ def check_log_and_state(data_dir: Path, traffic: Traffic) -> list[str]:
         assert sum(e["event_id"] in stored for e in batch) in (0, len(batch)), "a torn request"
     snapshot = SnapshotStore(settings.snapshot_dir).load_latest()
     assert snapshot is not None and snapshot.offset == fresh.offset
-    assert_same_state(snapshot.components, fresh.state())
+    assert_same_state(restored_state(settings, snapshot), fresh)
     return [e.type for e in logged]
 
 

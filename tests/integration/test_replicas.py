@@ -18,7 +18,7 @@ import pytest
 
 from streamrec.engine.engine import open_event_log
 from streamrec.engine.refits import BEGIN_TYPE, END_TYPE
-from streamrec.engine.replay import assert_same_state, rebuild_state
+from streamrec.engine.replay import assert_same_state, rebuild_state, restored_state
 from streamrec.settings import Settings
 from streamrec.storage.snapshots import SnapshotStore
 
@@ -239,7 +239,7 @@ def test_writers_go_on_while_a_replica_is_killed_and_every_replica_equals_a_repl
             assert snapshot is not None and head <= snapshot.offset <= event_log.last_offset()
             fresh = rebuild_state(settings, event_log, through=snapshot.offset)
             assert fresh.offset == snapshot.offset
-            assert_same_state(snapshot.components, fresh.state())
+            assert_same_state(restored_state(settings, snapshot), fresh)
     finally:
         event_log.close()
 
@@ -327,7 +327,7 @@ def test_the_refit_leader_killed_mid_refit_another_takes_over(
             assert snapshot is not None and head <= snapshot.offset <= reader.last_offset()
             fresh = rebuild_state(settings, reader, through=snapshot.offset)
             assert fresh.offset == snapshot.offset
-            assert_same_state(snapshot.components, fresh.state())
+            assert_same_state(restored_state(settings, snapshot), fresh)
         assert list((tmp_path / "shared" / "artefacts").glob("als-*.npz"))
     finally:
         reader.close()

@@ -13,6 +13,7 @@ from streamrec.engine.state import EngineState
 from streamrec.settings import Settings
 from streamrec.storage.artefacts import ArtefactStore
 from streamrec.storage.base import EventLog
+from streamrec.storage.snapshots import Snapshot
 
 
 def rebuild_state(settings: Settings, event_log: EventLog, batch: int = 10_000,
@@ -24,6 +25,16 @@ def rebuild_state(settings: Settings, event_log: EventLog, batch: int = 10_000,
     fresh.artefacts = ArtefactStore(settings.artefact_dir)
     Learner(fresh, event_log).catch_up(batch, before=None if through is None else through + 1)
     return fresh
+
+
+def restored_state(settings: Settings, snapshot: Snapshot) -> EngineState:
+    """The state a start from ``snapshot`` holds before it learns the log's tail. Compare
+    it, not the snapshot's arrays, with a replay: a snapshot may hold sparse rows as a base
+    named again and the changes since (models/sparse_rows.py's ``capture``)."""
+    state = EngineState(settings, inline_training=False)
+    state.artefacts = ArtefactStore(settings.artefact_dir)
+    state.restore(snapshot.offset, snapshot.components)
+    return state
 
 
 def state_differences(found: Mapping[str, Mapping[str, np.ndarray]],

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +149,7 @@ class Snapshotter:
         with self.state.cut, self.state.lock.reading():
             # from the lock on: a wait for it (behind a refit's swap) is not the copies' cost
             started, cpu = time.perf_counter(), thread_cpu_s()
-            offset, components = self.state.offset, self.state.capture()
+            offset, components = self.state.offset, self.state.capture(self._holds)
             # the learner waits for the copies: their whole time is a cost, waits and all
             self.last_capture_s = time.perf_counter() - started
             self.last_capture_cpu_s = thread_cpu_s() - cpu  # of which they ran (the log's)
@@ -157,6 +157,13 @@ class Snapshotter:
         self.last_learning_s = self.learning_s()
         self.last_at = time.monotonic()
         return offset, components
+
+    def _holds(self, token: Hashable) -> bool:
+        """Whether every store this snapshot goes to holds the array kept as ``token``, so
+        that a model may name it instead of giving it again (storage/snapshots.py)."""
+        if not self.store.holds(token):
+            return False
+        return self.shared is None or not self.publishes() or self.shared.holds(token)
 
     def _forget_covered_fits(self) -> None:
         """Every snapshot on disk holds the fits begun before the oldest one, swapped in or

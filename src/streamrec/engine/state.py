@@ -9,7 +9,7 @@ replaying the log.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,7 @@ from streamrec.experiments.definitions import (
 from streamrec.experiments.overrides import plan_of
 from streamrec.experiments.registry import Experiments
 from streamrec.models.base import (
+    CapturesChanges,
     DenseScorer,
     ForgetsUsers,
     LearnsItems,
@@ -521,12 +522,17 @@ class EngineState:
     def state(self) -> dict[str, dict[str, np.ndarray]]:
         return self._components(lambda model: model.state(), deferred=False)
 
-    def capture(self) -> dict[str, dict[str, Any]]:
-        """``state`` for a snapshot, under the read lock: a model may offer a cheaper
-        ``capture`` (none needs one now: the sparse rows' copy is one compiled pass that
-        readers run beside, models/sparse_rows.py)."""
-        return self._components(lambda model: getattr(model, "capture", model.state)(),
-                                deferred=True)
+    def capture(self, holds: Callable[[Hashable], bool] = lambda token: False,
+                ) -> dict[str, dict[str, Any]]:
+        """``state`` for a snapshot, under the read lock. A model may offer ``capture``,
+        given whether the snapshot store ``holds`` an array by its token: its state by the
+        changes since a base the store holds (co-occurrence, models/sparse_rows.py)."""
+        def of_model(model: Any) -> dict[str, Any]:
+            arrays: dict[str, Any] = (model.capture(holds) if isinstance(model, CapturesChanges)
+                                      else model.state())
+            return arrays
+
+        return self._components(of_model, deferred=True)
 
     def _components(self, of_model: Callable[[Any], dict[str, Any]],
                     deferred: bool) -> dict[str, dict[str, Any]]:

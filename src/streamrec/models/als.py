@@ -36,7 +36,7 @@ BPR's bias column, as its own user vectors have: every event still counts at onc
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -460,6 +460,11 @@ class ALSModel(RefitsOnRows):
     # -- persistence ---------------------------------------------------------------------
     def state(self) -> dict[str, np.ndarray]:
         return self._state_with(self._rows.state("rows_"))
+
+    def capture(self, holds: Callable[[Hashable], bool]) -> dict[str, Any]:
+        """``state`` for a snapshot: the users' rows by their changes since a base the
+        snapshot store ``holds`` (models/sparse_rows.py); ``restore`` reads either."""
+        return self._state_with(self._rows.capture("rows_", holds))
 
     def _state_with(self, rows: Mapping[str, Any]) -> dict[str, Any]:
         """The rows, the fit's factors, and which users' rows changed since the fit: their

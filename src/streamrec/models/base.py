@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -69,6 +69,17 @@ class ForgetsUsers(Protocol):
     must find none of it."""
 
     def forget_users(self, users: IntArray) -> None: ...
+
+
+@runtime_checkable
+class CapturesChanges(Protocol):
+    """A model whose snapshot may name what an older snapshot holds and add the changes
+    since (engine/state.py's ``capture``)."""
+
+    def capture(self, holds: Callable[[Hashable], bool]) -> dict[str, Any]:
+        """``state`` for a snapshot; ``holds``: whether the snapshot store holds an array
+        kept under a token (storage/snapshots.py's ``Kept``, ``AsSaved``)."""
+        ...
 
 
 @runtime_checkable

@@ -27,7 +27,7 @@ item, so one setting means the same in a small shop and a large one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -240,6 +240,11 @@ class EASEModel(RefitsOnRows):
     # -- persistence ---------------------------------------------------------------------
     def state(self) -> dict[str, np.ndarray]:
         return self._state_with(self._rows.state("rows_"))
+
+    def capture(self, holds: Callable[[Hashable], bool]) -> dict[str, Any]:
+        """``state`` for a snapshot: the users' rows by their changes since a base the
+        snapshot store ``holds`` (models/sparse_rows.py); ``restore`` reads either."""
+        return self._state_with(self._rows.capture("rows_", holds))
 
     def _state_with(self, rows: Mapping[str, Any]) -> dict[str, Any]:
         # the fit is never changed in place, only replaced (``_install``): its arrays are

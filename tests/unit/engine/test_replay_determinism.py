@@ -15,7 +15,12 @@ import pytest
 
 from streamrec.engine.engine import Engine
 from streamrec.engine.refits import BEGIN_TYPE, END_TYPE
-from streamrec.engine.replay import assert_same_state, rebuild_state, state_differences
+from streamrec.engine.replay import (
+    assert_same_state,
+    rebuild_state,
+    restored_state,
+    state_differences,
+)
 from streamrec.engine.state import EngineState
 from streamrec.settings import Settings
 from streamrec.storage.snapshots import SnapshotStore
@@ -82,7 +87,7 @@ def test_a_live_engine_and_a_replay_of_its_log_hold_the_same_state(
     assert types.count(BEGIN_TYPE) >= 2 and types.count(END_TYPE) >= 1
     assert len(feedback) >= 10
     assert fresh.offset == snapshot.offset
-    assert_same_state(snapshot.components, fresh.state())
+    assert_same_state(restored_state(settings, snapshot), fresh)
 
 
 def test_a_replay_fits_a_refit_begun_but_never_ended(

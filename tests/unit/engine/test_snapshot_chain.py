@@ -15,6 +15,7 @@ import pytest
 
 from streamrec.engine.engine import Engine
 from streamrec.engine.replay import rebuild_state, state_differences
+from streamrec.models import sparse_rows
 from streamrec.settings import Settings
 from streamrec.types import Event, Item
 
@@ -84,6 +85,36 @@ def test_a_restart_from_an_incremental_chain_equals_a_replay_of_the_log(
     try:
         assert engine.snapshotter.written_offset == int(folders[-1].name.split("-")[1])
         assert engine.state.offset > engine.snapshotter.written_offset  # the tail replayed
+        assert replay_differences(settings, engine) == []
+    finally:
+        stopped(engine)
+
+
+def test_sparse_rows_in_snapshots_name_their_base_and_add_the_changes_and_restart_exactly(
+    tmp_path: Path, settings_factory: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Co-occurrence's pairs, and ALS's and EASE's users' rows, are written whole in the
+    first snapshot; the later ones name those chunks and hold what was added since
+    (models/sparse_rows.py's ``capture``), and a restart from the newest (base, changes,
+    then the log's tail) equals a replay."""
+    monkeypatch.setattr(sparse_rows, "_REBASE_SHARE", 1e9)  # never a new base in this chain
+    settings = settings_factory(tmp_path / "data")
+    settings = settings.model_copy(update={"snapshots": settings.snapshots.model_copy(
+        update={"keep": 3})})
+    folders, _ = chain(settings)
+    for model, prefix in (("cooccurrence", "pairs_"), ("als", "rows_"), ("ease", "rows_")):
+        manifests = [json.loads((folder / f"model-{model}.json").read_text())
+                     for folder in folders]
+        for key in ("indptr", "indices", "data"):
+            assert manifests[0][prefix + key] == manifests[1][prefix + key] == manifests[2][
+                prefix + key], model
+        assert f"{prefix}log_rows" not in manifests[0]  # a base: as ``state`` gives it
+        logged = [manifest[f"{prefix}log_rows"]["bytes"] for manifest in manifests[1:]]
+        assert 0 < logged[0] < logged[1], model
+    engine = reopened(settings)
+    try:
+        assert engine.snapshotter.written_offset == int(folders[-1].name.split("-")[1])
         assert replay_differences(settings, engine) == []
     finally:
         stopped(engine)

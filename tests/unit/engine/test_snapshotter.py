@@ -167,9 +167,9 @@ def test_a_snapshots_copies_and_write_run_at_its_niceness_and_the_learner_waits_
     state, seen = snapshotter.state, []
     capture, save = state.capture, snapshotter.store.save
 
-    def capturing() -> Any:
+    def capturing(holds: Any) -> Any:
         seen.append(("capture", niceness()))
-        return capture()
+        return capture(holds)
 
     def saving(*args: Any) -> Any:
         seen.append(("save", niceness()))
@@ -189,7 +189,7 @@ def test_a_capture_that_fails_raises_in_the_learner(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     snapshotter = _snapshotter(tmp_path, 10)
 
-    def failing() -> Any:
+    def failing(holds: Any) -> Any:
         raise MemoryError("no room for the copies")
 
     monkeypatch.setattr(snapshotter.state, "capture", failing)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from streamrec.engine.sizes import _Walker
 from streamrec.models import sparse_rows
 from streamrec.models.sparse_rows import SparseRows, _kernels
+from streamrec.storage.snapshots import AsSaved, Kept
 
 N = 50
 
@@ -318,3 +319,94 @@ def test_room_made_ahead_changes_no_sum_and_a_stale_one_is_not_put_in_place(
     assert made > 3 and stale > 0
     for name, array in reference.state("").items():
         assert np.array_equal(rows.state("")[name], array), name
+
+
+class HeldArrays:
+    """A snapshot store's ``Kept``/``AsSaved`` by token, without the disk: what it holds,
+    and a capture's arrays as a store reads them back."""
+
+    def __init__(self) -> None:
+        self.kept: dict[object, np.ndarray] = {}  # what a next save may name
+        self.on_disk: dict[object, np.ndarray] = {}  # what the saves so far read back
+
+    def holds(self, token: object) -> bool:
+        return token in self.kept
+
+    def took(self, captured: dict[str, object]) -> None:
+        """The store saved ``captured``: it holds its kept arrays from now on."""
+        for value in captured.values():
+            if isinstance(value, Kept):
+                self.kept[value.token] = self.on_disk[value.token] = value.array
+
+    def read_back(self, captured: dict[str, object]) -> dict[str, np.ndarray]:
+        out = {}
+        for key, value in captured.items():
+            if isinstance(value, Kept):
+                out[key] = value.array
+            elif isinstance(value, AsSaved):
+                out[key] = self.on_disk[value.token]
+            else:
+                out[key] = np.array(value)
+        return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([None, 3]),
+       st.lists(st.sampled_from(["add", "add", "add", "clear", "scale", "capture",
+                                 "capture", "forgotten"]), min_size=1, max_size=60))
+def test_a_capture_by_changes_since_a_base_restores_what_the_rows_held_then(
+        seed: int, budget: int | None, steps: list[str]) -> None:
+    """``capture`` names its last base while the store holds it and gives the changes since
+    (views: the rows' later changes never reach them), else the rows whole as a new base;
+    each capture, read back after every later change, restores the rows of its moment
+    exactly, through budget cuts, clears and scalings."""
+    rng = np.random.default_rng(seed)
+    rows, store = SparseRows(budget), HeldArrays()
+    for batch in random_batches(rng, 30, 40):
+        rows.add(*batch)
+    taken: list[tuple[dict[str, object], dict[str, np.ndarray]]] = []
+    named = 0
+    for step in steps:
+        if step == "add":
+            rows.add(*random_batches(rng, 1, 40)[0])
+        elif step == "clear":
+            rows.clear(rng.integers(0, N, 3))
+        elif step == "scale":
+            rows.scale(0.5)
+        elif step == "forgotten":  # a save failed, or an erasure deleted every snapshot
+            store.kept.clear()
+        else:
+            captured = rows.capture("p_", store.holds)
+            named += any(isinstance(value, AsSaved) for value in captured.values())
+            store.took(captured)
+            taken.append((captured, {k: v.copy() for k, v in rows.state("p_").items()}))
+    rows.add(*random_batches(rng, 1, 40)[0])  # changes after the last capture too
+    for captured, expected in taken:
+        restored = SparseRows(budget)
+        restored.restore(store.read_back(captured), "p_")
+        for key, array in restored.state("p_").items():
+            assert array.tobytes() == expected[key].tobytes(), key
+    if steps[:3] == ["capture", "add", "capture"]:
+        assert named  # the base held, and the changes small: the second named the base
+
+
+def test_changes_past_a_share_of_the_base_are_not_kept_and_the_next_capture_is_a_base() -> None:
+    rows, store = SparseRows(), HeldArrays()
+    rng = np.random.default_rng(5)
+    for batch in random_batches(rng, 40, 60):
+        rows.add(*batch)
+    first = rows.capture("p_", store.holds)
+    store.took(first)
+    base = int(first["p_indices"].array.size)  # type: ignore[attr-defined]
+    small = rows.capture("p_", store.holds)
+    assert isinstance(small["p_data"], AsSaved) and small["p_log_rows"].size == 0  # type: ignore[union-attr]
+    added = 0
+    while added <= sparse_rows._REBASE_SHARE * base:
+        batch = random_batches(rng, 1, 60)[0]
+        rows.add(*batch)
+        added += batch[0].size
+        if added <= sparse_rows._REBASE_SHARE * base:
+            assert isinstance(rows.capture("p_", store.holds)["p_data"], AsSaved)
+    assert rows._log is None  # not kept until a capture comes: it would not be named
+    again = rows.capture("p_", store.holds)
+    assert isinstance(again["p_data"], Kept) and "p_log_rows" not in again
