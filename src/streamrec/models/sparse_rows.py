@@ -380,12 +380,13 @@ def _no_free_rooms() -> IntArray:
 # a snapshot names the rows as their base and the changes since (``capture``) while the
 # changes hold at most this share of the base's entries; past it, it gives them whole as a
 # new base, and the changes are not kept. At 1M items a snapshot 20,000 events after the
-# last wrote all 1.26 GiB of co-occurrence (~110M entries): nearly every 4 MiB chunk had a
-# row those events changed. Their changes were ~1M entries (16 bytes each, 15 MiB): an
-# eighth of the base is ~14 such snapshots between bases, and the changes held in memory
-# at most ~17% of the rows' own bytes (the RSS aims at 100k items count them too); a
-# restore adds them to the base at the kernels' pace.
-_REBASE_SHARE = 0.125
+# last wrote all 1.26 GiB of co-occurrence (105M entries): nearly every 4 MiB chunk had a
+# row those events changed. Their changes were ~1M entries (16 bytes each). A restore
+# gives changes again at ~5M entries/s there (the budget's cuts included), against 0.64 s
+# for the whole base: 8.75M changes added 1.75 s. A sixteenth of the base (6.6M) bounds
+# that at ~1.3 s of a restart (the aim at 1M items is 10 s), and is ~7 such snapshots
+# between bases; the changes held in memory are at most ~8% of the rows' own bytes.
+_REBASE_SHARE = 1 / 16
 _SCALE, _CLEAR = 1.0, 2.0  # ``_Changes``' operations besides additions
 
 
