@@ -294,6 +294,11 @@ class Engine:
                 self.state.restore_from(self.state.empty_copy())  # none of it
                 continue
             self.snapshotter.written_offset = snapshot.offset
+            # the arrays it kept under a token are the restored models' bases: the first
+            # snapshot from here names them, as this process's own would have been
+            for store in (self.snapshots, self.snapshotter.shared):
+                if store is not None:
+                    store.adopt(snapshot)
             log.info("restored snapshot at offset %d", snapshot.offset)
             return
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -158,7 +158,7 @@ class Snapshotter:
         self.last_at = time.monotonic()
         return offset, components
 
-    def _holds(self, token: Hashable) -> bool:
+    def _holds(self, token: str) -> bool:
         """Whether every store this snapshot goes to holds the array kept as ``token``, so
         that a model may name it instead of giving it again (storage/snapshots.py)."""
         if not self.store.holds(token):

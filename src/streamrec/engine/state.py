@@ -9,7 +9,7 @@ replaying the log.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -522,7 +522,7 @@ class EngineState:
     def state(self) -> dict[str, dict[str, np.ndarray]]:
         return self._components(lambda model: model.state(), deferred=False)
 
-    def capture(self, holds: Callable[[Hashable], bool] = lambda token: False,
+    def capture(self, holds: Callable[[str], bool] = lambda token: False,
                 ) -> dict[str, dict[str, Any]]:
         """``state`` for a snapshot, under the read lock. A model may offer ``capture``,
         given whether the snapshot store ``holds`` an array by its token: its state by the

@@ -36,7 +36,7 @@ BPR's bias column, as its own user vectors have: every event still counts at onc
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -47,7 +47,7 @@ from implicit.cpu.bpr import BayesianPersonalizedRanking
 from pydantic import BaseModel, Field
 from threadpoolctl import ThreadpoolController
 
-from streamrec.models.base import FitStopped, grow, row_norms, top_k
+from streamrec.models.base import FitStopped, grow, own_copy, row_norms, top_k
 from streamrec.models.scores import (
     BoundedScores,
     DenseScores,
@@ -461,7 +461,7 @@ class ALSModel(RefitsOnRows):
     def state(self) -> dict[str, np.ndarray]:
         return self._state_with(self._rows.state("rows_"))
 
-    def capture(self, holds: Callable[[Hashable], bool]) -> dict[str, Any]:
+    def capture(self, holds: Callable[[str], bool]) -> dict[str, Any]:
         """``state`` for a snapshot: the users' rows by their changes since a base the
         snapshot store ``holds`` (models/sparse_rows.py); ``restore`` reads either."""
         return self._state_with(self._rows.capture("rows_", holds))
@@ -488,7 +488,7 @@ class ALSModel(RefitsOnRows):
         self._rows.restore(state, "rows_")
         self.events, self.fitted_events, fitted = (int(v) for v in state["counters"])
         self._user_factors = np.array(state["user_factors"], dtype=np.float32)
-        self._item_factors = unchanging(np.array(state["item_factors"], dtype=np.float32))
+        self._item_factors = unchanging(own_copy(state["item_factors"], np.float32))
         # a snapshot from before lazy fold-ins holds every vector solved: none changed
         self._changed = np.zeros(self._user_factors.shape[0], dtype=bool)
         self._changed[np.asarray(state.get("changed_users", ()), dtype=np.int64)] = True

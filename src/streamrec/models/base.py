@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -76,7 +76,7 @@ class CapturesChanges(Protocol):
     """A model whose snapshot may name what an older snapshot holds and add the changes
     since (engine/state.py's ``capture``)."""
 
-    def capture(self, holds: Callable[[Hashable], bool]) -> dict[str, Any]:
+    def capture(self, holds: Callable[[str], bool]) -> dict[str, Any]:
         """``state`` for a snapshot; ``holds``: whether the snapshot store holds an array
         kept under a token (storage/snapshots.py's ``Kept``, ``AsSaved``)."""
         ...
@@ -221,6 +221,17 @@ def doubled_rooms(sizes: IntArray, least: int, most: int = 0) -> IntArray:
     if most > 0:
         rooms = np.maximum(np.minimum(rooms, most), sizes)
     return rooms
+
+
+def own_copy(array: np.ndarray, dtype: npt.DTypeLike) -> np.ndarray:
+    """``array`` itself where it is already an array of its own (no base), writeable, of
+    ``dtype``, as one read back from a snapshot is; else a copy. For arrays a model keeps
+    and never changes: kept as read back, a start's first snapshot knows their digests
+    (storage/snapshots.py's ``adopt``) and need not hash them again."""
+    if isinstance(array, np.ndarray) and array.base is None and array.flags.writeable and \
+            array.flags.c_contiguous and array.dtype == np.dtype(dtype):
+        return array
+    return np.array(array, dtype=dtype)
 
 
 def grow(array: np.ndarray, size: int, fill: float | int = 0) -> np.ndarray:

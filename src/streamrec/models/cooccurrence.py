@@ -20,7 +20,7 @@ items, the newest weighing most: real-time intent.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -309,7 +309,7 @@ class CooccurrenceModel:
     def state(self) -> dict[str, np.ndarray]:
         return self._state_with(self._pairs.state("pairs_"))
 
-    def capture(self, holds: Callable[[Hashable], bool]) -> dict[str, Any]:
+    def capture(self, holds: Callable[[str], bool]) -> dict[str, Any]:
         """``state`` for a snapshot: the pairs by their changes since a base the snapshot
         store ``holds`` (models/sparse_rows.py); ``restore`` reads either."""
         return self._state_with(self._pairs.capture("pairs_", holds))

@@ -27,7 +27,7 @@ item, so one setting means the same in a small shop and a large one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -241,7 +241,7 @@ class EASEModel(RefitsOnRows):
     def state(self) -> dict[str, np.ndarray]:
         return self._state_with(self._rows.state("rows_"))
 
-    def capture(self, holds: Callable[[Hashable], bool]) -> dict[str, Any]:
+    def capture(self, holds: Callable[[str], bool]) -> dict[str, Any]:
         """``state`` for a snapshot: the users' rows by their changes since a base the
         snapshot store ``holds`` (models/sparse_rows.py); ``restore`` reads either."""
         return self._state_with(self._rows.capture("rows_", holds))

@@ -39,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from streamrec.models.base import FitStopped, row_norms, top_k
+from streamrec.models.base import FitStopped, own_copy, row_norms, top_k
 from streamrec.models.scores import DenseScores, QueryScores, SparseScores
 from streamrec.models.sequence_config import EpochReport, Progress, SequenceConfig, TrainingData
 from streamrec.models.text_vectors import item_tokens
@@ -303,7 +303,7 @@ class SequenceModel:
         missing = [name for name in WEIGHT_NAMES if name not in arrays]
         if missing:
             raise ValueError(f"a sequence fit lacks {missing}")
-        weights = {name: np.array(arrays[name], dtype=np.float32) for name in WEIGHT_NAMES}
+        weights = {name: own_copy(arrays[name], np.float32) for name in WEIGHT_NAMES}
         if weights["item_embeddings"].shape[1] != self.config.dimensions:
             raise ValueError("a sequence fit of other dimensions than configured")
         return FittedSequence(weights, np.asarray(arrays.get("curves", np.zeros((0, 3)))))
@@ -314,11 +314,11 @@ class SequenceModel:
         return {"users": data.users, "items": data.items, "tokens": data.tokens, **previous}
 
     def data_from(self, arrays: Mapping[str, np.ndarray]) -> TrainingData:
-        previous = {name.removeprefix("previous_"): np.array(array)
+        previous = {name.removeprefix("previous_"): own_copy(array, array.dtype)
                     for name, array in arrays.items() if name.startswith("previous_")}
-        return _unchanging(TrainingData(np.array(arrays["users"], dtype=np.int32),
-                                        np.array(arrays["items"], dtype=np.int32),
-                                        np.array(arrays["tokens"], dtype=np.int32),
+        return _unchanging(TrainingData(own_copy(arrays["users"], np.int32),
+                                        own_copy(arrays["items"], np.int32),
+                                        own_copy(arrays["tokens"], np.int32),
                                         previous or None))
 
     def swap(self, fitted: FittedSequence, fitted_events: int) -> None:

@@ -46,7 +46,7 @@ beside it, and later additions never reach the copy (a snapshot, a refit's data)
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -427,6 +427,22 @@ class _Changes:
     def size(self) -> int:
         return self.added + self.n_cleared
 
+    @classmethod
+    def of(cls, state: Mapping[str, np.ndarray], prefix: str) -> _Changes:
+        """The changes a capture saved (``arrays``), to go on from: a restore that carries
+        on from the same base."""
+        changes = cls()
+        if f"{prefix}log_ops" not in state:
+            return changes
+        changes.rows = np.asarray(state[f"{prefix}log_rows"], dtype=_COLUMNS)
+        changes.cols = np.asarray(state[f"{prefix}log_cols"], dtype=_COLUMNS)
+        changes.vals = np.asarray(state[f"{prefix}log_vals"], dtype=np.float64)
+        changes.cleared = np.asarray(state[f"{prefix}log_cleared"], dtype=np.int64)
+        changes.added, changes.n_cleared = changes.rows.size, changes.cleared.size
+        changes.ops = [(float(kind), float(added), float(argument)) for kind, added, argument
+                       in np.asarray(state[f"{prefix}log_ops"]).reshape(-1, 3).tolist()]
+        return changes
+
     def arrays(self, prefix: str) -> dict[str, np.ndarray]:
         """Views of what was given so far: later changes append past them (or to new
         arrays), never into them."""
@@ -441,9 +457,10 @@ class _Base:
     """The rows as a capture gave them whole: the tokens it kept them under (each array's)
     and how many entries they held."""
 
-    def __init__(self, keys: list[str], entries: int) -> None:
-        base = uuid.uuid4().hex  # unique beyond the process: a store may outlive it
-        self.tokens = {key: f"rows-{base}-{key}" for key in keys}
+    def __init__(self, keys: list[str], entries: int, name: str | None = None) -> None:
+        # unique beyond the process: a store outlives it (``SnapshotStore.adopt``)
+        self.name = uuid.uuid4().hex if name is None else name
+        self.tokens = {key: f"rows-{self.name}-{key}" for key in keys}
         self.entries = entries
 
 
@@ -651,7 +668,7 @@ class SparseRows:
             arrays[f"{prefix}added"] = self._column(_ADDED).copy()
         return arrays
 
-    def capture(self, prefix: str, holds: Callable[[Hashable], bool]) -> dict[str, Any]:
+    def capture(self, prefix: str, holds: Callable[[str], bool]) -> dict[str, Any]:
         """``state`` for a snapshot, by its changes: while the snapshot store ``holds`` the
         last capture's base and the changes since are at most ``_REBASE_SHARE`` of its
         entries, that base (``AsSaved``) and the changes (views, no copies); else ``state``
@@ -661,12 +678,13 @@ class SparseRows:
         if base is not None and log is not None and \
                 all(holds(token) for token in base.tokens.values()):
             return {**{key: AsSaved(token) for key, token in base.tokens.items()},
-                    **log.arrays(prefix)}
+                    **log.arrays(prefix), f"{prefix}base": np.array([base.name])}
         arrays = self.state(prefix)
-        self._base = _Base(list(arrays), int(arrays[f"{prefix}indices"].size))
+        self._base = base = _Base(list(arrays), int(arrays[f"{prefix}indices"].size))
         self._log = _Changes()
-        # as ``state`` gives them: a snapshot of a base holds the state, no changes
-        return {key: Kept(value, self._base.tokens[key]) for key, value in arrays.items()}
+        # as ``state`` gives them, and the base's name: no changes
+        return {**{key: Kept(value, base.tokens[key]) for key, value in arrays.items()},
+                f"{prefix}base": np.array([base.name])}
 
     def _keep_log_in_bounds(self) -> None:
         """Changes past the share a capture names are given whole by the next capture: they
@@ -727,14 +745,24 @@ class SparseRows:
         self._slab_vals = data
         self._pack()  # copies: the saved arrays are left as they are
         added = state.get(f"{prefix}added")
+        as_saved = True  # the rows are the saved ones: no budget cut them
         if self.max_per_row is not None:
+            as_saved = added is not None and added.shape[0] == n and \
+                bool((added < self.max_per_row).all())
             if added is not None and added.shape[0] == n:
                 self._meta[:n, _ADDED] = np.minimum(added, self.max_per_row - 1)
             limit = self.row_limit or 0
             for row in np.flatnonzero(self._column(_SIZE) > limit).tolist():  # saved
                 self._cut(row)  # without this budget: cut to it
+                as_saved = False
         if f"{prefix}log_ops" in state:
             self._give_again(state, prefix)
+        base = state.get(f"{prefix}base")
+        if base is not None and as_saved:  # a capture's: carry on from its base and changes
+            keys = [key for key in state if key.startswith(prefix) and
+                    key.removeprefix(prefix) in ("indptr", "indices", "data", "added")]
+            self._base = _Base(keys, int(indices.size), str(base[0]))
+            self._log = _Changes.of(state, prefix)
 
     def _cut(self, row: int) -> None:
         """Keep the row's ``max_per_row`` largest entries by magnitude (ties: the lower

@@ -16,7 +16,9 @@ items that is 1.5 of the 1.9 GiB a snapshot holds, which the writer's thread, at
 priority beside learning and a fit, took seconds to hash again every time. State that
 changes a little in very many places (sparse rows) is saved as a base now and then
 (``Kept`` under a token) and, in between, as that base named again (``AsSaved``: its
-manifest entries, nothing hashed or written) plus the changes since. A chunk is
+manifest entries, nothing hashed or written) plus the changes since. A start that
+restored a snapshot adopts it (``adopt``): the first save after it names the same bases and
+knows the digests of the arrays read back that their models keep unchanged. A chunk is
 checked against its digest when read:
 a torn or overwritten one makes its snapshot damaged, and the previous one (or a replay of
 the log) is used. Chunks no kept snapshot names are deleted after each save.
@@ -37,9 +39,9 @@ import time
 import weakref
 import zipfile
 import zlib
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +88,7 @@ class Kept:
     change log, models/sparse_rows.py), without holding the base in memory meanwhile."""
 
     array: np.ndarray
-    token: Hashable
+    token: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +96,9 @@ class AsSaved:
     """The array the store's last save had as ``Kept(array, token)`` or ``AsSaved(token)``:
     its manifest entry is written again, nothing is hashed or written. Ask ``holds`` first:
     a store that does not hold it (its save failed, an erasure deleted every snapshot, a
-    restart began a new store) raises ``NotHeld``."""
+    start restored no snapshot of this store's that kept it) raises ``NotHeld``."""
 
-    token: Hashable
+    token: str
 
 
 class NotHeld(OSError):
@@ -138,6 +140,12 @@ class Snapshot:
     offset: int  # every event up to and including this offset is in the state
     meta: dict[str, Any]
     components: dict[str, dict[str, np.ndarray]]
+    folder: Path | None = None
+    # the manifest entries of its arrays kept under a token (``Kept``), by token
+    kept: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # each array's chunk digests, by id, as ``SnapshotStore._known`` holds them
+    digests: dict[int, tuple[weakref.ref[np.ndarray], list[str]]] = field(
+        default_factory=dict)
 
 
 def fsync_directory(path: Path) -> None:
@@ -172,15 +180,32 @@ class SnapshotStore:
         self.last_written_bytes = 0  # of the last save: chunks written
         self.last_reused_bytes = 0  # and chunks an older snapshot had written already
         self.last_hashed_bytes = 0  # and of those, the bytes hashed (not known already)
-        # the chunk digests of the arrays that cannot change in the last save, by id (the
-        # array is held, so its id is not reused): the next save of one reuses them
-        self._known: dict[int, tuple[np.ndarray, list[str]]] = {}
+        # the chunk digests of the arrays that cannot change in the last save (or in the
+        # snapshot a start restored: ``adopt``), by id, each with a weak reference to its
+        # array (an id is reused once its array is gone): the next save of one reuses them
+        self._known: dict[int, tuple[weakref.ref[np.ndarray], list[str]]] = {}
         # the manifest entries of the last save's ``Kept`` and ``AsSaved`` arrays, by token
-        self._kept: dict[Hashable, dict[str, Any]] = {}
+        self._kept: dict[str, dict[str, Any]] = {}
 
-    def holds(self, token: Hashable) -> bool:
-        """Whether a save may name ``AsSaved(token)``: the last save wrote or named it."""
+    def holds(self, token: str) -> bool:
+        """Whether a save may name ``AsSaved(token)``: the last save wrote or named it, or
+        the snapshot ``adopt`` was given holds it."""
         return token in self._kept
+
+    def adopt(self, snapshot: Snapshot) -> None:
+        """A start restored ``snapshot``: if it is one of this store's, hold its kept arrays
+        and its arrays' digests as if this process had saved it, so that the first
+        snapshot after a start names the kept ones too (their owners, restored, carry on
+        from the same bases), and hashes no array read back that its model keeps as it is
+        and marks unchanging (at 1M items a start's first snapshot hashed all 3.4 GiB)."""
+        if snapshot.folder is not None and snapshot.folder.parent == self.directory:
+            self._kept = dict(snapshot.kept)
+            # the arrays the restored models keep as read back and made immutable: they
+            # hold the bytes read, as no model changes an array it restores and then
+            # declares it unchanging (it changes a copy: ``models/base.py``'s ``own_copy``)
+            self._known = {key: (ref, digests) for key, (ref, digests)
+                           in snapshot.digests.items()
+                           if (array := ref()) is not None and _immutable(array)}
 
     def save(
         self, offset: int, components: Mapping[str, Mapping[str, Any]],
@@ -198,8 +223,8 @@ class SnapshotStore:
         temporary.mkdir()
         written = reused = 0
         self.last_hashed_bytes = 0
-        known: dict[int, tuple[np.ndarray, list[str]]] = {}
-        kept: dict[Hashable, dict[str, Any]] = {}
+        known: dict[int, tuple[weakref.ref[np.ndarray], list[str]]] = {}
+        kept: dict[str, dict[str, Any]] = {}
         try:
             for name, arrays in components.items():
                 manifest = {}
@@ -210,8 +235,8 @@ class SnapshotStore:
                     else:
                         array = value.array if isinstance(value, Kept) else np.asarray(value)
                         entry, fresh, old = self._save_array(array, chunks, known)
-                        if isinstance(value, Kept):
-                            kept[value.token] = entry
+                        if isinstance(value, Kept):  # the manifest names its token
+                            entry = kept[value.token] = {**entry, "token": value.token}
                     manifest[key] = entry
                     written, reused = written + fresh, reused + old
                 _write_synced(temporary / f"{name}.json", json.dumps(manifest).encode())
@@ -232,7 +257,7 @@ class SnapshotStore:
         self.last_written_bytes, self.last_reused_bytes = written, reused
         return final
 
-    def _as_saved(self, token: Hashable, chunks: Path) -> tuple[dict[str, Any], int, int]:
+    def _as_saved(self, token: str, chunks: Path) -> tuple[dict[str, Any], int, int]:
         """``_save_array``'s answer for ``AsSaved(token)``: the entry kept, its chunks on
         disk (touched, as a reused chunk is), all of them reused."""
         entry = self._kept.get(token)
@@ -248,7 +273,7 @@ class SnapshotStore:
         return entry, 0, int(entry["bytes"])
 
     def _save_array(self, array: np.ndarray, chunks: Path,
-                    known: dict[int, tuple[np.ndarray, list[str]]],
+                    known: dict[int, tuple[weakref.ref[np.ndarray], list[str]]],
                     ) -> tuple[dict[str, Any], int, int]:
         """One array's manifest entry, and the bytes written and reused for it; an array that
         cannot change goes into ``known`` with its digests (taken from the last save's when
@@ -258,7 +283,7 @@ class SnapshotStore:
         flat = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
         immutable = _immutable(array)
         last = self._known.get(id(array)) if immutable else None
-        digests_known = last[1] if last is not None and last[0] is array else None
+        digests_known = last[1] if last is not None and last[0]() is array else None
         digests: list[str] = []
         written = reused = 0
         for n, start in enumerate(range(0, flat.size, CHUNK_BYTES)):
@@ -282,7 +307,7 @@ class SnapshotStore:
             os.rename(temporary, path)
             written += piece.size
         if immutable:
-            known[id(array)] = (array, digests)
+            known[id(array)] = (weakref.ref(array), digests)
         entry = {"dtype": array.dtype.str, "shape": list(array.shape), "bytes": int(flat.size),
                  "chunks": digests}
         return entry, written, reused
@@ -432,12 +457,20 @@ def read_snapshot(path: Path) -> Snapshot:
     if digest is not None:
         chunks = path.parent / _CHUNKS
         reads: list[_ChunkRead] = []
-        components = {name: _read_manifest(path / f"{name}.json", chunks, reads, digest)
+        kept: dict[str, dict[str, Any]] = {}
+        named: list[tuple[np.ndarray, list[str]]] = []
+        components = {name: _read_manifest(path / f"{name}.json", chunks, reads, digest, kept,
+                                           named)
                       for name in names}
         _read_chunks(reads)
-    else:  # written before incremental snapshots
-        components = {name: _read_arrays(path / f"{name}.npz") for name in names}
-    return Snapshot(offset, meta, components)
+        digests = {}
+        if digest is _digest:  # this format's digests name the chunks a save would write
+            digests = {id(array): (weakref.ref(array), chunk_digests)
+                       for array, chunk_digests in named}
+        return Snapshot(offset, meta, components, path, kept, digests)
+    # written before incremental snapshots
+    components = {name: _read_arrays(path / f"{name}.npz") for name in names}
+    return Snapshot(offset, meta, components, path)
 
 
 def _write_synced(path: Path, data: bytes | np.ndarray) -> None:
@@ -472,10 +505,12 @@ def _chunk_names(folder: Path) -> set[str]:
 
 
 def _read_manifest(file: Path, chunks: Path, reads: list[_ChunkRead],
-                   digest_of: Callable[[np.ndarray], str]) -> dict[str, np.ndarray]:
+                   digest_of: Callable[[np.ndarray], str], kept: dict[str, dict[str, Any]],
+                   named: list[tuple[np.ndarray, list[str]]]) -> dict[str, np.ndarray]:
     """One component's arrays, each in its own buffer, not filled yet: the chunks to read
     into them (each to be checked against its digest) are appended to ``reads``, which
-    ``read_snapshot`` reads for all components at once, side by side."""
+    ``read_snapshot`` reads for all components at once, side by side. The entries of
+    arrays kept under a token go into ``kept``, each array and its digests into ``named``."""
     arrays = {}
     for key, entry in _load_manifest(file).items():
         try:
@@ -499,6 +534,9 @@ def _read_manifest(file: Path, chunks: Path, reads: list[_ChunkRead],
                                       buffer[start:min(start + CHUNK_BYTES, size)],
                                       f"array {key!r} of {file.name}", digest_of))
         arrays[key] = array
+        named.append((array, digests))
+        if isinstance(entry.get("token"), str):
+            kept[entry["token"]] = entry
     return arrays
 
 

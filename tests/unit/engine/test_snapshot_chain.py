@@ -97,12 +97,14 @@ def test_sparse_rows_in_snapshots_name_their_base_and_add_the_changes_and_restar
     """Co-occurrence's pairs, and ALS's and EASE's users' rows, are written whole in the
     first snapshot; the later ones name those chunks and hold what was added since
     (models/sparse_rows.py's ``capture``), and a restart from the newest (base, changes,
-    then the log's tail) equals a replay."""
+    then the log's tail) equals a replay. The restarted engine's first snapshot names the
+    same bases (its store adopted the snapshot it restored), and a restart from it too."""
     monkeypatch.setattr(sparse_rows, "_REBASE_SHARE", 1e9)  # never a new base in this chain
     settings = settings_factory(tmp_path / "data")
     settings = settings.model_copy(update={"snapshots": settings.snapshots.model_copy(
         update={"keep": 3})})
     folders, _ = chain(settings)
+    first = json.loads((folders[0] / "model-cooccurrence.json").read_text())
     for model, prefix in (("cooccurrence", "pairs_"), ("als", "rows_"), ("ease", "rows_")):
         manifests = [json.loads((folder / f"model-{model}.json").read_text())
                      for folder in folders]
@@ -115,6 +117,19 @@ def test_sparse_rows_in_snapshots_name_their_base_and_add_the_changes_and_restar
     engine = reopened(settings)
     try:
         assert engine.snapshotter.written_offset == int(folders[-1].name.split("-")[1])
+        assert replay_differences(settings, engine) == []
+        # a start carries on from the bases: its first snapshot names them too
+        engine.log.append(events(600, 50))
+        engine.learner.catch_up()
+        after = engine.snapshot()
+        assert after is not None
+    finally:
+        stopped(engine)
+    manifest = json.loads((after / "model-cooccurrence.json").read_text())
+    assert manifest["pairs_data"] == first["pairs_data"]
+    engine = reopened(settings)
+    try:
+        assert engine.snapshotter.written_offset == int(after.name.split("-")[1])
         assert replay_differences(settings, engine) == []
     finally:
         stopped(engine)

@@ -353,17 +353,18 @@ class HeldArrays:
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.sampled_from([None, 3]),
        st.lists(st.sampled_from(["add", "add", "add", "clear", "scale", "capture",
-                                 "capture", "forgotten"]), min_size=1, max_size=60))
+                                 "capture", "forgotten", "restart"]), min_size=1, max_size=60))
 def test_a_capture_by_changes_since_a_base_restores_what_the_rows_held_then(
         seed: int, budget: int | None, steps: list[str]) -> None:
     """``capture`` names its last base while the store holds it and gives the changes since
     (views: the rows' later changes never reach them), else the rows whole as a new base;
     each capture, read back after every later change, restores the rows of its moment
-    exactly, through budget cuts, clears and scalings."""
+    exactly, through budget cuts, clears and scalings. Rows restored from a capture carry
+    on from its base and changes (a start whose store adopted that snapshot)."""
     rng = np.random.default_rng(seed)
     rows, store = SparseRows(budget), HeldArrays()
-    for batch in random_batches(rng, 30, 40):
-        rows.add(*batch)
+    for batch in random_batches(rng, 100, 40):  # without a budget, a base of ~1,200
+        rows.add(*batch)  # entries: the share of it a capture names holds an addition
     taken: list[tuple[dict[str, object], dict[str, np.ndarray]]] = []
     named = 0
     for step in steps:
@@ -375,6 +376,10 @@ def test_a_capture_by_changes_since_a_base_restores_what_the_rows_held_then(
             rows.scale(0.5)
         elif step == "forgotten":  # a save failed, or an erasure deleted every snapshot
             store.kept.clear()
+        elif step == "restart":  # from the last capture, the store adopting it: go on
+            if taken:
+                rows = SparseRows(budget)
+                rows.restore(store.read_back(taken[-1][0]), "p_")
         else:
             captured = rows.capture("p_", store.holds)
             named += any(isinstance(value, AsSaved) for value in captured.values())
@@ -386,7 +391,8 @@ def test_a_capture_by_changes_since_a_base_restores_what_the_rows_held_then(
         restored.restore(store.read_back(captured), "p_")
         for key, array in restored.state("p_").items():
             assert array.tobytes() == expected[key].tobytes(), key
-    if steps[:3] == ["capture", "add", "capture"]:
+    if (steps[:3] == ["capture", "add", "capture"] and budget is None) or \
+            steps[:3] == ["capture", "restart", "capture"]:
         assert named  # the base held, and the changes small: the second named the base
 
 

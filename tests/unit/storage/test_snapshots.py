@@ -263,6 +263,65 @@ def test_an_array_kept_by_a_token_is_named_by_later_saves_without_hashing_or_wri
     assert not store.holds("third")
 
 
+def test_a_store_adopts_the_kept_arrays_of_a_snapshot_of_its_own_that_a_start_restored(
+    tmp_path: Path,
+) -> None:
+    """A snapshot read back names the arrays it kept by token; the store it came from,
+    adopting it (a start restored it), holds them as its own last save did: a new
+    process's first snapshot names them. Another store's snapshot is not adopted."""
+    base = np.arange(CHUNK_BYTES // 8 + 3, dtype=np.int64)
+    store = SnapshotStore(tmp_path / "snapshots")
+    store.save(1, {"c": {"base": Kept(base, "b1"), "log": np.array([1.0])}}, {})
+    store.save(2, {"c": {"base": AsSaved("b1"), "log": np.array([1.0, 2.0])}}, {})
+    loaded = store.load_latest()
+    assert loaded is not None and set(loaded.kept) == {"b1"}
+    other = SnapshotStore(tmp_path / "elsewhere")
+    other.adopt(loaded)
+    assert not other.holds("b1")
+    started = SnapshotStore(tmp_path / "snapshots")  # a new process's store
+    assert not started.holds("b1")
+    started.adopt(loaded)
+    assert started.holds("b1")
+    started.save(3, {"c": {"base": AsSaved("b1"), "log": np.array([3.0])}}, {})
+    assert started.last_hashed_bytes == 8 and started.last_reused_bytes == base.nbytes
+    again = started.load_latest()
+    assert again is not None and again.offset == 3
+    np.testing.assert_array_equal(again.components["c"]["base"], base)
+
+
+def test_an_array_read_back_and_kept_unchanging_is_not_hashed_by_a_starts_first_save(
+    tmp_path: Path,
+) -> None:
+    """The digests of a restored snapshot's arrays are adopted with it: an array a model
+    keeps as read back and has made read-only or declared ``unchanging`` when the start
+    adopts the snapshot is not hashed again by its first save; one the model changed (a
+    copy of its own) or left writeable is, and one it let go is not held."""
+    frozen = np.arange(CHUNK_BYTES // 8 + 3, dtype=np.int64)
+    frozen.flags.writeable = False
+    store = SnapshotStore(tmp_path / "snapshots")
+    names = ("read_only", "declared", "changed", "writeable", "dropped")
+    store.save(1, {"c": {name: frozen for name in names}}, {})
+    loaded = store.load_latest()
+    assert loaded is not None
+    arrays = loaded.components["c"]
+    arrays["read_only"].flags.writeable = False
+    unchanging(arrays["declared"])
+    changed = arrays.pop("changed").copy()
+    changed[0] = -1
+    changed.flags.writeable = False
+    del arrays["dropped"]
+    started = SnapshotStore(tmp_path / "snapshots")
+    started.adopt(loaded)
+    assert len(started._known) == 2  # the immutable ones, held weakly
+    started.save(2, {"c": {**arrays, "changed": changed}}, {})
+    assert started.last_hashed_bytes == 2 * frozen.nbytes  # the changed and the writeable
+    assert started.last_written_bytes == CHUNK_BYTES  # the changed one's first chunk
+    back = started.load_latest()
+    assert back is not None and back.components["c"]["changed"][0] == -1
+    for name in ("read_only", "declared", "writeable"):
+        np.testing.assert_array_equal(back.components["c"][name], frozen)
+
+
 def test_an_array_read_back_owns_its_memory_so_made_read_only_it_is_hashed_once(
     tmp_path: Path,
 ) -> None:
