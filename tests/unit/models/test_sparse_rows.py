@@ -16,7 +16,7 @@ from streamrec.models import sparse_rows
 from streamrec.models.sparse_rows import SparseRows, _kernels
 from streamrec.storage.snapshots import AsSaved, Kept
 
-N = 50
+N = 50  # rows and columns of the random batches
 
 
 def dense_of(rows: SparseRows) -> np.ndarray:
@@ -416,3 +416,30 @@ def test_changes_past_a_share_of_the_base_are_not_kept_and_the_next_capture_is_a
     assert rows._log is None  # not kept until a capture comes: it would not be named
     again = rows.capture("p_", store.holds)
     assert isinstance(again["p_data"], Kept) and "p_log_rows" not in again
+
+
+@pytest.mark.parametrize("budget", [None, 6])
+def test_a_restore_gives_each_row_room_for_its_saved_changes_so_none_moves(
+        budget: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The changes a capture saved are given again into rooms sized for them: the slab is
+    packed once, by the restore itself, however much the changes grow the rows (rows
+    past the saved ones included), and the rows are what they were."""
+    monkeypatch.setattr(sparse_rows, "_REBASE_SHARE", 1e9)
+    rng = np.random.default_rng(8)
+    rows, store = SparseRows(budget), HeldArrays()
+    for batch in random_batches(rng, 20, 30):
+        rows.add(*batch)
+    store.took(rows.capture("p_", store.holds))
+    for batch in random_batches(rng, 200, 60):  # the rows grow many times over
+        rows.add(*batch)
+    rows.add(np.array([N + 3]), np.array([1]), np.array([1.0]))  # a row past the saved
+    captured = rows.capture("p_", store.holds)
+    assert isinstance(captured["p_data"], AsSaved)
+    packs = []
+    pack = SparseRows._pack
+    monkeypatch.setattr(SparseRows, "_pack", lambda self: packs.append(1) or pack(self))
+    restored = SparseRows(budget)
+    restored.restore(store.read_back(captured), "p_")
+    assert len(packs) == 1
+    for key, array in rows.state("p_").items():
+        assert restored.state("p_")[key].tobytes() == array.tobytes(), key
