@@ -432,8 +432,8 @@ class _Changes:
 
     @classmethod
     def of(cls, state: Mapping[str, np.ndarray], prefix: str) -> _Changes:
-        """The changes a capture saved (``arrays``), to go on from: a restore that carries
-        on from the same base."""
+        """The changes a capture saved under ``prefix`` (none in a base's or a ``state``'s
+        arrays): a restore gives them again, and carries on from them."""
         changes = cls()
         if f"{prefix}log_ops" not in state:
             return changes
@@ -522,13 +522,14 @@ class SparseRows:
         rows = np.ascontiguousarray(rows, dtype=np.int64)
         cols = np.ascontiguousarray(cols, dtype=np.int64)
         vals = np.ascontiguousarray(vals, dtype=np.float64)
+        last = int(rows.max())
         if int(rows.min()) < 0 or int(cols.min()) < 0 or int(cols.max()) > _MAX_COLUMN or \
-                int(rows.max()) > _MAX_COLUMN:
+                last > _MAX_COLUMN:
             raise ValueError(f"rows and columns must be in [0, {_MAX_COLUMN}]")
         if self._log is not None:
             self._log.add(rows, cols, vals)
             self._keep_log_in_bounds()
-        self._ensure_rows(int(rows.max()) + 1)
+        self._ensure_rows(last + 1)
         kernels = _kernels()
         order = kernels.group(rows, self._n_rows)
         rows, cols, vals = rows[order], cols[order], vals[order]
@@ -697,26 +698,25 @@ class SparseRows:
         if self._log.size() > _REBASE_SHARE * self._base.entries:
             self._base = self._log = None
 
-    def _give_again(self, state: Mapping[str, np.ndarray], prefix: str) -> None:
-        """The changes a capture saved after its base (``_Changes``), given again in their
-        order: the additions between two other changes in one call (the rows are a
-        function of the additions in order, whatever the batches: the module's doc)."""
-        rows = np.asarray(state[f"{prefix}log_rows"], dtype=np.int64)
-        cols = np.asarray(state[f"{prefix}log_cols"], dtype=np.int64)
-        vals = np.asarray(state[f"{prefix}log_vals"], dtype=np.float64)
-        cleared = np.asarray(state[f"{prefix}log_cleared"], dtype=np.int64)
+    def _give_again(self, changes: _Changes) -> None:
+        """The changes a capture saved after its base, given again in their order: the
+        additions between two other changes in one call (the rows are a function of the
+        additions in order, whatever the batches: the module's doc)."""
+        rows = np.asarray(changes.rows[: changes.added], dtype=np.int64)
+        cols = np.asarray(changes.cols[: changes.added], dtype=np.int64)
+        vals = changes.vals[: changes.added]
         done = cleared_done = 0
-        for kind, added, argument in np.asarray(state[f"{prefix}log_ops"]).reshape(-1, 3):
+        for kind, added, argument in changes.ops:
             end = int(added)
             self.add(rows[done:end], cols[done:end], vals[done:end])
             done = end
             if kind == _SCALE:
-                self.scale(float(argument))
+                self.scale(argument)
             elif kind == _CLEAR:
-                self.clear(cleared[cleared_done:int(argument)])
+                self.clear(changes.cleared[cleared_done:int(argument)])
                 cleared_done = int(argument)
             else:
-                raise ValueError(f"unknown change {kind} in {prefix}log_ops")
+                raise ValueError(f"unknown change {kind} in a snapshot's changes")
         self.add(rows[done:], cols[done:], vals[done:])
 
     def restore(self, state: Mapping[str, np.ndarray], prefix: str) -> None:
@@ -731,10 +731,8 @@ class SparseRows:
         # the additions a capture saved after the base, given again below: each row's room
         # holds them too, so that none moves while they are given and the slab is not
         # packed again and again (the rows they reach past the saved ones are made now)
-        coming = np.zeros(n, dtype=np.int64)
-        if f"{prefix}log_rows" in state:
-            coming = np.bincount(np.asarray(state[f"{prefix}log_rows"], dtype=np.int64),
-                                 minlength=n)
+        changes = _Changes.of(state, prefix)  # none: a base, or a ``state``
+        coming = np.bincount(changes.rows[: changes.added], minlength=n)
         total = coming.shape[0]
         self._ensure_rows(total)
         # the saved arrays packed into a slab, each row with the room learning would have
@@ -746,14 +744,15 @@ class SparseRows:
         sizes[:n] = np.diff(indptr)
         self._meta[:n, _START] = indptr[:-1]
         self._meta[:total, _SIZE] = sizes
-        limit = 2 * (self.max_per_row or 0)
-        rooms = doubled_rooms(sizes + coming, _MIN_ROOM, limit)
+        budget = self.max_per_row or 0
+        limit = 2 * budget
+        wanted = sizes + coming  # entries each row will have held, before any cut
+        rooms = doubled_rooms(wanted, _MIN_ROOM, limit)
         if limit:  # a row at its budget or past it is cut before it leaves the limit's room,
             # and grows into it: given now, it does not move again (the largest rooms are
             # the ones no row leaves, so each move to one was the slab's end)
-            rooms = np.where(sizes + coming >= self.max_per_row, np.maximum(rooms, limit),
-                             rooms)
-        self._meta[:total, _ROOM] = np.where(sizes + coming > 0, rooms, 0)
+            rooms = np.where(wanted >= budget, np.maximum(rooms, limit), rooms)
+        self._meta[:total, _ROOM] = np.where(wanted > 0, rooms, 0)
         self._slab_cols = np.asarray(indices, dtype=_COLUMNS)
         self._slab_vals = data
         self._pack()  # copies: the saved arrays are left as they are
@@ -768,14 +767,13 @@ class SparseRows:
             for row in np.flatnonzero(self._column(_SIZE) > limit).tolist():  # saved
                 self._cut(row)  # without this budget: cut to it
                 as_saved = False
-        if f"{prefix}log_ops" in state:
-            self._give_again(state, prefix)
+        self._give_again(changes)
         base = state.get(f"{prefix}base")
         if base is not None and as_saved:  # a capture's: carry on from its base and changes
             keys = [key for key in state if key.startswith(prefix) and
                     key.removeprefix(prefix) in ("indptr", "indices", "data", "added")]
             self._base = _Base(keys, int(indices.size), str(base[0]))
-            self._log = _Changes.of(state, prefix)
+            self._log = changes
 
     def _cut(self, row: int) -> None:
         """Keep the row's ``max_per_row`` largest entries by magnitude (ties: the lower
