@@ -87,6 +87,9 @@ class Checkpoint:
     snapshot_busy_s: float = 0.0  # seconds spent writing them, so far
     snapshot_written_mib: float = 0.0  # chunks written by them, so far
     snapshot_reused_mib: float = 0.0  # chunks an older snapshot had: not written again
+    # of them, those with every sparse part by its changes since a base (not given whole)
+    snapshots_by_changes: int = 0
+    snapshot_capture_s: float = 0.0  # of their busy seconds, the copies (learning waits)
     components_mib: dict[str, float] = field(default_factory=dict)  # the state, by part
     # child processes' resident memory (a sequence fit under way: sequence_process.py)
     children_rss_mib: float = 0.0
@@ -322,6 +325,8 @@ def stream(args: argparse.Namespace, directory: Path) -> dict[str, Any]:
                     snapshot_busy_s=engine.snapshotter.busy_s,
                     snapshot_written_mib=engine.snapshotter.written_bytes / MIB,
                     snapshot_reused_mib=engine.snapshotter.reused_bytes / MIB,
+                    snapshots_by_changes=engine.snapshotter.by_changes,
+                    snapshot_capture_s=engine.snapshotter.capture_s,
                     children_rss_mib=children_rss_bytes() / MIB,
                     users_held=engine.state.users.live, user_slots=len(engine.state.users),
                     forgets=engine.trainer.forgets,
@@ -337,7 +342,8 @@ def stream(args: argparse.Namespace, directory: Path) -> dict[str, Any]:
                     f"{' (a snapshot under way)' if c.snapshot_under_way else ''}"
                     + (f", once written p50 {c.quiet_query_ms_p50:.2f} p99 "
                        f"{c.quiet_query_ms_p99:.2f}" if args.quiet_queries else "") + "  "
-                    f"refits {c.refits}  snapshots {c.snapshots} ({c.snapshot_busy_s:,.0f} s, "
+                    f"refits {c.refits}  snapshots {c.snapshots} ({c.snapshots_by_changes} by "
+                    f"changes, {c.snapshot_busy_s:,.0f} s, copies {c.snapshot_capture_s:,.0f} s, "
                     f"{c.snapshot_written_mib:,.0f} MiB written, {c.snapshot_reused_mib:,.0f} "
                     f"MiB reused)  users held {c.users_held:,} (slots {c.user_slots:,}, "
                     f"forgets {c.forgets})  longest crash tail {c.longest_tail_events:,} events",

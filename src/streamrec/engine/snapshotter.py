@@ -32,7 +32,7 @@ from streamrec.engine.state import PENDING_FIT, EngineState
 from streamrec.errors import Unavailable
 from streamrec.settings import SnapshotSettings
 from streamrec.storage.failures import storage_unavailable
-from streamrec.storage.snapshots import SnapshotStore
+from streamrec.storage.snapshots import AsSaved, Kept, SnapshotStore
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,13 @@ log = logging.getLogger(__name__)
 def thread_cpu_s() -> float:
     """CPU seconds the calling thread has used."""
     return time.thread_time()
+
+
+def by_changes(components: dict[str, dict]) -> bool:  # type: ignore[type-arg]
+    """Whether a capture named every base it has (``AsSaved``) and gave none whole (``Kept``):
+    its sparse rows are in it by their changes since their bases."""
+    kinds = {type(value) for arrays in components.values() for value in arrays.values()}
+    return AsSaved in kinds and Kept not in kinds
 
 
 class Snapshotter:
@@ -67,8 +74,13 @@ class Snapshotter:
         self.last_learning_s = 0.0
         self.writes = 0
         self.busy_s = 0.0  # seconds spent writing, in total
+        self.capture_s = 0.0  # of the copies, in total (the learner waits for them)
         self.written_bytes = 0  # chunks written, in total (storage/snapshots.py)
         self.reused_bytes = 0  # chunks an older snapshot had written: not written again
+        # of the writes, those whose sparse rows were all named by their base and changes
+        # since (models/sparse_rows.py), and whether the last capture was one
+        self.by_changes = 0
+        self.last_by_changes = False
         self._writing: threading.Thread | None = None
         # replicas with a shared directory: the refit leader also writes its snapshots there,
         # where a new replica starts from (engine/engine.py)
@@ -150,9 +162,11 @@ class Snapshotter:
             # from the lock on: a wait for it (behind a refit's swap) is not the copies' cost
             started, cpu = time.perf_counter(), thread_cpu_s()
             offset, components = self.state.offset, self.state.capture(self._holds)
+            self.last_by_changes = by_changes(components)
             # the learner waits for the copies: their whole time is a cost, waits and all
             self.last_capture_s = time.perf_counter() - started
             self.last_capture_cpu_s = thread_cpu_s() - cpu  # of which they ran (the log's)
+            self.capture_s += self.last_capture_s
         self.last_offset, self.last_events = offset, self.state.learned_events
         self.last_learning_s = self.learning_s()
         self.last_at = time.monotonic()
@@ -206,10 +220,13 @@ class Snapshotter:
         self.written_offset = max(self.written_offset, offset)
         self.written_at = time.time()
         self.writes += 1
+        self.by_changes += self.last_by_changes
         self.busy_s += self.last_duration_s
-        log.info("snapshot at offset %d written in %.2fs (%.1f MiB new, %.1f MiB an older "
+        log.info("snapshot at offset %d%s written in %.2fs (%.1f MiB new, %.1f MiB an older "
                  "snapshot had, %.1f MiB hashed); copies %.2fs (%.2fs on a CPU); cost %.2fs, the "
-                 "next in %.0fs at the earliest", offset, self.last_duration_s,
+                 "next in %.0fs at the earliest", offset,
+                 " (sparse rows by their changes)" if self.last_by_changes else "",
+                 self.last_duration_s,
                  self.store.last_written_bytes / 2**20, self.store.last_reused_bytes / 2**20,
                  self.store.last_hashed_bytes / 2**20, self.last_capture_s,
                  self.last_capture_cpu_s, self.last_cost_s,

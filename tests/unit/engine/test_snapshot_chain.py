@@ -33,9 +33,11 @@ def stopped(engine: Engine) -> None:
     engine.catalogue.close()
 
 
-def chain(settings: Settings) -> tuple[list[Path], list[int]]:
+def chain(settings: Settings, by_changes: list[int] | None = None,
+          ) -> tuple[list[Path], list[int]]:
     """Three snapshots with events between them, and a tail the last did not see; the bytes
-    each later snapshot found already on disk."""
+    each later snapshot found already on disk (and, into ``by_changes``, how many of the
+    writes so far had every sparse part by its changes, after each)."""
     engine = Engine.open(settings, start_learner=False)
     engine.upsert_items([Item(f"i{n}", {"category": f"c{n % 3}", "title": f"thing {n}"})
                          for n in range(41)])
@@ -49,6 +51,8 @@ def chain(settings: Settings) -> tuple[list[Path], list[int]]:
             assert folder is not None
             folders.append(folder)
             reused.append(engine.snapshots.last_reused_bytes)
+            if by_changes is not None:
+                by_changes.append(engine.snapshotter.by_changes)
     stopped(engine)
     return folders, reused
 
@@ -103,7 +107,9 @@ def test_sparse_rows_in_snapshots_name_their_base_and_add_the_changes_and_restar
     settings = settings_factory(tmp_path / "data")
     settings = settings.model_copy(update={"snapshots": settings.snapshots.model_copy(
         update={"keep": 3})})
-    folders, _ = chain(settings)
+    by_changes: list[int] = []
+    folders, _ = chain(settings, by_changes)
+    assert by_changes == [0, 1, 2]  # the first gave the bases, the later ones named them
     first = json.loads((folders[0] / "model-cooccurrence.json").read_text())
     for model, prefix in (("cooccurrence", "pairs_"), ("als", "rows_"), ("ease", "rows_")):
         manifests = [json.loads((folder / f"model-{model}.json").read_text())
