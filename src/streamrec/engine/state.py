@@ -542,7 +542,7 @@ class EngineState:
             components = {
                 "vocabulary": {"users": self.users.state(), "items": self.items.state(),
                                "users_last_active": self.last_active[: len(self.users)].copy()},
-                "histories": self.histories.state(),
+                "histories": of_model(self.histories),
                 "counters": {"learned_events": np.array([self.learned_events]),
                              "client_events": np.array([self.client_events])},
                 "ranker": self.ranker.state(),

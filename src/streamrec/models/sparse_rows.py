@@ -33,7 +33,8 @@ to 0.0), so the rows are the same bit for bit however they were batched.
 
 A snapshot takes the rows by their changes (``capture``): whole now and then (a base the
 snapshot store keeps under a token), and in between that base named again and what the
-rows were given since, in order (``_Changes``), which a restore gives again on top of it.
+rows were given since, in order (models/change_log.py), which a restore gives again on
+top of it.
 Rows change a little in very many places: at 1M items, 20,000 events changed nearly every
 4 MiB chunk of co-occurrence's 1.26 GiB, all of which each snapshot hashed and wrote.
 
@@ -45,15 +46,15 @@ beside it, and later additions never reach the copy (a snapshot, a refit's data)
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from streamrec.models.base import doubled_rooms, grow
+from streamrec.models.change_log import ByChanges, ChangeLog
 from streamrec.models.compiled import Kernels
-from streamrec.storage.snapshots import AsSaved, Kept, unchanging
+from streamrec.storage.snapshots import unchanging
 from streamrec.types import EMPTY_INTS, FloatArray, IntArray
 
 _ENTRY = 12  # bytes per entry: an int32 column and a float64 value
@@ -377,94 +378,14 @@ def _no_free_rooms() -> IntArray:
     return np.full(_FREE_LISTS, -1, dtype=np.int64)
 
 
-# a snapshot names the rows as their base and the changes since (``capture``) while the
-# changes hold at most this share of the base's entries; past it, it gives them whole as a
-# new base, and the changes are not kept. At 1M items a snapshot 20,000 events after the
-# last wrote all 1.26 GiB of co-occurrence (105M entries): nearly every 4 MiB chunk had a
-# row those events changed. Their changes were ~1M entries (16 bytes each). A restore
-# gave changes again at ~5M entries/s there (the budget's cuts included), against 0.64 s
-# for the whole base: 8.75M changes added 1.75 s. A sixteenth of the base (6.6M) bounds
-# that at ~1.3 s of a restart (the aim at 1M items is 10 s), and is ~7 such snapshots
-# between bases; the changes held in memory are at most ~8% of the rows' own bytes. Since
-# a restore sizes each row's room for its changes first, they are given again 4-5x faster
-# (4M changes on a 200,000-row base: 1.8-3.4 s before, 0.35-1.3 s after): room for a
-# larger share, which pays only where snapshots come often enough to use it.
-_REBASE_SHARE = 1 / 16
-_SCALE, _CLEAR = 1.0, 2.0  # ``_Changes``' operations besides additions
+_SCALE, _CLEAR = 1.0, 2.0  # the changes besides additions a capture's log holds
 
 
-class _Changes:
-    """What rows were given since their base, in order: additions (appended side by side,
-    as given; arrays that are only appended to, so a snapshot takes views of them, not
-    copies), and between them scalings and clearings (``ops``: kind, additions before it,
-    and the factor, or the clearings' end in ``cleared``)."""
-
-    def __init__(self) -> None:
-        self.rows = np.zeros(0, dtype=_COLUMNS)
-        self.cols = np.zeros(0, dtype=_COLUMNS)
-        self.vals = np.zeros(0, dtype=np.float64)
-        self.added = 0
-        self.cleared = np.zeros(0, dtype=np.int64)
-        self.n_cleared = 0
-        self.ops: list[tuple[float, float, float]] = []
-
-    def add(self, rows: IntArray, cols: IntArray, vals: FloatArray) -> None:
-        end = self.added + rows.size
-        if end > self.rows.size:
-            self.rows, self.cols, self.vals = (grow(self.rows, end), grow(self.cols, end),
-                                               grow(self.vals, end))
-        self.rows[self.added:end], self.cols[self.added:end] = rows, cols
-        self.vals[self.added:end] = vals
-        self.added = end
-
-    def scale(self, factor: float) -> None:
-        self.ops.append((_SCALE, self.added, factor))
-
-    def clear(self, rows: IntArray) -> None:
-        end = self.n_cleared + rows.size
-        self.cleared = grow(self.cleared, end)
-        self.cleared[self.n_cleared:end] = rows
-        self.n_cleared = end
-        self.ops.append((_CLEAR, self.added, end))
-
-    def size(self) -> int:
-        return self.added + self.n_cleared
-
-    @classmethod
-    def of(cls, state: Mapping[str, np.ndarray], prefix: str) -> _Changes:
-        """The changes a capture saved under ``prefix`` (none in a base's or a ``state``'s
-        arrays): a restore gives them again, and carries on from them."""
-        changes = cls()
-        if f"{prefix}log_ops" not in state:
-            return changes
-        changes.rows = np.asarray(state[f"{prefix}log_rows"], dtype=_COLUMNS)
-        changes.cols = np.asarray(state[f"{prefix}log_cols"], dtype=_COLUMNS)
-        changes.vals = np.asarray(state[f"{prefix}log_vals"], dtype=np.float64)
-        changes.cleared = np.asarray(state[f"{prefix}log_cleared"], dtype=np.int64)
-        changes.added, changes.n_cleared = changes.rows.size, changes.cleared.size
-        changes.ops = [(float(kind), float(added), float(argument)) for kind, added, argument
-                       in np.asarray(state[f"{prefix}log_ops"]).reshape(-1, 3).tolist()]
-        return changes
-
-    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
-        """Views of what was given so far: later changes append past them (or to new
-        arrays), never into them."""
-        return {f"{prefix}log_rows": self.rows[: self.added],
-                f"{prefix}log_cols": self.cols[: self.added],
-                f"{prefix}log_vals": self.vals[: self.added],
-                f"{prefix}log_cleared": self.cleared[: self.n_cleared],
-                f"{prefix}log_ops": np.array(self.ops, dtype=np.float64).reshape(-1, 3)}
-
-
-class _Base:
-    """The rows as a capture gave them whole: the tokens it kept them under (each array's)
-    and how many entries they held."""
-
-    def __init__(self, keys: list[str], entries: int, name: str | None = None) -> None:
-        # unique beyond the process: a store outlives it (``SnapshotStore.adopt``)
-        self.name = uuid.uuid4().hex if name is None else name
-        self.tokens = {key: f"rows-{self.name}-{key}" for key in keys}
-        self.entries = entries
+def _no_changes() -> ChangeLog:
+    """What rows were given since their base: additions (row, column, value, as given), and
+    between them scalings (the factor) and clearings (the rows cleared)."""
+    return ChangeLog((("rows", _COLUMNS), ("cols", _COLUMNS), ("vals", np.float64)),
+                     "cleared", frozenset({_CLEAR}))
 
 
 class SparseRows:
@@ -481,10 +402,9 @@ class SparseRows:
         self._end = 0  # the slab's first unused entry
         self._free = _no_free_rooms()  # rooms rows left when they moved (``_FREE_LISTS``)
         self._changes = 0  # changes in place so far: a copy packed ahead is of one of them
-        # the last base a capture gave, and what the rows were given since (None before a
-        # capture, and after a restore: no change is kept for a snapshot that none takes)
-        self._base: _Base | None = None
-        self._log: _Changes | None = None
+        # the last base a capture gave, and what the rows were given since (models/
+        # change_log.py; none before a capture: no change is kept for a snapshot none takes)
+        self._by_changes = ByChanges(_no_changes())
 
     @property
     def n_rows(self) -> int:
@@ -526,9 +446,9 @@ class SparseRows:
         if int(rows.min()) < 0 or int(cols.min()) < 0 or int(cols.max()) > _MAX_COLUMN or \
                 last > _MAX_COLUMN:
             raise ValueError(f"rows and columns must be in [0, {_MAX_COLUMN}]")
-        if self._log is not None:
-            self._log.add(rows, cols, vals)
-            self._keep_log_in_bounds()
+        if (log := self._by_changes.log) is not None:
+            log.add(rows, cols, vals)
+            self._by_changes.keep_in_bounds()
         self._ensure_rows(last + 1)
         kernels = _kernels()
         order = kernels.group(rows, self._n_rows)
@@ -618,9 +538,9 @@ class SparseRows:
         self._changes += 1
         rows = np.asarray(rows, dtype=np.int64)
         rows = rows[rows < self._n_rows]
-        if self._log is not None:
-            self._log.clear(rows)
-            self._keep_log_in_bounds()
+        if (log := self._by_changes.log) is not None:
+            log.op_with_ids(_CLEAR, rows)
+            self._by_changes.keep_in_bounds()
         for column in (_SIZE, _PENDING, _ADDED, _ROOM):
             self._meta[rows, column] = 0
 
@@ -628,8 +548,8 @@ class SparseRows:
         """Multiply every stored value by ``factor`` (pending parts merged first: a value
         is its additions' sum, scaled)."""
         self._changes += 1
-        if self._log is not None:
-            self._log.scale(factor)
+        if (log := self._by_changes.log) is not None:
+            log.op(_SCALE, factor)
         if self._column(_PENDING).any():
             _kernels().merge_all(self._n_rows, self._meta, self._slab_cols, self._slab_vals)
         self._slab_vals[: self._end] *= factor
@@ -673,51 +593,28 @@ class SparseRows:
         return arrays
 
     def capture(self, prefix: str, holds: Callable[[str], bool]) -> dict[str, Any]:
-        """``state`` for a snapshot, by its changes: while the snapshot store ``holds`` the
-        last capture's base and the changes since are at most ``_REBASE_SHARE`` of its
-        entries, that base (``AsSaved``) and the changes (views, no copies); else ``state``
-        as a new base (``Kept``), the changes counted from it. ``restore`` reads either.
-        Callers keep changes out meanwhile (the engine's cut); readers may go on beside."""
-        base, log = self._base, self._log
-        if base is not None and log is not None and \
-                all(holds(token) for token in base.tokens.values()):
-            return {**{key: AsSaved(token) for key, token in base.tokens.items()},
-                    **log.arrays(prefix), f"{prefix}base": np.array([base.name])}
-        arrays = self.state(prefix)
-        self._base = base = _Base(list(arrays), int(arrays[f"{prefix}indices"].size))
-        self._log = _Changes()
-        # as ``state`` gives them, and the base's name: no changes
-        return {**{key: Kept(value, base.tokens[key]) for key, value in arrays.items()},
-                f"{prefix}base": np.array([base.name])}
+        """``state`` for a snapshot, by its changes (models/change_log.py): the last base,
+        while the snapshot store ``holds`` it, and the changes since (views, no copies);
+        else ``state`` as a new base. ``restore`` reads either. Callers keep changes out
+        meanwhile (the engine's cut); readers may go on beside."""
+        return self._by_changes.capture(prefix, holds, lambda: self.state(prefix),
+                                        lambda arrays: int(arrays[f"{prefix}indices"].size))
 
-    def _keep_log_in_bounds(self) -> None:
-        """Changes past the share a capture names are given whole by the next capture: they
-        are not kept meanwhile (the log is bounded by the rows' budget, even when no capture
-        comes: one whose snapshots stopped)."""
-        assert self._base is not None and self._log is not None
-        if self._log.size() > _REBASE_SHARE * self._base.entries:
-            self._base = self._log = None
-
-    def _give_again(self, changes: _Changes) -> None:
+    def _give_again(self, changes: ChangeLog) -> None:
         """The changes a capture saved after its base, given again in their order: the
         additions between two other changes in one call (the rows are a function of the
         additions in order, whatever the batches: the module's doc)."""
-        rows = np.asarray(changes.rows[: changes.added], dtype=np.int64)
-        cols = np.asarray(changes.cols[: changes.added], dtype=np.int64)
-        vals = changes.vals[: changes.added]
-        done = cleared_done = 0
-        for kind, added, argument in changes.ops:
-            end = int(added)
-            self.add(rows[done:end], cols[done:end], vals[done:end])
-            done = end
-            if kind == _SCALE:
-                self.scale(argument)
-            elif kind == _CLEAR:
-                self.clear(changes.cleared[cleared_done:int(argument)])
-                cleared_done = int(argument)
+        for step in changes.steps():
+            if step.kind is None:
+                rows, cols, vals = step.columns
+                self.add(np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64),
+                         vals)
+            elif step.kind == _SCALE:
+                self.scale(step.argument)
+            elif step.kind == _CLEAR:
+                self.clear(step.ids)
             else:
-                raise ValueError(f"unknown change {kind} in a snapshot's changes")
-        self.add(rows[done:], cols[done:], vals[done:])
+                raise ValueError(f"unknown change {step.kind} in a snapshot's changes")
 
     def restore(self, state: Mapping[str, np.ndarray], prefix: str) -> None:
         """The rows a ``state`` or a ``capture`` gave (its base, then its changes)."""
@@ -731,8 +628,8 @@ class SparseRows:
         # the additions a capture saved after the base, given again below: each row's room
         # holds them too, so that none moves while they are given and the slab is not
         # packed again and again (the rows they reach past the saved ones are made now)
-        changes = _Changes.of(state, prefix)  # none: a base, or a ``state``
-        coming = np.bincount(changes.rows[: changes.added], minlength=n)
+        changes = self._by_changes.saved(state, prefix)  # none: a base, or a ``state``
+        coming = np.bincount(changes.columns[0][: changes.added], minlength=n)
         total = coming.shape[0]
         self._ensure_rows(total)
         # the saved arrays packed into a slab, each row with the room learning would have
@@ -768,12 +665,11 @@ class SparseRows:
                 self._cut(row)  # without this budget: cut to it
                 as_saved = False
         self._give_again(changes)
-        base = state.get(f"{prefix}base")
-        if base is not None and as_saved:  # a capture's: carry on from its base and changes
-            keys = [key for key in state if key.startswith(prefix) and
-                    key.removeprefix(prefix) in ("indptr", "indices", "data", "added")]
-            self._base = _Base(keys, int(indices.size), str(base[0]))
-            self._log = changes
+        if as_saved:  # a capture's: carry on from its base and changes
+            self._by_changes.carry_on(
+                state, prefix, [f"{prefix}{key}" for key in ("indptr", "indices", "data",
+                                                              "added")],
+                int(indices.size), changes)
 
     def _cut(self, row: int) -> None:
         """Keep the row's ``max_per_row`` largest entries by magnitude (ties: the lower

@@ -4,13 +4,17 @@ leave only their items behind for exclude-seen, and nothing depends on batching.
 from __future__ import annotations
 
 import sys
+import tempfile
 import threading
+from pathlib import Path
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamrec.engine.histories import UserHistories
+from streamrec.models import change_log
+from streamrec.storage.snapshots import AsSaved, Kept, SnapshotStore, read_snapshot
 from streamrec.types import EventBatch
 
 KEEP = 20
@@ -213,3 +217,102 @@ def test_readers_beside_a_snapshots_state_read_every_history_whole() -> None:
             assert wrong == []
     finally:
         sys.setswitchinterval(interval)
+
+
+def histories_arrays(histories: UserHistories) -> dict[str, bytes]:
+    return {key: value.tobytes() for key, value in histories.state().items()}
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([None, 5]),
+       st.lists(st.sampled_from(["learn", "learn", "learn", "merge", "forget", "capture",
+                                 "capture", "failed", "restart"]), min_size=1, max_size=40))
+def test_a_capture_by_changes_restores_the_histories_of_its_moment(
+        seed: int, keep: int | None, steps: list[str]) -> None:
+    """Histories in a snapshot by their changes (models/change_log.py): a base now and then,
+    in between that base named again and the events, merges and forgets since. Each
+    snapshot, read back from a real store after every later change, restores the histories
+    of its moment exactly (trims included); after a restart from one whose store adopted
+    it, the next snapshot names the same base; a store that no longer holds it (a failed
+    save, an erasure) gets a base again."""
+    rng = np.random.default_rng(seed)
+    histories = UserHistories(keep)
+    # ~160 events: a sixteenth of the base holds a batch, so changes are named often
+    histories.learn(batch(rng.integers(0, 8, 160).tolist(), rng.integers(0, 30, 160).tolist()))
+    clock = 200.0
+    with tempfile.TemporaryDirectory() as folder:
+        store = SnapshotStore(Path(folder), keep=100)
+        taken: list[tuple[int, dict[str, bytes]]] = []
+        named = 0
+        for step in steps:
+            if step == "learn":
+                n = int(rng.integers(1, 6))
+                histories.learn(batch(rng.integers(0, 10, n).tolist(),
+                                      rng.integers(0, 30, n).tolist(), start=clock))
+                clock += n
+            elif step == "merge":
+                source, target = rng.choice(10, 2, replace=False).tolist()
+                histories.merge(source, target)
+            elif step == "forget":
+                histories.forget_users(rng.integers(0, 10, 2))
+            elif step == "failed":  # a save failed, or an erasure deleted every snapshot
+                store.delete_all()
+                taken.clear()
+            elif step == "restart" and taken:  # from the newest: the store adopts it
+                snapshot = next(store.readable())
+                histories = UserHistories(keep)
+                histories.restore(snapshot.components["histories"])
+                store.adopt(snapshot)
+            elif step == "capture":
+                captured = histories.capture(store.holds)
+                named += any(isinstance(value, AsSaved) for value in captured.values())
+                offset = len(taken) + 1
+                store.save(offset, {"histories": captured}, {})
+                taken.append((offset, histories_arrays(histories)))
+        histories.learn(batch([1, 2], [3, 4], start=clock))  # changes after the last too
+        for offset, expected in taken:
+            snapshot = read_snapshot(next(f for f in store.folders()
+                                          if f.name.endswith(f"{offset:020d}")))
+            restored = UserHistories(keep)
+            restored.restore(snapshot.components["histories"])
+            assert histories_arrays(restored) == expected
+    if steps[:3] in (["capture", "learn", "capture"], ["capture", "restart", "capture"]):
+        assert named  # the base held, and the changes small: the second named the base
+
+
+def test_changes_past_a_share_of_the_base_make_the_next_capture_a_base() -> None:
+    histories = UserHistories(KEEP)
+    histories.learn(batch([n % 7 for n in range(320)], [n % 41 for n in range(320)]))
+    kept: set[str] = set()
+    first = histories.capture(kept.__contains__)
+    kept.update(value.token for value in first.values() if isinstance(value, Kept))
+    assert isinstance(first["items"], Kept)
+    entries = int(first["items"].array.size + first["older_items"].array.size)
+    added = 0
+    while added + 3 <= change_log.SHARE * entries:
+        histories.learn(batch([1, 2, 3], [5, 6, 7], start=1000.0 + added))
+        added += 3
+        by_changes = histories.capture(kept.__contains__)
+        assert isinstance(by_changes["items"], AsSaved)
+        assert by_changes["log_items"].size == added  # type: ignore[union-attr]
+    histories.learn(batch([1, 2, 3], [5, 6, 7], start=5000.0))  # past the share
+    assert isinstance(histories.capture(kept.__contains__)["items"], Kept)
+
+
+def test_histories_restored_from_a_capture_carry_on_from_its_base(tmp_path: Path) -> None:
+    """A start whose store adopted the snapshot it restored: its first snapshot names the
+    base that snapshot named, and adds the changes saved in it and made since."""
+    histories = UserHistories(KEEP)
+    histories.learn(batch([n % 7 for n in range(320)], [n % 41 for n in range(320)]))
+    store = SnapshotStore(tmp_path, keep=5)
+    store.save(1, {"histories": histories.capture(store.holds)}, {})
+    histories.learn(batch([1, 2], [5, 6], start=1000.0))
+    store.save(2, {"histories": histories.capture(store.holds)}, {})
+    snapshot = next(store.readable())
+    restarted = UserHistories(KEEP)
+    restarted.restore(snapshot.components["histories"])
+    store.adopt(snapshot)
+    restarted.learn(batch([3], [7], start=2000.0))
+    captured = restarted.capture(store.holds)
+    assert isinstance(captured["items"], AsSaved)
+    assert captured["log_items"].tolist() == [5, 6, 7]  # type: ignore[union-attr]

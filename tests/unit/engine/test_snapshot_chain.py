@@ -15,7 +15,7 @@ import pytest
 
 from streamrec.engine.engine import Engine
 from streamrec.engine.replay import rebuild_state, state_differences
-from streamrec.models import sparse_rows
+from streamrec.models import change_log
 from streamrec.settings import Settings
 from streamrec.types import Event, Item
 
@@ -98,12 +98,12 @@ def test_sparse_rows_in_snapshots_name_their_base_and_add_the_changes_and_restar
     tmp_path: Path, settings_factory: Callable[..., Settings],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Co-occurrence's pairs, and ALS's and EASE's users' rows, are written whole in the
-    first snapshot; the later ones name those chunks and hold what was added since
-    (models/sparse_rows.py's ``capture``), and a restart from the newest (base, changes,
+    """Co-occurrence's pairs, ALS's and EASE's users' rows, and users' histories are written
+    whole in the first snapshot; the later ones name those chunks and hold what was added
+    since (models/change_log.py), and a restart from the newest (base, changes,
     then the log's tail) equals a replay. The restarted engine's first snapshot names the
     same bases (its store adopted the snapshot it restored), and a restart from it too."""
-    monkeypatch.setattr(sparse_rows, "_REBASE_SHARE", 1e9)  # never a new base in this chain
+    monkeypatch.setattr(change_log, "SHARE", 1e9)  # never a new base in this chain
     settings = settings_factory(tmp_path / "data")
     settings = settings.model_copy(update={"snapshots": settings.snapshots.model_copy(
         update={"keep": 3})})
@@ -111,15 +111,18 @@ def test_sparse_rows_in_snapshots_name_their_base_and_add_the_changes_and_restar
     folders, _ = chain(settings, by_changes)
     assert by_changes == [0, 1, 2]  # the first gave the bases, the later ones named them
     first = json.loads((folders[0] / "model-cooccurrence.json").read_text())
-    for model, prefix in (("cooccurrence", "pairs_"), ("als", "rows_"), ("ease", "rows_")):
-        manifests = [json.loads((folder / f"model-{model}.json").read_text())
-                     for folder in folders]
-        for key in ("indptr", "indices", "data"):
+    csr = ("indptr", "indices", "data")
+    for part, prefix, keys, logged_key in (
+            ("model-cooccurrence", "pairs_", csr, "log_rows"),
+            ("model-als", "rows_", csr, "log_rows"), ("model-ease", "rows_", csr, "log_rows"),
+            ("histories", "", ("users", "indptr", "items", "times"), "log_users")):
+        manifests = [json.loads((folder / f"{part}.json").read_text()) for folder in folders]
+        for key in keys:
             assert manifests[0][prefix + key] == manifests[1][prefix + key] == manifests[2][
-                prefix + key], model
-        assert f"{prefix}log_rows" not in manifests[0]  # a base: as ``state`` gives it
-        logged = [manifest[f"{prefix}log_rows"]["bytes"] for manifest in manifests[1:]]
-        assert 0 < logged[0] < logged[1], model
+                prefix + key], part
+        assert f"{prefix}{logged_key}" not in manifests[0]  # a base: as ``state`` gives it
+        logged = [manifest[f"{prefix}{logged_key}"]["bytes"] for manifest in manifests[1:]]
+        assert 0 < logged[0] < logged[1], part
     engine = reopened(settings)
     try:
         assert engine.snapshotter.written_offset == int(folders[-1].name.split("-")[1])

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamrec.engine.sizes import _Walker
-from streamrec.models import sparse_rows
+from streamrec.models import change_log, sparse_rows
 from streamrec.models.sparse_rows import SparseRows, _kernels
 from streamrec.storage.snapshots import AsSaved, Kept
 
@@ -407,13 +407,13 @@ def test_changes_past_a_share_of_the_base_are_not_kept_and_the_next_capture_is_a
     small = rows.capture("p_", store.holds)
     assert isinstance(small["p_data"], AsSaved) and small["p_log_rows"].size == 0  # type: ignore[union-attr]
     added = 0
-    while added <= sparse_rows._REBASE_SHARE * base:
+    while added <= change_log.SHARE * base:
         batch = random_batches(rng, 1, 60)[0]
         rows.add(*batch)
         added += batch[0].size
-        if added <= sparse_rows._REBASE_SHARE * base:
+        if added <= change_log.SHARE * base:
             assert isinstance(rows.capture("p_", store.holds)["p_data"], AsSaved)
-    assert rows._log is None  # not kept until a capture comes: it would not be named
+    assert rows._by_changes.log is None  # not kept until a capture comes: none would name it
     again = rows.capture("p_", store.holds)
     assert isinstance(again["p_data"], Kept) and "p_log_rows" not in again
 
@@ -424,7 +424,7 @@ def test_a_restore_gives_each_row_room_for_its_saved_changes_so_none_moves(
     """The changes a capture saved are given again into rooms sized for them: the slab is
     packed once, by the restore itself, however much the changes grow the rows (rows
     past the saved ones included), and the rows are what they were."""
-    monkeypatch.setattr(sparse_rows, "_REBASE_SHARE", 1e9)
+    monkeypatch.setattr(change_log, "SHARE", 1e9)
     rng = np.random.default_rng(8)
     rows, store = SparseRows(budget), HeldArrays()
     for batch in random_batches(rng, 20, 30):
