@@ -28,6 +28,7 @@ import argparse
 import contextlib
 import gc
 import json
+import logging
 import multiprocessing
 import os
 import random
@@ -265,6 +266,12 @@ def stream(args: argparse.Namespace, directory: Path) -> dict[str, Any]:
         # learn a long tail (crash_restart): its pace then is the replay's, not its
         # one-time costs'
         "snapshots": settings.snapshots.model_copy(update={"keep": CRASH_SNAPSHOT + 1})})
+    if args.snapshot_log is not None:  # what each snapshot was and cost, as a server logs it
+        handler = logging.FileHandler(args.snapshot_log, mode="w")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        snapshot_log = logging.getLogger("streamrec.engine.snapshotter")
+        snapshot_log.addHandler(handler)
+        snapshot_log.setLevel(logging.INFO)
     engine = Engine.open(settings)
     collector.settle(serving.gc_young_objects)  # as the server does once open
     engine.upsert_items(items_of(config))
@@ -395,6 +402,8 @@ def main() -> None:
                         "(default: users never leave)")
     parser.add_argument("--max-users", type=int, default=None,
                         help="events.max_users (default: the setting's default)")
+    parser.add_argument("--snapshot-log", type=Path, default=None,
+                        help="write each snapshot's line (kind, MiB, copies, cost) here")
     parser.add_argument("--quiet-queries", action="store_true",
                         help="at each checkpoint, the queries again once the snapshot it is "
                         "due for is written (the next stretch then starts without the write "

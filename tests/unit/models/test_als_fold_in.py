@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from streamrec.engine.replay import assert_same_state
 from streamrec.models.als import ALSConfig, ALSModel, _norms_of, confidence
 from streamrec.models.base import FitStopped
+from streamrec.storage.snapshots import _immutable
 from streamrec.types import EventBatch, Query
 
 EMPTY = np.zeros(0, dtype=np.int64)
@@ -232,3 +233,33 @@ def test_a_fold_in_finds_the_item_factors_squared_by_the_fit_or_the_restore() ->
     bpr.learn(EventBatch(np.arange(20) % 5, np.arange(20) % 7, np.ones(20), np.zeros(20)))
     bpr.refit()
     assert bpr._solver is not None and bpr._solver._YtY is None
+
+
+def test_a_state_holds_the_fits_user_vectors_as_given_and_an_older_one_restores_too() -> None:
+    """Between fits a state holds the fit's user vectors as the fit gave them, the same
+    array each time (declared unchanging: a snapshot hashes and writes it once a fit), not
+    the vectors readers solved since; which users changed says whose to solve again. A
+    state from before (every vector copied, the changed users' 0) serves the same."""
+    config = ALSConfig(factors=8, iterations=5)
+    model = fitted_model(config)
+    first = model.state()
+    model.learn(EventBatch(np.array([3, 60]), np.array([4, 5]), np.ones(2), np.zeros(2)))
+    asked = [Query(user, EMPTY, EMPTY, 0.0) for user in (3, 60, 10)]
+    served = [model.query_vector(query) for query in asked]  # 3 and 60 solved again
+    later = model.state()
+    assert later["fit_user_factors"] is first["fit_user_factors"]
+    assert _immutable(later["fit_user_factors"])
+    assert later["changed_users"].tolist() == [3, 60]
+    older = {key: value for key, value in later.items()
+             if key not in ("fit_user_factors", "user_rows")}
+    vectors = np.zeros((int(later["user_rows"][0]), 8), dtype=np.float32)
+    vectors[: later["fit_user_factors"].shape[0]] = later["fit_user_factors"]
+    vectors[later["changed_users"]] = 0.0
+    older["user_factors"] = vectors
+    for state in (later, older):
+        restored = ALSModel(config)
+        restored.restore(state)
+        for query, vector in zip(asked, served, strict=True):
+            np.testing.assert_array_equal(restored.query_vector(query), vector)
+        if state is later:
+            assert_same_state(restored.state(), later, exact=True)
