@@ -37,6 +37,7 @@ from streamrec.experiments.overrides import plan_of
 from streamrec.experiments.registry import Experiment
 from streamrec.experiments.report import report_of
 from streamrec.models import compiled, sparse_rows, text_vectors, windows
+from streamrec.models.change_log import gives_changes_again
 from streamrec.models.sequence import SequenceModel
 from streamrec.models.sequence_process import FITS_FOLDER
 from streamrec.ranking import item_facts
@@ -294,6 +295,7 @@ class Engine:
                 self.state.restore_from(self.state.empty_copy())  # none of it
                 continue
             self.snapshotter.written_offset = snapshot.offset
+            self.snapshotter.written_whole = not gives_changes_again(snapshot.components)
             # the arrays it kept under a token are the restored models' bases: the first
             # snapshot from here names them, as this process's own would have been
             for store in (self.snapshots, self.snapshotter.shared):

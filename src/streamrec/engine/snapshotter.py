@@ -30,6 +30,7 @@ from typing import Any
 from streamrec.engine.priority import lower_priority
 from streamrec.engine.state import PENDING_FIT, EngineState
 from streamrec.errors import Unavailable
+from streamrec.models.change_log import gives_changes_again
 from streamrec.settings import SnapshotSettings
 from streamrec.storage.failures import storage_unavailable
 from streamrec.storage.snapshots import AsSaved, Kept, SnapshotStore
@@ -40,6 +41,11 @@ log = logging.getLogger(__name__)
 def thread_cpu_s() -> float:
     """CPU seconds the calling thread has used."""
     return time.thread_time()
+
+
+def _holds_none(token: str) -> bool:
+    """A capture's ``holds`` that makes every part give itself whole, as a new base."""
+    return False
 
 
 def by_changes(components: dict[str, dict]) -> bool:  # type: ignore[type-arg]
@@ -60,6 +66,9 @@ class Snapshotter:
         self.last_offset = state.offset
         self.last_events = state.learned_events
         self.written_offset = 0  # the newest snapshot on disk: what a restart starts from
+        # whether that one has every part whole: a restart from it gives no change again
+        # (models/change_log.py); a close writes one that has (``snapshot_unless_on_disk``)
+        self.written_whole = False
         self.written_at = time.time()  # of this process's newest write (its start before one)
         self.last_at = time.monotonic()
         self.last_duration_s = 0.0
@@ -154,14 +163,16 @@ class Snapshotter:
             captured.set()
         self._write_or_log(offset, components)
 
-    def _capture(self) -> tuple[int, dict[str, dict]]:  # type: ignore[type-arg]
+    def _capture(self, whole: bool = False,
+                 ) -> tuple[int, dict[str, dict]]:  # type: ignore[type-arg]
         # a read: it excludes the learner's writes (a consistent cut: between two batches,
         # EngineState.cut) but not the readers, so recommendations are served while the
         # snapshot's copies are taken
         with self.state.cut, self.state.lock.reading():
             # from the lock on: a wait for it (behind a refit's swap) is not the copies' cost
             started, cpu = time.perf_counter(), thread_cpu_s()
-            offset, components = self.state.offset, self.state.capture(self._holds)
+            offset = self.state.offset
+            components = self.state.capture(_holds_none if whole else self._holds)
             self.last_by_changes = by_changes(components)
             # the learner waits for the copies: their whole time is a cost, waits and all
             self.last_capture_s = time.perf_counter() - started
@@ -217,6 +228,8 @@ class Snapshotter:
         self.written_bytes += self.store.last_written_bytes
         self.reused_bytes += self.store.last_reused_bytes
         self._forget_covered_fits()
+        if offset >= self.written_offset:
+            self.written_whole = not gives_changes_again(components)
         self.written_offset = max(self.written_offset, offset)
         self.written_at = time.time()
         self.writes += 1
@@ -263,23 +276,28 @@ class Snapshotter:
                                       error) from error
 
     def snapshot_unless_on_disk(self) -> Path | None:
-        """A close's snapshot: none when the newest one on disk already holds this very
-        state, written or restored by this process at the state's offset with these
-        settings (the state is the log's up to its offset, so that one restores it exactly;
-        writing it again took ~5 s at 1M items). Else ``snapshot_now``."""
+        """A close's snapshot, every part whole (``snapshot_now(whole=True)``): none when
+        the newest one on disk already holds this very state whole, written or restored by
+        this process at the state's offset with these settings (the state is the log's up to
+        its offset, so that one restores it exactly; writing it again took ~5 s at 1M
+        items). Whole, so that a clean restart gives no change again: at 1M items and 10M
+        events the histories' changes alone, up to a sixteenth of their events, could add
+        1-2 s to it (a Python step per event), where a crash's restart from a snapshot by
+        changes still saves replaying the events since it."""
         self.wait_written()
         offset = self.state.offset
         metas = self.store.metas()
         if metas and self.written_offset == offset == metas[-1]["offset"] and \
-                metas[-1].get("fingerprint") == self.fingerprint:
+                metas[-1].get("fingerprint") == self.fingerprint and self.written_whole:
             log.info("no snapshot at close: the newest, at offset %d, holds this state", offset)
             return None
-        return self.snapshot_now()
+        return self.snapshot_now(whole=True)
 
-    def snapshot_now(self) -> Path:
+    def snapshot_now(self, whole: bool = False) -> Path:
         """Wait for any write in flight, then write a snapshot synchronously (with the data
-        of any refit under way: engine/refits.py)."""
+        of any refit under way: engine/refits.py); ``whole``: every part whole, none by its
+        changes since a base (models/change_log.py)."""
         if self._writing is not None:
             self._writing.join()
-        offset, components = self._capture()
+        offset, components = self._capture(whole)
         return self._write(offset, components)

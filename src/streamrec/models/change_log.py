@@ -192,3 +192,9 @@ class ByChanges:
         if name is not None:
             self.base = Base([key for key in state if key in keys], entries, str(name[0]))
             self.log = log
+
+
+def gives_changes_again(components: Mapping[str, Mapping[str, Any]]) -> bool:
+    """Whether a snapshot's parts hold changes that a restore gives again on a base (a
+    capture by changes), rather than every part whole."""
+    return any(name.endswith("log_ops") for arrays in components.values() for name in arrays)

@@ -17,6 +17,7 @@ from streamrec.engine.engine import Engine
 from streamrec.engine.replay import rebuild_state, state_differences
 from streamrec.models import change_log
 from streamrec.settings import Settings
+from streamrec.storage.snapshots import SnapshotStore, read_snapshot
 from streamrec.types import Event, Item
 
 T0 = 1_700_000_000.0
@@ -255,3 +256,33 @@ def test_a_close_writes_a_snapshot_when_the_newest_is_damaged_or_made_with_older
                              .read_text())
     assert newest_meta["offset"] == meta["offset"]
     assert newest_meta["fingerprint"] == engine.snapshotter.fingerprint != earlier
+
+
+def test_a_close_writes_every_part_whole_so_a_clean_restart_gives_no_change_again(
+    tmp_path: Path, settings_factory: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A close's snapshot has no change for a restart to give again (models/change_log.py),
+    even where the newest periodic one holds this very state by its changes; a close right
+    after a start from a whole one writes nothing, and the restart equals a replay."""
+    monkeypatch.setattr(change_log, "SHARE", 1e9)  # every periodic one after the first
+    settings = settings_factory(tmp_path / "data")
+    engine = Engine.open(settings, start_learner=False)
+    engine.log.append(events(0, 150))
+    engine.learner.catch_up()
+    engine.snapshot()
+    engine.log.append(events(150, 30))
+    engine.learner.catch_up()
+    periodic = engine.snapshot()
+    assert change_log.gives_changes_again(read_snapshot(periodic).components)
+    assert not engine.snapshotter.written_whole
+    engine.close()
+    closed = SnapshotStore(settings.snapshot_dir).folders()[-1]
+    assert closed.name == periodic.name  # the same offset: the close's replaced it
+    assert not change_log.gives_changes_again(read_snapshot(closed).components)
+    engine = reopened(settings)
+    whole, differences = engine.snapshotter.written_whole, replay_differences(settings, engine)
+    writes = engine.snapshotter.writes
+    engine.close()
+    assert whole and differences == []
+    assert engine.snapshotter.writes == writes  # the newest holds this state, whole
