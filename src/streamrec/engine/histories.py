@@ -532,10 +532,7 @@ class UserHistories:
 
     @staticmethod
     def _arrays_of(stored: _Stored) -> dict[str, np.ndarray]:
-        return {"users": stored.users, "indptr": stored.indptr, "items": stored.items,
-                "weights": stored.weights, "times": stored.times,
-                "older_indptr": stored.older_indptr, "older_items": stored.older_items,
-                "trimmed": stored.trimmed}
+        return {key: getattr(stored, key) for key in _STATE_KEYS}
 
     def restore(self, state: Mapping[str, np.ndarray]) -> None:
         """From ``state`` or a ``capture``, read in place (see the module's doc), a

@@ -43,11 +43,6 @@ def thread_cpu_s() -> float:
     return time.thread_time()
 
 
-def _holds_none(token: str) -> bool:
-    """A capture's ``holds`` that makes every part give itself whole, as a new base."""
-    return False
-
-
 def by_changes(components: dict[str, dict]) -> bool:  # type: ignore[type-arg]
     """Whether a capture named every base it has (``AsSaved``) and gave none whole (``Kept``):
     its sparse rows are in it by their changes since their bases."""
@@ -172,7 +167,8 @@ class Snapshotter:
             # from the lock on: a wait for it (behind a refit's swap) is not the copies' cost
             started, cpu = time.perf_counter(), thread_cpu_s()
             offset = self.state.offset
-            components = self.state.capture(_holds_none if whole else self._holds)
+            # whole: the capture's default, a store that holds no base
+            components = self.state.capture() if whole else self.state.capture(self._holds)
             self.last_by_changes = by_changes(components)
             # the learner waits for the copies: their whole time is a cost, waits and all
             self.last_capture_s = time.perf_counter() - started
